@@ -1,0 +1,40 @@
+"""create_app(): wires each domain's routes onto one FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from baton import __version__
+from baton.core.http import install_error_handlers
+from baton.core.runtime import Runtime
+from baton.core.settings import Settings, load_settings
+from baton.hub import api as hub_api
+from baton.hub import hf_api, upload_api
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    runtime = runtime or Runtime.open(settings or load_settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Interrupted uploads leave temporaries: clear those old enough to be dead.
+        runtime.store.cleanup_stale(older_than_seconds=3600)
+        yield
+        runtime.close()
+
+    app = FastAPI(title="Baton", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    # Baton's own and upload routes first: the HF download routes match broad patterns.
+    app.include_router(hub_api.router)
+    app.include_router(upload_api.router)
+    app.include_router(hf_api.router)
+    return app

@@ -1,0 +1,32 @@
+"""Options and helpers every CLI command shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from baton.core.errors import BatonError
+from baton.core.runtime import Runtime
+from baton.core.settings import load_settings
+
+console = Console(stderr=True)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="BATON_DATA_DIR", help="Data folder (default ./baton-data)."),
+]
+
+
+def open_runtime(data_dir: Path | None) -> Runtime:
+    return Runtime.open(load_settings(data_dir=data_dir))
+
+
+def fail(error: BatonError) -> None:
+    """Print a Baton error the way the API shows it, and exit non-zero."""
+    console.print(f"[red]error[/red] ({error.code}): {error.message}")
+    if error.hint:
+        console.print(f"[yellow]hint[/yellow]: {error.hint}")
+    raise typer.Exit(code=2)

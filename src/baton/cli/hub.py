@@ -1,0 +1,31 @@
+"""baton hub ...: maintenance of the hub's storage."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from baton.cli.common import DataDirOption, console, open_runtime
+from baton.hub import maintenance
+
+app = typer.Typer(help="Hub maintenance.", no_args_is_help=True)
+
+
+@app.command("gc")
+def gc(
+    grace_seconds: Annotated[
+        int | None, typer.Option("--grace-seconds", help="Keep unreferenced blobs younger than this.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be deleted.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Delete uploaded blobs that no commit references, after a grace period."""
+    runtime = open_runtime(data_dir)
+    try:
+        grace = runtime.settings.gc_grace_seconds if grace_seconds is None else grace_seconds
+        report = maintenance.collect_garbage(runtime, grace_seconds=grace, dry_run=dry_run)
+        verb = "would delete" if dry_run else "deleted"
+        console.print(f"{verb} {report.deleted} blobs ({report.freed_bytes} bytes); kept {report.kept}")
+    finally:
+        runtime.close()

@@ -1,0 +1,17 @@
+"""The ``baton`` command: one sub-command group per noun."""
+
+from __future__ import annotations
+
+import typer
+
+from baton.cli import hub, org, serve, user
+
+app = typer.Typer(help="Baton: staged AI challenges and the commons hub.", no_args_is_help=True)
+app.command("serve")(serve.serve)
+app.command("demo")(serve.demo)
+app.add_typer(user.app, name="user")
+app.add_typer(org.app, name="org")
+app.add_typer(hub.app, name="hub")
+
+if __name__ == "__main__":
+    app()

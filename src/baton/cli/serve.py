@@ -1,0 +1,44 @@
+"""baton serve / baton demo: run the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from baton.app import create_app
+from baton.cli.common import DataDirOption, console, open_runtime
+from baton.demo.seed import seed_demo
+
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+
+
+def _run(data_dir: Path | None, host: str, port: int, *, demo: bool) -> None:
+    runtime = open_runtime(data_dir)
+    if demo:
+        result = seed_demo(runtime)
+        if result.created:
+            console.print("[green]Loaded the demo data:[/green]")
+            for line in result.repos:
+                console.print(f"  {line}")
+            for user, token in result.tokens.items():
+                console.print(f"  token for [bold]{user}[/bold]: {token}")
+        else:
+            console.print("Demo data already loaded (tokens were printed the first time).")
+    url = f"http://{host}:{port}"
+    console.print(f"Baton serving {runtime.settings.data_dir} at [bold]{url}[/bold]")
+    console.print(f"  export HF_ENDPOINT={url} HF_HUB_DISABLE_XET=1   # then use huggingface_hub as usual")
+    uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="info", timeout_keep_alive=30)
+
+
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000, data_dir: DataDirOption = None) -> None:
+    """Run Baton's HTTP server (HF-compatible hub API included)."""
+    _run(data_dir, host, port, demo=False)
+
+
+def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000, data_dir: DataDirOption = None) -> None:
+    """Load the demo data (once) and run the server."""
+    _run(data_dir, host, port, demo=True)

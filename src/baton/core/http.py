@@ -1,0 +1,81 @@
+"""HTTP plumbing shared by every domain's routes: the error handler and request dependencies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from baton.accounts import service as accounts
+from baton.accounts.models import Account
+from baton.core.errors import AuthenticationError, BatonError
+from baton.core.runtime import Runtime
+
+logger = logging.getLogger("baton")
+
+
+def error_response(error: BatonError) -> JSONResponse:
+    """The one JSON error shape; X-Error-Code lets the HF client raise its typed errors."""
+    headers = {"X-Error-Code": error.code, "X-Error-Message": _header_safe(error.message)}
+    if error.status_code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="baton"'
+    return JSONResponse(error.to_json(), status_code=error.status_code, headers=headers)
+
+
+def _header_safe(text: str) -> str:
+    return text.encode("ascii", errors="replace").decode("ascii").replace("\n", " ")[:500]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BatonError)
+    async def _baton_error(_request: Request, error: BatonError) -> JSONResponse:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item.get('loc', ()))}: {item.get('msg', '')}"
+            for item in error.errors()[:5]
+        )
+        from baton.core.errors import BadRequestError
+
+        return error_response(BadRequestError(f"Invalid request: {problems}", hint="Check the request body."))
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def optional_user(request: Request, runtime: RuntimeDep) -> Account | None:
+    """The token's user, None without a token; a wrong token is refused, never ignored."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    with runtime.database.session() as session:
+        user, _token = accounts.authenticate(session, token)
+        return user
+
+
+def required_user(user: Annotated[Account | None, Depends(optional_user)]) -> Account:
+    if user is None:
+        raise AuthenticationError("This action needs a token")
+    return user
+
+
+OptionalUser = Annotated[Account | None, Depends(optional_user)]
+RequiredUser = Annotated[Account, Depends(required_user)]

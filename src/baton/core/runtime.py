@@ -1,0 +1,49 @@
+"""The process-wide parts a running Baton needs: settings, database, blob store, URL signer."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from baton.core.database import Database, migrate
+from baton.core.settings import Settings
+from baton.core.signing import UrlSigner
+from baton.storage import BlobStore, open_blob_store
+
+
+def _secret_key(settings: Settings) -> bytes:
+    """BATON_SECRET_KEY if set, else a key kept in the data folder (made once, mode 0600)."""
+    configured = os.environ.get("BATON_SECRET_KEY")
+    if configured:
+        return configured.encode()
+    path = Path(settings.data_dir) / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        os.replace(temporary, path)
+    return path.read_text().strip().encode()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    store: BlobStore
+    signer: UrlSigner
+
+    @classmethod
+    def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        database = Database(settings.resolved_database_url)
+        if run_migrations:
+            migrate(database.engine)
+        store = open_blob_store(settings.storage_url, Path(settings.data_dir))
+        return cls(settings=settings, database=database, store=store, signer=UrlSigner(_secret_key(settings)))
+
+    def close(self) -> None:
+        self.database.dispose()

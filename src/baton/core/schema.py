@@ -1,0 +1,9 @@
+"""Every domain's tables, imported in one place so Alembic sees the whole schema."""
+
+from __future__ import annotations
+
+import baton.accounts.models
+import baton.hub.models  # noqa: F401
+from baton.core.database import Base
+
+metadata = Base.metadata

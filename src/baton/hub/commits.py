@@ -1,0 +1,547 @@
+"""Commits, trees and refs: the versioned content of a repo.
+
+A commit is applied in two phases. ``prepare_commit`` does everything slow without holding any
+lock: it validates paths, stores inline files in the blob store, checks that LFS blobs exist
+and may be used here, and scans pickles and safetensors headers. ``apply_commit`` then takes the
+branch (a row lock on PostgreSQL, the write lock on SQLite), checks ``parent_commit``, writes the
+tree and the commit and moves the branch in one transaction: a commit lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from baton.accounts.models import Account
+from baton.core.database import utcnow
+from baton.core.errors import (
+    BadRequestError,
+    ConflictError,
+    EntryNotFoundError,
+    IntegrityError,
+    PreconditionFailedError,
+    QuotaExceededError,
+    RevisionNotFoundError,
+)
+from baton.core.settings import Settings
+from baton.hub import cards, paths, scanning
+from baton.hub.models import BlobGrant, Commit, Ref, Repo, TreeEntry
+from baton.hub.repos import has_role, refuse_if_commit_held, repos_holding_blob_visible_to, set_lineage
+from baton.storage import BlobStore
+from baton.storage.base import check_sha256
+
+COMMIT_OID_PATTERN = re.compile(r"^[0-9a-f]{40}$")
+BRANCH_NAME_PATTERN = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9._/-]{1,255}(?<!/)$")
+GITATTRIBUTES = (
+    "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+    "*.bin filter=lfs diff=lfs merge=lfs -text\n"
+    "*.pt filter=lfs diff=lfs merge=lfs -text\n"
+    "*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+    "*.gguf filter=lfs diff=lfs merge=lfs -text\n"
+).encode()
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    sha256: str
+    size: int
+    is_lfs: bool
+    git_oid: str
+
+
+# Operations a commit carries, as the Hub's NDJSON commit endpoint names them.
+@dataclass(frozen=True)
+class AddInline:
+    path: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class AddLfs:
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    path: str
+
+
+@dataclass(frozen=True)
+class DeleteFolder:
+    path: str
+
+
+Operation = AddInline | AddLfs | DeleteFile | DeleteFolder
+
+
+@dataclass
+class PreparedCommit:
+    """Operations whose content is stored, verified and scanned, ready to apply."""
+
+    additions: dict[str, FileEntry] = field(default_factory=dict)
+    deletions: list[DeleteFile | DeleteFolder] = field(default_factory=list)
+    # The parsed card when README.md is added by this commit.
+    card: cards.CardData | None = None
+
+
+def git_blob_oid(content: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+
+
+def entry_etag(entry: FileEntry) -> str:
+    """The Hub's ETag: sha256 for LFS files, the git blob SHA-1 for regular files."""
+    return entry.sha256 if entry.is_lfs else entry.git_oid
+
+
+# Revisions -----------------------------------------------------------------------------------
+
+
+def check_branch_name(name: str) -> str:
+    if not BRANCH_NAME_PATTERN.match(name) or name.startswith("refs/") or COMMIT_OID_PATTERN.match(name):
+        raise BadRequestError(
+            f"'{name[:100]}' is not a valid branch or tag name",
+            code="InvalidRef",
+            hint="Use letters, digits, '.', '_', '-' and '/', without '..' or a 40-hex-digit name.",
+        )
+    return name
+
+
+def find_ref(session: Session, repo: Repo, kind: str, name: str) -> Ref | None:
+    return session.scalar(select(Ref).where(Ref.repo_id == repo.id, Ref.kind == kind, Ref.name == name))
+
+
+def resolve_revision(session: Session, repo: Repo, revision: str | None) -> Commit:
+    """A branch, a tag (``refs/heads/x``, ``refs/tags/x`` too) or a full commit oid."""
+    revision = revision or repo.default_branch
+    kinds = ("branch", "tag")
+    if revision.startswith("refs/heads/"):
+        revision, kinds = revision.removeprefix("refs/heads/"), ("branch",)
+    elif revision.startswith("refs/tags/"):
+        revision, kinds = revision.removeprefix("refs/tags/"), ("tag",)
+    for kind in kinds:
+        ref = find_ref(session, repo, kind, revision)
+        if ref is not None:
+            commit = session.get(Commit, ref.commit_oid)
+            if commit is not None:
+                return commit
+    if COMMIT_OID_PATTERN.match(revision):
+        commit = session.get(Commit, revision)
+        if commit is not None and commit.repo_id == repo.id:
+            return commit
+    raise RevisionNotFoundError(f"Invalid rev id: {revision} (not a branch, tag or commit of {repo.repo_id})")
+
+
+def tree_entries(session: Session, tree_id: str) -> list[FileEntry]:
+    rows = session.execute(
+        select(TreeEntry.path, TreeEntry.sha256, TreeEntry.size, TreeEntry.is_lfs, TreeEntry.git_oid)
+        .where(TreeEntry.tree_id == tree_id)
+        .order_by(TreeEntry.path)
+    ).all()
+    return [FileEntry(*row) for row in rows]
+
+
+def get_entry(session: Session, commit: Commit, path: str) -> FileEntry:
+    row = session.execute(
+        select(TreeEntry.path, TreeEntry.sha256, TreeEntry.size, TreeEntry.is_lfs, TreeEntry.git_oid).where(
+            TreeEntry.tree_id == commit.tree_id, TreeEntry.path == path
+        )
+    ).first()
+    if row is None:
+        raise EntryNotFoundError(f"{path} does not exist at revision {commit.oid}")
+    return FileEntry(*row)
+
+
+def list_commits(session: Session, repo: Repo, head: Commit, limit: int | None = None) -> Iterator[Commit]:
+    commit: Commit | None = head
+    count = 0
+    while commit is not None and (limit is None or count < limit):
+        yield commit
+        count += 1
+        commit = session.get(Commit, commit.parent_oid) if commit.parent_oid else None
+
+
+# Commit preparation (no lock held) ------------------------------------------------------------
+
+
+def parse_ndjson_operations(lines: list[dict[str, Any]]) -> tuple[dict[str, Any], list[Operation]]:
+    """Turn the Hub's NDJSON commit payload into a header and typed operations."""
+    header: dict[str, Any] = {}
+    operations: list[Operation] = []
+    for number, line in enumerate(lines, start=1):
+        key, value = line.get("key"), line.get("value")
+        if not isinstance(value, dict):
+            raise BadRequestError(f"Commit payload line {number}: 'value' must be an object")
+        if key == "header":
+            header = value
+        elif key == "file":
+            if value.get("encoding", "base64") != "base64":
+                raise BadRequestError(f"Commit payload line {number}: only base64 encoding is supported")
+            try:
+                content = base64.b64decode(str(value.get("content", "")), validate=True)
+            except binascii.Error as error:
+                raise BadRequestError(f"Commit payload line {number}: content is not valid base64") from error
+            operations.append(AddInline(str(value.get("path", "")), content))
+        elif key == "lfsFile":
+            if value.get("algo", "sha256") != "sha256":
+                raise BadRequestError(f"Commit payload line {number}: only sha256 LFS objects are supported")
+            size = value.get("size")
+            if not isinstance(size, int) or size < 0:
+                raise BadRequestError(f"Commit payload line {number}: 'size' must be a non-negative integer")
+            operations.append(AddLfs(str(value.get("path", "")), check_sha256(str(value.get("oid", ""))), size))
+        elif key == "deletedFile":
+            operations.append(DeleteFile(str(value.get("path", ""))))
+        elif key == "deletedFolder":
+            operations.append(DeleteFolder(str(value.get("path", ""))))
+        else:
+            raise BadRequestError(
+                f"Commit payload line {number}: unknown key '{key}'",
+                hint="Use header, file, lfsFile, deletedFile or deletedFolder.",
+            )
+    return header, operations
+
+
+def _scan_blob(store: BlobStore, sha256: str, path: str, size: int) -> None:
+    if not (path.endswith(".safetensors") or scanning.needs_pickle_scan(path)):
+        return
+    local = store.local_path(sha256)
+    if local is not None:
+        with open(local, "rb") as handle:
+            scanning.scan_file(handle, path, size)
+        return
+    with _BlobReader(store, sha256, size) as handle:
+        scanning.scan_file(handle, path, size)  # type: ignore[arg-type]
+
+
+def prepare_commit(
+    session: Session,
+    store: BlobStore,
+    settings: Settings,
+    user: Account,
+    repo: Repo,
+    operations: list[Operation],
+) -> PreparedCommit:
+    if not operations:
+        raise BadRequestError("A commit needs at least one operation", hint="Add, change or delete a file.")
+    prepared = PreparedCommit()
+    for operation in operations:
+        if isinstance(operation, AddInline):
+            path = paths.validate_repo_path(operation.path)
+            if len(operation.content) > settings.max_regular_file_size:
+                raise QuotaExceededError(
+                    f"{path} is {len(operation.content)} bytes, over the inline limit",
+                    hint="Upload it as an LFS file (the client does so when preupload says 'lfs').",
+                )
+            if path == "README.md":
+                prepared.card = cards.parse_card(operation.content.decode("utf-8", errors="replace"))
+            info = store.put([operation.content], max_size=settings.max_file_size)
+            _scan_blob(store, info.sha256, path, info.size)
+            prepared.additions[path] = FileEntry(
+                path, info.sha256, info.size, False, git_blob_oid(operation.content)
+            )
+        elif isinstance(operation, AddLfs):
+            path = paths.validate_repo_path(operation.path)
+            if operation.size > settings.max_file_size:
+                raise QuotaExceededError(f"{path} is {operation.size} bytes, over the per-file limit")
+            if not store.exists(operation.sha256):
+                raise IntegrityError(
+                    f"{path}: LFS object {operation.sha256} was never uploaded",
+                    hint="Upload the file through the LFS batch API before committing it.",
+                )
+            stored_size = store.size(operation.sha256)
+            if stored_size != operation.size:
+                raise IntegrityError(f"{path}: declared size {operation.size} but the object has {stored_size}")
+            if not _may_use_blob(session, user, repo, operation.sha256):
+                raise IntegrityError(
+                    f"{path}: LFS object {operation.sha256} was not uploaded to {repo.repo_id}",
+                    hint="Upload the file's bytes to this repo through the LFS batch API first.",
+                )
+            _scan_blob(store, operation.sha256, path, operation.size)
+            if path == "README.md":
+                text = b"".join(store.open_range(operation.sha256)).decode("utf-8", errors="replace")
+                prepared.card = cards.parse_card(text)
+            pointer = lfs_pointer(operation.sha256, operation.size)
+            prepared.additions[path] = FileEntry(
+                path, operation.sha256, operation.size, True, git_blob_oid(pointer)
+            )
+        elif isinstance(operation, DeleteFile):
+            prepared.deletions.append(DeleteFile(paths.validate_repo_path(operation.path)))
+        else:
+            prepared.deletions.append(DeleteFolder(paths.validate_folder_path(operation.path)))
+    return prepared
+
+
+def _may_use_blob(session: Session, user: Account, repo: Repo, sha256: str) -> bool:
+    granted = session.scalar(
+        select(BlobGrant.id).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id)
+    )
+    return granted is not None or repos_holding_blob_visible_to(session, user, sha256)
+
+
+def grant_blob(session: Session, repo: Repo, sha256: str, size: int) -> None:
+    exists = session.scalar(select(BlobGrant.id).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id))
+    if exists is None:
+        session.add(BlobGrant(sha256=sha256, repo_id=repo.id, size=size))
+        session.flush()
+
+
+def blob_needs_upload(session: Session, store: BlobStore, user: Account, repo: Repo, sha256: str) -> bool:
+    """The LFS batch answer: skip the upload only when the bytes are here and usable by this repo."""
+    if not store.exists(sha256):
+        return True
+    return not _may_use_blob(session, user, repo, sha256)
+
+
+# Commit application (branch locked) -----------------------------------------------------------
+
+
+def _tree_id(entries: dict[str, FileEntry]) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    for path in sorted(entries):
+        entry = entries[path]
+        digest.update(f"{path}\0{entry.sha256}\0{entry.size}\0{int(entry.is_lfs)}\n".encode())
+    return digest.hexdigest()
+
+
+def _store_tree(session: Session, entries: dict[str, FileEntry]) -> str:
+    tree_id = _tree_id(entries)
+    if session.scalar(select(TreeEntry.id).where(TreeEntry.tree_id == tree_id).limit(1)) is None:
+        session.add_all(
+            TreeEntry(
+                tree_id=tree_id, path=e.path, sha256=e.sha256, size=e.size, is_lfs=e.is_lfs, git_oid=e.git_oid
+            )
+            for e in entries.values()
+        )
+        session.flush()
+    return tree_id
+
+
+def _new_commit(
+    session: Session, repo: Repo, tree_id: str, parent: str | None, author: str, title: str, message: str
+) -> Commit:
+    created = utcnow()
+    oid = hashlib.sha1(
+        f"tree {tree_id}\nparent {parent}\nrepo {repo.id}\nauthor {author} {created.isoformat()}\n"
+        f"nonce {uuid.uuid4().hex}\n\n{title}\n\n{message}".encode(),
+        usedforsecurity=False,
+    ).hexdigest()
+    commit = Commit(
+        oid=oid,
+        repo_id=repo.id,
+        tree_id=tree_id,
+        parent_oid=parent,
+        author=author,
+        title=title,
+        message=message,
+        created_at=created,
+    )
+    session.add(commit)
+    session.flush()
+    return commit
+
+
+def _lock_branch(session: Session, repo: Repo, branch: str) -> Ref:
+    ref = session.scalar(
+        select(Ref).where(Ref.repo_id == repo.id, Ref.kind == "branch", Ref.name == branch).with_for_update()
+    )
+    if ref is None:
+        raise RevisionNotFoundError(
+            f"Branch '{branch}' does not exist in {repo.repo_id}",
+            hint="Create it first with create_branch, or commit to an existing branch.",
+        )
+    return ref
+
+
+def apply_commit(
+    session: Session,
+    settings: Settings,
+    user: Account,
+    repo: Repo,
+    branch: str,
+    prepared: PreparedCommit,
+    *,
+    title: str,
+    message: str = "",
+    parent_commit: str | None = None,
+) -> Commit:
+    ref = _lock_branch(session, repo, branch)
+    if parent_commit is not None and parent_commit != ref.commit_oid:
+        raise PreconditionFailedError(
+            f"parent_commit {parent_commit[:12]} is not the head of '{branch}' (now {ref.commit_oid[:12]})"
+        )
+    head = session.get(Commit, ref.commit_oid)
+    assert head is not None
+    files = {entry.path: entry for entry in tree_entries(session, head.tree_id)}
+    for deletion in prepared.deletions:
+        if isinstance(deletion, DeleteFile):
+            if deletion.path not in files:
+                raise EntryNotFoundError(f"Cannot delete {deletion.path}: no such file on '{branch}'")
+            del files[deletion.path]
+        else:
+            prefix = deletion.path.rstrip("/") + "/"
+            doomed = [path for path in files if path.startswith(prefix)]
+            if not doomed:
+                raise EntryNotFoundError(f"Cannot delete folder {deletion.path}: no such folder on '{branch}'")
+            for path in doomed:
+                del files[path]
+    for path, entry in prepared.additions.items():
+        for other in files:
+            if other.startswith(path + "/") or path.startswith(other + "/"):
+                raise ConflictError(
+                    f"{path} clashes with {other}: a path cannot be both a file and a folder",
+                    code="PathConflict",
+                )
+        files[path] = entry
+    total = sum(entry.size for entry in files.values())
+    if total > settings.max_repo_size:
+        raise QuotaExceededError(f"{repo.repo_id} would hold {total} bytes, over the per-repo limit")
+    commit = _new_commit(
+        session, repo, _store_tree(session, files), head.oid, user.name, title or "Upload files", message
+    )
+    ref.commit_oid = commit.oid
+    repo.last_modified = commit.created_at
+    if branch == repo.default_branch:
+        repo.used_storage = total
+        if prepared.card is not None:
+            repo.card_data = prepared.card.raw
+            set_lineage(session, repo, prepared.card.base_models, prepared.card.base_model_relation)
+        elif "README.md" not in files:
+            repo.card_data = {}
+            set_lineage(session, repo, [], None)
+    session.flush()
+    return commit
+
+
+def initial_commit(session: Session, store: BlobStore, user: Account, repo: Repo) -> Commit:
+    info = store.put([GITATTRIBUTES])
+    files = {".gitattributes": FileEntry(".gitattributes", info.sha256, info.size, False, git_blob_oid(GITATTRIBUTES))}
+    commit = _new_commit(session, repo, _store_tree(session, files), None, user.name, "initial commit", "")
+    session.add(Ref(repo_id=repo.id, kind="branch", name=repo.default_branch, commit_oid=commit.oid))
+    session.flush()
+    return commit
+
+
+# Refs ----------------------------------------------------------------------------------------
+
+
+def create_ref(
+    session: Session,
+    repo: Repo,
+    kind: Literal["branch", "tag"],
+    name: str,
+    revision: str | None,
+    *,
+    message: str | None = None,
+    exist_ok: bool = False,
+) -> Ref:
+    check_branch_name(name)
+    existing = find_ref(session, repo, kind, name)
+    if existing is not None:
+        if exist_ok:
+            return existing
+        raise ConflictError(f"{kind.capitalize()} '{name}' already exists in {repo.repo_id}", code="RefExists")
+    commit = resolve_revision(session, repo, revision)
+    ref = Ref(repo_id=repo.id, kind=kind, name=name, commit_oid=commit.oid, message=message)
+    session.add(ref)
+    session.flush()
+    return ref
+
+
+def delete_ref(session: Session, repo: Repo, kind: Literal["branch", "tag"], name: str) -> None:
+    ref = find_ref(session, repo, kind, name)
+    if ref is None:
+        raise RevisionNotFoundError(f"No {kind} '{name}' in {repo.repo_id}")
+    if kind == "branch" and name == repo.default_branch:
+        raise BadRequestError(f"Cannot delete the default branch '{name}'")
+    others = session.scalar(
+        select(func.count()).select_from(Ref).where(Ref.repo_id == repo.id, Ref.commit_oid == ref.commit_oid)
+    )
+    if others == 1:
+        # The ref is the only name of this commit: deleting it would drop a held revision.
+        refuse_if_commit_held(session, repo, ref.commit_oid, f"delete {kind} '{name}'")
+    session.delete(ref)
+    session.flush()
+
+
+def list_refs(session: Session, repo: Repo) -> list[Ref]:
+    return list(session.scalars(select(Ref).where(Ref.repo_id == repo.id).order_by(Ref.kind, Ref.name)))
+
+
+def can_write(session: Session, user: Account | None, repo: Repo) -> bool:
+    return has_role(session, user, repo, "write")
+
+
+class _BlobReader:
+    """A read-only, seekable file over a remote blob, for scanners that need random access."""
+
+    def __init__(self, store: BlobStore, sha256: str, size: int) -> None:
+        self.store, self.sha256, self.size, self.position = store, sha256, size, 0
+
+    def __enter__(self) -> _BlobReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.position, 2: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, count: int = -1) -> bytes:
+        if self.position >= self.size:
+            return b""
+        end = self.size - 1 if count < 0 else min(self.size - 1, self.position + count - 1)
+        data = b"".join(self.store.open_range(self.sha256, self.position, end))
+        self.position += len(data)
+        return data
+
+
+def commit_files(
+    session: Session,
+    store: BlobStore,
+    settings: Settings,
+    user: Account,
+    repo: Repo,
+    files: dict[str, bytes],
+    *,
+    title: str,
+    branch: str | None = None,
+    deletions: list[str] | None = None,
+) -> Commit:
+    """Commit in-memory files from Baton's own code (seed data, CLI), as a client would."""
+    operations: list[Operation] = []
+    for path, content in files.items():
+        if paths.is_lfs_candidate(path, len(content), content[:512]):
+            info = store.put([content])
+            grant_blob(session, repo, info.sha256, info.size)
+            operations.append(AddLfs(path, info.sha256, info.size))
+        else:
+            operations.append(AddInline(path, content))
+    operations.extend(DeleteFile(path) for path in deletions or [])
+    prepared = prepare_commit(session, store, settings, user, repo, operations)
+    return apply_commit(session, settings, user, repo, branch or repo.default_branch, prepared, title=title)

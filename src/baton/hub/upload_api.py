@@ -1,0 +1,338 @@
+"""Uploads in the Hub's protocol: preupload, the Git LFS batch API, and the NDJSON commit.
+
+Flow of ``upload_file``/``upload_folder``/``create_commit`` in the official client:
+1. ``POST /api/<type>s/<id>/preupload/<rev>``: Baton says per file whether it goes inline
+   ("regular") or through LFS, and gives the current oid so unchanged files are skipped.
+2. ``POST /<id>.git/info/lfs/objects/batch``: for each LFS object, a signed upload link
+   (single PUT, or multipart with one link per part plus a completion link) and a verify link;
+   no links at all when Baton already has the bytes and this repo may use them.
+3. ``PUT`` the bytes to those links (the client sends no token there: the links are signed).
+4. ``POST /api/<type>s/<id>/commit/<rev>``: the NDJSON commit naming inline and LFS files.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from baton.core.errors import (
+    AuthenticationError,
+    BadRequestError,
+    IntegrityError,
+    QuotaExceededError,
+    RepoNotFoundError,
+    RevisionNotFoundError,
+)
+from baton.core.http import OptionalUser, RequiredUser, RuntimeDep
+from baton.core.runtime import Runtime
+from baton.hub import commits, paths, repos
+from baton.hub.hf_api import TYPE_PLURALS, base_url, key_from, ndjson_lines, raw_tail, web_url
+from baton.hub.repos import RepoKey
+from baton.storage.base import check_sha256
+
+router = APIRouter()
+
+LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
+# Files at least this large are uploaded in parts; parts are this large.
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+PART_SIZE = 64 * 1024 * 1024
+BRIDGE_CHUNK = 4 * 1024 * 1024
+UPLOAD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+@router.post("/api/{type_plural}/{namespace}/{name}/preupload/{revision:path}")
+def preupload(
+    type_plural: str, namespace: str, name: str, revision: str, request_body: dict[str, Any],
+    runtime: RuntimeDep, user: RequiredUser, request: Request,
+) -> dict[str, Any]:
+    key = key_from(type_plural, namespace, name)
+    raw_revision, _ = raw_tail(request, f"/{namespace}/{name}/preupload/")
+    files = request_body.get("files")
+    if not isinstance(files, list):
+        raise BadRequestError("'files' must be a list of {path, sample, size}")
+    with runtime.database.session() as session:
+        repo = repos.get_writable_repo(session, user, key)
+        try:
+            commit = commits.resolve_revision(session, repo, raw_revision)
+            current = {entry.path: entry for entry in commits.tree_entries(session, commit.tree_id)}
+        except RevisionNotFoundError:
+            commit, current = None, {}
+    answers = []
+    for item in files:
+        if not isinstance(item, dict):
+            raise BadRequestError("Each entry of 'files' must be an object")
+        path = paths.validate_repo_path(str(item.get("path", "")))
+        size = item.get("size")
+        if not isinstance(size, int) or size < 0:
+            raise BadRequestError(f"{path}: 'size' must be a non-negative integer")
+        if size > runtime.settings.max_file_size:
+            raise QuotaExceededError(f"{path} is {size} bytes, over the per-file limit")
+        try:
+            sample = base64.b64decode(str(item.get("sample", "")), validate=True)
+        except binascii.Error as error:
+            raise BadRequestError(f"{path}: 'sample' is not valid base64") from error
+        lfs = paths.is_lfs_candidate(path, size, sample) or size > runtime.settings.max_regular_file_size
+        existing = current.get(path)
+        answers.append(
+            {
+                "path": path,
+                "uploadMode": "lfs" if lfs else "regular",
+                "shouldIgnore": False,
+                "oid": commits.entry_etag(existing) if existing else None,
+            }
+        )
+    return {"files": answers, "commitOid": commit.oid if commit else None}
+
+
+def _lfs_error(oid: str, size: int, code: int, message: str) -> dict[str, Any]:
+    return {"oid": oid, "size": size, "error": {"code": code, "message": message}}
+
+
+async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    from baton.core.http import optional_user  # resolved here: this route is registered by hand
+
+    user = await run_in_threadpool(optional_user, request, runtime)
+    key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
+    try:
+        body = await request.json()
+    except ValueError as error:
+        raise BadRequestError("The LFS batch request is not JSON") from error
+    if body.get("operation") != "upload":
+        raise BadRequestError(
+            "Only the 'upload' operation is served by the batch API",
+            hint="Download files through /<repo>/resolve/<revision>/<path>.",
+        )
+    objects = body.get("objects")
+    if not isinstance(objects, list):
+        raise BadRequestError("'objects' must be a list of {oid, size}")
+    transfers = body.get("transfers") or ["basic"]
+    multipart = "multipart" in transfers
+    root = base_url(request, runtime)
+
+    def plan() -> list[dict[str, Any]]:
+        if user is None:
+            raise AuthenticationError("Uploading needs a token")
+        answers = []
+        with runtime.database.session() as session:
+            repo = repos.get_writable_repo(session, user, key)
+            for item in objects:
+                oid, size = str(item.get("oid", "")), item.get("size")
+                if not isinstance(size, int) or size < 0:
+                    answers.append(_lfs_error(oid, -1, 422, "size must be a non-negative integer"))
+                    continue
+                try:
+                    check_sha256(oid)
+                except BadRequestError as error:
+                    answers.append(_lfs_error(oid, size, 422, error.message))
+                    continue
+                if size > runtime.settings.max_file_size:
+                    answers.append(_lfs_error(oid, size, 413, f"{size} bytes is over the per-file limit"))
+                    continue
+                answer: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
+                if commits.blob_needs_upload(session, runtime.store, user, repo, oid):
+                    answer["actions"] = _upload_actions(runtime, root, key, oid, size, multipart)
+                answers.append(answer)
+        return answers
+
+    answers = await run_in_threadpool(plan)
+    any_multipart = any("chunk_size" in a.get("actions", {}).get("upload", {}).get("header", {}) for a in answers)
+    return JSONResponse(
+        {"transfer": "multipart" if any_multipart else "basic", "objects": answers, "hash_algo": "sha256"},
+        media_type=LFS_MEDIA_TYPE,
+    )
+
+
+def _upload_actions(
+    runtime: Runtime, root: str, key: RepoKey, oid: str, size: int, multipart: bool
+) -> dict[str, Any]:
+    scope = f"{key.repo_type}/{key.namespace}/{key.name}"
+    verify = {"href": root + runtime.signer.sign(f"/api/lfs/{scope}/verify/{oid}")}
+    if not multipart or size < MULTIPART_THRESHOLD:
+        href = root + runtime.signer.sign(f"/api/lfs/{scope}/objects/{oid}/{size}")
+        return {"upload": {"href": href, "header": {}}, "verify": verify}
+    upload_id = secrets.token_urlsafe(16).replace("-", "x")
+    header: dict[str, str] = {"chunk_size": str(PART_SIZE)}
+    for part in range(1, math.ceil(size / PART_SIZE) + 1):
+        header[f"{part:05d}"] = root + runtime.signer.sign(f"/api/lfs/{scope}/parts/{oid}/{size}/{upload_id}/{part}")
+    complete = root + runtime.signer.sign(f"/api/lfs/{scope}/complete/{oid}/{size}/{upload_id}")
+    return {"upload": {"href": complete, "header": header}, "verify": verify}
+
+
+def _verify_link(request: Request, runtime: Runtime) -> None:
+    runtime.signer.verify(
+        request.url.path, request.query_params.get("expires"), request.query_params.get("signature")
+    )
+
+
+def _body_chunks(request: Request) -> Iterator[bytes]:
+    """Bridge the async request body into the blob store's synchronous writer, chunk by chunk."""
+    stream: AsyncIterator[bytes] = request.stream()
+
+    async def next_chunk() -> bytes | None:
+        # Gather several network chunks per thread hop: one hop per ~4 MiB, not per 64 KiB.
+        buffer = bytearray()
+        async for chunk in stream:
+            buffer += chunk
+            if len(buffer) >= BRIDGE_CHUNK:
+                break
+        return bytes(buffer) if buffer else None
+
+    while True:
+        chunk = anyio.from_thread.run(next_chunk)
+        if chunk is None:
+            return
+        if chunk:
+            yield chunk
+
+
+def _granting_repo(runtime: Runtime, repo_type: str, namespace: str, name: str, oid: str, size: int) -> None:
+    key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
+    with runtime.database.session(write=True) as session:
+        repo = repos.find_repo(session, key)
+        if repo is None:
+            raise RepoNotFoundError(f"Repository not found: {key}")
+        commits.grant_blob(session, repo, oid, size)
+
+
+@router.put("/api/lfs/{repo_type}/{namespace}/{name}/objects/{oid}/{size}")
+async def upload_object(
+    repo_type: str, namespace: str, name: str, oid: str, size: int, request: Request, runtime: RuntimeDep
+) -> Response:
+    _verify_link(request, runtime)
+    check_sha256(oid)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) != size:
+        raise IntegrityError(f"The body is {declared} bytes but the object is declared as {size}")
+
+    def ingest() -> None:
+        runtime.store.put(
+            _body_chunks(request), expected_sha256=oid, expected_size=size, max_size=runtime.settings.max_file_size
+        )
+        _granting_repo(runtime, repo_type, namespace, name, oid, size)
+
+    await run_in_threadpool(ingest)
+    return Response(status_code=200)
+
+
+@router.put("/api/lfs/{repo_type}/{namespace}/{name}/parts/{oid}/{size}/{upload_id}/{part}")
+async def upload_part(
+    repo_type: str, namespace: str, name: str, oid: str, size: int, upload_id: str, part: int,
+    request: Request, runtime: RuntimeDep,
+) -> Response:
+    _verify_link(request, runtime)
+    check_sha256(oid)
+    if not UPLOAD_ID_PATTERN.match(upload_id) or not 1 <= part <= 10_000:
+        raise BadRequestError("Malformed part link")
+
+    def ingest() -> str:
+        return runtime.store.put_part(upload_id, part, _body_chunks(request)).etag
+
+    etag = await run_in_threadpool(ingest)
+    return Response(status_code=200, headers={"ETag": f'"{etag}"'})
+
+
+@router.post("/api/lfs/{repo_type}/{namespace}/{name}/complete/{oid}/{size}/{upload_id}")
+def complete_upload(
+    repo_type: str, namespace: str, name: str, oid: str, size: int, upload_id: str, request_body: dict[str, Any],
+    request: Request, runtime: RuntimeDep,
+) -> Response:
+    _verify_link(request, runtime)
+    check_sha256(oid)
+    if not UPLOAD_ID_PATTERN.match(upload_id):
+        raise BadRequestError("Malformed completion link")
+    parts = request_body.get("parts")
+    if not isinstance(parts, list) or not parts:
+        raise BadRequestError("'parts' must list every uploaded part with its partNumber and etag")
+    numbers = sorted(int(part.get("partNumber", 0)) for part in parts if isinstance(part, dict))
+    if numbers != list(range(1, len(numbers) + 1)) or len(numbers) != len(parts):
+        raise BadRequestError("Parts must be numbered 1..N without gaps")
+    runtime.store.complete_multipart(
+        upload_id, numbers, expected_sha256=oid, expected_size=size, max_size=runtime.settings.max_file_size
+    )
+    _granting_repo(runtime, repo_type, namespace, name, oid, size)
+    return Response(status_code=200)
+
+
+@router.post("/api/lfs/{repo_type}/{namespace}/{name}/verify/{oid}")
+def verify_object(
+    repo_type: str, namespace: str, name: str, oid: str, request_body: dict[str, Any], request: Request,
+    runtime: RuntimeDep, user: OptionalUser,
+) -> Response:
+    _verify_link(request, runtime)
+    check_sha256(oid)
+    if not runtime.store.exists(oid):
+        raise IntegrityError(f"Object {oid} was not received completely", hint="Upload it again.")
+    size = runtime.store.size(oid)
+    if request_body.get("size") not in (None, size):
+        raise IntegrityError(f"Object {oid} has {size} bytes, not {request_body.get('size')}")
+    return Response(status_code=200)
+
+
+@router.post("/api/{type_plural}/{namespace}/{name}/commit/{revision:path}")
+async def commit(
+    type_plural: str, namespace: str, name: str, revision: str, request: Request, runtime: RuntimeDep,
+    user: RequiredUser,
+) -> dict[str, Any]:
+    key = key_from(type_plural, namespace, name)
+    branch, _ = raw_tail(request, f"/{namespace}/{name}/commit/")
+    if request.query_params.get("create_pr") in ("1", "true", "True"):
+        raise BadRequestError(
+            "Pull requests are not supported yet", code="NotSupported", hint="Commit to a branch instead."
+        )
+    body = await request.body()
+    lines = ndjson_lines(body)
+    header, operations = commits.parse_ndjson_operations(lines)
+
+    def run() -> dict[str, Any]:
+        with runtime.database.session() as session:
+            repo = repos.get_writable_repo(session, user, key)
+            prepared = commits.prepare_commit(session, runtime.store, runtime.settings, user, repo, operations)
+        with runtime.database.session(write=True) as session:
+            repo = repos.get_writable_repo(session, user, key)
+            new = commits.apply_commit(
+                session,
+                runtime.settings,
+                user,
+                repo,
+                branch,
+                prepared,
+                title=str(header.get("summary") or "Upload files"),
+                message=str(header.get("description") or ""),
+                parent_commit=header.get("parentCommit") or None,
+            )
+            url = web_url(request, runtime, repo)
+            return {"commitUrl": f"{url}/commit/{new.oid}", "commitOid": new.oid, "pullRequestUrl": None}
+
+    return await run_in_threadpool(run)
+
+
+def install_lfs_routes(app_router: APIRouter) -> None:
+    """LFS batch URLs end in ``<name>.git/...``, which path parameters cannot split cleanly."""
+
+    async def model_batch(namespace: str, repo_git: str, request: Request) -> Response:
+        return await lfs_batch(request, "model", namespace, repo_git.removesuffix(".git"))
+
+    async def typed_batch(type_plural: str, namespace: str, repo_git: str, request: Request) -> Response:
+        repo_type = TYPE_PLURALS.get(type_plural)
+        if repo_type is None:
+            raise BadRequestError(f"Unknown repo type '{type_plural}'")
+        return await lfs_batch(request, repo_type, namespace, repo_git.removesuffix(".git"))
+
+    app_router.add_api_route("/{namespace}/{repo_git}/info/lfs/objects/batch", model_batch, methods=["POST"])
+    app_router.add_api_route(
+        "/{type_plural}/{namespace}/{repo_git}/info/lfs/objects/batch", typed_batch, methods=["POST"]
+    )
+
+
+install_lfs_routes(router)

@@ -1,0 +1,382 @@
+"""Blobs in a local folder.
+
+Layout under ``root``::
+
+    blobs/ab/cd/<sha256>          complete, verified blobs (sharded so no folder grows huge)
+    tmp/<random>                  bytes being received; moved into blobs/ only once verified
+    multipart/<upload_id>/<n>     parts of a multipart upload, joined by ``complete_multipart``
+
+A blob reaches ``blobs/`` by ``os.replace`` of a fully written, fsynced temporary file, so a
+crash or a refused upload never leaves a partial file there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from baton.core.errors import BadRequestError, NotFoundError, StorageError
+from baton.storage.base import (
+    CHUNK_SIZE,
+    SHA256_PATTERN,
+    BlobInfo,
+    BlobStore,
+    StoredBlob,
+    StreamVerifier,
+    UploadedPart,
+    check_part_number,
+    check_part_numbers,
+    check_parts_total,
+    check_sha256,
+    check_upload_id,
+    resolve_range,
+)
+
+
+class _TemporaryFile:
+    def __init__(self, path: Path, file: BinaryIO) -> None:
+        self.path = path
+        self.file = file
+        self.moved = False
+
+    def move_to(self, destination: Path) -> None:
+        os.replace(self.path, destination)
+        self.moved = True
+
+
+class LocalBlobStore(BlobStore):
+    """A content-addressed blob store in a folder of the local filesystem."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.blobs_dir = self.root / "blobs"
+        self.tmp_dir = self.root / "tmp"
+        self.multipart_dir = self.root / "multipart"
+        with _os_errors("create the blob store folders under", self.root):
+            for folder in (self.blobs_dir, self.tmp_dir, self.multipart_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"LocalBlobStore({str(self.root)!r})"
+
+    # -- blobs -----------------------------------------------------------------------------
+
+    def blob_path(self, sha256: str) -> Path:
+        """Where the blob named ``sha256`` lives (whether or not it exists)."""
+        check_sha256(sha256)
+        return self.blobs_dir / sha256[:2] / sha256[2:4] / sha256
+
+    def put(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+        max_size: int | None = None,
+    ) -> BlobInfo:
+        verifier = StreamVerifier(
+            expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size
+        )
+        with self._temporary_file("put-") as temporary:
+            self._receive(chunks, verifier, temporary)
+            info = verifier.finish()
+            final_path = self.blob_path(info.sha256)
+            with _os_errors("store", final_path):
+                if final_path.exists():
+                    # Already stored: refresh its time so that garbage collection, which spares
+                    # young blobs, does not remove it before the caller references it.
+                    os.utime(final_path)
+                    return info
+                temporary.file.flush()
+                os.fsync(temporary.file.fileno())
+                self._make_parent_folders(final_path)
+                temporary.move_to(final_path)
+                _fsync_folder(final_path.parent)
+        return info
+
+    def exists(self, sha256: str) -> bool:
+        return self.blob_path(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        path = self.blob_path(sha256)
+        try:
+            return path.stat().st_size
+        except FileNotFoundError:
+            raise _blob_not_found(sha256) from None
+        except OSError as error:
+            raise _storage_error("read the size of", path, error) from error
+
+    def open_range(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        path = self.blob_path(sha256)
+        try:
+            # Opened now so that a missing blob is reported by this call, not by the first read;
+            # the generator owns the file from here on and closes it.
+            file = path.open("rb", buffering=0)
+        except FileNotFoundError:
+            raise _blob_not_found(sha256) from None
+        except OSError as error:
+            raise _storage_error("open", path, error) from error
+        try:
+            stop = resolve_range(os.fstat(file.fileno()).st_size, start, end)
+        except BaseException:
+            file.close()
+            raise
+        return _read_range(file, path, start, stop)
+
+    def local_path(self, sha256: str) -> str | None:
+        path = self.blob_path(sha256)
+        return str(path) if path.is_file() else None
+
+    def delete(self, sha256: str) -> None:
+        path = self.blob_path(sha256)
+        with _os_errors("delete", path):
+            path.unlink(missing_ok=True)
+
+    def iter_blobs(self) -> Iterator[StoredBlob]:
+        for first in _list_folder(self.blobs_dir):
+            if not first.is_dir():
+                continue
+            for second in _list_folder(Path(first.path)):
+                if not second.is_dir():
+                    continue
+                for entry in _list_folder(Path(second.path)):
+                    name = entry.name
+                    if not (
+                        SHA256_PATTERN.match(name) and name[:2] == first.name and name[2:4] == second.name
+                    ):
+                        continue
+                    try:
+                        stat = entry.stat()
+                    except FileNotFoundError:  # deleted while we walked
+                        continue
+                    yield StoredBlob(
+                        sha256=name,
+                        size=stat.st_size,
+                        modified_at=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
+                    )
+
+    # -- multipart uploads -----------------------------------------------------------------
+
+    def put_part(self, upload_id: str, part_number: int, chunks: Iterable[bytes]) -> UploadedPart:
+        upload_folder = self._upload_folder(upload_id)
+        check_part_number(part_number)
+        verifier = StreamVerifier()
+        with self._temporary_file(f"part-{upload_id}-") as temporary:
+            self._receive(chunks, verifier, temporary)
+            info = verifier.finish()
+            part_path = upload_folder / str(part_number)
+            with _os_errors("store", part_path):
+                upload_folder.mkdir(parents=True, exist_ok=True)
+                # A retried part replaces the earlier attempt whole.
+                temporary.move_to(part_path)
+        return UploadedPart(part_number=part_number, etag=info.sha256, size=info.size)
+
+    def complete_multipart(
+        self,
+        upload_id: str,
+        part_numbers: list[int],
+        *,
+        expected_sha256: str,
+        expected_size: int | None = None,
+        max_size: int | None = None,
+    ) -> BlobInfo:
+        """Join the parts in the given order into one verified blob, then remove the parts.
+
+        When the joined bytes are refused (wrong sha256 or size, too large) the parts are kept,
+        so a client may re-send a bad part and complete again; ``abort_multipart`` or
+        ``cleanup_stale`` removes them.
+        """
+        upload_folder = self._upload_folder(upload_id)
+        check_part_numbers(part_numbers)
+        check_sha256(expected_sha256)
+        if not upload_folder.is_dir():
+            raise _upload_not_found(upload_id)
+        total = 0
+        for part_number in part_numbers:
+            try:
+                total += (upload_folder / str(part_number)).stat().st_size
+            except FileNotFoundError:
+                raise _part_not_found(upload_id, part_number) from None
+        check_parts_total(total, expected_size=expected_size, max_size=max_size)
+        info = self.put(
+            self._read_parts(upload_folder, part_numbers),
+            expected_sha256=expected_sha256,
+            expected_size=expected_size,
+            max_size=max_size,
+        )
+        self.abort_multipart(upload_id)
+        return info
+
+    def abort_multipart(self, upload_id: str) -> None:
+        upload_folder = self._upload_folder(upload_id)
+        _remove_folder(upload_folder)
+
+    def cleanup_stale(self, older_than_seconds: float) -> int:
+        """Remove temporary files and multipart uploads untouched for ``older_than_seconds``.
+
+        A multipart upload counts as touched when any of its parts is; each removed temporary
+        file and each removed upload counts one in the result.
+        """
+        if older_than_seconds < 0:
+            raise BadRequestError(f"older_than_seconds must not be negative (got {older_than_seconds})")
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for entry in _list_folder(self.tmp_dir):
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime <= cutoff:
+                    Path(entry.path).unlink()
+                    removed += 1
+            except FileNotFoundError:  # finished or removed meanwhile
+                continue
+        for entry in _list_folder(self.multipart_dir):
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            folder = Path(entry.path)
+            if _newest_mtime(folder) <= cutoff:
+                _remove_folder(folder)
+                removed += 1
+        return removed
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _upload_folder(self, upload_id: str) -> Path:
+        return self.multipart_dir / check_upload_id(upload_id)
+
+    @contextmanager
+    def _temporary_file(self, prefix: str) -> Iterator[_TemporaryFile]:
+        """A new file in tmp/, removed on exit unless it was moved into place."""
+        with _os_errors("create a temporary file in", self.tmp_dir):
+            descriptor, name = tempfile.mkstemp(prefix=prefix, dir=self.tmp_dir)
+        temporary = _TemporaryFile(Path(name), os.fdopen(descriptor, "wb"))
+        try:
+            with temporary.file:
+                yield temporary
+        finally:
+            if not temporary.moved:
+                temporary.path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _receive(chunks: Iterable[bytes], verifier: StreamVerifier, temporary: _TemporaryFile) -> None:
+        for chunk in chunks:
+            verifier.update(chunk)  # raises as soon as a limit is passed, before writing more
+            with _os_errors("write", temporary.path):
+                temporary.file.write(chunk)
+
+    def _make_parent_folders(self, path: Path) -> None:
+        """Create the shard folders of ``path``, fsyncing each folder that gained an entry."""
+        missing: list[Path] = []
+        folder = path.parent
+        while folder != self.blobs_dir and not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for folder in reversed(missing):
+            folder.mkdir(exist_ok=True)
+            _fsync_folder(folder.parent)
+
+    @staticmethod
+    def _read_parts(upload_folder: Path, part_numbers: list[int]) -> Iterator[bytes]:
+        for part_number in part_numbers:
+            part_path = upload_folder / str(part_number)
+            try:
+                file = part_path.open("rb", buffering=0)
+            except FileNotFoundError:
+                raise _part_not_found(upload_folder.name, part_number) from None
+            with file:
+                while chunk := file.read(CHUNK_SIZE):
+                    yield chunk
+
+
+def _read_range(file: BinaryIO, path: Path, start: int, stop: int) -> Iterator[bytes]:
+    with file:
+        file.seek(start)
+        position = start
+        while position < stop:
+            try:
+                chunk = file.read(min(CHUNK_SIZE, stop - position))
+            except OSError as error:
+                raise _storage_error("read", path, error) from error
+            if not chunk:
+                raise StorageError(f"{path} ended at byte {position}, before the {stop} expected")
+            position += len(chunk)
+            yield chunk
+
+
+@contextmanager
+def _os_errors(action: str, path: Path) -> Iterator[None]:
+    """Report filesystem failures (disk full, permissions) as a ``StorageError`` naming the path."""
+    try:
+        yield
+    except OSError as error:
+        raise _storage_error(action, path, error) from error
+
+
+def _storage_error(action: str, path: Path, error: OSError) -> StorageError:
+    return StorageError(
+        f"could not {action} {path}: {error.strerror or error}",
+        hint="Check that the blob store folder exists, is writable by the server and has free space.",
+    )
+
+
+def _blob_not_found(sha256: str) -> NotFoundError:
+    return NotFoundError(f"blob {sha256} is not in the store", code="BlobNotFound")
+
+
+def _upload_not_found(upload_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"multipart upload {upload_id} has no parts",
+        code="UploadNotFound",
+        hint="Upload the parts first; an upload left idle is removed after a while, so start it again.",
+    )
+
+
+def _part_not_found(upload_id: str, part_number: int) -> BadRequestError:
+    return BadRequestError(
+        f"part {part_number} of multipart upload {upload_id} was not uploaded",
+        code="MissingPart",
+        hint="Upload every listed part before completing the upload.",
+    )
+
+
+def _list_folder(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except FileNotFoundError:
+        return []
+
+
+def _newest_mtime(folder: Path) -> float:
+    newest = 0.0
+    for path in (folder, *(Path(entry.path) for entry in _list_folder(folder))):
+        try:
+            newest = max(newest, path.stat().st_mtime)
+        except FileNotFoundError:
+            continue
+    return newest
+
+
+def _remove_folder(folder: Path) -> None:
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:  # already removed, e.g. by a concurrent cleanup
+        return
+    except OSError as error:
+        raise _storage_error("remove", folder, error) from error
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename or a new entry in ``folder`` durable (POSIX only; a no-op elsewhere)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

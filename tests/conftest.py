@@ -1,0 +1,169 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), runtimes, in-process and live servers.
+
+Every test that asks for ``runtime`` (or anything built on it) runs twice: once on SQLite and
+once on the local PostgreSQL (127.0.0.1:5432, database ``test``). Each pytest worker gets its
+own PostgreSQL schema, migrated once and emptied between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import text
+
+from baton.accounts import service as accounts
+from baton.app import create_app
+from baton.core.database import Database, migrate
+from baton.core.runtime import Runtime
+from baton.core.schema import metadata
+from baton.core.settings import Settings
+
+POSTGRES_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+# The HF clients must never reach the internet, and must not try Xet.
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "live_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (cheaper than migrating every time)."""
+    path = tmp_path_factory.mktemp("template") / "baton.db"
+    database = Database(f"sqlite:///{path}")
+    migrate(database.engine)
+    database.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url(worker_id: str) -> Iterator[str]:
+    schema = f"baton_test_{worker_id}_{uuid.uuid4().hex[:8]}"
+    admin = Database(POSTGRES_URL)
+    with admin.engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    database = Database(url)
+    migrate(database.engine)
+    database.dispose()
+    yield url
+    with admin.engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def worker_id(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request.config, "workerinput", {}).get("workerid", "main"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "baton.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    database = Database(url)
+    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    with database.engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    database.dispose()
+    yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    runtime = Runtime.open(settings, run_migrations=False)
+    yield runtime
+    runtime.close()
+
+
+class Tokens(dict[str, str]):
+    """User name -> API token for the users made by the ``users`` fixture."""
+
+    def headers(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self[name]}"}
+
+
+@pytest.fixture
+def users(runtime: Runtime) -> Tokens:
+    """alice (site admin), bob and carol; organization 'lab' (alice admin, bob write)."""
+    tokens = Tokens()
+    with runtime.database.session(write=True) as session:
+        alice = accounts.create_user(session, "alice", is_admin=True)
+        bob = accounts.create_user(session, "bob")
+        carol = accounts.create_user(session, "carol")
+        lab = accounts.create_organization(session, "lab", creator=alice)
+        accounts.set_membership(session, lab, bob, "write")
+        for user in (alice, bob, carol):
+            tokens[user.name] = accounts.issue_token(session, user).value
+    return tokens
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[httpx.Client]:
+    """An in-process client: HTTP requests go straight into the ASGI app."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(runtime=runtime), base_url="http://testserver") as test_client:
+        yield test_client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, runtime: Runtime) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("The test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    """A real uvicorn server on a free loopback port, with HF_ENDPOINT pointing at it."""
+    server = LiveServer(runtime)
+    server.start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    yield server
+    server.stop()

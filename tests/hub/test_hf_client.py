@@ -78,7 +78,11 @@ def test_create_upload_download_roundtrip(api: HfApi, tmp_path: Path) -> None:
     snapshot = huggingface_hub.snapshot_download(
         "lab/tiny", endpoint=api.endpoint, local_dir=tmp_path / "snap", allow_patterns=["*.json", "sub/*"]
     )
-    got = sorted(str(p.relative_to(snapshot)) for p in Path(snapshot).rglob("*") if p.is_file() and ".cache" not in p.parts)
+    got = sorted(
+        str(p.relative_to(snapshot))
+        for p in Path(snapshot).rglob("*")
+        if p.is_file() and ".cache" not in p.parts
+    )
     assert got == ["config.json", "sub/notes.txt"]
     assert api.file_exists("lab/tiny", "config.json")
     assert not api.file_exists("lab/tiny", "missing.json")
@@ -112,7 +116,10 @@ def test_commit_operations_delete_and_parent_commit(api: HfApi) -> None:
         )
     assert raised.value.response.status_code == 412
     api.create_commit(
-        "bob/ops", operations=[CommitOperationAdd("ok.txt", b"x")], commit_message="fresh", parent_commit=second.oid
+        "bob/ops",
+        operations=[CommitOperationAdd("ok.txt", b"x")],
+        commit_message="fresh",
+        parent_commit=second.oid,
     )
     titles = [c.title for c in api.list_repo_commits("bob/ops")]
     assert titles[:2] == ["fresh", "drop folder"]
@@ -141,7 +148,9 @@ def test_branches_tags_refs_and_revisions(api: HfApi, tmp_path: Path) -> None:
             "bob/refs", "f.txt", revision="nope", endpoint=api.endpoint, cache_dir=tmp_path / "c"
         )
     with pytest.raises(EntryNotFoundError):
-        huggingface_hub.hf_hub_download("bob/refs", "missing.txt", endpoint=api.endpoint, cache_dir=tmp_path / "c")
+        huggingface_hub.hf_hub_download(
+            "bob/refs", "missing.txt", endpoint=api.endpoint, cache_dir=tmp_path / "c"
+        )
     api.delete_branch("bob/refs", branch="dev/feature")
     api.delete_tag("bob/refs", tag="v1.0")
     refs = api.list_repo_refs("bob/refs")
@@ -185,12 +194,14 @@ def test_private_and_gated_access(api: HfApi, users, tmp_path: Path) -> None:  #
     admin.update_repo_settings("lab/gated", gated="manual")
     assert carol.model_info("lab/gated").gated == "manual"
     with pytest.raises(GatedRepoError) as raised:
-        huggingface_hub.hf_hub_download("lab/gated", "w.txt", endpoint=api.endpoint, token=False,
-                                        cache_dir=tmp_path / "c1")
+        huggingface_hub.hf_hub_download(
+            "lab/gated", "w.txt", endpoint=api.endpoint, token=False, cache_dir=tmp_path / "c1"
+        )
     assert raised.value.response.status_code == 401
     with pytest.raises(GatedRepoError) as raised:
-        huggingface_hub.hf_hub_download("lab/gated", "w.txt", endpoint=api.endpoint, token=users["carol"],
-                                        cache_dir=tmp_path / "c2")
+        huggingface_hub.hf_hub_download(
+            "lab/gated", "w.txt", endpoint=api.endpoint, token=users["carol"], cache_dir=tmp_path / "c2"
+        )
     assert raised.value.response.status_code == 403
     import httpx
 
@@ -232,7 +243,8 @@ def test_move_delete_and_holds(api: HfApi, live_server, users) -> None:  # type:
     with pytest.raises(HfHubHTTPError):
         api.move_repo("bob/moved", "bob/again")
     released = httpx.delete(
-        f"{api.endpoint}/api/holds/{response.json()['id']}", headers={"Authorization": f"Bearer {users['alice']}"}
+        f"{api.endpoint}/api/holds/{response.json()['id']}",
+        headers={"Authorization": f"Bearer {users['alice']}"},
     )
     assert released.status_code == 200
     api.delete_repo("bob/moved")
@@ -242,7 +254,9 @@ def test_move_delete_and_holds(api: HfApi, live_server, users) -> None:  # type:
 def test_cards_lineage_and_listing(api: HfApi, runtime: Runtime) -> None:
     api.create_repo("lab/base")
     api.create_repo("bob/child")
-    card = "---\nbase_model: lab/base\nbase_model_relation: finetune\nlicense: apache-2.0\ntags: [ko]\n---\n# c\n"
+    card = (
+        "---\nbase_model: lab/base\nbase_model_relation: finetune\nlicense: apache-2.0\ntags: [ko]\n---\n# c\n"
+    )
     api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id="bob/child")
     child = api.model_info("bob/child")
     assert child.card_data is not None and child.card_data["license"] == "apache-2.0"
@@ -262,7 +276,9 @@ def test_cards_lineage_and_listing(api: HfApi, runtime: Runtime) -> None:
 
 def test_datasets(api: HfApi, tmp_path: Path) -> None:
     api.create_repo("lab/qa", repo_type="dataset")
-    api.upload_file(path_or_fileobj=b"q,a\n1,2\n", path_in_repo="train.csv", repo_id="lab/qa", repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b"q,a\n1,2\n", path_in_repo="train.csv", repo_id="lab/qa", repo_type="dataset"
+    )
     info = api.dataset_info("lab/qa")
     assert [s.rfilename for s in info.siblings or []] == [".gitattributes", "train.csv"]
     path = huggingface_hub.hf_hub_download(
@@ -280,7 +296,9 @@ def test_large_file_multipart_upload(api: HfApi, tmp_path: Path, monkeypatch: py
     payload = os.urandom(12 * 1024 * 1024 + 17)
     api.create_repo("bob/big")
     api.upload_file(path_or_fileobj=payload, path_in_repo="big.dat", repo_id="bob/big")
-    path = huggingface_hub.hf_hub_download("bob/big", "big.dat", endpoint=api.endpoint, cache_dir=tmp_path / "c")
+    path = huggingface_hub.hf_hub_download(
+        "bob/big", "big.dat", endpoint=api.endpoint, cache_dir=tmp_path / "c"
+    )
     assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == hashlib.sha256(payload).hexdigest()
 
 
@@ -288,7 +306,8 @@ def test_xet_is_refused_with_a_hint(api: HfApi) -> None:
     import httpx
 
     response = httpx.get(
-        f"{api.endpoint}/api/models/lab/x/xet-write-token/main", headers={"Authorization": f"Bearer {api.token}"}
+        f"{api.endpoint}/api/models/lab/x/xet-write-token/main",
+        headers={"Authorization": f"Bearer {api.token}"},
     )
     assert response.status_code == 501
     assert "HF_HUB_DISABLE_XET=1" in response.json()["hint"]
@@ -298,6 +317,20 @@ def _safetensors(payload: bytes) -> bytes:
     import json
     import struct
 
-    header = json.dumps({"w": {"dtype": "U8", "shape": [len(payload)], "data_offsets": [0, len(payload)]}}).encode()
+    header = json.dumps(
+        {"w": {"dtype": "U8", "shape": [len(payload)], "data_offsets": [0, len(payload)]}}
+    ).encode()
     header += b" " * (-len(header) % 8)
     return struct.pack("<Q", len(header)) + header + payload
+
+
+def test_gitignore_in_repo_skips_ignored_files(api: HfApi, tmp_path: Path) -> None:
+    api.create_repo("bob/ignoring")
+    api.upload_file(path_or_fileobj=b"*.log\ncache/\n", path_in_repo=".gitignore", repo_id="bob/ignoring")
+    folder = tmp_path / "up"
+    (folder / "cache").mkdir(parents=True)
+    (folder / "run.log").write_text("noise")
+    (folder / "cache" / "x.txt").write_text("noise")
+    (folder / "keep.txt").write_text("signal")
+    api.upload_folder(folder_path=folder, repo_id="bob/ignoring")
+    assert sorted(api.list_repo_files("bob/ignoring")) == [".gitattributes", ".gitignore", "keep.txt"]

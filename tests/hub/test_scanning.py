@@ -6,6 +6,7 @@ pickles whose loading would create a marker file, which must never appear.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -30,8 +31,8 @@ from baton.hub import scanning
 from baton.hub.scanning import (
     ALLOWED_GLOBALS,
     PICKLE_EXTENSIONS,
-    ScanResult,
     SafetensorsTensor,
+    ScanResult,
     needs_pickle_scan,
     scan_file,
     scan_pickle_file,
@@ -150,7 +151,9 @@ def test_checkpoint_with_dtypes_devices_sizes_and_nested_dicts_passes() -> None:
         "epoch": 3,
         "name": "모델",
         "float8": torch.zeros(2, dtype=torch.float8_e4m3fn),
-        "sparse": torch.sparse_coo_tensor([[0, 1]], [1.0, 2.0], (3,), check_invariants=True),
+        "sparse": torch.sparse_coo_tensor(
+            torch.tensor([[0, 1]]), torch.tensor([1.0, 2.0]), (3,), check_invariants=True
+        ),
     }
     result = scan(torch_bytes(checkpoint))
     assert {"torch.float32", "torch.device", "torch.Size", "torch.float8_e4m3fn"} <= set(result.globals_found)
@@ -215,6 +218,7 @@ def test_stack_global_pickle_is_refused(tmp_path: Path) -> None:
 def test_stack_global_follows_the_memo_not_the_last_strings_pushed() -> None:
     # Memoize "posix" and "system", push harmless strings, then fetch the memoized ones back: a
     # scanner that trusts the last two strings it saw would read collections.OrderedDict here.
+    # fmt: off
     data = (
         b"\x80\x04"
         + short_unicode("posix") + b"q\x00"  # BINPUT 0
@@ -225,10 +229,12 @@ def test_stack_global_follows_the_memo_not_the_last_strings_pushed() -> None:
         + b"\x93"  # STACK_GLOBAL
         + short_unicode("echo pwned") + b"\x85R."  # TUPLE1, REDUCE, STOP
     )
+    # fmt: on
     assert "`posix.system`" in refusal(data).message
 
 
 def test_stack_global_with_memoize_opcode_is_followed() -> None:
+    # fmt: off
     data = (
         b"\x80\x04"
         + short_unicode("builtins") + b"\x94"  # MEMOIZE -> 0
@@ -237,11 +243,13 @@ def test_stack_global_with_memoize_opcode_is_followed() -> None:
         + b"h\x00h\x01\x93"
         + short_unicode("1") + b"\x85R."
     )
+    # fmt: on
     assert "`builtins.eval`" in refusal(data).message
 
 
 def test_stack_global_with_a_computed_name_is_refused() -> None:
     # _codecs.encode("bf", "rot13") == "os": the module name is computed, not a literal.
+    # fmt: off
     data = (
         b"\x80\x04"
         + short_unicode("_codecs") + short_unicode("encode") + b"\x93"
@@ -249,6 +257,7 @@ def test_stack_global_with_a_computed_name_is_refused() -> None:
         + short_unicode("system") + b"\x93"
         + short_unicode("echo pwned") + b"\x85R."
     )
+    # fmt: on
     assert "not a plain string literal" in refusal(data).message
 
 
@@ -493,7 +502,7 @@ def tensor(dtype: str, shape: list[Any], start: int, end: int) -> dict[str, Any]
 
 def test_safetensors_written_by_the_library_pass(tmp_path: Path) -> None:
     file = tmp_path / "model.safetensors"
-    arrays = {
+    arrays: dict[str, np.ndarray[Any, Any]] = {
         "embed.weight": np.ones((4, 3), dtype=np.float32),
         "norm.bias": np.zeros(3, dtype=np.float16),
         "ids": np.arange(5, dtype=np.int64),
@@ -614,3 +623,38 @@ def test_sub_byte_dtypes_must_fill_whole_bytes() -> None:
 def test_zero_sized_tensors_are_allowed_anywhere() -> None:
     header = {"empty": tensor("F32", [0, 5], 0, 0), "a": tensor("I8", [4], 0, 4)}
     assert set(check(handmade(header, bytes(4))).tensors) == {"empty", "a"}
+
+
+# --- robustness ----------------------------------------------------------------------------------
+
+
+def test_damaged_inputs_are_refused_cleanly_never_with_a_raw_exception() -> None:
+    import random
+
+    rng = random.Random(20260101)
+    seeds = [
+        torch_bytes(state_dict()),
+        torch_bytes(state_dict(), legacy=True),
+        pickle.dumps({"a": np.arange(4), "b": [1, 2.0, "x"]}, protocol=2),
+        pickle.dumps({"a": np.arange(4), "b": {1}}, protocol=5),
+    ]
+    for _ in range(400):
+        damaged = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(damaged))
+            if rng.random() < 0.7:
+                damaged[at] = rng.randrange(256)
+            else:
+                del damaged[at : at + rng.randint(1, 16)]
+        with contextlib.suppress(UnsafeFileError):  # anything else fails the test
+            scan(bytes(damaged))
+
+
+def test_large_state_dict_scans_quickly() -> None:
+    import time
+
+    many = OrderedDict((f"layers.{i}.weight", torch.zeros(1)) for i in range(5000))
+    data = torch_bytes(many)
+    started = time.perf_counter()
+    assert scan(data).format == "torch-zip"
+    assert time.perf_counter() - started < 10

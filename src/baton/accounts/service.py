@@ -27,12 +27,54 @@ TOKEN_PREFIX = "baton_"
 # Names the HTTP routes use at the top level, so that /<name>/<repo> can never shadow them.
 RESERVED_NAMES = frozenset(
     {
-        "api", "datasets", "spaces", "models", "buckets", "collections", "docs", "static", "assets",
-        "login", "logout", "join", "new", "settings", "organizations", "orgs", "users", "admin",
-        "commons", "challenges", "challenge", "arena", "talent", "provenance", "evaluation",
-        "healthz", "health", "metrics", "openapi.json", "redoc", "favicon.ico", "robots.txt",
-        "resolve", "blob", "tree", "raw", "lfs", "xet", "baton", "help", "about", "search", "pricing",
-        "notifications", "papers", "jobs", "reports", "decisions",
+        "api",
+        "datasets",
+        "spaces",
+        "models",
+        "buckets",
+        "collections",
+        "docs",
+        "static",
+        "assets",
+        "login",
+        "logout",
+        "join",
+        "new",
+        "settings",
+        "organizations",
+        "orgs",
+        "users",
+        "admin",
+        "commons",
+        "challenges",
+        "challenge",
+        "arena",
+        "talent",
+        "provenance",
+        "evaluation",
+        "healthz",
+        "health",
+        "metrics",
+        "openapi.json",
+        "redoc",
+        "favicon.ico",
+        "robots.txt",
+        "resolve",
+        "blob",
+        "tree",
+        "raw",
+        "lfs",
+        "xet",
+        "baton",
+        "help",
+        "about",
+        "search",
+        "pricing",
+        "notifications",
+        "papers",
+        "jobs",
+        "reports",
+        "decisions",
     }
 )
 
@@ -141,7 +183,9 @@ def hash_token(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def issue_token(session: Session, user: Account, *, name: str = "default", role: str = "write") -> IssuedToken:
+def issue_token(
+    session: Session, user: Account, *, name: str = "default", role: str = "write"
+) -> IssuedToken:
     if user.kind != USER:
         raise BadRequestError("Tokens belong to users, not organizations")
     if role not in ("read", "write"):

@@ -54,7 +54,9 @@ def token(
     try:
         with runtime.database.session(write=True) as session:
             user = accounts.get_account(session, name)
-            issued = accounts.issue_token(session, user, name=token_name, role="read" if read_only else "write")
+            issued = accounts.issue_token(
+                session, user, name=token_name, role="read" if read_only else "write"
+            )
         typer.echo(issued.value)
     except BatonError as error:
         fail(error)

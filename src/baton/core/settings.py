@@ -14,16 +14,22 @@ GIB = 1024**3
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("./baton-data"), description="Folder for the embedded database and blobs")
+    data_dir: Path = Field(
+        default=Path("./baton-data"), description="Folder for the embedded database and blobs"
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/baton.db"
     )
-    storage_url: str | None = Field(default=None, description="s3://bucket/prefix or a folder; default <data_dir>/blobs")
+    storage_url: str | None = Field(
+        default=None, description="s3://bucket/prefix or a folder; default <data_dir>/blobs"
+    )
     public_url: str | None = Field(default=None, description="External base URL, used in LFS upload links")
     max_file_size: int = Field(default=200 * GIB, description="Largest single file accepted, in bytes")
     max_repo_size: int = Field(default=2000 * GIB, description="Largest total size of one repo's files")
     max_regular_file_size: int = Field(default=10 * 1024 * 1024, description="Largest inline (non-LFS) file")
-    gc_grace_seconds: int = Field(default=24 * 3600, description="Unreferenced blobs younger than this are kept")
+    gc_grace_seconds: int = Field(
+        default=24 * 3600, description="Unreferenced blobs younger than this are kept"
+    )
     token_bytes: int = 32
 
     @cached_property

@@ -29,8 +29,14 @@ class UrlSigner:
 
     def verify(self, path: str, expires: str | None, signature: str | None) -> None:
         if not expires or not signature or not expires.isdigit():
-            raise AuthenticationError("This upload link is not signed", hint="Ask the LFS batch API for a new link.")
+            raise AuthenticationError(
+                "This upload link is not signed", hint="Ask the LFS batch API for a new link."
+            )
         if int(expires) < time.time():
-            raise AuthenticationError("This upload link has expired", hint="Ask the LFS batch API for a new link.")
+            raise AuthenticationError(
+                "This upload link has expired", hint="Ask the LFS batch API for a new link."
+            )
         if not hmac.compare_digest(self._mac(path, int(expires)), signature):
-            raise AuthenticationError("This upload link's signature is wrong", hint="Use the link exactly as given.")
+            raise AuthenticationError(
+                "This upload link's signature is wrong", hint="Use the link exactly as given."
+            )

@@ -16,6 +16,7 @@ from baton.accounts import service as accounts
 from baton.accounts.models import Account
 from baton.core.runtime import Runtime
 from baton.hub import cards, commits, repos
+from baton.hub.models import Repo
 
 OPERATOR = "operator"
 MEMBER = "minji"
@@ -50,14 +51,21 @@ def tiny_gpt2_files(seed: int = 0) -> dict[str, bytes]:
     width, layers, positions = 16, 2, 64
     rng = random.Random(seed)
 
-    def tensor(*shape: int, scale: float = 0.02, constant: float | None = None) -> tuple[list[int], array[float]]:
+    def tensor(
+        *shape: int, scale: float = 0.02, constant: float | None = None
+    ) -> tuple[list[int], array[float]]:
         count = 1
         for dim in shape:
             count *= dim
-        values = array("f", [constant if constant is not None else rng.gauss(0.0, scale) for _ in range(count)])
+        values = array(
+            "f", [constant if constant is not None else rng.gauss(0.0, scale) for _ in range(count)]
+        )
         return list(shape), values
 
-    weights = {"transformer.wte.weight": tensor(len(vocab), width), "transformer.wpe.weight": tensor(positions, width)}
+    weights = {
+        "transformer.wte.weight": tensor(len(vocab), width),
+        "transformer.wpe.weight": tensor(positions, width),
+    }
     for layer in range(layers):
         prefix = f"transformer.h.{layer}."
         weights |= {
@@ -74,7 +82,10 @@ def tiny_gpt2_files(seed: int = 0) -> dict[str, bytes]:
             prefix + "mlp.c_proj.weight": tensor(4 * width, width),
             prefix + "mlp.c_proj.bias": tensor(width, constant=0.0),
         }
-    weights |= {"transformer.ln_f.weight": tensor(width, constant=1.0), "transformer.ln_f.bias": tensor(width, constant=0.0)}
+    weights |= {
+        "transformer.ln_f.weight": tensor(width, constant=1.0),
+        "transformer.ln_f.bias": tensor(width, constant=0.0),
+    }
     config = {
         "architectures": ["GPT2LMHeadModel"],
         "model_type": "gpt2",
@@ -91,10 +102,24 @@ def tiny_gpt2_files(seed: int = 0) -> dict[str, bytes]:
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": [{"id": 0, "content": "<|endoftext|>", "single_word": False, "lstrip": False,
-                          "rstrip": False, "normalized": False, "special": True}],
+        "added_tokens": [
+            {
+                "id": 0,
+                "content": "<|endoftext|>",
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": True,
+            }
+        ],
         "normalizer": {"type": "NFC"},
-        "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "."}, "behavior": "Isolated", "invert": False},
+        "pre_tokenizer": {
+            "type": "Split",
+            "pattern": {"Regex": "."},
+            "behavior": "Isolated",
+            "invert": False,
+        },
         "post_processor": None,
         "decoder": {"type": "Fuse"},
         "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "<|endoftext|>"},
@@ -136,8 +161,14 @@ def _dataset_files() -> dict[str, bytes]:
     csv_text = "question,answer\n" + "".join(f"{q},{a}\n" for q, a in rows)
     jsonl = "".join(json.dumps({"question": q, "answer": a}, ensure_ascii=False) + "\n" for q, a in rows)
     card = cards.render_card(
-        {"license": "cc-by-4.0", "language": ["ko", "en"], "tags": ["baton-demo", "qa"],
-         "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train.csv"}]}]},
+        {
+            "license": "cc-by-4.0",
+            "language": ["ko", "en"],
+            "tags": ["baton-demo", "qa"],
+            "configs": [
+                {"config_name": "default", "data_files": [{"split": "train", "path": "data/train.csv"}]}
+            ],
+        },
         "# Tiny Korean QA\n\n네 문항짜리 데모 데이터셋입니다.\n",
     )
     return {
@@ -149,7 +180,7 @@ def _dataset_files() -> dict[str, bytes]:
 
 def _make_repo(
     session: Session, runtime: Runtime, user: Account, repo_type: str, repo_id: str, *, private: bool = False
-) -> repos.Repo:
+) -> Repo:
     repo, _ = repos.create_repo(session, user, repos.parse_repo_id(repo_type, repo_id), private=private)
     commits.initial_commit(session, runtime.store, user, repo)
     return repo
@@ -162,7 +193,9 @@ def seed_demo(runtime: Runtime) -> SeedResult:
             return SeedResult(created=False, tokens={}, repos=[])
         operator = accounts.create_user(session, OPERATOR, fullname="Challenge Operator", is_admin=True)
         member = accounts.create_user(session, MEMBER, fullname="Kim Minji")
-        org = accounts.create_organization(session, ORGANIZATION, creator=operator, fullname="Hanbit AI consortium")
+        org = accounts.create_organization(
+            session, ORGANIZATION, creator=operator, fullname="Hanbit AI consortium"
+        )
         accounts.set_membership(session, org, member, "write")
         tokens = {
             OPERATOR: accounts.issue_token(session, operator, name="demo").value,
@@ -182,28 +215,41 @@ def seed_demo(runtime: Runtime) -> SeedResult:
                 "tiny-gpt-chat", {"base_model": model.repo_id, "base_model_relation": "finetune"}
             )
         }
-        commits.commit_files(session, runtime.store, settings, member, tuned, files, title="Fine-tune tiny-gpt")
+        commits.commit_files(
+            session, runtime.store, settings, member, tuned, files, title="Fine-tune tiny-gpt"
+        )
         made.append(f"model {tuned.repo_id} (base_model {model.repo_id})")
 
         dataset = _make_repo(session, runtime, member, "dataset", f"{ORGANIZATION}/tiny-ko-qa")
-        commits.commit_files(session, runtime.store, settings, member, dataset, _dataset_files(), title="Add data")
+        commits.commit_files(
+            session, runtime.store, settings, member, dataset, _dataset_files(), title="Add data"
+        )
         made.append(f"dataset {dataset.repo_id}")
 
         gated = _make_repo(session, runtime, operator, "model", f"{ORGANIZATION}/tiny-gpt-gated")
         gated_card = _model_card(
             "tiny-gpt-gated",
-            {"extra_gated_prompt": "Agree to use this model for research only.",
-             "extra_gated_fields": {"Affiliation": "text", "I agree to the terms": "checkbox"}},
+            {
+                "extra_gated_prompt": "Agree to use this model for research only.",
+                "extra_gated_fields": {"Affiliation": "text", "I agree to the terms": "checkbox"},
+            },
         )
         files = tiny_gpt2_files(seed=2) | {"README.md": gated_card}
-        commits.commit_files(session, runtime.store, settings, operator, gated, files, title="Add gated model")
+        commits.commit_files(
+            session, runtime.store, settings, operator, gated, files, title="Add gated model"
+        )
         repos.update_settings(session, operator, repos.parse_repo_id("model", gated.repo_id), gated="manual")
         made.append(f"model {gated.repo_id} (gated, manual approval)")
 
         private = _make_repo(session, runtime, member, "model", f"{MEMBER}/private-notes", private=True)
         commits.commit_files(
-            session, runtime.store, settings, member, private,
-            {"README.md": b"# Private notes\n\nOnly minji can see this repo.\n"}, title="Notes",
+            session,
+            runtime.store,
+            settings,
+            member,
+            private,
+            {"README.md": b"# Private notes\n\nOnly minji can see this repo.\n"},
+            title="Notes",
         )
         made.append(f"model {private.repo_id} (private)")
         return SeedResult(created=True, tokens=tokens, repos=made)

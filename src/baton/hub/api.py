@@ -52,7 +52,11 @@ def list_access_requests(
 
 @router.post("/api/{type_plural}/{namespace}/{name}/user-access-request/handle")
 def handle_access_request(
-    type_plural: str, namespace: str, name: str, request_body: dict[str, Any], runtime: RuntimeDep,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    request_body: dict[str, Any],
+    runtime: RuntimeDep,
     user: RequiredUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
@@ -65,7 +69,11 @@ def handle_access_request(
 
 @router.post("/api/{type_plural}/{namespace}/{name}/user-access-request/grant")
 def grant_access(
-    type_plural: str, namespace: str, name: str, request_body: dict[str, Any], runtime: RuntimeDep,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    request_body: dict[str, Any],
+    runtime: RuntimeDep,
     user: RequiredUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
@@ -75,7 +83,9 @@ def grant_access(
 
 
 @router.get("/api/{type_plural}/{namespace}/{name}/lineage")
-def lineage(type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+def lineage(
+    type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser
+) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session() as session:
         repo = repos.get_repo(session, user, key)
@@ -84,7 +94,11 @@ def lineage(type_plural: str, namespace: str, name: str, runtime: RuntimeDep, us
 
 @router.post("/api/{type_plural}/{namespace}/{name}/holds")
 def create_hold(
-    type_plural: str, namespace: str, name: str, request_body: dict[str, Any], runtime: RuntimeDep,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    request_body: dict[str, Any],
+    runtime: RuntimeDep,
     user: RequiredUser,
 ) -> dict[str, Any]:
     """Pin a revision (operators only): it cannot be deleted, nor the repo deleted or moved."""
@@ -95,7 +109,10 @@ def create_hold(
         repo = repos.get_repo(session, user, key)
         commit = commits.resolve_revision(session, repo, request_body.get("revision"))
         hold = repos.hold_revision(
-            session, repo, commit.oid, holder=str(request_body.get("holder") or user.name),
+            session,
+            repo,
+            commit.oid,
+            holder=str(request_body.get("holder") or user.name),
             reason=str(request_body.get("reason") or ""),
         )
         return {"id": hold.id, "commit": hold.commit_oid, "holder": hold.holder}

@@ -42,12 +42,12 @@ from baton.storage.base import check_sha256
 COMMIT_OID_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 BRANCH_NAME_PATTERN = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9._/-]{1,255}(?<!/)$")
 GITATTRIBUTES = (
-    "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
-    "*.bin filter=lfs diff=lfs merge=lfs -text\n"
-    "*.pt filter=lfs diff=lfs merge=lfs -text\n"
-    "*.parquet filter=lfs diff=lfs merge=lfs -text\n"
-    "*.gguf filter=lfs diff=lfs merge=lfs -text\n"
-).encode()
+    b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+    b"*.bin filter=lfs diff=lfs merge=lfs -text\n"
+    b"*.pt filter=lfs diff=lfs merge=lfs -text\n"
+    b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+    b"*.gguf filter=lfs diff=lfs merge=lfs -text\n"
+)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def find_ref(session: Session, repo: Repo, kind: str, name: str) -> Ref | None:
 def resolve_revision(session: Session, repo: Repo, revision: str | None) -> Commit:
     """A branch, a tag (``refs/heads/x``, ``refs/tags/x`` too) or a full commit oid."""
     revision = revision or repo.default_branch
-    kinds = ("branch", "tag")
+    kinds: tuple[str, ...] = ("branch", "tag")
     if revision.startswith("refs/heads/"):
         revision, kinds = revision.removeprefix("refs/heads/"), ("branch",)
     elif revision.startswith("refs/tags/"):
@@ -203,7 +203,9 @@ def parse_ndjson_operations(lines: list[dict[str, Any]]) -> tuple[dict[str, Any]
             size = value.get("size")
             if not isinstance(size, int) or size < 0:
                 raise BadRequestError(f"Commit payload line {number}: 'size' must be a non-negative integer")
-            operations.append(AddLfs(str(value.get("path", "")), check_sha256(str(value.get("oid", ""))), size))
+            operations.append(
+                AddLfs(str(value.get("path", "")), check_sha256(str(value.get("oid", ""))), size)
+            )
         elif key == "deletedFile":
             operations.append(DeleteFile(str(value.get("path", ""))))
         elif key == "deletedFolder":
@@ -265,7 +267,9 @@ def prepare_commit(
                 )
             stored_size = store.size(operation.sha256)
             if stored_size != operation.size:
-                raise IntegrityError(f"{path}: declared size {operation.size} but the object has {stored_size}")
+                raise IntegrityError(
+                    f"{path}: declared size {operation.size} but the object has {stored_size}"
+                )
             if not _may_use_blob(session, user, repo, operation.sha256):
                 raise IntegrityError(
                     f"{path}: LFS object {operation.sha256} was not uploaded to {repo.repo_id}",
@@ -294,7 +298,9 @@ def _may_use_blob(session: Session, user: Account, repo: Repo, sha256: str) -> b
 
 
 def grant_blob(session: Session, repo: Repo, sha256: str, size: int) -> None:
-    exists = session.scalar(select(BlobGrant.id).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id))
+    exists = session.scalar(
+        select(BlobGrant.id).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id)
+    )
     if exists is None:
         session.add(BlobGrant(sha256=sha256, repo_id=repo.id, size=size))
         session.flush()
@@ -396,7 +402,9 @@ def apply_commit(
             prefix = deletion.path.rstrip("/") + "/"
             doomed = [path for path in files if path.startswith(prefix)]
             if not doomed:
-                raise EntryNotFoundError(f"Cannot delete folder {deletion.path}: no such folder on '{branch}'")
+                raise EntryNotFoundError(
+                    f"Cannot delete folder {deletion.path}: no such folder on '{branch}'"
+                )
             for path in doomed:
                 del files[path]
     for path, entry in prepared.additions.items():
@@ -429,7 +437,11 @@ def apply_commit(
 
 def initial_commit(session: Session, store: BlobStore, user: Account, repo: Repo) -> Commit:
     info = store.put([GITATTRIBUTES])
-    files = {".gitattributes": FileEntry(".gitattributes", info.sha256, info.size, False, git_blob_oid(GITATTRIBUTES))}
+    files = {
+        ".gitattributes": FileEntry(
+            ".gitattributes", info.sha256, info.size, False, git_blob_oid(GITATTRIBUTES)
+        )
+    }
     commit = _new_commit(session, repo, _store_tree(session, files), None, user.name, "initial commit", "")
     session.add(Ref(repo_id=repo.id, kind="branch", name=repo.default_branch, commit_oid=commit.oid))
     session.flush()
@@ -454,7 +466,9 @@ def create_ref(
     if existing is not None:
         if exist_ok:
             return existing
-        raise ConflictError(f"{kind.capitalize()} '{name}' already exists in {repo.repo_id}", code="RefExists")
+        raise ConflictError(
+            f"{kind.capitalize()} '{name}' already exists in {repo.repo_id}", code="RefExists"
+        )
     commit = resolve_revision(session, repo, revision)
     ref = Ref(repo_id=repo.id, kind=kind, name=name, commit_oid=commit.oid, message=message)
     session.add(ref)

@@ -99,7 +99,8 @@ def whoami(runtime: RuntimeDep, user: RequiredUser, request: Request) -> dict[st
             "isPro": False,
             "canPay": False,
             "orgs": [
-                {"type": "org", "name": org.name, "fullname": org.fullname, "roleInOrg": role} for org, role in orgs
+                {"type": "org", "name": org.name, "fullname": org.fullname, "roleInOrg": role}
+                for org, role in orgs
             ],
             "auth": {
                 "type": "access_token",
@@ -112,7 +113,9 @@ def whoami(runtime: RuntimeDep, user: RequiredUser, request: Request) -> dict[st
 
 
 @router.post("/api/repos/create")
-def create_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: RequiredUser, request: Request) -> Any:
+def create_repo(
+    request_body: dict[str, Any], runtime: RuntimeDep, user: RequiredUser, request: Request
+) -> Any:
     name = str(request_body.get("name", ""))
     namespace = request_body.get("organization") or user.name
     repo_type = repos.check_repo_type(request_body.get("type"))
@@ -151,7 +154,12 @@ def move_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: RequiredU
 
 @router.put("/api/{type_plural}/{namespace}/{name}/settings")
 def update_settings(
-    type_plural: str, namespace: str, name: str, request_body: dict[str, Any], runtime: RuntimeDep, user: RequiredUser
+    type_plural: str,
+    namespace: str,
+    name: str,
+    request_body: dict[str, Any],
+    runtime: RuntimeDep,
+    user: RequiredUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
@@ -188,9 +196,11 @@ def sibling(entry: FileEntry, with_metadata: bool) -> dict[str, Any]:
         item["size"] = entry.size
         item["blobId"] = entry.git_oid
         if entry.is_lfs:
-            item["lfs"] = {"sha256": entry.sha256, "size": entry.size, "pointerSize": len(
-                commits.lfs_pointer(entry.sha256, entry.size)
-            )}
+            item["lfs"] = {
+                "sha256": entry.sha256,
+                "size": entry.size,
+                "pointerSize": len(commits.lfs_pointer(entry.sha256, entry.size)),
+            }
     return item
 
 
@@ -250,7 +260,12 @@ def repo_info(
 
 @router.get("/api/{type_plural}/{namespace}/{name}/revision/{revision:path}")
 def repo_info_at_revision(
-    type_plural: str, namespace: str, name: str, revision: str, runtime: RuntimeDep, user: OptionalUser,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    runtime: RuntimeDep,
+    user: OptionalUser,
     request: Request,
 ) -> dict[str, Any]:
     raw_revision, _ = raw_tail(request, f"/{namespace}/{name}/revision/")
@@ -258,7 +273,12 @@ def repo_info_at_revision(
 
 
 def _repo_info(
-    type_plural: str, namespace: str, name: str, revision: str | None, runtime: Runtime, user: Account | None,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str | None,
+    runtime: Runtime,
+    user: Account | None,
     request: Request,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
@@ -274,7 +294,9 @@ def _repo_info(
 
 
 @router.get("/api/{type_plural}")
-def list_repos(type_plural: str, runtime: RuntimeDep, user: OptionalUser, request: Request) -> list[dict[str, Any]]:
+def list_repos(
+    type_plural: str, runtime: RuntimeDep, user: OptionalUser, request: Request
+) -> list[dict[str, Any]]:
     repo_type = TYPE_PLURALS.get(type_plural)
     if repo_type is None:
         raise BadRequestError(f"Unknown listing '{type_plural}'", hint="Use /api/models or /api/datasets.")
@@ -338,7 +360,12 @@ def list_refs(
 
 @router.get("/api/{type_plural}/{namespace}/{name}/commits/{revision:path}")
 def list_commits(
-    type_plural: str, namespace: str, name: str, revision: str, runtime: RuntimeDep, user: OptionalUser,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    runtime: RuntimeDep,
+    user: OptionalUser,
     request: Request,
 ) -> Response:
     key = key_from(type_plural, namespace, name)
@@ -369,8 +396,14 @@ def list_commits(
 
 @router.post("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}")
 def create_branch(
-    type_plural: str, namespace: str, name: str, branch: str, runtime: RuntimeDep, user: RequiredUser,
-    request: Request, request_body: dict[str, Any] | None = None,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    branch: str,
+    runtime: RuntimeDep,
+    user: RequiredUser,
+    request: Request,
+    request_body: dict[str, Any] | None = None,
 ) -> Response:
     key = key_from(type_plural, namespace, name)
     raw_branch, _ = raw_tail(request, f"/{namespace}/{name}/branch/")
@@ -378,43 +411,85 @@ def create_branch(
     with runtime.database.session(write=True) as session:
         repo = repos.get_writable_repo(session, user, key)
         commits.create_ref(
-            session, repo, "branch", raw_branch, body.get("startingPoint"), exist_ok=bool(body.get("exist_ok"))
+            session,
+            repo,
+            "branch",
+            raw_branch,
+            body.get("startingPoint"),
+            exist_ok=bool(body.get("exist_ok")),
         )
     return Response(status_code=200)
 
 
 @router.delete("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}")
 def delete_branch(
-    type_plural: str, namespace: str, name: str, branch: str, runtime: RuntimeDep, user: RequiredUser,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    branch: str,
+    runtime: RuntimeDep,
+    user: RequiredUser,
     request: Request,
 ) -> Response:
-    return _delete_ref(type_plural, namespace, name, "branch", raw_tail(request, f"/{namespace}/{name}/branch/")[0], runtime, user)
+    return _delete_ref(
+        type_plural,
+        namespace,
+        name,
+        "branch",
+        raw_tail(request, f"/{namespace}/{name}/branch/")[0],
+        runtime,
+        user,
+    )
 
 
 @router.post("/api/{type_plural}/{namespace}/{name}/tag/{revision:path}")
 def create_tag(
-    type_plural: str, namespace: str, name: str, revision: str, request_body: dict[str, Any], runtime: RuntimeDep,
-    user: RequiredUser, request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    request_body: dict[str, Any],
+    runtime: RuntimeDep,
+    user: RequiredUser,
+    request: Request,
 ) -> Response:
     key = key_from(type_plural, namespace, name)
     raw_revision, _ = raw_tail(request, f"/{namespace}/{name}/tag/")
     with runtime.database.session(write=True) as session:
         repo = repos.get_writable_repo(session, user, key)
         commits.create_ref(
-            session, repo, "tag", str(request_body.get("tag", "")), raw_revision, message=request_body.get("message")
+            session,
+            repo,
+            "tag",
+            str(request_body.get("tag", "")),
+            raw_revision,
+            message=request_body.get("message"),
         )
     return Response(status_code=200)
 
 
 @router.delete("/api/{type_plural}/{namespace}/{name}/tag/{tag:path}")
 def delete_tag(
-    type_plural: str, namespace: str, name: str, tag: str, runtime: RuntimeDep, user: RequiredUser, request: Request
+    type_plural: str,
+    namespace: str,
+    name: str,
+    tag: str,
+    runtime: RuntimeDep,
+    user: RequiredUser,
+    request: Request,
 ) -> Response:
-    return _delete_ref(type_plural, namespace, name, "tag", raw_tail(request, f"/{namespace}/{name}/tag/")[0], runtime, user)
+    return _delete_ref(
+        type_plural, namespace, name, "tag", raw_tail(request, f"/{namespace}/{name}/tag/")[0], runtime, user
+    )
 
 
 def _delete_ref(
-    type_plural: str, namespace: str, name: str, kind: Literal["branch", "tag"], ref_name: str, runtime: Runtime,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    kind: Literal["branch", "tag"],
+    ref_name: str,
+    runtime: Runtime,
     user: Account,
 ) -> Response:
     key = key_from(type_plural, namespace, name)
@@ -465,7 +540,12 @@ def list_tree_items(entries: list[FileEntry], folder: str, recursive: bool) -> l
 
 @router.get("/api/{type_plural}/{namespace}/{name}/tree/{rest:path}")
 def list_tree(
-    type_plural: str, namespace: str, name: str, rest: str, runtime: RuntimeDep, user: OptionalUser,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    rest: str,
+    runtime: RuntimeDep,
+    user: OptionalUser,
     request: Request,
 ) -> Response:
     key = key_from(type_plural, namespace, name)
@@ -524,7 +604,12 @@ def _commit_ref(commit: Commit) -> dict[str, str]:
 
 @router.post("/api/{type_plural}/{namespace}/{name}/paths-info/{revision:path}")
 async def paths_info(
-    type_plural: str, namespace: str, name: str, revision: str, runtime: RuntimeDep, user: OptionalUser,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    runtime: RuntimeDep,
+    user: OptionalUser,
     request: Request,
 ) -> list[dict[str, Any]]:
     key = key_from(type_plural, namespace, name)
@@ -639,7 +724,12 @@ def resolve_model_file(
 
 @router.api_route("/{type_plural}/{namespace}/{name}/resolve/{rest:path}", methods=["GET", "HEAD"])
 def resolve_typed_file(
-    type_plural: str, namespace: str, name: str, rest: str, request: Request, runtime: RuntimeDep,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    rest: str,
+    request: Request,
+    runtime: RuntimeDep,
     user: OptionalUser,
 ) -> Response:
     repo_type = TYPE_PLURALS.get(type_plural)
@@ -657,7 +747,7 @@ def xet_token(type_plural: str, namespace: str, name: str, revision: str) -> Res
     raise NotSupportedError(
         "Baton does not speak the Xet storage protocol",
         code="XetNotSupported",
-        hint="Set HF_HUB_DISABLE_XET=1 in the environment; uploads then use the LFS protocol, which Baton serves.",
+        hint="Set HF_HUB_DISABLE_XET=1 in the environment; the client then uses the LFS protocol Baton serves.",
     )
 
 

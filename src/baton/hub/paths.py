@@ -19,6 +19,7 @@ MAX_SEGMENT_BYTES: Final = 255  # the file-name limit of ext4, APFS and NTFS
 LFS_SIZE_THRESHOLD: Final = 10 * 1024 * 1024
 
 # Binary formats that git diffs badly and that are usually large: weights, archives, data, media.
+# fmt: off
 LFS_EXTENSIONS: Final = frozenset(
     {
         # weights and serialized models
@@ -35,6 +36,7 @@ LFS_EXTENSIONS: Final = frozenset(
         ".mp3", ".ogg", ".opus", ".m4a", ".mp4", ".mkv", ".mov", ".avi", ".webm", ".pdf",
     }
 )
+# fmt: on
 
 # Characters that make a name lie about itself on screen (bidirectional overrides: "txt.exe"
 # shown as "exe.txt") or break it across lines. Control characters are checked by category.

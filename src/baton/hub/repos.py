@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from baton.accounts import service as accounts
 from baton.accounts.models import ORGANIZATION, ROLES, Account, Membership
@@ -57,9 +58,7 @@ class RepoKey:
 def check_repo_type(repo_type: str | None) -> str:
     repo_type = repo_type or "model"
     if repo_type not in REPO_TYPES:
-        raise BadRequestError(
-            f"Unknown repo type '{repo_type}'", hint="Use one of: " + ", ".join(REPO_TYPES)
-        )
+        raise BadRequestError(f"Unknown repo type '{repo_type}'", hint="Use one of: " + ", ".join(REPO_TYPES))
     return repo_type
 
 
@@ -119,7 +118,9 @@ def get_writable_repo(session: Session, user: Account | None, key: RepoKey) -> R
     return repo
 
 
-def get_admin_repo(session: Session, user: Account | None, key: RepoKey, action: str = "change the settings of") -> Repo:
+def get_admin_repo(
+    session: Session, user: Account | None, key: RepoKey, action: str = "change the settings of"
+) -> Repo:
     repo = get_repo(session, user, key)
     if not has_role(session, user, repo, "admin"):
         raise PermissionDeniedError(f"Only admins of '{repo.namespace}' can {action} {key}")
@@ -149,9 +150,7 @@ def check_file_access(session: Session, user: Account | None, repo: Repo) -> Non
 def visibility_to_private(private: bool | None, visibility: str | None) -> bool:
     if visibility is not None:
         if visibility not in ("public", "private"):
-            raise BadRequestError(
-                f"Unknown visibility '{visibility}'", hint="Use 'public' or 'private'."
-            )
+            raise BadRequestError(f"Unknown visibility '{visibility}'", hint="Use 'public' or 'private'.")
         return visibility == "private"
     return bool(private)
 
@@ -256,9 +255,7 @@ def update_settings(
         elif gated in GATED_MODES:
             repo.gated = str(gated)
         else:
-            raise BadRequestError(
-                f"Unknown gating mode '{gated}'", hint="Use 'auto', 'manual' or false."
-            )
+            raise BadRequestError(f"Unknown gating mode '{gated}'", hint="Use 'auto', 'manual' or false.")
     repo.last_modified = utcnow()
     session.flush()
     return repo
@@ -267,7 +264,9 @@ def update_settings(
 # Holds ---------------------------------------------------------------------------------------
 
 
-def hold_revision(session: Session, repo: Repo, commit_oid: str, *, holder: str, reason: str = "") -> RevisionHold:
+def hold_revision(
+    session: Session, repo: Repo, commit_oid: str, *, holder: str, reason: str = ""
+) -> RevisionHold:
     if session.get(Commit, commit_oid) is None:
         raise NotFoundError(f"No commit {commit_oid} in {repo.repo_id}", code="RevisionNotFound")
     hold = RevisionHold(repo_id=repo.id, commit_oid=commit_oid, holder=holder, reason=reason)
@@ -333,7 +332,9 @@ def list_access_requests(
     return [(request, account) for request, account in rows]
 
 
-def decide_access(session: Session, admin: Account, key: RepoKey, username: str, status: str) -> AccessRequest:
+def decide_access(
+    session: Session, admin: Account, key: RepoKey, username: str, status: str
+) -> AccessRequest:
     if status not in ("accepted", "rejected", "pending"):
         raise BadRequestError(f"Unknown status '{status}'", hint="Use accepted, rejected or pending.")
     repo = get_admin_repo(session, admin, key)
@@ -374,7 +375,7 @@ def list_repos(
     offset: int = 0,
 ) -> list[Repo]:
     query = select(Repo).where(Repo.repo_type == check_repo_type(repo_type))
-    visible = Repo.private.is_(False)
+    visible: ColumnElement[bool] = Repo.private.is_(False)
     if user is not None:
         if user.is_admin:
             visible = Repo.private.in_([True, False])
@@ -387,9 +388,12 @@ def list_repos(
     if search:
         pattern = "%" + search.replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
         query = query.where(
-            or_(Repo.name.ilike(pattern, escape="\\"), (Repo.namespace + "/" + Repo.name).ilike(pattern, escape="\\"))
+            or_(
+                Repo.name.ilike(pattern, escape="\\"),
+                (Repo.namespace + "/" + Repo.name).ilike(pattern, escape="\\"),
+            )
         )
-    column = SORT_COLUMNS.get(sort or "", None)
+    column = SORT_COLUMNS.get(sort or "")
     if sort and column is None and sort not in ("likes", "trending_score", "trendingScore"):
         raise BadRequestError(
             f"Unknown sort key '{sort}'", hint="Use one of: " + ", ".join(sorted(SORT_COLUMNS))

@@ -365,9 +365,7 @@ class _PickleWalk:
             self.pop_to_mark()
             self.stack.append(_OTHER)
         elif name in _EXTENSION_OPCODES:
-            raise self.refuse(
-                f"uses {name}, which imports a global through copyreg's extension registry", position
-            )
+            raise self.refuse(f"uses {name}, which imports a global through copyreg's extension registry", position)
         elif name in _PUT_OPCODES:
             self.memo[int(arg)] = self.top()
         elif name == "MEMOIZE":
@@ -427,24 +425,18 @@ def _scan_one_pickle(
     ``may_be_other_format``: the bytes have no pickle header, so a parse error more likely means
     the file is some other binary format (still refused: loaders would unpickle it)."""
     walk = _PickleWalk(path=path, where=where, found=found)
-    start = reader.tell()
-    position: int | None = start
     count = 0
     try:
         for opcode, arg, position in pickletools.genops(cast(IO[bytes], reader)):
             count += 1
             if count > MAX_PICKLE_OPCODES:
-                raise walk.refuse(
-                    f"has more than {MAX_PICKLE_OPCODES} opcodes, more than Baton scans", position
-                )
+                raise walk.refuse(f"has more than {MAX_PICKLE_OPCODES} opcodes, more than Baton scans", position)
             walk.step(opcode, arg, position)
             if opcode.name == "STOP":
                 return walk.head
-    except (ValueError, struct.error, _Malformed) as error:
+    except (ValueError, OverflowError, struct.error, _Malformed) as error:
         if reader.over_limit:
-            raise walk.refuse(
-                f"needs more than {MAX_PICKLE_BYTES} bytes, more than Baton scans", None
-            ) from error
+            raise walk.refuse(f"needs more than {MAX_PICKLE_BYTES} bytes, more than Baton scans", None) from error
         if may_be_other_format:
             raise UnsafeFileError(
                 f"{path}: the file is neither a zip archive (a torch checkpoint) nor a readable "
@@ -453,9 +445,7 @@ def _scan_one_pickle(
                 + _PICKLE_HINT[0].lower()
                 + _PICKLE_HINT[1:],
             ) from error
-        raise walk.refuse(
-            f"is malformed or truncated ({error})", reader.tell(), hint=_MALFORMED_HINT
-        ) from error
+        raise walk.refuse(f"is malformed or truncated ({error})", reader.tell(), hint=_MALFORMED_HINT) from error
     raise walk.refuse("ends without a STOP opcode", reader.tell(), hint=_MALFORMED_HINT)
 
 
@@ -570,17 +560,25 @@ def _scan_zip(fileobj: BinaryIO, path: str, size: int, found: set[str]) -> None:
             members = archive.infolist()
             if len(members) > MAX_ZIP_MEMBERS:
                 raise UnsafeFileError(
-                    f"{path}: the zip archive has {len(members)} members; Baton scans at most "
-                    f"{MAX_ZIP_MEMBERS}.",
+                    f"{path}: the zip archive has {len(members)} members; Baton scans at most {MAX_ZIP_MEMBERS}.",
                     hint=_PICKLE_HINT,
                 )
             for info in members:
                 if _is_pickle_member(info):
                     _scan_zip_member(archive, info, path, found)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+    # zipfile reports damaged archives through many types: bad names (UnicodeDecodeError, a
+    # ValueError), impossible offsets (ValueError), unknown versions (NotImplementedError), ...
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        NotImplementedError,
+        ValueError,
+        OverflowError,
+        struct.error,
+    ) as error:
         raise UnsafeFileError(
-            f"{path}: the file starts like a zip archive (a torch checkpoint) but cannot be read "
-            f"as one ({error}).",
+            f"{path}: the file starts like a zip archive (a torch checkpoint) but cannot be read as one ({error}).",
             hint=_MALFORMED_HINT,
         ) from error
 
@@ -633,8 +631,7 @@ def scan_pickle_file(fileobj: BinaryIO, path: str) -> ScanResult:
         file_format = "torch-zip"
     elif _looks_like_tar(head):
         raise UnsafeFileError(
-            f"{path}: the file is a tar archive, torch's format from before version 1.0, which "
-            "Baton does not scan.",
+            f"{path}: the file is a tar archive, torch's format from before version 1.0, which Baton does not scan.",
             hint="Load it once in a trusted environment and save it again with "
             "safetensors.torch.save_file, then upload the .safetensors file.",
         )
@@ -717,8 +714,7 @@ def _parse_tensor(path: str, name: str, entry: Any, data_size: int) -> Safetenso
     if end > data_size:
         raise _invalid(
             path,
-            f"{label} ends at byte {end} of the data section, but the data section holds only "
-            f"{data_size} bytes",
+            f"{label} ends at byte {end} of the data section, but the data section holds only {data_size} bytes",
         )
     elements = 1
     for dim in shape:
@@ -755,20 +751,20 @@ def validate_safetensors_header(fileobj: BinaryIO, file_size: int, path: str) ->
     fileobj.seek(0)
     prefix = fileobj.read(8)
     if len(prefix) < 8 or file_size < 8:
-        raise _invalid(path, f"the file has {min(len(prefix), file_size)} bytes; a safetensors file "
-                       "starts with an 8-byte header length")
+        raise _invalid(
+            path,
+            f"the file has {min(len(prefix), file_size)} bytes; a safetensors file starts with an 8-byte header length",
+        )
     (header_size,) = struct.unpack("<Q", prefix)
     if header_size > MAX_SAFETENSORS_HEADER_BYTES:
         raise _invalid(
             path,
-            f"the header length is {header_size} bytes; safetensors allows at most "
-            f"{MAX_SAFETENSORS_HEADER_BYTES}",
+            f"the header length is {header_size} bytes; safetensors allows at most {MAX_SAFETENSORS_HEADER_BYTES}",
         )
     if header_size > file_size - 8:
         raise _invalid(
             path,
-            f"the header length is {header_size} bytes, but the file has only {file_size - 8} bytes "
-            "after the length",
+            f"the header length is {header_size} bytes, but the file has only {file_size - 8} bytes after the length",
         )
     raw_header = fileobj.read(header_size)
     if len(raw_header) != header_size:
@@ -791,9 +787,7 @@ def validate_safetensors_header(fileobj: BinaryIO, file_size: int, path: str) ->
     data_size = file_size - 8 - header_size
     metadata = _parse_metadata(path, header.get("__metadata__"))
     tensors = {
-        name: _parse_tensor(path, name, entry, data_size)
-        for name, entry in header.items()
-        if name != "__metadata__"
+        name: _parse_tensor(path, name, entry, data_size) for name, entry in header.items() if name != "__metadata__"
     }
     covered = 0
     previous = ""

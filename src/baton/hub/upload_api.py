@@ -35,7 +35,7 @@ from baton.core.errors import (
 )
 from baton.core.http import OptionalUser, RequiredUser, RuntimeDep
 from baton.core.runtime import Runtime
-from baton.hub import commits, paths, repos
+from baton.hub import commits, gitignore, paths, repos
 from baton.hub.hf_api import TYPE_PLURALS, base_url, key_from, ndjson_lines, raw_tail, web_url
 from baton.hub.repos import RepoKey
 from baton.storage.base import check_sha256
@@ -52,8 +52,14 @@ UPLOAD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 @router.post("/api/{type_plural}/{namespace}/{name}/preupload/{revision:path}")
 def preupload(
-    type_plural: str, namespace: str, name: str, revision: str, request_body: dict[str, Any],
-    runtime: RuntimeDep, user: RequiredUser, request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    request_body: dict[str, Any],
+    runtime: RuntimeDep,
+    user: RequiredUser,
+    request: Request,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     raw_revision, _ = raw_tail(request, f"/{namespace}/{name}/preupload/")
@@ -67,6 +73,9 @@ def preupload(
             current = {entry.path: entry for entry in commits.tree_entries(session, commit.tree_id)}
         except RevisionNotFoundError:
             commit, current = None, {}
+    ignore_rules = request_body.get("gitIgnore")
+    if not isinstance(ignore_rules, str):
+        ignore_rules = _read_text(runtime, current.get(".gitignore"))
     answers = []
     for item in files:
         if not isinstance(item, dict):
@@ -87,11 +96,17 @@ def preupload(
             {
                 "path": path,
                 "uploadMode": "lfs" if lfs else "regular",
-                "shouldIgnore": False,
+                "shouldIgnore": bool(ignore_rules) and gitignore.is_ignored(path, ignore_rules),
                 "oid": commits.entry_etag(existing) if existing else None,
             }
         )
     return {"files": answers, "commitOid": commit.oid if commit else None}
+
+
+def _read_text(runtime: Runtime, entry: commits.FileEntry | None, limit: int = 1024 * 1024) -> str:
+    if entry is None or entry.size > limit:
+        return ""
+    return b"".join(runtime.store.open_range(entry.sha256)).decode("utf-8", errors="replace")
 
 
 def _lfs_error(oid: str, size: int, code: int, message: str) -> dict[str, Any]:
@@ -146,7 +161,9 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
         return answers
 
     answers = await run_in_threadpool(plan)
-    any_multipart = any("chunk_size" in a.get("actions", {}).get("upload", {}).get("header", {}) for a in answers)
+    any_multipart = any(
+        "chunk_size" in a.get("actions", {}).get("upload", {}).get("header", {}) for a in answers
+    )
     return JSONResponse(
         {"transfer": "multipart" if any_multipart else "basic", "objects": answers, "hash_algo": "sha256"},
         media_type=LFS_MEDIA_TYPE,
@@ -164,7 +181,9 @@ def _upload_actions(
     upload_id = secrets.token_urlsafe(16).replace("-", "x")
     header: dict[str, str] = {"chunk_size": str(PART_SIZE)}
     for part in range(1, math.ceil(size / PART_SIZE) + 1):
-        header[f"{part:05d}"] = root + runtime.signer.sign(f"/api/lfs/{scope}/parts/{oid}/{size}/{upload_id}/{part}")
+        header[f"{part:05d}"] = root + runtime.signer.sign(
+            f"/api/lfs/{scope}/parts/{oid}/{size}/{upload_id}/{part}"
+        )
     complete = root + runtime.signer.sign(f"/api/lfs/{scope}/complete/{oid}/{size}/{upload_id}")
     return {"upload": {"href": complete, "header": header}, "verify": verify}
 
@@ -217,7 +236,10 @@ async def upload_object(
 
     def ingest() -> None:
         runtime.store.put(
-            _body_chunks(request), expected_sha256=oid, expected_size=size, max_size=runtime.settings.max_file_size
+            _body_chunks(request),
+            expected_sha256=oid,
+            expected_size=size,
+            max_size=runtime.settings.max_file_size,
         )
         _granting_repo(runtime, repo_type, namespace, name, oid, size)
 
@@ -227,8 +249,15 @@ async def upload_object(
 
 @router.put("/api/lfs/{repo_type}/{namespace}/{name}/parts/{oid}/{size}/{upload_id}/{part}")
 async def upload_part(
-    repo_type: str, namespace: str, name: str, oid: str, size: int, upload_id: str, part: int,
-    request: Request, runtime: RuntimeDep,
+    repo_type: str,
+    namespace: str,
+    name: str,
+    oid: str,
+    size: int,
+    upload_id: str,
+    part: int,
+    request: Request,
+    runtime: RuntimeDep,
 ) -> Response:
     _verify_link(request, runtime)
     check_sha256(oid)
@@ -244,8 +273,15 @@ async def upload_part(
 
 @router.post("/api/lfs/{repo_type}/{namespace}/{name}/complete/{oid}/{size}/{upload_id}")
 def complete_upload(
-    repo_type: str, namespace: str, name: str, oid: str, size: int, upload_id: str, request_body: dict[str, Any],
-    request: Request, runtime: RuntimeDep,
+    repo_type: str,
+    namespace: str,
+    name: str,
+    oid: str,
+    size: int,
+    upload_id: str,
+    request_body: dict[str, Any],
+    request: Request,
+    runtime: RuntimeDep,
 ) -> Response:
     _verify_link(request, runtime)
     check_sha256(oid)
@@ -266,8 +302,14 @@ def complete_upload(
 
 @router.post("/api/lfs/{repo_type}/{namespace}/{name}/verify/{oid}")
 def verify_object(
-    repo_type: str, namespace: str, name: str, oid: str, request_body: dict[str, Any], request: Request,
-    runtime: RuntimeDep, user: OptionalUser,
+    repo_type: str,
+    namespace: str,
+    name: str,
+    oid: str,
+    request_body: dict[str, Any],
+    request: Request,
+    runtime: RuntimeDep,
+    user: OptionalUser,
 ) -> Response:
     _verify_link(request, runtime)
     check_sha256(oid)
@@ -281,7 +323,12 @@ def verify_object(
 
 @router.post("/api/{type_plural}/{namespace}/{name}/commit/{revision:path}")
 async def commit(
-    type_plural: str, namespace: str, name: str, revision: str, request: Request, runtime: RuntimeDep,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    request: Request,
+    runtime: RuntimeDep,
     user: RequiredUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
@@ -297,7 +344,9 @@ async def commit(
     def run() -> dict[str, Any]:
         with runtime.database.session() as session:
             repo = repos.get_writable_repo(session, user, key)
-            prepared = commits.prepare_commit(session, runtime.store, runtime.settings, user, repo, operations)
+            prepared = commits.prepare_commit(
+                session, runtime.store, runtime.settings, user, repo, operations
+            )
         with runtime.database.session(write=True) as session:
             repo = repos.get_writable_repo(session, user, key)
             new = commits.apply_commit(

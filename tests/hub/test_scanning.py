@@ -658,3 +658,45 @@ def test_large_state_dict_scans_quickly() -> None:
     started = time.perf_counter()
     assert scan(data).format == "torch-zip"
     assert time.perf_counter() - started < 10
+
+
+class RemoteBlob:
+    """Like a blob store's reader: seek, tell and read only (no readline), every read counted."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.position, self.reads = data, 0, 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = max(0, {0: 0, 1: self.position, 2: len(self.data)}[whence] + offset)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, count: int = -1) -> bytes:
+        self.reads += 1
+        end = len(self.data) if count < 0 else self.position + count
+        chunk = self.data[self.position : end]
+        self.position += len(chunk)
+        return chunk
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_readers_without_readline_work_with_few_reads(legacy: bool) -> None:
+    data = torch_bytes(state_dict(), legacy=legacy)
+    blob = RemoteBlob(data)
+    result = scan_pickle_file(blob, "model.pt")  # type: ignore[arg-type]
+    assert result.format == ("torch-legacy" if legacy else "torch-zip")
+    assert blob.reads < 30  # not one read per opcode
+
+
+def test_protocol_0_pickle_from_a_reader_without_readline_is_refused() -> None:
+    blob = RemoteBlob(b"cos\nsystem\n(S'echo pwned'\ntR.")
+    with pytest.raises(UnsafeFileError, match=r"`os\.system`"):
+        scan_pickle_file(blob, "evil.pkl")  # type: ignore[arg-type]

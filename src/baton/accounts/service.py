@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from baton.accounts.models import ORGANIZATION, ROLES, USER, Account, ApiToken, Membership
-from baton.core.database import utcnow
 from baton.core.errors import (
     AuthenticationError,
     BadRequestError,
@@ -208,10 +207,6 @@ def authenticate(session: Session, value: str) -> tuple[Account, ApiToken]:
     if user is None:
         raise AuthenticationError("The token's user no longer exists")
     return user, token
-
-
-def touch_token(session: Session, token: ApiToken) -> None:
-    token.last_used_at = utcnow()
 
 
 def revoke_token(session: Session, user: Account, token_id: int) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton.accounts import service as accounts
 from baton.accounts.models import Account
@@ -33,6 +34,21 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BatonError)
     async def _baton_error(_request: Request, error: BatonError) -> JSONResponse:
         return error_response(error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        # Unmatched routes (404) and wrong methods (405) get the one error shape too.
+        status = error.status_code
+        code, hint = {
+            404: ("NotFound", "Check the URL; the API routes are listed at /api/docs."),
+            405: ("MethodNotAllowed", "Check the HTTP method; the API routes are listed at /api/docs."),
+        }.get(status, ("HttpError", ""))
+        message = f"{request.method} {request.url.path}: {error.detail}"
+        response = error_response(BatonError(message, code=code, hint=hint))
+        response.status_code = status
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:

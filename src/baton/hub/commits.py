@@ -35,7 +35,7 @@ from baton.core.errors import (
 from baton.core.settings import Settings
 from baton.hub import cards, paths, scanning
 from baton.hub.models import BlobGrant, Commit, Ref, Repo, TreeEntry
-from baton.hub.repos import has_role, refuse_if_commit_held, repos_holding_blob_visible_to, set_lineage
+from baton.hub.repos import refuse_if_commit_held, repos_holding_blob_visible_to, set_lineage
 from baton.storage import BlobStore
 from baton.storage.base import check_sha256
 
@@ -147,6 +147,17 @@ def resolve_revision(session: Session, repo: Repo, revision: str | None) -> Comm
     raise RevisionNotFoundError(f"Invalid rev id: {revision} (not a branch, tag or commit of {repo.repo_id})")
 
 
+def default_heads(session: Session, repos: list[Repo]) -> dict[int, str]:
+    """Head commit oid of each repo's default branch, in one query (for listings)."""
+    if not repos:
+        return {}
+    defaults = {repo.id: repo.default_branch for repo in repos}
+    rows = session.execute(
+        select(Ref.repo_id, Ref.name, Ref.commit_oid).where(Ref.repo_id.in_(defaults), Ref.kind == "branch")
+    ).all()
+    return {repo_id: oid for repo_id, name, oid in rows if defaults[repo_id] == name}
+
+
 def tree_entries(session: Session, tree_id: str) -> list[FileEntry]:
     rows = session.execute(
         select(TreeEntry.path, TreeEntry.sha256, TreeEntry.size, TreeEntry.is_lfs, TreeEntry.git_oid)
@@ -219,7 +230,7 @@ def parse_ndjson_operations(lines: list[dict[str, Any]]) -> tuple[dict[str, Any]
 
 
 def _scan_blob(store: BlobStore, sha256: str, path: str, size: int) -> None:
-    if not (path.endswith(".safetensors") or scanning.needs_pickle_scan(path)):
+    if not (path.lower().endswith(".safetensors") or scanning.needs_pickle_scan(path)):
         return
     local = store.local_path(sha256)
     if local is not None:
@@ -494,10 +505,6 @@ def delete_ref(session: Session, repo: Repo, kind: Literal["branch", "tag"], nam
 
 def list_refs(session: Session, repo: Repo) -> list[Ref]:
     return list(session.scalars(select(Ref).where(Ref.repo_id == repo.id).order_by(Ref.kind, Ref.name)))
-
-
-def can_write(session: Session, user: Account | None, repo: Repo) -> bool:
-    return has_role(session, user, repo, "write")
 
 
 class _BlobReader:

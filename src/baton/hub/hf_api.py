@@ -24,7 +24,6 @@ from baton.accounts import service as accounts
 from baton.accounts.models import Account
 from baton.core.errors import (
     BadRequestError,
-    BatonError,
     EntryNotFoundError,
     InvalidYamlError,
     NotSupportedError,
@@ -204,7 +203,7 @@ def sibling(entry: FileEntry, with_metadata: bool) -> dict[str, Any]:
     return item
 
 
-def repo_summary(repo: Repo, head: Commit | None) -> dict[str, Any]:
+def repo_summary(repo: Repo, head: str | None) -> dict[str, Any]:
     card = repo.card_data or {}
     tags = list(card.get("tags") or [])
     if card.get("license"):
@@ -215,7 +214,7 @@ def repo_summary(repo: Repo, head: Commit | None) -> dict[str, Any]:
         "_id": str(repo.id),
         "id": repo.repo_id,
         "author": repo.namespace,
-        "sha": head.oid if head else None,
+        "sha": head,
         "lastModified": iso(repo.last_modified),
         "createdAt": iso(repo.created_at),
         "private": repo.private,
@@ -240,7 +239,7 @@ def repo_summary(repo: Repo, head: Commit | None) -> dict[str, Any]:
 
 def repo_info_payload(session: Session, repo: Repo, commit: Commit, with_metadata: bool) -> dict[str, Any]:
     entries = commits.tree_entries(session, commit.tree_id)
-    payload = repo_summary(repo, commit)
+    payload = repo_summary(repo, commit.oid)
     payload["sha"] = commit.oid
     payload["cardData"] = repo.card_data or {}
     payload["siblings"] = [sibling(entry, with_metadata) for entry in entries]
@@ -315,10 +314,10 @@ def list_repos(
             direction=direction,
             limit=min(limit, 1000) if limit is not None else 1000,
         )
+        heads = commits.default_heads(session, found)
         result = []
         for repo in found:
-            head = commits.resolve_revision(session, repo, None)
-            item = repo_summary(repo, head)
+            item = repo_summary(repo, heads.get(repo.id))
             if with_card:
                 item["cardData"] = repo.card_data or {}
             result.append(item)
@@ -764,7 +763,3 @@ def ndjson_lines(body: bytes) -> list[dict[str, Any]]:
             raise BadRequestError(f"Commit payload line {number} must be a JSON object")
         lines.append(value)
     return lines
-
-
-def error_status(error: BatonError) -> int:
-    return error.status_code

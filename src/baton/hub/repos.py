@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from baton.accounts import service as accounts
-from baton.accounts.models import ORGANIZATION, ROLES, Account, Membership
+from baton.accounts.models import ROLES, Account, Membership
 from baton.core.database import utcnow
 from baton.core.errors import (
     BadRequestError,
@@ -416,13 +418,15 @@ NOT_COUNTED_AS_DOWNLOAD = frozenset({"README.md", ".gitattributes"})
 
 
 def count_download(session: Session, repo_pk: int, path: str) -> None:
-    updated = session.execute(
-        update(FileDownload)
-        .where(FileDownload.repo_id == repo_pk, FileDownload.path == path)
-        .values(count=FileDownload.count + 1)
+    # An upsert, so that two first downloads of a file at once cannot collide on the unique key.
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(FileDownload).values(repo_id=repo_pk, path=path, count=1)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[FileDownload.repo_id, FileDownload.path], set_={"count": FileDownload.count + 1}
+        )
     )
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(FileDownload(repo_id=repo_pk, path=path, count=1))
     if path not in NOT_COUNTED_AS_DOWNLOAD:
         session.execute(update(Repo).where(Repo.id == repo_pk).values(downloads=Repo.downloads + 1))
     session.flush()
@@ -460,11 +464,6 @@ def lineage(session: Session, user: Account | None, repo: Repo) -> dict[str, lis
             continue
         children.append({"id": child.repo_id, "type": child.repo_type, "relation": edge.relation})
     return {"base_models": bases, "derivatives": children}
-
-
-def owner_is_org(session: Session, repo: Repo) -> bool:
-    owner = session.get(Account, repo.owner_id)
-    return owner is not None and owner.kind == ORGANIZATION
 
 
 def repos_holding_blob_visible_to(session: Session, user: Account | None, sha256: str) -> bool:

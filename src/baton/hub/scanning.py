@@ -40,7 +40,8 @@ MAX_ZIP_MEMBERS = 100_000
 MAX_ZIP_DIRECTORY_BYTES = 64 * 1024 * 1024
 MAX_SAFETENSORS_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
 
-_READ_CHUNK: Final = 1024 * 1024
+_READ_CHUNK: Final = 1024 * 1024  # the most read from the file at once
+_BUFFER_CHUNK: Final = 64 * 1024  # the least read from the file at once
 _TORCH_LEGACY_MAGIC: Final = 0x1950A86A20F9469CFC6C  # first pickle of torch's pre-1.6 format
 _TORCH_LEGACY_PICKLES: Final = 5  # magic, protocol version, sys info, the object, storage keys
 
@@ -191,16 +192,20 @@ class ScanResult:
 
 
 class _LimitedReader:
-    """A reader for ``genops`` that stops after ``limit`` bytes and never allocates ahead of data.
+    """A buffered reader for ``genops`` that stops after ``limit`` bytes.
 
-    An opcode may claim an argument of 2**63 bytes; asking a file object for that many bytes makes
-    CPython allocate them before reading. Here reads go in chunks, so memory follows the data.
+    It needs only ``read`` from the file underneath (blob stores give seekable readers without
+    ``readline``) and reads it in chunks: genops asks for one byte per opcode, which must not become
+    one request to a remote store, and an opcode may claim an argument of 2**63 bytes, which a plain
+    file object would try to allocate before reading.
     """
 
-    def __init__(self, raw: IO[bytes], limit: int, base_offset: int = 0) -> None:
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
         self._raw = raw
         self._remaining = limit
-        self._position = base_offset
+        self._position = 0
+        self._buffer = b""
+        self._buffer_position = 0
         self.over_limit = False
 
     def read(self, size: int = -1) -> bytes:
@@ -209,32 +214,48 @@ class _LimitedReader:
         elif size > self._remaining:
             self.over_limit = True
             size = self._remaining
-        chunks: list[bytes] = []
+        parts: list[bytes] = []
         wanted = size
-        while wanted > 0:
-            chunk = self._raw.read(min(wanted, _READ_CHUNK))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            wanted -= len(chunk)
-        data = b"".join(chunks)
-        self._consume(len(data))
-        return data
+        while wanted > 0 and self._fill(wanted):
+            piece = self._buffer[self._buffer_position : self._buffer_position + wanted]
+            self._buffer_position += len(piece)
+            wanted -= len(piece)
+            parts.append(piece)
+        return self._consume(b"".join(parts))
 
     def readline(self, size: int = -1) -> bytes:
         limit = self._remaining if size < 0 else min(size, self._remaining)
-        line = self._raw.readline(limit) if limit > 0 else b""
+        parts: list[bytes] = []
+        wanted = limit
+        while wanted > 0 and self._fill(wanted):
+            window_end = min(len(self._buffer), self._buffer_position + wanted)
+            newline = self._buffer.find(b"\n", self._buffer_position, window_end)
+            stop = newline + 1 if newline >= 0 else window_end
+            parts.append(self._buffer[self._buffer_position : stop])
+            wanted -= stop - self._buffer_position
+            self._buffer_position = stop
+            if newline >= 0:
+                break
+        line = b"".join(parts)
         if limit == self._remaining and len(line) == limit and not line.endswith(b"\n"):
             self.over_limit = True  # the line goes on past the budget
-        self._consume(len(line))
-        return line
+        return self._consume(line)
 
     def tell(self) -> int:
         return self._position
 
-    def _consume(self, count: int) -> None:
-        self._remaining -= count
-        self._position += count
+    def _fill(self, wanted: int) -> bool:
+        """Make sure the buffer holds unread bytes; False at the end of the file."""
+        if self._buffer_position < len(self._buffer):
+            return True
+        self._buffer = self._raw.read(min(max(wanted, _BUFFER_CHUNK), _READ_CHUNK))
+        self._buffer_position = 0
+        return bool(self._buffer)
+
+    def _consume(self, data: bytes) -> bytes:
+        self._remaining -= len(data)
+        self._position += len(data)
+        return data
 
 
 # --- the opcode walk -----------------------------------------------------------------------------

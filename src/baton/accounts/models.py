@@ -27,6 +27,10 @@ class Account(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    # Not stored: the role of the token this user authenticated with in this request ("read" caps
+    # every role the user holds at "read"). Code acting for the user directly (CLI) keeps "write".
+    token_role = "write"
+
 
 class Membership(Base):
     __tablename__ = "memberships"

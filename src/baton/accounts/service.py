@@ -138,9 +138,15 @@ def create_organization(session: Session, name: str, *, creator: Account, fullna
 
 def set_membership(session: Session, org: Account, user: Account, role: str) -> Membership:
     if org.kind != ORGANIZATION:
-        raise BadRequestError(f"'{org.name}' is a user, not an organization")
+        raise BadRequestError(
+            f"'{org.name}' is a user, not an organization",
+            hint="Name an organization; create one first with `baton org create NAME --admin USER`.",
+        )
     if user.kind != USER:
-        raise BadRequestError(f"'{user.name}' is an organization; only users can be members")
+        raise BadRequestError(
+            f"'{user.name}' is an organization; only users can be members",
+            hint="Add each user of that organization by name instead.",
+        )
     if role not in ROLES:
         raise BadRequestError(f"Unknown role '{role}'", hint="Use one of: " + ", ".join(ROLES))
     membership = session.scalar(
@@ -166,16 +172,19 @@ def organizations_of(session: Session, user: Account) -> list[tuple[Account, str
 
 
 def role_in_namespace(session: Session, user: Account | None, namespace: Account) -> str | None:
-    """The user's role over everything the namespace owns, or None."""
+    """The user's role over everything the namespace owns, or None (a read-only token caps it at read)."""
     if user is None:
         return None
+    role: str | None
     if user.is_admin or user.id == namespace.id:
-        return "admin"
-    if namespace.kind != ORGANIZATION:
+        role = "admin"
+    elif namespace.kind != ORGANIZATION:
         return None
-    return session.scalar(
-        select(Membership.role).where(Membership.org_id == namespace.id, Membership.user_id == user.id)
-    )
+    else:
+        role = session.scalar(
+            select(Membership.role).where(Membership.org_id == namespace.id, Membership.user_id == user.id)
+        )
+    return "read" if role is not None and user.token_role == "read" else role
 
 
 def hash_token(value: str) -> str:
@@ -206,6 +215,7 @@ def authenticate(session: Session, value: str) -> tuple[Account, ApiToken]:
     user = session.get(Account, token.user_id)
     if user is None:
         raise AuthenticationError("The token's user no longer exists")
+    user.token_role = token.role
     return user, token
 
 

@@ -28,7 +28,11 @@ def collect_garbage(runtime: Runtime, *, grace_seconds: int, dry_run: bool = Fal
         if not dry_run:
             # Trees of deleted repos: no commit points at them any more.
             session.execute(delete(TreeEntry).where(TreeEntry.tree_id.not_in(select(Commit.tree_id))))
-        referenced = set(session.scalars(select(TreeEntry.sha256).distinct()))
+        # Only trees that a commit points at count, so that a dry run reports what a real run deletes.
+        live_trees = select(Commit.tree_id)
+        referenced = set(
+            session.scalars(select(TreeEntry.sha256).where(TreeEntry.tree_id.in_(live_trees)).distinct())
+        )
     cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
     deleted = freed = kept = 0
     for blob in runtime.store.iter_blobs():

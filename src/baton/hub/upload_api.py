@@ -198,21 +198,22 @@ def _body_chunks(request: Request) -> Iterator[bytes]:
     """Bridge the async request body into the blob store's synchronous writer, chunk by chunk."""
     stream: AsyncIterator[bytes] = request.stream()
 
-    async def next_chunk() -> bytes | None:
+    async def next_chunks() -> list[bytes]:
         # Gather several network chunks per thread hop: one hop per ~4 MiB, not per 64 KiB.
-        buffer = bytearray()
+        # They are handed over as they came, not joined: the event loop, which receives every
+        # upload, copies no bytes; the worker thread hashes and writes each chunk.
+        chunks: list[bytes] = []
+        gathered = 0
         async for chunk in stream:
-            buffer += chunk
-            if len(buffer) >= BRIDGE_CHUNK:
-                break
-        return bytes(buffer) if buffer else None
+            if chunk:
+                chunks.append(chunk)
+                gathered += len(chunk)
+                if gathered >= BRIDGE_CHUNK:
+                    break
+        return chunks
 
-    while True:
-        chunk = anyio.from_thread.run(next_chunk)
-        if chunk is None:
-            return
-        if chunk:
-            yield chunk
+    while chunks := anyio.from_thread.run(next_chunks):
+        yield from chunks
 
 
 def _granting_repo(runtime: Runtime, repo_type: str, namespace: str, name: str, oid: str, size: int) -> None:

@@ -16,6 +16,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,7 +31,8 @@ from huggingface_hub import HfApi
 
 pytestmark = pytest.mark.integration
 
-BATON = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "baton"
+# The ``baton`` command of the environment running the tests (the venv's bin folder).
+BATON = Path(sys.executable).with_name("baton")
 MIB = 1024 * 1024
 LFS_JSON = "application/vnd.git-lfs+json"
 START_TIMEOUT = 60
@@ -135,6 +137,24 @@ def create_user(server: BatonServer, name: str) -> str:
 def blob_path(server: BatonServer, sha256: str) -> Path:
     """Where the local store keeps a complete blob (see baton.storage.local)."""
     return server.data_dir / "blobs" / "blobs" / sha256[:2] / sha256[2:4] / sha256
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _post_commit(
+    server: BatonServer, token: str, repo_id: str, lines: list[dict[str, Any]], timeout: float = 120
+) -> httpx.Response:
+    """The NDJSON commit exactly as huggingface_hub's create_commit sends it."""
+    header = {"key": "header", "value": {"summary": "many small files", "description": ""}}
+    payload = b"\n".join(json.dumps(line).encode() for line in [header, *lines])
+    return httpx.post(
+        f"{server.url}/api/models/{repo_id}/commit/main",
+        content=payload,
+        headers={**_auth(token), "Content-Type": "application/x-ndjson"},
+        timeout=timeout,
+    )
 
 
 def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.002) -> None:
@@ -263,24 +283,6 @@ def test_sigkill_during_lfs_upload_leaves_no_blob(server: BatonServer, tmp_path:
 
 
 # (b) SIGKILL in the middle of a commit ---------------------------------------------------------
-
-
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _post_commit(
-    server: BatonServer, token: str, repo_id: str, lines: list[dict[str, Any]], timeout: float = 120
-) -> httpx.Response:
-    """The NDJSON commit exactly as huggingface_hub's create_commit sends it."""
-    header = {"key": "header", "value": {"summary": "many small files", "description": ""}}
-    payload = b"\n".join(json.dumps(line).encode() for line in [header, *lines])
-    return httpx.post(
-        f"{server.url}/api/models/{repo_id}/commit/main",
-        content=payload,
-        headers={**_auth(token), "Content-Type": "application/x-ndjson"},
-        timeout=timeout,
-    )
 
 
 def many_files(count: int) -> dict[str, bytes]:

@@ -15,17 +15,20 @@ import struct
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings
 from baton.hub.commits import GITATTRIBUTES
 from baton.hub.maintenance import collect_garbage
+from baton.hub.models import BlobGrant
 from baton.storage import LocalBlobStore
 
 HOUR = 3600
@@ -107,12 +110,17 @@ def blob_files(runtime: Runtime) -> list[Path]:
 
 
 def age(runtime: Runtime, content: bytes | None = None, seconds: int = 2 * HOUR) -> None:
-    """Make one blob (or all of them) look ``seconds`` old."""
+    """Make one blob (or all of them) and its upload grants look ``seconds`` old."""
     store = local_store(runtime)
     moment = time.time() - seconds
     targets = [store.blob_path(sha256_of(content))] if content is not None else blob_files(runtime)
     for path in targets:
         os.utime(path, (moment, moment))
+    grants = update(BlobGrant).values(created_at=datetime.fromtimestamp(moment, UTC))
+    if content is not None:
+        grants = grants.where(BlobGrant.sha256 == sha256_of(content))
+    with runtime.database.session(write=True) as session:
+        session.execute(grants)
 
 
 def download(client: TestClient, repo_id: str, path: str, revision: str = "main") -> bytes:
@@ -341,3 +349,29 @@ class TestHubOnS3:
         report = collect_garbage(runtime, grace_seconds=0)
         assert report.deleted == 3
         assert not store.exists(sha256_of(weights))
+
+
+def test_a_reused_blob_is_shielded_from_gc_until_its_commit(
+    client: TestClient, runtime: Runtime, bob: dict[str, str]
+) -> None:
+    """The batch API lets a repo reuse bytes it can read without uploading; gc must wait for the commit."""
+    shared = os.urandom(900)
+    assert lfs_upload(client, "bob/target", bob, shared)
+    commit_ok(client, "bob/target", bob, lfs={"one.dat": shared})
+    create_repo(client, bob, "second")
+    # The second repo may reuse the bytes: no upload action comes back.
+    batch = client.post(
+        "/bob/second.git/info/lfs/objects/batch",
+        json={"operation": "upload", "transfers": ["basic"], "objects": [{"oid": sha256_of(shared), "size": 900}]},
+        headers=bob,
+    )
+    assert "actions" not in batch.json()["objects"][0]
+    # Now the first repo goes away, the blob ages, and gc runs before the second commit arrives.
+    deleted = client.request("DELETE", "/api/repos/delete", json={"name": "target", "type": "model"}, headers=bob)
+    assert deleted.status_code == 200, deleted.text
+    store = local_store(runtime)
+    moment = time.time() - 2 * HOUR
+    os.utime(store.blob_path(sha256_of(shared)), (moment, moment))
+    assert collect_garbage(runtime, grace_seconds=HOUR).deleted == 0
+    commit_ok(client, "bob/second", bob, lfs={"two.dat": shared})
+    assert download(client, "bob/second", "two.dat") == shared

@@ -28,6 +28,7 @@ class BatonError(Exception):
         hint: str | None = None,
         code: str | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -36,6 +37,8 @@ class BatonError(Exception):
             self.code = code
         # Extra fields some clients read beside the standard three (e.g. "url" on a 409).
         self.extra = extra or {}
+        # Extra response headers (e.g. Content-Range on a 416).
+        self.headers = headers or {}
 
     def to_json(self) -> dict[str, Any]:
         return self.extra | {"error": self.code, "message": self.message, "hint": self.hint}

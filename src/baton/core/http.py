@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from baton.accounts import service as accounts
 from baton.accounts.models import Account
-from baton.core.errors import AuthenticationError, BatonError
+from baton.core.errors import AuthenticationError, BadRequestError, BatonError, PermissionDeniedError
 from baton.core.runtime import Runtime
 
 logger = logging.getLogger("baton")
@@ -20,7 +20,7 @@ logger = logging.getLogger("baton")
 
 def error_response(error: BatonError) -> JSONResponse:
     """The one JSON error shape; X-Error-Code lets the HF client raise its typed errors."""
-    headers = {"X-Error-Code": error.code, "X-Error-Message": _header_safe(error.message)}
+    headers = error.headers | {"X-Error-Code": error.code, "X-Error-Message": _header_safe(error.message)}
     if error.status_code == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="baton"'
     return JSONResponse(error.to_json(), status_code=error.status_code, headers=headers)
@@ -50,14 +50,23 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
+    @app.exception_handler(Exception)
+    async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        # A bug, not bad input: log the traceback, answer in the one shape without leaking details.
+        logger.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+        return error_response(
+            BatonError(
+                "Baton hit an internal error while handling this request",
+                hint="Retry; if it persists, report it with the time of the request (the server log has details).",
+            )
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in item.get('loc', ()))}: {item.get('msg', '')}"
             for item in error.errors()[:5]
         )
-        from baton.core.errors import BadRequestError
-
         return error_response(BadRequestError(f"Invalid request: {problems}", hint="Check the request body."))
 
 
@@ -91,6 +100,15 @@ def required_user(user: Annotated[Account | None, Depends(optional_user)]) -> Ac
     if user is None:
         raise AuthenticationError("This action needs a token")
     return user
+
+
+def require_operator(user: Account) -> None:
+    """Operators are site admins acting with a write token."""
+    if not user.is_admin or user.token_role != "write":
+        raise PermissionDeniedError(
+            f"'{user.name}' is not acting as an operator",
+            hint="Use a write token of a site admin (baton user create NAME --admin).",
+        )
 
 
 OptionalUser = Annotated[Account | None, Depends(optional_user)]

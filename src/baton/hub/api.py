@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from baton.core.errors import BadRequestError, PermissionDeniedError
-from baton.core.http import OptionalUser, RequiredUser, RuntimeDep
+from baton.core.errors import BadRequestError
+from baton.core.http import OptionalUser, RequiredUser, RuntimeDep, require_operator
 from baton.hub import commits, repos
 from baton.hub.hf_api import iso, key_from
 
@@ -102,8 +102,7 @@ def create_hold(
     user: RequiredUser,
 ) -> dict[str, Any]:
     """Pin a revision (operators only): it cannot be deleted, nor the repo deleted or moved."""
-    if not user.is_admin:
-        raise PermissionDeniedError("Only operators (site admins) can hold revisions")
+    require_operator(user)
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
         repo = repos.get_repo(session, user, key)
@@ -120,8 +119,7 @@ def create_hold(
 
 @router.delete("/api/holds/{hold_id}")
 def release_hold(hold_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
-    if not user.is_admin:
-        raise PermissionDeniedError("Only operators (site admins) can release holds")
+    require_operator(user)
     with runtime.database.session(write=True) as session:
         repos.release_hold(session, hold_id)
     return {"released": hold_id}

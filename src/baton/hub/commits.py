@@ -309,12 +309,13 @@ def _may_use_blob(session: Session, user: Account, repo: Repo, sha256: str) -> b
 
 
 def grant_blob(session: Session, repo: Repo, sha256: str, size: int) -> None:
-    exists = session.scalar(
-        select(BlobGrant.id).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id)
-    )
-    if exists is None:
+    """Let ``repo`` commit this blob. Refreshing the time also shields it from gc for a grace period."""
+    grant = session.scalar(select(BlobGrant).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id))
+    if grant is None:
         session.add(BlobGrant(sha256=sha256, repo_id=repo.id, size=size))
-        session.flush()
+    else:
+        grant.created_at = utcnow()
+    session.flush()
 
 
 def blob_needs_upload(session: Session, store: BlobStore, user: Account, repo: Repo, sha256: str) -> bool:
@@ -327,16 +328,18 @@ def blob_needs_upload(session: Session, store: BlobStore, user: Account, repo: R
 # Commit application (branch locked) -----------------------------------------------------------
 
 
-def _tree_id(entries: dict[str, FileEntry]) -> str:
-    digest = hashlib.sha1(usedforsecurity=False)
+def _tree_id(repo: Repo, entries: dict[str, FileEntry]) -> str:
+    # The repo is part of the name: trees are shared by the commits of one repo only, so the
+    # trees of a deleted repo, which gc removes, can never be picked up again by a new commit.
+    digest = hashlib.sha1(f"repo {repo.id}\n".encode(), usedforsecurity=False)
     for path in sorted(entries):
         entry = entries[path]
         digest.update(f"{path}\0{entry.sha256}\0{entry.size}\0{int(entry.is_lfs)}\n".encode())
     return digest.hexdigest()
 
 
-def _store_tree(session: Session, entries: dict[str, FileEntry]) -> str:
-    tree_id = _tree_id(entries)
+def _store_tree(session: Session, repo: Repo, entries: dict[str, FileEntry]) -> str:
+    tree_id = _tree_id(repo, entries)
     if session.scalar(select(TreeEntry.id).where(TreeEntry.tree_id == tree_id).limit(1)) is None:
         session.add_all(
             TreeEntry(
@@ -386,6 +389,7 @@ def _lock_branch(session: Session, repo: Repo, branch: str) -> Ref:
 
 def apply_commit(
     session: Session,
+    store: BlobStore,
     settings: Settings,
     user: Account,
     repo: Repo,
@@ -419,6 +423,11 @@ def apply_commit(
             for path in doomed:
                 del files[path]
     for path, entry in prepared.additions.items():
+        if entry.is_lfs and not store.exists(entry.sha256):
+            raise IntegrityError(
+                f"{path}: LFS object {entry.sha256} disappeared before the commit landed",
+                hint="Upload the file again and retry the commit.",
+            )
         for other in files:
             if other.startswith(path + "/") or path.startswith(other + "/"):
                 raise ConflictError(
@@ -430,7 +439,7 @@ def apply_commit(
     if total > settings.max_repo_size:
         raise QuotaExceededError(f"{repo.repo_id} would hold {total} bytes, over the per-repo limit")
     commit = _new_commit(
-        session, repo, _store_tree(session, files), head.oid, user.name, title or "Upload files", message
+        session, repo, _store_tree(session, repo, files), head.oid, user.name, title or "Upload files", message
     )
     ref.commit_oid = commit.oid
     repo.last_modified = commit.created_at
@@ -453,7 +462,7 @@ def initial_commit(session: Session, store: BlobStore, user: Account, repo: Repo
             ".gitattributes", info.sha256, info.size, False, git_blob_oid(GITATTRIBUTES)
         )
     }
-    commit = _new_commit(session, repo, _store_tree(session, files), None, user.name, "initial commit", "")
+    commit = _new_commit(session, repo, _store_tree(session, repo, files), None, user.name, "initial commit", "")
     session.add(Ref(repo_id=repo.id, kind="branch", name=repo.default_branch, commit_oid=commit.oid))
     session.flush()
     return commit
@@ -565,4 +574,6 @@ def commit_files(
             operations.append(AddInline(path, content))
     operations.extend(DeleteFile(path) for path in deletions or [])
     prepared = prepare_commit(session, store, settings, user, repo, operations)
-    return apply_commit(session, settings, user, repo, branch or repo.default_branch, prepared, title=title)
+    return apply_commit(
+        session, store, settings, user, repo, branch or repo.default_branch, prepared, title=title
+    )

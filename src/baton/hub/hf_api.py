@@ -656,14 +656,18 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         if first == "":
             length = int(last)
             if length <= 0:
-                raise RangeNotSatisfiableError(f"Invalid suffix range '{header}'")
+                raise RangeNotSatisfiableError(
+                    f"Invalid suffix range '{header}'", headers={"Content-Range": f"bytes */{size}"}
+                )
             return max(0, size - length), size - 1
         start = int(first)
         end = int(last) if last else size - 1
     except ValueError:
         return None
     if start >= size or start > end:
-        raise RangeNotSatisfiableError(f"Range {header} is outside the file ({size} bytes)")
+        raise RangeNotSatisfiableError(
+            f"Range {header} is outside the file ({size} bytes)", headers={"Content-Range": f"bytes */{size}"}
+        )
     return start, min(end, size - 1)
 
 

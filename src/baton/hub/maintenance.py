@@ -22,8 +22,10 @@ def collect_garbage(runtime: Runtime, *, grace_seconds: int, dry_run: bool = Fal
     """Delete unreferenced blobs older than ``grace_seconds``.
 
     The grace period protects uploads whose commit has not arrived yet: the LFS upload comes
-    first and the commit that references it a moment (or a long upload) later.
+    first and the commit that references it a moment (or a long upload) later. The commit itself
+    checks again, under the branch lock, that its LFS blobs are still there.
     """
+    cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
     with runtime.database.session(write=True) as session:
         if not dry_run:
             # Trees of deleted repos: no commit points at them any more.
@@ -33,7 +35,9 @@ def collect_garbage(runtime: Runtime, *, grace_seconds: int, dry_run: bool = Fal
         referenced = set(
             session.scalars(select(TreeEntry.sha256).where(TreeEntry.tree_id.in_(live_trees)).distinct())
         )
-    cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
+        # A recent grant means a commit may be on its way (an upload, or a reuse the LFS batch
+        # API allowed without one): such blobs wait out the grace period too.
+        referenced.update(session.scalars(select(BlobGrant.sha256).where(BlobGrant.created_at > cutoff)))
     deleted = freed = kept = 0
     for blob in runtime.store.iter_blobs():
         if blob.sha256 in referenced or blob.modified_at > cutoff:

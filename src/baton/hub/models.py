@@ -22,7 +22,8 @@ GATED_MODES = ("auto", "manual")
 
 class Repo(Base):
     __tablename__ = "repos"
-    __table_args__ = (UniqueConstraint("repo_type", "namespace", "name"),)
+    # AUTOINCREMENT on SQLite: a deleted repo's id is never given to a new repo.
+    __table_args__ = (UniqueConstraint("repo_type", "namespace", "name"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     repo_type: Mapped[str] = mapped_column(String(8))

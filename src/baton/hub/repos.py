@@ -113,9 +113,12 @@ def get_repo(session: Session, user: Account | None, key: RepoKey) -> Repo:
 def get_writable_repo(session: Session, user: Account | None, key: RepoKey) -> Repo:
     repo = get_repo(session, user, key)
     if not has_role(session, user, repo, "write"):
+        read_only_token = user is not None and user.token_role == "read"
         raise PermissionDeniedError(
             f"'{user.name if user else 'anonymous'}' cannot write to {key}",
-            hint=f"Ask an admin of '{repo.namespace}' for the write role.",
+            hint="This token is read-only: use a write token."
+            if read_only_token
+            else f"Ask an admin of '{repo.namespace}' for the write role.",
         )
     return repo
 

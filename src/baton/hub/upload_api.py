@@ -139,6 +139,7 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
         if user is None:
             raise AuthenticationError("Uploading needs a token")
         answers = []
+        reused: list[tuple[str, int]] = []
         with runtime.database.session() as session:
             repo = repos.get_writable_repo(session, user, key)
             for item in objects:
@@ -157,7 +158,15 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
                 answer: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
                 if commits.blob_needs_upload(session, runtime.store, user, repo, oid):
                     answer["actions"] = _upload_actions(runtime, root, key, oid, size, multipart)
+                else:
+                    reused.append((oid, size))
                 answers.append(answer)
+        if reused:
+            # No upload will come for these: refresh their grants so gc spares them until the commit.
+            with runtime.database.session(write=True) as session:
+                repo = repos.get_writable_repo(session, user, key)
+                for oid, size in reused:
+                    commits.grant_blob(session, repo, oid, size)
         return answers
 
     answers = await run_in_threadpool(plan)
@@ -352,6 +361,7 @@ async def commit(
             repo = repos.get_writable_repo(session, user, key)
             new = commits.apply_commit(
                 session,
+                runtime.store,
                 runtime.settings,
                 user,
                 repo,

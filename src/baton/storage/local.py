@@ -12,6 +12,7 @@ crash or a refused upload never leaves a partial file there.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -87,18 +88,7 @@ class LocalBlobStore(BlobStore):
         with self._temporary_file("put-") as temporary:
             self._receive(chunks, verifier, temporary)
             info = verifier.finish()
-            final_path = self.blob_path(info.sha256)
-            with _os_errors("store", final_path):
-                if final_path.exists():
-                    # Already stored: refresh its time so that garbage collection, which spares
-                    # young blobs, does not remove it before the caller references it.
-                    os.utime(final_path)
-                    return info
-                temporary.file.flush()
-                os.fsync(temporary.file.fileno())
-                self._make_parent_folders(final_path)
-                temporary.move_to(final_path)
-                _fsync_folder(final_path.parent)
+            self._store_verified(temporary, info)
         return info
 
     def exists(self, sha256: str) -> bool:
@@ -205,12 +195,18 @@ class LocalBlobStore(BlobStore):
             except FileNotFoundError:
                 raise _part_not_found(upload_id, part_number) from None
         check_parts_total(total, expected_size=expected_size, max_size=max_size)
-        info = self.put(
-            self._read_parts(upload_folder, part_numbers),
-            expected_sha256=expected_sha256,
-            expected_size=expected_size,
-            max_size=max_size,
+        verifier = StreamVerifier(
+            expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size
         )
+        with self._temporary_file("join-") as temporary:
+            # The parts are joined by the kernel (no copy through Python), then the joined file
+            # itself is read back and verified: what is checked is exactly what gets stored.
+            self._join_parts(upload_folder, part_numbers, temporary)
+            with _os_errors("read", temporary.path), temporary.path.open("rb", buffering=0) as joined:
+                while chunk := joined.read(CHUNK_SIZE):
+                    verifier.update(chunk)
+            info = verifier.finish()
+            self._store_verified(temporary, info)
         self.abort_multipart(upload_id)
         return info
 
@@ -269,6 +265,35 @@ class LocalBlobStore(BlobStore):
             with _os_errors("write", temporary.path):
                 temporary.file.write(chunk)
 
+    def _store_verified(self, temporary: _TemporaryFile, info: BlobInfo) -> None:
+        """Move a fully written, verified temporary file into place as the blob ``info`` names."""
+        final_path = self.blob_path(info.sha256)
+        with _os_errors("store", final_path):
+            if final_path.exists():
+                # Already stored: refresh its time so that garbage collection, which spares
+                # young blobs, does not remove it before the caller references it.
+                os.utime(final_path)
+                return
+            temporary.file.flush()
+            os.fsync(temporary.file.fileno())
+            self._make_parent_folders(final_path)
+            temporary.move_to(final_path)
+            _fsync_folder(final_path.parent)
+
+    @staticmethod
+    def _join_parts(upload_folder: Path, part_numbers: list[int], temporary: _TemporaryFile) -> None:
+        """Append the parts, in order, to ``temporary``."""
+        temporary.file.flush()
+        destination = temporary.file.fileno()
+        for part_number in part_numbers:
+            part_path = upload_folder / str(part_number)
+            try:
+                part = part_path.open("rb", buffering=0)
+            except FileNotFoundError:
+                raise _part_not_found(upload_folder.name, part_number) from None
+            with part, _os_errors("join the parts into", temporary.path):
+                _copy_file(part.fileno(), destination)
+
     def _make_parent_folders(self, path: Path) -> None:
         """Create the shard folders of ``path``, fsyncing each folder that gained an entry."""
         missing: list[Path] = []
@@ -280,17 +305,32 @@ class LocalBlobStore(BlobStore):
             folder.mkdir(exist_ok=True)
             _fsync_folder(folder.parent)
 
-    @staticmethod
-    def _read_parts(upload_folder: Path, part_numbers: list[int]) -> Iterator[bytes]:
-        for part_number in part_numbers:
-            part_path = upload_folder / str(part_number)
-            try:
-                file = part_path.open("rb", buffering=0)
-            except FileNotFoundError:
-                raise _part_not_found(upload_folder.name, part_number) from None
-            with file:
-                while chunk := file.read(CHUNK_SIZE):
-                    yield chunk
+
+def _copy_file(source: int, destination: int) -> None:
+    """Copy the rest of file ``source`` to the end of ``destination`` (both file descriptors).
+
+    ``os.copy_file_range`` copies inside the kernel, without the bytes passing through Python;
+    where it is missing or the filesystem refuses it, a plain read/write loop does the same.
+    """
+    if hasattr(os, "copy_file_range"):
+        try:
+            while os.copy_file_range(source, destination, 1 << 30):
+                pass
+            return
+        except OSError as error:
+            # Not supported here (old kernel, some network or FUSE filesystems): copy by hand,
+            # from where the kernel stopped; a real I/O error will show again below.
+            if error.errno not in _COPY_FILE_RANGE_UNSUPPORTED:
+                raise
+    while chunk := os.read(source, CHUNK_SIZE):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(destination, view) :]
+
+
+_COPY_FILE_RANGE_UNSUPPORTED = frozenset(
+    {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM}
+)
 
 
 def _read_range(file: BinaryIO, path: Path, start: int, stop: int) -> Iterator[bytes]:

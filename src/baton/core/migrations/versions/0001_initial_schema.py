@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 20:52:15.208733
+Create Date: 2026-11-27 21:24:27.267868
 """
 
 from collections.abc import Sequence
@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["owner_id"], ["accounts.id"], name=op.f("fk_repos_owner_id_accounts")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_repos")),
         sa.UniqueConstraint("repo_type", "namespace", "name", name=op.f("uq_repos_repo_type")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("repos", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_repos_namespace"), ["namespace"], unique=False)
@@ -162,9 +163,7 @@ def upgrade() -> None:
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("created_at", baton.core.database.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["repo_id"], ["repos.id"], name=op.f("fk_commits_repo_id_repos"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["repo_id"], ["repos.id"], name=op.f("fk_commits_repo_id_repos"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("oid", name=op.f("pk_commits")),
     )
     with op.batch_alter_table("commits", schema=None) as batch_op:
@@ -193,10 +192,7 @@ def upgrade() -> None:
         sa.Column("base", sa.String(length=200), nullable=False),
         sa.Column("relation", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
-            ["child_repo_id"],
-            ["repos.id"],
-            name=op.f("fk_lineage_edges_child_repo_id_repos"),
-            ondelete="CASCADE",
+            ["child_repo_id"], ["repos.id"], name=op.f("fk_lineage_edges_child_repo_id_repos"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lineage_edges")),
     )
@@ -213,9 +209,7 @@ def upgrade() -> None:
         sa.Column("commit_oid", sa.String(length=40), nullable=False),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("created_at", baton.core.database.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["repo_id"], ["repos.id"], name=op.f("fk_refs_repo_id_repos"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["repo_id"], ["repos.id"], name=op.f("fk_refs_repo_id_repos"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refs")),
         sa.UniqueConstraint("repo_id", "kind", "name", name=op.f("uq_refs_repo_id")),
     )

@@ -65,6 +65,13 @@ def array_digest(dtype: str, shape: tuple[int, ...], data: bytes) -> str:
     return digest.hexdigest()
 
 
+def _stored_dtype(array: npt.NDArray[np.generic]) -> str:
+    # The safetensors spelling ("F32", "BF16"), so in-memory digests equal the readers' digests.
+    from baton.provenance.reader import safetensors_dtype_name  # the reader imports this module
+
+    return safetensors_dtype_name(array.dtype)
+
+
 class ArraySource:
     """An in-memory TensorSource over numpy arrays (tests, and derivatives made in memory)."""
 
@@ -90,14 +97,14 @@ class ArraySource:
 
     def meta(self, name: str) -> TensorMeta:
         array = self._tensors[name]
-        return TensorMeta(name, str(array.dtype).upper(), tuple(array.shape), int(array.nbytes))
+        return TensorMeta(name, _stored_dtype(array), tuple(array.shape), int(array.nbytes))
 
     def read(self, name: str) -> FloatArray:
         return np.asarray(self._tensors[name], dtype=np.float32)
 
     def digest(self, name: str) -> str:
         array = np.ascontiguousarray(self._tensors[name])
-        return array_digest(str(array.dtype).upper(), tuple(array.shape), array.tobytes())
+        return array_digest(_stored_dtype(array), tuple(array.shape), array.tobytes())
 
     def config(self) -> dict[str, object]:
         return dict(self._config)

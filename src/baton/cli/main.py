@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from baton.cli import hub, org, serve, user
+from baton.cli import hub, org, serve, user, worker
 
 app = typer.Typer(help="Baton: staged AI challenges and the commons hub.", no_args_is_help=True)
 app.command("serve")(serve.serve)
@@ -12,6 +12,8 @@ app.command("demo")(serve.demo)
 app.add_typer(user.app, name="user")
 app.add_typer(org.app, name="org")
 app.add_typer(hub.app, name="hub")
+app.command("worker")(worker.worker)
+app.add_typer(worker.jobs_app, name="jobs")
 
 if __name__ == "__main__":
     app()

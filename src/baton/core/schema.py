@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import baton.accounts.models
+import baton.core.job_models
 import baton.hub.models  # noqa: F401
 from baton.core.database import Base
 

@@ -13,6 +13,8 @@ from baton.core.runtime import Runtime
 from baton.core.settings import Settings, load_settings
 from baton.hub import api as hub_api
 from baton.hub import hf_api, upload_api
+from baton.provenance import api as provenance_api
+from baton.provenance import service as provenance_service
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -27,6 +29,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = FastAPI(title="Baton", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
     app.state.runtime = runtime
+    # Cross-domain wiring lives here, so the hub does not import the domains that react to it.
+    if provenance_service.on_commit not in runtime.commit_listeners:
+        runtime.commit_listeners.append(provenance_service.on_commit)
     install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
@@ -35,6 +40,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     # Baton's own and upload routes first: the HF download routes match broad patterns.
     app.include_router(hub_api.router)
+    app.include_router(provenance_api.router)
     app.include_router(upload_api.router)
     app.include_router(hf_api.router)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from baton.cli import hub, org, serve, user, worker
+from baton.cli import hub, org, provenance, serve, user, worker
 
 app = typer.Typer(help="Baton: staged AI challenges and the commons hub.", no_args_is_help=True)
 app.command("serve")(serve.serve)
@@ -14,6 +14,7 @@ app.add_typer(org.app, name="org")
 app.add_typer(hub.app, name="hub")
 app.command("worker")(worker.worker)
 app.add_typer(worker.jobs_app, name="jobs")
+app.add_typer(provenance.app, name="provenance")
 
 if __name__ == "__main__":
     app()

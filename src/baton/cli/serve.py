@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -10,13 +11,29 @@ import uvicorn
 
 from baton.app import create_app
 from baton.cli.common import DataDirOption, console, open_runtime
+from baton.core import jobs
+from baton.core.runtime import Runtime
 from baton.demo.seed import seed_demo
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option("--port", help="Port to listen on.")]
+WorkerOption = Annotated[
+    bool,
+    typer.Option(
+        "--worker/--no-worker",
+        help="Also run background jobs (provenance scans) in this process; use --no-worker when "
+        "separate `baton worker` processes do it.",
+    ),
+]
 
 
-def _run(data_dir: Path | None, host: str, port: int, *, demo: bool) -> None:
+def _start_worker(runtime: Runtime) -> jobs.Worker:
+    worker = jobs.Worker(runtime)
+    threading.Thread(target=worker.run, name="baton-worker", daemon=True).start()
+    return worker
+
+
+def _run(data_dir: Path | None, host: str, port: int, *, demo: bool, worker: bool) -> None:
     runtime = open_runtime(data_dir)
     if demo:
         result = seed_demo(runtime)
@@ -31,14 +48,30 @@ def _run(data_dir: Path | None, host: str, port: int, *, demo: bool) -> None:
     url = f"http://{host}:{port}"
     console.print(f"Baton serving {runtime.settings.data_dir} at [bold]{url}[/bold]")
     console.print(f"  export HF_ENDPOINT={url} HF_HUB_DISABLE_XET=1   # then use huggingface_hub as usual")
-    uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="info", timeout_keep_alive=30)
+    app = create_app(runtime=runtime)
+    background = _start_worker(runtime) if worker else None
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=30)
+    finally:
+        if background is not None:
+            background.stop()
 
 
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000, data_dir: DataDirOption = None) -> None:
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    worker: WorkerOption = True,
+    data_dir: DataDirOption = None,
+) -> None:
     """Run Baton's HTTP server (HF-compatible hub API included)."""
-    _run(data_dir, host, port, demo=False)
+    _run(data_dir, host, port, demo=False, worker=worker)
 
 
-def demo(host: HostOption = "127.0.0.1", port: PortOption = 8000, data_dir: DataDirOption = None) -> None:
+def demo(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    worker: WorkerOption = True,
+    data_dir: DataDirOption = None,
+) -> None:
     """Load the demo data (once) and run the server."""
-    _run(data_dir, host, port, demo=True)
+    _run(data_dir, host, port, demo=True, worker=worker)

@@ -107,6 +107,7 @@ DEDUPE_KEY_MAX_LENGTH = 255
 # here, e.g. "provenance.fingerprint": "baton.provenance.jobs:fingerprint".
 HANDLERS: dict[str, str] = {
     "core.sleep": "baton.core.jobs:sleep_handler",
+    "provenance.scan": "baton.provenance.service:scan_job",
 }
 
 # Errors that mean "this input can never work": retrying would fail the same way. An exception

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from baton.core.database import Database, migrate
 from baton.core.settings import Settings
@@ -35,6 +37,10 @@ class Runtime:
     database: Database
     store: BlobStore
     signer: UrlSigner
+    # Called inside the transaction of every commit made through the API, as
+    # listener(session, repo, commit, changed_paths). The app wires domains in here (provenance
+    # queues a scan), so the hub does not depend on them.
+    commit_listeners: list[Callable[..., Any]] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:

@@ -371,6 +371,10 @@ async def commit(
                 message=str(header.get("description") or ""),
                 parent_commit=header.get("parentCommit") or None,
             )
+            if branch == repo.default_branch:
+                changed = [*prepared.additions, *(deletion.path for deletion in prepared.deletions)]
+                for listener in runtime.commit_listeners:
+                    listener(session, repo, new, changed)
             url = web_url(request, runtime, repo)
             return {"commitUrl": f"{url}/commit/{new.oid}", "commitOid": new.oid, "pullRequestUrl": None}
 

@@ -1,0 +1,812 @@
+"""Decide from the weights whether model ``a`` was derived from reference ``b``.
+
+``compare(a, b)`` reads both checkpoints through :class:`TensorSource`, a few tensors at a time:
+
+1. exact copies: per-tensor digests, matched under any name; for copied-then-lightly-tuned
+   tensors, the fraction of bit-identical values against its chance rate;
+2. residual alignment: orthogonal Procrustes on anchors (shared-token embedding rows, position
+   embeddings, patch embeddings), which undoes residual permutations, sign flips, rotations and
+   scaling;
+3. layer alignment when depths differ (monotone matching of per-layer sketches);
+4. per block: attention projections by unbiased CKA and MLP hidden units by Hungarian matching,
+   each against a null of random residual rotations; norm gains by centered correlation against
+   a permutation null (with raw cosine and its shuffle baseline shown beside it);
+5. corrections across tests and components (``verdict.CORRECTION``) and the verdict.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from baton.core.errors import BadRequestError
+from baton.provenance import hashing, statistics
+from baton.provenance.alignment import (
+    ResidualAlignment,
+    identity,
+    monotone_layer_alignment,
+    procrustes,
+    shared_token_rows,
+)
+from baton.provenance.layout import Block, Layout, analyse
+from baton.provenance.source import TensorSource
+from baton.provenance.verdict import (
+    CORRECTION,
+    ComparisonResult,
+    ComponentEvidence,
+    ComponentResult,
+    Evidence,
+    NormEvidence,
+    decide,
+    explain,
+    overall_verdict,
+)
+
+FloatArray = npt.NDArray[np.float64]
+CKA_CONTEXT = (
+    "Attention CKA (as AWM) is shown for comparison but not counted: independently trained models "
+    "learn similar attention subspaces, most of all in the first layers, so its null is not calibrated."
+)
+LOW_PRECISION = {"BF16", "BFLOAT16", "F16", "FLOAT16", "F8_E4M3", "F8_E5M2", "FLOAT8_E4M3FN", "FLOAT8_E5M2"}
+
+
+@dataclass
+class Options:
+    alpha: float = 0.01
+    seed: int = 0
+    max_units: int = 512  # hidden units per block sampled for matching
+    max_residual: int = 1024  # residual coordinates sampled for CKA
+    null_draws: int = 40
+
+
+@dataclass
+class _Side:
+    source: TensorSource
+    layout: Layout
+    cache: dict[str, FloatArray] = field(default_factory=dict)
+
+    def read(self, name: str) -> FloatArray:
+        # A tiny cache (norm gains, reused by several matrices); matrices are never cached.
+        if name in self.cache:
+            return self.cache[name]
+        array = np.asarray(self.source.read(name), dtype=np.float64)
+        if array.ndim == 1:
+            self.cache[name] = array
+        return array
+
+
+def compare(
+    a: TensorSource,
+    b: TensorSource,
+    *,
+    alpha: float = 0.01,
+    seed: int = 0,
+    max_units: int = 512,
+    null_draws: int = 40,
+) -> ComparisonResult:
+    """Is ``a`` derived from ``b``? Evidence, per-component localisation and a verdict."""
+    if not 0 < alpha < 1:
+        raise BadRequestError(f"alpha must be between 0 and 1, got {alpha}", hint="Use e.g. --alpha 0.01.")
+    options = Options(alpha=alpha, seed=seed, max_units=max_units, null_draws=null_draws)
+    side_a = _Side(a, analyse(a.names()))
+    side_b = _Side(b, analyse(b.names()))
+    if not side_a.layout.component_of or not side_b.layout.component_of:
+        raise BadRequestError("a checkpoint has no tensors", hint="Check the folder or revision holds *.safetensors.")
+    rng = np.random.default_rng(seed)
+    gathered = {name: ComponentEvidence(name) for name in side_a.layout.components()}
+
+    _exact_copies(side_a, side_b, gathered, alpha)
+
+    norms: list[NormEvidence] = []
+    layer_pairs: list[tuple[str, str]] = []
+    alignments: dict[str, Any] = {}
+    transformations: set[str] = set()
+    block_facts: list[dict[str, Any]] = []
+
+    # The language model stack.
+    stack_a, stack_b = side_a.layout.language_stack(), side_b.layout.language_stack()
+    if stack_a and stack_b:
+        alignment, anchors = _language_alignment(side_a, side_b)
+        alignments["language_model"] = _alignment_json(alignment)
+        pairs, block_facts = _compare_stack(
+            side_a, side_b, stack_a, stack_b, alignment, anchors, options, rng, gathered, norms
+        )
+        layer_pairs.extend((block_a.name, block_b.name) for block_a, block_b in pairs)
+        _compare_head(side_a, side_b, alignment, options, rng, gathered, norms)
+        _note_transformations(alignment, block_facts, transformations)
+
+    # Encoder towers (vision, audio): each tower of a against each tower of b.
+    for tower_a, blocks_a in side_a.layout.tower_stacks().items():
+        for tower_b, blocks_b in side_b.layout.tower_stacks().items():
+            alignment, anchors = _tower_alignment(side_a, side_b, tower_a, tower_b)
+            alignments[f"{tower_a}~{tower_b}"] = _alignment_json(alignment)
+            pairs, _ = _compare_stack(
+                side_a, side_b, blocks_a, blocks_b, alignment, anchors, options, rng, gathered, norms
+            )
+            layer_pairs.extend((block_a.name, block_b.name) for block_a, block_b in pairs)
+
+    components, p_value, _ = decide(list(gathered.values()), alpha)
+    verdict = overall_verdict(components, p_value, alpha, {block.component for block in stack_a})
+    relation = _relation(verdict, components, side_a, side_b, stack_a, stack_b, block_facts, layer_pairs)
+    flagged = [c.name for c in components if c.status in ("derived", "copied")]
+    evidence = [e for c in gathered.values() for e in c.tests]
+    return ComparisonResult(
+        model=a.label,
+        reference=b.label,
+        verdict=verdict,
+        relation=relation,
+        p_value=p_value,
+        alpha=alpha,
+        correction=CORRECTION,
+        components=components,
+        evidence=evidence,
+        norms=norms,
+        alignment=alignments,
+        layer_alignment=layer_pairs,
+        transformations=sorted(transformations),
+        config_likeness=config_likeness(a.config(), b.config()),
+        explanation=explain(verdict, relation, p_value, alpha, flagged),
+    )
+
+
+# --- exact copies -----------------------------------------------------------------------------
+
+
+def _informative(array: FloatArray) -> bool:
+    """Constant tensors (fresh norm gains, zero biases) match by chance, not by copying."""
+    if array.size < 16:
+        return False
+    flat = array.reshape(-1)
+    return bool(np.unique(flat[: min(flat.size, 4096)]).size >= 16)
+
+
+def _relative(name: str, layout: Layout) -> str:
+    component = layout.component_of.get(name, "")
+    return name[len(component) + 1 :] if component and name.startswith(component + ".") else name
+
+
+def _exact_copies(side_a: _Side, side_b: _Side, gathered: dict[str, ComponentEvidence], alpha: float) -> None:
+    by_digest: dict[str, str] = {}
+    for name in side_b.source.names():
+        by_digest.setdefault(side_b.source.digest(name), name)
+    by_relative: dict[tuple[str, tuple[int, ...]], str] = {}
+    for name in side_b.source.names():
+        by_relative.setdefault((_relative(name, side_b.layout), side_b.source.meta(name).shape), name)
+    totals: Counter[str] = Counter()
+    copied: Counter[str] = Counter()
+    sources: dict[str, Counter[str]] = {}
+    p_values: dict[str, list[float]] = {}
+    for name in side_a.source.names():
+        component = side_a.layout.component_of[name]
+        meta = side_a.source.meta(name)
+        match = by_digest.get(side_a.source.digest(name))
+        partner = match or by_relative.get((_relative(name, side_a.layout), meta.shape))
+        if partner is None:
+            array_size = int(np.prod(meta.shape))
+            totals[component] += array_size
+            continue
+        array_a = np.asarray(side_a.source.read(name), dtype=np.float32)
+        if not _informative(array_a.astype(np.float64)):
+            continue
+        totals[component] += array_a.size
+        if match is not None:
+            fraction, p_value = 1.0, 0.0
+        else:
+            array_b = np.asarray(side_b.source.read(partner), dtype=np.float32)
+            fraction, _, p_value = hashing.bit_identical_fraction(array_a, array_b)
+            if p_value > alpha:
+                continue
+        copied[component] += int(fraction * array_a.size)
+        sources.setdefault(component, Counter())[side_b.layout.component_of.get(partner, partner)] += array_a.size
+        p_values.setdefault(component, []).append(p_value)
+    for component, total in totals.items():
+        if total == 0 or component not in copied:
+            continue
+        evidence = gathered[component]
+        evidence.copied_fraction = copied[component] / total
+        evidence.copied_source = sources[component].most_common(1)[0][0]
+        evidence.copy_p_value = statistics.sidak(p_values[component])
+
+
+# --- alignment --------------------------------------------------------------------------------
+
+
+def _alignment_json(alignment: ResidualAlignment) -> dict[str, Any]:
+    return {
+        "method": alignment.method,
+        "anchors": alignment.anchors,
+        "fit": alignment.fit,
+        "permutation_like": alignment.permutation_like,
+    }
+
+
+def _width(side: _Side, blocks: list[Block]) -> int:
+    block = blocks[0]
+    for role in ("q", "qkv", "up", "gate"):
+        if role in block.roles:
+            shape = side.source.meta(block.roles[role]).shape
+            return int(shape[0] if block.conv1d else shape[1])
+    raise BadRequestError(f"cannot tell the residual width of {block.name}")
+
+
+def _language_alignment(side_a: _Side, side_b: _Side) -> tuple[ResidualAlignment, FloatArray | None]:
+    layout_a, layout_b = side_a.layout, side_b.layout
+    width_a = _width(side_a, layout_a.language_stack())
+    width_b = _width(side_b, layout_b.language_stack())
+    anchors_a: list[FloatArray] = []
+    anchors_b: list[FloatArray] = []
+    method = "identity"
+    if layout_a.token_embedding and layout_b.token_embedding:
+        rows_a = side_a.source.meta(layout_a.token_embedding).shape[0]
+        rows_b = side_b.source.meta(layout_b.token_embedding).shape[0]
+        index_a, index_b, method = shared_token_rows(
+            side_a.source.vocabulary(), side_b.source.vocabulary(), rows_a, rows_b
+        )
+        if index_a.size:
+            anchors_a.append(side_a.read(layout_a.token_embedding)[index_a])
+            anchors_b.append(side_b.read(layout_b.token_embedding)[index_b])
+    if layout_a.position_embedding and layout_b.position_embedding:
+        positions_a = side_a.read(layout_a.position_embedding)
+        positions_b = side_b.read(layout_b.position_embedding)
+        rows = min(positions_a.shape[0], positions_b.shape[0])
+        anchors_a.append(positions_a[:rows])
+        anchors_b.append(positions_b[:rows])
+        method = method + "+positions" if method != "identity" else "positions"
+    if not anchors_a:
+        return identity(width_a, width_b, "identity (no shared anchors)"), None
+    return procrustes(anchors_a, anchors_b, method), np.concatenate(anchors_a, axis=0)
+
+
+def _tower_alignment(
+    side_a: _Side, side_b: _Side, tower_a: str, tower_b: str
+) -> tuple[ResidualAlignment, FloatArray | None]:
+    anchors_a: list[FloatArray] = []
+    anchors_b: list[FloatArray] = []
+    by_kind_b = {name.rsplit(".", 2)[-2]: name for name in side_b.layout.tower_anchors.get(tower_b, [])}
+    for name_a in side_a.layout.tower_anchors.get(tower_a, []):
+        name_b = by_kind_b.get(name_a.rsplit(".", 2)[-2])
+        if name_b is None:
+            continue
+        array_a, array_b = side_a.read(name_a), side_b.read(name_b)
+        if array_a.ndim > 2:  # patch embedding (out, channels, h, w): the pixel side is shared
+            array_a, array_b = array_a.reshape(array_a.shape[0], -1).T, array_b.reshape(array_b.shape[0], -1).T
+        if array_a.shape[0] != array_b.shape[0]:
+            rows = min(array_a.shape[0], array_b.shape[0])
+            array_a, array_b = array_a[:rows], array_b[:rows]
+        anchors_a.append(array_a)
+        anchors_b.append(array_b)
+    width_a = _width(side_a, side_a.layout.tower_stacks()[tower_a])
+    width_b = _width(side_b, side_b.layout.tower_stacks()[tower_b])
+    if not anchors_a:
+        return identity(width_a, width_b, "identity (no shared anchors)"), None
+    return procrustes(anchors_a, anchors_b, "patch_and_position_embeddings"), np.concatenate(anchors_a, axis=0)
+
+
+# --- block matrices ---------------------------------------------------------------------------
+
+
+def _matrix(side: _Side, block: Block, name: str) -> FloatArray:
+    array = side.read(name)
+    return array.T if block.conv1d else array
+
+
+def _readers(side: _Side, block: Block, roles: dict[str, str], norm_role: str) -> dict[str, FloatArray]:
+    """Matrices that read the residual (units × d), with the preceding norm gain folded in."""
+    gain = side.read(block.roles[norm_role]) if norm_role in block.roles else None
+    out: dict[str, FloatArray] = {}
+    for role, name in roles.items():
+        matrix = _matrix(side, block, name)
+        if gain is not None and gain.shape[0] == matrix.shape[1]:
+            matrix = matrix * gain[None, :]
+        out[role] = matrix
+    return out
+
+
+def _split_fused(readers: dict[str, FloatArray]) -> list[FloatArray]:
+    parts: list[FloatArray] = []
+    for role in ("q", "k", "v"):
+        if role in readers:
+            parts.append(readers[role])
+    if "qkv" in readers:
+        fused = readers["qkv"]
+        parts.extend(np.split(fused, 3, axis=0) if fused.shape[0] % 3 == 0 else [fused])
+    return [part / max(1e-12, float(np.linalg.norm(part))) for part in parts]
+
+
+def _attention_features(
+    side: _Side, block: Block, alignment: ResidualAlignment | None
+) -> tuple[FloatArray, FloatArray] | None:
+    """(readers^T, writer) with residual coordinates as rows, in a's basis when aligned."""
+    roles: dict[str, str] = {r: block.roles[r] for r in ("q", "k", "v", "qkv") if r in block.roles}
+    if not roles or "o" not in block.roles:
+        return None
+    reading = np.concatenate(_split_fused(_readers(side, block, roles, "norm_attention")), axis=0)
+    writer = _matrix(side, block, block.roles["o"])  # (d × heads)
+    if alignment is not None:
+        reading = alignment.readers(reading)
+        writer = alignment.residual_rows(writer.T).T
+    return reading.T, writer
+
+
+def _mlp_units(
+    side: _Side, block: Block, roles: dict[str, str], alignment: ResidualAlignment | None
+) -> dict[str, FloatArray]:
+    """Per hidden unit: its gate and up rows and its down column, each (units × d)."""
+    reading = _readers(side, block, {r: roles[r] for r in ("gate", "up") if r in roles}, "norm_mlp")
+    units = dict(reading)
+    if "down" in roles:
+        units["down"] = _matrix(side, block, roles["down"]).T
+    if alignment is not None:
+        units = {role: alignment.residual_rows(matrix) for role, matrix in units.items()}
+    return units
+
+
+def _subsample(rows: int, limit: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    if rows <= limit:
+        return np.arange(rows, dtype=np.int64)
+    return np.sort(rng.choice(rows, size=limit, replace=False)).astype(np.int64)
+
+
+# --- layer alignment --------------------------------------------------------------------------
+
+
+def _pair_layers(
+    side_a: _Side,
+    side_b: _Side,
+    stack_a: list[Block],
+    stack_b: list[Block],
+    alignment: ResidualAlignment,
+    options: Options,
+    rng: np.random.Generator,
+) -> list[tuple[Block, Block]]:
+    if len(stack_a) == len(stack_b):
+        return list(zip(stack_a, stack_b, strict=True))
+    # Depths differ: sketch every layer once (attention Gram on sampled residual coordinates).
+    width = alignment.matrix.shape[1]
+    coordinates = _subsample(width, 256, rng)
+    sketches_a = [_sketch(side_a, block, None, coordinates) for block in stack_a]
+    sketches_b = [_sketch(side_b, block, alignment, coordinates) for block in stack_b]
+    similarity = np.zeros((len(stack_a), len(stack_b)))
+    for i, sketch_a in enumerate(sketches_a):
+        for j, sketch_b in enumerate(sketches_b):
+            if sketch_a is not None and sketch_b is not None:
+                similarity[i, j] = statistics.unbiased_cka(sketch_a, sketch_b)
+    if len(stack_a) < len(stack_b):
+        return [(stack_a[i], stack_b[j]) for i, j in monotone_layer_alignment(similarity)]
+    # a is deeper (layers duplicated or added): each of a's layers meets its most similar layer of b.
+    return [(stack_a[i], stack_b[int(np.argmax(similarity[i]))]) for i in range(len(stack_a))]
+
+
+def _sketch(
+    side: _Side, block: Block, alignment: ResidualAlignment | None, coordinates: npt.NDArray[np.int64]
+) -> FloatArray | None:
+    features = _attention_features(side, block, alignment)
+    if features is None:
+        return None
+    reading, _ = features
+    return reading[coordinates]
+
+
+# --- block tests ------------------------------------------------------------------------------
+
+
+def _learned_subspace_projection(anchors: FloatArray | None, width: int) -> FloatArray | None:
+    """Projector removing the top principal directions of a's anchors (a third of the width).
+
+    Independently trained models learn similar features (convergent learning), concentrated in the
+    leading directions of their embeddings; a derived model also shares the rest, which for an
+    independent model is its own initialisation noise. Comparing in the complement keeps the
+    signal of derivation and drops most of the convergent similarity.
+    """
+    if anchors is None or anchors.shape[1] != width or width < 6:
+        return None
+    centered = anchors - anchors.mean(axis=0, keepdims=True)
+    _, _, vt = np.linalg.svd(centered, full_matrices=False)
+    leading = vt[: width // 3].T
+    projection: FloatArray = np.eye(width) - leading @ leading.T
+    return projection
+
+
+@dataclass
+class _BlockView:
+    """What one block contributes to the tests, small enough to keep for every layer of a."""
+
+    units: dict[int, dict[str, FloatArray]]  # expert (-1: dense) -> role -> (units × d), aligned + projected
+    stored: dict[int, dict[str, FloatArray]]  # same, in the stored basis (exact-null test)
+    attention: tuple[FloatArray, FloatArray] | None
+
+
+def _block_view(
+    side: _Side,
+    block: Block,
+    alignment: ResidualAlignment | None,
+    projection: FloatArray | None,
+    rows: dict[int, npt.NDArray[np.int64]] | None,
+    options: Options,
+    rng: np.random.Generator,
+) -> _BlockView:
+    experts = block.experts or {-1: block.roles}
+    units: dict[int, dict[str, FloatArray]] = {}
+    stored: dict[int, dict[str, FloatArray]] = {}
+    for expert, roles in experts.items():
+        raw = _mlp_units(side, block, roles, None)
+        if not raw:
+            continue
+        count = next(iter(raw.values())).shape[0]
+        keep = rows.get(expert) if rows is not None else None
+        if keep is None:
+            keep = np.arange(count, dtype=np.int64) if rows is not None else _subsample(count, options.max_units, rng)
+        raw = {role: matrix[keep] for role, matrix in raw.items()}
+        stored[expert] = raw
+        aligned = {role: alignment.residual_rows(m) for role, m in raw.items()} if alignment is not None else raw
+        units[expert] = {role: m @ projection for role, m in aligned.items()} if projection is not None else aligned
+    attention = _attention_features(side, block, alignment)
+    if attention is not None and projection is not None:
+        attention = (projection @ attention[0], projection @ attention[1])
+    return _BlockView(units, stored, attention)
+
+
+def _mlp_statistic(view_a: _BlockView, view_b: _BlockView) -> float | None:
+    """Best matched-unit similarity over the expert pairs (experts of an upcycled MoE vs a dense MLP)."""
+    values = []
+    for expert_a, units_a in view_a.units.items():
+        for expert_b, units_b in view_b.units.items():
+            if expert_a >= 0 and expert_b >= 0 and expert_a != expert_b:
+                continue
+            shared = [role for role in ("gate", "up", "down") if role in units_a and role in units_b]
+            if shared:
+                values.append(
+                    statistics.matched_similarity(
+                        statistics.unit_similarity([units_a[r] for r in shared], [units_b[r] for r in shared])
+                    )[0]
+                )
+    return max(values) if values else None
+
+
+def _compare_stack(
+    side_a: _Side,
+    side_b: _Side,
+    stack_a: list[Block],
+    stack_b: list[Block],
+    alignment: ResidualAlignment,
+    anchors_a: FloatArray | None,
+    options: Options,
+    rng: np.random.Generator,
+    gathered: dict[str, ComponentEvidence],
+    norms: list[NormEvidence],
+) -> tuple[list[tuple[Block, Block]], list[dict[str, Any]]]:
+    """MLP matching and attention CKA for the paired blocks, against a cross-layer null.
+
+    The null of each statistic is its value for *unpaired* layers (a's layer i against b's layer
+    j ≠ pair(i)) under the same residual alignment: those pairs share everything independent
+    training shares (the alignment, convergent features) except a common origin.
+    """
+    pairs = _pair_layers(side_a, side_b, stack_a, stack_b, alignment, options, rng)
+    selection = max(1, len(stack_b) - len(stack_a) + 1) if len(stack_a) < len(stack_b) else 1
+    width = alignment.matrix.shape[1]
+    projection = _learned_subspace_projection(anchors_a, width)
+    views_a = [_block_view(side_a, block, None, projection, None, options, rng) for block in stack_a]
+    partner = {id(block_a): block_b for block_a, block_b in pairs}
+    # Which (i, j) to evaluate: the pairs, plus up to `extra` unpaired layers of b for each i.
+    extra = 3
+    wanted: dict[int, set[int]] = {j: set() for j in range(len(stack_b))}
+    index_b = {id(block): j for j, block in enumerate(stack_b)}
+    for i, block_a in enumerate(stack_a):
+        j_pair = index_b[id(partner[id(block_a)])]
+        wanted[j_pair].add(i)
+        others = [j for j in range(len(stack_b)) if j != j_pair]
+        chosen = others if len(others) <= extra else list(rng.choice(others, size=extra, replace=False))
+        for j in chosen:
+            wanted[int(j)].add(i)
+    mlp: dict[tuple[int, int], float] = {}
+    cka: dict[tuple[int, int], float] = {}
+    stored_tests: dict[int, statistics.TestOutcome] = {}
+    for j, block_b in enumerate(stack_b):
+        if not wanted[j]:
+            continue
+        view_b = _block_view(side_b, block_b, alignment, projection, {}, options, rng)
+        for i in sorted(wanted[j]):
+            value = _mlp_statistic(views_a[i], view_b)
+            if value is not None:
+                mlp[(i, j)] = value
+            if views_a[i].attention is not None and view_b.attention is not None:
+                features_a, features_b = views_a[i].attention, view_b.attention
+                assert features_a is not None
+                cka[(i, j)] = float(
+                    np.mean(
+                        [
+                            statistics.unbiased_cka(features_a[0], features_b[0]),
+                            statistics.unbiased_cka(features_a[1], features_b[1]),
+                        ]
+                    )
+                )
+            if partner[id(stack_a[i])] is block_b and alignment.matrix.shape[0] == alignment.matrix.shape[1]:
+                outcome = _stored_basis_test(views_a[i], view_b, rng, options)
+                if outcome is not None:
+                    stored_tests[i] = outcome
+    facts: list[dict[str, Any]] = []
+    for i, (block_a, block_b) in enumerate(pairs):
+        j = index_b[id(block_b)]
+        i = stack_a.index(block_a)
+        component = gathered[block_a.component]
+        detail = {"block": block_a.name, "reference_block": block_b.name}
+        for test, table in (("mlp_unit_matching", mlp), ("attention_cka", cka)):
+            if (i, j) not in table:
+                continue
+            pool = [value for (k, m), value in table.items() if partner[id(stack_a[k])] is not stack_b[m]]
+            outcome = statistics.p_from_pool(table[(i, j)], pool)
+            if outcome is None:
+                continue
+            extra_detail: dict[str, Any] = {"null": "unpaired layers", "null_size": outcome.draws}
+            counted = test != "attention_cka"
+            if not counted:
+                extra_detail["why"] = CKA_CONTEXT
+            component.tests.append(
+                Evidence(
+                    block_a.component, block_b.component, test, outcome.statistic, outcome.null_mean,
+                    outcome.null_std, min(1.0, outcome.p_value * selection), detail | extra_detail, counted,
+                )
+            )  # fmt: skip
+        if i in stored_tests:
+            outcome = stored_tests[i]
+            null = {"null": "signed permutations of the reference's residual basis"}
+            component.tests.append(
+                Evidence(
+                    block_a.component,
+                    block_b.component,
+                    "mlp_unit_matching_stored_basis",
+                    outcome.statistic,
+                    outcome.null_mean,
+                    outcome.null_std,
+                    min(1.0, outcome.p_value * selection),
+                    detail | null,
+                )
+            )
+        for role in ("norm_attention", "norm_mlp"):
+            if role in block_a.roles and role in block_b.roles:
+                _compare_norm(
+                    side_a,
+                    side_b,
+                    block_a.roles[role],
+                    block_b.roles[role],
+                    block_a.component,
+                    alignment,
+                    rng,
+                    component,
+                    block_b.component,
+                    norms,
+                    selection,
+                )
+        units = [(next(iter(u.values())).shape[0]) for u in views_a[i].units.values()]
+        facts.append(
+            {
+                "a": block_a.name,
+                "b": block_b.name,
+                "upcycled": bool(block_a.experts) and not block_b.experts,
+                "units_a": _unit_count(side_a, block_a),
+                "units_b": _unit_count(side_b, block_b),
+                "mlp_statistic": mlp.get((i, j)),
+                "sampled_units": units,
+            }
+        )
+    return pairs, facts
+
+
+def _unit_count(side: _Side, block: Block) -> int:
+    roles = block.experts[min(block.experts)] if block.experts else block.roles
+    for role in ("up", "gate"):
+        if role in roles:
+            shape = side.source.meta(roles[role]).shape
+            return int(shape[1] if block.conv1d else shape[0])
+    return 0
+
+
+def _stored_basis_test(
+    view_a: _BlockView, view_b: _BlockView, rng: np.random.Generator, options: Options
+) -> statistics.TestOutcome | None:
+    units_a = view_a.stored.get(-1) or next(iter(view_a.stored.values()), None)
+    units_b = view_b.stored.get(-1) or next(iter(view_b.stored.values()), None)
+    if units_a is None or units_b is None:
+        return None
+    shared = [role for role in ("gate", "up", "down") if role in units_a and role in units_b]
+    if not shared or units_a[shared[0]].shape[1] != units_b[shared[0]].shape[1]:
+        return None
+    return statistics.matching_permutation_test(
+        [units_a[r] for r in shared], [units_b[r] for r in shared], rng, max(10, options.null_draws // 2)
+    )
+
+
+def _compare_norm(
+    side_a: _Side,
+    side_b: _Side,
+    name_a: str,
+    name_b: str,
+    component_name: str,
+    alignment: ResidualAlignment,
+    rng: np.random.Generator,
+    component: ComponentEvidence,
+    source: str,
+    norms: list[NormEvidence],
+    selection: int = 1,
+) -> None:
+    gains_a = side_a.read(name_a)
+    gains_b = side_b.read(name_b)
+    if gains_b.shape != gains_a.shape:
+        return
+    # In the stored basis: coordinates are exchangeable under independent training, so the
+    # permutation null is exact. (A residual permutation defeats it; the MLP tests cover that.)
+    comparison = statistics.compare_vectors(gains_a, gains_b, rng)
+    norms.append(
+        NormEvidence(
+            component_name,
+            name_a,
+            name_b,
+            comparison.raw_cosine,
+            comparison.shuffled_raw_cosine,
+            comparison.pearson,
+            comparison.outcome.p_value,
+        )
+    )
+    if np.ptp(gains_a) == 0 or np.ptp(gains_b) == 0:
+        return  # untrained or folded gains carry no information
+    outcome = comparison.outcome
+    component.tests.append(
+        Evidence(
+            component_name, source, "norm_gain_pearson", outcome.statistic, outcome.null_mean, outcome.null_std,
+            min(1.0, outcome.p_value * selection),
+            {
+                "tensor": name_a,
+                "reference_tensor": name_b,
+                "raw_cosine": comparison.raw_cosine,
+                "shuffled_raw_cosine": comparison.shuffled_raw_cosine,
+            },
+        )
+    )  # fmt: skip
+
+
+def _compare_head(
+    side_a: _Side,
+    side_b: _Side,
+    alignment: ResidualAlignment,
+    options: Options,
+    rng: np.random.Generator,
+    gathered: dict[str, ComponentEvidence],
+    norms: list[NormEvidence],
+) -> None:
+    layout_a, layout_b = side_a.layout, side_b.layout
+    if layout_a.final_norm and layout_b.final_norm:
+        component = gathered[layout_a.component_of[layout_a.final_norm]]
+        source = layout_b.component_of[layout_b.final_norm]
+        _compare_norm(
+            side_a,
+            side_b,
+            layout_a.final_norm,
+            layout_b.final_norm,
+            component.name,
+            alignment,
+            rng,
+            component,
+            source,
+            norms,
+        )
+
+
+# --- relation ---------------------------------------------------------------------------------
+
+
+def _note_transformations(alignment: ResidualAlignment, facts: list[dict[str, Any]], found: set[str]) -> None:
+    matrix = alignment.matrix
+    if matrix.shape[0] == matrix.shape[1] and alignment.fit > 0.5:
+        if alignment.permutation_like:
+            if float(np.mean(np.abs(np.diag(matrix)))) < 0.8:
+                found.add("residual_permutation")
+        else:
+            found.add("residual_rotation")
+
+
+def _precision(source: TensorSource, name: str) -> str:
+    dtype = source.meta(name).dtype.upper()
+    if dtype in LOW_PRECISION:
+        return "low"
+    values = np.asarray(source.read(name), dtype=np.float32)
+    import ml_dtypes
+
+    if np.array_equal(values.astype(ml_dtypes.bfloat16).astype(np.float32), values):
+        return "low"
+    if np.unique(values).size <= 256 < values.size:
+        return "low"
+    return "full"
+
+
+def _relation(
+    verdict: str,
+    components: list[ComponentResult],
+    side_a: _Side,
+    side_b: _Side,
+    stack_a: list[Block],
+    stack_b: list[Block],
+    facts: list[dict[str, Any]],
+    layer_pairs: list[tuple[str, str]],
+) -> str | None:
+    if verdict not in ("derived", "copied"):
+        return None
+    language_blocks = {block.component for block in stack_a}
+    tested_language = [c for c in components if c.name in language_blocks and c.status != "inconclusive"]
+    derived_language = [c for c in tested_language if c.status in ("derived", "copied")]
+    if not tested_language or len(derived_language) * 2 < len(tested_language):
+        return "copied_component"
+    if any(f.get("upcycled") for f in facts):
+        return "upcycled"
+    if len(stack_a) < len(stack_b) or any(f["units_a"] < f["units_b"] for f in facts):
+        return "pruned"
+    if verdict == "copied":
+        return None  # the whole model is a bit-exact copy
+    if any("lora_a" in name.lower() or "lora_b" in name.lower() for name in side_a.source.names()):
+        return "adapter"
+    names_b = set(side_b.source.names())
+    same_named = [block.roles[r] for block in stack_a for r in ("q", "up", "down") if block.roles.get(r) in names_b]
+    direct = _direct_similarity(side_a, side_b, same_named)
+    if direct and min(direct.values()) > 0.95:
+        sample = same_named[:3]
+        if all(_precision(side_a.source, n) == "low" for n in sample) and not all(
+            _precision(side_b.source, n) == "low" for n in sample
+        ):
+            return "quantized"
+    if direct and min(direct.values()) > 0.3 and _low_rank_deltas(side_a, side_b, same_named):
+        return "adapter"
+    return "finetune"
+
+
+def _direct_similarity(side_a: _Side, side_b: _Side, names: Iterable[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name in names:
+        array_a = side_a.read(name).reshape(-1)
+        array_b = side_b.read(name).reshape(-1)
+        if array_a.shape != array_b.shape:
+            continue
+        array_a, array_b = array_a - array_a.mean(), array_b - array_b.mean()
+        spread = float(np.linalg.norm(array_a) * np.linalg.norm(array_b))
+        out[name] = float(array_a @ array_b / spread) if spread > 0 else 0.0
+    return out
+
+
+def _low_rank_deltas(side_a: _Side, side_b: _Side, names: list[str]) -> bool:
+    """An adapter merged into the weights leaves a low-rank difference in every matrix it touched."""
+    ranks = []
+    for name in names:
+        delta = side_a.read(name) - side_b.read(name)
+        if delta.ndim != 2 or not np.any(delta):
+            continue
+        singular = np.linalg.svd(delta, compute_uv=False)
+        energy = np.cumsum(singular**2) / np.sum(singular**2)
+        rank = max(1, min(delta.shape) // 8)
+        ranks.append(bool(energy[rank - 1] > 0.99))
+    return bool(ranks) and sum(ranks) * 2 > len(ranks)
+
+
+# --- context ----------------------------------------------------------------------------------
+
+ARCHITECTURE_KEYS = (
+    "model_type", "architectures", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+    "num_key_value_heads", "vocab_size", "max_position_embeddings", "rope_theta", "hidden_act", "rms_norm_eps",
+    "tie_word_embeddings", "n_embd", "n_layer", "n_head", "n_inner", "num_experts", "num_local_experts",
+)  # fmt: skip
+
+
+def config_likeness(config_a: dict[str, object], config_b: dict[str, object]) -> dict[str, Any]:
+    """How alike the two architectures are. Context only: never evidence of derived weights."""
+    keys = [k for k in ARCHITECTURE_KEYS if k in config_a or k in config_b]
+    identical = [k for k in keys if k in config_a and k in config_b and config_a[k] == config_b[k]]
+    return {
+        "compared_keys": len(keys),
+        "identical": identical,
+        "differing": [k for k in keys if k not in identical],
+        "likeness": (len(identical) / len(keys)) if keys else None,
+        "evidence": False,
+        "note": "Architecture likeness is context only; randomly initialised weights can share a configuration.",
+    }

@@ -1,0 +1,68 @@
+"""Tables of the provenance domain: per-tensor fingerprints and stored reports.
+
+Fingerprints are kept per (repo, commit) so a scan of one repo against the whole hub looks up
+candidates in the database first and streams full weights only for the models they point to.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from baton.core.database import Base, UTCDateTime, utcnow
+
+
+class ModelFingerprint(Base):
+    """One fingerprinted revision of a model repo, with its context (config, sizes, sketch)."""
+
+    __tablename__ = "provenance_fingerprints"
+    __table_args__ = (UniqueConstraint("repo_id", "commit_oid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    commit_oid: Mapped[str] = mapped_column(String(40))
+    tensor_count: Mapped[int] = mapped_column(Integer)
+    parameter_count: Mapped[int] = mapped_column(BigInteger)
+    # Shapes of the embedding, hidden width and depth: a cheap architecture signature.
+    signature: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TensorDigest(Base):
+    """sha256 of one stored tensor: equal digests anywhere in the hub mean a bit-exact copy."""
+
+    __tablename__ = "provenance_tensor_digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint_id: Mapped[int] = mapped_column(
+        ForeignKey("provenance_fingerprints.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(512))
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    dtype: Mapped[str] = mapped_column(String(16))
+    shape: Mapped[list[int]] = mapped_column(JSON)
+    nbytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProvenanceReport(Base):
+    """A comparison's result, stored whole (the JSON is the report)."""
+
+    __tablename__ = "provenance_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    commit_oid: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str] = mapped_column(String(300))  # "namespace/name@commit"
+    reason: Mapped[str] = mapped_column(String(16))  # declared, candidate, requested
+    verdict: Mapped[str] = mapped_column(String(16))
+    relation: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    p_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+Index("ix_provenance_reports_repo_commit", ProvenanceReport.repo_id, ProvenanceReport.commit_oid)

@@ -1,0 +1,308 @@
+"""Provenance in the hub: fingerprint model revisions, pick candidates, compare, store reports.
+
+Flow for a new commit on a model repo's default branch (run by the ``provenance.scan`` job):
+1. ``fingerprint_revision`` streams the checkpoint once and stores every tensor's digest plus a
+   small architecture signature. Nothing else is kept.
+2. ``candidates_for`` looks only at stored fingerprints and the card: declared ``base_model``
+   repos, repos sharing any non-trivial tensor digest (a copy under any name), and repos with the
+   same residual width (what a fine-tune keeps). The scan never streams weights of other repos.
+3. ``compare`` (the statistical engine) streams the two checkpoints for each candidate only.
+4. Each result is stored as a ``ProvenanceReport``; ``summarize`` turns them into the repo's
+   status: a declared base confirmed or not, and any undeclared derivation flagged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from baton.accounts.models import Account
+from baton.core import jobs
+from baton.core.errors import InvalidNameError, NotFoundError
+from baton.core.runtime import Runtime
+from baton.hub import commits, repos
+from baton.hub.models import Commit, Repo
+from baton.provenance.models import ModelFingerprint, ProvenanceReport, TensorDigest
+from baton.provenance.reader import HubCheckpoint, SafetensorsCheckpoint
+
+SCAN_JOB = "provenance.scan"
+# Digests of tensors this small say nothing (an all-ones norm gain is the same in every model).
+MIN_DIGEST_BYTES = 4096
+MAX_CANDIDATES = 50
+DERIVED_VERDICTS = ("derived", "copied")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    repo: Repo
+    commit_oid: str
+    reason: str  # declared, digest, width
+
+
+def has_weights(paths: Iterable[str]) -> bool:
+    return any(path.endswith((".safetensors", ".safetensors.index.json")) for path in paths)
+
+
+def on_commit(session: Session, repo: Repo, commit: Commit, changed_paths: list[str]) -> None:
+    """Commit listener (wired in app.py): new weights on a model's default branch get scanned."""
+    if repo.repo_type == "model" and has_weights(changed_paths):
+        enqueue_scan(session, repo, commit.oid)
+
+
+def enqueue_scan(session: Session, repo: Repo, commit_oid: str) -> jobs.Job:
+    """Queue fingerprinting and scanning of a model revision (once per revision)."""
+    return jobs.enqueue(
+        session,
+        SCAN_JOB,
+        {"repo_id": repo.id, "commit": commit_oid},
+        dedupe_key=f"provenance-scan:{repo.id}:{commit_oid}",
+    )
+
+
+def checkpoint_at(runtime: Runtime, repo: Repo, commit_oid: str) -> HubCheckpoint:
+    """Open a revision as the system (background jobs read private repos too)."""
+    with runtime.database.session() as session:
+        commit = session.get(Commit, commit_oid)
+        if commit is None or commit.repo_id != repo.id:
+            raise NotFoundError(f"No commit {commit_oid} in {repo.repo_id}", code="RevisionNotFound")
+        entries = commits.tree_entries(session, commit.tree_id)
+    label = f"{repo.repo_id}@{commit_oid[:12]}"
+    return HubCheckpoint(runtime.store, entries, label, repo_id=repo.repo_id, commit_oid=commit_oid)
+
+
+def _signature(source: SafetensorsCheckpoint) -> dict[str, Any]:
+    config = source.config()
+    widths: dict[int, int] = {}
+    for name in source.names():
+        shape = source.meta(name).shape
+        if len(shape) == 1:
+            widths[shape[0]] = widths.get(shape[0], 0) + 1
+    # The residual width is the most common length of 1-D parameters (norm gains and biases).
+    width = max(widths, key=lambda size: widths[size]) if widths else None
+    hidden = config.get("hidden_size") or config.get("n_embd") or config.get("d_model")
+    return {
+        "hidden_size": int(hidden) if isinstance(hidden, int) else width,
+        "model_type": config.get("model_type"),
+        "num_layers": config.get("num_hidden_layers") or config.get("n_layer"),
+        "vocab_size": config.get("vocab_size"),
+    }
+
+
+def fingerprint_revision(runtime: Runtime, repo: Repo, commit_oid: str) -> ModelFingerprint:
+    """Store every tensor's digest for one revision (idempotent)."""
+    with runtime.database.session() as session:
+        existing = session.scalar(
+            select(ModelFingerprint).where(
+                ModelFingerprint.repo_id == repo.id, ModelFingerprint.commit_oid == commit_oid
+            )
+        )
+        if existing is not None:
+            return existing
+    source = checkpoint_at(runtime, repo, commit_oid)
+    rows = []
+    parameters = 0
+    for name in source.names():
+        meta = source.meta(name)
+        count = 1
+        for dim in meta.shape:
+            count *= dim
+        parameters += count
+        rows.append(
+            TensorDigest(
+                name=name, digest=source.digest(name), dtype=meta.dtype, shape=list(meta.shape), nbytes=meta.nbytes
+            )
+        )
+    with runtime.database.session(write=True) as session:
+        existing = session.scalar(
+            select(ModelFingerprint).where(
+                ModelFingerprint.repo_id == repo.id, ModelFingerprint.commit_oid == commit_oid
+            )
+        )
+        if existing is not None:  # another worker got there first: results are written once
+            return existing
+        fingerprint = ModelFingerprint(
+            repo_id=repo.id,
+            commit_oid=commit_oid,
+            tensor_count=len(rows),
+            parameter_count=parameters,
+            signature=_signature(source),
+        )
+        session.add(fingerprint)
+        session.flush()
+        for row in rows:
+            row.fingerprint_id = fingerprint.id
+        session.add_all(rows)
+        return fingerprint
+
+
+def _latest_fingerprints(session: Session) -> dict[int, ModelFingerprint]:
+    """The newest fingerprint of each repo, by repo id."""
+    newest: dict[int, ModelFingerprint] = {}
+    for fingerprint in session.scalars(select(ModelFingerprint).order_by(ModelFingerprint.created_at)):
+        newest[fingerprint.repo_id] = fingerprint
+    return newest
+
+
+def candidates_for(session: Session, repo: Repo, fingerprint: ModelFingerprint) -> list[Candidate]:
+    """Other model revisions worth a full comparison, found from stored fingerprints and cards only."""
+    latest = _latest_fingerprints(session)
+    latest.pop(repo.id, None)
+    chosen: dict[int, Candidate] = {}
+
+    declared = (repo.card_data or {}).get("base_model") or []
+    for base in [declared] if isinstance(declared, str) else declared:
+        try:
+            base_repo = repos.find_repo(session, repos.parse_repo_id("model", str(base)))
+        except InvalidNameError:
+            continue
+        if base_repo is not None and base_repo.id in latest:
+            chosen[base_repo.id] = Candidate(base_repo, latest[base_repo.id].commit_oid, "declared")
+
+    ours = select(TensorDigest.digest).where(
+        TensorDigest.fingerprint_id == fingerprint.id, TensorDigest.nbytes >= MIN_DIGEST_BYTES
+    )
+    shared = session.execute(
+        select(TensorDigest.fingerprint_id, func.count())
+        .where(TensorDigest.digest.in_(ours), TensorDigest.fingerprint_id != fingerprint.id)
+        .group_by(TensorDigest.fingerprint_id)
+    ).all()
+    by_fingerprint = {fp.id: fp for fp in latest.values()}
+    for fingerprint_id, _count in sorted(shared, key=lambda row: -int(row[1])):
+        other = by_fingerprint.get(fingerprint_id)
+        if other is not None and other.repo_id not in chosen:
+            other_repo = session.get(Repo, other.repo_id)
+            if other_repo is not None:
+                chosen[other.repo_id] = Candidate(other_repo, other.commit_oid, "digest")
+
+    width = (fingerprint.signature or {}).get("hidden_size")
+    for other in sorted(latest.values(), key=lambda fp: fp.created_at, reverse=True):
+        if len(chosen) >= MAX_CANDIDATES:
+            break
+        if other.repo_id in chosen or width is None or (other.signature or {}).get("hidden_size") != width:
+            continue
+        other_repo = session.get(Repo, other.repo_id)
+        if other_repo is not None:
+            chosen[other.repo_id] = Candidate(other_repo, other.commit_oid, "width")
+    return list(chosen.values())[:MAX_CANDIDATES]
+
+
+def _store_report(
+    runtime: Runtime, repo: Repo, commit_oid: str, candidate: Candidate, result: dict[str, Any]
+) -> ProvenanceReport:
+    reference = f"{candidate.repo.repo_id}@{candidate.commit_oid}"
+    with runtime.database.session(write=True) as session:
+        session.execute(
+            delete(ProvenanceReport).where(
+                ProvenanceReport.repo_id == repo.id,
+                ProvenanceReport.commit_oid == commit_oid,
+                ProvenanceReport.reference == reference,
+            )
+        )
+        report = ProvenanceReport(
+            repo_id=repo.id,
+            commit_oid=commit_oid,
+            reference=reference,
+            reason=candidate.reason,
+            verdict=str(result.get("verdict")),
+            relation=result.get("relation"),
+            p_value=result.get("p_value"),
+            report=result,
+        )
+        session.add(report)
+        session.flush()
+        return report
+
+
+def scan_revision(runtime: Runtime, repo_pk: int, commit_oid: str) -> dict[str, Any]:
+    """Fingerprint a revision and compare it with every candidate; returns the summary."""
+    from baton.provenance.compare import compare  # the engine pulls in scipy: import when used
+
+    with runtime.database.session() as session:
+        repo = session.get(Repo, repo_pk)
+        if repo is None:
+            raise NotFoundError(f"Repo {repo_pk} no longer exists", code="RepoNotFound")
+    fingerprint = fingerprint_revision(runtime, repo, commit_oid)
+    with runtime.database.session() as session:
+        found = candidates_for(session, repo, fingerprint)
+    subject = checkpoint_at(runtime, repo, commit_oid)
+    for candidate in found:
+        reference = checkpoint_at(runtime, candidate.repo, candidate.commit_oid)
+        result = compare(subject, reference).to_json()
+        _store_report(runtime, repo, commit_oid, candidate, result)
+    with runtime.database.session() as session:
+        return summarize(session, repo, commit_oid)
+
+
+def scan_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    """Job handler for ``provenance.scan``."""
+    return scan_revision(runtime, int(payload["repo_id"]), str(payload["commit"]))
+
+
+def summarize(session: Session, repo: Repo, commit_oid: str) -> dict[str, Any]:
+    """The repo revision's provenance status from its stored reports."""
+    reports = list(
+        session.scalars(
+            select(ProvenanceReport)
+            .where(ProvenanceReport.repo_id == repo.id, ProvenanceReport.commit_oid == commit_oid)
+            .order_by(ProvenanceReport.id)
+        )
+    )
+    declared = (repo.card_data or {}).get("base_model") or []
+    declared_ids = {declared} if isinstance(declared, str) else {str(item) for item in declared}
+    relation_declared = (repo.card_data or {}).get("base_model_relation")
+    checks: list[dict[str, Any]] = []
+    flags: list[dict[str, Any]] = []
+    confirmed_ids: set[str] = set()
+    for report in reports:
+        reference_id = report.reference.split("@", 1)[0]
+        entry: dict[str, Any] = {
+            "reference": report.reference,
+            "reason": report.reason,
+            "verdict": report.verdict,
+            "relation": report.relation,
+            "p_value": report.p_value,
+            "report_id": report.id,
+        }
+        if reference_id in declared_ids:
+            confirmed = report.verdict in DERIVED_VERDICTS
+            entry["declared"] = True
+            confirmed_ids.add(reference_id)
+            entry["message"] = f"declared {relation_declared or 'derivative'} of {reference_id}: " + (
+                "confirmed" if confirmed else "not confirmed by the weights"
+            )
+            checks.append(entry)
+        elif report.verdict in DERIVED_VERDICTS:
+            entry["message"] = f"undeclared derivation from {reference_id} ({report.relation or report.verdict})"
+            flags.append(entry)
+        elif report.verdict == "inconclusive":
+            entry["message"] = f"inconclusive against {reference_id}: an operator should look"
+            flags.append(entry)
+    missing = sorted(declared_ids - confirmed_ids)
+    return {
+        "repo": repo.repo_id,
+        "commit": commit_oid,
+        "compared": len(reports),
+        "declared_checks": checks,
+        "declared_not_in_hub": missing,
+        "flags": flags,
+        "status": "flagged" if flags else ("checked" if reports else "no references"),
+    }
+
+
+def revision_reports(
+    session: Session, user: Account | None, key: repos.RepoKey, revision: str | None
+) -> tuple[Repo, Commit, list[ProvenanceReport]]:
+    repo = repos.get_repo(session, user, key)
+    commit = commits.resolve_revision(session, repo, revision)
+    reports = list(
+        session.scalars(
+            select(ProvenanceReport)
+            .where(ProvenanceReport.repo_id == repo.id, ProvenanceReport.commit_oid == commit.oid)
+            .order_by(ProvenanceReport.id)
+        )
+    )
+    return repo, commit, reports

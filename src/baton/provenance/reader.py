@@ -821,6 +821,12 @@ def open_source(spec: str, runtime: Runtime | None = None, user: Account | str |
     """A local path when one exists, else a hub model repo id with an optional ``@revision``."""
     if Path(spec).expanduser().exists():
         return LocalCheckpoint(spec)
+    if spec.startswith(("/", ".", "~")) or spec.count("/") > 2:
+        raise NotFoundError(
+            f"No folder or file at {spec!r}",
+            code="CheckpointNotFound",
+            hint="Give an existing local folder, or a hub repo id such as 'namespace/name@revision'.",
+        )
     repo_id, _, revision = spec.partition("@")
     if runtime is None:
         raise NotFoundError(

@@ -33,6 +33,7 @@ SCAN_JOB = "provenance.scan"
 # Digests of tensors this small say nothing (an all-ones norm gain is the same in every model).
 MIN_DIGEST_BYTES = 4096
 MAX_CANDIDATES = 50
+ALPHA = 0.01  # family-wise significance level of one scan
 DERIVED_VERDICTS = ("derived", "copied")
 
 
@@ -229,9 +230,16 @@ def scan_revision(runtime: Runtime, repo_pk: int, commit_oid: str) -> dict[str, 
     with runtime.database.session() as session:
         found = candidates_for(session, repo, fingerprint)
     subject = checkpoint_at(runtime, repo, commit_oid)
+    # Testing against several references: Bonferroni over them, so the chance that an independent
+    # model is flagged against any of the candidates stays within ALPHA.
+    alpha = ALPHA / max(1, len(found))
     for candidate in found:
         reference = checkpoint_at(runtime, candidate.repo, candidate.commit_oid)
-        result = compare(subject, reference).to_json()
+        result = compare(subject, reference, alpha=alpha).to_json()
+        result["correction"] = (
+            f"{result.get('correction', '')} Bonferroni over the {len(found)} reference model(s) of this scan: "
+            f"alpha {ALPHA} / {len(found)} = {alpha:.3g}."
+        ).strip()
         _store_report(runtime, repo, commit_oid, candidate, result)
     with runtime.database.session() as session:
         return summarize(session, repo, commit_oid)

@@ -102,9 +102,14 @@ class BatonServer:
 
 @contextlib.contextmanager
 def baton_server(
-    *, database_url: str | None = None, base_dir: str | Path | None = None, user: str = "bob"
+    *, database_url: str | None = None, base_dir: str | Path | None = None, user: str = "bob", worker: bool = False
 ) -> Iterator[BatonServer]:
-    """A fresh ``baton serve`` on a free loopback port, with user ``user``; removed on exit."""
+    """A fresh ``baton serve`` on a free loopback port, with user ``user``; removed on exit.
+
+    By default the server runs without its in-process background worker (``--no-worker``), so
+    that provenance scans of the weights a benchmark uploads do not run during what it times;
+    deployments that care about serving speed run ``baton worker`` processes instead.
+    """
     work = Path(tempfile.mkdtemp(prefix="baton-bench-", dir=base_dir))
     data_dir = work / "data"
     env = dict(os.environ)
@@ -127,7 +132,17 @@ def baton_server(
         port = free_port()
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [BATON, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
+                [
+                    BATON,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--data-dir",
+                    str(data_dir),
+                    "--worker" if worker else "--no-worker",
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -158,6 +173,16 @@ def postgres_schema(admin_url: str = DEFAULT_POSTGRES_URL) -> Iterator[str]:
 
 
 # -- data -------------------------------------------------------------------------------------
+
+
+def parse_size(text: str) -> int:
+    """``1GiB``, ``128MiB``, ``5G`` or a plain number of bytes."""
+    units = {"gib": GIB, "mib": MIB, "g": GIB, "m": MIB, "": 1}
+    lowered = text.strip().lower()
+    for suffix, factor in sorted(units.items(), key=lambda item: -len(item[0])):
+        if suffix and lowered.endswith(suffix):
+            return int(float(lowered[: -len(suffix)]) * factor)
+    return int(lowered)
 
 
 def check_free_disk(folder: str | Path, needed_bytes: int) -> None:
@@ -252,12 +277,21 @@ def machine_summary() -> dict[str, Any]:
     with contextlib.suppress(OSError, ValueError, IndexError):
         memory = int(Path("/proc/meminfo").read_text().split()[1]) * 1024
     return {
+        "load_average": load_average(),
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory_gib": round(memory / GIB, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews every number."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "-"
 
 
 def package_versions(*names: str) -> dict[str, str]:

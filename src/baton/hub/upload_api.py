@@ -43,8 +43,10 @@ from baton.storage.base import check_sha256
 router = APIRouter()
 
 LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
-# Files at least this large are uploaded in parts; parts are this large.
-MULTIPART_THRESHOLD = 64 * 1024 * 1024
+# Files at least this large are uploaded in parts; parts are this large. A single PUT is hashed
+# once as it streams in; parts cost a join and a second pass, so they are kept for files large
+# enough that resuming one part instead of the whole file pays for it.
+MULTIPART_THRESHOLD = 512 * 1024 * 1024
 PART_SIZE = 64 * 1024 * 1024
 BRIDGE_CHUNK = 4 * 1024 * 1024
 UPLOAD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from baton.cli import hub, org, provenance, serve, user, worker
+from baton.cli import evaluation, hub, org, provenance, serve, user, worker
 
 app = typer.Typer(help="Baton: staged AI challenges and the commons hub.", no_args_is_help=True)
 app.command("serve")(serve.serve)
@@ -15,6 +15,7 @@ app.add_typer(hub.app, name="hub")
 app.command("worker")(worker.worker)
 app.add_typer(worker.jobs_app, name="jobs")
 app.add_typer(provenance.app, name="provenance")
+app.add_typer(evaluation.app, name="eval")
 
 if __name__ == "__main__":
     app()

@@ -278,6 +278,7 @@ def summarize(session: Session, repo: Repo, commit_oid: str) -> dict[str, Any]:
         if reference_id in declared_ids:
             confirmed = report.verdict in DERIVED_VERDICTS
             entry["declared"] = True
+            entry["confirmed"] = confirmed
             confirmed_ids.add(reference_id)
             entry["message"] = f"declared {relation_declared or 'derivative'} of {reference_id}: " + (
                 "confirmed" if confirmed else "not confirmed by the weights"
@@ -297,7 +298,9 @@ def summarize(session: Session, repo: Repo, commit_oid: str) -> dict[str, Any]:
         "declared_checks": checks,
         "declared_not_in_hub": missing,
         "flags": flags,
-        "status": "flagged" if flags else ("checked" if reports else "no references"),
+        "status": "flagged"
+        if flags or any(not check["confirmed"] for check in checks)
+        else ("checked" if reports else "no references"),
     }
 
 

@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from baton.core.errors import BadRequestError, BatonError, NotFoundError, NotSupportedError
+from baton.core.jsonlines import json_object_lines
 from baton.evaluation import metrics
 from baton.evaluation.types import Item, Request, Response
 
@@ -347,15 +348,7 @@ def parse_rows(content: bytes, file_format: FileFormat, label: str) -> list[Sour
         except csv.Error as error:
             raise TaskDataError(f"{label} line {reader.line_num}: {error}") from None
     elif file_format == "jsonl":
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise TaskDataError(f"{label} line {number}: not JSON ({error.msg} at column {error.colno})") from None
-            if not isinstance(record, dict):
-                raise TaskDataError(f"{label} line {number}: expected a JSON object, found {type(record).__name__}")
+        for number, record in json_object_lines(text.splitlines(), lambda n: f"{label} line {n}", TaskDataError):
             rows.append(SourceRow(f"{label} line {number}", _nfc(record)))
     else:
         try:

@@ -10,7 +10,6 @@ paths, so the routes that take a revision followed by a file path read the raw p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
@@ -31,6 +30,7 @@ from baton.core.errors import (
     RepoExistsError,
 )
 from baton.core.http import OptionalUser, RequiredUser, RuntimeDep
+from baton.core.jsonlines import json_object_lines
 from baton.core.runtime import Runtime
 from baton.hub import cards, commits, paths, repos
 from baton.hub.commits import FileEntry
@@ -755,15 +755,5 @@ def xet_token(type_plural: str, namespace: str, name: str, revision: str) -> Res
 
 
 def ndjson_lines(body: bytes) -> list[dict[str, Any]]:
-    lines = []
-    for number, raw in enumerate(body.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise BadRequestError(f"Commit payload line {number} is not JSON: {error.msg}") from error
-        if not isinstance(value, dict):
-            raise BadRequestError(f"Commit payload line {number} must be a JSON object")
-        lines.append(value)
-    return lines
+    lines = json_object_lines(body.splitlines(), lambda number: f"Commit payload line {number}", BadRequestError)
+    return [value for _number, value in lines]

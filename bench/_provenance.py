@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 import numpy.typing as npt
-from _common import GIB, MIB
+from _common import MIB
 
 DTYPES: dict[str, np.dtype[Any]] = {"BF16": np.dtype(ml_dtypes.bfloat16), "F32": np.dtype("<f4")}
 Spec = tuple[str, tuple[int, ...]]
@@ -82,9 +82,7 @@ def llama_config(shape: LlamaShape, dtype: str) -> dict[str, Any]:
     }
 
 
-def random_tensor(
-    name: str, shape: tuple[int, ...], dtype: str, seed: int, chunk: int = 16 * MIB
-) -> npt.NDArray[Any]:
+def random_tensor(name: str, shape: tuple[int, ...], dtype: str, seed: int, chunk: int = 16 * MIB) -> npt.NDArray[Any]:
     """Seeded normal weights (std 0.02; norm gains around 1), filled ``chunk`` values at a time.
 
     BF16 values are the float32 draws with the low 16 bits cut off (valid, finite bfloat16),
@@ -180,10 +178,6 @@ def shard_paths(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.safetensors"))
 
 
-def folder_bytes(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
-
-
 # -- the page cache ---------------------------------------------------------------------------------
 
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
@@ -208,24 +202,5 @@ def cat_to_null(paths: list[Path]) -> None:
     subprocess.run(["cat", *map(str, paths)], stdout=subprocess.DEVNULL, check=True)
 
 
-def iter_layers(names: list[str]) -> Iterator[tuple[int | None, list[str]]]:
-    """Tensor names grouped by ``model.layers.N`` (None: everything outside the stack), in order."""
-    current: int | None = -1
-    group: list[str] = []
-    for name in names:
-        parts = name.split(".")
-        layer = int(parts[2]) if name.startswith("model.layers.") else None
-        if group and layer != current:
-            yield current, group
-            group = []
-        current = layer
-        group.append(name)
-    if group:
-        yield current, group
-
-
 def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-__all__ = ["GIB", "MIB", "LlamaShape", "drop_page_cache", "random_tensor", "write_checkpoint"]

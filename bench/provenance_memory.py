@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,13 +42,47 @@ TARGET_MULTIPLE = 4.0  # what "a small multiple" is taken to mean here
 
 
 def status_bytes(field_name: str) -> int:
-    return common.read_status_kib(_self_pid(), field_name) * 1024
+    return common.read_status_kib(os.getpid(), field_name) * 1024
 
 
-def _self_pid() -> int:
-    import os
+class PhaseSampler:
+    """Samples this process's VmRSS every ``interval`` s with the engine function running at the time.
 
-    return os.getpid()
+    The phase is the chain of ``compare.py`` functions below ``compare`` on the main thread's
+    stack (e.g. ``_compare_stack > <listcomp> > _block_view``), so the peak can be attributed.
+    """
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.peaks: dict[str, int] = {}
+        self._main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PhaseSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _phase(self) -> str:
+        frame = sys._current_frames().get(self._main or 0)
+        chain: list[str] = []
+        while frame is not None:
+            if frame.f_code.co_filename.endswith("provenance/compare.py"):
+                chain.append(frame.f_code.co_name)
+            frame = frame.f_back
+        chain.reverse()  # outermost first: compare, _compare_stack, ...
+        return " > ".join(chain[1:4]) or ("compare" if chain else "outside compare")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            phase = self._phase()
+            rss = status_bytes("VmRSS")
+            self.peaks[phase] = max(self.peaks.get(phase, 0), rss)
+            self._stop.wait(self.interval)
 
 
 # -- generation -------------------------------------------------------------------------------------
@@ -129,8 +165,10 @@ def child(mode: str, model: str, reference: str) -> None:
     started = time.perf_counter()
     out: dict[str, Any] = {"fixed_rss": fixed}
     if mode == "compare":
-        result = compare(LocalCheckpoint(model), LocalCheckpoint(reference))
+        with PhaseSampler() as sampler:
+            result = compare(LocalCheckpoint(model), LocalCheckpoint(reference))
         out |= {"verdict": result.verdict, "relation": result.relation, "p_value": result.p_value}
+        out["peak_rss_by_phase"] = sampler.peaks
     else:  # read every tensor once, as float32, one at a time
         source = LocalCheckpoint(model)
         for name in source.names():
@@ -263,6 +301,20 @@ def main() -> None:
         f"{estimate['all_layers'] / common.MIB:.0f} MiB for {shape.layers} layers "
         f"({estimate['all_layers'] / largest:.1f} x the largest tensor)."
     )
+    for label, runs in measurements.items():
+        phases = runs[0].get("peak_rss_by_phase")
+        if not phases:
+            continue
+        fixed = runs[0]["fixed_rss"]
+        top = sorted(phases.items(), key=lambda item: -item[1])[:8]
+        print()
+        print(f"Peak RSS by engine phase (sampled every 20 ms), {label} pair:")
+        print()
+        print(common.markdown_table(
+            ["phase (compare.py functions, outermost first)", "peak RSS MiB", "(peak - fixed) / largest f32"],
+            [[f"`{phase}`", f"{rss / common.MIB:.0f}", f"{(rss - fixed) / largest:.1f}"] for phase, rss in top],
+        ))  # fmt: skip
+    print()
     print(f"load average: {loads[0]} (start) .. {loads[-1]} (end)")
     if not args.no_json:
         path = common.write_results(

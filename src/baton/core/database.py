@@ -120,10 +120,6 @@ class Database:
             self.engine.execution_options(baton_write=True), expire_on_commit=False
         )
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error.

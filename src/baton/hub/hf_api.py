@@ -29,7 +29,7 @@ from baton.core.errors import (
     RangeNotSatisfiableError,
     RepoExistsError,
 )
-from baton.core.http import OptionalUser, RequiredUser, RuntimeDep
+from baton.core.http import OptionalUser, RequiredUser, RuntimeDep, bearer_token
 from baton.core.jsonlines import json_object_lines
 from baton.core.runtime import Runtime
 from baton.hub import cards, commits, paths, repos
@@ -88,7 +88,8 @@ def web_url(request: Request, runtime: Runtime, repo: Repo) -> str:
 def whoami(runtime: RuntimeDep, user: RequiredUser, request: Request) -> dict[str, Any]:
     with runtime.database.session() as session:
         orgs = accounts.organizations_of(session, user)
-        _, token = accounts.authenticate(session, request.headers["authorization"].split(" ", 1)[1].strip())
+        # RequiredUser guarantees a bearer token; read it the same way the dependency did.
+        _, token = accounts.authenticate(session, bearer_token(request) or "")
         return {
             "type": "user",
             "id": str(user.id),

@@ -14,7 +14,7 @@ from baton.core.settings import Settings, load_settings
 from baton.hub import api as hub_api
 from baton.hub import hf_api, upload_api
 from baton.provenance import api as provenance_api
-from baton.provenance import service as provenance_service
+from baton.wiring import wire
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -29,9 +29,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = FastAPI(title="Baton", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
     app.state.runtime = runtime
-    # Cross-domain wiring lives here, so the hub does not import the domains that react to it.
-    if provenance_service.on_commit not in runtime.commit_listeners:
-        runtime.commit_listeners.append(provenance_service.on_commit)
+    # Cross-domain wiring (baton/wiring.py), so the hub does not import the domains that react to it.
+    wire(runtime)
     install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -31,6 +31,22 @@ def _secret_key(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
+@dataclass(frozen=True)
+class TeamExit:
+    """A challenge team has left for good (its elimination is final, or the challenge ended).
+
+    The challenge calls ``Runtime.team_exit_listeners`` with this inside the transaction that makes
+    the exit final; other domains (releases, the talent pool) react without the challenge knowing them.
+    """
+
+    challenge: str  # challenge slug
+    team: str  # team slug
+    stage: str  # the stage at which the team left
+    reason: str  # "eliminated" or "challenge_ended"
+    organizations: tuple[str, ...] = ()  # account names of the consortium's organizations
+    members: tuple[str, ...] = ()  # user names of the team's people
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -41,6 +57,8 @@ class Runtime:
     # listener(session, repo, commit, changed_paths). The app wires domains in here (provenance
     # queues a scan), so the hub does not depend on them.
     commit_listeners: list[Callable[..., Any]] = field(default_factory=list)
+    # Called as listener(session, runtime, team_exit) when a team's exit becomes final.
+    team_exit_listeners: list[Callable[..., Any]] = field(default_factory=list)
 
     @classmethod
     def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:

@@ -1,0 +1,1 @@
+"""Talent pool: consented profiles, skill taxonomy, recommendations and matching to openings."""

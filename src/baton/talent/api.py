@@ -1,0 +1,385 @@
+"""Talent pool routes under ``/api/talent``: thin wrappers over ``service`` and ``matchmaking``.
+
+Role checks: ``/me/...`` acts on the caller's own profile; openings need the write role in their
+organization; reviews, matching runs, exposure and purging need an operator. A profile hidden
+from the caller answers 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from baton.core.http import OptionalUser, RequiredUser, RuntimeDep
+from baton.talent import consent as notices
+from baton.talent import matchmaking, retention, service
+from baton.talent.service import CollectionConsent, OpeningFields, ProfileFields
+from baton.talent.taxonomy import load_taxonomy
+
+router = APIRouter(prefix="/api/talent", tags=["talent"])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewProfile(ProfileFields):
+    consent: CollectionConsent
+
+
+class ConsentBody(_Body):
+    purpose: str
+    notice_version: str
+    items: list[str] = Field(default_factory=list)
+    recipient: str | None = None
+    language: Literal["ko", "en"] = "ko"
+
+
+class VisibilityBody(_Body):
+    visibility: str
+    organizations: list[str] | None = None
+    hidden_from: list[str] | None = None
+
+
+class AutomatedBody(_Body):
+    accept: bool
+
+
+class PreferencesBody(_Body):
+    openings: list[int]
+
+
+class OpeningPreferencesBody(_Body):
+    people: list[str]
+
+
+class ReviewBody(_Body):
+    subject: str
+    message: str = ""
+
+
+class AnswerBody(_Body):
+    answer: str
+
+
+class ProvisionBody(_Body):
+    recipient: str
+
+
+class NewOpening(OpeningFields):
+    organization: str
+
+
+class HireBody(_Body):
+    person: str
+
+
+class PlacementBody(_Body):
+    opening: int | None = None
+
+
+# Notices and the taxonomy (public).
+
+
+@router.get("/notices")
+def list_notices(lang: str = "ko", recipient: str | None = None) -> list[dict[str, Any]]:
+    return [notices.current_notice(purpose).render(lang, recipient) for purpose in notices.PURPOSES]
+
+
+@router.get("/notices/{purpose}/{version}")
+def get_notice(purpose: str, version: str, lang: str = "ko", recipient: str | None = None) -> dict[str, Any]:
+    return notices.get_notice(purpose, version).render(lang, recipient)
+
+
+@router.get("/skills")
+def search_skills(q: str, lang: Literal["ko", "en"] | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    concepts = load_taxonomy().search(q, lang=lang, limit=max(1, min(limit, 100)))
+    return [service.skill_json(concept.code) for concept in concepts]
+
+
+# The person's own profile and rights.
+
+
+@router.post("/profile", status_code=201)
+def create_profile(body: NewProfile, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    fields = ProfileFields.model_validate(body.model_dump(exclude={"consent"}, exclude_unset=True))
+    with runtime.database.session(write=True) as session:
+        profile = service.create_profile(session, user, fields, body.consent)
+        return service.own_profile_json(session, profile)
+
+
+@router.get("/me")
+def get_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        profile = service.own_profile(session, user)
+        return service.own_profile_json(session, profile) | {"requests": service.request_log(session, profile)}
+
+
+@router.patch("/me")
+def correct_me(body: ProfileFields, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.own_profile_json(session, service.correct_profile(session, user, body))
+
+
+@router.delete("/me")
+def delete_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.delete_profile(session, user)
+
+
+@router.get("/me/export")
+def export_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.export_profile(session, user)
+
+
+@router.post("/me/suspend")
+def suspend_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.own_profile_json(session, service.suspend_profile(session, user))
+
+
+@router.post("/me/resume")
+def resume_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.own_profile_json(session, service.resume_profile(session, user))
+
+
+@router.post("/me/renew")
+def renew_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.own_profile_json(session, service.renew_retention(session, user))
+
+
+@router.post("/me/consents", status_code=201)
+def give_consent(body: ConsentBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        row = service.grant_consent(
+            session,
+            user,
+            body.purpose,
+            body.notice_version,
+            body.items,
+            recipient=body.recipient,
+            language=body.language,
+        )
+        return service.consent_json(session, row)
+
+
+@router.delete("/me/consents/{purpose}")
+def withdraw(purpose: str, runtime: RuntimeDep, user: RequiredUser, recipient: str | None = None) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.consent_json(session, service.withdraw_consent(session, user, purpose, recipient=recipient))
+
+
+@router.put("/me/visibility")
+def set_visibility(body: VisibilityBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        profile = service.set_visibility(
+            session, user, body.visibility, organizations=body.organizations, hidden_from=body.hidden_from
+        )
+        return service.own_profile_json(session, profile)
+
+
+@router.post("/me/automated")
+def set_automated(body: AutomatedBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        profile = service.set_automated_recommendation(session, user, accept=body.accept)
+        return service.own_profile_json(session, profile)
+
+
+@router.get("/me/recommendations")
+def my_recommendations(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        return matchmaking.recommendations_for_person(session, user)
+
+
+@router.put("/me/preferences")
+def my_preferences(body: PreferencesBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return {"openings": service.set_person_preferences(session, user, body.openings)}
+
+
+@router.get("/me/matches")
+def my_matches(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return matchmaking.own_matches(session, user)
+
+
+@router.post("/me/reviews", status_code=201)
+def ask_review(body: ReviewBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.review_json(service.request_review(session, user, body.subject, body.message))
+
+
+@router.get("/me/reviews")
+def my_reviews(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return [service.review_json(review) for review in service.own_reviews(session, user)]
+
+
+@router.post("/me/provisions", status_code=201)
+def provide_mine(body: ProvisionBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        profile = service.own_profile(session, user)
+        return service.provide_profile(session, user, profile.public_id, body.recipient)
+
+
+@router.post("/me/placement", status_code=201)
+def report_placement(body: PlacementBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        placement = service.report_placement(session, user, body.opening)
+        return {"opening": placement.opening_id, "month": placement.placed_month}
+
+
+@router.get("/me/invitations")
+def my_invitations(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return [service.invitation_json(row) for row in service.list_invitations(session, user)]
+
+
+@router.post("/invitations/{invitation_id}/accept")
+def accept_invitation(invitation_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.invitation_json(service.accept_invitation(session, user, invitation_id))
+
+
+@router.post("/invitations/{invitation_id}/decline")
+def decline_invitation(invitation_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        service.decline_invitation(session, user, invitation_id)
+        return {"declined": True, "message": "The invitation was deleted; Baton keeps nothing about it."}
+
+
+# People, as organizations see them.
+
+
+@router.get("/people")
+def list_people(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return [service.profile_json(profile, items) for profile, items in service.visible_profiles(session, user)]
+
+
+@router.get("/people/{public_id}")
+def get_person(public_id: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        profile, items = service.visible_profile(session, user, public_id)
+        return service.profile_json(profile, items)
+
+
+@router.post("/people/{public_id}/provide", status_code=201)
+def provide(public_id: str, body: ProvisionBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.provide_profile(session, user, public_id, body.recipient)
+
+
+@router.get("/organizations/{organization}/provided")
+def provided(organization: str, runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return service.provided_profiles(session, user, organization)
+
+
+# Openings.
+
+
+@router.get("/openings")
+def list_openings(
+    runtime: RuntimeDep, status: str | None = "open", organization: str | None = None
+) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        openings = service.list_openings(session, status=status, organization=organization)
+        return [service.opening_json(session, opening) for opening in openings]
+
+
+@router.post("/openings", status_code=201)
+def create_opening(body: NewOpening, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    fields = OpeningFields.model_validate(body.model_dump(exclude={"organization"}, exclude_unset=True))
+    with runtime.database.session(write=True) as session:
+        return service.opening_json(session, service.create_opening(session, user, body.organization, fields))
+
+
+@router.get("/openings/{opening_id}")
+def get_opening(opening_id: int, runtime: RuntimeDep) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        return service.opening_json(session, service.get_opening(session, opening_id))
+
+
+@router.patch("/openings/{opening_id}")
+def update_opening(opening_id: int, body: OpeningFields, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.opening_json(session, service.update_opening(session, user, opening_id, body))
+
+
+@router.post("/openings/{opening_id}/close")
+def close_opening(opening_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.opening_json(session, service.close_opening(session, user, opening_id))
+
+
+@router.get("/openings/{opening_id}/recommendations")
+def opening_recommendations(opening_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        return matchmaking.recommendations_for_opening(session, user, opening_id)
+
+
+@router.put("/openings/{opening_id}/preferences")
+def opening_preferences(
+    opening_id: int, body: OpeningPreferencesBody, runtime: RuntimeDep, user: RequiredUser
+) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return {"people": service.set_opening_preferences(session, user, opening_id, body.people)}
+
+
+@router.post("/openings/{opening_id}/hires", status_code=201)
+def hire(opening_id: int, body: HireBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        placement = service.record_hire(session, user, opening_id, body.person)
+        return {"opening": placement.opening_id, "month": placement.placed_month}
+
+
+@router.get("/placements")
+def placements(runtime: RuntimeDep, challenge: str | None = None) -> dict[str, int]:
+    with runtime.database.session() as session:
+        return service.placements_by_team(session, challenge)
+
+
+# Operators.
+
+
+@router.get("/reviews")
+def review_queue(runtime: RuntimeDep, user: RequiredUser, status: str | None = "open") -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return [service.review_for_operator(session, row) for row in service.list_reviews(session, user, status=status)]
+
+
+@router.post("/reviews/{review_id}/answer")
+def answer_review(review_id: int, body: AnswerBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.review_json(service.answer_review(session, user, review_id, body.answer))
+
+
+@router.post("/matching-runs", status_code=201)
+def run_matching(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return matchmaking.run_matching(session, user)
+
+
+@router.get("/matching-runs/{run_id}")
+def get_matching_run(run_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        return matchmaking.get_matching_run(session, user, run_id)
+
+
+@router.get("/exposure")
+def exposure(runtime: RuntimeDep, user: RequiredUser, top_k: int = 10) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return matchmaking.exposure(session, user, top_k=max(1, min(top_k, 100)))
+
+
+@router.post("/purge-expired")
+def purge(runtime: RuntimeDep, user: RequiredUser) -> dict[str, int]:
+    service._require_operator(user)
+    with runtime.database.session(write=True) as session:
+        return retention.purge_expired(session)

@@ -1,0 +1,118 @@
+"""The talent pages in a real browser (Debian chromium through playwright) against a live server:
+sign in with a token, make a profile with consent, set visibility, post an opening, see explained
+automated recommendations, ask for a human review, and get refused clearly on bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from .talent_helpers import NLP, Cast, cast
+
+__all__ = ["cast"]
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    with playwright_sync.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+        yield launched
+        launched.close()
+
+
+def _sign_in(browser: Any, base: str, token: str, lang: str = "en") -> Any:
+    page = browser.new_page(locale="en-US" if lang == "en" else "ko-KR")
+    page.goto(f"{base}/talent/profile?lang={lang}")
+    assert "/login" in page.url  # pages need a signed-in person
+    page.fill("#token", token)
+    page.click("#sign-in")
+    page.wait_for_url(f"{base}/talent/profile*")
+    return page
+
+
+def test_profile_consent_visibility_openings_and_recommendations(live_server: Any, browser: Any, cast: Cast) -> None:
+    base = live_server.url
+    # gus posts an opening for newco through the page.
+    gus = _sign_in(browser, base, cast["gus"])
+    gus.goto(f"{base}/talent/openings")
+    gus.fill("#title", "한국어 LLM 연구원")
+    gus.fill("#required_skills", "10010999999")
+    gus.click("#post-opening-submit")
+    assert "10010999999" in gus.inner_text("#error")  # unknown skill code: clear message, nothing posted
+    assert gus.locator("tr.opening").count() == 0
+    gus.fill("#title", "한국어 LLM 연구원")
+    gus.fill("#required_skills", NLP)
+    gus.fill("#location", "Seoul")
+    gus.click("#post-opening-submit")
+    gus.wait_for_selector("tr.opening")
+    assert "한국어 LLM 연구원" in gus.inner_text("#openings")
+
+    # dave makes his profile: the notice is shown; an optional item is declined.
+    dave = _sign_in(browser, base, cast["dave"])
+    assert "Required items" in dave.inner_text("#collection-notice")
+    assert "refuse" in dave.inner_text("#collection-notice")
+    dave.fill("#name", "Dave Kim")
+    dave.fill("#contact_email", "dave.kim@example.org")
+    dave.fill("#skills", NLP)
+    dave.check("#opt-service_status")
+    dave.check("#expert_research")
+    dave.check("#agree")
+    dave.click("#create")
+    dave.wait_for_selector("#public-id")
+    public_id = dave.inner_text("#public-id")
+    assert "alternative-military-service" in dave.inner_text("#profile")
+
+    # Visibility without pool consent is refused with the reason.
+    dave.check("#vis-pool")
+    dave.click("#visibility-submit")
+    assert "consent" in dave.inner_text("#error")
+    assert dave.inner_text("#visibility") == "nobody"
+    response = httpx.get(f"{base}/api/talent/people/{public_id}", headers=cast.headers("gus"))
+    assert response.status_code == 404
+
+    # Consent to the pool (with the service status), then to recommendation; visible, hidden from rival.
+    dave.locator("#consent-pool input[value=service_status]").check()
+    dave.click("#consent-pool-submit")
+    dave.wait_for_selector("#consents li.consent >> text=pool")
+    dave.click("#consent-recommendation-submit")
+    dave.wait_for_selector("#consents li.consent >> text=recommendation")
+    dave.check("#vis-pool")
+    dave.fill("#hidden_from", "rival")
+    dave.click("#visibility-submit")
+    dave.wait_for_selector("#hidden-from")
+    assert dave.inner_text("#visibility") == "pool"
+    seen = httpx.get(f"{base}/api/talent/people/{public_id}", headers=cast.headers("gus")).json()
+    assert seen["constraints"][0]["kind"] == "expert_research_personnel"  # shown to openings as a constraint
+    assert httpx.get(f"{base}/api/talent/people/{public_id}", headers=cast.headers("erin")).status_code == 404
+
+    # Recommendations: explained in both languages and marked automated.
+    dave.goto(f"{base}/talent/recommendations")
+    assert "automatically" in dave.inner_text("#automated-notice")
+    first = dave.locator("li.recommendation").first
+    assert "한국어 LLM 연구원" in first.inner_text()
+    assert "Natural language processing" in first.locator(".explanation-en").inner_text()
+    assert "자연어 처리" in first.locator(".explanation-ko").inner_text()
+    dave.fill("#review-subject", "Why this ranking?")
+    dave.click("#review-submit")
+    dave.wait_for_selector("p.review")
+    queue = httpx.get(f"{base}/api/talent/reviews", headers=cast.headers("alice")).json()
+    assert [row["subject"] for row in queue] == ["Why this ranking?"]
+
+    # Refusing automated recommendation takes effect at once.
+    dave.goto(f"{base}/talent/profile")
+    dave.click("#automated-toggle")
+    dave.goto(f"{base}/talent/recommendations")
+    assert "refused automated recommendation" in dave.inner_text("#error")
+
+    # Deletion from the page: the profile is gone.
+    dave.goto(f"{base}/talent/profile")
+    dave.check("#delete-confirm")
+    dave.click("#delete")
+    dave.wait_for_url(f"{base}/talent?deleted=1")
+    assert httpx.get(f"{base}/api/talent/me", headers=cast.headers("dave")).status_code == 404

@@ -1,0 +1,458 @@
+"""HTTP routes of the challenge engine, for every role: operator, team member, reviewer, voter.
+
+Thin: each route opens one transaction and calls ``baton.challenge.service``; role checks live in
+the service (operators are site admins with a write token; team actions need a member of the
+team; reviews need an assignment; votes need a signed-in user without a conflict of interest).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from baton.challenge import service
+from baton.challenge.models import Battle, Challenge, GateResult, Submission, Team
+from baton.core.errors import BadRequestError, NotFoundError
+from baton.core.http import OptionalUser, RequiredUser, RuntimeDep, require_operator
+
+router = APIRouter(prefix="/api/challenges", tags=["challenge"])
+
+
+class ChallengeBody(BaseModel):
+    yaml: str = Field(min_length=1, max_length=1_000_000)
+
+
+class TeamBody(BaseModel):
+    team: str
+    name: str = ""
+    organizations: list[str]
+    members: list[str] = Field(default_factory=list)
+    target_models: list[str] = Field(default_factory=list)
+    release_plan: dict[str, Any] | None = None
+    stage: str | None = None  # a later stage admits by repechage
+
+
+class SubmissionBody(BaseModel):
+    team: str
+    repo: str
+    repo_type: Literal["model", "dataset"] = "model"
+    revision: str | None = None
+
+
+class ScoreBody(BaseModel):
+    task: str
+    model: str
+    score: float
+    stderr: float = 0.0
+    n: int | None = None
+
+
+class AssignmentBody(BaseModel):
+    team: str
+    reviewer: str
+
+
+class ReviewBody(BaseModel):
+    team: str
+    scores: dict[str, Any]
+    comment: str = Field(default="", max_length=20_000)
+    criterion: str | None = None
+
+
+class BattleBody(BaseModel):
+    prompt: str
+    team_a: str
+    team_b: str
+    answer_a: str
+    answer_b: str
+    criterion: str | None = None
+
+
+class VoteBody(BaseModel):
+    battle: str
+    choice: str
+
+
+class GateBody(BaseModel):
+    team: str
+
+
+class OverrideBody(BaseModel):
+    team: str
+    outcome: Literal["pass", "fail"]
+    reason: str = Field(max_length=20_000)
+
+
+class AppealBody(BaseModel):
+    team: str
+    text: str = Field(max_length=20_000)
+
+
+class AnswerBody(BaseModel):
+    answer: str = Field(max_length=20_000)
+    upheld: bool
+
+
+def challenge_json(challenge: Challenge) -> dict[str, Any]:
+    return {
+        "challenge": challenge.slug,
+        "title": challenge.title,
+        "spec_version": challenge.spec_version,
+        "spec": challenge.spec,
+        "head": challenge.head_hash,
+        "events": challenge.last_seq,
+        "ended_at": None if challenge.ended_at is None else service.iso(challenge.ended_at),
+    }
+
+
+def team_json(team: Team) -> dict[str, Any]:
+    return {
+        "team": team.slug,
+        "name": team.name,
+        "organizations": team.organizations,
+        "members": team.members,
+        "target_models": team.target_models,
+        "entered_stage": team.entered_stage,
+        "repechage": team.repechage,
+        "status": team.status,
+        "exit_stage": team.exit_stage,
+        "release_plan": team.release_plan,
+    }
+
+
+def submission_json(team: Team, submission: Submission) -> dict[str, Any]:
+    return {
+        "team": team.slug,
+        "stage": submission.stage,
+        "repo": submission.repo_name,
+        "repo_type": submission.repo_type,
+        "revision": submission.commit_oid,
+        "model": f"{submission.repo_name}@{submission.commit_oid}",
+        "submitted_at": service.iso(submission.submitted_at),
+    }
+
+
+def gate_json(team: Team, result: GateResult) -> dict[str, Any]:
+    return {
+        "team": team.slug,
+        "stage": result.stage,
+        "gate": result.gate,
+        "outcome": result.outcome,
+        "source": result.source,
+        "reason": result.reason,
+        "evidence": result.evidence,
+        "operator": result.operator,
+        "recorded_at": service.iso(result.recorded_at),
+    }
+
+
+def blind_battle(battle: Battle) -> dict[str, Any]:
+    """What a voter sees: the prompt and two answers, never the teams."""
+    return {
+        "battle": battle.battle,
+        "stage": battle.stage,
+        "prompt": battle.prompt,
+        "answer_a": battle.answer_a,
+        "answer_b": battle.answer_b,
+    }
+
+
+def _finalize_if_due(runtime: Any) -> None:
+    """Decisions become final lazily on reads too (the worker or `baton challenge finalize` also do it)."""
+    with runtime.database.session() as session:
+        if not service.due(session):
+            return
+    with runtime.database.session(write=True) as session:
+        service.finalize_due(session, runtime)
+
+
+@router.post("", status_code=201)
+def create_challenge(body: ChallengeBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    require_operator(user)
+    with runtime.database.session(write=True) as session:
+        return challenge_json(service.create_challenge(session, body.yaml, operator=user))
+
+
+@router.get("")
+def list_challenges(runtime: RuntimeDep) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return [challenge_json(challenge) for challenge in service.list_challenges(session)]
+
+
+@router.post("/finalize")
+def finalize(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    require_operator(user)
+    with runtime.database.session(write=True) as session:
+        done = service.finalize_due(session, runtime)
+    return {"finalized": [{"challenge": slug, "stage": stage} for slug, stage in done]}
+
+
+@router.get("/{slug}")
+def get_challenge(slug: str, runtime: RuntimeDep) -> dict[str, Any]:
+    _finalize_if_due(runtime)
+    with runtime.database.session() as session:
+        challenge = service.get_challenge(session, slug)
+        spec = service.spec_of(challenge)
+        stages = []
+        for stage in spec.stages:
+            try:
+                record = service.decision_record(session, slug, stage.id)
+            except NotFoundError:
+                record = None
+            stages.append(
+                {
+                    "stage": stage.id,
+                    "title": stage.title,
+                    "deadline": stage.deadline.isoformat(),
+                    "teams": service.participants(session, challenge, spec, stage.id),
+                    "decided": record is not None,
+                    "final": bool(record and record["final"]),
+                    "advance": None if record is None else record["advance"],
+                }
+            )
+        return challenge_json(challenge) | {"stages": stages}
+
+
+@router.put("/{slug}/spec")
+def revise_challenge(slug: str, body: ChallengeBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return challenge_json(service.revise_challenge(session, slug, body.yaml, operator=user))
+
+
+@router.post("/{slug}/teams", status_code=201)
+def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        team = service.enter_team(
+            session,
+            slug,
+            team=body.team,
+            name=body.name,
+            organizations=body.organizations,
+            members=body.members,
+            target_models=body.target_models,
+            release_plan=body.release_plan,
+            operator=user,
+            stage=body.stage,
+        )
+        return team_json(team)
+
+
+@router.get("/{slug}/teams")
+def list_teams(slug: str, runtime: RuntimeDep) -> list[dict[str, Any]]:
+    _finalize_if_due(runtime)
+    with runtime.database.session() as session:
+        return [team_json(team) for team in service.list_teams(session, slug)]
+
+
+@router.get("/{slug}/teams/{team}")
+def get_team(slug: str, team: str, runtime: RuntimeDep) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        return team_json(service.get_team(session, slug, team))
+
+
+@router.get("/{slug}/teams/{team}/release-plan")
+def get_release_plan(slug: str, team: str, runtime: RuntimeDep) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        return service.release_plan(session, slug, team)
+
+
+@router.put("/{slug}/teams/{team}/release-plan")
+def put_release_plan(
+    slug: str, team: str, plan: dict[str, Any], runtime: RuntimeDep, user: RequiredUser
+) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.file_release_plan(session, slug, team, plan, user=user)
+
+
+@router.post("/{slug}/stages/{stage}/submissions", status_code=201)
+def submit(slug: str, stage: str, body: SubmissionBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        submission = service.submit(
+            session, slug, stage, body.team, repo=body.repo, repo_type=body.repo_type, revision=body.revision, user=user
+        )
+        return submission_json(service.get_team(session, slug, body.team), submission)
+
+
+@router.get("/{slug}/stages/{stage}/submissions")
+def list_submissions(slug: str, stage: str, runtime: RuntimeDep) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return [submission_json(team, sub) for team, sub in service.list_submissions(session, slug, stage)]
+
+
+@router.post("/{slug}/stages/{stage}/scores", status_code=201)
+def record_score(slug: str, stage: str, body: ScoreBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.record_score(
+            session,
+            slug,
+            stage,
+            task=body.task,
+            model=body.model,
+            score=body.score,
+            stderr=body.stderr,
+            n=body.n,
+            operator=user,
+        )
+
+
+@router.post("/{slug}/stages/{stage}/reviewers", status_code=201)
+def assign_reviewer(
+    slug: str, stage: str, body: AssignmentBody, runtime: RuntimeDep, user: RequiredUser
+) -> dict[str, Any]:
+    from baton.accounts import service as accounts
+
+    with runtime.database.session(write=True) as session:
+        reviewer = accounts.get_account(session, body.reviewer)
+        assignment = service.assign_reviewer(session, slug, stage, body.team, reviewer, operator=user)
+        return {"team": body.team, "reviewer": body.reviewer, "pseudonym": assignment.pseudonym, "stage": stage}
+
+
+@router.get("/{slug}/stages/{stage}/assignments")
+def my_assignments(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        teams = service.assignments_of(session, slug, stage, user)
+        challenge = service.get_challenge(session, slug)
+        criterion = service.review_criterion(service.stage_of(service.spec_of(challenge), stage), None)
+        return {
+            "stage": stage,
+            "criterion": criterion.id,
+            "rubric": [item.model_dump() for item in criterion.rubric],
+            "teams": [{"team": team.slug, "name": team.name} for team in teams],
+        }
+
+
+@router.post("/{slug}/stages/{stage}/reviews", status_code=201)
+def record_review(slug: str, stage: str, body: ReviewBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.record_review(
+            session,
+            slug,
+            stage,
+            body.team,
+            reviewer=user,
+            scores=body.scores,
+            comment=body.comment,
+            criterion=body.criterion,
+        )
+
+
+@router.post("/{slug}/stages/{stage}/battles", status_code=201)
+def create_battle(slug: str, stage: str, body: BattleBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        battle = service.create_battle(
+            session,
+            slug,
+            stage,
+            prompt=body.prompt,
+            team_a=body.team_a,
+            team_b=body.team_b,
+            answer_a=body.answer_a,
+            answer_b=body.answer_b,
+            operator=user,
+            criterion=body.criterion,
+        )
+        return blind_battle(battle) | {
+            "team_a": battle.team_a,
+            "team_b": battle.team_b,
+            "reveals_identity": battle.reveals_identity,
+        }
+
+
+@router.get("/{slug}/stages/{stage}/battles/next")
+def next_battle(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        battle = service.next_battle(session, slug, stage, voter=user)
+        if battle is None:
+            return {"battle": None, "message": "No battle left for you in this stage. Thank you for voting."}
+        return blind_battle(battle)
+
+
+@router.post("/{slug}/stages/{stage}/votes", status_code=201)
+def vote(slug: str, stage: str, body: VoteBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        recorded = service.record_vote(session, slug, stage, body.battle, voter=user, choice=body.choice)
+        return {"battle": recorded["battle"], "choice": recorded["choice"], "voter": recorded["voter"]}
+
+
+@router.post("/{slug}/stages/{stage}/gates/{gate}/check")
+def check_gate(
+    slug: str, stage: str, gate: str, body: GateBody, runtime: RuntimeDep, user: RequiredUser
+) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        result = service.check_gate(session, slug, stage, body.team, operator=user, gate=gate)
+        return gate_json(service.get_team(session, slug, body.team), result)
+
+
+@router.post("/{slug}/stages/{stage}/gates/{gate}/override")
+def override_gate(
+    slug: str, stage: str, gate: str, body: OverrideBody, runtime: RuntimeDep, user: RequiredUser
+) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        result = service.override_gate(
+            session, slug, stage, body.team, outcome=body.outcome, reason=body.reason, operator=user, gate=gate
+        )
+        return gate_json(service.get_team(session, slug, body.team), result)
+
+
+@router.get("/{slug}/gates/queue")
+def gate_queue(slug: str, runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
+    require_operator(user)
+    with runtime.database.session() as session:
+        return [gate_json(team, result) for team, result in service.gate_queue(session, slug)]
+
+
+@router.post("/{slug}/stages/{stage}/decision", status_code=201)
+def decide(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return service.decide(session, runtime, slug, stage, operator=user)
+
+
+@router.get("/{slug}/stages/{stage}/decision")
+def get_decision(slug: str, stage: str, runtime: RuntimeDep) -> dict[str, Any]:
+    _finalize_if_due(runtime)
+    with runtime.database.session() as session:
+        return service.decision_record(session, slug, stage)
+
+
+@router.post("/{slug}/stages/{stage}/appeals", status_code=201)
+def file_appeal(slug: str, stage: str, body: AppealBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        appeal = service.file_appeal(session, slug, stage, body.team, text=body.text, user=user)
+        return service.appeal_json(session, appeal)
+
+
+@router.get("/{slug}/appeals")
+def list_appeals(slug: str, runtime: RuntimeDep, stage: str | None = None) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return service.list_appeals(session, slug, stage)
+
+
+@router.post("/{slug}/appeals/{appeal_id}/answer")
+def answer_appeal(
+    slug: str, appeal_id: int, body: AnswerBody, runtime: RuntimeDep, user: RequiredUser
+) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        appeal = service.answer_appeal(session, slug, appeal_id, answer=body.answer, upheld=body.upheld, operator=user)
+        return service.appeal_json(session, appeal)
+
+
+@router.get("/{slug}/ledger")
+def export_ledger(slug: str, runtime: RuntimeDep) -> PlainTextResponse:
+    with runtime.database.session() as session:
+        bundle = service.export_bundle(session, slug)
+    return PlainTextResponse(
+        bundle,
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{slug}.ledger.jsonl"'},
+    )
+
+
+@router.get("/{slug}/verify")
+def verify(slug: str, runtime: RuntimeDep, user: OptionalUser, head: str | None = None) -> dict[str, Any]:
+    if head is not None and (len(head) != 64 or any(c not in "0123456789abcdef" for c in head)):
+        raise BadRequestError("head must be a 64-character sha256 hex digest", hint="Copy it from a decision record.")
+    with runtime.database.session() as session:
+        return service.verify_database(session, slug, head).to_json()

@@ -1,0 +1,102 @@
+"""HTTP routes of the commons (catalogue, held releases, resolutions) and of the decision report.
+
+Thin: each route calls ``baton.challenge.catalogue``, ``release`` or ``report`` and returns JSON (or CSV).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from baton.challenge import catalogue, release
+from baton.challenge import report as reports
+from baton.core.http import OptionalUser, RequiredUser, RuntimeDep, require_operator
+
+router = APIRouter()
+
+
+class Resolution(BaseModel):
+    resolution: Literal["accept", "cleaned"]
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+def load_report(session: Session, challenge: str, stage: str) -> dict[str, Any]:
+    """The report's data for a stage: its decision record, its appeals and the ledger's head."""
+    from baton.challenge import service
+
+    record = service.decision_record(session, challenge, stage)
+    appeals = [_public_appeal(appeal) for appeal in record.get("appeals") or []]
+    head = service.get_challenge(session, challenge).head_hash
+    return reports.build_report(record, appeals=appeals, ledger_head=head)
+
+
+def _public_appeal(appeal: dict[str, Any]) -> dict[str, Any]:
+    # An appeal is the team's; the person who filed it and the operator who answered stay out of it.
+    keys = ("id", "stage", "team", "text", "filed_at", "answer", "upheld", "answered_at")
+    return {key: appeal.get(key) for key in keys}
+
+
+@router.get("/api/commons")
+def get_commons(runtime: RuntimeDep, user: OptionalUser, challenge: str | None = None) -> dict[str, Any]:
+    with runtime.database.session() as session:
+        return catalogue.catalogue(session, user, challenge=challenge)
+
+
+@router.get("/api/commons/held")
+def get_held(runtime: RuntimeDep, user: RequiredUser, challenge: str | None = None) -> list[dict[str, Any]]:
+    require_operator(user)
+    with runtime.database.session() as session:
+        return release.held_items(session, challenge)
+
+
+@router.get("/api/commons/actions")
+def get_actions(
+    runtime: RuntimeDep, user: RequiredUser, challenge: str, team: str | None = None
+) -> list[dict[str, Any]]:
+    require_operator(user)
+    with runtime.database.session() as session:
+        return release.actions_of(session, challenge, team)
+
+
+@router.post("/api/commons/findings/{finding_id}/resolve")
+def resolve(runtime: RuntimeDep, user: RequiredUser, finding_id: int, body: Resolution) -> dict[str, Any]:
+    require_operator(user)
+    with runtime.database.session(write=True) as session:
+        item = release.resolve_finding(
+            session, runtime, finding_id, user, resolution=body.resolution, reason=body.reason
+        )
+        return release.item_json(session, item)
+
+
+@router.post("/api/commons/release-due")
+def post_release_due(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    require_operator(user)
+    with runtime.database.session(write=True) as session:
+        items = release.release_due(session, runtime)
+        return {"items": [release.item_json(session, item, with_findings=False) for item in items]}
+
+
+@router.get("/api/challenges/{challenge}/stages/{stage}/report", response_model=None)
+def get_report(
+    runtime: RuntimeDep,
+    challenge: str,
+    stage: str,
+    format: Annotated[Literal["json", "csv", "html"], Query()] = "json",
+    lang: Annotated[Literal["ko", "en"], Query()] = "en",
+) -> Response:
+    with runtime.database.session() as session:
+        data = load_report(session, challenge, stage)
+    name = f"{challenge}-{stage}-decision"
+    if format == "csv":
+        return Response(
+            reports.to_csv(data, lang),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if format == "html":
+        return Response(reports.render_html(data, lang), media_type="text/html; charset=utf-8")
+    return Response(reports.to_json(data), media_type="application/json")

@@ -1,0 +1,633 @@
+"""From ledger events to state and decisions: pure and deterministic.
+
+``replay(events)`` folds the recorded inputs into a ``State``; ``compute_decision(state, stage, ...)``
+turns a stage's inputs into its decision record. The service uses exactly these two to decide, and
+``check_decisions(events)`` (behind ``baton challenge verify``) replays a ledger and recomputes every
+recorded decision from the inputs that preceded it, reporting each difference. Randomness (the
+arena bootstrap, review bootstrap, rank simulation, the tie-break draw) comes from the seed the
+ledger recorded for the stage.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from baton.challenge import decisions as ranking
+from baton.challenge import review as review_math
+from baton.challenge import scoring
+from baton.challenge.ledger import Event
+from baton.challenge.scoring import Estimate, rounded
+from baton.challenge.spec import ChallengeSpec, Criterion, Stage, load_spec
+
+GATE_PASS, GATE_FAIL, GATE_INCONCLUSIVE, GATE_MISSING = "pass", "fail", "inconclusive", "missing"
+
+
+@dataclass
+class TeamInfo:
+    team: str
+    name: str
+    organizations: list[str]
+    members: list[str]
+    target_models: list[str]
+    stage: str
+    repechage: bool
+    release_plan: dict[str, Any]
+
+
+@dataclass
+class Battle:
+    battle: str
+    criterion: str
+    team_a: str
+    team_b: str
+    answer_a: str
+    answer_b: str
+
+
+@dataclass
+class StageData:
+    submissions: dict[str, dict[str, Any]] = field(default_factory=dict)  # team -> latest submission payload
+    scores: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (model, task) -> payload
+    reviews: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (criterion, team, reviewer)
+    battles: dict[str, Battle] = field(default_factory=dict)
+    votes: list[tuple[str, str, str]] = field(default_factory=list)  # (battle, voter, choice)
+    gates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (gate, team) -> check payload
+    overrides: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    seed: int | None = None
+    decision: dict[str, Any] | None = None
+    decision_seq: int | None = None
+    final: bool = False
+
+
+@dataclass
+class State:
+    challenge: str = ""
+    spec: ChallengeSpec | None = None
+    teams: dict[str, TeamInfo] = field(default_factory=dict)
+    stages: dict[str, StageData] = field(default_factory=dict)
+    appeals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ended: bool = False
+    last: Event | None = None
+
+    def stage_data(self, stage: str) -> StageData:
+        return self.stages.setdefault(stage, StageData())
+
+    def require_spec(self) -> ChallengeSpec:
+        if self.spec is None:
+            raise ValueError("the ledger does not start with the challenge's definition")
+        return self.spec
+
+
+def apply(state: State, event: Event) -> None:
+    """Fold one event into the state."""
+    payload = event.payload
+    kind = event.kind
+    state.last = event
+    if kind in ("challenge.defined", "challenge.revised"):
+        state.spec = load_spec(payload["spec"])
+        state.challenge = state.spec.challenge
+    elif kind == "team.entered":
+        state.teams[payload["team"]] = TeamInfo(
+            team=payload["team"],
+            name=payload.get("name", payload["team"]),
+            organizations=list(payload.get("organizations", [])),
+            members=list(payload.get("members", [])),
+            target_models=list(payload.get("target_models", [])),
+            stage=payload["stage"],
+            repechage=bool(payload.get("repechage", False)),
+            release_plan=dict(payload.get("release_plan") or {"repos": []}),
+        )
+    elif kind == "release_plan.filed":
+        if payload["team"] in state.teams:
+            state.teams[payload["team"]].release_plan = dict(payload["plan"])
+    elif kind == "submission.made":
+        state.stage_data(payload["stage"]).submissions[payload["team"]] = payload
+    elif kind == "score.recorded":
+        state.stage_data(payload["stage"]).scores[(payload["model"], payload["task"])] = payload
+    elif kind == "review.recorded":
+        key = (payload["criterion"], payload["team"], payload["reviewer"])
+        state.stage_data(payload["stage"]).reviews[key] = payload
+    elif kind == "battle.created":
+        state.stage_data(payload["stage"]).battles[payload["battle"]] = Battle(
+            battle=payload["battle"],
+            criterion=payload["criterion"],
+            team_a=payload["team_a"],
+            team_b=payload["team_b"],
+            answer_a=payload.get("answer_a", ""),
+            answer_b=payload.get("answer_b", ""),
+        )
+    elif kind == "vote.recorded":
+        state.stage_data(payload["stage"]).votes.append((payload["battle"], payload["voter"], payload["choice"]))
+    elif kind == "gate.checked":
+        state.stage_data(payload["stage"]).gates[(payload["gate"], payload["team"])] = payload
+    elif kind == "gate.overridden":
+        state.stage_data(payload["stage"]).overrides[(payload["gate"], payload["team"])] = payload
+    elif kind == "seed.drawn":
+        state.stage_data(payload["stage"]).seed = int(payload["seed"])
+    elif kind == "decision.made":
+        data = state.stage_data(payload["stage"])
+        data.decision = payload["record"]
+        data.decision_seq = event.seq
+    elif kind == "appeal.filed":
+        state.appeals[payload["appeal"]] = dict(payload)
+    elif kind == "appeal.answered":
+        if payload["appeal"] in state.appeals:
+            state.appeals[payload["appeal"]].update(answered=True, upheld=payload.get("upheld"))
+    elif kind == "decision.final":
+        state.stage_data(payload["stage"]).final = True
+    elif kind == "challenge.ended":
+        state.ended = True
+    # Other kinds (reviewer.assigned, appeal answers' text, notes) carry record only.
+
+
+def replay(events: Iterable[Event]) -> State:
+    collecting = gc.isenabled()
+    gc.disable()  # many small objects and no cycles: the cyclic collector would only rescan them
+    try:
+        state = State()
+        for event in events:
+            apply(state, event)
+        return state
+    finally:
+        if collecting:
+            gc.enable()
+
+
+# --- who competes ------------------------------------------------------------------------------
+
+
+def participants(state: State, stage_id: str) -> list[str]:
+    """The teams competing in a stage: the first stage's entrants; later, the previous stage's advancers
+    (from its latest decision) plus the teams admitted to this stage by repechage."""
+    spec = state.require_spec()
+    index = spec.stage_index(stage_id)
+    admitted = [team.team for team in state.teams.values() if team.stage == stage_id]
+    if index == 0:
+        return sorted(admitted)
+    previous = state.stages.get(spec.stages[index - 1].id)
+    advanced = list(previous.decision["advance"]) if previous and previous.decision else []
+    return sorted(set(advanced) | set(admitted))
+
+
+def sub_seed(seed: int, *parts: str) -> int:
+    digest = hashlib.sha256(":".join([str(seed), *parts]).encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+def submission_model(data: StageData, team: str) -> str | None:
+    submission = data.submissions.get(team)
+    if submission is None:
+        return None
+    return f"{submission['repo']}@{submission['revision']}"
+
+
+# --- criteria ------------------------------------------------------------------------------------
+
+
+def _target_estimate(data: StageData, info: TeamInfo | None, task: str) -> tuple[Estimate | None, str | None]:
+    if info is None:
+        return None, None
+    for target in info.target_models:
+        for model in (target, target.split("@", 1)[0]):
+            payload = data.scores.get((model, task))
+            if payload is not None:
+                return Estimate(float(payload["score"]), float(payload.get("stderr") or 0.0)), model
+    return None, None
+
+
+def _benchmark(
+    state: State, data: StageData, criterion: Criterion, teams: Sequence[str], seed: int
+) -> tuple[dict[str, Estimate], dict[str, dict[str, Any]]]:
+    per_task: dict[str, dict[str, Estimate]] = {}
+    details: dict[str, dict[str, Any]] = {team: {"tasks": {}, "missing": []} for team in teams}
+    for task in criterion.tasks:
+        values: dict[str, Estimate] = {}
+        targets: dict[str, Estimate | None] = {}
+        for team in teams:
+            model = submission_model(data, team)
+            payload = data.scores.get((model, task)) if model else None
+            entry: dict[str, Any] = {"model": model}
+            if payload is None:
+                details[team]["missing"].append(task)
+                details[team]["tasks"][task] = entry
+                continue
+            values[team] = Estimate(float(payload["score"]), float(payload.get("stderr") or 0.0))
+            entry.update(score=payload["score"], stderr=payload.get("stderr"), n=payload.get("n"))
+            if criterion.normalization == "ratio_to_target":
+                target, target_model = _target_estimate(data, state.teams.get(team), task)
+                targets[team] = target
+                entry.update(
+                    target_model=target_model,
+                    target_score=None if target is None else target.value,
+                    target_stderr=None if target is None else target.stderr,
+                )
+                if target is None:
+                    details[team]["missing"].append(f"{task} (target)")
+            details[team]["tasks"][task] = entry
+        normalized = scoring.normalize(
+            criterion.normalization, values, targets=targets, cap=criterion.cap, seed=sub_seed(seed, criterion.id, task)
+        )
+        for team, estimate in normalized.items():
+            details[team]["tasks"][task]["normalized"] = rounded(estimate.value)
+            details[team]["tasks"][task]["normalized_stderr"] = rounded(estimate.stderr)
+        per_task[task] = normalized
+    result = {
+        team: scoring.mean_estimate([per_task[task].get(team, Estimate(0.0, 0.0)) for task in criterion.tasks])
+        for team in teams
+    }
+    return result, details
+
+
+def _review(
+    state: State, data: StageData, criterion: Criterion, teams: Sequence[str], seed: int
+) -> tuple[dict[str, Estimate], dict[str, dict[str, Any]], dict[str, Any]]:
+    natural: dict[str, Estimate] = {}
+    details: dict[str, dict[str, Any]] = {}
+    published: dict[str, Any] = {}
+    for team in teams:
+        entries = sorted(
+            (payload for (crit, tm, _reviewer), payload in data.reviews.items() if crit == criterion.id and tm == team),
+            key=lambda payload: payload["reviewer"],
+        )
+        totals = [review_math.rubric_total(criterion, payload["scores"]) for payload in entries]
+        result = review_math.aggregate_with_interval(
+            totals, criterion.aggregation, criterion.trim, seed=sub_seed(seed, criterion.id, team)
+        )
+        natural[team] = result.estimate
+        details[team] = {"reviews": len(entries), "method": criterion.aggregation}
+        published[team] = {
+            "reviewers": [payload["reviewer"] for payload in entries],
+            "totals": [rounded(total) for total in totals],
+            "aggregate": rounded(result.estimate.value),
+            "lower": rounded(result.lower),
+            "upper": rounded(result.upper),
+            "method": criterion.aggregation,
+        }
+    normalized = scoring.normalize(criterion.normalization, natural, seed=sub_seed(seed, criterion.id, "rank"))
+    return normalized, details, published
+
+
+def identities(state: State, data: StageData, teams: Sequence[str]) -> list[str]:
+    """Names an answer must not contain: the teams' names, their organizations, their models' repos."""
+    names: set[str] = set()
+    for team in teams:
+        info = state.teams.get(team)
+        names.add(team)
+        if info is not None:
+            names.add(info.name)
+            names.update(info.organizations)
+        submission = data.submissions.get(team)
+        if submission is not None:
+            names.add(submission["repo"])
+            names.add(str(submission["repo"]).rsplit("/", 1)[-1])
+    return sorted(name for name in names if name)
+
+
+def _arena(
+    state: State, data: StageData, criterion: Criterion, teams: Sequence[str], seed: int
+) -> tuple[dict[str, Estimate], dict[str, dict[str, Any]], dict[str, Any]]:
+    from baton.challenge import arena
+
+    names = identities(state, data, teams)
+    competing = set(teams)
+    # Answers repeat across battles (one answer per prompt and model), so each text is checked once.
+    checked: dict[str, bool] = {}
+
+    def reveals(answer: str) -> bool:
+        if answer not in checked:
+            checked[answer] = arena.reveals_identity(answer, names) is not None
+        return checked[answer]
+
+    revealing = {
+        battle.battle
+        for battle in data.battles.values()
+        if battle.criterion == criterion.id and (reveals(battle.answer_a) or reveals(battle.answer_b))
+    }
+    column_a: list[str] = []
+    column_b: list[str] = []
+    column_outcome: list[str] = []
+    column_voter: list[str] = []
+    total = 0
+    for battle_id, voter, choice in data.votes:
+        battle = data.battles.get(battle_id)
+        if battle is None or battle.criterion != criterion.id:
+            continue
+        if battle.team_a not in competing or battle.team_b not in competing:
+            continue
+        total += 1
+        if battle_id in revealing:
+            continue
+        column_a.append(battle.team_a)
+        column_b.append(battle.team_b)
+        column_outcome.append(choice)
+        column_voter.append(voter)
+    rounds = criterion.bootstrap_rounds
+    rating_seed = sub_seed(seed, criterion.id)
+    votes = arena.VoteArrays.from_columns(column_a, column_b, column_outcome, column_voter)
+    used = len(column_a)
+    table = arena.bootstrap_ratings(votes, rounds=rounds, seed=rating_seed) if used else None
+    contrarians: list[str] = []
+    findings: list[dict[str, Any]] = []
+    used_contrarian = 0
+    if criterion.exclude_contrarian and table is not None:
+        for finding in arena.contrarian_voters(votes, table):
+            if finding.flagged:
+                contrarians.append(finding.voter)
+                findings.append(
+                    {
+                        "voter": finding.voter,
+                        "votes": finding.votes,
+                        "decisive": finding.decisive,
+                        "disagreements": finding.disagreements,
+                        "expected": rounded(finding.expected),
+                        "adjusted_p": float(f"{finding.adjusted_p:.6g}"),
+                    }
+                )
+        contrarians.sort()
+        if contrarians:
+            excluded = set(contrarians)
+            keep = [index for index, voter in enumerate(column_voter) if voter not in excluded]
+            used_contrarian = used - len(keep)
+            used = len(keep)
+            votes = arena.VoteArrays.from_columns(
+                [column_a[i] for i in keep],
+                [column_b[i] for i in keep],
+                [column_outcome[i] for i in keep],
+                [column_voter[i] for i in keep],
+            )
+            table = arena.bootstrap_ratings(votes, rounds=rounds, seed=rating_seed) if used else None
+    rated = {row.model: row for row in (table.rows if table is not None else ()) if row.model in competing}
+    field_mean = sum(row.rating for row in rated.values()) / len(rated) if rated else 0.0
+    natural: dict[str, Estimate] = {}
+    details: dict[str, dict[str, Any]] = {}
+    for team in teams:
+        row = rated.get(team)
+        if row is None:
+            natural[team] = Estimate(0.0, 0.0)
+            details[team] = {"rated": False}
+            continue
+        natural[team] = scoring.win_probability(row.rating, row.lower, row.upper, field_mean)
+        details[team] = {
+            "rating": rounded(row.rating),
+            "rating_lower": rounded(row.lower),
+            "rating_upper": rounded(row.upper),
+            "win_probability": rounded(natural[team].value),
+        }
+    published = {
+        "ratings": {
+            team: {
+                "rating": rounded(row.rating),
+                "lower": rounded(row.lower),
+                "upper": rounded(row.upper),
+                "rank": int(row.rank),
+            }
+            for team, row in sorted(rated.items())
+        },
+        "votes_total": total,
+        "votes_used": used,
+        "excluded": {"reveals_identity": total - used - used_contrarian, "contrarian": used_contrarian},
+        "revealing_battles": sorted(revealing),
+        "contrarian_voters": contrarians,
+        "contrarian_findings": findings,
+        "bootstrap_rounds": rounds,
+    }
+    normalized = scoring.normalize(criterion.normalization, natural, seed=sub_seed(seed, criterion.id, "rank"))
+    return normalized, details, published
+
+
+# --- gates ---------------------------------------------------------------------------------------
+
+
+def gate_status(data: StageData, gate: str, team: str) -> dict[str, Any]:
+    """The gate's standing for a team: an operator override wins over the provenance check."""
+    override = data.overrides.get((gate, team))
+    check = data.gates.get((gate, team))
+    if override is not None:
+        return {
+            "outcome": override["outcome"],
+            "source": "override",
+            "reason": override["reason"],
+            "operator": override.get("operator"),
+            "checked": None if check is None else check["outcome"],
+        }
+    if check is not None:
+        return {"outcome": check["outcome"], "source": "provenance", "reason": check.get("reason", "")}
+    return {"outcome": GATE_MISSING, "source": None, "reason": "not checked"}
+
+
+# --- the decision ------------------------------------------------------------------------------
+
+
+def compute_decision(
+    state: State, stage_id: str, *, seed: int, decided_at: str, head: str, head_seq: int
+) -> dict[str, Any]:
+    """A stage's decision record from the state (see the contract for the shape)."""
+    spec = state.require_spec()
+    stage: Stage = spec.stage(stage_id)
+    data = state.stage_data(stage_id)
+    teams = participants(state, stage_id)
+    criteria_values: dict[str, dict[str, Estimate]] = {}
+    criteria_details: dict[str, dict[str, dict[str, Any]]] = {}
+    arena_published: dict[str, Any] = {}
+    review_published: dict[str, Any] = {}
+    for criterion in stage.criteria:
+        if criterion.kind == "benchmark":
+            values, details = _benchmark(state, data, criterion, teams, seed)
+        elif criterion.kind == "review":
+            values, details, review_published[criterion.id] = _review(state, data, criterion, teams, seed)
+        else:
+            values, details, arena_published[criterion.id] = _arena(state, data, criterion, teams, seed)
+        criteria_values[criterion.id] = values
+        criteria_details[criterion.id] = details
+
+    candidates: list[ranking.Candidate] = []
+    rows: dict[str, dict[str, Any]] = {}
+    for team in teams:
+        points: list[Estimate] = []
+        per_criterion: dict[str, Any] = {}
+        criterion_points: dict[str, float] = {}
+        group_points: dict[str, float] = {}
+        for criterion in stage.criteria:
+            value = criteria_values[criterion.id].get(team, Estimate(0.0, 0.0))
+            earned = value.scaled(criterion.weight)
+            points.append(earned)
+            criterion_points[criterion.id] = earned.value
+            if criterion.group:
+                group_points[criterion.group] = group_points.get(criterion.group, 0.0) + earned.value
+            per_criterion[criterion.id] = {
+                "value": rounded(value.value),
+                "stderr": rounded(value.stderr),
+                "points": rounded(earned.value),
+                "lower": rounded(earned.lower),
+                "upper": rounded(earned.upper),
+                "detail": criteria_details[criterion.id].get(team, {}),
+            }
+        total = scoring.composite(points)
+        gates = {gate.id: gate_status(data, gate.id, team) for gate in stage.gates}
+        failed = next((gate_id for gate_id, status in gates.items() if status["outcome"] == GATE_FAIL), None)
+        submission = data.submissions.get(team)
+        candidates.append(
+            ranking.Candidate(
+                team=team,
+                composite=total.value,
+                criterion_points=criterion_points,
+                group_points=group_points,
+                submitted_at=None if submission is None else str(submission["submitted_at"]),
+                failed_gate=failed,
+            )
+        )
+        info = state.teams.get(team)
+        rows[team] = {
+            "team": team,
+            "name": info.name if info else team,
+            "composite": rounded(total.value),
+            "stderr": rounded(total.stderr),
+            "lower": rounded(total.lower),
+            "upper": rounded(total.upper),
+            "gates": gates,
+            "criteria": per_criterion,
+            "submission": None if submission is None else submission_model(data, team),
+        }
+    result = ranking.rank(candidates, advance=stage.advance, rules=spec.tie_break_for(stage), seed=seed)
+    team_rows = []
+    for position, team in enumerate(result.order, start=1):
+        row = rows[team]
+        row["rank"] = position
+        row["outcome"] = "advance" if team in result.advance else "eliminated"
+        row["eliminated_by"] = result.eliminated_by.get(team)
+        team_rows.append(row)
+    decided = datetime.fromisoformat(decided_at)
+    appeal_days = spec.appeal_days_for(stage)
+    return {
+        "challenge": spec.challenge,
+        "stage": stage.id,
+        "stage_title": stage.title,
+        "stage_title_ko": stage.title_ko,
+        "spec_version": spec.version,
+        "spec_sha256": spec.sha256(),
+        "decided_at": decided_at,
+        "appeal_days": appeal_days,
+        "appeal_deadline": (decided + timedelta(days=appeal_days)).isoformat(),
+        "head": head,
+        "head_seq": head_seq,
+        "seed": seed,
+        "total": stage.total,
+        "advance_count": stage.advance,
+        "last_stage": spec.stages[-1].id == stage.id,
+        "criteria": [
+            {
+                "id": c.id,
+                "title": c.title,
+                "title_ko": c.title_ko,
+                "group": c.group,
+                "kind": c.kind,
+                "weight": c.weight,
+                "normalization": c.normalization,
+            }
+            for c in stage.criteria
+        ],
+        "gates": [{"id": gate.id, "title": gate.title, "kind": gate.kind} for gate in stage.gates],
+        "teams": team_rows,
+        "advance": result.advance,
+        "eliminated": result.eliminated,
+        "tie_breaks": result.tie_breaks,
+        "arena": arena_published,
+        "reviews": review_published,
+    }
+
+
+# --- verification ------------------------------------------------------------------------------
+
+
+def differences(recorded: Any, recomputed: Any, path: str = "record", limit: int = 8) -> list[str]:
+    """Where two records differ (numbers within 1e-6 agree), at most ``limit`` entries."""
+    found: list[str] = []
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if len(found) >= limit:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b), key=str):
+                if key not in a:
+                    found.append(f"{where}.{key}: missing from the record, recomputed {_short(b[key])}")
+                elif key not in b:
+                    found.append(f"{where}.{key}: recorded {_short(a[key])}, not produced by recomputation")
+                else:
+                    walk(a[key], b[key], f"{where}.{key}")
+            return
+        if isinstance(a, list) and isinstance(b, list):
+            if len(a) != len(b):
+                found.append(f"{where}: recorded {len(a)} entries, recomputed {len(b)}")
+                return
+            for index, (x, y) in enumerate(zip(a, b, strict=True)):
+                walk(x, y, f"{where}[{index}]")
+            return
+        both_numbers = isinstance(a, int | float) and isinstance(b, int | float)
+        if both_numbers and not isinstance(a, bool) and not isinstance(b, bool):
+            if abs(float(a) - float(b)) > 1e-6:
+                found.append(f"{where}: recorded {a}, recomputed {b}")
+            return
+        if a != b:
+            found.append(f"{where}: recorded {_short(a)}, recomputed {_short(b)}")
+
+    walk(recorded, recomputed, path)
+    return found
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_decisions(events: Sequence[Event]) -> tuple[int, list[tuple[int, str]]]:
+    """Recompute every ``decision.made`` from the events before it; (decisions checked, [(seq, difference)])."""
+    state = State()
+    checked = 0
+    problems: list[tuple[int, str]] = []
+    previous: Event | None = None
+    for event in events:
+        if event.kind == "decision.made":
+            checked += 1
+            record = event.payload.get("record", {})
+            stage = str(event.payload.get("stage"))
+            expected_head = previous.hash if previous else None
+            if record.get("head_seq") != event.seq - 1:
+                problems.append(
+                    (
+                        event.seq,
+                        f"decision for {stage} names head_seq {record.get('head_seq')} but follows seq {event.seq - 1}",
+                    )
+                )
+            if record.get("head") != expected_head:
+                problems.append(
+                    (
+                        event.seq,
+                        f"decision for {stage} names head {str(record.get('head'))[:16]}… but "
+                        f"the event before it hashes to {str(expected_head)[:16]}…",
+                    )
+                )
+            try:
+                recomputed = compute_decision(
+                    state,
+                    stage,
+                    seed=int(record["seed"]),
+                    decided_at=str(record["decided_at"]),
+                    head=str(record.get("head")),
+                    head_seq=int(record.get("head_seq", 0)),
+                )
+            except (KeyError, ValueError, TypeError) as error:
+                problems.append((event.seq, f"decision for {stage} cannot be recomputed: {error}"))
+            else:
+                for difference in differences(record, recomputed):
+                    problems.append((event.seq, f"decision for {stage} differs from its recomputation: {difference}"))
+        try:
+            apply(state, event)
+        except (KeyError, ValueError, TypeError) as error:
+            problems.append((event.seq, f"event '{event.kind}' cannot be read: {error}"))
+        previous = event
+    return checked, problems

@@ -1,0 +1,734 @@
+"""Release plan execution: what a team's outputs become when it leaves the challenge.
+
+When a team's exit is final the challenge calls ``on_team_exit`` (wired on
+``Runtime.team_exit_listeners``) inside the transaction that makes it final. Each repo of the team's
+release plan becomes a ``ReleaseItem`` and goes through the checks first:
+
+- dataset files are scanned for personal data (``baton.challenge.pii``); any finding holds the dataset;
+- a model's license is checked against its bases' along the lineage (``baton.challenge.licensing``);
+  a conflict holds it.
+
+A clear item is opened as planned (public, or gated), its card gets the planned license and the
+commons tags, and a hub tag ``baton/<challenge>/<team>/<stage>`` marks the released revision. An item
+with an embargo date waits for ``release_due``, which the worker or ``baton commons release-due`` runs.
+Operators resolve held items (accept with a written reason, or mark cleaned after a new commit).
+Every action lands in ``challenge_release_actions`` and, where the challenge offers it, its ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from baton.accounts.models import Account
+from baton.challenge import clock
+from baton.challenge.release_models import ReleaseAction, ReleaseFinding, ReleaseItem
+from baton.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
+from baton.core.runtime import Runtime, TeamExit
+from baton.hub import cards, commits, repos
+from baton.hub.models import LineageEdge, Repo
+
+logger = logging.getLogger("baton.release")
+
+ACCESS_MODES = ("public", "gated")
+NOT_SCANNED = frozenset({".gitattributes", ".gitignore"})
+MAX_SCANNED_BYTES = 256 * 1024 * 1024
+MAX_LINEAGE_DEPTH = 16
+COMMONS_TAG = "baton-commons"
+
+
+class ReleaseError(BadRequestError):
+    code = "ReleaseError"
+
+
+class ReleaseConflictError(ConflictError):
+    code = "ReleaseConflict"
+
+
+@dataclass(frozen=True)
+class PlannedRepo:
+    """One entry of a release plan, in the shape the executor needs."""
+
+    repo_type: str
+    repo_id: str  # "namespace/name"
+    asset_kind: str = "model"
+    access: str = "public"
+    gated_mode: str | None = None  # "auto" or "manual" when access is gated
+    license: str | None = None
+    embargo_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        repos.parse_repo_id(self.repo_type, self.repo_id)  # a bad type or name is refused with the hub's message
+        if self.access not in ACCESS_MODES:
+            raise ReleaseError(
+                f"Release access '{self.access}' for {self.repo_id} is unknown",
+                hint="Use 'public' or 'gated'.",
+            )
+        if self.embargo_until is not None and self.embargo_until.tzinfo is None:
+            raise ReleaseError(
+                f"The embargo date of {self.repo_id} has no time zone",
+                hint="Write it with its offset, e.g. 2026-06-01T00:00:00+09:00.",
+            )
+
+
+@dataclass
+class CheckOutcome:
+    """The findings of one check run on one revision; ``notes`` are informational only."""
+
+    kind: str
+    findings: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (summary, detail)
+    notes: list[str] = field(default_factory=list)
+    effective_license: str | None = None
+
+
+# --------------------------------------------------------------------------------------------- checks
+
+
+def _read_blob(runtime: Runtime, sha256: str, limit: int | None = None) -> bytes:
+    end = None if limit is None else limit - 1
+    return b"".join(runtime.store.open_range(sha256, 0, end))
+
+
+EXAMPLES_PER_FINDING = 5
+
+
+def scan_personal_data(session: Session, runtime: Runtime, repo: Repo, commit_oid: str) -> CheckOutcome:
+    """Scan every file of the revision for personal data, one finding per file and kind of data.
+
+    What the scanner could not read (binary files, unreadable Parquet, the part of a file past the
+    size limit) is a finding too: a file nobody read is not known to be clean.
+    """
+    from baton.challenge import pii
+
+    outcome = CheckOutcome(kind="pii")
+    commit = commits.resolve_revision(session, repo, commit_oid)
+    for entry in commits.tree_entries(session, commit.tree_id):
+        if entry.path.rsplit("/", 1)[-1] in NOT_SCANNED:
+            continue
+        data = _read_blob(runtime, entry.sha256, min(entry.size, MAX_SCANNED_BYTES) or None)
+        result = pii.scan_bytes(data, path=entry.path, max_bytes=MAX_SCANNED_BYTES)
+        skipped = list(result.skipped)
+        if entry.size > MAX_SCANNED_BYTES:
+            skipped.append(f"{entry.path}: only the first {MAX_SCANNED_BYTES} of {entry.size} bytes were scanned")
+        grouped: dict[str, list[Any]] = {}
+        for finding in result:
+            grouped.setdefault(finding.kind, []).append(finding)
+        for kind, found in sorted(grouped.items()):
+            confidences = sorted({f.confidence for f in found}, key=("high", "medium", "low").index)
+            examples = [
+                {
+                    "line": f.line,
+                    "column": f.column,
+                    "masked": f.masked,
+                    "confidence": f.confidence,
+                    "reason": f.reason,
+                    "field": getattr(f, "field", ""),
+                }
+                for f in found[:EXAMPLES_PER_FINDING]
+            ]
+            first = examples[0]
+            outcome.findings.append(
+                (
+                    f"{entry.path}: {len(found)} × {kind} ({'/'.join(confidences)} confidence), "
+                    f"first at line {first['line']} column {first['column']}: {first['masked']}",
+                    {"path": entry.path, "kind": kind, "count": len(found), "examples": examples},
+                )
+            )
+        for reason in skipped:
+            outcome.findings.append(
+                (
+                    f"{reason}; an operator must confirm it holds no personal data",
+                    {"path": entry.path, "kind": "unscanned", "count": 1, "reason": reason},
+                )
+            )
+    return outcome
+
+
+def lineage_licenses(session: Session, repo: Repo) -> list[dict[str, Any]]:
+    """Every base along the repo's lineage (transitively), with the license its card declares."""
+    found: list[dict[str, Any]] = []
+    seen = {repo.repo_id}
+    frontier = [(repo, 0)]
+    while frontier:
+        child, depth = frontier.pop(0)
+        if depth >= MAX_LINEAGE_DEPTH:
+            continue
+        for edge in session.scalars(select(LineageEdge).where(LineageEdge.child_repo_id == child.id)):
+            if edge.base in seen:
+                continue
+            seen.add(edge.base)
+            namespace, _, name = edge.base.partition("/")
+            base = repos.find_repo(session, repos.RepoKey("model", namespace, name)) if name else None
+            license_id = (base.card_data or {}).get("license") if base is not None else None
+            found.append(
+                {
+                    "id": edge.base,
+                    "license": str(license_id) if license_id else None,
+                    "in_hub": base is not None,
+                    "depth": depth + 1,
+                    "via": child.repo_id,
+                }
+            )
+            if base is not None:
+                frontier.append((base, depth + 1))
+    return found
+
+
+def check_license(session: Session, repo: Repo, planned_license: str | None) -> CheckOutcome:
+    """Check the license the repo will carry against its bases' along the lineage."""
+    outcome = CheckOutcome(kind="license")
+    card_license = (repo.card_data or {}).get("license")
+    license_id = planned_license or (str(card_license) if card_license else None)
+    bases = lineage_licenses(session, repo)
+    if not bases:
+        outcome.effective_license = license_id
+        return outcome
+    from baton.challenge import licensing
+
+    result = licensing.check_derivative_license(license_id, [(base["id"], base["license"]) for base in bases])
+    outcome.effective_license = result.effective
+    outcome.notes.extend(result.notes)
+    if not result.ok:
+        conflicts = list(result.conflicts)
+        outcome.findings.append(
+            (
+                f"{repo.repo_id}: license {license_id or '(none)'} conflicts with its bases: " + "; ".join(conflicts),
+                {"license": license_id, "effective": result.effective, "conflicts": conflicts, "bases": bases},
+            )
+        )
+    return outcome
+
+
+def run_checks(
+    session: Session, runtime: Runtime, item: ReleaseItem, repo: Repo, commit_oid: str
+) -> list[CheckOutcome]:
+    """The checks that apply to the item's repo: personal data for datasets, licenses for the rest."""
+    outcomes = []
+    if repo.repo_type == "dataset":
+        outcomes.append(scan_personal_data(session, runtime, repo, commit_oid))
+    else:
+        outcomes.append(check_license(session, repo, item.license))
+    return outcomes
+
+
+# --------------------------------------------------------------------------------------------- recording
+
+
+def record(
+    session: Session,
+    item: ReleaseItem | None,
+    action: str,
+    actor: str,
+    detail: dict[str, Any],
+    *,
+    challenge: str | None = None,
+    team: str | None = None,
+    now: datetime | None = None,
+) -> ReleaseAction:
+    """Append one action to the release record."""
+    entry = ReleaseAction(
+        item_id=item.id if item is not None else None,
+        challenge=item.challenge if item is not None else (challenge or ""),
+        team=item.team if item is not None else (team or ""),
+        action=action,
+        actor=actor,
+        detail=detail,
+        at=now or clock.now(),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+# --------------------------------------------------------------------------------------------- execution
+
+
+def _item_repo(session: Session, item: ReleaseItem) -> Repo | None:
+    if item.repo_pk is not None:
+        repo = session.get(Repo, item.repo_pk)
+        if repo is not None:
+            return repo
+    namespace, _, name = item.repo_name.partition("/")
+    return repos.find_repo(session, repos.RepoKey(item.repo_type, namespace, name))
+
+
+def release_tag(item: ReleaseItem) -> str:
+    return f"baton/{item.challenge}/{item.team}/{item.stage}"
+
+
+def _open_findings(session: Session, item: ReleaseItem) -> list[ReleaseFinding]:
+    return list(
+        session.scalars(
+            select(ReleaseFinding)
+            .where(ReleaseFinding.item_id == item.id, ReleaseFinding.state == "open")
+            .order_by(ReleaseFinding.id)
+        )
+    )
+
+
+def _resolved_signatures(session: Session, item: ReleaseItem, kind: str) -> set[str]:
+    """Findings an operator accepted stay accepted when the same finding comes back on a later scan."""
+    rows = session.scalars(
+        select(ReleaseFinding).where(
+            ReleaseFinding.item_id == item.id, ReleaseFinding.kind == kind, ReleaseFinding.state == "accepted"
+        )
+    )
+    return {_signature(row.kind, row.detail) for row in rows}
+
+
+def _signature(kind: str, detail: dict[str, Any]) -> str:
+    if kind == "pii":
+        return f"pii|{detail.get('path')}|{detail.get('kind')}|{detail.get('count')}"
+    return f"{kind}|{detail.get('license')}|{'/'.join(sorted(map(str, detail.get('conflicts', []))))}"
+
+
+def _check_and_hold(
+    session: Session, runtime: Runtime, item: ReleaseItem, repo: Repo, commit_oid: str, now: datetime
+) -> list[ReleaseFinding]:
+    """Run the checks on ``commit_oid``; new findings (not accepted before) are stored open."""
+    item.checked_commit = commit_oid
+    added: list[ReleaseFinding] = []
+    for outcome in run_checks(session, runtime, item, repo, commit_oid):
+        if outcome.kind == "license":
+            item.effective_license = outcome.effective_license
+        accepted = _resolved_signatures(session, item, outcome.kind)
+        for summary, detail in outcome.findings:
+            if _signature(outcome.kind, detail) in accepted:
+                continue
+            finding = ReleaseFinding(
+                item_id=item.id,
+                kind=outcome.kind,
+                commit_oid=commit_oid,
+                summary=summary,
+                detail=detail,
+                created_at=now,
+            )
+            session.add(finding)
+            added.append(finding)
+        record(
+            session,
+            item,
+            "checked",
+            "baton",
+            {"check": outcome.kind, "commit": commit_oid, "findings": len(outcome.findings), "notes": outcome.notes},
+            now=now,
+        )
+    session.flush()
+    return added
+
+
+def _updated_card(runtime: Runtime, session: Session, repo: Repo, item: ReleaseItem, commit_oid: str) -> bytes | None:
+    """README.md with the planned license and the commons tags, or None when it already has them."""
+    commit = commits.resolve_revision(session, repo, commit_oid)
+    entries = {entry.path: entry for entry in commits.tree_entries(session, commit.tree_id)}
+    text = ""
+    if "README.md" in entries:
+        text = _read_blob(runtime, entries["README.md"].sha256).decode("utf-8", errors="replace")
+    yaml_text, body, _offset = cards.split_front_matter(text)
+    data = dict(cards.parse_card(text).raw) if yaml_text is not None else {}
+    if yaml_text is None:
+        body = text or f"# {repo.name}\n\nReleased to the commons by team {item.team} of {item.challenge}.\n"
+    changed = False
+    if item.license and data.get("license") != item.license:
+        data["license"] = item.license
+        changed = True
+    tags = data.get("tags")
+    tags = [str(tag) for tag in tags] if isinstance(tags, list) else []
+    for tag in (COMMONS_TAG, f"baton-challenge:{item.challenge}", f"baton-team:{item.team}"):
+        if tag not in tags:
+            tags.append(tag)
+            changed = True
+    data["tags"] = tags
+    return cards.render_card(data, body).encode() if changed else None
+
+
+def _release(session: Session, runtime: Runtime, item: ReleaseItem, repo: Repo, now: datetime) -> None:
+    """Open the repo as planned: card (license, tags), visibility or gating, hub tag; all recorded."""
+    owner = session.get(Account, repo.owner_id)
+    assert owner is not None  # a repo's owner cascades with it
+    key = repos.RepoKey(repo.repo_type, repo.namespace, repo.name)
+    head = commits.resolve_revision(session, repo, None).oid
+    card = _updated_card(runtime, session, repo, item, head)
+    if card is not None:
+        commit = commits.commit_files(
+            session,
+            runtime.store,
+            runtime.settings,
+            owner,
+            repo,
+            {"README.md": card},
+            title=f"Release to the commons ({item.challenge}, team {item.team}, stage {item.stage})",
+        )
+        head = commit.oid
+        record(session, item, "card_updated", owner.name, {"commit": head, "license": item.license}, now=now)
+    gated: str | bool = (item.gated_mode or "manual") if item.access == "gated" else False
+    repos.update_settings(session, owner, key, private=False, gated=gated)
+    tag = release_tag(item)
+    existing = commits.find_ref(session, repo, "tag", tag)
+    if existing is None:
+        commits.create_ref(
+            session,
+            repo,
+            "tag",
+            tag,
+            head,
+            message=f"Released by team {item.team} of {item.challenge} at stage {item.stage}",
+        )
+    elif existing.commit_oid != head:
+        existing.commit_oid = head  # a later release of the same item moves its tag to what was released
+    item.state = "released"
+    item.released_commit = head
+    item.released_at = now
+    item.tag = tag
+    session.flush()
+    record(
+        session,
+        item,
+        "released",
+        "baton",
+        {"commit": head, "access": item.access, "gated": gated or None, "tag": tag, "license": item.license},
+        now=now,
+    )
+
+
+def advance(session: Session, runtime: Runtime, item: ReleaseItem, now: datetime) -> ReleaseItem:
+    """Move one item as far as its checks and embargo allow (idempotent for released items)."""
+    if item.state == "released":
+        return item
+    repo = _item_repo(session, item)
+    if repo is None:
+        if not any(f.kind == "missing" for f in _open_findings(session, item)):
+            session.add(
+                ReleaseFinding(
+                    item_id=item.id,
+                    kind="missing",
+                    commit_oid="",
+                    summary=f"{item.repo_type} {item.repo_name} is not in the hub",
+                    detail={"repo": item.repo_name, "type": item.repo_type},
+                    created_at=now,
+                )
+            )
+        item.state = "held"
+        session.flush()
+        record(session, item, "held", "baton", {"reason": "repo not found"}, now=now)
+        return item
+    item.repo_pk = repo.id
+    head = commits.resolve_revision(session, repo, None).oid
+    if item.checked_commit != head or item.state == "pending":
+        _check_and_hold(session, runtime, item, repo, head, now)
+    open_findings = _open_findings(session, item)
+    if open_findings:
+        if item.state != "held":
+            item.state = "held"
+            session.flush()
+            record(session, item, "held", "baton", {"findings": [f.id for f in open_findings]}, now=now)
+        return item
+    if item.embargo_until is not None and item.embargo_until > now:
+        if item.state != "embargoed":
+            item.state = "embargoed"
+            session.flush()
+            record(session, item, "embargoed", "baton", {"until": item.embargo_until.isoformat()}, now=now)
+        return item
+    _release(session, runtime, item, repo, now)
+    return item
+
+
+def execute_plan(
+    session: Session,
+    runtime: Runtime,
+    exit: TeamExit,
+    planned: Sequence[PlannedRepo],
+    *,
+    now: datetime | None = None,
+) -> list[ReleaseItem]:
+    """Create the items of a team's plan (once) and advance each; returns them in plan order."""
+    now = now or clock.now()
+    items: list[ReleaseItem] = []
+    record(
+        session,
+        None,
+        "plan_started",
+        "baton",
+        {"stage": exit.stage, "reason": exit.reason, "repos": [f"{p.repo_type}:{p.repo_id}" for p in planned]},
+        challenge=exit.challenge,
+        team=exit.team,
+        now=now,
+    )
+    for entry in planned:
+        item = session.scalar(
+            select(ReleaseItem).where(
+                ReleaseItem.challenge == exit.challenge,
+                ReleaseItem.team == exit.team,
+                ReleaseItem.repo_type == entry.repo_type,
+                ReleaseItem.repo_name == entry.repo_id,
+            )
+        )
+        if item is None:
+            item = ReleaseItem(
+                challenge=exit.challenge,
+                team=exit.team,
+                stage=exit.stage,
+                exit_reason=exit.reason,
+                repo_type=entry.repo_type,
+                repo_name=entry.repo_id,
+                asset_kind=entry.asset_kind,
+                access=entry.access,
+                gated_mode=entry.gated_mode,
+                license=entry.license,
+                embargo_until=entry.embargo_until,
+                state="pending",
+                created_at=now,
+            )
+            session.add(item)
+            session.flush()
+        items.append(advance(session, runtime, item, now))
+    return items
+
+
+def on_team_exit(session: Session, runtime: Runtime, exit: TeamExit) -> None:
+    """The ``team_exit_listeners`` entry: run the team's release plan, if it filed one."""
+    planned, now = _plan_of(session, runtime, exit)
+    if planned is None:
+        record(
+            session, None, "no_plan", "baton", {"stage": exit.stage}, challenge=exit.challenge, team=exit.team, now=now
+        )
+        return
+    execute_plan(session, runtime, exit, planned, now=now)
+
+
+def _plan_of(session: Session, runtime: Runtime, exit: TeamExit) -> tuple[list[PlannedRepo] | None, datetime]:
+    """The team's release plan from the challenge service (None when it names no repo)."""
+    from baton.challenge import service
+
+    plan = service.release_plan(session, exit.challenge, exit.team)
+    entries = plan.get("repos") or []
+    return ([planned_from(entry) for entry in entries] or None), clock.now()
+
+
+def _as_moment(value: Any) -> datetime | None:
+    """An embargo date from a plan: a date means the start of that day in UTC; a naive time is UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def planned_from(entry: Any) -> PlannedRepo:
+    """Adapt one plan entry (the contract's mapping, or an object with those fields) to a PlannedRepo."""
+
+    def get(name: str, default: Any = None) -> Any:
+        if isinstance(entry, dict):
+            return entry.get(name, default)
+        return getattr(entry, name, default)
+
+    return PlannedRepo(
+        repo_type=str(get("repo_type") or "model"),
+        repo_id=str(get("repo") or get("repo_id")),
+        asset_kind=str(get("kind") or get("repo_type") or "model"),
+        access=str(get("access") or "public"),
+        gated_mode=get("gated_mode"),
+        license=get("license"),
+        embargo_until=_as_moment(get("embargo_until")),
+    )
+
+
+def release_due(session: Session, runtime: Runtime, now: datetime | None = None) -> list[ReleaseItem]:
+    """Release every embargoed item whose date has come (its checks run again on the current head)."""
+    now = now or clock.now()
+    due = list(
+        session.scalars(
+            select(ReleaseItem)
+            .where(ReleaseItem.state == "embargoed", ReleaseItem.embargo_until <= now)
+            .order_by(ReleaseItem.id)
+        )
+    )
+    return [advance(session, runtime, item, now) for item in due]
+
+
+def release_due_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    """Job handler for ``challenge.release_due``: release what is due now."""
+    with runtime.database.session(write=True) as session:
+        items = release_due(session, runtime)
+        return {"released": [item.repo_name for item in items if item.state == "released"]}
+
+
+# --------------------------------------------------------------------------------------------- operators
+
+
+RESOLUTIONS = ("accept", "cleaned")
+
+
+def resolve_finding(
+    session: Session,
+    runtime: Runtime,
+    finding_id: int,
+    actor: Account,
+    *,
+    resolution: str,
+    reason: str,
+    now: datetime | None = None,
+) -> ReleaseItem:
+    """An operator resolves a finding that holds an item; when none is left the item moves on.
+
+    ``accept`` keeps the content as it is and needs a written reason; ``cleaned`` says a new commit
+    removed the problem, and is refused unless the repo's head changed and its checks now pass.
+    """
+    now = now or clock.now()
+    if not actor.is_admin:
+        raise PermissionDeniedError(
+            f"'{actor.name}' cannot resolve release findings", hint="Only operators (site admins) can."
+        )
+    if resolution not in RESOLUTIONS:
+        raise ReleaseError(f"Unknown resolution '{resolution}'", hint="Use 'accept' or 'cleaned'.")
+    if len(reason.strip()) < 5:
+        raise ReleaseError(
+            "A resolution needs a written reason", hint="Say why the content may be released (at least a sentence)."
+        )
+    finding = session.get(ReleaseFinding, finding_id)
+    if finding is None:
+        raise NotFoundError(f"No release finding {finding_id}", hint="List held items: GET /api/commons/held.")
+    if finding.state != "open":
+        raise ReleaseConflictError(
+            f"Finding {finding_id} was already resolved ({finding.state} by {finding.resolved_by})"
+        )
+    item = session.get(ReleaseItem, finding.item_id)
+    assert item is not None
+    resolved_commit: str | None = None
+    if resolution == "cleaned":
+        repo = _item_repo(session, item)
+        if repo is None:
+            raise ReleaseConflictError(f"{item.repo_name} is still not in the hub", hint="Create it, then retry.")
+        head = commits.resolve_revision(session, repo, None).oid
+        if head == finding.commit_oid:
+            raise ReleaseConflictError(
+                f"{item.repo_name} has no commit after the one that was checked ({head[:12]})",
+                hint="Commit the cleaned files first, then mark the finding cleaned.",
+            )
+        still = [
+            summary
+            for outcome in run_checks(session, runtime, item, repo, head)
+            if outcome.kind == finding.kind
+            for summary, detail in outcome.findings
+            if finding.kind != "pii"
+            or (detail.get("path"), detail.get("kind")) == (finding.detail.get("path"), finding.detail.get("kind"))
+        ]
+        if still:
+            raise ReleaseConflictError(
+                f"The {finding.kind} check still fails on {head[:12]}: " + "; ".join(still[:5]),
+                hint="Remove what is listed and commit again, or accept the finding with a reason.",
+            )
+        resolved_commit = head
+    finding.state = "accepted" if resolution == "accept" else "cleaned"
+    finding.resolved_by = actor.name
+    finding.resolution = reason.strip()
+    finding.resolved_commit = resolved_commit
+    finding.resolved_at = now
+    session.flush()
+    record(
+        session,
+        item,
+        f"finding_{finding.state}",
+        actor.name,
+        {"finding": finding.id, "kind": finding.kind, "reason": finding.resolution, "commit": resolved_commit},
+        now=now,
+    )
+    if not _open_findings(session, item):
+        item.state = "pending" if item.state == "held" else item.state
+        advance(session, runtime, item, now)
+    return item
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def item_json(session: Session, item: ReleaseItem, *, with_findings: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": item.id,
+        "challenge": item.challenge,
+        "team": item.team,
+        "stage": item.stage,
+        "repo": item.repo_name,
+        "type": item.repo_type,
+        "kind": item.asset_kind,
+        "access": item.access,
+        "gated": item.gated_mode if item.access == "gated" else None,
+        "license": item.license,
+        "effective_license": item.effective_license,
+        "embargo_until": item.embargo_until.isoformat() if item.embargo_until else None,
+        "state": item.state,
+        "checked_commit": item.checked_commit,
+        "released_commit": item.released_commit,
+        "released_at": item.released_at.isoformat() if item.released_at else None,
+        "tag": item.tag,
+    }
+    if with_findings:
+        data["findings"] = [finding_json(f) for f in findings_of(session, item)]
+    return data
+
+
+def finding_json(finding: ReleaseFinding) -> dict[str, Any]:
+    return {
+        "id": finding.id,
+        "kind": finding.kind,
+        "state": finding.state,
+        "commit": finding.commit_oid,
+        "summary": finding.summary,
+        "detail": finding.detail,
+        "resolved_by": finding.resolved_by,
+        "resolution": finding.resolution,
+        "resolved_commit": finding.resolved_commit,
+        "resolved_at": finding.resolved_at.isoformat() if finding.resolved_at else None,
+    }
+
+
+def findings_of(session: Session, item: ReleaseItem) -> list[ReleaseFinding]:
+    return list(
+        session.scalars(select(ReleaseFinding).where(ReleaseFinding.item_id == item.id).order_by(ReleaseFinding.id))
+    )
+
+
+def list_items(
+    session: Session, *, challenge: str | None = None, team: str | None = None, states: Iterable[str] | None = None
+) -> list[ReleaseItem]:
+    query = select(ReleaseItem).order_by(ReleaseItem.challenge, ReleaseItem.team, ReleaseItem.id)
+    if challenge is not None:
+        query = query.where(ReleaseItem.challenge == challenge)
+    if team is not None:
+        query = query.where(ReleaseItem.team == team)
+    if states is not None:
+        query = query.where(ReleaseItem.state.in_(list(states)))
+    return list(session.scalars(query))
+
+
+def held_items(session: Session, challenge: str | None = None) -> list[dict[str, Any]]:
+    """Items an operator must act on, with their open findings."""
+    return [item_json(session, item) for item in list_items(session, challenge=challenge, states=["held"])]
+
+
+def actions_of(session: Session, challenge: str, team: str | None = None) -> list[dict[str, Any]]:
+    query = select(ReleaseAction).where(ReleaseAction.challenge == challenge).order_by(ReleaseAction.id)
+    if team is not None:
+        query = query.where(ReleaseAction.team == team)
+    return [
+        {
+            "id": row.id,
+            "item": row.item_id,
+            "team": row.team,
+            "action": row.action,
+            "actor": row.actor,
+            "detail": row.detail,
+            "at": row.at.isoformat(),
+        }
+        for row in session.scalars(query)
+    ]

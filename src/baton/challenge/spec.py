@@ -1,0 +1,401 @@
+"""A challenge defined in versioned YAML: stages, criteria with weights, gates, tie-break rules.
+
+``load_spec(text)`` parses and validates; every problem is reported with the YAML line it comes
+from, so ``baton challenge validate FILE`` can say what to fix and where. The normalized spec
+(``ChallengeSpec.model_dump(mode="json")``) is what the ledger records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from baton.challenge.errors import InvalidSpecError
+
+SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+WEIGHT_TOLERANCE = 1e-6
+
+Normalization = Literal["raw", "ratio_to_target", "minmax", "rank"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RubricItem(_Model):
+    id: str = Field(pattern=SLUG)
+    title: str = ""
+    max: float = Field(default=10.0, gt=0)
+    weight: float = Field(default=1.0, gt=0)
+
+
+class Criterion(_Model):
+    """One scored criterion of a stage; its value per team lies in [0, 1] and earns weight × value points."""
+
+    id: str = Field(pattern=SLUG)
+    title: str = ""
+    title_ko: str = ""
+    group: str | None = None  # for reports: e.g. the three benchmark criteria form "benchmarks"
+    kind: Literal["benchmark", "review", "arena"]
+    weight: float = Field(gt=0)
+    normalization: Normalization = "raw"
+    # benchmark
+    tasks: list[str] = Field(default_factory=list)
+    cap: float = Field(default=1.0, gt=0)  # ratio_to_target: ratios above this count as this
+    # review
+    rubric: list[RubricItem] = Field(default_factory=list)
+    aggregation: Literal["trimmed_mean", "median", "mean"] = "trimmed_mean"
+    trim: float = Field(default=0.2, ge=0, lt=0.5)
+    min_reviewers: int = Field(default=1, ge=1)
+    # arena
+    max_votes_per_voter: int = Field(default=200, ge=1)
+    bootstrap_rounds: int = Field(default=200, ge=10)
+    exclude_contrarian: bool = True
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Criterion:
+        if self.kind == "benchmark" and not self.tasks:
+            raise ValueError(f"benchmark criterion '{self.id}' lists no tasks (add `tasks: [task-id, ...]`)")
+        if self.kind == "review" and not self.rubric:
+            raise ValueError(f"review criterion '{self.id}' has no rubric (add `rubric: [{{id: ..., max: 10}}]`)")
+        if self.normalization == "ratio_to_target" and self.kind != "benchmark":
+            raise ValueError(f"criterion '{self.id}': ratio_to_target applies to benchmark criteria only")
+        return self
+
+
+class Gate(_Model):
+    """A pass/fail requirement. ``independence`` reads provenance reports of the team's submission."""
+
+    id: str = Field(pattern=SLUG)
+    kind: Literal["independence"] = "independence"
+    title: str = ""
+    on_copied: Literal["fail", "operator"] = "fail"
+    on_undeclared_derivation: Literal["fail", "operator", "pass"] = "operator"
+    on_inconclusive: Literal["fail", "operator", "pass"] = "operator"
+
+
+class Stage(_Model):
+    id: str = Field(pattern=SLUG)
+    title: str = ""
+    title_ko: str = ""
+    opens: datetime | None = None
+    deadline: datetime
+    teams: int = Field(ge=1)  # how many teams compete in the stage
+    advance: int = Field(ge=0)  # how many of them go on
+    repechage: int = Field(default=0, ge=0)  # new teams admitted at this stage (패자부활)
+    appeal_days: int | None = Field(default=None, ge=0)
+    seed: int | None = None
+    total: float = Field(default=100.0, gt=0)
+    criteria: list[Criterion] = Field(min_length=1)
+    gates: list[Gate] = Field(default_factory=list)
+    tie_break: list[str] | None = None
+
+    @field_validator("deadline", "opens")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time zone, e.g. 2026-01-10T18:00:00+09:00")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Stage:
+        problems = []
+        total_weight = sum(criterion.weight for criterion in self.criteria)
+        if abs(total_weight - self.total) > WEIGHT_TOLERANCE:
+            parts = " + ".join(f"{c.id} {c.weight:g}" for c in self.criteria)
+            problems.append(
+                f"criteria weights sum to {total_weight:g} ({parts}), not the stage total "
+                f"{self.total:g}; change the weights or `total`"
+            )
+        if self.advance > self.teams:
+            problems.append(
+                f"advances {self.advance} teams but only {self.teams} compete in it; `advance` must be at most `teams`"
+            )
+        ids = [c.id for c in self.criteria]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            problems.append(f"criterion ids repeat: {', '.join(duplicates)}")
+        gate_ids = [g.id for g in self.gates]
+        if len(set(gate_ids)) != len(gate_ids):
+            problems.append("gate ids repeat")
+        if self.opens is not None and self.opens >= self.deadline:
+            problems.append("opens after its deadline")
+        if problems:
+            raise ValueError(f"stage '{self.id}': " + "; ".join(problems))
+        return self
+
+    def criterion(self, criterion_id: str) -> Criterion:
+        for criterion in self.criteria:
+            if criterion.id == criterion_id:
+                return criterion
+        raise KeyError(criterion_id)
+
+    def gate(self, gate_id: str) -> Gate:
+        for gate in self.gates:
+            if gate.id == gate_id:
+                return gate
+        raise KeyError(gate_id)
+
+
+TIE_BREAK_FIXED = ("earliest_submission", "draw")
+
+
+class ChallengeSpec(_Model):
+    challenge: str = Field(pattern=SLUG)
+    title: str
+    title_ko: str = ""
+    version: int = Field(default=1, ge=1)
+    timezone: str = "UTC"
+    appeal_days: int = Field(default=10, ge=0)
+    tie_break: list[str] = Field(default_factory=lambda: ["earliest_submission", "draw"])
+    stages: list[Stage] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone '{value}' (use an IANA name such as Asia/Seoul)") from error
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ChallengeSpec:
+        ids = [stage.id for stage in self.stages]
+        if len(set(ids)) != len(ids):
+            raise ValueError("stage ids repeat")
+        if self.stages[0].repechage:
+            raise ValueError(f"the first stage '{self.stages[0].id}' cannot be a repechage stage")
+        for previous, stage in zip(self.stages, self.stages[1:], strict=False):
+            if stage.deadline <= previous.deadline:
+                raise ValueError(f"stage '{stage.id}' has its deadline before the previous stage's")
+            expected = previous.advance + stage.repechage
+            if stage.teams != expected:
+                raise ValueError(
+                    f"stage '{stage.id}' expects {stage.teams} teams but '{previous.id}' advances {previous.advance}"
+                    + (f" and {stage.repechage} are admitted by repechage" if stage.repechage else "")
+                    + f" ({expected}); make them agree"
+                )
+        for stage in self.stages:
+            for rule in stage.tie_break or self.tie_break:
+                _check_rule(rule, stage)
+        return self
+
+    def stage(self, stage_id: str) -> Stage:
+        for stage in self.stages:
+            if stage.id == stage_id:
+                return stage
+        raise KeyError(stage_id)
+
+    def stage_index(self, stage_id: str) -> int:
+        return [stage.id for stage in self.stages].index(stage_id)
+
+    def tie_break_for(self, stage: Stage) -> list[str]:
+        rules = list(stage.tie_break or self.tie_break)
+        if "draw" not in rules:
+            rules.append("draw")  # a seeded draw always settles what nothing else did
+        return rules
+
+    def appeal_days_for(self, stage: Stage) -> int:
+        return self.appeal_days if stage.appeal_days is None else stage.appeal_days
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def sha256(self) -> str:
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_rule(rule: str, stage: Stage) -> None:
+    if rule in TIE_BREAK_FIXED:
+        return
+    kind, _, name = rule.partition(":")
+    if kind == "criterion" and name in {c.id for c in stage.criteria}:
+        return
+    if kind == "group" and name in {c.group for c in stage.criteria if c.group}:
+        return
+    raise ValueError(
+        f"stage '{stage.id}': unknown tie-break rule '{rule}' "
+        "(use criterion:<id>, group:<name>, earliest_submission or draw)"
+    )
+
+
+# --- loading with line numbers ----------------------------------------------------------------
+
+
+def _line_map(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else str(key)
+            lines[(*path, name)] = key.start_mark.line + 1
+            _line_map(value, (*path, name), lines)
+            lines[(*path, name)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _line_map(item, (*path, index), lines)
+
+
+def _describe(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _narrow(loc: tuple[Any, ...], message: str, data: dict[str, Any]) -> tuple[Any, ...]:
+    """Point a whole-challenge error that names a stage (or criterion) at that stage's line."""
+    found = re.search(r"stage '([^']+)'", message)
+    stages = data.get("stages")
+    if len(loc) == 2 and loc[0] == "stages":
+        # A stage's own check: point at the field the first problem is about.
+        for words, name in (("weights sum", "criteria"), ("advances", "advance"), ("ids repeat", "criteria")):
+            if words in message.split(";")[0]:
+                return (*loc, name)
+        return loc
+    if loc or not found or not isinstance(stages, list):
+        return loc
+    for index, stage in enumerate(stages):
+        if isinstance(stage, dict) and stage.get("id") == found.group(1):
+            rule = re.search(r"tie-break rule '([^']+)'", message)
+            if rule and isinstance(stage.get("tie_break"), list):
+                return ("stages", index, "tie_break")
+            if rule:
+                return ("tie_break",)
+            return ("stages", index)
+    return loc
+
+
+def load_spec(source: str | dict[str, Any], *, origin: str = "challenge YAML") -> ChallengeSpec:
+    """Parse and validate a challenge spec from YAML text (or an already parsed dict)."""
+    lines: dict[tuple[Any, ...], int] = {}
+    if isinstance(source, str):
+        try:
+            node = yaml.compose(source)
+            data = yaml.safe_load(source)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise InvalidSpecError(f"{origin} is not valid YAML{where}: {error}") from error
+        if node is not None:
+            _line_map(node, (), lines)
+    else:
+        data = source
+    if not isinstance(data, dict):
+        raise InvalidSpecError(f"{origin} must be a mapping with `challenge`, `title` and `stages`")
+    # Top-level keys starting with "x-" hold YAML anchors to reuse (criteria shared by stages).
+    data = {key: value for key, value in data.items() if not str(key).startswith("x-")}
+    try:
+        return ChallengeSpec.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            message = str(item.get("msg", "")).removeprefix("Value error, ")
+            loc = _narrow(tuple(item.get("loc", ())), message, data)
+            line = _line_for(loc, lines)
+            problems.append(f"{'line ' + str(line) + ': ' if line else ''}{_describe(loc)}: {message}")
+        raise InvalidSpecError(
+            f"{origin} has {len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  " + "\n  ".join(problems),
+            extra={"problems": problems},
+        ) from error
+
+
+def load_spec_file(path: str | Path) -> ChallengeSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidSpecError(f"Cannot read {path}: {error.strerror}", hint="Check the path.") from error
+    return load_spec(text, origin=str(path))
+
+
+def example_path(name: str) -> Path:
+    """A shipped example (``stage1`` or ``four-stage``) by name."""
+    path = EXAMPLES_DIR / f"{name}.yaml"
+    if not path.exists():
+        names = ", ".join(sorted(p.stem for p in EXAMPLES_DIR.glob("*.yaml")))
+        raise InvalidSpecError(f"No example '{name}'", hint=f"Shipped examples: {names}.")
+    return path
+
+
+def slug_ok(value: str) -> bool:
+    return re.match(SLUG, value) is not None
+
+
+# --- release plans ------------------------------------------------------------------------------
+
+ASSET_KINDS = ("model", "dataset", "compressed", "agent", "kernel", "report")
+
+
+class PlannedRepo(_Model):
+    """One repo of a team's release plan: what it becomes when the team leaves."""
+
+    repo: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    repo_type: Literal["model", "dataset"] = "model"
+    kind: Literal["model", "dataset", "compressed", "agent", "kernel", "report"]
+    license: str = Field(min_length=1, max_length=64)
+    embargo_until: str | None = None  # ISO date (or date-time); released no earlier than this
+    access: Literal["public", "gated"] = "public"
+    gated_mode: Literal["auto", "manual"] | None = None
+
+    @field_validator("embargo_until")
+    @classmethod
+    def _date(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            datetime.fromisoformat(value)
+        except ValueError as error:
+            raise ValueError(f"embargo_until '{value}' is not an ISO date such as 2026-03-01") from error
+        return value
+
+    @model_validator(mode="after")
+    def _gated(self) -> PlannedRepo:
+        if self.gated_mode is not None and self.access != "gated":
+            raise ValueError(f"{self.repo}: gated_mode applies to gated access only")
+        return self
+
+
+class ReleasePlan(_Model):
+    repos: list[PlannedRepo] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ReleasePlan:
+        keys = [(repo.repo_type, repo.repo) for repo in self.repos]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a repo appears twice in the release plan")
+        return self
+
+
+def load_release_plan(plan: dict[str, Any] | None) -> ReleasePlan:
+    """Validate a release plan; InvalidSpecError lists every problem."""
+    try:
+        return ReleasePlan.model_validate(plan or {"repos": []})
+    except ValidationError as error:
+        problems = [
+            f"{_describe(tuple(item.get('loc', ())))}: {str(item.get('msg', '')).removeprefix('Value error, ')}"
+            for item in error.errors()
+        ]
+        raise InvalidSpecError(
+            "The release plan has problems: " + "; ".join(problems),
+            hint="Each repo needs repo 'ns/name', kind (" + ", ".join(ASSET_KINDS) + "), license, and "
+            "access public or gated; embargo_until is an ISO date.",
+            code="InvalidReleasePlan",
+        ) from error

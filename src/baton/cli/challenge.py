@@ -1,0 +1,262 @@
+"""baton challenge ...: validate a challenge YAML, run decisions, export and verify the ledger."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.core.errors import BatonError
+
+app = typer.Typer(help="Staged challenges: specs, decisions, the verifiable ledger.", no_args_is_help=True)
+
+OperatorOption = Annotated[str, typer.Option("--as", help="The operator (a site admin) acting.")]
+
+
+def _moment(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not an ISO date-time such as 2026-01-20T09:00:00+09:00") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter("give the time zone, e.g. 2026-01-20T09:00:00+09:00")
+    return moment
+
+
+@app.command("validate")
+def validate(
+    path: Annotated[Path | None, typer.Argument(help="The challenge YAML.")] = None,
+    example: Annotated[str | None, typer.Option("--example", help="Validate a shipped example instead.")] = None,
+) -> None:
+    """Check a challenge YAML; problems are listed with their line numbers."""
+    from baton.challenge.spec import example_path, load_spec_file
+
+    try:
+        if path is None and example is None:
+            raise typer.BadParameter("give a FILE or --example NAME (stage1, four-stage)")
+        spec = load_spec_file(path if path is not None else example_path(str(example)))
+    except BatonError as error:
+        fail(error)
+        return
+    console.print(f"[green]valid[/green]: {spec.challenge} v{spec.version} — {spec.title}")
+    for stage in spec.stages:
+        weights = ", ".join(f"{c.id} {c.weight:g}" for c in stage.criteria)
+        gates = ", ".join(g.id for g in stage.gates) or "none"
+        console.print(
+            f"  {stage.id}: {stage.teams} teams → {stage.advance} advance"
+            + (f" (+{stage.repechage} by repechage)" if stage.repechage else "")
+            + f"; deadline {stage.deadline.isoformat()}; {weights}; gates: {gates}"
+        )
+
+
+@app.command("examples")
+def examples() -> None:
+    """Print the paths of the shipped example YAMLs."""
+    from baton.challenge.spec import EXAMPLES_DIR
+
+    for path in sorted(EXAMPLES_DIR.glob("*.yaml")):
+        typer.echo(str(path))
+
+
+@app.command("create")
+def create(path: Path, operator: OperatorOption, data_dir: DataDirOption = None) -> None:
+    """Create a challenge from its YAML (recorded as the ledger's first event)."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+    from baton.challenge.spec import load_spec_file
+
+    runtime = open_runtime(data_dir)
+    try:
+        spec = load_spec_file(path)
+        with runtime.database.session(write=True) as session:
+            challenge = service.create_challenge(session, spec, operator=accounts.get_account(session, operator))
+            head = challenge.head_hash
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        runtime.close()
+    console.print(f"created {spec.challenge}; ledger head {head}")
+
+
+@app.command("list")
+def list_challenges(data_dir: DataDirOption = None) -> None:
+    """The challenges, with their ledger heads."""
+    from baton.challenge import service
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session() as session:
+            for challenge in service.list_challenges(session):
+                typer.echo(f"{challenge.slug}\t{challenge.last_seq} events\thead {challenge.head_hash}")
+    finally:
+        runtime.close()
+
+
+@app.command("decide")
+def decide(
+    slug: str,
+    stage: str,
+    operator: OperatorOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision record.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Compute and record a stage's decision."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+    from baton.wiring import wire
+
+    runtime = wire(open_runtime(data_dir))
+    try:
+        with runtime.database.session(write=True) as session:
+            record = service.decide(session, runtime, slug, stage, operator=accounts.get_account(session, operator))
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        runtime.close()
+    if as_json:
+        typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    for row in record["teams"]:
+        console.print(
+            f"  {row['rank']}. {row['team']}: {row['composite']:.2f} [{row['lower']:.2f}, {row['upper']:.2f}] "
+            f"{row['outcome']}" + (f" ({row['eliminated_by']})" if row["eliminated_by"] else "")
+        )
+    console.print(f"head {record['head']}; appeals until {record['appeal_deadline']}")
+
+
+@app.command("finalize")
+def finalize(
+    now: Annotated[str | None, typer.Option("--now", help="Act as if it were this time (ISO, with zone).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Make final the decisions whose appeal window has closed with every appeal answered."""
+    from baton.challenge import service
+    from baton.wiring import wire
+
+    runtime = wire(open_runtime(data_dir))
+    try:
+        with runtime.database.session(write=True) as session:
+            done = service.finalize_due(session, runtime, now=_moment(now))
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        runtime.close()
+    for slug, stage in done:
+        console.print(f"final: {slug} {stage}")
+    if not done:
+        console.print("nothing to finalize")
+
+
+@app.command("override")
+def override(
+    slug: str,
+    stage: str,
+    team: str,
+    operator: OperatorOption,
+    outcome: Annotated[str, typer.Option("--outcome", help="pass or fail")],
+    reason: Annotated[str, typer.Option("--reason", help="The written reason (published with the decision).")],
+    gate: Annotated[str, typer.Option("--gate")] = "independence",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Rule on a gate (e.g. an inconclusive independence check), with a written reason."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session(write=True) as session:
+            service.override_gate(
+                session,
+                slug,
+                stage,
+                team,
+                outcome=outcome,
+                reason=reason,
+                gate=gate,
+                operator=accounts.get_account(session, operator),
+            )
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        runtime.close()
+    console.print(f"{gate} for {team} in {stage}: {outcome}")
+
+
+@app.command("export")
+def export(
+    slug: str,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the bundle (JSON lines).")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write the challenge's ledger as a self-contained bundle that `verify --bundle` checks without a database."""
+    from baton.challenge import service
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session() as session:
+            bundle = service.export_bundle(session, slug)
+            head = service.get_challenge(session, slug).head_hash
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        runtime.close()
+    output.write_text(bundle, encoding="utf-8")
+    console.print(f"wrote {output}; head {head}")
+
+
+@app.command("verify")
+def verify(
+    slug: Annotated[str | None, typer.Argument(help="A challenge in the database (or use --bundle).")] = None,
+    bundle: Annotated[Path | None, typer.Option("--bundle", help="An exported bundle; no database needed.")] = None,
+    head: Annotated[str | None, typer.Option("--head", help="The published head hash to check against.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Check the hash chain against a published head and recompute every decision; exit 1 on any difference."""
+    from baton.challenge import ledger
+
+    if (slug is None) == (bundle is None):
+        raise typer.BadParameter("give a challenge SLUG or --bundle FILE (one of them)")
+    if bundle is not None:
+        try:
+            text = bundle.read_text(encoding="utf-8")
+        except OSError as error:
+            console.print(f"[red]error[/red]: cannot read {bundle}: {error.strerror}")
+            raise typer.Exit(code=2) from None
+        report = ledger.verify_bundle(text, head)
+    else:
+        from baton.challenge import service
+
+        runtime = open_runtime(data_dir)
+        try:
+            with runtime.database.session() as session:
+                report = service.verify_database(session, str(slug), head)
+        except BatonError as error:
+            fail(error)
+            return
+        finally:
+            runtime.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        for problem in report.problems:
+            console.print(f"[red]✗[/red] {problem}")
+        status = "[green]verified[/green]" if report.ok else f"[red]{len(report.problems)} problem(s)[/red]"
+        where = f" (published head at seq {report.head_seq})" if report.head_seq else ""
+        console.print(
+            f"{status}: {report.challenge}, {report.events} events, {report.decisions_checked} decisions "
+            f"recomputed; head {report.head}{where}"
+        )
+    if not report.ok:
+        raise typer.Exit(code=1)

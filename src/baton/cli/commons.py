@@ -1,0 +1,126 @@
+"""baton commons ...: the released assets, what holds some of them back, and embargoes coming due."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.core.errors import BatonError
+
+app = typer.Typer(help="The commons: released assets, held releases, embargoes.", no_args_is_help=True)
+
+
+def _moment(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not an ISO date-time such as 2026-03-01T00:00:00+09:00") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter("give the time zone, e.g. 2026-03-01T00:00:00+09:00")
+    return moment
+
+
+@app.command("list")
+def list_assets(
+    challenge: Annotated[str | None, typer.Option("--challenge", help="Only this challenge.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The commons catalogue: per team and asset, release state, downloads, repos built on it."""
+    from baton.challenge import catalogue
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session() as session:
+            data = catalogue.catalogue(session, None, challenge=challenge)
+    finally:
+        runtime.close()
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for team in data["teams"]:
+        console.print(f"[bold]{team['challenge']} / {team['team']}[/bold] (left at {team['stage']}, {team['reason']})")
+        for asset in team["assets"]:
+            notes = "; ".join(asset["notes"])
+            console.print(
+                f"  {asset['repo']:<40} {asset['state']:<10} downloads {asset['downloads'] or 0:>6}  "
+                f"built on it {asset['built_on_it_total']:>3}  {notes}",
+                soft_wrap=True,
+            )
+    if not data["teams"]:
+        console.print("nothing released yet")
+
+
+@app.command("held")
+def held(
+    challenge: Annotated[str | None, typer.Option("--challenge", help="Only this challenge.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Releases held by a check, with the findings an operator must resolve."""
+    from baton.challenge import release
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session() as session:
+            items = release.held_items(session, challenge)
+    finally:
+        runtime.close()
+    for item in items:
+        console.print(f"[bold]{item['repo']}[/bold] ({item['challenge']} / {item['team']})")
+        for finding in item["findings"]:
+            if finding["state"] == "open":
+                console.print(f"  finding {finding['id']} [{finding['kind']}]: {finding['summary']}", soft_wrap=True)
+    if not items:
+        console.print("no release is held")
+
+
+@app.command("resolve")
+def resolve(
+    finding: Annotated[int, typer.Argument(help="The finding's id (from `baton commons held`).")],
+    operator: Annotated[str, typer.Option("--as", help="The operator (a site admin) acting.")],
+    resolution: Annotated[str, typer.Option("--resolution", help="accept, or cleaned (after a new commit)")],
+    reason: Annotated[str, typer.Option("--reason", help="The written reason, kept in the release record.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Resolve a finding that holds a release; when none is left the release goes ahead."""
+    from baton.accounts import service as accounts
+    from baton.challenge import release
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session(write=True) as session:
+            actor = accounts.get_account(session, operator)
+            item = release.resolve_finding(session, runtime, finding, actor, resolution=resolution, reason=reason)
+            console.print(f"{item.repo_name}: {item.state}")
+    except BatonError as error:
+        fail(error)
+    finally:
+        runtime.close()
+
+
+@app.command("release-due")
+def release_due(
+    now: Annotated[str | None, typer.Option("--now", help="Act as if it were this time (ISO, with zone).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Release the embargoed assets whose date has come (run it daily, e.g. from cron)."""
+    from baton.challenge import release
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session(write=True) as session:
+            items = release.release_due(session, runtime, _moment(now))
+            for item in items:
+                console.print(f"{item.repo_name}: {item.state}")
+    except BatonError as error:
+        fail(error)
+    finally:
+        runtime.close()
+    if not items:
+        console.print("nothing is due")

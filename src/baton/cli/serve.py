@@ -13,6 +13,7 @@ from baton.app import create_app
 from baton.cli.common import DataDirOption, console, open_runtime
 from baton.core import jobs
 from baton.core.runtime import Runtime
+from baton.demo import challenge_demo
 from baton.demo.seed import seed_demo
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
@@ -33,6 +34,24 @@ def _start_worker(runtime: Runtime) -> jobs.Worker:
     return worker
 
 
+def _simulate_challenge(runtime: Runtime) -> None:
+    """The simulated challenge of `baton demo` (once per data folder), with its steps as it goes."""
+    console.print("[green]Running the simulated challenge[/green] (five teams, one stage decided, releases):")
+    result = challenge_demo.run_challenge_demo(
+        runtime, progress=lambda line: console.print(f"  {line}", soft_wrap=True)
+    )
+    if not result.created:
+        console.print("  The demo challenge ran already in this data folder.")
+        return
+    console.print(f"  done in {result.seconds:.1f} s")
+    for user, token in result.tokens.items():
+        console.print(f"  token for [bold]{user}[/bold] (votes in the arena): {token}", soft_wrap=True)
+    console.print(
+        f"  check the published ledger: baton challenge verify --bundle {result.bundle_path} --head {result.head}",
+        soft_wrap=True,
+    )
+
+
 def _run(data_dir: Path | None, host: str, port: int, *, demo: bool, worker: bool) -> None:
     runtime = open_runtime(data_dir)
     if demo:
@@ -45,8 +64,12 @@ def _run(data_dir: Path | None, host: str, port: int, *, demo: bool, worker: boo
                 console.print(f"  token for [bold]{user}[/bold]: {token}")
         else:
             console.print("Demo data already loaded (tokens were printed the first time).")
+        _simulate_challenge(runtime)
     url = f"http://{host}:{port}"
     console.print(f"Baton serving {runtime.settings.data_dir} at [bold]{url}[/bold]")
+    if demo:
+        for label, link in challenge_demo.urls(url):
+            console.print(f"  {label}: {link}", soft_wrap=True)
     console.print(f"  export HF_ENDPOINT={url} HF_HUB_DISABLE_XET=1   # then use huggingface_hub as usual")
     app = create_app(runtime=runtime)
     background = _start_worker(runtime) if worker else None
@@ -73,5 +96,5 @@ def demo(
     worker: WorkerOption = True,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Load the demo data (once) and run the server."""
+    """Load the demo data and run a simulated challenge (once), then run the server."""
     _run(data_dir, host, port, demo=True, worker=worker)

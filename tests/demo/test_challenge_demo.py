@@ -1,0 +1,146 @@
+"""`baton demo`'s simulated challenge: run once through the real services, then checked from every side.
+
+The run happens once per module on the embedded default (SQLite and a local folder, as the README's
+first command uses); the PostgreSQL run is an integration test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from baton.accounts import service as accounts
+from baton.app import create_app
+from baton.challenge import catalogue, ledger, release, service
+from baton.cli.main import app as cli
+from baton.core.runtime import Runtime
+from baton.core.settings import Settings
+from baton.demo import challenge_demo
+from baton.demo.challenge_demo import CONTRARIANS, DASOM, GAON, SLUG, STAGE_1, STAGE_2, ChallengeDemoResult
+from baton.demo.seed import seed_demo
+from baton.hub import commits, repos
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, ChallengeDemoResult]]:
+    folder = tmp_path_factory.mktemp("demo")
+    runtime = Runtime.open(Settings(data_dir=folder / "data", database_url=f"sqlite:///{folder / 'baton.db'}"))
+    seed_demo(runtime)
+    result = challenge_demo.run_challenge_demo(runtime)
+    yield runtime, result
+    runtime.close()
+
+
+def _check_outcome(runtime: Runtime, result: ChallengeDemoResult) -> None:
+    assert result.created and result.head
+    with runtime.database.session() as session:
+        record = service.decision_record(session, SLUG, STAGE_1)
+        assert record["final"] is True
+        assert set(record["eliminated"]) == {GAON.slug, DASOM.slug}
+        assert len(record["advance"]) == 3
+        teams = {team["team"]: team for team in record["teams"]}
+        copied = teams[DASOM.slug]["gates"]["independence"]
+        assert copied["outcome"] == "fail" and copied["source"] == "provenance"
+        assert "global-open/vision-lm" in copied["reason"]
+        ruled = teams[GAON.slug]["gates"]["independence"]
+        assert ruled["outcome"] == "fail" and ruled["source"] == "override" and "global-open/base-32" in ruled["reason"]
+        # The voters who voted against the consensus on purpose are the ones detected, under pseudonyms.
+        arena = record["arena"]["user-evaluation"]
+        expected = {service.pseudonym(session, SLUG, name) for name in CONTRARIANS}
+        assert set(arena["contrarian_voters"]) == expected
+        assert arena["excluded"]["contrarian"] > 0 and arena["revealing_battles"]
+        (appeal,) = record["appeals"]
+        assert appeal["team"] == GAON.slug and appeal["upheld"] is False and appeal["answer"]
+
+        states = {item.repo_name: item.state for item in release.list_items(session, challenge=SLUG)}
+        assert states == {
+            "gaon-tech/gaon-lm": "released",
+            "gaon-tech/tech-report": "released",
+            "gaon-tech/ko-instruct": "held",  # personal data in the instructions
+            "dasom-labs/dasom-lm": "released",
+            "dasom-labs/tech-report": "released",
+            "dasom-labs/dasom-vlm-chat": "held",  # apache-2.0 on a non-commercial base
+            "dasom-labs/dasom-lm-int8": "embargoed",
+        }
+        held = {entry["repo"]: entry["findings"] for entry in release.held_items(session, SLUG)}
+        assert {f["detail"]["kind"] for f in held["gaon-tech/ko-instruct"]} >= {"phone", "rrn"}
+        assert held["dasom-labs/dasom-vlm-chat"][0]["kind"] == "license"
+        released = repos.find_repo(session, repos.parse_repo_id("model", "gaon-tech/gaon-lm"))
+        assert released is not None and released.private is False
+        assert commits.find_ref(session, released, "tag", f"baton/{SLUG}/{GAON.slug}/{STAGE_1}") is not None
+        report_repo = repos.find_repo(session, repos.parse_repo_id("dataset", "dasom-labs/tech-report"))
+        assert report_repo is not None and report_repo.gated == "auto"
+        winners = repos.find_repo(session, repos.parse_repo_id("model", "hanbit-ai/hanbit-lm"))
+        assert winners is not None and winners.private is True  # teams still competing keep their work
+
+        commons = catalogue.catalogue(session, None, challenge=SLUG)
+        gaon = next(team for team in commons["teams"] if team["team"] == GAON.slug)
+        model = next(asset for asset in gaon["assets"] if asset["repo"] == "gaon-tech/gaon-lm")
+        assert model["downloads"] == 17 and model["built_on_it_total"] == 2
+        assert {e["task"] for e in model["evaluations"]} == {"kmmlu", "kobest_copa"}
+
+        guest = accounts.get_account(session, challenge_demo.GUEST_VOTER)
+        assert service.next_battle(session, SLUG, STAGE_2, voter=guest) is not None
+        assert service.verify_database(session, SLUG, result.head).ok
+
+
+def test_the_demo_runs_a_whole_challenge(demo: tuple[Runtime, ChallengeDemoResult]) -> None:
+    runtime, result = demo
+    _check_outcome(runtime, result)
+    assert set(result.tokens) == {challenge_demo.GUEST_VOTER}
+    again = challenge_demo.run_challenge_demo(runtime)
+    assert again.created is False and again.tokens == {}
+
+
+def test_the_published_ledger_verifies_and_one_altered_line_fails(
+    demo: tuple[Runtime, ChallengeDemoResult], tmp_path: Path
+) -> None:
+    _runtime, result = demo
+    assert result.bundle_path is not None
+    text = Path(result.bundle_path).read_text(encoding="utf-8")
+    assert ledger.verify_bundle(text, result.head).ok
+    runner = CliRunner()
+    verified = runner.invoke(cli, ["challenge", "verify", "--bundle", result.bundle_path, "--head", str(result.head)])
+    assert verified.exit_code == 0, verified.output
+
+    # Alter one recorded score (a single line of the bundle) and nothing else.
+    lines = text.splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if '"score.recorded"' in line)
+    line = json.loads(lines[index])
+    event = line.get("event", line)  # the bundle line wraps the hashed event
+    event["payload"]["score"] = event["payload"]["score"] + 0.25
+    lines[index] = json.dumps(line, ensure_ascii=False) + "\n"
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_text("".join(lines), encoding="utf-8")
+    assert not ledger.verify_bundle(tampered.read_text(encoding="utf-8"), result.head).ok
+    refused = runner.invoke(cli, ["challenge", "verify", "--bundle", str(tampered), "--head", str(result.head)])
+    assert refused.exit_code == 1
+
+
+def test_the_demo_is_served(demo: tuple[Runtime, ChallengeDemoResult]) -> None:
+    runtime, _result = demo
+    with TestClient(create_app(runtime=runtime)) as client:
+        commons = client.get("/commons?lang=en")
+        assert commons.status_code == 200 and "gaon-tech/gaon-lm" in commons.text
+        report = client.get(f"/challenges/{SLUG}/stages/{STAGE_1}/report?lang=ko")
+        assert report.status_code == 200 and "평가 결과 보고서" in report.text
+        data = client.get(f"/api/challenges/{SLUG}/stages/{STAGE_1}/report?format=json").json()
+        assert set(data["eliminated"]) == {GAON.slug, DASOM.slug}
+        assert client.get("/api/models/gaon-tech/gaon-lm").status_code == 200
+        assert client.get("/api/models/hanbit-ai/hanbit-lm").status_code == 404  # still private
+        for _label, url in challenge_demo.urls(""):
+            assert client.get(url).status_code in (200, 303), url
+
+
+@pytest.mark.integration
+def test_the_demo_on_postgresql(runtime: Runtime) -> None:
+    if runtime.database.engine.dialect.name != "postgresql":
+        pytest.skip("the SQLite run is the module fixture")
+    seed_demo(runtime)
+    result = challenge_demo.run_challenge_demo(runtime)
+    _check_outcome(runtime, result)

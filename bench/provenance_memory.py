@@ -193,20 +193,6 @@ def measure(mode: str, model: Path, reference: Path) -> dict[str, Any]:
     return data
 
 
-def held_views_estimate(shape: prov.LlamaShape, max_units: int = 512) -> dict[str, int]:
-    """What compare keeps for *every* layer of the model (``_BlockView``s in ``_compare_stack``), float64.
-
-    MLP: gate, up and down rows of ``max_units`` sampled units, aligned+projected and as stored;
-    attention: the concatenated q/k/v readers (d x (q+k+v rows)) after projection, and o (d x d).
-    """
-    d = shape.hidden
-    kv = shape.kv_heads * (d // shape.heads)
-    units = min(max_units, shape.intermediate)
-    mlp = 2 * 3 * units * d * 8
-    attention = (d * (d + 2 * kv) + d * d) * 8
-    return {"mlp_per_layer": mlp, "attention_per_layer": attention, "all_layers": shape.layers * (mlp + attention)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hidden", type=int, default=2048)
@@ -267,7 +253,6 @@ def main() -> None:
     finally:
         prov.remove(work)
 
-    estimate = held_views_estimate(shape)
     rows = []
     for label, runs in measurements.items():
         peak = max(r["peak_rss"] for r in runs)
@@ -294,13 +279,6 @@ def main() -> None:
         rows,
     ))  # fmt: skip
     print()
-    print(
-        f"compare keeps per-layer views of the model for every layer (float64): about "
-        f"{estimate['mlp_per_layer'] / common.MIB:.0f} MiB of sampled MLP units and "
-        f"{estimate['attention_per_layer'] / common.MIB:.0f} MiB of attention features per layer, "
-        f"{estimate['all_layers'] / common.MIB:.0f} MiB for {shape.layers} layers "
-        f"({estimate['all_layers'] / largest:.1f} x the largest tensor)."
-    )
     for label, runs in measurements.items():
         phases = runs[0].get("peak_rss_by_phase")
         if not phases:
@@ -324,7 +302,6 @@ def main() -> None:
                 "dtype": args.dtype,
                 "largest_tensor_f32_bytes": largest,
                 "measurements": measurements,
-                "held_views_estimate": estimate,
                 "load_averages": loads,
             },
         )

@@ -6,17 +6,26 @@ defeats any comparison done in the stored coordinates. Matrices with one side in
 models share (token embedding rows of shared tokens, position embeddings, the pixel side of
 patch embeddings) are *anchors*: orthogonal Procrustes on them recovers the map between the two
 residual bases, up to what training changed.
+
+Anchors can be large (a 128k-token embedding), so :class:`AnchorStatistics` accumulates what the
+alignment needs (d × d cross-products, in float64) over row blocks of float32 anchors: the memory
+is the two anchors as read plus a few d × d matrices, never float64 copies of whole anchors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+AnyFloatArray = npt.NDArray[np.floating[Any]]
+IndexArray = npt.NDArray[np.int64]
+BLOCK_BYTES = 4 << 20  # float64 row blocks of about this size
 
 
 @dataclass
@@ -50,22 +59,104 @@ def identity(dimension_a: int, dimension_b: int, method: str = "identity") -> Re
     return ResidualAlignment(np.eye(dimension_b, dimension_a), method, 0, float("nan"))
 
 
-def procrustes(anchors_a: Sequence[FloatArray], anchors_b: Sequence[FloatArray], method: str) -> ResidualAlignment:
+def _row_blocks(array: AnyFloatArray, index: IndexArray | None, rows_per_block: int) -> Iterator[FloatArray]:
+    """The rows of ``array`` (or ``array[index]``) as float64 copies, a block at a time."""
+    count = int(index.size) if index is not None else int(array.shape[0])
+    for start in range(0, count, rows_per_block):
+        stop = min(count, start + rows_per_block)
+        part = array[index[start:stop]] if index is not None else array[start:stop]
+        yield part.astype(np.float64)
+
+
+class AnchorStatistics:
+    """What orthogonal Procrustes and a's anchor covariance need, accumulated over row blocks.
+
+    Each anchor pair (a block of rows of a and the matching rows of b) is scaled to unit Frobenius
+    norm, as if all normalised anchors were stacked: ``cross = Σ_k B_kᵀ A_k / (|A_k| |B_k|)``. The
+    unnormalised rows of a (every anchor) also give a's mean and Gram matrix, from which the
+    principal directions of a's anchors follow without an SVD of the anchors themselves.
+    """
+
+    def __init__(self) -> None:
+        self.cross: FloatArray | None = None  # d_b × d_a
+        self.gram_b: FloatArray | None = None  # d_b × d_b, normalised anchors (only when d_b > d_a)
+        self.kept = 0  # anchors with non-zero norm on both sides
+        self.kept_rows = 0
+        self.rows_a = 0
+        self.sum_a: FloatArray | None = None
+        self.gram_a: FloatArray | None = None  # d_a × d_a, unnormalised rows of every anchor
+
+    def add(
+        self,
+        anchor_a: AnyFloatArray,
+        anchor_b: AnyFloatArray,
+        index_a: IndexArray | None = None,
+        index_b: IndexArray | None = None,
+    ) -> None:
+        """One anchor pair: rows of ``anchor_a`` (or ``anchor_a[index_a]``) against those of b."""
+        width_a, width_b = int(anchor_a.shape[1]), int(anchor_b.shape[1])
+        step = max(1, BLOCK_BYTES // (8 * max(width_a, width_b, 1)))
+        energy_a = sum(float(np.vdot(x, x)) for x in _row_blocks(anchor_a, index_a, step))
+        energy_b = sum(float(np.vdot(y, y)) for y in _row_blocks(anchor_b, index_b, step))
+        if self.sum_a is None or self.gram_a is None:
+            self.sum_a, self.gram_a = np.zeros(width_a), np.zeros((width_a, width_a))
+        use = energy_a > 0 and energy_b > 0
+        if use and self.cross is None:
+            self.cross = np.zeros((width_b, width_a))
+            self.gram_b = np.zeros((width_b, width_b)) if width_b > width_a else None
+        scale = 1.0 / math.sqrt(energy_a * energy_b) if use else 0.0
+        blocks = zip(_row_blocks(anchor_a, index_a, step), _row_blocks(anchor_b, index_b, step), strict=True)
+        for block_a, block_b in blocks:
+            self.rows_a += int(block_a.shape[0])
+            self.sum_a += block_a.sum(axis=0)
+            self.gram_a += block_a.T @ block_a
+            if use and self.cross is not None:
+                self.kept_rows += int(block_a.shape[0])
+                self.cross += (block_b.T @ block_a) * scale
+                if self.gram_b is not None:
+                    self.gram_b += (block_b.T @ block_b) * (1.0 / energy_b)
+        self.kept += int(use)
+
+    def alignment(self, method: str, width_a: int | None = None, width_b: int | None = None) -> ResidualAlignment:
+        """Orthogonal Procrustes on the stacked normalised anchors, and the fraction of their energy it explains."""
+        if self.cross is None or self.kept == 0:
+            if width_a is None or width_b is None:
+                raise ValueError("no anchor with non-zero norm on both sides")
+            return identity(width_a, width_b, "identity (no non-zero anchors)")
+        u, singular, vt = np.linalg.svd(self.cross, full_matrices=False)
+        matrix: FloatArray = u @ vt
+        # |B R - A|² = |B R|² - 2 tr(Rᵀ Bᵀ A) + |A|², with |A|² = kept (unit blocks) and tr(Rᵀ Bᵀ A) = Σσ;
+        # |B R|² = |B|² = kept unless R has fewer columns than rows (then it needs Bᵀ B).
+        stretched = float(np.sum((self.gram_b @ matrix) * matrix)) if self.gram_b is not None else float(self.kept)
+        residual = max(0.0, stretched - 2.0 * float(singular.sum()) + self.kept)
+        fit = 1.0 - residual / max(1e-12, float(self.kept))
+        return ResidualAlignment(matrix, method, self.kept_rows, float(fit))
+
+    def principal_directions(self, count: int) -> FloatArray | None:
+        """The ``count`` leading principal directions of a's anchor rows (d_a × count), or None without anchors."""
+        if self.sum_a is None or self.gram_a is None or self.rows_a == 0:
+            return None
+        mean = self.sum_a / self.rows_a
+        covariance = self.gram_a - self.rows_a * np.outer(mean, mean)
+        covariance = (covariance + covariance.T) / 2.0
+        _, vectors = np.linalg.eigh(covariance)
+        count = min(count, self.rows_a, int(covariance.shape[0]))
+        leading: FloatArray = vectors[:, ::-1][:, :count]
+        return leading
+
+    @property
+    def width_a(self) -> int | None:
+        return None if self.gram_a is None else int(self.gram_a.shape[0])
+
+
+def procrustes(
+    anchors_a: Sequence[AnyFloatArray], anchors_b: Sequence[AnyFloatArray], method: str
+) -> ResidualAlignment:
     """Orthogonal Procrustes on stacked anchor rows, each anchor block scaled to unit norm."""
-    blocks_a, blocks_b = [], []
+    statistics = AnchorStatistics()
     for a, b in zip(anchors_a, anchors_b, strict=True):
-        scale_a, scale_b = np.linalg.norm(a), np.linalg.norm(b)
-        if scale_a == 0 or scale_b == 0:
-            continue
-        blocks_a.append(a / scale_a)
-        blocks_b.append(b / scale_b)
-    stacked_a = np.concatenate(blocks_a, axis=0)
-    stacked_b = np.concatenate(blocks_b, axis=0)
-    u, _, vt = np.linalg.svd(stacked_b.T @ stacked_a, full_matrices=False)
-    matrix = u @ vt
-    residual = np.linalg.norm(stacked_b @ matrix - stacked_a) ** 2
-    fit = 1.0 - residual / max(1e-12, float(np.linalg.norm(stacked_a) ** 2))
-    return ResidualAlignment(matrix, method, int(stacked_a.shape[0]), float(fit))
+        statistics.add(a, b)
+    return statistics.alignment(method)
 
 
 def shared_token_rows(

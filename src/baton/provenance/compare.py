@@ -12,11 +12,19 @@
    each against a null of random residual rotations; norm gains by centered correlation against
    a permutation null (with raw cosine and its shuffle baseline shown beside it);
 5. corrections across tests and components (``verdict.CORRECTION``) and the verdict.
+
+Memory stays within a small multiple of the largest tensor (in float32), whatever the depth:
+tensors are read as float32 and never widened whole to float64; the alignment accumulates d × d
+cross-products over row blocks; layers are streamed in pairs (one block of the reference and one
+of the model at a time, the model's blocks read again for each pairing, in the same order of
+random draws), and all that is kept per layer is a handful of numbers (plus, when depths differ,
+one 256 × 256 Gram sketch per layer).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import math
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,10 +35,10 @@ import numpy.typing as npt
 from baton.core.errors import BadRequestError
 from baton.provenance import hashing, statistics
 from baton.provenance.alignment import (
+    AnchorStatistics,
     ResidualAlignment,
     identity,
     monotone_layer_alignment,
-    procrustes,
     shared_token_rows,
 )
 from baton.provenance.layout import Block, Layout, analyse
@@ -48,6 +56,9 @@ from baton.provenance.verdict import (
 )
 
 FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
+IndexArray = npt.NDArray[np.int64]
+VECTOR_CACHE = 64  # 1-D tensors (norm gains, biases) kept for reuse, least recently used dropped
 CKA_CONTEXT = (
     "Attention CKA (as AWM) is shown for comparison but not counted: independently trained models "
     "learn similar attention subspaces, most of all in the first layers, so its null is not calibrated."
@@ -68,15 +79,23 @@ class Options:
 class _Side:
     source: TensorSource
     layout: Layout
-    cache: dict[str, FloatArray] = field(default_factory=dict)
+    cache: OrderedDict[str, Float32Array] = field(default_factory=OrderedDict)
 
-    def read(self, name: str) -> FloatArray:
-        # A tiny cache (norm gains, reused by several matrices); matrices are never cached.
-        if name in self.cache:
-            return self.cache[name]
-        array = np.asarray(self.source.read(name), dtype=np.float64)
+    def read(self, name: str) -> Float32Array:
+        """The tensor in float32 (never modify it: an in-memory source may hand out its own array).
+
+        1-D tensors (norm gains, reused by several matrices) go through a small LRU cache of
+        ``VECTOR_CACHE`` entries, so it does not grow with depth; matrices are never cached.
+        """
+        cached = self.cache.get(name)
+        if cached is not None:
+            self.cache.move_to_end(name)
+            return cached
+        array = np.asarray(self.source.read(name), dtype=np.float32)
         if array.ndim == 1:
             self.cache[name] = array
+            if len(self.cache) > VECTOR_CACHE:
+                self.cache.popitem(last=False)
         return array
 
 
@@ -157,7 +176,7 @@ def compare(
 # --- exact copies -----------------------------------------------------------------------------
 
 
-def _informative(array: FloatArray) -> bool:
+def _informative(array: npt.NDArray[np.floating[Any]]) -> bool:
     """Constant tensors (fresh norm gains, zero biases) match by chance, not by copying."""
     if array.size < 16:
         return False
@@ -191,7 +210,7 @@ def _exact_copies(side_a: _Side, side_b: _Side, gathered: dict[str, ComponentEvi
             totals[component] += array_size
             continue
         array_a = np.asarray(side_a.source.read(name), dtype=np.float32)
-        if not _informative(array_a.astype(np.float64)):
+        if not _informative(array_a):
             continue
         totals[component] += array_a.size
         if match is not None:
@@ -234,12 +253,11 @@ def _width(side: _Side, blocks: list[Block]) -> int:
     raise BadRequestError(f"cannot tell the residual width of {block.name}")
 
 
-def _language_alignment(side_a: _Side, side_b: _Side) -> tuple[ResidualAlignment, FloatArray | None]:
+def _language_alignment(side_a: _Side, side_b: _Side) -> tuple[ResidualAlignment, AnchorStatistics | None]:
     layout_a, layout_b = side_a.layout, side_b.layout
     width_a = _width(side_a, layout_a.language_stack())
     width_b = _width(side_b, layout_b.language_stack())
-    anchors_a: list[FloatArray] = []
-    anchors_b: list[FloatArray] = []
+    anchors = AnchorStatistics()
     method = "identity"
     if layout_a.token_embedding and layout_b.token_embedding:
         rows_a = side_a.source.meta(layout_a.token_embedding).shape[0]
@@ -248,25 +266,27 @@ def _language_alignment(side_a: _Side, side_b: _Side) -> tuple[ResidualAlignment
             side_a.source.vocabulary(), side_b.source.vocabulary(), rows_a, rows_b
         )
         if index_a.size:
-            anchors_a.append(side_a.read(layout_a.token_embedding)[index_a])
-            anchors_b.append(side_b.read(layout_b.token_embedding)[index_b])
+            # Both embeddings as read (float32); the shared rows are taken a block at a time.
+            embedding_a = side_a.read(layout_a.token_embedding)
+            embedding_b = side_b.read(layout_b.token_embedding)
+            whole = method == "same_vocabulary_size"  # every row, in order: no index needed
+            anchors.add(embedding_a, embedding_b, None if whole else index_a, None if whole else index_b)
+            del embedding_a, embedding_b
     if layout_a.position_embedding and layout_b.position_embedding:
         positions_a = side_a.read(layout_a.position_embedding)
         positions_b = side_b.read(layout_b.position_embedding)
         rows = min(positions_a.shape[0], positions_b.shape[0])
-        anchors_a.append(positions_a[:rows])
-        anchors_b.append(positions_b[:rows])
+        anchors.add(positions_a[:rows], positions_b[:rows])
         method = method + "+positions" if method != "identity" else "positions"
-    if not anchors_a:
+    if anchors.rows_a == 0:
         return identity(width_a, width_b, "identity (no shared anchors)"), None
-    return procrustes(anchors_a, anchors_b, method), np.concatenate(anchors_a, axis=0)
+    return anchors.alignment(method, width_a, width_b), anchors
 
 
 def _tower_alignment(
     side_a: _Side, side_b: _Side, tower_a: str, tower_b: str
-) -> tuple[ResidualAlignment, FloatArray | None]:
-    anchors_a: list[FloatArray] = []
-    anchors_b: list[FloatArray] = []
+) -> tuple[ResidualAlignment, AnchorStatistics | None]:
+    anchors = AnchorStatistics()
     by_kind_b = {name.rsplit(".", 2)[-2]: name for name in side_b.layout.tower_anchors.get(tower_b, [])}
     for name_a in side_a.layout.tower_anchors.get(tower_a, []):
         name_b = by_kind_b.get(name_a.rsplit(".", 2)[-2])
@@ -278,27 +298,26 @@ def _tower_alignment(
         if array_a.shape[0] != array_b.shape[0]:
             rows = min(array_a.shape[0], array_b.shape[0])
             array_a, array_b = array_a[:rows], array_b[:rows]
-        anchors_a.append(array_a)
-        anchors_b.append(array_b)
+        anchors.add(array_a, array_b)
     width_a = _width(side_a, side_a.layout.tower_stacks()[tower_a])
     width_b = _width(side_b, side_b.layout.tower_stacks()[tower_b])
-    if not anchors_a:
+    if anchors.rows_a == 0:
         return identity(width_a, width_b, "identity (no shared anchors)"), None
-    return procrustes(anchors_a, anchors_b, "patch_and_position_embeddings"), np.concatenate(anchors_a, axis=0)
+    return anchors.alignment("patch_and_position_embeddings", width_a, width_b), anchors
 
 
 # --- block matrices ---------------------------------------------------------------------------
 
 
-def _matrix(side: _Side, block: Block, name: str) -> FloatArray:
+def _matrix(side: _Side, block: Block, name: str) -> Float32Array:
     array = side.read(name)
     return array.T if block.conv1d else array
 
 
-def _readers(side: _Side, block: Block, roles: dict[str, str], norm_role: str) -> dict[str, FloatArray]:
+def _readers(side: _Side, block: Block, roles: dict[str, str], norm_role: str) -> dict[str, Float32Array]:
     """Matrices that read the residual (units × d), with the preceding norm gain folded in."""
     gain = side.read(block.roles[norm_role]) if norm_role in block.roles else None
-    out: dict[str, FloatArray] = {}
+    out: dict[str, Float32Array] = {}
     for role, name in roles.items():
         matrix = _matrix(side, block, name)
         if gain is not None and gain.shape[0] == matrix.shape[1]:
@@ -307,46 +326,100 @@ def _readers(side: _Side, block: Block, roles: dict[str, str], norm_role: str) -
     return out
 
 
-def _split_fused(readers: dict[str, FloatArray]) -> list[FloatArray]:
-    parts: list[FloatArray] = []
+def _split_fused(readers: dict[str, Float32Array]) -> list[Float32Array]:
+    parts: list[Float32Array] = []
     for role in ("q", "k", "v"):
         if role in readers:
             parts.append(readers[role])
     if "qkv" in readers:
         fused = readers["qkv"]
         parts.extend(np.split(fused, 3, axis=0) if fused.shape[0] % 3 == 0 else [fused])
-    return [part / max(1e-12, float(np.linalg.norm(part))) for part in parts]
+    return [part / np.float32(max(1e-12, float(np.linalg.norm(part)))) for part in parts]
 
 
-def _attention_features(
-    side: _Side, block: Block, alignment: ResidualAlignment | None
-) -> tuple[FloatArray, FloatArray] | None:
-    """(readers^T, writer) with residual coordinates as rows, in a's basis when aligned."""
+def _attention_parts(side: _Side, block: Block) -> tuple[list[Float32Array], Float32Array] | None:
+    """The q/k/v readers (each rows × d, scaled to unit norm, norm gain folded in) and the writer o (d × heads)."""
     roles: dict[str, str] = {r: block.roles[r] for r in ("q", "k", "v", "qkv") if r in block.roles}
     if not roles or "o" not in block.roles:
         return None
-    reading = np.concatenate(_split_fused(_readers(side, block, roles, "norm_attention")), axis=0)
-    writer = _matrix(side, block, block.roles["o"])  # (d × heads)
-    if alignment is not None:
-        reading = alignment.readers(reading)
-        writer = alignment.residual_rows(writer.T).T
-    return reading.T, writer
+    return _split_fused(_readers(side, block, roles, "norm_attention")), _matrix(side, block, block.roles["o"])
+
+
+def _mapped_gram(gram: Float32Array, mapping: Float32Array | None) -> Float32Array:
+    """``mappingᵀ @ gram @ mapping``: the Gram of residual coordinates after the map (alignment, projection)."""
+    if mapping is None:
+        return gram
+    mapped: Float32Array = mapping.T @ (gram @ mapping)
+    return mapped
+
+
+def _attention_grams(
+    side: _Side, block: Block, mapping: Float32Array | None
+) -> tuple[statistics.Gram, statistics.Gram] | None:
+    """Gram matrices over residual coordinates of the attention readers and of the writer, in a's basis.
+
+    The features of a residual coordinate are its column in the concatenated q/k/v readers (and
+    its row in o); after the map ``x -> x @ mapping`` of reader rows, their Gram is
+    ``mappingᵀ (Σ_part partᵀ part) mapping``: CKA needs nothing else, so the d × 3d features are
+    never formed.
+    """
+    parts = _attention_parts(side, block)
+    if parts is None:
+        return None
+    readers, writer = parts
+    reading: Float32Array | None = None
+    for part in readers:
+        product = part.T @ part
+        reading = product if reading is None else reading + product
+    assert reading is not None
+    writing: Float32Array = writer @ writer.T
+    return (
+        statistics.gram_summary(_mapped_gram(reading, mapping)),
+        statistics.gram_summary(_mapped_gram(writing, mapping)),
+    )
+
+
+def _unit_roles(roles: dict[str, str]) -> list[str]:
+    return [role for role in ("gate", "up", "down") if role in roles]
 
 
 def _mlp_units(
-    side: _Side, block: Block, roles: dict[str, str], alignment: ResidualAlignment | None
-) -> dict[str, FloatArray]:
-    """Per hidden unit: its gate and up rows and its down column, each (units × d)."""
-    reading = _readers(side, block, {r: roles[r] for r in ("gate", "up") if r in roles}, "norm_mlp")
-    units = dict(reading)
+    side: _Side, block: Block, roles: dict[str, str], keep: IndexArray | None
+) -> dict[str, Float32Array]:
+    """Per hidden unit: its gate and up rows (norm gain folded in) and its down column, each (units × d).
+
+    ``keep``: only these units (rows are selected before anything else is computed); None: all.
+    """
+    gain = side.read(block.roles["norm_mlp"]) if "norm_mlp" in block.roles else None
+    units: dict[str, Float32Array] = {}
+    for role in ("gate", "up"):
+        if role in roles:
+            matrix = _matrix(side, block, roles[role])
+            if keep is not None:
+                matrix = matrix[keep]
+            if gain is not None and gain.shape[0] == matrix.shape[1]:
+                matrix = matrix * gain[None, :]
+            units[role] = matrix
     if "down" in roles:
-        units["down"] = _matrix(side, block, roles["down"]).T
-    if alignment is not None:
-        units = {role: alignment.residual_rows(matrix) for role, matrix in units.items()}
+        down = _matrix(side, block, roles["down"]).T
+        units["down"] = down[keep] if keep is not None else down
     return units
 
 
-def _subsample(rows: int, limit: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+def _unit_counts(side: _Side, block: Block) -> dict[int, int]:
+    """Hidden units per expert (-1: a dense MLP), from the tensor shapes alone."""
+    counts: dict[int, int] = {}
+    for expert, roles in (block.experts or {-1: block.roles}).items():
+        present = _unit_roles(roles)
+        if not present:
+            continue
+        shape = side.source.meta(roles[present[0]]).shape
+        reads_residual = present[0] != "down"  # gate/up: (units × d) as used; down: (d × units)
+        counts[expert] = int(shape[1] if block.conv1d == reads_residual else shape[0])
+    return counts
+
+
+def _subsample(rows: int, limit: int, rng: np.random.Generator) -> IndexArray:
     if rows <= limit:
         return np.arange(rows, dtype=np.int64)
     return np.sort(rng.choice(rows, size=limit, replace=False)).astype(np.int64)
@@ -369,33 +442,39 @@ def _pair_layers(
     # Depths differ: sketch every layer once (attention Gram on sampled residual coordinates).
     width = alignment.matrix.shape[1]
     coordinates = _subsample(width, 256, rng)
-    sketches_a = [_sketch(side_a, block, None, coordinates) for block in stack_a]
-    sketches_b = [_sketch(side_b, block, alignment, coordinates) for block in stack_b]
+    select_a = np.eye(width, dtype=np.float32)[:, coordinates]
+    select_b = alignment.matrix[:, coordinates].astype(np.float32)
+    sketches_a = [_sketch(side_a, block, select_a) for block in stack_a]
+    sketches_b = [_sketch(side_b, block, select_b) for block in stack_b]
     similarity = np.zeros((len(stack_a), len(stack_b)))
     for i, sketch_a in enumerate(sketches_a):
         for j, sketch_b in enumerate(sketches_b):
             if sketch_a is not None and sketch_b is not None:
-                similarity[i, j] = statistics.unbiased_cka(sketch_a, sketch_b)
+                similarity[i, j] = statistics.cka_of_grams(sketch_a, sketch_b)
     if len(stack_a) < len(stack_b):
         return [(stack_a[i], stack_b[j]) for i, j in monotone_layer_alignment(similarity)]
     # a is deeper (layers duplicated or added): each of a's layers meets its most similar layer of b.
     return [(stack_a[i], stack_b[int(np.argmax(similarity[i]))]) for i in range(len(stack_a))]
 
 
-def _sketch(
-    side: _Side, block: Block, alignment: ResidualAlignment | None, coordinates: npt.NDArray[np.int64]
-) -> FloatArray | None:
-    features = _attention_features(side, block, alignment)
-    if features is None:
+def _sketch(side: _Side, block: Block, columns: Float32Array) -> statistics.Gram | None:
+    """Gram over sampled residual coordinates (``columns``: d × 256, a selection or the aligned one) of the readers."""
+    parts = _attention_parts(side, block)
+    if parts is None:
         return None
-    reading, _ = features
-    return reading[coordinates]
+    gram: Float32Array | None = None
+    for part in parts[0]:
+        sampled = part @ columns
+        product = sampled.T @ sampled
+        gram = product if gram is None else gram + product
+    assert gram is not None
+    return statistics.gram_summary(gram)
 
 
 # --- block tests ------------------------------------------------------------------------------
 
 
-def _learned_subspace_projection(anchors: FloatArray | None, width: int) -> FloatArray | None:
+def _learned_subspace_projection(anchors: AnchorStatistics | None, width: int) -> FloatArray | None:
     """Projector removing the top principal directions of a's anchors (a third of the width).
 
     Independently trained models learn similar features (convergent learning), concentrated in the
@@ -403,52 +482,49 @@ def _learned_subspace_projection(anchors: FloatArray | None, width: int) -> Floa
     independent model is its own initialisation noise. Comparing in the complement keeps the
     signal of derivation and drops most of the convergent similarity.
     """
-    if anchors is None or anchors.shape[1] != width or width < 6:
+    if anchors is None or anchors.width_a != width or width < 6:
         return None
-    centered = anchors - anchors.mean(axis=0, keepdims=True)
-    _, _, vt = np.linalg.svd(centered, full_matrices=False)
-    leading = vt[: width // 3].T
+    leading = anchors.principal_directions(width // 3)
+    if leading is None:
+        return None
     projection: FloatArray = np.eye(width) - leading @ leading.T
     return projection
 
 
 @dataclass
 class _BlockView:
-    """What one block contributes to the tests, small enough to keep for every layer of a."""
+    """What one block contributes to the tests; built for one layer pair at a time, then dropped.
 
-    units: dict[int, dict[str, FloatArray]]  # expert (-1: dense) -> role -> (units × d), aligned + projected
-    stored: dict[int, dict[str, FloatArray]]  # same, in the stored basis (exact-null test)
-    attention: tuple[FloatArray, FloatArray] | None
+    Unit rows are float32 with unit norm (the similarity is a cosine, so they are normalised once).
+    """
+
+    units: dict[int, dict[str, Float32Array]]  # expert (-1: dense) -> role -> (units × d), aligned + projected
+    stored: dict[int, dict[str, Float32Array]]  # same, in the stored basis (exact-null test)
+    attention: tuple[statistics.Gram, statistics.Gram] | None
 
 
 def _block_view(
     side: _Side,
     block: Block,
-    alignment: ResidualAlignment | None,
-    projection: FloatArray | None,
-    rows: dict[int, npt.NDArray[np.int64]] | None,
-    options: Options,
-    rng: np.random.Generator,
+    mapping: Float32Array | None,
+    keep: dict[int, IndexArray] | None,
 ) -> _BlockView:
+    """``mapping``: residual map into a's basis and projection (d_side × d_a), None for none;
+    ``keep``: the sampled units of each expert, None for all units."""
     experts = block.experts or {-1: block.roles}
-    units: dict[int, dict[str, FloatArray]] = {}
-    stored: dict[int, dict[str, FloatArray]] = {}
+    units: dict[int, dict[str, Float32Array]] = {}
+    stored: dict[int, dict[str, Float32Array]] = {}
     for expert, roles in experts.items():
-        raw = _mlp_units(side, block, roles, None)
-        if not raw:
+        if not _unit_roles(roles):
             continue
-        count = next(iter(raw.values())).shape[0]
-        keep = rows.get(expert) if rows is not None else None
-        if keep is None:
-            keep = np.arange(count, dtype=np.int64) if rows is not None else _subsample(count, options.max_units, rng)
-        raw = {role: matrix[keep] for role, matrix in raw.items()}
-        stored[expert] = raw
-        aligned = {role: alignment.residual_rows(m) for role, m in raw.items()} if alignment is not None else raw
-        units[expert] = {role: m @ projection for role, m in aligned.items()} if projection is not None else aligned
-    attention = _attention_features(side, block, alignment)
-    if attention is not None and projection is not None:
-        attention = (projection @ attention[0], projection @ attention[1])
-    return _BlockView(units, stored, attention)
+        raw = _mlp_units(side, block, roles, keep.get(expert) if keep is not None else None)
+        stored[expert] = {role: statistics.normalise_rows(matrix) for role, matrix in raw.items()}
+        if mapping is None:
+            units[expert] = stored[expert]
+        else:
+            units[expert] = {role: statistics.normalise_rows(matrix @ mapping) for role, matrix in raw.items()}
+        del raw
+    return _BlockView(units, stored, _attention_grams(side, block, mapping))
 
 
 def _mlp_statistic(view_a: _BlockView, view_b: _BlockView) -> float | None:
@@ -462,7 +538,9 @@ def _mlp_statistic(view_a: _BlockView, view_b: _BlockView) -> float | None:
             if shared:
                 values.append(
                     statistics.matched_similarity(
-                        statistics.unit_similarity([units_a[r] for r in shared], [units_b[r] for r in shared])
+                        statistics.similarity_of_normalised(
+                            [units_a[r] for r in shared], [units_b[r] for r in shared]
+                        )
                     )[0]
                 )
     return max(values) if values else None
@@ -474,7 +552,7 @@ def _compare_stack(
     stack_a: list[Block],
     stack_b: list[Block],
     alignment: ResidualAlignment,
-    anchors_a: FloatArray | None,
+    anchors_a: AnchorStatistics | None,
     options: Options,
     rng: np.random.Generator,
     gathered: dict[str, ComponentEvidence],
@@ -485,12 +563,22 @@ def _compare_stack(
     The null of each statistic is its value for *unpaired* layers (a's layer i against b's layer
     j ≠ pair(i)) under the same residual alignment: those pairs share everything independent
     training shares (the alignment, convergent features) except a common origin.
+
+    Streaming: b's layers are visited once each; for every (i, j) wanted with b's layer j, a's
+    layer i is read again (its sampled units were drawn up front, so the random draws are the same
+    as if all of a's layers were held). Only the statistics are kept per layer.
     """
     pairs = _pair_layers(side_a, side_b, stack_a, stack_b, alignment, options, rng)
     selection = max(1, len(stack_b) - len(stack_a) + 1) if len(stack_a) < len(stack_b) else 1
     width = alignment.matrix.shape[1]
     projection = _learned_subspace_projection(anchors_a, width)
-    views_a = [_block_view(side_a, block, None, projection, None, options, rng) for block in stack_a]
+    mapping_a = None if projection is None else projection.astype(np.float32)
+    mapping_b = (alignment.matrix if projection is None else alignment.matrix @ projection).astype(np.float32)
+    # The units of a's layers to sample, drawn in layer order (small: max_units indices per expert).
+    keeps = [
+        {expert: _subsample(count, options.max_units, rng) for expert, count in _unit_counts(side_a, block).items()}
+        for block in stack_a
+    ]
     partner = {id(block_a): block_b for block_a, block_b in pairs}
     # Which (i, j) to evaluate: the pairs, plus up to `extra` unpaired layers of b for each i.
     extra = 3
@@ -509,26 +597,28 @@ def _compare_stack(
     for j, block_b in enumerate(stack_b):
         if not wanted[j]:
             continue
-        view_b = _block_view(side_b, block_b, alignment, projection, {}, options, rng)
+        view_b = _block_view(side_b, block_b, mapping_b, None)
         for i in sorted(wanted[j]):
-            value = _mlp_statistic(views_a[i], view_b)
+            view_a = _block_view(side_a, stack_a[i], mapping_a, keeps[i])
+            value = _mlp_statistic(view_a, view_b)
             if value is not None:
                 mlp[(i, j)] = value
-            if views_a[i].attention is not None and view_b.attention is not None:
-                features_a, features_b = views_a[i].attention, view_b.attention
-                assert features_a is not None
+            if view_a.attention is not None and view_b.attention is not None:
+                grams_a, grams_b = view_a.attention, view_b.attention
                 cka[(i, j)] = float(
                     np.mean(
                         [
-                            statistics.unbiased_cka(features_a[0], features_b[0]),
-                            statistics.unbiased_cka(features_a[1], features_b[1]),
+                            statistics.cka_of_grams(grams_a[0], grams_b[0]),
+                            statistics.cka_of_grams(grams_a[1], grams_b[1]),
                         ]
                     )
                 )
             if partner[id(stack_a[i])] is block_b and alignment.matrix.shape[0] == alignment.matrix.shape[1]:
-                outcome = _stored_basis_test(views_a[i], view_b, rng, options)
+                outcome = _stored_basis_test(view_a, view_b, rng, options)
                 if outcome is not None:
                     stored_tests[i] = outcome
+            del view_a
+        del view_b
     facts: list[dict[str, Any]] = []
     for i, (block_a, block_b) in enumerate(pairs):
         j = index_b[id(block_b)]
@@ -582,7 +672,6 @@ def _compare_stack(
                     norms,
                     selection,
                 )
-        units = [(next(iter(u.values())).shape[0]) for u in views_a[i].units.values()]
         facts.append(
             {
                 "a": block_a.name,
@@ -591,7 +680,7 @@ def _compare_stack(
                 "units_a": _unit_count(side_a, block_a),
                 "units_b": _unit_count(side_b, block_b),
                 "mlp_statistic": mlp.get((i, j)),
-                "sampled_units": units,
+                "sampled_units": [int(keep.size) for keep in keeps[i].values()],
             }
         )
     return pairs, facts
@@ -617,7 +706,11 @@ def _stored_basis_test(
     if not shared or units_a[shared[0]].shape[1] != units_b[shared[0]].shape[1]:
         return None
     return statistics.matching_permutation_test(
-        [units_a[r] for r in shared], [units_b[r] for r in shared], rng, max(10, options.null_draws // 2)
+        [units_a[r] for r in shared],
+        [units_b[r] for r in shared],
+        rng,
+        max(10, options.null_draws // 2),
+        normalised=True,
     )
 
 
@@ -762,6 +855,18 @@ def _relation(
     return "finetune"
 
 
+def _centered_cosine(a: Float32Array, b: Float32Array, chunk: int = 1 << 20) -> float:
+    """Pearson correlation of two flat float32 arrays, reduced in float64 a chunk at a time."""
+    mean_a, mean_b = float(np.mean(a, dtype=np.float64)), float(np.mean(b, dtype=np.float64))
+    dot = energy_a = energy_b = 0.0
+    for start in range(0, a.size, chunk):
+        x = a[start : start + chunk].astype(np.float64) - mean_a
+        y = b[start : start + chunk].astype(np.float64) - mean_b
+        dot, energy_a, energy_b = dot + float(x @ y), energy_a + float(x @ x), energy_b + float(y @ y)
+    spread = math.sqrt(energy_a) * math.sqrt(energy_b)
+    return dot / spread if spread > 0 else 0.0
+
+
 def _direct_similarity(side_a: _Side, side_b: _Side, names: Iterable[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name in names:
@@ -769,9 +874,7 @@ def _direct_similarity(side_a: _Side, side_b: _Side, names: Iterable[str]) -> di
         array_b = side_b.read(name).reshape(-1)
         if array_a.shape != array_b.shape:
             continue
-        array_a, array_b = array_a - array_a.mean(), array_b - array_b.mean()
-        spread = float(np.linalg.norm(array_a) * np.linalg.norm(array_b))
-        out[name] = float(array_a @ array_b / spread) if spread > 0 else 0.0
+        out[name] = _centered_cosine(array_a, array_b)
     return out
 
 
@@ -782,9 +885,10 @@ def _low_rank_deltas(side_a: _Side, side_b: _Side, names: list[str]) -> bool:
         delta = side_a.read(name) - side_b.read(name)
         if delta.ndim != 2 or not np.any(delta):
             continue
-        singular = np.linalg.svd(delta, compute_uv=False)
+        singular = np.linalg.svd(delta.astype(np.float64), compute_uv=False)
+        del delta
         energy = np.cumsum(singular**2) / np.sum(singular**2)
-        rank = max(1, min(delta.shape) // 8)
+        rank = max(1, singular.size // 8)  # min(delta.shape) // 8
         ranks.append(bool(energy[rank - 1] > 0.99))
     return bool(ranks) and sum(ranks) * 2 > len(ranks)
 

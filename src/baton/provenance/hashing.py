@@ -52,6 +52,37 @@ def _bit_patterns(values: npt.NDArray[Any]) -> npt.NDArray[np.unsignedinteger[An
     return np.ascontiguousarray(values).view(unsigned)
 
 
+def _stratified_positions(count: int, size: int, seed: int) -> npt.NDArray[np.int64]:
+    """``size`` distinct sorted positions in ``range(count)``: one drawn at random in each of ``size`` equal strata.
+
+    Unlike ``Generator.choice(count, size, replace=False)``, which may shuffle a ``count``-long
+    index array (8 bytes per element: twice a float32 tensor), it needs memory only for ``size``.
+    """
+    edges = (np.arange(size + 1, dtype=np.int64) * count) // size
+    widths = np.diff(edges)
+    offsets = np.floor(np.random.default_rng(seed).random(size) * widths).astype(np.int64)
+    positions: npt.NDArray[np.int64] = edges[:-1] + offsets
+    return positions
+
+
+def _equal_pattern_pairs(
+    bits_a: npt.NDArray[np.unsignedinteger[Any]], bits_b: npt.NDArray[np.unsignedinteger[Any]], chunk: int = 1 << 16
+) -> int:
+    """Σ over patterns v of count_a(v) · count_b(v), i.e. pairs (i, j) with ``a[i]`` and ``b[j]`` equal.
+
+    Both sides sorted (one copy each), then for every value of a the run of equal values in b is
+    found by binary search, a chunk at a time: memory stays at the two sorted copies.
+    """
+    sorted_a, sorted_b = np.sort(bits_a), np.sort(bits_b)
+    total = 0
+    for start in range(0, sorted_a.size, chunk):
+        values = sorted_a[start : start + chunk]
+        high = np.searchsorted(sorted_b, values, side="right")
+        low = np.searchsorted(sorted_b, values, side="left")
+        total += int(np.sum(high - low))
+    return total
+
+
 def bit_identical_fraction(
     a: npt.NDArray[Any],
     b: npt.NDArray[Any],
@@ -76,10 +107,11 @@ def bit_identical_fraction(
     positions at that rate; when no two values at different positions coincide, the rate used by
     the test is floored at 3/(n(n-1)) (the "rule of three" bound), while the rate reported stays 0.
 
-    For more than ``max_values`` elements, ``max_values`` positions drawn without replacement by a
-    generator seeded with ``seed`` are compared (the same positions in both arrays), so the result
-    is deterministic, the cost is bounded (sorting ~1M values) and fraction, rate and test all come
-    from the same sample.
+    For more than ``max_values`` elements, ``max_values`` positions are compared (the same in both
+    arrays): the positions are cut into ``max_values`` equal strata and one position is drawn in
+    each by a generator seeded with ``seed``, so the result is deterministic, the cost is bounded
+    (sorting ~1M values; memory a few arrays of ``max_values``, whatever the tensor's size) and
+    fraction, rate and test all come from the same sample.
     """
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
@@ -92,19 +124,17 @@ def bit_identical_fraction(
     if count == 0:
         return BitIdentity(0.0, 0.0, 1.0)
     if count > max_values:
-        positions = np.sort(np.random.default_rng(seed).choice(count, size=max_values, replace=False))
+        positions = _stratified_positions(count, max_values, seed)
         flat_a, flat_b = flat_a[positions], flat_b[positions]
+        del positions
         count = max_values
     if flat_a.dtype != flat_b.dtype:
         flat_a, flat_b = flat_a.astype(np.float32), flat_b.astype(np.float32)
     bits_a, bits_b = _bit_patterns(flat_a), _bit_patterns(flat_b)
 
     identical = int(np.count_nonzero(bits_a == bits_b))
-    patterns_a, counts_a = np.unique(bits_a, return_counts=True)
-    patterns_b, counts_b = np.unique(bits_b, return_counts=True)
-    _, in_a, in_b = np.intersect1d(patterns_a, patterns_b, assume_unique=True, return_indices=True)
     # Pairs (i, j) with equal patterns, i != j: the diagonal pairs are the identical positions.
-    coinciding = float(np.dot(counts_a[in_a].astype(np.float64), counts_b[in_b].astype(np.float64))) - identical
+    coinciding = float(_equal_pattern_pairs(bits_a, bits_b) - identical)
     pairs = float(count) * float(count - 1)
     chance = coinciding / pairs if pairs else 0.0
     if identical == 0:

@@ -12,12 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy import optimize, stats
 
 FloatArray = npt.NDArray[np.float64]
+AnyFloatArray = npt.NDArray[np.floating[Any]]  # float32 unit matrices, float64 small arrays
+POOL_SPREAD_FLOOR = 1e-6  # relative spread of a null pool below which it is taken as constant
 
 
 @dataclass(frozen=True)
@@ -53,33 +56,62 @@ def p_from_pool(observed: float, pool: Sequence[float]) -> TestOutcome | None:
         return None
     mean = float(values.mean())
     std = float(values.std(ddof=1))
-    if std <= 0:
-        return TestOutcome(observed, mean, std, 0.0 if observed > mean else 1.0, int(values.size))
+    if std <= POOL_SPREAD_FLOOR * max(1.0, abs(mean)):
+        # A pool without spread (e.g. the symmetric unpaired pairs of a copied 2-layer stack); below the
+        # floor, differences are rounding of the float32 statistics, not variation.
+        return TestOutcome(observed, mean, std, 0.0 if observed > mean + std else 1.0, int(values.size))
     t_value = (observed - mean) / (std * math.sqrt(1.0 + 1.0 / values.size))
     return TestOutcome(float(observed), mean, std, float(stats.t.sf(t_value, values.size - 1)), int(values.size))
 
 
 def random_signed_permutation(dimension: int, rng: np.random.Generator) -> FloatArray:
+    """The matrix of a random signed permutation (for reference; the tests apply them by indexing)."""
+    permutation, signs = _draw_signed_permutation(dimension, rng)
     matrix = np.zeros((dimension, dimension))
-    matrix[np.arange(dimension), rng.permutation(dimension)] = rng.choice([-1.0, 1.0], size=dimension)
+    matrix[np.arange(dimension), permutation] = signs
     return matrix
 
 
+def _draw_signed_permutation(
+    dimension: int, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    # Signs first, then the permutation: the order in which earlier versions drew them
+    # (``matrix[rows, rng.permutation(d)] = rng.choice(...)`` evaluates the right side first).
+    signs: FloatArray = rng.choice([-1.0, 1.0], size=dimension)
+    permutation = rng.permutation(dimension).astype(np.int64)
+    return permutation, signs
+
+
 def matching_permutation_test(
-    units_a: Sequence[FloatArray], units_b: Sequence[FloatArray], rng: np.random.Generator, draws: int
+    units_a: Sequence[AnyFloatArray],
+    units_b: Sequence[AnyFloatArray],
+    rng: np.random.Generator,
+    draws: int,
+    *,
+    normalised: bool = False,
 ) -> TestOutcome:
     """Hidden-unit matching in the stored residual basis, null by signed permutations of b's basis.
 
     Training is equivariant to relabelling (and sign-flipping) residual coordinates, so under
     independent training b's basis is exchangeable and this null is exact (Zhu et al.). Robust to
     hidden-unit permutation and scaling; not to residual rotations (the aligned test covers those).
+
+    A signed permutation ``M`` (``M[i, perm[i]] = sign[i]``) of b's coordinates gives the same
+    similarities as its inverse applied to a's: ``a @ (b @ M).T == (a[:, perm] * sign) @ b.T``.
+    It is applied by indexing a's (fewer, sampled) rows, never as a dense matrix product, and row
+    norms do not change under it, so each side is normalised once. ``normalised``: the rows of
+    both sides already have unit norm.
     """
-    observed, _ = matched_similarity(unit_similarity(units_a, units_b))
+    if not normalised:
+        units_a = [_normalise_rows(part) for part in units_a]
+        units_b = [_normalise_rows(part) for part in units_b]
+    observed, _ = matched_similarity(similarity_of_normalised(units_a, units_b))
     dimension = units_a[0].shape[1]
     null = np.empty(draws)
     for draw in range(draws):
-        relabel = random_signed_permutation(dimension, rng)
-        null[draw] = matched_similarity(unit_similarity(units_a, [part @ relabel for part in units_b]))[0]
+        permutation, signs = _draw_signed_permutation(dimension, rng)
+        relabelled = [part[:, permutation] * signs.astype(part.dtype)[None, :] for part in units_a]
+        null[draw] = matched_similarity(similarity_of_normalised(relabelled, units_b))[0]
     return p_from_null(observed, null)
 
 
@@ -93,33 +125,52 @@ def random_rotation(dimension: int, rng: np.random.Generator) -> FloatArray:
 # --- CKA --------------------------------------------------------------------------------------
 
 
-def _hsic_unbiased(k: FloatArray, gram_l: FloatArray) -> float:
+@dataclass(frozen=True)
+class Gram:
+    """A linear-kernel Gram matrix with its diagonal zeroed, with the sums unbiased HSIC needs (float64)."""
+
+    matrix: FloatArray
+    total: float
+    column_sums: FloatArray
+    row_sums: FloatArray
+    self_hsic: float
+
+    @property
+    def size(self) -> int:
+        return int(self.matrix.shape[0])
+
+
+def _hsic(k: Gram, gram_l: Gram) -> float:
     """Unbiased HSIC estimator (Song et al. 2012) on Gram matrices with zeroed diagonals."""
-    n = int(k.shape[0])
-    ones_k = float(k.sum())
-    ones_l = float(gram_l.sum())
-    trace = float(np.sum(k * gram_l))
-    cross = float(k.sum(axis=0) @ gram_l.sum(axis=1))
-    return (trace + ones_k * ones_l / ((n - 1) * (n - 2)) - 2.0 * cross / (n - 2)) / (n * (n - 3))
+    n = k.size
+    trace = float(np.vdot(k.matrix, gram_l.matrix))
+    cross = float(k.column_sums @ gram_l.row_sums)
+    return (trace + k.total * gram_l.total / ((n - 1) * (n - 2)) - 2.0 * cross / (n - 2)) / (n * (n - 3))
 
 
-def _gram(features: FloatArray) -> FloatArray:
-    gram = features @ features.T
-    np.fill_diagonal(gram, 0.0)
-    return gram
+def gram_summary(gram: AnyFloatArray) -> Gram:
+    """``gram`` (n × n, e.g. ``x @ x.T``) as float64 with a zeroed diagonal, and its sums."""
+    matrix = np.array(gram, dtype=np.float64)  # a copy: the caller's array is left as it is
+    np.fill_diagonal(matrix, 0.0)
+    partial = Gram(matrix, float(matrix.sum()), matrix.sum(axis=0), matrix.sum(axis=1), 0.0)
+    return Gram(matrix, partial.total, partial.column_sums, partial.row_sums, _hsic(partial, partial))
 
 
-def unbiased_cka(x: FloatArray, y: FloatArray) -> float:
+def cka_of_grams(x: Gram, y: Gram) -> float:
+    """Unbiased linear CKA from the two Gram matrices (same samples, same order)."""
+    denominator = x.self_hsic * y.self_hsic
+    if denominator <= 0:
+        return 0.0
+    return _hsic(x, y) / math.sqrt(denominator)
+
+
+def unbiased_cka(x: AnyFloatArray, y: AnyFloatArray) -> float:
     """Linear CKA with the unbiased HSIC estimator; rows of ``x`` and ``y`` are the same samples.
 
     Invariant to orthogonal transforms and isotropic scaling of either feature space, and close to
     zero for unrelated features even when there are few samples (the biased estimator is not).
     """
-    gram_x, gram_y = _gram(x), _gram(y)
-    denominator = _hsic_unbiased(gram_x, gram_x) * _hsic_unbiased(gram_y, gram_y)
-    if denominator <= 0:
-        return 0.0
-    return _hsic_unbiased(gram_x, gram_y) / math.sqrt(denominator)
+    return cka_of_grams(gram_summary(x @ x.T), gram_summary(y @ y.T))
 
 
 def cka_rotation_test(
@@ -142,18 +193,29 @@ def cka_rotation_test(
 # --- MLP hidden-unit matching -----------------------------------------------------------------
 
 
-def _normalise_rows(matrix: FloatArray) -> FloatArray:
+def _normalise_rows(matrix: AnyFloatArray) -> AnyFloatArray:
+    """Rows scaled to unit norm, in the matrix's own precision."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    normalised: FloatArray = matrix / np.maximum(norms, 1e-12)
+    normalised: AnyFloatArray = matrix / np.maximum(norms, 1e-12).astype(matrix.dtype)
     return normalised
 
 
-def unit_similarity(units_a: Sequence[FloatArray], units_b: Sequence[FloatArray]) -> FloatArray:
-    """Mean cosine similarity over the unit's vectors (e.g. gate row, up row, down column)."""
+def normalise_rows(matrix: AnyFloatArray) -> AnyFloatArray:
+    return _normalise_rows(matrix)
+
+
+def similarity_of_normalised(units_a: Sequence[AnyFloatArray], units_b: Sequence[AnyFloatArray]) -> FloatArray:
+    """Mean over the unit's vectors of ``a @ b.T`` for rows already of unit norm (accumulated in float64)."""
     total = np.zeros((units_a[0].shape[0], units_b[0].shape[0]))
     for part_a, part_b in zip(units_a, units_b, strict=True):
-        total += _normalise_rows(part_a) @ _normalise_rows(part_b).T
-    return total / len(units_a)
+        total += part_a @ part_b.T
+    total /= len(units_a)
+    return total
+
+
+def unit_similarity(units_a: Sequence[AnyFloatArray], units_b: Sequence[AnyFloatArray]) -> FloatArray:
+    """Mean cosine similarity over the unit's vectors (e.g. gate row, up row, down column)."""
+    return similarity_of_normalised([_normalise_rows(p) for p in units_a], [_normalise_rows(p) for p in units_b])
 
 
 def matched_similarity(similarity: FloatArray) -> tuple[float, npt.NDArray[np.int64]]:
@@ -197,7 +259,9 @@ class VectorComparison:
     outcome: TestOutcome
 
 
-def compare_vectors(a: FloatArray, b: FloatArray, rng: np.random.Generator, draws: int = 999) -> VectorComparison:
+def compare_vectors(
+    a: AnyFloatArray, b: AnyFloatArray, rng: np.random.Generator, draws: int = 999
+) -> VectorComparison:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))

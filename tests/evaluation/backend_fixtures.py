@@ -44,3 +44,68 @@ def make_tiny_gpt2(folder: Path, *, seed: int = 0, layers: int = 2, positions: i
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def train_tiny_gpt2(
+    folder: Path,
+    texts: list[str],
+    *,
+    steps: int = 30,
+    seed: int = 0,
+    positions: int = 1024,
+    position_scale: float = 1.0,
+) -> Path:
+    """A tiny GPT-2 (tokenizer trained on ``texts`` too) fitted briefly to ``texts``.
+
+    ``position_scale`` then amplifies the position embeddings, so that what the model prefers after
+    a fixed answer prompt ("정답：") depends on where it stands, that is on the item, instead of
+    being one fixed letter everywhere (which a tiny model fitted for seconds tends to answer).
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=600, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    backend.train_from_iterator(CORPUS * 4 + texts, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<|endoftext|>", eos_token="<|endoftext|>", unk_token="<|endoftext|>"
+    )
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=positions,
+        n_embd=48,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model = GPT2LMHeadModel(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    encoded = [tokenizer(text)["input_ids"][: positions - 1] for text in texts if text]
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    for _step in range(steps):
+        picks = torch.randint(len(encoded), (8,), generator=generator).tolist()
+        width = max(len(encoded[index]) for index in picks)
+        batch = torch.full((len(picks), width), tokenizer.eos_token_id)
+        labels = torch.full((len(picks), width), -100)
+        for row, index in enumerate(picks):
+            batch[row, : len(encoded[index])] = torch.tensor(encoded[index])
+            labels[row, : len(encoded[index])] = torch.tensor(encoded[index])
+        loss = model(input_ids=batch, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    if position_scale != 1.0:
+        with torch.no_grad():
+            model.transformer.wpe.weight.mul_(position_scale)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -126,3 +126,14 @@ def test_choice_extraction_for_multiple_choice_by_generation() -> None:
 def test_unknown_metric_is_named() -> None:
     with pytest.raises(KeyError, match="accuracy"):
         metrics.summarize("accuracy", [1.0])
+
+
+def test_vectorized_bootstrap_f1_equals_macro_f1_of_each_resample() -> None:
+    from baton.evaluation.metrics import _macro_f1_of_pairs, _macro_f1_replicates
+
+    generator = np.random.default_rng(0)
+    for labels in (2, 3, 5):
+        data = generator.integers(-1, labels, size=(57, 2)).astype(float)  # -1: an answer naming no choice
+        rows = generator.integers(0, 57, size=(200, 57))
+        fast = _macro_f1_replicates(data[rows, 0], data[rows, 1])
+        assert fast.tolist() == [_macro_f1_of_pairs(data[row]) for row in rows]

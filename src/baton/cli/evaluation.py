@@ -78,6 +78,10 @@ def run(
     tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="The served model's tokenizer (openai).")] = None,
     chat: Annotated[bool, typer.Option("--chat", help="Generate through chat/completions (openai).")] = False,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Parallel requests (openai).")] = 8,
+    endpoint: Annotated[
+        str | None,
+        typer.Option("--endpoint", help="A registered server (`baton eval endpoint add`) instead of --base-url."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
     use_cache: Annotated[
         bool, typer.Option("--cache/--no-cache", help="Reuse and store answers in the data dir.")
@@ -105,6 +109,23 @@ def run(
             options = {"batch_size": batch_size, "device": device, "dtype": dtype}
         elif backend_name == "openai":
             options = {"base_url": base_url, "tokenizer": tokenizer, "chat": chat, "concurrency": concurrency}
+        if endpoint is not None:
+            from baton.evaluation import service
+
+            if backend_name != "openai":
+                raise BadRequestError("--endpoint goes with --backend openai")
+            runtime = runtime or open_runtime(data_dir)
+            with runtime.database.session() as session:
+                registered = service.get_endpoint(session, endpoint)
+                model = registered.model
+                options |= {
+                    "base_url": registered.base_url,
+                    "tokenizer": tokenizer or registered.tokenizer,
+                    "revision": registered.revision,
+                    "weight_hash": registered.weight_hash,
+                    "operator_controlled": True,
+                    "endpoint": registered.name,
+                }
         backend = create_backend(backend_name, model, runtime=runtime, **options)
         if use_cache:
             cache = ResultCache(default_cache_path(load_settings(data_dir=data_dir).data_dir))
@@ -165,3 +186,312 @@ def tasks(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON l
         return
     for row in rows:
         typer.echo(f"{row['name']:<20} v{row['version']:<6} {row['output_type']:<22} {row['description']}")
+
+
+def _parse_options(values: list[str]) -> dict[str, Any]:
+    """KEY=VALUE backend options; VALUE is read as JSON when it parses (numbers, true/false), else text."""
+    options: dict[str, Any] = {}
+    for value in values:
+        key, separator, raw = value.partition("=")
+        if not separator or not key:
+            raise BadRequestError(f"--option {value!r}: write it as KEY=VALUE, e.g. --option batch_size=16")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
+    return options
+
+
+@app.command("submit")
+def submit(
+    model: Annotated[str, typer.Option("--model", help="A hub model repo id (repo@revision) or a local folder.")],
+    task_name: Annotated[str, typer.Option("--task", help="A built-in task name or a task YAML path.")],
+    backend_name: Annotated[str, typer.Option("--backend", help="hf, openai or dummy.")] = "hf",
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="A registered OpenAI-compatible endpoint (openai).")
+    ] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", help="Backend option KEY=VALUE (repeatable), e.g. batch_size=16.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Evaluate only the first N items.")] = None,
+    num_fewshot: Annotated[int | None, typer.Option("--num-fewshot", min=0)] = None,
+    by_generation: Annotated[bool, typer.Option("--by-generation")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    request_batch_size: Annotated[
+        int, typer.Option("--request-batch-size", min=1, help="Requests per stored batch (resume granularity).")
+    ] = 64,
+    ray_workers: Annotated[
+        int | None, typer.Option("--ray-workers", min=1, help="Replicate the backend on this many Ray actors.")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="A Ray cluster's address (default: a local runtime).")
+    ] = None,
+    ray_gpus: Annotated[float, typer.Option("--ray-gpus", min=0, help="GPUs per Ray replica.")] = 0.0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Queue an evaluation as a background job (run by `baton worker`); prints the run id."""
+    from baton.evaluation import service
+    from baton.wiring import wire
+
+    runtime = open_runtime(data_dir)
+    try:
+        wire(runtime)
+        with runtime.database.session(write=True) as session:
+            run = service.submit_run(
+                session,
+                runtime,
+                None,
+                model=model,
+                task=task_name,
+                backend=backend_name,
+                endpoint=endpoint,
+                options=_parse_options(option or []),
+                limit=limit,
+                seed=seed,
+                by_generation=by_generation,
+                num_fewshot=num_fewshot,
+                request_batch_size=request_batch_size,
+                ray_workers=ray_workers,
+                ray_address=ray_address,
+                ray_gpus=ray_gpus,
+                local=True,
+            )
+            run_id, job_id = run.id, run.job_id
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        runtime.close()
+    typer.echo(str(run_id))
+    console.print(f"run {run_id} queued as job {job_id}; follow it with `baton eval show {run_id}`")
+
+
+@app.command("runs")
+def runs(
+    model: Annotated[str | None, typer.Option("--model", help="Only runs of this hub model repo.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="queued, running, succeeded or failed.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List evaluation runs, newest first (one JSON object per line)."""
+    from baton.evaluation import service
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session() as session:
+            for run in service.list_runs(session, None, model_repo=model, status=status, limit=limit, system=True):
+                typer.echo(json.dumps(service.run_json(session, run), ensure_ascii=False))
+    except BatonError as error:
+        fail(error)
+    finally:
+        runtime.close()
+
+
+@app.command("show")
+def show(
+    run_id: Annotated[int, typer.Argument(help="The run's id.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the results JSON (metrics, items, manifest) here.")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print a run (status, progress, attempts, metrics) as JSON; --output writes its full results."""
+    from baton.evaluation import service
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session() as session:
+            run = service.get_run(session, None, run_id, system=True)
+            typer.echo(json.dumps(service.run_json(session, run, detail=True), ensure_ascii=False, indent=2))
+            if output is not None:
+                if run.status != "succeeded":
+                    raise BadRequestError(f"Run {run_id} is {run.status}; its results exist once it succeeds.")
+                _write_atomically(output, service.results_json(session, run))
+                console.print(f"wrote {output}")
+    except BatonError as error:
+        fail(error)
+    finally:
+        runtime.close()
+
+
+endpoint_app = typer.Typer(help="OpenAI-compatible servers the operator runs on pinned weights.", no_args_is_help=True)
+app.add_typer(endpoint_app, name="endpoint")
+
+
+@endpoint_app.command("add")
+def endpoint_add(
+    name: Annotated[str, typer.Argument(help="A name to submit runs with (--endpoint NAME).")],
+    base_url: Annotated[str, typer.Option("--base-url", help="e.g. http://10.0.0.5:8000/v1")],
+    model: Annotated[str, typer.Option("--model", help="The served model's name.")],
+    tokenizer: Annotated[str | None, typer.Option("--tokenizer", help="Its tokenizer (folder or repo).")] = None,
+    revision: Annotated[str | None, typer.Option("--revision", help="The pinned weights, e.g. repo@commit.")] = None,
+    weight_hash: Annotated[str | None, typer.Option("--weight-hash")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Register a server the operator controls (private tasks may run on it)."""
+    from baton.evaluation import service
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session(write=True) as session:
+            endpoint = service.register_endpoint(
+                session,
+                name=name,
+                base_url=base_url,
+                model=model,
+                tokenizer=tokenizer,
+                revision=revision,
+                weight_hash=weight_hash,
+            )
+            console.print(f"endpoint {endpoint.name} -> {endpoint.base_url} ({endpoint.model})")
+    except BatonError as error:
+        fail(error)
+    finally:
+        runtime.close()
+
+
+@endpoint_app.command("list")
+def endpoint_list(data_dir: DataDirOption = None) -> None:
+    """List the registered endpoints (one JSON object per line)."""
+    from baton.evaluation import service
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session() as session:
+            for endpoint in service.list_endpoints(session):
+                typer.echo(json.dumps(service.endpoint_json(endpoint), ensure_ascii=False))
+    except BatonError as error:
+        fail(error)
+    finally:
+        runtime.close()
+
+
+@app.command("serve")
+def serve(
+    model: Annotated[str, typer.Option("--model", help="A local model folder or a hub repo id (repo@revision).")],
+    served_name: Annotated[
+        str | None, typer.Option("--served-name", help="The model name clients send (default: --model).")
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    device: Annotated[str, typer.Option("--device", help="torch device.")] = "cpu",
+    dtype: Annotated[str, typer.Option("--dtype", help="auto, float32, float16 or bfloat16.")] = "auto",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Serve a model on pinned weights behind an OpenAI-compatible API (completions with logprobs, chat)."""
+    import uvicorn
+
+    from baton.evaluation.backends.hf import HuggingFaceBackend
+    from baton.evaluation.serve import create_openai_app
+
+    runtime: Runtime | None = None
+    try:
+        if not Path(model).expanduser().exists():
+            runtime = open_runtime(data_dir)
+        backend = HuggingFaceBackend(model, runtime=runtime, device=device, dtype=dtype)
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        if runtime is not None:
+            runtime.close()
+    described = backend.describe()
+    console.print(
+        f"serving {model} (weights sha256 {described['weight_hash'][:16]}...) as {served_name or model} "
+        f"on http://{host}:{port}/v1"
+    )
+    uvicorn.run(create_openai_app(backend, served_name or model), host=host, port=port, log_level="warning")
+
+
+@app.command("load-data")
+def load_data(
+    task_name: Annotated[str, typer.Option("--task", help="A built-in task name or a task YAML path.")],
+    file: Annotated[list[str], typer.Option("--file", help="SPLIT=PATH, one per split (repeatable).")],
+    user: Annotated[str, typer.Option("--user", help="The account that commits (needs write on the namespace).")],
+    repo: Annotated[
+        str | None, typer.Option("--repo", help="Dataset repo (default: the one the task YAML reads).")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Validate local task data and commit it into the task's dataset repo in the hub."""
+    from baton.accounts import service as accounts
+    from baton.evaluation import service
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session(write=True) as session:
+            account = accounts.get_account(session, user)
+            repo_id, oid = service.load_task_data(session, runtime, account, task_name, _parse_data(file), repo=repo)
+        console.print(f"committed {task_name} data to datasets/{repo_id} at {oid}")
+        typer.echo(oid)
+    except BatonError as error:
+        fail(error)
+    finally:
+        runtime.close()
+
+
+@app.command("contamination")
+def contamination(
+    task_name: Annotated[str, typer.Option("--task", help="A built-in task name or a task YAML path.")],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Training data: a hub dataset repo (namespace/name@revision).")
+    ] = None,
+    train_file: Annotated[
+        list[Path] | None, typer.Option("--train-file", help="Training data: local files (repeatable).")
+    ] = None,
+    data: Annotated[list[str] | None, typer.Option("--data", help="Use a local file for a split: SPLIT=PATH.")] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="Word n-gram length.")] = 8,
+    min_fraction: Annotated[
+        float, typer.Option("--min-fraction", help="Flag items with at least this share of their n-grams found.")
+    ] = 0.5,
+    max_mb: Annotated[float, typer.Option("--max-mb", help="Read at most this much training data.")] = 100.0,
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Write the report JSON here (else stdout).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Report the task's items whose word n-grams occur in a sample of training data."""
+    from baton.evaluation import contamination as checker
+    from baton.evaluation import service
+    from baton.evaluation.tasks import load_task
+
+    if (dataset is None) == (not train_file):
+        fail(BadRequestError("Give the training data as --dataset REPO or as --train-file PATH (one of them)."))
+        return
+    runtime: Runtime | None = None
+    try:
+        task = load_task(task_name, data=_parse_data(data or []))
+        max_bytes = int(max_mb * 1024 * 1024)
+        if dataset is not None or _task_needs_hub(task):
+            runtime = open_runtime(data_dir)
+            task.runtime = runtime
+        if dataset is not None:
+            assert runtime is not None
+            documents, used, source = checker.hub_sample(runtime, dataset, max_bytes)
+        else:
+            documents, used = checker.local_sample(train_file or [], max_bytes)
+            source = ", ".join(str(path) for path in train_file or [])
+        key = service.item_id_key(runtime) if runtime is not None and task.private else None
+        report = checker.check(
+            task,
+            documents,
+            source=source,
+            sample_bytes=used,
+            n=n,
+            min_fraction=min_fraction,
+            limit=limit,
+            item_id_key=key,
+        ).to_json()
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        if runtime is not None:
+            runtime.close()
+    if output is None:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        _write_atomically(output, report)
+    console.print(
+        f"{report['task']}: {report['items_flagged']} of {report['items_checked']} items share "
+        f">= {min_fraction:.0%} of their {n}-grams with {used} bytes of {source}"
+    )

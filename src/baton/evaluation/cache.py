@@ -16,14 +16,26 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from baton.evaluation.types import Backend, Response
 
 # Settings that change how fast answers come, not what they are: left out of the identity so that
 # a run resumed with another batch size or concurrency still finds its cached answers.
 NON_IDENTITY_SETTINGS = frozenset(
-    {"batch_size", "concurrency", "timeout_seconds", "max_retries", "model_path", "base_url_label"}
+    {
+        "batch_size",
+        "concurrency",
+        "timeout_seconds",
+        "max_retries",
+        "model_path",
+        "base_url_label",
+        "operator_controlled",
+        "delay_seconds",
+        "endpoint",
+        "executor",
+        "workers",
+    }
 )
 _LOOKUP_CHUNK = 500
 
@@ -35,6 +47,14 @@ CREATE TABLE IF NOT EXISTS responses (
     PRIMARY KEY (backend_id, request_key)
 )
 """
+
+
+class AnswerCache(Protocol):
+    """Where the runner keeps answers: this SQLite file, or the database (``baton.evaluation.service``)."""
+
+    def get_many(self, backend_id: str, keys: Iterable[str]) -> dict[str, Response]: ...
+
+    def put_many(self, backend_id: str, responses: Mapping[str, Response]) -> None: ...
 
 
 def backend_identity(backend: Backend) -> str:
@@ -112,8 +132,11 @@ class ResultCache:
         self.close()
 
 
-def _load_response(payload: str) -> Response:
+def response_from_json(data: Mapping[str, Any]) -> Response:
     """A stored response; fields a newer Baton wrote and this one does not know are dropped."""
     known = {field.name for field in fields(Response)}
-    data: dict[str, Any] = json.loads(payload)
     return Response(**{name: value for name, value in data.items() if name in known})
+
+
+def _load_response(payload: str) -> Response:
+    return response_from_json(json.loads(payload))

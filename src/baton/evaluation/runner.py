@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from baton.core.errors import BadRequestError, BatonError
-from baton.evaluation.cache import ResultCache, backend_identity
+from baton.core.errors import BadRequestError, BatonError, PermissionDeniedError
+from baton.evaluation.cache import AnswerCache, backend_identity
 from baton.evaluation.manifest import build_manifest
 from baton.evaluation.metrics import MetricSummary
 from baton.evaluation.types import Backend, Item, Request, Response
@@ -54,6 +54,27 @@ class EvaluationTask(Protocol):
     def score(self, item: Item, responses: Sequence[Response], *, by_generation: bool = False) -> Any: ...
 
     def aggregate(self, scores: Sequence[Any], *, seed: int = ...) -> dict[str, MetricSummary]: ...
+
+
+class PrivateTaskBackendError(PermissionDeniedError):
+    code = "PrivateTaskBackend"
+    default_hint = (
+        "Run private tasks on local weights (--backend hf with a folder or a hub repo) or on a server the "
+        "operator registered on pinned weights (`baton eval endpoint add`, then --endpoint NAME)."
+    )
+
+
+def check_private_backend(task_name: str, private: bool, backend: Backend) -> None:
+    """A private task's prompts may reach only backends the operator controls: refuse any other."""
+    if not private:
+        return
+    settings = backend.describe()
+    if settings.get("operator_controlled") is not True:
+        where = settings.get("base_url") or settings.get("model")
+        raise PrivateTaskBackendError(
+            f"Task '{task_name}' is private: its prompts never go to an endpoint the operator does not control, "
+            f"and the {backend.name} backend at {where} is not one the operator registered."
+        )
 
 
 class BackendAnswerError(BatonError):
@@ -94,7 +115,7 @@ def answer_all(
     backend: Backend,
     requests: Sequence[Request],
     *,
-    cache: ResultCache | None = None,
+    cache: AnswerCache | None = None,
     batch_size: int = DEFAULT_REQUEST_BATCH,
     progress: ProgressCallback | None = None,
 ) -> tuple[dict[str, Response], int]:
@@ -157,7 +178,7 @@ def run(
     backend: Backend,
     *,
     limit: int | None = None,
-    cache: ResultCache | None = None,
+    cache: AnswerCache | None = None,
     seed: int = 0,
     batch_size: int = DEFAULT_REQUEST_BATCH,
     by_generation: bool = False,
@@ -174,6 +195,7 @@ def run(
         raise BadRequestError(f"limit must be at least 1, got {limit}")
     if batch_size < 1:
         raise BadRequestError(f"batch_size must be at least 1, got {batch_size}")
+    check_private_backend(task.name, bool(task.private), backend)
     items = task.items(limit)
     item_requests = [task.requests(item, by_generation=by_generation) for item in items]
     flat = [request for requests in item_requests for request in requests]

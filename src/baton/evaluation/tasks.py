@@ -919,3 +919,16 @@ def load_task(
         if config.num_fewshot > 0 and config.fewshot_split is None:
             raise TaskConfigError(f"{label}: task '{config.name}' names no fewshot_split, so it takes no few-shot")
     return Task(config=config, source=source, base_dir=path.parent, runtime=runtime)
+
+
+def task_from_yaml(text: str, *, label: str = "inline task", runtime: Runtime | None = None) -> Task:
+    """A task from YAML text (a task submitted over HTTP): its data must come from hub dataset repos."""
+    config = parse_task_yaml(text, label)
+    local = sorted(split for split, spec in config.data.items() if spec.hub is None)
+    if local:
+        raise TaskConfigError(
+            f"{label}: splits {', '.join(local)} point at local files, which a server-side run cannot read",
+            hint="Load the data into a dataset repo (`baton eval load-data`) and point data: at it "
+            "({split: {hub: namespace/name@revision, path: file}}).",
+        )
+    return Task(config=config, source=label, base_dir=None, runtime=runtime)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import TYPE_CHECKING, Any
 
 from baton.evaluation.types import Request, Response
@@ -16,13 +17,18 @@ class DummyBackend:
 
     name = "dummy"
 
-    def __init__(self, model: str = "dummy", *, runtime: Runtime | None = None, **options: Any) -> None:
+    def __init__(
+        self, model: str = "dummy", *, runtime: Runtime | None = None, delay_seconds: float = 0.0, **options: Any
+    ) -> None:
         self.model = model
         self.options = options
+        # A pause per answered batch, standing in for a slow model (progress and killed-worker tests).
+        self.delay_seconds = float(delay_seconds)
         self.calls = 0  # how many requests were answered (tests count recomputation with it)
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model}
+        # Answers are computed in this process: the operator controls it (private tasks may run on it).
+        return {"backend": self.name, "model": self.model, "operator_controlled": True}
 
     def _digest(self, request: Request) -> bytes:
         return hashlib.sha256(f"{self.model}\0{request.key()}".encode()).digest()
@@ -42,5 +48,7 @@ class DummyBackend:
         return Response(loglikelihood=loglikelihood, is_greedy=digest[4] % 2 == 0)
 
     def answer(self, requests: list[Request]) -> list[Response]:
+        if self.delay_seconds > 0:
+            time.sleep(self.delay_seconds)
         self.calls += len(requests)
         return [self._answer_one(request) for request in requests]

@@ -85,12 +85,13 @@ class HuggingFaceBackend:
         share_context: bool = True,
         trust_remote_code: bool = False,
         user: str | None = None,
+        system: bool = False,
     ) -> None:
         if batch_size < 1:
             raise BadRequestError(f"batch_size must be at least 1, got {batch_size}")
         if dtype not in DTYPES:
             raise BadRequestError(f"Unknown dtype {dtype!r}", hint=f"Use one of: {', '.join(DTYPES)}.")
-        self.resolved: ResolvedModel = resolve_model(model, runtime, user)
+        self.resolved: ResolvedModel = resolve_model(model, runtime, user, system=system)
         self.model_spec = model
         self.batch_size = batch_size
         self.device = torch.device(device)
@@ -142,6 +143,7 @@ class HuggingFaceBackend:
             "add_bos_token": self.add_bos_token,
             "chat_template": None,
             "generation": {"do_sample": False},
+            "operator_controlled": True,  # local weights, run in this process
         }
 
     # -- tokens ---------------------------------------------------------------------------------
@@ -204,6 +206,18 @@ class HuggingFaceBackend:
         self._score_plain(pairs, plain, results)
         return results
 
+    @staticmethod
+    def _common_prefix(sequences: Sequence[Sequence[int]]) -> list[int]:
+        if not sequences:
+            return []
+        prefix = list(sequences[0])
+        for tokens in sequences[1:]:
+            size = 0
+            while size < min(len(prefix), len(tokens)) and prefix[size] == tokens[size]:
+                size += 1
+            del prefix[size:]
+        return prefix
+
     @torch.inference_mode()
     def _score_shared(
         self,
@@ -211,55 +225,101 @@ class HuggingFaceBackend:
         shared: dict[tuple[int, ...], list[int]],
         results: dict[int, _Scored],
     ) -> None:
+        """One pass per distinct context (batched), extended by the tokens all its continuations share.
+
+        Choices such as " A" ... " D" often tokenize as a shared " " and a letter: the context row
+        then takes the shared tokens too, and every choice is scored from this one pass. Longer
+        continuations run their remaining tokens on top of the row's KV cache (``_score_rest``).
+        """
         contexts = sorted(shared, key=len, reverse=True)  # similar lengths together: less padding
         for batch in _chunks(contexts, self.batch_size):
-            lengths = torch.tensor([len(context) for context in batch], device=self.device)
+            # The tokens every continuation of the context shares, except each one's last token.
+            prefixes = [self._common_prefix([pairs[i][1][:-1] for i in shared[context]]) for context in batch]
+            rows_tokens = [list(context) + prefix for context, prefix in zip(batch, prefixes, strict=True)]
+            if any(len(tokens) > self.max_length for tokens in rows_tokens):
+                prefixes = [[] for _ in batch]
+                rows_tokens = [list(context) for context in batch]
+            lengths = torch.tensor([len(tokens) for tokens in rows_tokens], device=self.device)
             width = int(lengths.max())
+            # Left padding: every row ends in the last column, so the positions that score choices are
+            # the last few columns of every row and the output layer runs on those columns only.
             input_ids = torch.zeros((len(batch), width), dtype=torch.long, device=self.device)
             context_mask = torch.zeros((len(batch), width), dtype=torch.long, device=self.device)
-            for row, context in enumerate(batch):
-                input_ids[row, : len(context)] = torch.tensor(context, device=self.device)
-                context_mask[row, : len(context)] = 1
-            positions = torch.arange(width, device=self.device).expand(len(batch), width)
+            positions = torch.zeros((len(batch), width), dtype=torch.long, device=self.device)
+            for row, tokens in enumerate(rows_tokens):
+                start = width - len(tokens)
+                input_ids[row, start:] = torch.tensor(tokens, device=self.device)
+                context_mask[row, start:] = 1
+                positions[row, start:] = torch.arange(len(tokens), device=self.device)
+            # Columns whose next-token distribution scores a choice: the context's last, and the prefix's.
+            needed = [
+                range(width - len(tokens) + len(context) - 1, width)
+                for context, tokens in zip(batch, rows_tokens, strict=True)
+            ]
             keep: dict[str, Any] = {}
-            last = lengths - 1
+            first_kept = min(span.start for span in needed) if self._keeps_logits else 0
             if self._keeps_logits:
-                kept, last = torch.unique(lengths - 1, return_inverse=True)
-                keep["logits_to_keep"] = kept
+                keep["logits_to_keep"] = width - first_kept
+            # Keep the KV cache only when some continuation goes on past this pass.
+            goes_on = any(
+                len(pairs[index][1]) > len(prefix) + 1
+                for context, prefix in zip(batch, prefixes, strict=True)
+                for index in shared[context]
+            )
             self.context_passes += 1
             output = self.model(
-                input_ids=input_ids, attention_mask=context_mask, position_ids=positions, use_cache=True, **keep
+                input_ids=input_ids, attention_mask=context_mask, position_ids=positions, use_cache=goes_on, **keep
             )
-            first = functional.log_softmax(output.logits[torch.arange(len(batch)), last].float(), dim=-1)
-            cache = getattr(output, "cache", None) or output.past_key_values
-            # Each choice's first token is predicted by its context's last position.
-            rows: list[tuple[int, int]] = []  # (context row, pair index) for continuations longer than one token
+            wanted = [(row, column) for row, span in enumerate(needed) for column in span]
+            row_index = torch.tensor([row for row, _ in wanted], device=self.device)
+            column_index = torch.tensor([column - first_kept for _, column in wanted], device=self.device)
+            logprobs = functional.log_softmax(output.logits[row_index, column_index].float(), dim=-1)
+            best = logprobs.argmax(dim=-1).tolist()
+            offsets: dict[tuple[int, int], int] = {key: number for number, key in enumerate(wanted)}
+            cache = (getattr(output, "cache", None) or output.past_key_values) if goes_on else None
+            rest: list[tuple[int, int, int]] = []  # (row, pair index, tokens already scored)
             for row, context in enumerate(batch):
+                scored_here = len(prefixes[row]) + 1
                 for index in shared[context]:
                     continuation = pairs[index][1]
-                    token = continuation[0]
-                    scored = _Scored(float(first[row, token]), bool(first[row].argmax() == token))
-                    results[index] = scored
-                    if len(continuation) > 1:
-                        rows.append((row, index))
-            chunks = list(_chunks(rows, self.batch_size * 4))
+                    total, greedy = 0.0, True
+                    start = needed[row].start
+                    for step, token in enumerate(continuation[:scored_here]):
+                        number = offsets[(row, start + step)]
+                        total += float(logprobs[number, token])
+                        greedy = greedy and best[number] == token
+                    results[index] = _Scored(total, greedy)
+                    if len(continuation) > scored_here:
+                        rest.append((row, index, scored_here))
+            # Continuations that go on alike (all but their last token) share one row of the rest pass.
+            groups: dict[tuple[int, tuple[int, ...]], list[tuple[int, int]]] = {}
+            for row, index, done in rest:
+                inputs = tuple(pairs[index][1][done - 1 : -1])
+                groups.setdefault((row, inputs), []).append((index, done))
+            keys = list(groups)
+            chunks = list(_chunks(keys, self.batch_size * 4))
             for number, chunk in enumerate(chunks):
                 # Selecting cache rows changes the cache in place: copy it unless this is its last use.
                 rows_cache = cache if number == len(chunks) - 1 else copy.deepcopy(cache)
-                self._score_rest(pairs, chunk, rows_cache, context_mask, lengths, results)
+                members = [(key, groups[key]) for key in chunk]
+                self._score_rest(pairs, members, rows_cache, context_mask, lengths, results)
 
     def _score_rest(
         self,
         pairs: Sequence[tuple[list[int], list[int]]],
-        rows: Sequence[tuple[int, int]],
+        rows: Sequence[tuple[tuple[int, tuple[int, ...]], list[tuple[int, int]]]],
         cache: Any,
         context_mask: torch.Tensor,
         lengths: torch.Tensor,
         results: dict[int, _Scored],
     ) -> None:
-        """Run continuation tokens 1.. on top of their context's cache rows."""
-        owners = torch.tensor([row for row, _ in rows], device=self.device)
-        inputs = [pairs[index][1][:-1] for _, index in rows]
+        """Run the continuation tokens not scored yet on top of their context row's cache.
+
+        Each entry of ``rows`` is ((cache row, input tokens), [(pair index, tokens already scored)]):
+        the input tokens are the last scored token and the rest but the final one.
+        """
+        owners = torch.tensor([row for (row, _), _ in rows], device=self.device)
+        inputs = [list(tokens) for (_, tokens), _ in rows]
         width = max(len(tokens) for tokens in inputs)
         input_ids = torch.zeros((len(rows), width), dtype=torch.long, device=self.device)
         mask = torch.zeros((len(rows), width), dtype=torch.long, device=self.device)
@@ -278,13 +338,14 @@ class HuggingFaceBackend:
             **{self._cache_argument: cache},
         )
         logprobs = functional.log_softmax(output.logits.float(), dim=-1)
-        for row, (_, index) in enumerate(rows):
-            targets = torch.tensor(pairs[index][1][1:], device=self.device)
-            predicted = logprobs[row, : len(targets)]
-            head = results[index]
-            total = head.loglikelihood + float(predicted.gather(1, targets.unsqueeze(1)).sum())
-            greedy = head.is_greedy and bool((predicted.argmax(dim=-1) == targets).all())
-            results[index] = _Scored(total, greedy)
+        for row, (_, members) in enumerate(rows):
+            for index, done in members:
+                targets = torch.tensor(pairs[index][1][done:], device=self.device)
+                predicted = logprobs[row, : len(targets)]
+                head = results[index]
+                total = head.loglikelihood + float(predicted.gather(1, targets.unsqueeze(1)).sum())
+                greedy = head.is_greedy and bool((predicted.argmax(dim=-1) == targets).all())
+                results[index] = _Scored(total, greedy)
 
     @torch.inference_mode()
     def _score_plain(

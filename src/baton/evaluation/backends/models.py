@@ -100,8 +100,12 @@ def _snapshot(runtime: Runtime, entries: list[FileEntry], commit_oid: str) -> Pa
     return target
 
 
-def resolve_hub(runtime: Runtime, spec: str, user: str | None = None) -> ResolvedModel:
-    """Resolve ``namespace/name[@revision]`` to its commit and a local snapshot of its files."""
+def resolve_hub(runtime: Runtime, spec: str, user: str | None = None, *, system: bool = False) -> ResolvedModel:
+    """Resolve ``namespace/name[@revision]`` to its commit and a local snapshot of its files.
+
+    ``system`` reads as Baton itself (a background job whose submitter's access was checked when
+    the run was submitted), so private and gated repos are readable; else as ``user`` (None: anonymous).
+    """
     from baton.accounts import service as accounts
     from baton.hub import commits, repos
 
@@ -110,8 +114,14 @@ def resolve_hub(runtime: Runtime, spec: str, user: str | None = None) -> Resolve
     with runtime.database.session() as session:
         account = accounts.get_account(session, user) if user is not None else None
         key = repos.parse_repo_id("model", repo_id)
-        repo = repos.get_repo(session, account, key)
-        repos.check_file_access(session, account, repo)
+        if system:
+            found = repos.find_repo(session, key)
+            if found is None:
+                raise NotFoundError(f"Repository not found: {key}", code="RepoNotFound")
+            repo = found
+        else:
+            repo = repos.get_repo(session, account, key)
+            repos.check_file_access(session, account, repo)
         commit = commits.resolve_revision(session, repo, revision or None)
         entries = commits.tree_entries(session, commit.tree_id)
         commit_oid, shown = commit.oid, str(key)
@@ -123,7 +133,9 @@ def resolve_hub(runtime: Runtime, spec: str, user: str | None = None) -> Resolve
     return ResolvedModel(path, shown, asked, commit_oid, combined_weight_hash(weights))
 
 
-def resolve_model(spec: str, runtime: Runtime | None = None, user: str | None = None) -> ResolvedModel:
+def resolve_model(
+    spec: str, runtime: Runtime | None = None, user: str | None = None, *, system: bool = False
+) -> ResolvedModel:
     """A local folder when one exists, else a hub model repo id with an optional ``@revision``."""
     local = Path(spec).expanduser()
     if local.exists():
@@ -134,4 +146,4 @@ def resolve_model(spec: str, runtime: Runtime | None = None, user: str | None = 
             code="ModelNotFound",
             hint="Give an existing folder, or a hub repo id such as 'namespace/name@revision' with a data dir.",
         )
-    return resolve_hub(runtime, spec, user)
+    return resolve_hub(runtime, spec, user, system=system)

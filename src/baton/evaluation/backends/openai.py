@@ -57,6 +57,8 @@ class OpenAIBackend:
         max_length: int = DEFAULT_MAX_LENGTH,
         revision: str | None = None,
         weight_hash: str | None = None,
+        operator_controlled: bool = False,
+        endpoint: str | None = None,
     ) -> None:
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
@@ -75,6 +77,10 @@ class OpenAIBackend:
         self.max_length = max_length
         self.revision = revision
         self.weight_hash = weight_hash
+        # True only for servers the operator registered (``evaluation_endpoints``): set by Baton when it
+        # builds the backend from a registered endpoint, never from a submitted option.
+        self.operator_controlled = operator_controlled
+        self.endpoint = endpoint
         self.tokenizer_name = tokenizer
         self._tokenizer: Any = None
         if tokenizer is not None:
@@ -103,6 +109,8 @@ class OpenAIBackend:
             "max_retries": self.max_retries,
             "timeout_seconds": self.timeout_seconds,
             "generation": {"temperature": 0.0, "endpoint": "chat/completions" if self.chat else "completions"},
+            "operator_controlled": self.operator_controlled,
+            "endpoint": self.endpoint,
         }
 
     def close(self) -> None:

@@ -1,0 +1,277 @@
+"""Baton against EleutherAI's lm-evaluation-harness on the same model and the same local files.
+
+``harness_task_yaml`` writes, for a Baton built-in task, a harness task YAML that *includes the
+harness's own task definition* (its prompt, choices, target and metric code, from the installed
+``lm_eval`` package) and only points its dataset at the local files Baton reads, so the two sides
+share nothing but the model and the data. ``run_harness`` runs the harness's ``hf`` model on them
+and returns per-document results; ``compare`` lines them up with a Baton run's per-item records.
+
+``write_sample_data`` makes small KMMLU-, KoBEST-COPA- and CLIcK-shaped files (distinct, seeded
+items) for the parity test and the speed benchmark. The harness (``lm_eval``) is an optional
+dependency, imported only here and only when called.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baton.core.errors import ConfigurationError, NotSupportedError
+
+PARITY_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class HarnessTask:
+    """How one Baton built-in task maps onto the harness: the included YAML and the split its docs come from."""
+
+    include: str  # path inside the lm_eval package
+    dataset_path: str  # the `datasets` builder for the local file: csv or json
+    splits: Mapping[str, str]  # harness split -> Baton split whose file it reads
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+HARNESS_TASKS: dict[str, HarnessTask] = {
+    "kmmlu": HarnessTask("tasks/kmmlu/default/_default_kmmlu_yaml", "csv", {"test": "test", "dev": "dev"}),
+    # The harness's F1 for KoBEST loads a metric from the internet (`hf_evaluate`); acc is compared.
+    "kobest_copa": HarnessTask(
+        "tasks/kobest/kobest_copa.yaml",
+        "json",
+        {"test": "test"},
+        {"dataset_name": None, "training_split": None, "validation_split": None, "metric_list": [{"metric": "acc"}]},
+    ),
+    "kobest_boolq": HarnessTask(
+        "tasks/kobest/kobest_boolq.yaml",
+        "json",
+        {"test": "test"},
+        {"dataset_name": None, "training_split": None, "validation_split": None, "metric_list": [{"metric": "acc"}]},
+    ),
+    "click": HarnessTask("tasks/click/click_lang/_default_click_lang_yaml", "json", {"train": "test"}),
+}
+
+
+def _lm_eval_root() -> Path:
+    try:
+        lm_eval: Any = importlib.import_module("lm_eval")
+    except ImportError as error:
+        raise ConfigurationError(
+            "lm-evaluation-harness (lm_eval) is not installed",
+            hint="pip install 'lm_eval==0.4.13' (it is in Baton's dev extra).",
+        ) from error
+    return Path(lm_eval.__file__).parent
+
+
+def harness_task_yaml(task: str, files: Mapping[str, Path], *, name: str | None = None) -> str:
+    """A harness task YAML for Baton's built-in ``task`` over local ``files`` (Baton split -> path)."""
+    spec = HARNESS_TASKS.get(task)
+    if spec is None:
+        raise NotSupportedError(
+            f"No harness mapping for task {task!r}", hint=f"Parity runs cover: {', '.join(sorted(HARNESS_TASKS))}."
+        )
+    include = _lm_eval_root() / spec.include
+    data_files = {split: str(Path(files[source]).resolve()) for split, source in spec.splits.items() if source in files}
+    document: dict[str, Any] = {
+        "include": str(include),
+        "task": name or f"baton_parity_{task}",
+        "dataset_path": spec.dataset_path,
+        "dataset_kwargs": {"data_files": data_files},
+    }
+    document |= dict(spec.overrides)
+    return json.dumps(document, ensure_ascii=False, indent=1)  # JSON is YAML
+
+
+@dataclass(frozen=True)
+class HarnessDoc:
+    doc_id: int
+    loglikelihoods: list[float]
+    is_greedy: list[bool]
+    target: int
+    acc: float
+    acc_norm: float | None
+
+
+def run_harness(
+    model: Path,
+    tasks: Mapping[str, str],
+    folder: Path,
+    *,
+    batch_size: int = 8,
+    limit: int | None = None,
+    device: str = "cpu",
+) -> dict[str, list[HarnessDoc]]:
+    """Run the harness's ``hf`` model on task YAMLs (name -> text written into ``folder``); docs by task."""
+    _lm_eval_root()
+    lm_eval: Any = importlib.import_module("lm_eval")
+    task_manager: Any = importlib.import_module("lm_eval.tasks").TaskManager
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for task_name, text in tasks.items():
+        (folder / f"{task_name}.yaml").write_text(text, encoding="utf-8")
+    manager = task_manager(include_path=str(folder), include_defaults=False)
+    output: Any = lm_eval.simple_evaluate(
+        model="hf",
+        model_args={"pretrained": str(model), "dtype": "float32"},
+        tasks=list(tasks),
+        batch_size=batch_size,
+        device=device,
+        limit=limit,
+        log_samples=True,
+        task_manager=manager,
+        bootstrap_iters=0,
+    )
+    docs: dict[str, list[HarnessDoc]] = {}
+    for task_name in tasks:
+        rows = []
+        for sample in sorted(output["samples"][task_name], key=lambda entry: int(entry["doc_id"])):
+            responses = [
+                response[0] if isinstance(response, list | tuple) and len(response) == 1 else response
+                for response in sample["filtered_resps"]
+            ]
+            rows.append(
+                HarnessDoc(
+                    doc_id=int(sample["doc_id"]),
+                    loglikelihoods=[float(response[0]) for response in responses],
+                    is_greedy=[bool(response[1]) for response in responses],
+                    target=_target_index(sample),
+                    acc=float(sample["acc"]),
+                    acc_norm=float(sample["acc_norm"]) if "acc_norm" in sample else None,
+                )
+            )
+        docs[task_name] = rows
+    return docs
+
+
+def _continuations(sample: Mapping[str, Any]) -> list[str]:
+    continuations = []
+    for argument in sample["arguments"]:
+        if isinstance(argument, Mapping):  # the serialized form: {"gen_args_0": {"arg_0": ctx, "arg_1": cont}}
+            argument = list(argument.values())
+        continuations.append(str(argument[1]))
+    return continuations
+
+
+def _target_index(sample: Mapping[str, Any]) -> int:
+    """The harness's target as a choice index (it logs an index, a letter or the choice text)."""
+    target = sample["target"]
+    if isinstance(target, int) or (isinstance(target, str) and target.strip().isdigit()):
+        return int(target)
+    stripped = [continuation.lstrip() for continuation in _continuations(sample)]
+    return stripped.index(str(target).strip())
+
+
+@dataclass(frozen=True)
+class Comparison:
+    items: int
+    max_loglikelihood_difference: float
+    prediction_mismatches: list[int]
+    baton_acc: float
+    harness_acc: float
+    distinct_predictions: int
+
+    @property
+    def equal(self) -> bool:
+        return (
+            self.max_loglikelihood_difference <= PARITY_TOLERANCE
+            and not self.prediction_mismatches
+            and abs(self.baton_acc - self.harness_acc) <= PARITY_TOLERANCE
+        )
+
+
+def compare(baton_items: Sequence[Mapping[str, Any]], harness_docs: Sequence[HarnessDoc]) -> Comparison:
+    """Line up a Baton run's records with the harness's docs (both in file order)."""
+    if len(baton_items) != len(harness_docs):
+        raise ValueError(f"Baton has {len(baton_items)} items, the harness {len(harness_docs)} docs")
+    worst = 0.0
+    mismatches = []
+    for position, (item, doc) in enumerate(zip(baton_items, harness_docs, strict=True)):
+        ours = list(item["loglikelihoods"])
+        if len(ours) != len(doc.loglikelihoods):
+            raise ValueError(f"item {position}: {len(ours)} choices in Baton, {len(doc.loglikelihoods)} in the harness")
+        worst = max(worst, *(abs(a - b) for a, b in zip(ours, doc.loglikelihoods, strict=True)))
+        harness_prediction = max(range(len(doc.loglikelihoods)), key=lambda index: doc.loglikelihoods[index])
+        if item["prediction"] != harness_prediction or int(item["answer"]) != doc.target:
+            mismatches.append(position)
+    count = len(baton_items)
+    return Comparison(
+        items=count,
+        max_loglikelihood_difference=worst,
+        prediction_mismatches=mismatches,
+        baton_acc=sum(bool(item["correct"]) for item in baton_items) / count if count else 0.0,
+        harness_acc=sum(doc.acc for doc in harness_docs) / count if count else 0.0,
+        distinct_predictions=len({item["prediction"] for item in baton_items}),
+    )
+
+
+# --- sample data ----------------------------------------------------------------------------------
+
+_SUBJECTS = ["지리", "수학", "과학", "역사"]
+_WORDS = ["서울", "부산", "바다", "하늘", "나무", "학교", "사과", "강물", "도시", "산", "별", "책", "음악", "시간"]
+
+
+def _phrase(generator: random.Random, words: int) -> str:
+    return " ".join(generator.choice(_WORDS) for _ in range(words))
+
+
+def write_sample_data(folder: Path, rows: int = 12, *, seed: int = 0) -> dict[str, dict[str, Path]]:
+    """KMMLU (test/dev CSV), KoBEST COPA (JSONL) and CLIcK (JSON) sample files; task -> split -> path."""
+    generator = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, dict[str, Path]] = {"kmmlu": {}, "kobest_copa": {}, "click": {}}
+    for split, count in (("test", rows), ("dev", 5)):
+        path = folder / f"kmmlu_{split}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["question", "A", "B", "C", "D", "answer", "Category"])
+            for index in range(count):
+                question = f"{_phrase(generator, 3)}의 {_phrase(generator, 1)}은 무엇인가? ({split} {index})"
+                options = [_phrase(generator, generator.randint(1, 3)) for _ in range(4)]
+                answer = generator.randint(1, 4)
+                # A cue the last option carries in most rows, which a tiny model can learn to follow.
+                cue = answer if generator.random() < 0.8 else generator.randint(1, 4)
+                options[3] += f" ({'ABCD'[cue - 1]})"
+                writer.writerow([question, *options, answer, _SUBJECTS[index % len(_SUBJECTS)]])
+        files["kmmlu"][split] = path
+    copa = folder / "copa_test.jsonl"
+    with copa.open("w", encoding="utf-8") as handle:
+        for _index in range(rows):
+            record = {
+                "premise": f"{_phrase(generator, 4)}.",
+                "question": generator.choice(["원인", "결과"]),
+                "alternative_1": f"{_phrase(generator, generator.randint(2, 4))}.",
+                "alternative_2": f"{_phrase(generator, generator.randint(2, 4))}.",
+                "label": generator.randint(0, 1),
+            }
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    files["kobest_copa"]["test"] = copa
+    click = folder / "click_test.json"
+    records = []
+    for index in range(rows):
+        options = [_phrase(generator, generator.randint(1, 3)) + f" {index}-{option}" for option in range(4)]
+        records.append(
+            {
+                "id": f"KIIP_{index}",
+                "paragraph": _phrase(generator, 6) if index % 2 else "",
+                "question": f"{_phrase(generator, 3)}은?",
+                "choices": options,
+                "answer": generator.choice(options),
+            }
+        )
+    click.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+    files["click"]["test"] = click
+    return files
+
+
+def sample_texts(files: Mapping[str, Mapping[str, Path]]) -> list[str]:
+    """Every string in the sample files, to train a tiny model on (so its predictions vary by item)."""
+    texts: list[str] = []
+    for splits in files.values():
+        for path in splits.values():
+            content = path.read_text(encoding="utf-8")
+            texts.extend(line for line in content.splitlines() if line.strip())
+    return texts

@@ -17,7 +17,7 @@ def chain(count: int = 5) -> list[ledger.Event]:
         events.append(
             ledger.make_event(
                 previous,
-                "note",
+                "reviewer.assigned",  # a record-only kind: nothing to recompute
                 f"2026-01-0{index + 1}T00:00:00+00:00",
                 {"team": f"t{index}", "score": 0.5 + index / 10, "이름": "한빛"},
             )

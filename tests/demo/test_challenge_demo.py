@@ -121,6 +121,15 @@ def test_the_published_ledger_verifies_and_one_altered_line_fails(
     refused = runner.invoke(cli, ["challenge", "verify", "--bundle", str(tampered), "--head", str(result.head)])
     assert refused.exit_code == 1
 
+    # The releases are in the chain too: one altered release line (a held dataset shown as released) fails.
+    lines = text.splitlines(keepends=True)
+    held = [i for i, raw in enumerate(lines) if '"release.action"' in raw and '"action":"held"' in raw]
+    assert held and "ko-instruct" in lines[held[0]]
+    lines[held[0]] = lines[held[0]].replace('"action":"held"', '"action":"released"')
+    tampered.write_text("".join(lines), encoding="utf-8")
+    report = ledger.verify_bundle(tampered.read_text(encoding="utf-8"), result.head)
+    assert not report.ok and any(problem.line == held[0] + 1 for problem in report.problems)
+
 
 def test_the_demo_is_served(demo: tuple[Runtime, ChallengeDemoResult]) -> None:
     runtime, _result = demo
@@ -138,9 +147,10 @@ def test_the_demo_is_served(demo: tuple[Runtime, ChallengeDemoResult]) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_the_demo_on_postgresql(runtime: Runtime) -> None:
-    if runtime.database.engine.dialect.name != "postgresql":
-        pytest.skip("the SQLite run is the module fixture")
+    """The same run on PostgreSQL (the SQLite run is the module fixture above)."""
+    assert runtime.database.engine.dialect.name == "postgresql"
     seed_demo(runtime)
     result = challenge_demo.run_challenge_demo(runtime)
     _check_outcome(runtime, result)

@@ -26,6 +26,35 @@ from baton.challenge.spec import ChallengeSpec, Criterion, Stage, load_spec
 
 GATE_PASS, GATE_FAIL, GATE_INCONCLUSIVE, GATE_MISSING = "pass", "fail", "inconclusive", "missing"
 
+# Events that feed decisions (or say what became of them), and consequences: what happened because a
+# decision became final (release actions). Consequences never change a decision's inputs; verify
+# checks the hash chain over them and that each can be read. Any other kind is reported.
+INPUT_KINDS = frozenset(
+    {
+        "challenge.defined",
+        "challenge.revised",
+        "team.entered",
+        "release_plan.filed",
+        "submission.made",
+        "score.recorded",
+        "reviewer.assigned",
+        "review.recorded",
+        "battle.created",
+        "vote.recorded",
+        "gate.checked",
+        "gate.overridden",
+        "seed.drawn",
+        "decision.made",
+        "appeal.filed",
+        "appeal.answered",
+        "decision.final",
+        "challenge.ended",
+    }
+)
+RELEASE_ACTION = "release.action"
+CONSEQUENCE_KINDS = frozenset({RELEASE_ACTION})
+KNOWN_KINDS = INPUT_KINDS | CONSEQUENCE_KINDS
+
 
 @dataclass
 class TeamInfo:
@@ -73,6 +102,7 @@ class State:
     appeals: dict[str, dict[str, Any]] = field(default_factory=dict)
     ended: bool = False
     last: Event | None = None
+    releases: list[dict[str, Any]] = field(default_factory=list)  # release.action payloads, in order
 
     def stage_data(self, stage: str) -> StageData:
         return self.stages.setdefault(stage, StageData())
@@ -142,7 +172,40 @@ def apply(state: State, event: Event) -> None:
         state.stage_data(payload["stage"]).final = True
     elif kind == "challenge.ended":
         state.ended = True
-    # Other kinds (reviewer.assigned, appeal answers' text, notes) carry record only.
+    elif kind == RELEASE_ACTION:
+        # A consequence of a final exit: kept for readers, never an input to a decision.
+        check_release_payload(payload)
+        state.releases.append(payload)
+    elif kind not in KNOWN_KINDS:
+        raise ValueError(f"unknown event kind '{kind}'")
+    # Other known kinds (reviewer.assigned, appeal answers' text) carry record only.
+
+
+RELEASE_ACTIONS = frozenset(
+    {
+        "plan_started",
+        "no_plan",
+        "checked",
+        "held",
+        "embargoed",
+        "card_updated",
+        "released",
+        "finding_accepted",
+        "finding_cleaned",
+        "rechecked",
+    }
+)
+
+
+def check_release_payload(payload: dict[str, Any]) -> None:
+    """ValueError unless ``payload`` is a release action as the service records it."""
+    for key in ("team", "action", "actor"):
+        if not isinstance(payload.get(key), str) or not payload[key]:
+            raise ValueError(f"a release action needs a non-empty string '{key}'")
+    if payload["action"] not in RELEASE_ACTIONS:
+        raise ValueError(f"unknown release action '{payload['action']}'")
+    if not isinstance(payload.get("detail", {}), dict):
+        raise ValueError("a release action's detail must be an object")
 
 
 def replay(events: Iterable[Event]) -> State:

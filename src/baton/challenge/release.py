@@ -12,7 +12,8 @@ A clear item is opened as planned (public, or gated), its card gets the planned 
 commons tags, and a hub tag ``baton/<challenge>/<team>/<stage>`` marks the released revision. An item
 with an embargo date waits for ``release_due``, which the worker or ``baton commons release-due`` runs.
 Operators resolve held items (accept with a written reason, or mark cleaned after a new commit).
-Every action lands in ``challenge_release_actions`` and, where the challenge offers it, its ledger.
+Every action lands in ``challenge_release_actions`` and, as a ``release.action`` event, in the
+challenge's hash-chained ledger in the same transaction (kinds and counts of findings, never the data).
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from sqlalchemy.orm import Session
 from baton.accounts.models import Account
 from baton.challenge import clock
 from baton.challenge.release_models import ReleaseAction, ReleaseFinding, ReleaseItem
+from baton.core import jobs
 from baton.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
 from baton.core.runtime import Runtime, TeamExit
 from baton.hub import cards, commits, repos
-from baton.hub.models import LineageEdge, Repo
+from baton.hub.models import Commit, LineageEdge, Repo
 
 logger = logging.getLogger("baton.release")
 
@@ -243,7 +245,63 @@ def record(
     )
     session.add(entry)
     session.flush()
+    _to_ledger(session, entry, item, now=entry.at)
     return entry
+
+
+# Keys of an action's detail that go to the public ledger (the rest stays in the operators' table).
+LEDGER_DETAIL_KEYS = frozenset(
+    {
+        "stage",
+        "reason",
+        "repos",
+        "check",
+        "commit",
+        "findings",
+        "until",
+        "license",
+        "access",
+        "gated",
+        "tag",
+        "finding",
+        "kind",
+        "previous",
+        "cleaned",
+        "added",
+    }
+)
+
+
+def _finding_summary(finding: ReleaseFinding) -> dict[str, Any]:
+    """What the public ledger says about a finding: its kind and counts, never the data itself."""
+    summary: dict[str, Any] = {"id": finding.id, "kind": finding.kind, "state": finding.state}
+    detail = finding.detail or {}
+    if finding.kind == "pii":
+        summary.update(path=detail.get("path"), data=detail.get("kind"), count=detail.get("count"))
+    elif finding.kind == "license":
+        summary.update(
+            license=detail.get("license"), effective=detail.get("effective"), conflicts=detail.get("conflicts", [])
+        )
+    return summary
+
+
+def _to_ledger(session: Session, entry: ReleaseAction, item: ReleaseItem | None, *, now: datetime) -> None:
+    """Append the action to its challenge's hash-chained ledger (a release outside a challenge has none)."""
+    from baton.challenge import service
+
+    if not service.has_challenge(session, entry.challenge):
+        return
+    detail = {key: value for key, value in (entry.detail or {}).items() if key in LEDGER_DETAIL_KEYS}
+    if entry.action == "held" and item is not None:
+        detail["findings"] = [_finding_summary(finding) for finding in _open_findings(session, item)]
+    payload: dict[str, Any] = {
+        "team": entry.team,
+        "action": entry.action,
+        "actor": entry.actor,
+        "repo": f"{item.repo_type}:{item.repo_name}" if item is not None else None,
+        "detail": detail,
+    }
+    service.record_release_action(session, entry.challenge, payload, now=now)
 
 
 # --------------------------------------------------------------------------------------------- execution
@@ -561,6 +619,117 @@ def release_due_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]
     with runtime.database.session(write=True) as session:
         items = release_due(session, runtime)
         return {"released": [item.repo_name for item in items if item.state == "released"]}
+
+
+# --------------------------------------------------------------------------------------------- re-checks
+
+RECHECK_JOB = "challenge.release_recheck"
+
+
+def on_commit(session: Session, repo: Repo, commit: Commit, changed_paths: list[str]) -> None:
+    """Commit listener (wired in ``baton.wiring``): a new commit to a held repo queues its re-check."""
+    held = session.scalar(
+        select(ReleaseItem.id).where(ReleaseItem.repo_pk == repo.id, ReleaseItem.state == "held").limit(1)
+    )
+    if held is not None:
+        jobs.enqueue(
+            session,
+            RECHECK_JOB,
+            {"repo_id": repo.id, "commit": commit.oid},
+            dedupe_key=f"{RECHECK_JOB}:{repo.id}:{commit.oid}",
+        )
+
+
+def recheck(session: Session, runtime: Runtime, item: ReleaseItem, now: datetime | None = None) -> ReleaseItem:
+    """Run a held item's checks again on its repo's head, if the head moved past the checked commit.
+
+    A finding the new head no longer shows is marked cleaned by Baton (with the commit that cleaned
+    it); one it still shows stays open; a new one is added. With no open finding left the item
+    moves on (embargo, then release) as after an operator's resolution. Each step is recorded.
+    """
+    now = now or clock.now()
+    if item.state != "held":
+        return item
+    repo = _item_repo(session, item)
+    if repo is None:
+        return item
+    head = commits.resolve_revision(session, repo, None).oid
+    if head == item.checked_commit:
+        return item
+    outcomes = run_checks(session, runtime, item, repo, head)
+    kinds = {outcome.kind for outcome in outcomes}
+    present = {_signature(outcome.kind, detail) for outcome in outcomes for _summary, detail in outcome.findings}
+    still_open: set[str] = set()
+    cleaned = 0
+    for finding in _open_findings(session, item):
+        signature = _signature(finding.kind, finding.detail)
+        if finding.kind not in kinds:
+            continue
+        if signature in present:
+            still_open.add(signature)
+            continue
+        finding.state = "cleaned"
+        finding.resolved_by = "baton"
+        finding.resolution = f"not found on {head[:12]} by the automatic re-check after a new commit"
+        finding.resolved_commit = head
+        finding.resolved_at = now
+        cleaned += 1
+        session.flush()
+        record(
+            session,
+            item,
+            "finding_cleaned",
+            "baton",
+            {"finding": finding.id, "kind": finding.kind, "reason": finding.resolution, "commit": head},
+            now=now,
+        )
+    added = 0
+    for outcome in outcomes:
+        if outcome.kind == "license":
+            item.effective_license = outcome.effective_license
+        accepted = _resolved_signatures(session, item, outcome.kind)
+        for summary, detail in outcome.findings:
+            signature = _signature(outcome.kind, detail)
+            if signature in accepted or signature in still_open:
+                continue
+            session.add(
+                ReleaseFinding(
+                    item_id=item.id, kind=outcome.kind, commit_oid=head, summary=summary, detail=detail, created_at=now
+                )
+            )
+            added += 1
+    item.checked_commit = head
+    session.flush()
+    remaining = len(_open_findings(session, item))
+    record(
+        session,
+        item,
+        "rechecked",
+        "baton",
+        {"commit": head, "check": sorted(kinds), "cleaned": cleaned, "added": added, "findings": remaining},
+        now=now,
+    )
+    if remaining == 0:
+        item.state = "pending"
+        advance(session, runtime, item, now)
+    return item
+
+
+def recheck_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    """Job handler for ``challenge.release_recheck``: re-check the held items of the committed repo."""
+    repo_id = payload.get("repo_id")
+    if isinstance(repo_id, bool) or not isinstance(repo_id, int):
+        raise ReleaseError(f"challenge.release_recheck needs an integer repo_id, got {repo_id!r}")
+    with runtime.database.session(write=True) as session:
+        items = list(
+            session.scalars(
+                select(ReleaseItem)
+                .where(ReleaseItem.repo_pk == repo_id, ReleaseItem.state == "held")
+                .order_by(ReleaseItem.id)
+            )
+        )
+        done = [recheck(session, runtime, item) for item in items]
+        return {"items": {item.repo_name: item.state for item in done}}
 
 
 # --------------------------------------------------------------------------------------------- operators

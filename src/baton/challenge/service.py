@@ -144,6 +144,31 @@ def _append(session: Session, challenge: Challenge, kind: str, payload: dict[str
     return event
 
 
+def has_challenge(session: Session, slug: str) -> bool:
+    """Whether a challenge ``slug`` exists (without locking it)."""
+    return session.scalar(select(Challenge.id).where(Challenge.slug == slug)) is not None
+
+
+def record_release_action(
+    session: Session, slug: str, payload: dict[str, Any], *, now: datetime | None = None
+) -> ledger.Event:
+    """Append a release action (a consequence of a final exit) to the challenge's ledger.
+
+    The payload is ``{"team", "action", "actor", "repo", "detail"}`` as ``baton.challenge.release``
+    builds it (counts and kinds of findings, never the personal data itself). It is appended under
+    the challenge's row lock in the caller's transaction, so it commits or rolls back with the
+    action it records. Release actions are not decision inputs; ``verify`` checks the chain over them.
+    """
+    try:
+        recompute.check_release_payload(payload)
+    except ValueError as error:
+        raise BadRequestError(
+            f"Not a release action: {error}", hint="Record release actions through baton.challenge.release."
+        ) from None
+    challenge = _lock(session, slug)
+    return _append(session, challenge, recompute.RELEASE_ACTION, payload, _now(now))
+
+
 def _event(entry: LedgerEntry) -> ledger.Event:
     import json
 
@@ -1451,24 +1476,31 @@ def answer_appeal(
     return appeal
 
 
-def _exit(
-    session: Session, runtime: Runtime | None, challenge: Challenge, team: Team, stage: str, reason: str
-) -> dict[str, Any]:
+def _leave(team: Team, stage: str, reason: str) -> dict[str, Any]:
+    """Project a team's exit (its status); the listeners are called by ``_notify_exits``."""
     team.status = "eliminated" if reason == "eliminated" else "ended"
     team.exit_stage = stage
-    exit_event = TeamExit(
-        challenge=challenge.slug,
-        team=team.slug,
-        stage=stage,
-        reason=reason,
-        organizations=tuple(team.organizations),
-        members=tuple(team.members),
-    )
+    return {"team": team.slug, "reason": reason}
+
+
+def _notify_exits(
+    session: Session, runtime: Runtime | None, challenge: Challenge, leaving: Sequence[tuple[Team, str, str]]
+) -> None:
+    """Call every ``runtime.team_exit_listeners`` entry for each (team, stage, reason), in this transaction."""
     session.flush()
-    if runtime is not None:
+    if runtime is None:
+        return
+    for team, stage, reason in leaving:
+        exit_event = TeamExit(
+            challenge=challenge.slug,
+            team=team.slug,
+            stage=stage,
+            reason=reason,
+            organizations=tuple(team.organizations),
+            members=tuple(team.members),
+        )
         for listener in list(runtime.team_exit_listeners):
             listener(session, runtime, exit_event)
-    return {"team": team.slug, "reason": reason}
 
 
 def due(session: Session, now: datetime | None = None) -> bool:
@@ -1518,18 +1550,23 @@ def finalize_due(session: Session, runtime: Runtime | None, now: datetime | None
         if _open_appeals(session, decision):
             continue
         spec = spec_of(challenge)
-        exits = []
+        leaving: list[tuple[Team, str, str]] = []
         for team_slug in decision.record["eliminated"]:
             team = _team(session, challenge, team_slug)
             if team.status == "active":
-                exits.append(_exit(session, runtime, challenge, team, stage, "eliminated"))
+                leaving.append((team, stage, "eliminated"))
+        exits = [_leave(team, team_stage, reason) for team, team_stage, reason in leaving]
+        session.flush()
         decision.final_at = moment
         last = spec.stages[-1].id == stage
         if last:
-            for team in session.scalars(
-                select(Team).where(Team.challenge_id == challenge.id, Team.status == "active").order_by(Team.slug)
+            for team in list(
+                session.scalars(
+                    select(Team).where(Team.challenge_id == challenge.id, Team.status == "active").order_by(Team.slug)
+                )
             ):
-                exits.append(_exit(session, runtime, challenge, team, stage, "challenge_ended"))
+                leaving.append((team, stage, "challenge_ended"))
+                exits.append(_leave(team, stage, "challenge_ended"))
         _append(
             session,
             challenge,
@@ -1537,7 +1574,11 @@ def finalize_due(session: Session, runtime: Runtime | None, now: datetime | None
             {"stage": stage, "decision_seq": decision.seq, "final_at": iso(moment), "exits": exits},
             moment,
         )
+        # The exits' consequences (release plans run, each action appended to this ledger) follow
+        # the finality they stem from, in the same transaction.
+        _notify_exits(session, runtime, challenge, leaving)
         if last:
+            challenge = _lock(session, slug)
             challenge.ended_at = moment
             _append(session, challenge, "challenge.ended", {"stage": stage, "at": iso(moment)}, moment)
         finalized.append((slug, stage))

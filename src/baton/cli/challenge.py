@@ -1,16 +1,19 @@
-"""baton challenge ...: validate a challenge YAML, run decisions, export and verify the ledger."""
+"""baton challenge ...: validate a spec; act as operators, reviewers, voters and teams; decide; export and verify."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.orm import Session
 
 from baton.cli.common import DataDirOption, console, fail, open_runtime
 from baton.core.errors import BatonError
+from baton.core.runtime import Runtime
 
 app = typer.Typer(help="Staged challenges: specs, decisions, the verifiable ledger.", no_args_is_help=True)
 
@@ -260,3 +263,223 @@ def verify(
         )
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+# --- the people's actions, as a local operator runs them (the API does the same with tokens) ---------
+
+UserOption = Annotated[
+    str, typer.Option("--as", help="The account acting (checked like the API checks a token's user).")
+]
+ActT = TypeVar("ActT")
+
+
+def _act(data_dir: Path | None, action: Callable[[Session, Runtime], ActT], *, write: bool = True) -> ActT:
+    """Run ``action`` in one transaction of the local database; a refusal prints its message and hint."""
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session(write=write) as session:
+            return action(session, runtime)
+    except BatonError as error:
+        fail(error)
+        raise AssertionError("unreachable") from error  # fail() exits
+    finally:
+        runtime.close()
+
+
+def _scores(values: list[str]) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for value in values:
+        name, separator, number = value.partition("=")
+        try:
+            if not separator or not name.strip():
+                raise ValueError
+            scores[name.strip()] = float(number)
+        except ValueError:
+            raise typer.BadParameter(
+                f"'{value}' is not ITEM=NUMBER, e.g. --score report=8", param_hint="--score"
+            ) from None
+    return scores
+
+
+@app.command("assign-reviewer")
+def assign_reviewer(
+    slug: str,
+    stage: str,
+    team: str,
+    reviewer: Annotated[str, typer.Argument(help="The reviewer's user name.")],
+    operator: OperatorOption,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Assign a reviewer to a team for a stage (refused if the reviewer is affiliated with the team)."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    def action(session: Session, _runtime: Runtime) -> str:
+        assignment = service.assign_reviewer(
+            session,
+            slug,
+            stage,
+            team,
+            accounts.get_account(session, reviewer),
+            operator=accounts.get_account(session, operator),
+        )
+        return assignment.pseudonym
+
+    pseudonym = _act(data_dir, action)
+    console.print(f"{reviewer} reviews {team} in {stage} (published as {pseudonym})")
+
+
+@app.command("review")
+def review(
+    slug: str,
+    stage: str,
+    team: str,
+    reviewer: UserOption,
+    score: Annotated[
+        list[str], typer.Option("--score", help="A rubric item's score, ITEM=NUMBER (repeat for each item).")
+    ],
+    comment: Annotated[str, typer.Option("--comment", help="The reviewer's comment (kept in the ledger).")] = "",
+    criterion: Annotated[
+        str | None, typer.Option("--criterion", help="The review criterion (needed only if the stage has several).")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Enter an assigned reviewer's scores for a team (every rubric item, within its maximum)."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    scores = _scores(score)
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
+        return service.record_review(
+            session,
+            slug,
+            stage,
+            team,
+            reviewer=accounts.get_account(session, reviewer),
+            scores=scores,
+            comment=comment,
+            criterion=criterion,
+        )
+
+    recorded = _act(data_dir, action)
+    console.print(f"review of {team} in {stage} recorded as {recorded.get('reviewer')}: total {recorded.get('total')}")
+
+
+@app.command("next-battle")
+def next_battle(
+    slug: str,
+    stage: str,
+    voter: UserOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the battle as JSON.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show the voter a blind battle to judge (no team or model is named); exit 1 when none is left."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, str] | None:
+        battle = service.next_battle(session, slug, stage, voter=accounts.get_account(session, voter))
+        if battle is None:
+            return None
+        return {
+            "battle": battle.battle,
+            "prompt": battle.prompt,
+            "answer_a": battle.answer_a,
+            "answer_b": battle.answer_b,
+        }
+
+    shown = _act(data_dir, action, write=False)
+    if shown is None:
+        console.print(f"no battle left for {voter} in {stage}")
+        raise typer.Exit(code=1)
+    if as_json:
+        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+        return
+    typer.echo(
+        f"battle {shown['battle']}\n\nprompt:\n{shown['prompt']}\n\nA:\n{shown['answer_a']}\n\nB:\n{shown['answer_b']}"
+    )
+    typer.echo(
+        f"\nvote: baton challenge vote {slug} {stage} --as {voter} --battle {shown['battle']} --choice a|b|tie|both_bad"
+    )
+
+
+@app.command("vote")
+def vote(
+    slug: str,
+    stage: str,
+    voter: UserOption,
+    battle: Annotated[str, typer.Option("--battle", help="The battle's id, as `next-battle` shows it.")],
+    choice: Annotated[str, typer.Option("--choice", help="a, b, tie or both_bad.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Cast a user's vote on a blind battle (conflicts of interest, limits and the deadline apply)."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
+        return service.record_vote(
+            session, slug, stage, battle, voter=accounts.get_account(session, voter), choice=choice
+        )
+
+    recorded = _act(data_dir, action)
+    console.print(f"vote {choice} on {battle} recorded as {recorded.get('voter')}")
+
+
+@app.command("appeal")
+def appeal(
+    slug: str,
+    stage: str,
+    team: str,
+    user: UserOption,
+    text: Annotated[str, typer.Option("--text", help="What the team contests and why.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """File a team's appeal against a stage's decision, during its appeal window (team members only)."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
+        row = service.file_appeal(session, slug, stage, team, text=text, user=accounts.get_account(session, user))
+        return service.appeal_json(session, row)
+
+    filed = _act(data_dir, action)
+    typer.echo(str(filed["id"]))
+    console.print(f"appeal {filed['id']} filed for {team} against {stage}; an operator answers it")
+
+
+@app.command("answer-appeal")
+def answer_appeal(
+    slug: str,
+    appeal_id: Annotated[int, typer.Argument(help="The appeal's id (see `baton challenge appeals`).")],
+    operator: OperatorOption,
+    answer: Annotated[str, typer.Option("--answer", help="The written answer (published with the decision).")],
+    upheld: Annotated[
+        bool, typer.Option("--upheld/--rejected", help="Whether the appeal is upheld (then decide the stage again).")
+    ],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Answer an appeal; the decision becomes final once its window has closed and every appeal is answered."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    def action(session: Session, _runtime: Runtime) -> None:
+        service.answer_appeal(
+            session, slug, appeal_id, answer=answer, upheld=upheld, operator=accounts.get_account(session, operator)
+        )
+
+    _act(data_dir, action)
+    console.print(f"appeal {appeal_id} answered: {'upheld' if upheld else 'rejected'}")
+
+
+@app.command("appeals")
+def appeals(
+    slug: str,
+    stage: Annotated[str | None, typer.Option("--stage", help="Only this stage's appeals.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List a challenge's appeals with their answers (JSON)."""
+    from baton.challenge import service
+
+    listed = _act(data_dir, lambda session, _runtime: service.list_appeals(session, slug, stage), write=False)
+    typer.echo(json.dumps(listed, ensure_ascii=False, indent=2))

@@ -29,6 +29,9 @@ WorkerOption = Annotated[
 
 
 def _start_worker(runtime: Runtime) -> jobs.Worker:
+    from baton.challenge import timer
+
+    timer.ensure_sweep(runtime)  # challenge finality and embargoes on a timer (one job per hour)
     worker = jobs.Worker(runtime)
     threading.Thread(target=worker.run, name="baton-worker", daemon=True).start()
     return worker

@@ -73,6 +73,10 @@ def worker(
         job_worker = jobs.Worker(
             runtime, registry, kinds=kind_list, lease_seconds=lease_seconds, poll_seconds=poll_seconds
         )
+        from baton.challenge import timer
+
+        if timer.FINALIZE_JOB in job_worker.kinds:  # challenge finality and embargoes, hourly
+            timer.ensure_sweep(runtime)
         restore_signals = job_worker.install_signal_handlers()
         try:
             job_worker.run(until_idle=once)

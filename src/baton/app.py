@@ -8,12 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from baton import __version__
+from baton.challenge import api as challenge_api
+from baton.challenge import commons_api as challenge_commons_api
+from baton.challenge import pages as challenge_pages
 from baton.core.http import install_error_handlers
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings, load_settings
+from baton.evaluation import api as evaluation_api
 from baton.hub import api as hub_api
 from baton.hub import hf_api, upload_api
 from baton.provenance import api as provenance_api
+from baton.talent import api as talent_api
+from baton.talent import pages as talent_pages
 from baton.wiring import wire
 
 
@@ -40,6 +46,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Baton's own and upload routes first: the HF download routes match broad patterns.
     app.include_router(hub_api.router)
     app.include_router(provenance_api.router)
+    app.include_router(talent_api.router)
+    app.include_router(talent_pages.router)
+    app.include_router(evaluation_api.router)
+    app.include_router(challenge_api.router)
+    app.include_router(challenge_commons_api.router)
+    app.include_router(challenge_pages.router)
     app.include_router(upload_api.router)
     app.include_router(hf_api.router)
     return app

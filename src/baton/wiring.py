@@ -22,4 +22,13 @@ def wire(runtime: Runtime) -> Runtime:
     from baton.provenance import service as provenance_service
 
     _add(runtime.commit_listeners, provenance_service.on_commit)
+    from baton.talent import service as talent_service
+
+    _add(runtime.team_exit_listeners, talent_service.on_team_exit)
+    # A team's final exit runs its release plan (checks first, then opening the repos).
+    from baton.challenge import release as challenge_release
+
+    _add(runtime.team_exit_listeners, challenge_release.on_team_exit)
+    # A new commit to a repo whose release is held queues a re-check of its findings.
+    _add(runtime.commit_listeners, challenge_release.on_commit)
     return runtime

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from baton.cli import challenge as challenge_cli
+from baton.cli import commons as commons_cli
 from baton.cli import evaluation, hub, org, provenance, serve, user, worker
+from baton.cli import talent as talent_cli
 
 app = typer.Typer(help="Baton: staged AI challenges and the commons hub.", no_args_is_help=True)
 app.command("serve")(serve.serve)
@@ -16,6 +19,9 @@ app.command("worker")(worker.worker)
 app.add_typer(worker.jobs_app, name="jobs")
 app.add_typer(provenance.app, name="provenance")
 app.add_typer(evaluation.app, name="eval")
+app.add_typer(talent_cli.app, name="talent")
+app.add_typer(challenge_cli.app, name="challenge")
+app.add_typer(commons_cli.app, name="commons")
 
 if __name__ == "__main__":
     app()

@@ -108,6 +108,11 @@ DEDUPE_KEY_MAX_LENGTH = 255
 HANDLERS: dict[str, str] = {
     "core.sleep": "baton.core.jobs:sleep_handler",
     "provenance.scan": "baton.provenance.service:scan_job",
+    "challenge.release_due": "baton.challenge.release:release_due_job",
+    "challenge.finalize_due": "baton.challenge.timer:finalize_due_job",
+    "challenge.release_recheck": "baton.challenge.release:recheck_job",
+    "talent.retention": "baton.talent.retention:retention_job",
+    "evaluation.run": "baton.evaluation.service:run_job",
 }
 
 # Errors that mean "this input can never work": retrying would fail the same way. An exception

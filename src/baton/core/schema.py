@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import baton.accounts.models
+import baton.challenge.models
+import baton.challenge.release_models
 import baton.core.job_models
+import baton.evaluation.models
 import baton.hub.models
-import baton.provenance.models  # noqa: F401
+import baton.provenance.models
+import baton.talent.models  # noqa: F401
 from baton.core.database import Base
 
 metadata = Base.metadata

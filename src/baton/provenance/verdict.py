@@ -20,6 +20,9 @@ STATUSES: tuple[str, ...] = ("independent", "derived", "copied", "inconclusive")
 RELATIONS: tuple[str, ...] = ("finetune", "quantized", "merge", "adapter", "pruned", "upcycled", "copied_component")
 
 CORRECTION = (
+    "Each test's p-value is a permutation p-value with the +1 correction, (1 + draws at least as extreme) / "
+    "(1 + draws); only beyond every null draw is the tail extrapolated, by the Student-t prediction interval of "
+    "the draws (which carries the error of their estimated mean and spread). "
     "Within a component, the smallest p-value of its tests is Šidák-corrected for the number of tests; "
     "across components, Holm–Šidák step-down; the overall p-value is the smallest adjusted component "
     "p-value (Šidák over all tested components). Scanning against several reference models: "

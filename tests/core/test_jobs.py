@@ -441,7 +441,7 @@ def test_registry_lazy_entries_and_did_you_mean() -> None:
     with pytest.raises(ConfigurationError, match="module:attr"):
         registry.resolve("tests.bad_target")
     with pytest.raises(jobs.UnknownJobKindError) as far_off:
-        jobs.default_registry().check("talent.match-openings")
+        jobs.default_registry().check("quantum.entangle-widgets")
     assert "Did you mean" not in far_off.value.message and "core.sleep" in far_off.value.hint
 
 

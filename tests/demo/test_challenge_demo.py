@@ -123,8 +123,12 @@ def test_the_published_ledger_verifies_and_one_altered_line_fails(
 
     # The releases are in the chain too: one altered release line (a held dataset shown as released) fails.
     lines = text.splitlines(keepends=True)
-    held = [i for i, raw in enumerate(lines) if '"release.action"' in raw and '"action":"held"' in raw]
-    assert held and "ko-instruct" in lines[held[0]]
+    held = [
+        i
+        for i, raw in enumerate(lines)
+        if '"release.action"' in raw and '"action":"held"' in raw and "ko-instruct" in raw
+    ]
+    assert held, "the demo holds gaon-tech/ko-instruct for personal data"
     lines[held[0]] = lines[held[0]].replace('"action":"held"', '"action":"released"')
     tampered.write_text("".join(lines), encoding="utf-8")
     report = ledger.verify_bundle(tampered.read_text(encoding="utf-8"), result.head)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from baton.core.http import OptionalUser, RequiredUser, RuntimeDep
 from baton.talent import consent as notices
-from baton.talent import matchmaking, retention, service
+from baton.talent import groups, matchmaking, retention, service
 from baton.talent.service import CollectionConsent, OpeningFields, ProfileFields
 from baton.talent.taxonomy import load_taxonomy
 
@@ -251,6 +251,39 @@ def decline_invitation(invitation_id: int, runtime: RuntimeDep, user: RequiredUs
     with runtime.database.session(write=True) as session:
         service.decline_invitation(session, user, invitation_id)
         return {"declined": True, "message": "The invitation was deleted; Baton keeps nothing about it."}
+
+
+# Groups who want to move together (each member must accept).
+
+
+class GroupBody(_Body):
+    members: list[str] = Field(description="Profile ids of the other people (one to four).")
+
+
+@router.get("/groups")
+def my_groups(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
+    with runtime.database.session() as session:
+        return groups.own_groups(session, user)
+
+
+@router.post("/groups", status_code=201)
+def propose_group(body: GroupBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        group = groups.propose_group(session, user, body.members)
+        return groups.group_json(session, group, service.own_profile(session, user))
+
+
+@router.post("/groups/{group_id}/accept")
+def accept_group(group_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        group = groups.accept_group(session, user, group_id)
+        return groups.group_json(session, group, service.own_profile(session, user))
+
+
+@router.post("/groups/{group_id}/leave")
+def leave_group(group_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+    with runtime.database.session(write=True) as session:
+        return groups.leave_group(session, user, group_id)
 
 
 # People, as organizations see them.

@@ -71,3 +71,21 @@ class InvitationNotFoundError(NotFoundError):
 class ReviewNotFoundError(NotFoundError):
     code = "ReviewNotFound"
     default_hint = "List the open reviews with GET /api/talent/reviews."
+
+
+class InvalidGroupError(BadRequestError):
+    code = "InvalidGroup"
+    default_hint = "Name one to four other people of the pool by their profile id (e.g. p-0123abcd4567), each once."
+
+
+class GroupNotFoundError(NotFoundError):
+    code = "GroupNotFound"
+    default_hint = "List your groups and invitations with GET /api/talent/groups."
+
+
+class GroupConflictError(ConflictError):
+    code = "GroupConflict"
+    default_hint = (
+        "You can move together with one group at a time: leave your other group first "
+        "(POST /api/talent/groups/<id>/leave)."
+    )

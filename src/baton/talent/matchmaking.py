@@ -23,12 +23,14 @@ from baton.accounts.models import Account
 from baton.core.database import utcnow
 from baton.core.errors import NotFoundError
 from baton.talent import consent as notices
+from baton.talent import groups as move_together
 from baton.talent import service
 from baton.talent.errors import AutomatedRecommendationRefusedError, ConsentRequiredError
 from baton.talent.matching import deferred_acceptance
 from baton.talent.models import (
     OPENING_OPEN,
     TalentMatch,
+    TalentMatchGroup,
     TalentMatchingRun,
     TalentOpening,
     TalentOpeningPreference,
@@ -48,6 +50,7 @@ from baton.talent.recommend import (
 )
 
 LIST_LENGTH = 20
+GROUP_NOT_IN_RUN = "member_not_in_run"  # a member was suspended or had no recommendation consent
 MIN_SCORE = 0.05
 
 
@@ -255,7 +258,17 @@ def run_matching(session: Session, operator: Account) -> dict[str, Any]:
             and audience.items_for_organizations(person, {opening.organization_id}) is not None
         ]
     capacities = {str(opening.id): opening.places for opening, _name in openings}
-    result = deferred_acceptance(applicant_prefs, opening_prefs, capacities)
+    # Groups whose members all accepted move together; one whose member is not in this run
+    # (suspended, no recommendation consent) is reported as skipped and its members apply alone.
+    id_to_public = {profile.id: profile.public_id for profile in people}
+    matched_groups: list[list[str]] = []
+    skipped_groups: list[list[int]] = []
+    for member_ids in move_together.active_groups(session):
+        if all(member_id in id_to_public for member_id in member_ids):
+            matched_groups.append([id_to_public[member_id] for member_id in member_ids])
+        else:
+            skipped_groups.append(member_ids)
+    result = deferred_acceptance(applicant_prefs, opening_prefs, capacities, groups=matched_groups)
     run = TalentMatchingRun(
         started_by_id=operator.id,
         created_at=utcnow(),
@@ -274,6 +287,25 @@ def run_matching(session: Session, operator: Account) -> dict[str, Any]:
         session.add(
             TalentMatch(run_id=run.id, profile_id=public_to_id[public_id], opening_id=int(opening_key), blocking=True)
         )
+    label = 0
+    for outcome in result.group_outcomes:
+        label += 1
+        for public_id, opening_key in zip(outcome.members, outcome.assigned, strict=True):
+            session.add(
+                TalentMatchGroup(
+                    run_id=run.id,
+                    label=label,
+                    profile_id=public_to_id[public_id],
+                    opening_id=int(opening_key) if opening_key is not None else None,
+                    together=outcome.together,
+                    option_rank=outcome.option_rank,
+                    options=outcome.options,
+                )
+            )
+    for member_ids in skipped_groups:
+        label += 1
+        for member_id in member_ids:
+            session.add(TalentMatchGroup(run_id=run.id, label=label, profile_id=member_id, skipped=GROUP_NOT_IN_RUN))
     session.flush()
     return matching_run_json(session, run)
 
@@ -296,7 +328,39 @@ def matching_run_json(session: Session, run: TalentMatchingRun) -> dict[str, Any
         "stable": run.blocking_pairs == 0,
         "assignments": [{"person": pid, "opening": row.opening_id} for row, pid in rows if not row.blocking],
         "blocking_pairs": [{"person": pid, "opening": row.opening_id} for row, pid in rows if row.blocking],
+        "groups": _group_outcomes_json(session, run.id),
     }
+
+
+def _group_outcomes_json(session: Session, run_id: int, *, profile_id: int | None = None) -> list[dict[str, Any]]:
+    """Each group of the run: its members (a member deleted since is left out) and where each landed."""
+    query = (
+        select(TalentMatchGroup, TalentProfile.public_id)
+        .join(TalentProfile, TalentProfile.id == TalentMatchGroup.profile_id)
+        .where(TalentMatchGroup.run_id == run_id)
+        .order_by(TalentMatchGroup.label, TalentMatchGroup.id)
+    )
+    if profile_id is not None:
+        labels = select(TalentMatchGroup.label).where(
+            TalentMatchGroup.run_id == run_id, TalentMatchGroup.profile_id == profile_id
+        )
+        query = query.where(TalentMatchGroup.label.in_(labels))
+    out: dict[int, dict[str, Any]] = {}
+    for row, public_id in session.execute(query).all():
+        entry = out.setdefault(
+            row.label,
+            {
+                "members": [],
+                "assigned": [],
+                "together": row.together,
+                "option_rank": row.option_rank,
+                "options": row.options,
+                "skipped": row.skipped,
+            },
+        )
+        entry["members"].append(public_id)
+        entry["assigned"].append(row.opening_id)
+    return list(out.values())
 
 
 def get_matching_run(session: Session, operator: Account, run_id: int) -> dict[str, Any]:
@@ -330,6 +394,8 @@ def own_matches(session: Session, user: Account) -> list[dict[str, Any]]:
                 "automated": True,
             }
         )
+    for group in _group_outcomes_json(session, latest, profile_id=profile.id):
+        out.append({"run": latest, "kind": "group", "group": group, "binding": False, "automated": True})
     return out
 
 

@@ -260,3 +260,48 @@ class TalentMatch(Base):
     profile_id: Mapped[int] = mapped_column(ForeignKey("talent_profiles.id", ondelete="CASCADE"), index=True)
     opening_id: Mapped[int] = mapped_column(ForeignKey("talent_openings.id", ondelete="CASCADE"), index=True)
     blocking: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+GROUP_MEMBER_INVITED = "invited"
+GROUP_MEMBER_ACCEPTED = "accepted"
+
+
+class TalentGroup(Base):
+    """People who want to move together; used in matching only once every member has accepted."""
+
+    __tablename__ = "talent_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TalentGroupMember(Base):
+    """One person named in a group: the proposer is ``accepted`` at once, the others ``invited`` until they accept."""
+
+    __tablename__ = "talent_group_members"
+    __table_args__ = (UniqueConstraint("group_id", "profile_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("talent_groups.id", ondelete="CASCADE"), index=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("talent_profiles.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=GROUP_MEMBER_INVITED)
+    proposer: Mapped[bool] = mapped_column(Boolean, default=False)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TalentMatchGroup(Base):
+    """A group member's outcome in a matching run (``label`` numbers the group within the run)."""
+
+    __tablename__ = "talent_match_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("talent_matching_runs.id", ondelete="CASCADE"), index=True)
+    label: Mapped[int] = mapped_column(Integer)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("talent_profiles.id", ondelete="CASCADE"), index=True)
+    opening_id: Mapped[int | None] = mapped_column(
+        ForeignKey("talent_openings.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    together: Mapped[bool] = mapped_column(Boolean, default=False)
+    option_rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    options: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[str | None] = mapped_column(String(64), nullable=True)

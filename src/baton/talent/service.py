@@ -61,6 +61,7 @@ from baton.talent.models import (
     TalentConsent,
     TalentInvitation,
     TalentMatch,
+    TalentMatchGroup,
     TalentOpening,
     TalentOpeningPreference,
     TalentPersonPreference,
@@ -541,7 +542,11 @@ def destroy_profile(session: Session, profile: TalentProfile, *, kind: str) -> N
         .values(profile_id=None)
         .execution_options(synchronize_session=False)
     )
+    from baton.talent import groups  # groups builds on this module
+
+    groups.forget_profile(session, profile_id)
     for table in (
+        TalentMatchGroup,
         TalentMatch,
         TalentReview,
         TalentProvision,

@@ -51,7 +51,7 @@ from baton.challenge.models import (
     Vote,
 )
 from baton.challenge.review import RubricError, check_scores, conflicted
-from baton.challenge.spec import ChallengeSpec, Criterion, Stage, load_release_plan, load_spec, slug_ok
+from baton.challenge.spec import ChallengeSpec, Criterion, Gate, Stage, load_release_plan, load_spec, slug_ok
 from baton.core.errors import (
     BadRequestError,
     ConflictError,
@@ -1085,6 +1085,23 @@ def _condensed(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _gate_target(
+    session: Session, slug: str, stage: str, team: str, gate: str, what: str
+) -> tuple[Challenge, Gate, Team]:
+    """Lock the challenge and find the stage's gate and the team, which must compete in the open stage."""
+    challenge = _lock(session, slug)
+    spec = spec_of(challenge)
+    stage_spec = stage_of(spec, stage)
+    try:
+        gate_spec = stage_spec.gate(gate)
+    except KeyError:
+        raise NotFoundError(f"{stage} has no gate '{gate}'") from None
+    row = _team(session, challenge, team)
+    _require_in_stage(session, challenge, spec, stage_spec, row)
+    _require_open(session, challenge, stage, what)
+    return challenge, gate_spec, row
+
+
 def check_gate(
     session: Session,
     slug: str,
@@ -1101,16 +1118,7 @@ def check_gate(
 
     require_operator(operator)
     moment = _now(now)
-    challenge = _lock(session, slug)
-    spec = spec_of(challenge)
-    stage_spec = stage_of(spec, stage)
-    try:
-        gate_spec = stage_spec.gate(gate)
-    except KeyError:
-        raise NotFoundError(f"{stage} has no gate '{gate}'") from None
-    row = _team(session, challenge, team)
-    _require_in_stage(session, challenge, spec, stage_spec, row)
-    _require_open(session, challenge, stage, "gate results")
+    challenge, gate_spec, row = _gate_target(session, slug, stage, team, gate, "gate results")
     submission = current_submission(session, challenge, stage, row)
     if submission is None or submission.repo_pk is None:
         raise NotInStageError(f"Team '{team}' has no submission in {stage} to check", hint="The team submits first.")
@@ -1174,16 +1182,7 @@ def override_gate(
             "An override needs a written reason",
             hint="Explain the ruling in a sentence or more (it is published with the decision).",
         )
-    challenge = _lock(session, slug)
-    spec = spec_of(challenge)
-    stage_spec = stage_of(spec, stage)
-    try:
-        stage_spec.gate(gate)
-    except KeyError:
-        raise NotFoundError(f"{stage} has no gate '{gate}'") from None
-    row = _team(session, challenge, team)
-    _require_in_stage(session, challenge, spec, stage_spec, row)
-    _require_open(session, challenge, stage, "gate rulings")
+    challenge, _gate_spec, row = _gate_target(session, slug, stage, team, gate, "gate rulings")
     previous = _latest_gate(session, challenge, stage, gate, row)
     result = GateResult(
         challenge_id=challenge.id,

@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.orm import Session
 
-from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.cli.common import DataDirOption, console, fail, open_runtime, parse_moment
 from baton.core.errors import BatonError
 from baton.core.runtime import Runtime
 
 app = typer.Typer(help="Staged challenges: specs, decisions, the verifiable ledger.", no_args_is_help=True)
 
 OperatorOption = Annotated[str, typer.Option("--as", help="The operator (a site admin) acting.")]
-
-
-def _moment(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is not an ISO date-time such as 2026-01-20T09:00:00+09:00") from None
-    if moment.tzinfo is None:
-        raise typer.BadParameter("give the time zone, e.g. 2026-01-20T09:00:00+09:00")
-    return moment
 
 
 @app.command("validate")
@@ -147,7 +134,7 @@ def finalize(
     runtime = wire(open_runtime(data_dir))
     try:
         with runtime.database.session(write=True) as session:
-            done = service.finalize_due(session, runtime, now=_moment(now))
+            done = service.finalize_due(session, runtime, now=parse_moment(now))
     except BatonError as error:
         fail(error)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -30,3 +31,16 @@ def fail(error: BatonError) -> None:
     if error.hint:
         console.print(f"[yellow]hint[/yellow]: {error.hint}")
     raise typer.Exit(code=2)
+
+
+def parse_moment(value: str | None) -> datetime | None:
+    """An ISO date-time with its time zone from a ``--now``-style option (None stays None)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not an ISO date-time such as 2026-01-20T09:00:00+09:00") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter("give the time zone, e.g. 2026-01-20T09:00:00+09:00")
+    return moment

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.cli.common import DataDirOption, console, fail, open_runtime, parse_moment
 from baton.core.errors import BatonError
 
 app = typer.Typer(help="The commons: released assets, held releases, embargoes.", no_args_is_help=True)
-
-
-def _moment(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is not an ISO date-time such as 2026-03-01T00:00:00+09:00") from None
-    if moment.tzinfo is None:
-        raise typer.BadParameter("give the time zone, e.g. 2026-03-01T00:00:00+09:00")
-    return moment
 
 
 @app.command("list")
@@ -115,7 +102,7 @@ def release_due(
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
-            items = release.release_due(session, runtime, _moment(now))
+            items = release.release_due(session, runtime, parse_moment(now))
             for item in items:
                 console.print(f"{item.repo_name}: {item.state}")
     except BatonError as error:

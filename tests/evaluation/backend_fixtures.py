@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 CORPUS = [
     "The capital of France is Paris. The capital of Korea is Seoul.",
@@ -109,3 +115,36 @@ def train_tiny_gpt2(
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@contextmanager
+def serving(
+    command: list[str], *, env: Mapping[str, str], log: Path, port: int, name: str, timeout: float, poll: float = 0.2
+) -> Iterator[str]:
+    """Run an OpenAI-compatible server process; yield its ``/v1`` URL once ``/models`` answers, stop it after."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, env=dict(env), stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{log.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer:\n{log.read_text()[-4000:]}")
+            time.sleep(poll)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

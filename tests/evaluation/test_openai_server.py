@@ -9,15 +9,13 @@ the same weights. (vLLM and llama.cpp servers are not installed here; see docs/e
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from backend_fixtures import make_tiny_gpt2
+from backend_fixtures import make_tiny_gpt2, serving
 from test_runner import write_multiple_choice_task
 
 from baton.core import jobs
@@ -28,17 +26,10 @@ from baton.evaluation.backends.openai import BackendUnreachableError, OpenAIBack
 from baton.evaluation.runner import run
 from baton.evaluation.tasks import load_task
 from baton.evaluation.types import Request
+from conftest import free_port
 
 BATON = Path(sys.executable).parent / "baton"
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -51,36 +42,9 @@ def server(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     port = free_port()
     log = tmp_path_factory.mktemp("serve-log") / "serve.log"
     environment = {name: value for name, value in os.environ.items() if not name.startswith("BATON_")}
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(BATON), "eval", "serve", "--model", str(model), "--served-name", "tiny", "--port", str(port)],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"baton eval serve exited:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"baton eval serve did not answer:\n{log.read_text()}")
-            time.sleep(0.2)
+    command = [str(BATON), "eval", "serve", "--model", str(model), "--served-name", "tiny", "--port", str(port)]
+    with serving(command, env=environment, log=log, port=port, name="baton eval serve", timeout=90) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_models_route_names_the_served_model(server: str) -> None:

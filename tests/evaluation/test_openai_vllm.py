@@ -10,15 +10,11 @@ log-likelihoods, greediness and generations must equal the local ``hf`` backend'
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from backend_fixtures import CORPUS
-from test_openai_server import free_port
+from backend_fixtures import CORPUS, serving
 from test_runner import write_multiple_choice_task
 
 from baton.evaluation.backends.hf import HuggingFaceBackend
@@ -26,6 +22,7 @@ from baton.evaluation.backends.openai import OpenAIBackend
 from baton.evaluation.runner import run
 from baton.evaluation.tasks import load_task
 from baton.evaluation.types import Request
+from conftest import free_port
 
 VLLM_PYTHON = os.environ.get("BATON_VLLM_PYTHON")
 pytestmark = [
@@ -87,30 +84,8 @@ def vllm_server(llama: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     command = [VLLM_PYTHON, "-m", "vllm.entrypoints.openai.api_server", "--model", str(llama)]
     command += ["--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--dtype", "float32", "--max-model-len", "512"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 400
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"vLLM exited:\n{log.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"vLLM did not answer:\n{log.read_text()[-4000:]}")
-            time.sleep(1)
+    with serving(command, env=environment, log=log, port=port, name="vLLM", timeout=400, poll=1) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_vllm_answers_equal_the_local_backend(vllm_server: str, llama: Path, tmp_path: Path) -> None:

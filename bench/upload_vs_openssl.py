@@ -5,7 +5,7 @@ throughput of one ``openssl dgst -sha256 <all files>`` process, as a user would 
 the yardstick. The upload runs the whole client path: sha256 of each file on the client,
 preupload, the LFS batch API, multipart PUTs, Baton verifying and storing each blob, and the
 commit. Each upload goes into a fresh server (fresh data folder), so no byte is deduplicated.
-The last column times the client's own sha256 pass alone (what ``upload_folder`` does first,
+The "client sha256 pass" column times the client's own sha256 pass alone (what ``upload_folder`` does first,
 in 5 threads, before it sends a byte), a floor that no server can lower.
 
     .venv/bin/python bench/upload_vs_openssl.py --files 8 --file-size 128MiB --runs 5
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -55,20 +56,35 @@ def client_hash_seconds(files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def baton_seconds(folder: Path, base_dir: str | None) -> float:
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (all its threads) from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def baton_seconds(folder: Path, base_dir: str | None) -> tuple[float, float, float]:
+    """Wall time of the upload, and the CPU seconds the client and the server spent on it."""
     with baton_server(base_dir=base_dir) as server:
         api = HfApi(endpoint=server.url, token=server.token)
         repo_id = f"{server.user}/bench-upload"
         api.create_repo(repo_id)
         os.sync()
+        server_cpu, client_cpu = process_cpu_seconds(server.pid), own_cpu_seconds()
         start = time.perf_counter()
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Upload shards")
         elapsed = time.perf_counter() - start
+        server_cpu = process_cpu_seconds(server.pid) - server_cpu
+        client_cpu = own_cpu_seconds() - client_cpu
         files = {entry.rfilename for entry in api.model_info(repo_id).siblings or []}
         missing = {path.name for path in folder.iterdir()} - files
         if missing:
             raise SystemExit(f"upload incomplete, missing {sorted(missing)}")
-    return elapsed
+    return elapsed, client_cpu, server_cpu
 
 
 def main() -> None:
@@ -93,19 +109,28 @@ def main() -> None:
             write_safetensors_file(path, file_size)
             files.append(path)
         openssl_seconds(files)  # untimed: brings the files into the page cache for both sides
-        times: dict[str, list[float]] = {"baton": [], "openssl": [], "client_hash": []}
+        times: dict[str, list[float]] = {
+            "baton": [],
+            "openssl": [],
+            "client_hash": [],
+            "client_cpu": [],
+            "server_cpu": [],
+        }
         for run in range(args.runs):
             order = ("baton", "openssl") if run % 2 == 0 else ("openssl", "baton")
             for label in order:
                 if label == "baton":
-                    times["baton"].append(baton_seconds(folder, args.work_dir))
+                    elapsed, client_cpu, server_cpu = baton_seconds(folder, args.work_dir)
+                    times["baton"].append(elapsed)
+                    times["client_cpu"].append(client_cpu)
+                    times["server_cpu"].append(server_cpu)
                 else:
                     times["openssl"].append(openssl_seconds(files))
             times["client_hash"].append(client_hash_seconds(files))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    throughput = {label: [total / MIB / t for t in values] for label, values in times.items()}
+    throughput = {label: [total / MIB / t for t in times[label]] for label in ("baton", "openssl", "client_hash")}
     medians = {label: median(values) for label, values in throughput.items()}
     ratio = medians["baton"] / medians["openssl"]
     rows = [
@@ -117,6 +142,8 @@ def main() -> None:
             f"{throughput['openssl'][index]:.0f}",
             f"{throughput['baton'][index] / throughput['openssl'][index]:.2f}",
             f"{times['client_hash'][index]:.2f} s",
+            f"{times['client_cpu'][index]:.2f} s",
+            f"{times['server_cpu'][index]:.2f} s",
         ]
         for index in range(args.runs)
     ]
@@ -129,6 +156,8 @@ def main() -> None:
             f"**{medians['openssl']:.0f}**",
             f"**{ratio:.2f}**",
             f"{median(times['client_hash']):.2f} s",
+            f"{median(times['client_cpu']):.2f} s",
+            f"{median(times['server_cpu']):.2f} s",
         ]
     )
     print(
@@ -138,7 +167,17 @@ def main() -> None:
     print()
     print(
         markdown_table(
-            ["", "Baton upload", "Baton MiB/s", "openssl", "openssl MiB/s", "Baton / openssl", "client sha256 pass"],
+            [
+                "",
+                "Baton upload",
+                "Baton MiB/s",
+                "openssl",
+                "openssl MiB/s",
+                "Baton / openssl",
+                "client sha256 pass",
+                "client CPU",
+                "server CPU",
+            ],
             rows,
         )
     )
@@ -147,6 +186,13 @@ def main() -> None:
     print(
         f"the client's sha256 pass alone (before it sends a byte) takes {median(times['client_hash']):.2f} s, "
         f"{median(times['client_hash']) / median(times['openssl']):.0%} of openssl's time"
+    )
+    cores = os.cpu_count() or 1
+    cpu = median([c + s for c, s in zip(times["client_cpu"], times["server_cpu"], strict=True)])
+    print(
+        f"the upload used {cpu:.2f} CPU seconds (client and server, median), {cpu / median(times['baton']):.1f} of "
+        f"{cores} cores busy; spread perfectly over {cores} cores that work alone takes {cpu / cores:.2f} s, "
+        f"a ceiling of {median(times['openssl']) / (cpu / cores):.2f} on the ratio on this machine"
     )
     if not args.no_json:
         openssl_version = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()

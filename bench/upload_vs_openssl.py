@@ -7,6 +7,9 @@ preupload, the LFS batch API, multipart PUTs, Baton verifying and storing each b
 commit. Each upload goes into a fresh server (fresh data folder), so no byte is deduplicated.
 The "client sha256 pass" column times the client's own sha256 pass alone (what ``upload_folder`` does first,
 in 5 threads, before it sends a byte), a floor that no server can lower.
+The "client CPU" and "server CPU" columns are the CPU seconds each process spent on the upload
+(all threads, user and system); their sum spread over the machine's cores is the shortest time
+the upload could take, which the script prints as a ceiling on the ratio.
 
     .venv/bin/python bench/upload_vs_openssl.py --files 8 --file-size 128MiB --runs 5
 """

@@ -1,8 +1,9 @@
-"""LFS PUT bodies streamed over a real socket: receiving and storing overlap, errors end both.
+"""LFS PUT bodies streamed over a real socket: errors on either side end both, nothing half-stored.
 
 The server receives a body on its event loop and hands it, batch by batch, to a worker thread
 that hashes and writes it. These tests send bodies of many batches to a real uvicorn server, so
-that the receiving side is still sending when the storing side fails, and the other way round.
+that the client is still sending when the storing side fails, and the client hangs up while the
+storing side waits for more.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import httpx
 import pytest
 
 from baton.core.runtime import Runtime
-from baton.hub.upload_api import BRIDGE_CHUNK, BRIDGE_DEPTH
+from baton.hub.upload_api import BRIDGE_CHUNK
 from baton.storage.local import LocalBlobStore
 
-# More batches than the queue between the two sides holds, so the receiving side must wait.
-BODY_SIZE = (BRIDGE_DEPTH + 4) * BRIDGE_CHUNK
+# Several batches, so that each side has to wait for the other at least once.
+BODY_SIZE = 6 * BRIDGE_CHUNK
 PIECE = 256 * 1024
 
 
@@ -85,7 +86,7 @@ def test_storing_side_failure_stops_the_receiving(  # type: ignore[no-untyped-de
     content = os.urandom(BODY_SIZE)
     href = upload_href(live_server.url, users["bob"], content)
     # Lowered after the link was given: the store refuses once the body passes the limit, while
-    # the client is still sending and the queue between the two sides is full.
+    # the client is still sending.
     monkeypatch.setattr(runtime.settings, "max_file_size", 2 * BRIDGE_CHUNK)
     try:
         put = httpx.put(href, content=pieces(content), headers={"Content-Length": str(len(content))}, timeout=60)

@@ -315,7 +315,13 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-# -- memory sampling --------------------------------------------------------------------------
+# -- CPU and memory of a process -----------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (all its threads), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def read_status_kib(pid: int, field_name: str) -> int:

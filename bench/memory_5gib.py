@@ -33,6 +33,7 @@ from _common import (
     RssSampler,
     baton_server,
     check_free_disk,
+    cpu_seconds,
     load_average,
     markdown_table,
     package_versions,
@@ -53,12 +54,6 @@ def sha256_of(path: Path) -> str:
         while chunk := file.read(8 * MIB):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until_idle(pid: int, *, quiet_seconds: float, timeout: float) -> None:

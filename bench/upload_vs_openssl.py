@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import tempfile
@@ -31,6 +30,7 @@ from _common import (
     MIB,
     baton_server,
     check_free_disk,
+    cpu_seconds,
     load_average,
     markdown_table,
     median,
@@ -59,17 +59,6 @@ def client_hash_seconds(files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process (all its threads) from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def baton_seconds(folder: Path, base_dir: str | None) -> tuple[float, float, float]:
     """Wall time of the upload, and the CPU seconds the client and the server spent on it."""
     with baton_server(base_dir=base_dir) as server:
@@ -77,12 +66,12 @@ def baton_seconds(folder: Path, base_dir: str | None) -> tuple[float, float, flo
         repo_id = f"{server.user}/bench-upload"
         api.create_repo(repo_id)
         os.sync()
-        server_cpu, client_cpu = process_cpu_seconds(server.pid), own_cpu_seconds()
+        server_cpu, client_cpu = cpu_seconds(server.pid), cpu_seconds(os.getpid())
         start = time.perf_counter()
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Upload shards")
         elapsed = time.perf_counter() - start
-        server_cpu = process_cpu_seconds(server.pid) - server_cpu
-        client_cpu = own_cpu_seconds() - client_cpu
+        server_cpu = cpu_seconds(server.pid) - server_cpu
+        client_cpu = cpu_seconds(os.getpid()) - client_cpu
         files = {entry.rfilename for entry in api.model_info(repo_id).siblings or []}
         missing = {path.name for path in folder.iterdir()} - files
         if missing:

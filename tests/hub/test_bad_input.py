@@ -25,7 +25,8 @@ from baton.accounts import service as accounts
 from baton.core.errors import ConflictError, InvalidNameError
 from baton.core.runtime import Runtime
 from baton.hub.commits import GITATTRIBUTES
-from baton.storage import LocalBlobStore
+
+from .hub_support import leftover_temporaries
 
 # --- helpers -------------------------------------------------------------------------------------
 
@@ -147,12 +148,6 @@ def lfs_upload(client: TestClient, repo_id: str, headers: dict[str, str], conten
 
 def stored_blobs(runtime: Runtime) -> set[str]:
     return {blob.sha256 for blob in runtime.store.iter_blobs()}
-
-
-def leftover_temporaries(runtime: Runtime) -> list[str]:
-    store = runtime.store
-    assert isinstance(store, LocalBlobStore)
-    return [path.name for path in store.tmp_dir.rglob("*") if path.is_file()]
 
 
 class RunsCode:

@@ -20,7 +20,8 @@ import pytest
 
 from baton.core.runtime import Runtime
 from baton.hub.upload_api import BRIDGE_CHUNK
-from baton.storage.local import LocalBlobStore
+
+from .hub_support import leftover_temporaries
 
 # Several batches, so that each side has to wait for the other at least once.
 BODY_SIZE = 6 * BRIDGE_CHUNK
@@ -57,16 +58,10 @@ def pieces(content: bytes) -> Iterator[bytes]:
         yield content[start : start + PIECE]
 
 
-def temporaries(runtime: Runtime) -> list[str]:
-    store = runtime.store
-    assert isinstance(store, LocalBlobStore)
-    return [path.name for path in store.tmp_dir.rglob("*") if path.is_file()]
-
-
 def wait_for_no_temporaries(runtime: Runtime, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while temporaries(runtime):
-        assert time.monotonic() < deadline, f"temporary files left behind: {temporaries(runtime)}"
+    while leftover_temporaries(runtime):
+        assert time.monotonic() < deadline, f"temporary files left behind: {leftover_temporaries(runtime)}"
         time.sleep(0.05)
 
 
@@ -77,7 +72,7 @@ def test_streamed_upload_is_stored_whole(live_server, users, runtime: Runtime) -
     assert put.status_code == 200, put.text
     oid = hashlib.sha256(content).hexdigest()
     assert b"".join(runtime.store.open_range(oid)) == content
-    assert temporaries(runtime) == []
+    assert leftover_temporaries(runtime) == []
 
 
 def test_storing_side_failure_stops_the_receiving(  # type: ignore[no-untyped-def]

@@ -10,6 +10,11 @@ in 5 threads, before it sends a byte), a floor that no server can lower.
 The "client CPU" and "server CPU" columns are the CPU seconds each process spent on the upload
 (all threads, user and system); their sum spread over the machine's cores is the shortest time
 the upload could take, which the script prints as a ceiling on the ratio.
+The "durable write" column copies the same files into the data folder's filesystem and fsyncs
+them, with no hashing and no network: the floor the disk sets for any server that stores the
+bytes durably before it answers, which the script also prints as a ceiling on the ratio.
+``--work-dir /dev/shm`` puts the servers' data folders in memory, which lifts that floor and
+leaves the CPU ceiling.
 
     .venv/bin/python bench/upload_vs_openssl.py --files 8 --file-size 128MiB --runs 5
 """
@@ -57,6 +62,40 @@ def client_hash_seconds(files: list[Path]) -> float:
     with ThreadPoolExecutor(max_workers=5) as executor:
         list(executor.map(lambda operation: operation.upload_info.sha256, operations))
     return time.perf_counter() - start
+
+
+def durable_write_seconds(files: list[Path], folder: Path) -> float:
+    """Copy the files into ``folder`` and fsync them (5 at a time): the disk's floor for the upload.
+
+    This is the least any server that keeps the bytes must do after receiving them: write them to
+    the filesystem its data folder is on and make them durable before saying so, here with no
+    hashing, no network and no database. When it alone takes more than twice openssl's time, no
+    durable upload can reach a ratio of 0.5 on this machine.
+    """
+    folder.mkdir()
+
+    def copy(source: Path) -> None:
+        destination = os.open(folder / source.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with source.open("rb", buffering=0) as reader:
+                while block := reader.read(MIB):
+                    os.write(destination, block)
+            os.fsync(destination)
+        finally:
+            os.close(destination)
+
+    os.sync()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=5) as executor:
+        list(executor.map(copy, files))
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    elapsed = time.perf_counter() - start
+    shutil.rmtree(folder)
+    return elapsed
 
 
 def baton_seconds(folder: Path, base_dir: str | None) -> tuple[float, float, float]:
@@ -107,6 +146,7 @@ def main() -> None:
             "client_hash": [],
             "client_cpu": [],
             "server_cpu": [],
+            "durable_write": [],
         }
         for run in range(args.runs):
             order = ("baton", "openssl") if run % 2 == 0 else ("openssl", "baton")
@@ -119,6 +159,7 @@ def main() -> None:
                 else:
                     times["openssl"].append(openssl_seconds(files))
             times["client_hash"].append(client_hash_seconds(files))
+            times["durable_write"].append(durable_write_seconds(files, work / f"durable-{run}"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -134,6 +175,7 @@ def main() -> None:
             f"{throughput['openssl'][index]:.0f}",
             f"{throughput['baton'][index] / throughput['openssl'][index]:.2f}",
             f"{times['client_hash'][index]:.2f} s",
+            f"{times['durable_write'][index]:.2f} s",
             f"{times['client_cpu'][index]:.2f} s",
             f"{times['server_cpu'][index]:.2f} s",
         ]
@@ -148,6 +190,7 @@ def main() -> None:
             f"**{medians['openssl']:.0f}**",
             f"**{ratio:.2f}**",
             f"{median(times['client_hash']):.2f} s",
+            f"{median(times['durable_write']):.2f} s",
             f"{median(times['client_cpu']):.2f} s",
             f"{median(times['server_cpu']):.2f} s",
         ]
@@ -167,6 +210,7 @@ def main() -> None:
                 "openssl MiB/s",
                 "Baton / openssl",
                 "client sha256 pass",
+                "durable write",
                 "client CPU",
                 "server CPU",
             ],
@@ -178,6 +222,12 @@ def main() -> None:
     print(
         f"the client's sha256 pass alone (before it sends a byte) takes {median(times['client_hash']):.2f} s, "
         f"{median(times['client_hash']) / median(times['openssl']):.0%} of openssl's time"
+    )
+    floor = median(times["durable_write"])
+    print(
+        f"writing the same bytes durably into the data folder's filesystem alone (no hashing, no network) takes "
+        f"{floor:.2f} s: a ceiling of {median(times['openssl']) / floor:.2f} on the ratio for any server that stores "
+        "them before it answers"
     )
     cores = os.cpu_count() or 1
     cpu = median([c + s for c, s in zip(times["client_cpu"], times["server_cpu"], strict=True)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -102,3 +103,43 @@ def test_open_range_closes_the_file(tmp_path: Path) -> None:
     assert next(stream) == b"abcabcabcab"
     stream.close()  # e.g. the client hung up mid-download
     assert list(store.open_range(oid, 2999)) == [b"c"]
+
+
+def test_writeback_starts_while_a_large_upload_is_still_arriving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baton.storage import local
+
+    if sys.platform.startswith("linux"):
+        assert local._sync_file_range is not None  # loaded from libc, so the head start really happens
+    requests: list[tuple[int, int, int]] = []
+    real = local._sync_file_range
+
+    def recording(descriptor: int, offset: int, length: int, flags: int) -> int:
+        requests.append((offset, length, os.fstat(descriptor).st_size))
+        return real(descriptor, offset, length, flags) if real is not None else 0
+
+    monkeypatch.setattr(local, "_sync_file_range", recording)
+    store = LocalBlobStore(tmp_path)
+    step = local.WRITEBACK_STEP
+    block = os.urandom(1024 * 1024)
+    body = block * (40 * 1024 * 1024 // len(block))  # 2.5 steps
+    info = store.put(
+        (body[start : start + len(block)] for start in range(0, len(body), len(block))),
+        expected_sha256=sha(body),
+        expected_size=len(body),
+    )
+    # One request per whole step, each for the range just written and while more was to come.
+    assert [(offset, length) for offset, length, _ in requests] == [(0, step), (step, step)]
+    assert all(size_then == offset + length for offset, length, size_then in requests)
+    assert Path(store.blob_path(info.sha256)).read_bytes() == body
+
+
+def test_uploads_work_where_writeback_cannot_be_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from baton.storage import local
+
+    monkeypatch.setattr(local, "_sync_file_range", None)
+    store = LocalBlobStore(tmp_path)
+    body = os.urandom(local.WRITEBACK_STEP + 1000)
+    info = store.put([body[:1000], body[1000:]], expected_sha256=sha(body))
+    assert Path(store.blob_path(info.sha256)).read_bytes() == body

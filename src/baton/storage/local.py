@@ -12,16 +12,18 @@ crash or a refused upload never leaves a partial file there.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from baton.core.errors import BadRequestError, NotFoundError, StorageError
 from baton.storage.base import (
@@ -260,10 +262,17 @@ class LocalBlobStore(BlobStore):
 
     @staticmethod
     def _receive(chunks: Iterable[bytes], verifier: StreamVerifier, temporary: _TemporaryFile) -> None:
+        written = flushed = 0
         for chunk in chunks:
             verifier.update(chunk)  # raises as soon as a limit is passed, before writing more
             with _os_errors("write", temporary.path):
                 temporary.file.write(chunk)
+            written += len(chunk)
+            if written - flushed >= WRITEBACK_STEP:
+                # Let the disk start on what has arrived while the rest is still coming, so that
+                # the fsync at the end waits for the last few MiB, not for the whole file.
+                _start_writeback(temporary.file.fileno(), flushed, written - flushed)
+                flushed = written
 
     def _store_verified(self, temporary: _TemporaryFile, info: BlobInfo) -> None:
         """Move a fully written, verified temporary file into place as the blob ``info`` names."""
@@ -304,6 +313,36 @@ class LocalBlobStore(BlobStore):
         for folder in reversed(missing):
             folder.mkdir(exist_ok=True)
             _fsync_folder(folder.parent)
+
+
+WRITEBACK_STEP = 16 * 1024 * 1024
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's ``sync_file_range`` (not in ``os``), or None where it is missing."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return cast(Callable[[int, int, int, int], int], function)
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def _start_writeback(descriptor: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing a range of a file to disk, without waiting for it.
+
+    Only a head start for the fsync that makes the file durable: where the call is missing or
+    fails, nothing changes but speed.
+    """
+    if _sync_file_range is not None:
+        _sync_file_range(descriptor, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def _copy_file(source: int, destination: int) -> None:

@@ -17,7 +17,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -84,11 +83,12 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=NullPool if ":memory:" not in url else None,
-        )
+        # A file database keeps a pool of open connections, so that opening the file and the
+        # PRAGMAs below are paid once per connection, not once per request (each request opens
+        # a session or two). A connection serves one thread at a time; the pool is as large as
+        # the server's worker threads. An in-memory database keeps SQLAlchemy's default.
+        pooling: dict[str, Any] = {} if ":memory:" in url else {"pool_size": 10, "max_overflow": 30}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pooling)
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         default=24 * 3600, description="Unreferenced blobs younger than this are kept"
     )
     token_bytes: int = 32
+    rate_limits: str = Field(
+        default="",
+        description="Overrides of the rate limits, e.g. 'vote=30/60,upload=off' (count/seconds per kind)",
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, WriteUser
 from baton.core.errors import BadRequestError
-from baton.core.http import OptionalUser, RequiredUser, RuntimeDep, require_operator
+from baton.core.http import RuntimeDep
 from baton.hub import commits, repos
 from baton.hub.hf_api import iso, key_from
 
@@ -57,7 +58,7 @@ def handle_access_request(
     name: str,
     request_body: dict[str, Any],
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
@@ -74,7 +75,7 @@ def grant_access(
     name: str,
     request_body: dict[str, Any],
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
@@ -99,10 +100,9 @@ def create_hold(
     name: str,
     request_body: dict[str, Any],
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: OperatorUser,
 ) -> dict[str, Any]:
     """Pin a revision (operators only): it cannot be deleted, nor the repo deleted or moved."""
-    require_operator(user)
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
         repo = repos.get_repo(session, user, key)
@@ -118,8 +118,7 @@ def create_hold(
 
 
 @router.delete("/api/holds/{hold_id}")
-def release_hold(hold_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
-    require_operator(user)
+def release_hold(hold_id: int, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         repos.release_hold(session, hold_id)
     return {"released": hold_id}

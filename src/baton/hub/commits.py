@@ -21,7 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from baton.accounts.models import Account
+from baton.accounts.actor import Actor
 from baton.core.database import utcnow
 from baton.core.errors import (
     BadRequestError,
@@ -245,7 +245,7 @@ def prepare_commit(
     session: Session,
     store: BlobStore,
     settings: Settings,
-    user: Account,
+    user: Actor,
     repo: Repo,
     operations: list[Operation],
 ) -> PreparedCommit:
@@ -301,7 +301,7 @@ def prepare_commit(
     return prepared
 
 
-def _may_use_blob(session: Session, user: Account, repo: Repo, sha256: str) -> bool:
+def _may_use_blob(session: Session, user: Actor, repo: Repo, sha256: str) -> bool:
     granted = session.scalar(
         select(BlobGrant.id).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id)
     )
@@ -318,7 +318,7 @@ def grant_blob(session: Session, repo: Repo, sha256: str, size: int) -> None:
     session.flush()
 
 
-def blob_needs_upload(session: Session, store: BlobStore, user: Account, repo: Repo, sha256: str) -> bool:
+def blob_needs_upload(session: Session, store: BlobStore, user: Actor, repo: Repo, sha256: str) -> bool:
     """The LFS batch answer: skip the upload only when the bytes are here and usable by this repo."""
     if not store.exists(sha256):
         return True
@@ -391,7 +391,7 @@ def apply_commit(
     session: Session,
     store: BlobStore,
     settings: Settings,
-    user: Account,
+    user: Actor,
     repo: Repo,
     branch: str,
     prepared: PreparedCommit,
@@ -455,7 +455,7 @@ def apply_commit(
     return commit
 
 
-def initial_commit(session: Session, store: BlobStore, user: Account, repo: Repo) -> Commit:
+def initial_commit(session: Session, store: BlobStore, user: Actor, repo: Repo) -> Commit:
     info = store.put([GITATTRIBUTES])
     files = {
         ".gitattributes": FileEntry(
@@ -555,7 +555,7 @@ def commit_files(
     session: Session,
     store: BlobStore,
     settings: Settings,
-    user: Account,
+    user: Actor,
     repo: Repo,
     files: dict[str, bytes],
     *,

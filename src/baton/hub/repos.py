@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from baton.accounts import service as accounts
+from baton.accounts.actor import Actor
 from baton.accounts.models import ROLES, Account, Membership
 from baton.core.database import utcnow
 from baton.core.errors import (
@@ -87,7 +88,7 @@ def find_repo(session: Session, key: RepoKey) -> Repo | None:
     )
 
 
-def repo_role(session: Session, user: Account | None, repo: Repo) -> str | None:
+def repo_role(session: Session, user: Actor | None, repo: Repo) -> str | None:
     """The user's role on the repo through its owning namespace (None: no membership)."""
     if user is None:
         return None
@@ -97,12 +98,12 @@ def repo_role(session: Session, user: Account | None, repo: Repo) -> str | None:
     return accounts.role_in_namespace(session, user, owner)
 
 
-def has_role(session: Session, user: Account | None, repo: Repo, needed: str) -> bool:
+def has_role(session: Session, user: Actor | None, repo: Repo, needed: str) -> bool:
     role = repo_role(session, user, repo)
     return role is not None and ROLES.index(role) >= ROLES.index(needed)
 
 
-def get_repo(session: Session, user: Account | None, key: RepoKey) -> Repo:
+def get_repo(session: Session, user: Actor | None, key: RepoKey) -> Repo:
     """The repo if it exists and the user may see it; private repos are 404 to outsiders."""
     repo = find_repo(session, key)
     if repo is None or (repo.private and not has_role(session, user, repo, "read")):
@@ -110,10 +111,13 @@ def get_repo(session: Session, user: Account | None, key: RepoKey) -> Repo:
     return repo
 
 
-def get_writable_repo(session: Session, user: Account | None, key: RepoKey) -> Repo:
+def get_writable_repo(session: Session, user: Actor | None, key: RepoKey) -> Repo:
     repo = get_repo(session, user, key)
+    if user is not None and has_role(session, accounts.actor_for_role_check(user), repo, "write"):
+        # The account could write, but this token may not.
+        user.require("write", f"write to {key}")
     if not has_role(session, user, repo, "write"):
-        read_only_token = user is not None and user.token_role == "read"
+        read_only_token = user is not None and not user.can("write")
         raise PermissionDeniedError(
             f"'{user.name if user else 'anonymous'}' cannot write to {key}",
             hint="This token is read-only: use a write token."
@@ -124,15 +128,18 @@ def get_writable_repo(session: Session, user: Account | None, key: RepoKey) -> R
 
 
 def get_admin_repo(
-    session: Session, user: Account | None, key: RepoKey, action: str = "change the settings of"
+    session: Session, user: Actor | None, key: RepoKey, action: str = "change the settings of"
 ) -> Repo:
     repo = get_repo(session, user, key)
+    if user is not None and has_role(session, accounts.actor_for_role_check(user), repo, "admin"):
+        # The account is an admin here, but this token may not use admin powers.
+        user.require("admin", f"{action} {key}")
     if not has_role(session, user, repo, "admin"):
         raise PermissionDeniedError(f"Only admins of '{repo.namespace}' can {action} {key}")
     return repo
 
 
-def check_file_access(session: Session, user: Account | None, repo: Repo) -> None:
+def check_file_access(session: Session, user: Actor | None, repo: Repo) -> None:
     """Raise GatedRepoError when the repo is gated and the user has no approved access."""
     if not repo.gated or has_role(session, user, repo, "read"):
         return
@@ -143,7 +150,7 @@ def check_file_access(session: Session, user: Account | None, repo: Repo) -> Non
             hint="Pass a token (HF_TOKEN) and request access to this gated repo.",
         )
     status = session.scalar(
-        select(AccessRequest.status).where(AccessRequest.repo_id == repo.id, AccessRequest.user_id == user.id)
+        select(AccessRequest.status).where(AccessRequest.repo_id == repo.id, AccessRequest.user_id == user.account_id)
     )
     if status != "accepted":
         state = "is pending" if status == "pending" else ("was rejected" if status else "was not requested")
@@ -161,7 +168,7 @@ def visibility_to_private(private: bool | None, visibility: str | None) -> bool:
 
 
 def create_repo(
-    session: Session, user: Account, key: RepoKey, *, private: bool, exist_ok: bool = False
+    session: Session, user: Actor, key: RepoKey, *, private: bool, exist_ok: bool = False
 ) -> tuple[Repo, bool]:
     """Create the repo row (the caller makes its first commit). Returns (repo, created)."""
     owner = accounts.find_account(session, key.namespace)
@@ -209,7 +216,7 @@ def _refuse_if_held(session: Session, repo: Repo, action: str) -> None:
         raise HeldRevisionError(f"Cannot {action} {repo.repo_id}: a revision is held by {holders}")
 
 
-def delete_repo(session: Session, user: Account, key: RepoKey) -> None:
+def delete_repo(session: Session, user: Actor, key: RepoKey) -> None:
     repo = get_admin_repo(session, user, key, "delete")
     _refuse_if_held(session, repo, "delete")
     # Children first, so the delete works the same with or without ON DELETE CASCADE support.
@@ -224,7 +231,7 @@ def delete_repo(session: Session, user: Account, key: RepoKey) -> None:
     session.flush()
 
 
-def move_repo(session: Session, user: Account, source: RepoKey, target: RepoKey) -> Repo:
+def move_repo(session: Session, user: Actor, source: RepoKey, target: RepoKey) -> Repo:
     repo = get_admin_repo(session, user, source, "move")
     if source.repo_type != target.repo_type:
         raise BadRequestError("A repo cannot change type when moved")
@@ -244,7 +251,7 @@ def move_repo(session: Session, user: Account, source: RepoKey, target: RepoKey)
 
 def update_settings(
     session: Session,
-    user: Account,
+    user: Actor,
     key: RepoKey,
     *,
     private: bool | None = None,
@@ -299,7 +306,7 @@ def refuse_if_commit_held(session: Session, repo: Repo, commit_oid: str, action:
 # Gated access --------------------------------------------------------------------------------
 
 
-def request_access(session: Session, user: Account, repo: Repo, fields: dict[str, Any]) -> AccessRequest:
+def request_access(session: Session, user: Actor, repo: Repo, fields: dict[str, Any]) -> AccessRequest:
     if not repo.gated:
         raise BadRequestError(f"{repo.repo_id} is not gated; no request is needed")
     required = (repo.card_data or {}).get("extra_gated_fields") or {}
@@ -310,11 +317,11 @@ def request_access(session: Session, user: Account, repo: Repo, fields: dict[str
             hint="Fill in every field the repo's card lists under extra_gated_fields.",
         )
     request = session.scalar(
-        select(AccessRequest).where(AccessRequest.repo_id == repo.id, AccessRequest.user_id == user.id)
+        select(AccessRequest).where(AccessRequest.repo_id == repo.id, AccessRequest.user_id == user.account_id)
     )
     status = "accepted" if repo.gated == "auto" else "pending"
     if request is None:
-        request = AccessRequest(repo_id=repo.id, user_id=user.id, status=status, fields=fields)
+        request = AccessRequest(repo_id=repo.id, user_id=user.account_id, status=status, fields=fields)
         session.add(request)
     elif request.status != "accepted":
         request.status, request.fields = status, fields
@@ -325,7 +332,7 @@ def request_access(session: Session, user: Account, repo: Repo, fields: dict[str
 
 
 def list_access_requests(
-    session: Session, user: Account, key: RepoKey, status: str
+    session: Session, user: Actor, key: RepoKey, status: str
 ) -> list[tuple[AccessRequest, Account]]:
     repo = get_admin_repo(session, user, key)
     rows = session.execute(
@@ -338,7 +345,7 @@ def list_access_requests(
 
 
 def decide_access(
-    session: Session, admin: Account, key: RepoKey, username: str, status: str
+    session: Session, admin: Actor, key: RepoKey, username: str, status: str
 ) -> AccessRequest:
     if status not in ("accepted", "rejected", "pending"):
         raise BadRequestError(f"Unknown status '{status}'", hint="Use accepted, rejected or pending.")
@@ -369,7 +376,7 @@ SORT_COLUMNS = {
 
 def list_repos(
     session: Session,
-    user: Account | None,
+    user: Actor | None,
     repo_type: str,
     *,
     search: str | None = None,
@@ -385,8 +392,8 @@ def list_repos(
         if user.is_admin:
             visible = Repo.private.in_([True, False])
         else:
-            member_of = select(Membership.org_id).where(Membership.user_id == user.id)
-            visible = or_(visible, Repo.owner_id == user.id, Repo.owner_id.in_(member_of))
+            member_of = select(Membership.org_id).where(Membership.user_id == user.account_id)
+            visible = or_(visible, Repo.owner_id == user.account_id, Repo.owner_id.in_(member_of))
     query = query.where(visible)
     if author:
         query = query.where(Repo.namespace == author)
@@ -449,7 +456,7 @@ def set_lineage(session: Session, repo: Repo, bases: list[str], relation: str | 
     session.flush()
 
 
-def lineage(session: Session, user: Account | None, repo: Repo) -> dict[str, list[dict[str, Any]]]:
+def lineage(session: Session, user: Actor | None, repo: Repo) -> dict[str, list[dict[str, Any]]]:
     """What the repo was built on, and the visible repos built on it."""
     bases = [
         {"id": edge.base, "relation": edge.relation}
@@ -469,7 +476,7 @@ def lineage(session: Session, user: Account | None, repo: Repo) -> dict[str, lis
     return {"base_models": bases, "derivatives": children}
 
 
-def repos_holding_blob_visible_to(session: Session, user: Account | None, sha256: str) -> bool:
+def repos_holding_blob_visible_to(session: Session, user: Actor | None, sha256: str) -> bool:
     """Whether some repo the user can read already holds a file with these bytes."""
     rows = session.execute(
         select(Repo)

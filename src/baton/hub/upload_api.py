@@ -25,6 +25,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from baton.accounts import service as accounts
+from baton.accounts.actor import Actor
+from baton.accounts.http import OptionalUser, WriteUser, limit_actions, optional_user
+from baton.accounts.models import ApiToken
 from baton.core.errors import (
     AuthenticationError,
     BadRequestError,
@@ -33,7 +37,7 @@ from baton.core.errors import (
     RepoNotFoundError,
     RevisionNotFoundError,
 )
-from baton.core.http import OptionalUser, RequiredUser, RuntimeDep
+from baton.core.http import RuntimeDep
 from baton.core.runtime import Runtime
 from baton.hub import commits, gitignore, paths, repos
 from baton.hub.hf_api import TYPE_PLURALS, base_url, key_from, ndjson_lines, raw_tail, web_url
@@ -60,7 +64,7 @@ def preupload(
     revision: str,
     request_body: dict[str, Any],
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
     request: Request,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
@@ -117,10 +121,10 @@ def _lfs_error(oid: str, size: int, code: int, message: str) -> dict[str, Any]:
 
 async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str) -> Response:
     runtime: Runtime = request.app.state.runtime
-    from baton.core.http import optional_user  # resolved here: this route is registered by hand
-
+    # Resolved here: this route is registered by hand.
     user = await run_in_threadpool(optional_user, request, runtime)
     key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
+    limit_actions(runtime, request, "upload", user)
     try:
         body = await request.json()
     except ValueError as error:
@@ -159,7 +163,7 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
                     continue
                 answer: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
                 if commits.blob_needs_upload(session, runtime.store, user, repo, oid):
-                    answer["actions"] = _upload_actions(runtime, root, key, oid, size, multipart)
+                    answer["actions"] = _upload_actions(runtime, root, key, oid, size, multipart, user)
                 else:
                     reused.append((oid, size))
                 answers.append(answer)
@@ -172,9 +176,7 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
         return answers
 
     answers = await run_in_threadpool(plan)
-    any_multipart = any(
-        "chunk_size" in a.get("actions", {}).get("upload", {}).get("header", {}) for a in answers
-    )
+    any_multipart = any("chunk_size" in a.get("actions", {}).get("upload", {}).get("header", {}) for a in answers)
     return JSONResponse(
         {"transfer": "multipart" if any_multipart else "basic", "objects": answers, "hash_algo": "sha256"},
         media_type=LFS_MEDIA_TYPE,
@@ -182,27 +184,45 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
 
 
 def _upload_actions(
-    runtime: Runtime, root: str, key: RepoKey, oid: str, size: int, multipart: bool
+    runtime: Runtime, root: str, key: RepoKey, oid: str, size: int, multipart: bool, user: Actor
 ) -> dict[str, Any]:
     scope = f"{key.repo_type}/{key.namespace}/{key.name}"
-    verify = {"href": root + runtime.signer.sign(f"/api/lfs/{scope}/verify/{oid}")}
+
+    def signed(path: str) -> str:
+        # Bound to the uploader's token, so each use re-checks that the token still may write here.
+        return root + runtime.signer.sign(path, by=user.token_id)
+
+    verify = {"href": signed(f"/api/lfs/{scope}/verify/{oid}")}
     if not multipart or size < MULTIPART_THRESHOLD:
-        href = root + runtime.signer.sign(f"/api/lfs/{scope}/objects/{oid}/{size}")
-        return {"upload": {"href": href, "header": {}}, "verify": verify}
+        return {"upload": {"href": signed(f"/api/lfs/{scope}/objects/{oid}/{size}"), "header": {}}, "verify": verify}
     upload_id = secrets.token_urlsafe(16).replace("-", "x")
     header: dict[str, str] = {"chunk_size": str(PART_SIZE)}
     for part in range(1, math.ceil(size / PART_SIZE) + 1):
-        header[f"{part:05d}"] = root + runtime.signer.sign(
-            f"/api/lfs/{scope}/parts/{oid}/{size}/{upload_id}/{part}"
-        )
-    complete = root + runtime.signer.sign(f"/api/lfs/{scope}/complete/{oid}/{size}/{upload_id}")
+        header[f"{part:05d}"] = signed(f"/api/lfs/{scope}/parts/{oid}/{size}/{upload_id}/{part}")
+    complete = signed(f"/api/lfs/{scope}/complete/{oid}/{size}/{upload_id}")
     return {"upload": {"href": complete, "header": header}, "verify": verify}
 
 
-def _verify_link(request: Request, runtime: Runtime) -> None:
-    runtime.signer.verify(
-        request.url.path, request.query_params.get("expires"), request.query_params.get("signature")
-    )
+def _verify_link(request: Request, runtime: Runtime, repo_type: str, namespace: str, name: str) -> None:
+    """A signed upload link is good only while its token may still write to the repo.
+
+    The signature proves Baton issued the link; the token named in it must still be valid (not
+    revoked or expired) and still have write access to the repo, checked at every use.
+    """
+    query = request.query_params
+    token_id = runtime.signer.verify(request.url.path, query.get("expires"), query.get("signature"), query.get("by"))
+    if token_id is None:
+        raise AuthenticationError("This upload link names no uploader", hint="Ask the LFS batch API for a new link.")
+    key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
+    with runtime.database.session() as session:
+        token = session.get(ApiToken, token_id)
+        if token is None:
+            raise AuthenticationError(
+                "This upload link's token no longer exists", hint="Upload again with a valid token."
+            )
+        user = accounts.actor_from_token(session, token)
+        repos.get_writable_repo(session, user, key)
+    limit_actions(runtime, request, "upload", user)
 
 
 def _body_chunks(request: Request) -> Iterator[bytes]:
@@ -240,7 +260,7 @@ def _granting_repo(runtime: Runtime, repo_type: str, namespace: str, name: str, 
 async def upload_object(
     repo_type: str, namespace: str, name: str, oid: str, size: int, request: Request, runtime: RuntimeDep
 ) -> Response:
-    _verify_link(request, runtime)
+    _verify_link(request, runtime, repo_type, namespace, name)
     check_sha256(oid)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) != size:
@@ -271,7 +291,7 @@ async def upload_part(
     request: Request,
     runtime: RuntimeDep,
 ) -> Response:
-    _verify_link(request, runtime)
+    _verify_link(request, runtime, repo_type, namespace, name)
     check_sha256(oid)
     if not UPLOAD_ID_PATTERN.match(upload_id) or not 1 <= part <= 10_000:
         raise BadRequestError("Malformed part link")
@@ -295,7 +315,7 @@ def complete_upload(
     request: Request,
     runtime: RuntimeDep,
 ) -> Response:
-    _verify_link(request, runtime)
+    _verify_link(request, runtime, repo_type, namespace, name)
     check_sha256(oid)
     if not UPLOAD_ID_PATTERN.match(upload_id):
         raise BadRequestError("Malformed completion link")
@@ -323,7 +343,7 @@ def verify_object(
     runtime: RuntimeDep,
     user: OptionalUser,
 ) -> Response:
-    _verify_link(request, runtime)
+    _verify_link(request, runtime, repo_type, namespace, name)
     check_sha256(oid)
     if not runtime.store.exists(oid):
         raise IntegrityError(f"Object {oid} was not received completely", hint="Upload it again.")
@@ -341,9 +361,10 @@ async def commit(
     revision: str,
     request: Request,
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
+    limit_actions(runtime, request, "upload", user)
     branch, _ = raw_tail(request, f"/{namespace}/{name}/commit/")
     if request.query_params.get("create_pr") in ("1", "true", "True"):
         raise BadRequestError(
@@ -356,9 +377,7 @@ async def commit(
     def run() -> dict[str, Any]:
         with runtime.database.session() as session:
             repo = repos.get_writable_repo(session, user, key)
-            prepared = commits.prepare_commit(
-                session, runtime.store, runtime.settings, user, repo, operations
-            )
+            prepared = commits.prepare_commit(session, runtime.store, runtime.settings, user, repo, operations)
         with runtime.database.session(write=True) as session:
             repo = repos.get_writable_repo(session, user, key)
             new = commits.apply_commit(

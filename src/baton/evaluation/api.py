@@ -131,7 +131,12 @@ def get_results(run_id: int, runtime: RuntimeDep, user: OptionalUser) -> dict[st
 @router.get("/api/evaluation/endpoints")
 def list_endpoints(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
     with runtime.database.session() as session:
-        return [service.endpoint_json(endpoint) for endpoint in service.list_endpoints(session)]
+        shown = [service.endpoint_json(endpoint) for endpoint in service.list_endpoints(session)]
+    if not user.is_operator:
+        # Where an endpoint lives inside the operator's network is theirs to know; submitters pick by name.
+        for endpoint in shown:
+            endpoint.pop("base_url")
+    return shown
 
 
 @router.post("/api/evaluation/endpoints", status_code=201)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, WriteUser
+from baton.accounts.http import OperatorUser, OptionalUser, WriteUser
 from baton.core.errors import BadRequestError
 from baton.core.http import RuntimeDep
 from baton.hub import commits, repos
@@ -17,7 +17,7 @@ router = APIRouter()
 
 @router.post("/api/{type_plural}/{namespace}/{name}/ask-access")
 async def ask_access(
-    type_plural: str, namespace: str, name: str, request: Request, runtime: RuntimeDep, user: RequiredUser
+    type_plural: str, namespace: str, name: str, request: Request, runtime: RuntimeDep, user: WriteUser
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     if request.headers.get("content-type", "").startswith("application/json"):
@@ -34,7 +34,7 @@ async def ask_access(
 
 @router.get("/api/{type_plural}/{namespace}/{name}/user-access-request/{status}")
 def list_access_requests(
-    type_plural: str, namespace: str, name: str, status: str, runtime: RuntimeDep, user: RequiredUser
+    type_plural: str, namespace: str, name: str, status: str, runtime: RuntimeDep, user: WriteUser
 ) -> list[dict[str, Any]]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session() as session:

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from baton.accounts import service as accounts
 from baton.accounts.actor import Actor
-from baton.accounts.http import OptionalUser, WriteUser, limit_actions, optional_user
+from baton.accounts.http import OptionalUser, WriteUser, limit_actions
 from baton.accounts.models import ApiToken
 from baton.core.errors import (
     AuthenticationError,
@@ -119,10 +119,8 @@ def _lfs_error(oid: str, size: int, code: int, message: str) -> dict[str, Any]:
     return {"oid": oid, "size": size, "error": {"code": code, "message": message}}
 
 
-async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str) -> Response:
+async def lfs_batch(request: Request, user: Actor, repo_type: str, namespace: str, name: str) -> Response:
     runtime: Runtime = request.app.state.runtime
-    # Resolved here: this route is registered by hand.
-    user = await run_in_threadpool(optional_user, request, runtime)
     key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
     limit_actions(runtime, request, "upload", user)
     try:
@@ -142,8 +140,6 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
     root = base_url(request, runtime)
 
     def plan() -> list[dict[str, Any]]:
-        if user is None:
-            raise AuthenticationError("Uploading needs a token")
         answers = []
         reused: list[tuple[str, int]] = []
         with runtime.database.session() as session:
@@ -405,14 +401,16 @@ async def commit(
 def install_lfs_routes(app_router: APIRouter) -> None:
     """LFS batch URLs end in ``<name>.git/...``, which path parameters cannot split cleanly."""
 
-    async def model_batch(namespace: str, repo_git: str, request: Request) -> Response:
-        return await lfs_batch(request, "model", namespace, repo_git.removesuffix(".git"))
+    async def model_batch(namespace: str, repo_git: str, request: Request, user: WriteUser) -> Response:
+        return await lfs_batch(request, user, "model", namespace, repo_git.removesuffix(".git"))
 
-    async def typed_batch(type_plural: str, namespace: str, repo_git: str, request: Request) -> Response:
+    async def typed_batch(
+        type_plural: str, namespace: str, repo_git: str, request: Request, user: WriteUser
+    ) -> Response:
         repo_type = TYPE_PLURALS.get(type_plural)
         if repo_type is None:
             raise BadRequestError(f"Unknown repo type '{type_plural}'")
-        return await lfs_batch(request, repo_type, namespace, repo_git.removesuffix(".git"))
+        return await lfs_batch(request, user, repo_type, namespace, repo_git.removesuffix(".git"))
 
     app_router.add_api_route("/{namespace}/{repo_git}/info/lfs/objects/batch", model_batch, methods=["POST"])
     app_router.add_api_route(

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton.accounts.http import OptionalUser, RequiredUser, WriteUser
+from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, WriteUser
 from baton.core.http import RuntimeDep
 from baton.talent import consent as notices
 from baton.talent import groups, matchmaking, retention, service
@@ -383,37 +383,36 @@ def placements(runtime: RuntimeDep, challenge: str | None = None) -> dict[str, i
 
 
 @router.get("/reviews")
-def review_queue(runtime: RuntimeDep, user: RequiredUser, status: str | None = "open") -> list[dict[str, Any]]:
+def review_queue(runtime: RuntimeDep, user: OperatorUser, status: str | None = "open") -> list[dict[str, Any]]:
     with runtime.database.session() as session:
         return [service.review_for_operator(session, row) for row in service.list_reviews(session, user, status=status)]
 
 
 @router.post("/reviews/{review_id}/answer")
-def answer_review(review_id: int, body: AnswerBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+def answer_review(review_id: int, body: AnswerBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.review_json(service.answer_review(session, user, review_id, body.answer))
 
 
 @router.post("/matching-runs", status_code=201)
-def run_matching(runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+def run_matching(runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return matchmaking.run_matching(session, user)
 
 
 @router.get("/matching-runs/{run_id}")
-def get_matching_run(run_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def get_matching_run(run_id: int, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session() as session:
         return matchmaking.get_matching_run(session, user, run_id)
 
 
 @router.get("/exposure")
-def exposure(runtime: RuntimeDep, user: RequiredUser, top_k: int = 10) -> list[dict[str, Any]]:
+def exposure(runtime: RuntimeDep, user: OperatorUser, top_k: int = 10) -> list[dict[str, Any]]:
     with runtime.database.session() as session:
         return matchmaking.exposure(session, user, top_k=max(1, min(top_k, 100)))
 
 
 @router.post("/purge-expired")
-def purge(runtime: RuntimeDep, user: WriteUser) -> dict[str, int]:
-    service._require_operator(user)
+def purge(runtime: RuntimeDep, user: OperatorUser) -> dict[str, int]:
     with runtime.database.session(write=True) as session:
         return retention.purge_expired(session)

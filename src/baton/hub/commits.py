@@ -35,7 +35,7 @@ from baton.core.errors import (
 from baton.core.settings import Settings
 from baton.hub import cards, paths, scanning
 from baton.hub.models import BlobGrant, Commit, Ref, Repo, TreeEntry
-from baton.hub.repos import refuse_if_commit_held, repos_holding_blob_visible_to, set_lineage
+from baton.hub.repos import blob_readable_by, refuse_if_commit_held, set_lineage
 from baton.storage import BlobStore
 from baton.storage.base import check_sha256
 
@@ -302,10 +302,16 @@ def prepare_commit(
 
 
 def _may_use_blob(session: Session, user: Account, repo: Repo, sha256: str) -> bool:
+    """The bytes were sent to this repo, or the user may read them where they already are."""
+    return has_grant(session, repo, sha256) or blob_readable_by(session, user, sha256)
+
+
+def has_grant(session: Session, repo: Repo, sha256: str) -> bool:
+    """Whether the bytes were uploaded to ``repo`` (or reused there by someone who could read them)."""
     granted = session.scalar(
         select(BlobGrant.id).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id)
     )
-    return granted is not None or repos_holding_blob_visible_to(session, user, sha256)
+    return granted is not None
 
 
 def grant_blob(session: Session, repo: Repo, sha256: str, size: int) -> None:

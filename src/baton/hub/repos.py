@@ -17,6 +17,7 @@ from baton.accounts.models import ROLES, Account, Membership
 from baton.core.database import utcnow
 from baton.core.errors import (
     BadRequestError,
+    BatonError,
     GatedRepoError,
     HeldRevisionError,
     InvalidNameError,
@@ -132,12 +133,35 @@ def get_admin_repo(
     return repo
 
 
+def can_read_files(session: Session, user: Account | None, repo: Repo) -> bool:
+    """Whether ``user`` may read the bytes of ``repo``'s files: THE rule for every blob-level path.
+
+    Downloads, blob reuse by hash (LFS batch and commit), model snapshots and task data all ask
+    this, so that a file is never reachable through one path and refused through another.
+    """
+    return _file_access_refusal(session, user, repo) is None
+
+
 def check_file_access(session: Session, user: Account | None, repo: Repo) -> None:
-    """Raise GatedRepoError when the repo is gated and the user has no approved access."""
-    if not repo.gated or has_role(session, user, repo, "read"):
-        return
+    """Raise unless ``user`` may read the bytes of ``repo``'s files (see ``can_read_files``).
+
+    Private repos need the read role (404 otherwise, as for the repo itself); gated repos need
+    the read role or an accepted access request (GatedRepoError: 401 anonymous, 403 signed in).
+    """
+    refusal = _file_access_refusal(session, user, repo)
+    if refusal is not None:
+        raise refusal
+
+
+def _file_access_refusal(session: Session, user: Account | None, repo: Repo) -> BatonError | None:
+    if has_role(session, user, repo, "read"):
+        return None
+    if repo.private:
+        return RepoNotFoundError(f"Repository not found: {key_of(repo)}")
+    if not repo.gated:
+        return None
     if user is None:
-        raise GatedRepoError(
+        return GatedRepoError(
             f"Access to {repo.repo_id} is restricted: log in and request access",
             authenticated=False,
             hint="Pass a token (HF_TOKEN) and request access to this gated repo.",
@@ -145,11 +169,14 @@ def check_file_access(session: Session, user: Account | None, repo: Repo) -> Non
     status = session.scalar(
         select(AccessRequest.status).where(AccessRequest.repo_id == repo.id, AccessRequest.user_id == user.id)
     )
-    if status != "accepted":
-        state = "is pending" if status == "pending" else ("was rejected" if status else "was not requested")
-        raise GatedRepoError(
-            f"Access to {repo.repo_id} is restricted and your request {state}", authenticated=True
-        )
+    if status == "accepted":
+        return None
+    state = "is pending" if status == "pending" else ("was rejected" if status else "was not requested")
+    return GatedRepoError(f"Access to {repo.repo_id} is restricted and your request {state}", authenticated=True)
+
+
+def key_of(repo: Repo) -> RepoKey:
+    return RepoKey(repo.repo_type, repo.namespace, repo.name)
 
 
 def visibility_to_private(private: bool | None, visibility: str | None) -> bool:
@@ -469,13 +496,26 @@ def lineage(session: Session, user: Account | None, repo: Repo) -> dict[str, lis
     return {"base_models": bases, "derivatives": children}
 
 
-def repos_holding_blob_visible_to(session: Session, user: Account | None, sha256: str) -> bool:
-    """Whether some repo the user can read already holds a file with these bytes."""
-    rows = session.execute(
-        select(Repo)
-        .join(Commit, Commit.repo_id == Repo.id)
+# Repos holding a blob that are looked at: enough for any real sharing, bounded for a blob that is
+# everywhere. Public ungated holders come first, so a false "no" (an upload asked for) is rare.
+BLOB_HOLDERS_CHECKED = 100
+
+
+def blob_readable_by(session: Session, user: Account | None, sha256: str) -> bool:
+    """Whether ``user`` may read these bytes through some repo whose history holds them.
+
+    Knowing a hash is not access: this is what lets the LFS batch skip an upload and a commit
+    reuse the bytes, so it asks ``can_read_files`` of each holder (private and gated alike).
+    """
+    holders = (
+        select(Commit.repo_id)
         .join(TreeEntry, TreeEntry.tree_id == Commit.tree_id)
         .where(TreeEntry.sha256 == sha256)
-        .limit(50)
-    ).scalars()
-    return any(not repo.private or has_role(session, user, repo, "read") for repo in rows)
+    )
+    candidates = session.scalars(
+        select(Repo)
+        .where(Repo.id.in_(holders))
+        .order_by(Repo.private, Repo.gated.is_not(None), Repo.id)
+        .limit(BLOB_HOLDERS_CHECKED)
+    )
+    return any(can_read_files(session, user, repo) for repo in candidates)

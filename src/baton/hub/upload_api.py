@@ -325,7 +325,13 @@ def verify_object(
 ) -> Response:
     _verify_link(request, runtime)
     check_sha256(oid)
-    if not runtime.store.exists(oid):
+    key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
+    with runtime.database.session() as session:
+        repo = repos.find_repo(session, key)
+        # Only bytes that reached this repo verify: the link must not tell whether the store
+        # holds some other repo's blob.
+        received = repo is not None and commits.has_grant(session, repo, oid)
+    if not received or not runtime.store.exists(oid):
         raise IntegrityError(f"Object {oid} was not received completely", hint="Upload it again.")
     size = runtime.store.size(oid)
     if request_body.get("size") not in (None, size):

@@ -254,7 +254,7 @@ def prepare_commit(
     prepared = PreparedCommit()
     for operation in operations:
         if isinstance(operation, AddInline):
-            path = paths.validate_repo_path(operation.path)
+            path = paths.validate_new_path(operation.path)
             if len(operation.content) > settings.max_regular_file_size:
                 raise QuotaExceededError(
                     f"{path} is {len(operation.content)} bytes, over the inline limit",
@@ -268,7 +268,7 @@ def prepare_commit(
                 path, info.sha256, info.size, False, git_blob_oid(operation.content)
             )
         elif isinstance(operation, AddLfs):
-            path = paths.validate_repo_path(operation.path)
+            path = paths.validate_new_path(operation.path)
             if operation.size > settings.max_file_size:
                 raise QuotaExceededError(f"{path} is {operation.size} bytes, over the per-file limit")
             if not store.exists(operation.sha256):
@@ -414,6 +414,8 @@ def apply_commit(
     head = session.get(Commit, ref.commit_oid)
     assert head is not None
     files = {entry.path: entry for entry in tree_entries(session, head.tree_id)}
+    # Only names new to the tree are checked for clashes: files a repo already holds stay usable.
+    new_paths = [path for path in prepared.additions if path not in files]
     for deletion in prepared.deletions:
         if isinstance(deletion, DeleteFile):
             if deletion.path not in files:
@@ -441,6 +443,14 @@ def apply_commit(
                     code="PathConflict",
                 )
         files[path] = entry
+    clash = paths.find_disk_clash(new_paths, files)
+    if clash is not None:
+        raise ConflictError(
+            f"{clash[0]!r} and {clash[1]!r} would be the same file or folder on a case-insensitive disk "
+            "(macOS, Windows): their names differ only in letter case or Unicode normalization",
+            code="PathConflict",
+            hint="Rename one of the two, or delete the other in the same commit.",
+        )
     total = sum(entry.size for entry in files.values())
     if total > settings.max_repo_size:
         raise QuotaExceededError(f"{repo.repo_id} would hold {total} bytes, over the per-repo limit")

@@ -198,13 +198,7 @@ def create_repo(
             hint="Create the organization first, or use your own name as the namespace.",
         )
     accounts.require_namespace_role(session, user, owner, "write")
-    existing = session.scalar(
-        select(Repo).where(
-            Repo.repo_type == key.repo_type,
-            func.lower(Repo.namespace) == key.namespace.lower(),
-            func.lower(Repo.name) == key.name.lower(),
-        )
-    )
+    existing = find_name_clash(session, key)
     if existing is not None:
         if exist_ok and existing.namespace == key.namespace and existing.name == key.name:
             return existing, False
@@ -220,6 +214,18 @@ def create_repo(
     session.add(repo)
     session.flush()
     return repo, True
+
+
+def find_name_clash(session: Session, key: RepoKey, *, besides: Repo | None = None) -> Repo | None:
+    """The repo (other than ``besides``) whose id equals ``key`` ignoring case: one name on every client's disk."""
+    query = select(Repo).where(
+        Repo.repo_type == key.repo_type,
+        func.lower(Repo.namespace) == key.namespace.lower(),
+        func.lower(Repo.name) == key.name.lower(),
+    )
+    if besides is not None:
+        query = query.where(Repo.id != besides.id)
+    return session.scalar(query.limit(1))
 
 
 def active_holds(session: Session, repo: Repo, commit_oid: str | None = None) -> list[RevisionHold]:
@@ -260,8 +266,16 @@ def move_repo(session: Session, user: Account, source: RepoKey, target: RepoKey)
     if new_owner is None:
         raise NotFoundError(f"No user or organization named '{target.namespace}'")
     accounts.require_namespace_role(session, user, new_owner, "write")
-    if find_repo(session, target) is not None:
-        raise RepoExistsError(f"{target} already exists")
+    # The repo itself is no clash (a case-only rename), unless it would not move at all.
+    moved = (new_owner.name, target.name) != (repo.namespace, repo.name)
+    clash = find_name_clash(
+        session, RepoKey(target.repo_type, new_owner.name, target.name), besides=repo if moved else None
+    )
+    if clash is not None:
+        raise RepoExistsError(
+            f"{target} already exists" if clash.repo_id == target.repo_id else f"{target} clashes with {key_of(clash)}",
+            hint="Repo names differing only in letter case are one name: pick another.",
+        )
     repo.namespace = new_owner.name
     repo.name = target.name
     repo.owner_id = new_owner.id

@@ -82,7 +82,7 @@ def preupload(
     for item in files:
         if not isinstance(item, dict):
             raise BadRequestError("Each entry of 'files' must be an object")
-        path = paths.validate_repo_path(str(item.get("path", "")))
+        path = paths.validate_new_path(str(item.get("path", "")))
         size = item.get("size")
         if not isinstance(size, int) or size < 0:
             raise BadRequestError(f"{path}: 'size' must be a non-negative integer")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from baton.challenge import catalogue, release
 from baton.challenge import report as reports
-from baton.core.http import OptionalUser, RequiredUser, RuntimeDep, require_operator
+from baton.core.http import DbId, OptionalUser, RequiredUser, RuntimeDep, require_operator
 
 router = APIRouter()
 
@@ -63,7 +63,7 @@ def get_actions(
 
 
 @router.post("/api/commons/findings/{finding_id}/resolve")
-def resolve(runtime: RuntimeDep, user: RequiredUser, finding_id: int, body: Resolution) -> dict[str, Any]:
+def resolve(runtime: RuntimeDep, user: RequiredUser, finding_id: DbId, body: Resolution) -> dict[str, Any]:
     require_operator(user)
     with runtime.database.session(write=True) as session:
         item = release.resolve_finding(

@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from baton.accounts.models import Account
+from baton.core.bodies import parse_body
 from baton.core.database import utcnow
 from baton.core.errors import (
     BadRequestError,
@@ -190,42 +192,69 @@ def list_commits(session: Session, repo: Repo, head: Commit, limit: int | None =
 # Commit preparation (no lock held) ------------------------------------------------------------
 
 
-def parse_ndjson_operations(lines: list[dict[str, Any]]) -> tuple[dict[str, Any], list[Operation]]:
+class CommitHeader(BaseModel):
+    """The ``header`` line of an NDJSON commit."""
+
+    summary: StrictStr | None = None
+    description: StrictStr | None = None
+    parentCommit: StrictStr | None = None
+
+
+class _InlineFileLine(BaseModel):
+    path: StrictStr
+    content: StrictStr = ""
+    encoding: StrictStr = "base64"
+
+
+class _LfsFileLine(BaseModel):
+    path: StrictStr
+    oid: StrictStr
+    size: StrictInt = Field(ge=0)
+    algo: StrictStr = "sha256"
+
+
+class _PathLine(BaseModel):
+    path: StrictStr
+
+
+_LINE_SHAPES: dict[str, type[BaseModel]] = {
+    "header": CommitHeader,
+    "file": _InlineFileLine,
+    "lfsFile": _LfsFileLine,
+    "deletedFile": _PathLine,
+    "deletedFolder": _PathLine,
+}
+
+
+def parse_ndjson_operations(lines: list[dict[str, Any]]) -> tuple[CommitHeader, list[Operation]]:
     """Turn the Hub's NDJSON commit payload into a header and typed operations."""
-    header: dict[str, Any] = {}
+    header = CommitHeader()
     operations: list[Operation] = []
     for number, line in enumerate(lines, start=1):
-        key, value = line.get("key"), line.get("value")
-        if not isinstance(value, dict):
-            raise BadRequestError(f"Commit payload line {number}: 'value' must be an object")
-        if key == "header":
-            header = value
-        elif key == "file":
-            if value.get("encoding", "base64") != "base64":
-                raise BadRequestError(f"Commit payload line {number}: only base64 encoding is supported")
-            try:
-                content = base64.b64decode(str(value.get("content", "")), validate=True)
-            except binascii.Error as error:
-                raise BadRequestError(f"Commit payload line {number}: content is not valid base64") from error
-            operations.append(AddInline(str(value.get("path", "")), content))
-        elif key == "lfsFile":
-            if value.get("algo", "sha256") != "sha256":
-                raise BadRequestError(f"Commit payload line {number}: only sha256 LFS objects are supported")
-            size = value.get("size")
-            if not isinstance(size, int) or size < 0:
-                raise BadRequestError(f"Commit payload line {number}: 'size' must be a non-negative integer")
-            operations.append(
-                AddLfs(str(value.get("path", "")), check_sha256(str(value.get("oid", ""))), size)
-            )
-        elif key == "deletedFile":
-            operations.append(DeleteFile(str(value.get("path", ""))))
-        elif key == "deletedFolder":
-            operations.append(DeleteFolder(str(value.get("path", ""))))
-        else:
+        key = line.get("key")
+        shape = _LINE_SHAPES.get(key) if isinstance(key, str) else None
+        if shape is None:
             raise BadRequestError(
-                f"Commit payload line {number}: unknown key '{key}'",
+                f"Commit payload line {number}: unknown key {str(key)[:40]!r}",
                 hint="Use header, file, lfsFile, deletedFile or deletedFolder.",
             )
+        value = parse_body(shape, line.get("value"), f"Commit payload line {number} ({key})")
+        if isinstance(value, CommitHeader):
+            header = value
+        elif isinstance(value, _InlineFileLine):
+            if value.encoding != "base64":
+                raise BadRequestError(f"Commit payload line {number}: only base64 encoding is supported")
+            try:
+                content = base64.b64decode(value.content, validate=True)
+            except binascii.Error as error:
+                raise BadRequestError(f"Commit payload line {number}: content is not valid base64") from error
+            operations.append(AddInline(value.path, content))
+        elif isinstance(value, _LfsFileLine):
+            if value.algo != "sha256":
+                raise BadRequestError(f"Commit payload line {number}: only sha256 LFS objects are supported")
+            operations.append(AddLfs(value.path, check_sha256(value.oid), value.size))
+        elif isinstance(value, _PathLine):
+            operations.append((DeleteFile if key == "deletedFile" else DeleteFolder)(value.path))
     return header, operations
 
 

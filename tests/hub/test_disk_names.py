@@ -29,6 +29,7 @@ from .test_bad_input import (
     head_of,
     ndjson,
     post_commit,
+    preupload_one,
 )
 
 
@@ -142,12 +143,7 @@ def test_names_that_lie_or_break_on_a_disk_are_refused_in_commits_and_preupload(
     before = head_of(client, BOB_REPO, bob)
     body = assert_error(post_commit(client, BOB_REPO, ndjson(file_op(path, b"x")), bob), 400, "InvalidPath")
     assert expected in body["message"]
-    preupload = client.post(
-        f"/api/models/{BOB_REPO}/preupload/main",
-        json={"files": [{"path": path, "size": 1, "sample": "eA=="}]},
-        headers=bob,
-    )
-    assert_error(preupload, 400, "InvalidPath")
+    assert_error(preupload_one(client, BOB_REPO, bob, path), 400, "InvalidPath")
     assert head_of(client, BOB_REPO, bob) == before
 
 

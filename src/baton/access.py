@@ -47,6 +47,7 @@ ENFORCED_BY: Final = {
     REVIEW: "review_user",
     OPERATOR: "operator_user",
     PAGE: "page_user",
+    SIGNED_LINK: "signed_link_uploader",
 }
 
 _HUB_REPO = "/api/{type_plural}/{namespace}/{name}"

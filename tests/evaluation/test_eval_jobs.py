@@ -231,7 +231,7 @@ def test_who_may_submit_and_see_runs(
     folder = client.post(
         "/api/evaluation/runs", json={"model": str(hub_setup["model"]), **task}, headers=users.headers("bob")
     )
-    assert folder.status_code in (403, 404), folder.text
+    assert folder.status_code == 400 and folder.json()["error"] == "InvalidModel", folder.text  # never the disk
     sneaky = client.post(
         "/api/evaluation/runs",
         json={"model": "m", "backend": "openai", "options": {"base_url": "http://127.0.0.1:9/v1"}, **task},

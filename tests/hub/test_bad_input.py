@@ -115,6 +115,15 @@ def commit_ok(client: TestClient, repo_id: str, headers: dict[str, str], *operat
     return str(response.json()["commitOid"])
 
 
+def preupload_one(client: TestClient, repo_id: str, headers: dict[str, str], path: str) -> httpx.Response:
+    """Ask preupload about one 1-byte file at ``path``."""
+    return client.post(
+        f"/api/models/{repo_id}/preupload/main",
+        json={"files": [{"path": path, "size": 1, "sample": "eA=="}]},
+        headers=headers,
+    )
+
+
 def lfs_batch(
     client: TestClient, repo_id: str, headers: dict[str, str], objects: list[dict[str, Any]]
 ) -> httpx.Response:
@@ -284,12 +293,7 @@ def test_hostile_paths_are_refused_by_every_operation(client: TestClient, bob: d
             {"key": "deletedFolder", "value": {"path": path}},
         ):
             assert_error(post_commit(client, BOB_REPO, ndjson(operation), bob), 400, "InvalidPath")
-        preupload = client.post(
-            f"/api/models/{BOB_REPO}/preupload/main",
-            json={"files": [{"path": path, "size": 1, "sample": ""}]},
-            headers=bob,
-        )
-        assert_error(preupload, 400, "InvalidPath")
+        assert_error(preupload_one(client, BOB_REPO, bob, path), 400, "InvalidPath")
     assert head_of(client, BOB_REPO, bob) == before
 
 

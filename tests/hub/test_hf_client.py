@@ -334,3 +334,37 @@ def test_gitignore_in_repo_skips_ignored_files(api: HfApi, tmp_path: Path) -> No
     (folder / "keep.txt").write_text("signal")
     api.upload_folder(folder_path=folder, repo_id="bob/ignoring")
     assert sorted(api.list_repo_files("bob/ignoring")) == [".gitattributes", ".gitignore", "keep.txt"]
+
+
+def test_gated_weights_cannot_be_copied_out_through_the_client(api: HfApi, users, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 item 1 with the official client: carol forges the upload info of a gated file she cannot read."""
+    from huggingface_hub.lfs import UploadInfo
+
+    weights = b"\x00GATED-WEIGHTS" + os.urandom(4096)
+    admin = other(api, users["alice"])
+    admin.create_repo("lab/gated-weights")
+    admin.upload_file(path_or_fileobj=weights, path_in_repo="weights.dat", repo_id="lab/gated-weights")
+    admin.update_repo_settings("lab/gated-weights", gated="manual")
+
+    carol = other(api, users["carol"])
+    listed = {item.path: item for item in carol.list_repo_tree("lab/gated-weights")}
+    lfs = listed["weights.dat"].lfs  # type: ignore[union-attr]
+    assert lfs is not None and lfs.sha256 == hashlib.sha256(weights).hexdigest()
+    carol.create_repo("carol/loot")
+    decoy = b"\x00decoy"
+    forged = CommitOperationAdd(path_in_repo="stolen.dat", path_or_fileobj=decoy)
+    forged.upload_info = UploadInfo(sha256=bytes.fromhex(lfs.sha256), size=lfs.size, sample=decoy)
+    # Baton asks for the bytes; the client sends the decoy, which does not match the oid.
+    with pytest.raises(RuntimeError, match=r"uploading 'stolen\.dat'") as raised:
+        carol.create_commit("carol/loot", [forged], commit_message="copy")
+    refused = raised.value.__cause__
+    assert isinstance(refused, HfHubHTTPError) and refused.response.status_code == 400
+    assert "stolen.dat" not in carol.list_repo_files("carol/loot")
+    with pytest.raises(EntryNotFoundError):
+        huggingface_hub.hf_hub_download(
+            "carol/loot", "stolen.dat", endpoint=api.endpoint, token=users["carol"], cache_dir=tmp_path / "c"
+        )
+    with pytest.raises(GatedRepoError):
+        huggingface_hub.hf_hub_download(
+            "lab/gated-weights", "weights.dat", endpoint=api.endpoint, token=users["carol"], cache_dir=tmp_path / "g"
+        )

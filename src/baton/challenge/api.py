@@ -17,7 +17,7 @@ from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, Review
 from baton.challenge import service
 from baton.challenge.models import Battle, Challenge, GateResult, Submission, Team
 from baton.core.errors import BadRequestError, NotFoundError
-from baton.core.http import RuntimeDep
+from baton.core.http import DbId, RuntimeDep
 
 router = APIRouter(prefix="/api/challenges", tags=["challenge"])
 
@@ -433,7 +433,7 @@ def list_appeals(slug: str, runtime: RuntimeDep, stage: str | None = None) -> li
 
 @router.post("/{slug}/appeals/{appeal_id}/answer")
 def answer_appeal(
-    slug: str, appeal_id: int, body: AnswerBody, runtime: RuntimeDep, user: OperatorUser
+    slug: str, appeal_id: DbId, body: AnswerBody, runtime: RuntimeDep, user: OperatorUser
 ) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         appeal = service.answer_appeal(session, slug, appeal_id, answer=body.answer, upheld=body.upheld, operator=user)

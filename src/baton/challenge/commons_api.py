@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from baton.accounts.http import OperatorUser, OptionalUser
 from baton.challenge import catalogue, release
 from baton.challenge import report as reports
-from baton.core.http import RuntimeDep
+from baton.core.http import DbId, RuntimeDep
 
 router = APIRouter()
 
@@ -62,7 +62,7 @@ def get_actions(
 
 
 @router.post("/api/commons/findings/{finding_id}/resolve")
-def resolve(runtime: RuntimeDep, user: OperatorUser, finding_id: int, body: Resolution) -> dict[str, Any]:
+def resolve(runtime: RuntimeDep, user: OperatorUser, finding_id: DbId, body: Resolution) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         item = release.resolve_finding(
             session, runtime, finding_id, user, resolution=body.resolution, reason=body.reason

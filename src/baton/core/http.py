@@ -1,34 +1,104 @@
-"""HTTP plumbing shared by every domain's routes: the error handler and request dependencies."""
+"""HTTP plumbing shared by every domain's routes: the error handler, request dependencies and
+the shapes every route uses for untrusted input (database ids, JSON bodies, header values)."""
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Annotated
+from typing import Annotated, Any, Final
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from baton.core.bodies import Shape, describe_problems, parse_body
 from baton.core.errors import BadRequestError, BatonError
 from baton.core.runtime import Runtime
 
 logger = logging.getLogger("baton")
 
 
+# Every table's id is an INTEGER primary key: 32 bits on PostgreSQL, where a larger value makes
+# the query fail ("integer out of range") and SQLite's driver raises OverflowError past 64 bits.
+# An id outside this range can name no row, so it is refused before it reaches the database.
+MAX_DB_ID: Final = 2**31 - 1
+# Counts and offsets go to 64-bit columns and clauses (BIGINT sizes, OFFSET).
+MAX_DB_INT: Final = 2**63 - 1
+
+# Every route that takes a database id in its path uses DbId, and every integer query parameter
+# is bounded (tests/core/test_http_input.py walks the route table to keep it so).
+DbId = Annotated[int, Path(ge=1, le=MAX_DB_ID, description="a database id")]
+QueryCount = Annotated[int, Query(ge=0, le=MAX_DB_INT)]
+
+MAX_HEADER_VALUE: Final = 500
+
+
+def header_value(text: str) -> str:
+    """``text`` as an HTTP header value: printable ASCII only, never empty-edged.
+
+    Servers refuse to send a header holding a control character (uvicorn then drops the
+    connection without an answer), so those are written as escapes, like the rest of non-ASCII.
+    """
+    escaped = []
+    for character in text[: MAX_HEADER_VALUE * 2]:
+        if " " <= character <= "~":
+            escaped.append(character)
+        elif character in "\t\n\r":
+            escaped.append(" ")
+        else:
+            escaped.append(character.encode("unicode_escape").decode("ascii"))
+    return "".join(escaped)[:MAX_HEADER_VALUE].strip()
+
+
 def error_response(error: BatonError) -> JSONResponse:
     """The one JSON error shape; X-Error-Code lets the HF client raise its typed errors."""
-    headers = error.headers | {"X-Error-Code": error.code, "X-Error-Message": _header_safe(error.message)}
+    headers = {name: header_value(value) for name, value in error.headers.items()}
+    headers |= {"X-Error-Code": header_value(error.code), "X-Error-Message": header_value(error.message)}
     if error.status_code == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="baton"'
     return JSONResponse(error.to_json(), status_code=error.status_code, headers=headers)
 
 
-def _header_safe(text: str) -> str:
-    return text.encode("ascii", errors="replace").decode("ascii").replace("\n", " ")[:500]
+def _has_control_byte(value: bytes) -> bool:
+    return any(byte < 0x20 or byte == 0x7F for byte in value)
+
+
+class SafeHeadersMiddleware:
+    """Last line of defence: no response header leaves with a control byte in its value.
+
+    Routes build header values with ``header_value``; this catches any that forgot, so that a
+    response is always sent (with the offending bytes escaped) rather than dropped by the server.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def checked_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                if any(_has_control_byte(value) for _name, value in headers):
+                    message = dict(message)
+                    message["headers"] = [
+                        (name, header_value(value.decode("latin-1")).encode("latin-1"))
+                        if _has_control_byte(value)
+                        else (name, value)
+                        for name, value in headers
+                    ]
+            await send(message)
+
+        await self.app(scope, receive, checked_send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_middleware(SafeHeadersMiddleware)
+
     @app.exception_handler(BatonError)
     async def _baton_error(_request: Request, error: BatonError) -> JSONResponse:
         return error_response(error)
@@ -61,11 +131,28 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item.get('loc', ()))}: {item.get('msg', '')}"
-            for item in error.errors()[:5]
+        problems = describe_problems(error.errors())
+        return error_response(
+            BadRequestError(
+                f"Invalid request: {problems}", hint="Check the path, query and body of the request against /api/docs."
+            )
         )
-        return error_response(BadRequestError(f"Invalid request: {problems}", hint="Check the request body."))
+
+
+async def json_body(request: Request, what: str) -> Any:
+    """The request body parsed as JSON; BadRequestError naming ``what`` when it is not JSON."""
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as error:  # ValueError covers invalid UTF-8 too
+        raise BadRequestError(
+            f"{what} is not valid JSON ({str(error)[:120]})", hint="Send a JSON body (Content-Type: application/json)."
+        ) from None
+
+
+async def read_body(request: Request, shape: type[Shape], what: str) -> Shape:
+    """The JSON request body validated into ``shape`` (BadRequestError naming ``what`` otherwise)."""
+    return parse_body(shape, await json_body(request, what), what)
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 GIB = 1024**3
 
@@ -35,6 +37,17 @@ class Settings(BaseSettings):
         default="",
         description="Overrides of the rate limits, e.g. 'vote=30/60,upload=off' (count/seconds per kind)",
     )
+    evaluation_model_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Server folders operators may evaluate over HTTP (separated by the OS path separator, ':')",
+    )
+
+    @field_validator("evaluation_model_dirs", mode="before")
+    @classmethod
+    def _split_folders(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:

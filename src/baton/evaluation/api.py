@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, WriteUser
-from baton.core.http import RuntimeDep
+from baton.core.http import DbId, QueryCount, RuntimeDep
 from baton.evaluation import service
 from baton.evaluation.runner import DEFAULT_REQUEST_BATCH
 
@@ -101,7 +101,7 @@ def list_runs(
     user: OptionalUser,
     model: str | None = None,
     status: str | None = None,
-    limit: int = 100,
+    limit: QueryCount = 100,
 ) -> list[dict[str, Any]]:
     with runtime.database.session() as session:
         runs = service.list_runs(session, user, model_repo=model, status=status, limit=max(1, min(limit, 1000)))
@@ -109,21 +109,21 @@ def list_runs(
 
 
 @router.get("/api/evaluation/runs/{run_id}")
-def get_run(run_id: int, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+def get_run(run_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
     with runtime.database.session() as session:
         return service.run_json(session, service.get_run(session, user, run_id), detail=True)
 
 
 @router.get("/api/evaluation/runs/{run_id}/items")
 def get_items(
-    run_id: int, runtime: RuntimeDep, user: OptionalUser, offset: int = 0, limit: int = 1000
+    run_id: DbId, runtime: RuntimeDep, user: OptionalUser, offset: QueryCount = 0, limit: QueryCount = 1000
 ) -> list[dict[str, Any]]:
     with runtime.database.session() as session:
         return service.run_items(session, service.get_run(session, user, run_id), offset=offset, limit=limit)
 
 
 @router.get("/api/evaluation/runs/{run_id}/results")
-def get_results(run_id: int, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+def get_results(run_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
     with runtime.database.session() as session:
         return service.results_json(session, service.get_run(session, user, run_id))
 

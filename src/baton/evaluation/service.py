@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from baton.core import jobs
 from baton.core.database import Database, utcnow
-from baton.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
+from baton.core.errors import BadRequestError, ConflictError, InvalidNameError, NotFoundError, PermissionDeniedError
 from baton.core.job_models import DEAD, FAILED, Job
 from baton.evaluation import runner
 from baton.evaluation.backends import BACKENDS, backend_names, create_backend
@@ -279,6 +279,43 @@ def _check_options(backend: str, options: Mapping[str, Any], operator: bool) -> 
     return dict(options)
 
 
+def _server_folder(runtime: Runtime, model: str, *, local: bool, operator: bool) -> str | None:
+    """The server folder ``model`` names, or None when it is a hub model repo id.
+
+    The CLI (``local``) may name any folder. Over HTTP ``model`` is a hub repo id, except that an
+    operator may name a folder inside one of ``BATON_EVALUATION_MODEL_DIRS``. Whether a refused
+    path exists is never looked up, so the answer tells a caller nothing about the server's disk.
+    """
+    if local:
+        path = os.path.expanduser(model)
+        return os.path.abspath(path) if os.path.isdir(path) else None
+    if _is_hub_model_id(model):
+        return None
+    allowed = [Path(os.path.realpath(root)) for root in runtime.settings.evaluation_model_dirs]
+    if operator and allowed and os.path.isabs(model) and ".." not in model.split("/"):
+        resolved = Path(os.path.realpath(model))
+        if any(resolved.is_relative_to(root) for root in allowed):
+            if not resolved.is_dir():
+                raise NotFoundError(f"No model folder at {model!r}", code="ModelNotFound")
+            return str(resolved)
+    raise BadRequestError(
+        f"{model[:200]!r} is not a hub model repo id",
+        code="InvalidModel",
+        hint="Give 'namespace/name' or 'namespace/name@revision'. Server folders are evaluated from the CLI "
+        "(baton eval submit), or by operators inside the folders listed in BATON_EVALUATION_MODEL_DIRS.",
+    )
+
+
+def _is_hub_model_id(model: str) -> bool:
+    from baton.hub import repos
+
+    try:
+        repos.parse_repo_id("model", model.partition("@")[0].removeprefix("models/"))
+    except InvalidNameError:
+        return False
+    return True
+
+
 def submit_run(
     session: Session,
     runtime: Runtime,
@@ -345,13 +382,9 @@ def submit_run(
 
     model_repo = model_commit = None
     stored_model = model
-    local_folder = backend == "hf" and os.path.isdir(os.path.expanduser(model))
-    if local_folder:
-        if not (local or operator):
-            raise PermissionDeniedError(
-                "Only operators evaluate a folder on the server's disk", hint="Give a hub model repo id instead."
-            )
-        stored_model = os.path.abspath(os.path.expanduser(model))
+    folder = _server_folder(runtime, model, local=local, operator=operator) if backend == "hf" else None
+    if folder is not None:
+        stored_model = folder
     elif backend == "hf":
         repo_id, _, revision = model.partition("@")
         key = repos.parse_repo_id("model", repo_id.removeprefix("models/"))

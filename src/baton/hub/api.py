@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from baton.accounts.http import OperatorUser, OptionalUser, WriteUser
 from baton.core.errors import BadRequestError
-from baton.core.http import RuntimeDep
+from baton.core.http import DbId, RuntimeDep, json_body
 from baton.hub import commits, repos
 from baton.hub.hf_api import iso, key_from
 
@@ -21,11 +21,14 @@ async def ask_access(
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     if request.headers.get("content-type", "").startswith("application/json"):
-        fields = await request.json()
+        fields = await json_body(request, "The access request")
     else:
         fields = {k: str(v) for k, v in (await request.form()).items()}
-    if not isinstance(fields, dict):
-        raise BadRequestError("The access request must be an object of field values")
+    if not isinstance(fields, dict) or not all(isinstance(v, str | int | float | bool) for v in fields.values()):
+        raise BadRequestError(
+            "The access request must be an object of field values",
+            hint='Send {"<field>": "<answer>", ...} with the fields the repo card lists under extra_gated_fields.',
+        )
     with runtime.database.session(write=True) as session:
         repo = repos.get_repo(session, user, key)
         access = repos.request_access(session, user, repo, fields)
@@ -118,7 +121,7 @@ def create_hold(
 
 
 @router.delete("/api/holds/{hold_id}")
-def release_hold(hold_id: int, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+def release_hold(hold_id: DbId, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         repos.release_hold(session, hold_id)
     return {"released": hold_id}

@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
+from baton.core.bodies import parse_body
 from baton.core.database import utcnow
 from baton.core.errors import (
     BadRequestError,
@@ -35,7 +37,7 @@ from baton.core.errors import (
 from baton.core.settings import Settings
 from baton.hub import cards, paths, scanning
 from baton.hub.models import BlobGrant, Commit, Ref, Repo, TreeEntry
-from baton.hub.repos import refuse_if_commit_held, repos_holding_blob_visible_to, set_lineage
+from baton.hub.repos import blob_readable_by, refuse_if_commit_held, set_lineage
 from baton.storage import BlobStore
 from baton.storage.base import check_sha256
 
@@ -190,42 +192,69 @@ def list_commits(session: Session, repo: Repo, head: Commit, limit: int | None =
 # Commit preparation (no lock held) ------------------------------------------------------------
 
 
-def parse_ndjson_operations(lines: list[dict[str, Any]]) -> tuple[dict[str, Any], list[Operation]]:
+class CommitHeader(BaseModel):
+    """The ``header`` line of an NDJSON commit."""
+
+    summary: StrictStr | None = None
+    description: StrictStr | None = None
+    parentCommit: StrictStr | None = None
+
+
+class _InlineFileLine(BaseModel):
+    path: StrictStr
+    content: StrictStr = ""
+    encoding: StrictStr = "base64"
+
+
+class _LfsFileLine(BaseModel):
+    path: StrictStr
+    oid: StrictStr
+    size: StrictInt = Field(ge=0)
+    algo: StrictStr = "sha256"
+
+
+class _PathLine(BaseModel):
+    path: StrictStr
+
+
+_LINE_SHAPES: dict[str, type[BaseModel]] = {
+    "header": CommitHeader,
+    "file": _InlineFileLine,
+    "lfsFile": _LfsFileLine,
+    "deletedFile": _PathLine,
+    "deletedFolder": _PathLine,
+}
+
+
+def parse_ndjson_operations(lines: list[dict[str, Any]]) -> tuple[CommitHeader, list[Operation]]:
     """Turn the Hub's NDJSON commit payload into a header and typed operations."""
-    header: dict[str, Any] = {}
+    header = CommitHeader()
     operations: list[Operation] = []
     for number, line in enumerate(lines, start=1):
-        key, value = line.get("key"), line.get("value")
-        if not isinstance(value, dict):
-            raise BadRequestError(f"Commit payload line {number}: 'value' must be an object")
-        if key == "header":
-            header = value
-        elif key == "file":
-            if value.get("encoding", "base64") != "base64":
-                raise BadRequestError(f"Commit payload line {number}: only base64 encoding is supported")
-            try:
-                content = base64.b64decode(str(value.get("content", "")), validate=True)
-            except binascii.Error as error:
-                raise BadRequestError(f"Commit payload line {number}: content is not valid base64") from error
-            operations.append(AddInline(str(value.get("path", "")), content))
-        elif key == "lfsFile":
-            if value.get("algo", "sha256") != "sha256":
-                raise BadRequestError(f"Commit payload line {number}: only sha256 LFS objects are supported")
-            size = value.get("size")
-            if not isinstance(size, int) or size < 0:
-                raise BadRequestError(f"Commit payload line {number}: 'size' must be a non-negative integer")
-            operations.append(
-                AddLfs(str(value.get("path", "")), check_sha256(str(value.get("oid", ""))), size)
-            )
-        elif key == "deletedFile":
-            operations.append(DeleteFile(str(value.get("path", ""))))
-        elif key == "deletedFolder":
-            operations.append(DeleteFolder(str(value.get("path", ""))))
-        else:
+        key = line.get("key")
+        shape = _LINE_SHAPES.get(key) if isinstance(key, str) else None
+        if shape is None:
             raise BadRequestError(
-                f"Commit payload line {number}: unknown key '{key}'",
+                f"Commit payload line {number}: unknown key {str(key)[:40]!r}",
                 hint="Use header, file, lfsFile, deletedFile or deletedFolder.",
             )
+        value = parse_body(shape, line.get("value"), f"Commit payload line {number} ({key})")
+        if isinstance(value, CommitHeader):
+            header = value
+        elif isinstance(value, _InlineFileLine):
+            if value.encoding != "base64":
+                raise BadRequestError(f"Commit payload line {number}: only base64 encoding is supported")
+            try:
+                content = base64.b64decode(value.content, validate=True)
+            except binascii.Error as error:
+                raise BadRequestError(f"Commit payload line {number}: content is not valid base64") from error
+            operations.append(AddInline(value.path, content))
+        elif isinstance(value, _LfsFileLine):
+            if value.algo != "sha256":
+                raise BadRequestError(f"Commit payload line {number}: only sha256 LFS objects are supported")
+            operations.append(AddLfs(value.path, check_sha256(value.oid), value.size))
+        elif isinstance(value, _PathLine):
+            operations.append((DeleteFile if key == "deletedFile" else DeleteFolder)(value.path))
     return header, operations
 
 
@@ -254,7 +283,7 @@ def prepare_commit(
     prepared = PreparedCommit()
     for operation in operations:
         if isinstance(operation, AddInline):
-            path = paths.validate_repo_path(operation.path)
+            path = paths.validate_new_path(operation.path)
             if len(operation.content) > settings.max_regular_file_size:
                 raise QuotaExceededError(
                     f"{path} is {len(operation.content)} bytes, over the inline limit",
@@ -268,7 +297,7 @@ def prepare_commit(
                 path, info.sha256, info.size, False, git_blob_oid(operation.content)
             )
         elif isinstance(operation, AddLfs):
-            path = paths.validate_repo_path(operation.path)
+            path = paths.validate_new_path(operation.path)
             if operation.size > settings.max_file_size:
                 raise QuotaExceededError(f"{path} is {operation.size} bytes, over the per-file limit")
             if not store.exists(operation.sha256):
@@ -302,10 +331,16 @@ def prepare_commit(
 
 
 def _may_use_blob(session: Session, user: Actor, repo: Repo, sha256: str) -> bool:
+    """The bytes were sent to this repo, or the user may read them where they already are."""
+    return has_grant(session, repo, sha256) or blob_readable_by(session, user, sha256)
+
+
+def has_grant(session: Session, repo: Repo, sha256: str) -> bool:
+    """Whether the bytes were uploaded to ``repo`` (or reused there by someone who could read them)."""
     granted = session.scalar(
         select(BlobGrant.id).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id)
     )
-    return granted is not None or repos_holding_blob_visible_to(session, user, sha256)
+    return granted is not None
 
 
 def grant_blob(session: Session, repo: Repo, sha256: str, size: int) -> None:
@@ -408,6 +443,8 @@ def apply_commit(
     head = session.get(Commit, ref.commit_oid)
     assert head is not None
     files = {entry.path: entry for entry in tree_entries(session, head.tree_id)}
+    # Only names new to the tree are checked for clashes: files a repo already holds stay usable.
+    new_paths = [path for path in prepared.additions if path not in files]
     for deletion in prepared.deletions:
         if isinstance(deletion, DeleteFile):
             if deletion.path not in files:
@@ -435,6 +472,14 @@ def apply_commit(
                     code="PathConflict",
                 )
         files[path] = entry
+    clash = paths.find_disk_clash(new_paths, files)
+    if clash is not None:
+        raise ConflictError(
+            f"{clash[0]!r} and {clash[1]!r} would be the same file or folder on a case-insensitive disk "
+            "(macOS, Windows): their names differ only in letter case or Unicode normalization",
+            code="PathConflict",
+            hint="Rename one of the two, or delete the other in the same commit.",
+        )
     total = sum(entry.size for entry in files.values())
     if total > settings.max_repo_size:
         raise QuotaExceededError(f"{repo.repo_id} would hold {total} bytes, over the per-repo limit")

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, StrictBool, StrictStr
 from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
@@ -26,12 +27,13 @@ from baton.accounts.models import ApiToken
 from baton.core.errors import (
     BadRequestError,
     EntryNotFoundError,
+    InvalidPathError,
     InvalidYamlError,
     NotSupportedError,
     RangeNotSatisfiableError,
     RepoExistsError,
 )
-from baton.core.http import RuntimeDep
+from baton.core.http import RuntimeDep, read_body
 from baton.core.jsonlines import json_object_lines
 from baton.core.runtime import Runtime
 from baton.hub import cards, commits, paths, repos
@@ -75,7 +77,25 @@ def raw_tail(request: Request, marker: str) -> tuple[str, str]:
         raise BadRequestError("Malformed URL")
     tail = raw[index + len(marker) :]
     revision, _, path = tail.partition("/")
-    return unquote(revision), unquote(path, errors="strict")
+    try:
+        return unquote(revision, errors="strict"), unquote(path, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidPathError(
+            f"The revision or path in {tail[:200]!r} is not valid UTF-8 once percent-decoded",
+            hint="Percent-encode the UTF-8 bytes of the name (e.g. '%ED%95%9C' for '한').",
+        ) from None
+
+
+def next_page_link(request: Request, **params: int) -> str:
+    """A ``Link: <...>; rel="next"`` header value for the same URL with ``params`` replaced.
+
+    Built from the raw (still percent-encoded) path: the decoded one may hold characters a
+    header cannot carry.
+    """
+    raw_path = request.scope.get("raw_path") or quote(request.url.path).encode()
+    kept = [(name, value) for name, value in request.query_params.multi_items() if name not in params]
+    query = urlencode(kept + [(name, str(value)) for name, value in params.items()])
+    return f'<{request.url.scheme}://{request.url.netloc}{raw_path.decode("latin-1")}?{query}>; rel="next"'
 
 
 def web_url(request: Request, runtime: Runtime, repo: Repo) -> str:
@@ -397,8 +417,7 @@ def list_commits(
         ]
     headers = {}
     if len(history) > (page + 1) * limit:
-        next_url = request.url.include_query_params(p=page + 1)
-        headers["Link"] = f'<{next_url}>; rel="next"'
+        headers["Link"] = next_page_link(request, p=page + 1)
     return JSONResponse(body, headers=headers)
 
 
@@ -575,8 +594,7 @@ def list_tree(
     page = items[cursor : cursor + limit]
     headers = {}
     if cursor + limit < len(items):
-        next_url = request.url.include_query_params(cursor=cursor + limit)
-        headers["Link"] = f'<{next_url}>; rel="next"'
+        headers["Link"] = next_page_link(request, cursor=cursor + limit)
     return JSONResponse(page, headers=headers)
 
 
@@ -610,6 +628,11 @@ def _commit_ref(commit: Commit) -> dict[str, str]:
     return {"id": commit.oid, "title": commit.title, "date": iso(commit.created_at)}
 
 
+class PathsInfoRequest(BaseModel):
+    paths: list[StrictStr]
+    expand: StrictBool = False
+
+
 @router.post("/api/{type_plural}/{namespace}/{name}/paths-info/{revision:path}")
 async def paths_info(
     type_plural: str,
@@ -622,11 +645,15 @@ async def paths_info(
 ) -> list[dict[str, Any]]:
     key = key_from(type_plural, namespace, name)
     raw_revision, _ = raw_tail(request, f"/{namespace}/{name}/paths-info/")
-    form = await request.form()
-    wanted = [str(value) for value in form.getlist("paths")]
-    if not wanted and request.headers.get("content-type", "").startswith("application/json"):
-        wanted = list((await request.json()).get("paths", []))
-    expand = str(form.get("expand", "")).lower() == "true"
+    if request.headers.get("content-type", "").startswith("application/json"):
+        asked = await read_body(request, PathsInfoRequest, "The paths-info request")
+    else:  # the official client sends a form
+        form = await request.form()
+        values = form.getlist("paths")
+        if not all(isinstance(value, str) for value in values):
+            raise BadRequestError("'paths' must be text fields, not files", hint="Send paths=<path> form fields.")
+        asked = PathsInfoRequest(paths=values, expand=str(form.get("expand", "")).lower() == "true")
+    wanted, expand = asked.paths, asked.expand
 
     def run() -> list[dict[str, Any]]:
         with runtime.database.session() as session:
@@ -764,5 +791,9 @@ def xet_token(type_plural: str, namespace: str, name: str, revision: str) -> Res
 
 
 def ndjson_lines(body: bytes) -> list[dict[str, Any]]:
+    try:
+        body.decode("utf-8")  # checked whole first: JSON on a line of other bytes would be a 500
+    except UnicodeDecodeError as error:
+        raise BadRequestError(f"The commit payload is not UTF-8 (byte {error.start})") from None
     lines = json_object_lines(body.splitlines(), lambda number: f"Commit payload line {number}", BadRequestError)
     return [value for _number, value in lines]

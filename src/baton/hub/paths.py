@@ -9,6 +9,7 @@ and the caller stores exactly what the client will later ask for.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import Final
 
@@ -42,6 +43,19 @@ LFS_EXTENSIONS: Final = frozenset(
 # shown as "exe.txt") or break it across lines. Control characters are checked by category.
 _MISLEADING_CHARACTERS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+# Added files must also check out on every client's disk as what they say they are. Invisible
+# characters would make two names that look the same: format characters (category Cf: zero-width
+# spaces and joiners, bidi marks and isolates, the BOM, soft hyphen) and the Hangul fillers, letters
+# that draw nothing. A zero-width joiner inside an emoji sequence (👩‍💻) is the one exception.
+_INVISIBLE_LETTERS: Final = frozenset("\u115f\u1160\u3164\uffa0")
+_EMOJI_JOINER: Final = "\u200d"
+_EMOJI_VARIATION: Final = "\ufe0f"
+# Names Windows opens as devices, whatever the case or extension ("nul.txt" is NUL too).
+_WINDOWS_DEVICE_NAMES: Final = frozenset(
+    {"con", "prn", "aux", "nul", "conin$", "conout$"}
+    | {f"{port}{number}" for port in ("com", "lpt") for number in "123456789\u00b9\u00b2\u00b3"}
+)
 
 _PATH_HINT: Final = (
     "Use a relative path with '/' between folders, e.g. 'weights/model.safetensors': no leading '/', "
@@ -116,6 +130,76 @@ def validate_repo_path(path: str) -> str:
         raise _refuse(path, "is absolute (starts with '/'); give it relative to the repo root")
     _check_segments(path)
     return path
+
+
+def validate_new_path(path: str) -> str:
+    """Check the path of a file being added or rewritten, and return it.
+
+    On top of ``validate_repo_path``, a new name must be one every client can write to its disk
+    and show truthfully: no invisible characters, no Windows device names (CON, NUL.txt, COM1...),
+    no part that ends in a dot or a space (Windows drops those). Reading and deleting ask only
+    ``validate_repo_path``, so repos that hold such names from before stay usable.
+    """
+    validate_repo_path(path)
+    for index, character in enumerate(path):
+        if _is_invisible(path, index):
+            raise _refuse(
+                path,
+                f"contains an invisible character (U+{ord(character):04X}) at character {index}; "
+                "a name with it looks the same as one without",
+            )
+    for position, segment in enumerate(path.split("/"), start=1):
+        if segment.endswith((".", " ")):
+            raise _refuse(path, f"has a part ending in {segment[-1]!r} (part {position}), which Windows drops")
+        if segment.split(".", 1)[0].rstrip(" ").lower() in _WINDOWS_DEVICE_NAMES:
+            raise _refuse(path, f"has a part named {segment!r} (part {position}), which Windows reserves for a device")
+    return path
+
+
+def _is_invisible(path: str, index: int) -> bool:
+    character = path[index]
+    if character in _INVISIBLE_LETTERS:
+        return True
+    if unicodedata.category(character) != "Cf":
+        return False
+    if character != _EMOJI_JOINER or index == 0 or index == len(path) - 1:
+        return True
+    before, after = path[index - 1], path[index + 1]
+    joins_emoji = before == _EMOJI_VARIATION or unicodedata.category(before) in ("So", "Sk")
+    return not (joins_emoji and unicodedata.category(after) == "So")
+
+
+def disk_key(path: str) -> str:
+    """The name as a case-insensitive, normalizing disk (macOS, Windows) sees it: NFC and case-folded."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", path).casefold())
+
+
+def find_disk_clash(added: Iterable[str], tree: Iterable[str]) -> tuple[str, str] | None:
+    """A pair (added path, other path) that would land on one file or folder of a client's disk.
+
+    ``tree`` is every path of the resulting tree, ``added`` among them. Two paths clash when a
+    file or folder of one is spelled differently from a file or folder of the other yet has the
+    same ``disk_key``: 'Case.txt' and 'case.txt', and 'A/x' with 'a/y' (folders 'A' and 'a').
+    """
+    spellings: dict[str, dict[str, str]] = {}  # disk key -> spelling of a file or folder -> a path holding it
+    for path in tree:
+        for node in _nodes(path):
+            spellings.setdefault(disk_key(node), {}).setdefault(node, path)
+    for path in added:
+        for node in _nodes(path):
+            for spelling, holder in spellings.get(disk_key(node), {}).items():
+                if spelling != node:
+                    return path, holder
+    return None
+
+
+def _nodes(path: str) -> Iterator[str]:
+    """The folders a path lies in, outermost first, then the path itself: a/b/c -> a, a/b, a/b/c."""
+    start = 0
+    while (cut := path.find("/", start)) >= 0:
+        yield path[:cut]
+        start = cut + 1
+    yield path
 
 
 def validate_folder_path(path: str) -> str:

@@ -18,6 +18,7 @@ from baton.accounts.models import ROLES, Account, Membership
 from baton.core.database import utcnow
 from baton.core.errors import (
     BadRequestError,
+    BatonError,
     GatedRepoError,
     HeldRevisionError,
     InvalidNameError,
@@ -139,12 +140,35 @@ def get_admin_repo(
     return repo
 
 
+def can_read_files(session: Session, user: Actor | None, repo: Repo) -> bool:
+    """Whether ``user`` may read the bytes of ``repo``'s files: THE rule for every blob-level path.
+
+    Downloads, blob reuse by hash (LFS batch and commit), model snapshots and task data all ask
+    this, so that a file is never reachable through one path and refused through another.
+    """
+    return _file_access_refusal(session, user, repo) is None
+
+
 def check_file_access(session: Session, user: Actor | None, repo: Repo) -> None:
-    """Raise GatedRepoError when the repo is gated and the user has no approved access."""
-    if not repo.gated or has_role(session, user, repo, "read"):
-        return
+    """Raise unless ``user`` may read the bytes of ``repo``'s files (see ``can_read_files``).
+
+    Private repos need the read role (404 otherwise, as for the repo itself); gated repos need
+    the read role or an accepted access request (GatedRepoError: 401 anonymous, 403 signed in).
+    """
+    refusal = _file_access_refusal(session, user, repo)
+    if refusal is not None:
+        raise refusal
+
+
+def _file_access_refusal(session: Session, user: Actor | None, repo: Repo) -> BatonError | None:
+    if has_role(session, user, repo, "read"):
+        return None
+    if repo.private:
+        return RepoNotFoundError(f"Repository not found: {key_of(repo)}")
+    if not repo.gated:
+        return None
     if user is None:
-        raise GatedRepoError(
+        return GatedRepoError(
             f"Access to {repo.repo_id} is restricted: log in and request access",
             authenticated=False,
             hint="Pass a token (HF_TOKEN) and request access to this gated repo.",
@@ -152,11 +176,14 @@ def check_file_access(session: Session, user: Actor | None, repo: Repo) -> None:
     status = session.scalar(
         select(AccessRequest.status).where(AccessRequest.repo_id == repo.id, AccessRequest.user_id == user.account_id)
     )
-    if status != "accepted":
-        state = "is pending" if status == "pending" else ("was rejected" if status else "was not requested")
-        raise GatedRepoError(
-            f"Access to {repo.repo_id} is restricted and your request {state}", authenticated=True
-        )
+    if status == "accepted":
+        return None
+    state = "is pending" if status == "pending" else ("was rejected" if status else "was not requested")
+    return GatedRepoError(f"Access to {repo.repo_id} is restricted and your request {state}", authenticated=True)
+
+
+def key_of(repo: Repo) -> RepoKey:
+    return RepoKey(repo.repo_type, repo.namespace, repo.name)
 
 
 def visibility_to_private(private: bool | None, visibility: str | None) -> bool:
@@ -178,13 +205,7 @@ def create_repo(
             hint="Create the organization first, or use your own name as the namespace.",
         )
     accounts.require_namespace_role(session, user, owner, "write")
-    existing = session.scalar(
-        select(Repo).where(
-            Repo.repo_type == key.repo_type,
-            func.lower(Repo.namespace) == key.namespace.lower(),
-            func.lower(Repo.name) == key.name.lower(),
-        )
-    )
+    existing = find_name_clash(session, key)
     if existing is not None:
         if exist_ok and existing.namespace == key.namespace and existing.name == key.name:
             return existing, False
@@ -200,6 +221,18 @@ def create_repo(
     session.add(repo)
     session.flush()
     return repo, True
+
+
+def find_name_clash(session: Session, key: RepoKey, *, besides: Repo | None = None) -> Repo | None:
+    """The repo (other than ``besides``) whose id equals ``key`` ignoring case: one name on every client's disk."""
+    query = select(Repo).where(
+        Repo.repo_type == key.repo_type,
+        func.lower(Repo.namespace) == key.namespace.lower(),
+        func.lower(Repo.name) == key.name.lower(),
+    )
+    if besides is not None:
+        query = query.where(Repo.id != besides.id)
+    return session.scalar(query.limit(1))
 
 
 def active_holds(session: Session, repo: Repo, commit_oid: str | None = None) -> list[RevisionHold]:
@@ -240,8 +273,16 @@ def move_repo(session: Session, user: Actor, source: RepoKey, target: RepoKey) -
     if new_owner is None:
         raise NotFoundError(f"No user or organization named '{target.namespace}'")
     accounts.require_namespace_role(session, user, new_owner, "write")
-    if find_repo(session, target) is not None:
-        raise RepoExistsError(f"{target} already exists")
+    # The repo itself is no clash (a case-only rename), unless it would not move at all.
+    moved = (new_owner.name, target.name) != (repo.namespace, repo.name)
+    clash = find_name_clash(
+        session, RepoKey(target.repo_type, new_owner.name, target.name), besides=repo if moved else None
+    )
+    if clash is not None:
+        raise RepoExistsError(
+            f"{target} already exists" if clash.repo_id == target.repo_id else f"{target} clashes with {key_of(clash)}",
+            hint="Repo names differing only in letter case are one name: pick another.",
+        )
     repo.namespace = new_owner.name
     repo.name = target.name
     repo.owner_id = new_owner.id
@@ -476,13 +517,26 @@ def lineage(session: Session, user: Actor | None, repo: Repo) -> dict[str, list[
     return {"base_models": bases, "derivatives": children}
 
 
-def repos_holding_blob_visible_to(session: Session, user: Actor | None, sha256: str) -> bool:
-    """Whether some repo the user can read already holds a file with these bytes."""
-    rows = session.execute(
-        select(Repo)
-        .join(Commit, Commit.repo_id == Repo.id)
+# Repos holding a blob that are looked at: enough for any real sharing, bounded for a blob that is
+# everywhere. Public ungated holders come first, so a false "no" (an upload asked for) is rare.
+BLOB_HOLDERS_CHECKED = 100
+
+
+def blob_readable_by(session: Session, user: Actor | None, sha256: str) -> bool:
+    """Whether ``user`` may read these bytes through some repo whose history holds them.
+
+    Knowing a hash is not access: this is what lets the LFS batch skip an upload and a commit
+    reuse the bytes, so it asks ``can_read_files`` of each holder (private and gated alike).
+    """
+    holders = (
+        select(Commit.repo_id)
         .join(TreeEntry, TreeEntry.tree_id == Commit.tree_id)
         .where(TreeEntry.sha256 == sha256)
-        .limit(50)
-    ).scalars()
-    return any(not repo.private or has_role(session, user, repo, "read") for repo in rows)
+    )
+    candidates = session.scalars(
+        select(Repo)
+        .where(Repo.id.in_(holders))
+        .order_by(Repo.private, Repo.gated.is_not(None), Repo.id)
+        .limit(BLOB_HOLDERS_CHECKED)
+    )
+    return any(can_read_files(session, user, repo) for repo in candidates)

@@ -18,16 +18,17 @@ import math
 import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from baton.accounts import service as accounts
 from baton.accounts.actor import Actor
-from baton.accounts.http import OptionalUser, WriteUser, limit_actions
+from baton.accounts.http import WriteUser, limit_actions
 from baton.accounts.models import ApiToken
 from baton.core.errors import (
     AuthenticationError,
@@ -37,7 +38,7 @@ from baton.core.errors import (
     RepoNotFoundError,
     RevisionNotFoundError,
 )
-from baton.core.http import RuntimeDep
+from baton.core.http import MAX_DB_INT, RuntimeDep, read_body
 from baton.core.runtime import Runtime
 from baton.hub import commits, gitignore, paths, repos
 from baton.hub.hf_api import TYPE_PLURALS, base_url, key_from, ndjson_lines, raw_tail, web_url
@@ -54,6 +55,44 @@ MULTIPART_THRESHOLD = 512 * 1024 * 1024
 PART_SIZE = 64 * 1024 * 1024
 BRIDGE_CHUNK = 4 * 1024 * 1024
 UPLOAD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+MAX_PARTS = 10_000
+ByteCount = Annotated[int, Path(ge=0, le=MAX_DB_INT)]
+PartNumber = Annotated[int, Path(ge=1, le=MAX_PARTS)]
+
+
+class PreuploadFile(BaseModel):
+    path: StrictStr
+    size: StrictInt = Field(ge=0)
+    sample: StrictStr = ""
+
+
+class PreuploadRequest(BaseModel):
+    """What the client asks before uploading: per file, regular or LFS, and is it ignored."""
+
+    files: list[PreuploadFile]
+    gitIgnore: StrictStr | None = None
+
+
+class LfsBatchRequest(BaseModel):
+    """A Git LFS batch request; its objects are checked one by one, each getting its own answer."""
+
+    operation: StrictStr
+    objects: list[dict[str, Any]]
+    transfers: list[StrictStr] | None = None
+
+
+class UploadedPart(BaseModel):
+    partNumber: StrictInt = Field(ge=1, le=MAX_PARTS)
+    etag: StrictStr = ""
+
+
+class CompletionRequest(BaseModel):
+    parts: list[UploadedPart] = Field(min_length=1)
+
+
+class VerifyRequest(BaseModel):
+    oid: StrictStr | None = None
+    size: StrictInt | None = None
 
 
 @router.post("/api/{type_plural}/{namespace}/{name}/preupload/{revision:path}")
@@ -62,16 +101,14 @@ def preupload(
     namespace: str,
     name: str,
     revision: str,
-    request_body: dict[str, Any],
+    request_body: PreuploadRequest,
     runtime: RuntimeDep,
     user: WriteUser,
     request: Request,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     raw_revision, _ = raw_tail(request, f"/{namespace}/{name}/preupload/")
-    files = request_body.get("files")
-    if not isinstance(files, list):
-        raise BadRequestError("'files' must be a list of {path, sample, size}")
+    files = request_body.files
     with runtime.database.session() as session:
         repo = repos.get_writable_repo(session, user, key)
         try:
@@ -79,21 +116,17 @@ def preupload(
             current = {entry.path: entry for entry in commits.tree_entries(session, commit.tree_id)}
         except RevisionNotFoundError:
             commit, current = None, {}
-    ignore_rules = request_body.get("gitIgnore")
-    if not isinstance(ignore_rules, str):
+    ignore_rules = request_body.gitIgnore
+    if ignore_rules is None:
         ignore_rules = _read_text(runtime, current.get(".gitignore"))
     answers = []
     for item in files:
-        if not isinstance(item, dict):
-            raise BadRequestError("Each entry of 'files' must be an object")
-        path = paths.validate_repo_path(str(item.get("path", "")))
-        size = item.get("size")
-        if not isinstance(size, int) or size < 0:
-            raise BadRequestError(f"{path}: 'size' must be a non-negative integer")
+        path = paths.validate_new_path(item.path)
+        size = item.size
         if size > runtime.settings.max_file_size:
             raise QuotaExceededError(f"{path} is {size} bytes, over the per-file limit")
         try:
-            sample = base64.b64decode(str(item.get("sample", "")), validate=True)
+            sample = base64.b64decode(item.sample, validate=True)
         except binascii.Error as error:
             raise BadRequestError(f"{path}: 'sample' is not valid base64") from error
         lfs = paths.is_lfs_candidate(path, size, sample) or size > runtime.settings.max_regular_file_size
@@ -123,20 +156,14 @@ async def lfs_batch(request: Request, user: Actor, repo_type: str, namespace: st
     runtime: Runtime = request.app.state.runtime
     key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
     limit_actions(runtime, request, "upload", user)
-    try:
-        body = await request.json()
-    except ValueError as error:
-        raise BadRequestError("The LFS batch request is not JSON") from error
-    if body.get("operation") != "upload":
+    batch = await read_body(request, LfsBatchRequest, "The LFS batch request")
+    if batch.operation != "upload":
         raise BadRequestError(
             "Only the 'upload' operation is served by the batch API",
             hint="Download files through /<repo>/resolve/<revision>/<path>.",
         )
-    objects = body.get("objects")
-    if not isinstance(objects, list):
-        raise BadRequestError("'objects' must be a list of {oid, size}")
-    transfers = body.get("transfers") or ["basic"]
-    multipart = "multipart" in transfers
+    objects = batch.objects
+    multipart = "multipart" in (batch.transfers or ["basic"])
     root = base_url(request, runtime)
 
     def plan() -> list[dict[str, Any]]:
@@ -145,8 +172,11 @@ async def lfs_batch(request: Request, user: Actor, repo_type: str, namespace: st
         with runtime.database.session() as session:
             repo = repos.get_writable_repo(session, user, key)
             for item in objects:
-                oid, size = str(item.get("oid", "")), item.get("size")
-                if not isinstance(size, int) or size < 0:
+                oid, size = item.get("oid"), item.get("size")
+                if not isinstance(oid, str):
+                    answers.append(_lfs_error("", -1, 422, "oid must be the sha256 of the file, as text"))
+                    continue
+                if not isinstance(size, int) or isinstance(size, bool) or size < 0:
                     answers.append(_lfs_error(oid, -1, 422, "size must be a non-negative integer"))
                     continue
                 try:
@@ -199,11 +229,12 @@ def _upload_actions(
     return {"upload": {"href": complete, "header": header}, "verify": verify}
 
 
-def _verify_link(request: Request, runtime: Runtime, repo_type: str, namespace: str, name: str) -> None:
-    """A signed upload link is good only while its token may still write to the repo.
+def signed_link_uploader(request: Request, runtime: RuntimeDep, repo_type: str, namespace: str, name: str) -> Actor:
+    """The uploader a signed upload link stands for, while its token may still write to the repo.
 
     The signature proves Baton issued the link; the token named in it must still be valid (not
-    revoked or expired) and still have write access to the repo, checked at every use.
+    revoked or expired) and still have write access to the repo, checked at every use. As a
+    dependency it runs before the request's body is read or validated.
     """
     query = request.query_params
     token_id = runtime.signer.verify(request.url.path, query.get("expires"), query.get("signature"), query.get("by"))
@@ -219,6 +250,10 @@ def _verify_link(request: Request, runtime: Runtime, repo_type: str, namespace: 
         user = accounts.actor_from_token(session, token)
         repos.get_writable_repo(session, user, key)
     limit_actions(runtime, request, "upload", user)
+    return user
+
+
+SignedUploader = Annotated[Actor, Depends(signed_link_uploader)]
 
 
 def _body_chunks(request: Request) -> Iterator[bytes]:
@@ -254,9 +289,15 @@ def _granting_repo(runtime: Runtime, repo_type: str, namespace: str, name: str, 
 
 @router.put("/api/lfs/{repo_type}/{namespace}/{name}/objects/{oid}/{size}")
 async def upload_object(
-    repo_type: str, namespace: str, name: str, oid: str, size: int, request: Request, runtime: RuntimeDep
+    repo_type: str,
+    namespace: str,
+    name: str,
+    oid: str,
+    size: ByteCount,
+    request: Request,
+    runtime: RuntimeDep,
+    _uploader: SignedUploader,
 ) -> Response:
-    _verify_link(request, runtime, repo_type, namespace, name)
     check_sha256(oid)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) != size:
@@ -281,15 +322,15 @@ async def upload_part(
     namespace: str,
     name: str,
     oid: str,
-    size: int,
+    size: ByteCount,
     upload_id: str,
-    part: int,
+    part: PartNumber,
     request: Request,
     runtime: RuntimeDep,
+    _uploader: SignedUploader,
 ) -> Response:
-    _verify_link(request, runtime, repo_type, namespace, name)
     check_sha256(oid)
-    if not UPLOAD_ID_PATTERN.match(upload_id) or not 1 <= part <= 10_000:
+    if not UPLOAD_ID_PATTERN.match(upload_id):
         raise BadRequestError("Malformed part link")
 
     def ingest() -> str:
@@ -305,21 +346,18 @@ def complete_upload(
     namespace: str,
     name: str,
     oid: str,
-    size: int,
+    size: ByteCount,
     upload_id: str,
-    request_body: dict[str, Any],
+    request_body: CompletionRequest,
     request: Request,
     runtime: RuntimeDep,
+    _uploader: SignedUploader,
 ) -> Response:
-    _verify_link(request, runtime, repo_type, namespace, name)
     check_sha256(oid)
     if not UPLOAD_ID_PATTERN.match(upload_id):
         raise BadRequestError("Malformed completion link")
-    parts = request_body.get("parts")
-    if not isinstance(parts, list) or not parts:
-        raise BadRequestError("'parts' must list every uploaded part with its partNumber and etag")
-    numbers = sorted(int(part.get("partNumber", 0)) for part in parts if isinstance(part, dict))
-    if numbers != list(range(1, len(numbers) + 1)) or len(numbers) != len(parts):
+    numbers = sorted(part.partNumber for part in request_body.parts)
+    if numbers != list(range(1, len(numbers) + 1)):
         raise BadRequestError("Parts must be numbered 1..N without gaps")
     runtime.store.complete_multipart(
         upload_id, numbers, expected_sha256=oid, expected_size=size, max_size=runtime.settings.max_file_size
@@ -334,18 +372,23 @@ def verify_object(
     namespace: str,
     name: str,
     oid: str,
-    request_body: dict[str, Any],
+    request_body: VerifyRequest,
     request: Request,
     runtime: RuntimeDep,
-    user: OptionalUser,
+    _uploader: SignedUploader,
 ) -> Response:
-    _verify_link(request, runtime, repo_type, namespace, name)
     check_sha256(oid)
-    if not runtime.store.exists(oid):
+    key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
+    with runtime.database.session() as session:
+        repo = repos.find_repo(session, key)
+        # Only bytes that reached this repo verify: the link must not tell whether the store
+        # holds some other repo's blob.
+        received = repo is not None and commits.has_grant(session, repo, oid)
+    if not received or not runtime.store.exists(oid):
         raise IntegrityError(f"Object {oid} was not received completely", hint="Upload it again.")
     size = runtime.store.size(oid)
-    if request_body.get("size") not in (None, size):
-        raise IntegrityError(f"Object {oid} has {size} bytes, not {request_body.get('size')}")
+    if request_body.size not in (None, size):
+        raise IntegrityError(f"Object {oid} has {size} bytes, not {request_body.size}")
     return Response(status_code=200)
 
 
@@ -384,9 +427,9 @@ async def commit(
                 repo,
                 branch,
                 prepared,
-                title=str(header.get("summary") or "Upload files"),
-                message=str(header.get("description") or ""),
-                parent_commit=header.get("parentCommit") or None,
+                title=header.summary or "Upload files",
+                message=header.description or "",
+                parent_commit=header.parentCommit or None,
             )
             if branch == repo.default_branch:
                 changed = [*prepared.additions, *(deletion.path for deletion in prepared.deletions)]

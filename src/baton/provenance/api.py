@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from baton.accounts.http import OptionalUser, WriteUser
 from baton.core.errors import NotFoundError
-from baton.core.http import RuntimeDep
+from baton.core.http import DbId, RuntimeDep
 from baton.hub import commits, repos
 from baton.hub.hf_api import iso, key_from
 from baton.hub.models import Repo
@@ -73,13 +73,13 @@ def _visible_report(runtime: Any, user: Any, report_id: int) -> tuple[Provenance
 
 
 @router.get("/api/provenance/reports/{report_id}.html", response_class=HTMLResponse)
-def report_html(report_id: int, runtime: RuntimeDep, user: OptionalUser) -> HTMLResponse:
+def report_html(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> HTMLResponse:
     report, repo = _visible_report(runtime, user, report_id)
     return HTMLResponse(render_html(report.report, f"{repo.repo_id}@{report.commit_oid[:12]}", report.reference))
 
 
 # After the .html route: an int parameter would otherwise swallow "5.html" and fail.
 @router.get("/api/provenance/reports/{report_id}")
-def report_json(report_id: int, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+def report_json(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
     report, repo = _visible_report(runtime, user, report_id)
     return _report_json(report) | {"subject": f"{repo.repo_id}@{report.commit_oid}", "result": report.report}

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, WriteUser
-from baton.core.http import RuntimeDep
+from baton.core.http import MAX_DB_ID, DbId, QueryCount, RuntimeDep
 from baton.talent import consent as notices
 from baton.talent import groups, matchmaking, retention, service
 from baton.talent.service import CollectionConsent, OpeningFields, ProfileFields
@@ -78,7 +78,7 @@ class HireBody(_Body):
 
 
 class PlacementBody(_Body):
-    opening: int | None = None
+    opening: int | None = Field(default=None, ge=1, le=MAX_DB_ID)
 
 
 # Notices and the taxonomy (public).
@@ -95,7 +95,7 @@ def get_notice(purpose: str, version: str, lang: str = "ko", recipient: str | No
 
 
 @router.get("/skills")
-def search_skills(q: str, lang: Literal["ko", "en"] | None = None, limit: int = 20) -> list[dict[str, Any]]:
+def search_skills(q: str, lang: Literal["ko", "en"] | None = None, limit: QueryCount = 20) -> list[dict[str, Any]]:
     concepts = load_taxonomy().search(q, lang=lang, limit=max(1, min(limit, 100)))
     return [service.skill_json(concept.code) for concept in concepts]
 
@@ -242,13 +242,13 @@ def my_invitations(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, An
 
 
 @router.post("/invitations/{invitation_id}/accept")
-def accept_invitation(invitation_id: int, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+def accept_invitation(invitation_id: DbId, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.invitation_json(service.accept_invitation(session, user, invitation_id))
 
 
 @router.post("/invitations/{invitation_id}/decline")
-def decline_invitation(invitation_id: int, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+def decline_invitation(invitation_id: DbId, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         service.decline_invitation(session, user, invitation_id)
         return {"declined": True, "message": "The invitation was deleted; Baton keeps nothing about it."}
@@ -275,14 +275,14 @@ def propose_group(body: GroupBody, runtime: RuntimeDep, user: WriteUser) -> dict
 
 
 @router.post("/groups/{group_id}/accept")
-def accept_group(group_id: int, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+def accept_group(group_id: DbId, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         group = groups.accept_group(session, user, group_id)
         return groups.group_json(session, group, service.own_profile(session, user))
 
 
 @router.post("/groups/{group_id}/leave")
-def leave_group(group_id: int, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+def leave_group(group_id: DbId, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return groups.leave_group(session, user, group_id)
 
@@ -335,39 +335,39 @@ def create_opening(body: NewOpening, runtime: RuntimeDep, user: WriteUser) -> di
 
 
 @router.get("/openings/{opening_id}")
-def get_opening(opening_id: int, runtime: RuntimeDep) -> dict[str, Any]:
+def get_opening(opening_id: DbId, runtime: RuntimeDep) -> dict[str, Any]:
     with runtime.database.session() as session:
         return service.opening_json(session, service.get_opening(session, opening_id))
 
 
 @router.patch("/openings/{opening_id}")
-def update_opening(opening_id: int, body: OpeningFields, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+def update_opening(opening_id: DbId, body: OpeningFields, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.opening_json(session, service.update_opening(session, user, opening_id, body))
 
 
 @router.post("/openings/{opening_id}/close")
-def close_opening(opening_id: int, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+def close_opening(opening_id: DbId, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.opening_json(session, service.close_opening(session, user, opening_id))
 
 
 @router.get("/openings/{opening_id}/recommendations")
-def opening_recommendations(opening_id: int, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def opening_recommendations(opening_id: DbId, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
     with runtime.database.session() as session:
         return matchmaking.recommendations_for_opening(session, user, opening_id)
 
 
 @router.put("/openings/{opening_id}/preferences")
 def opening_preferences(
-    opening_id: int, body: OpeningPreferencesBody, runtime: RuntimeDep, user: WriteUser
+    opening_id: DbId, body: OpeningPreferencesBody, runtime: RuntimeDep, user: WriteUser
 ) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return {"people": service.set_opening_preferences(session, user, opening_id, body.people)}
 
 
 @router.post("/openings/{opening_id}/hires", status_code=201)
-def hire(opening_id: int, body: HireBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+def hire(opening_id: DbId, body: HireBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         placement = service.record_hire(session, user, opening_id, body.person)
         return {"opening": placement.opening_id, "month": placement.placed_month}
@@ -389,7 +389,7 @@ def review_queue(runtime: RuntimeDep, user: OperatorUser, status: str | None = "
 
 
 @router.post("/reviews/{review_id}/answer")
-def answer_review(review_id: int, body: AnswerBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+def answer_review(review_id: DbId, body: AnswerBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.review_json(service.answer_review(session, user, review_id, body.answer))
 
@@ -401,13 +401,13 @@ def run_matching(runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
 
 
 @router.get("/matching-runs/{run_id}")
-def get_matching_run(run_id: int, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+def get_matching_run(run_id: DbId, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session() as session:
         return matchmaking.get_matching_run(session, user, run_id)
 
 
 @router.get("/exposure")
-def exposure(runtime: RuntimeDep, user: OperatorUser, top_k: int = 10) -> list[dict[str, Any]]:
+def exposure(runtime: RuntimeDep, user: OperatorUser, top_k: QueryCount = 10) -> list[dict[str, Any]]:
     with runtime.database.session() as session:
         return matchmaking.exposure(session, user, top_k=max(1, min(top_k, 100)))
 

@@ -23,7 +23,7 @@ from baton.accounts import service as accounts
 from baton.accounts.actor import WRITE, Actor
 from baton.challenge.pages import SESSION_COOKIE, PageUser, csrf_value
 from baton.core.errors import BadRequestError, BatonError
-from baton.core.http import RuntimeDep
+from baton.core.http import DbId, RuntimeDep
 from baton.core.runtime import Runtime
 from baton.talent import consent as notices
 from baton.talent import matchmaking, service
@@ -318,7 +318,7 @@ async def delete(request: Request, runtime: RuntimeDep, user: PageUser) -> Respo
 
 @router.post("/talent/invitations/{invitation_id}/{answer}")
 async def invitation(
-    request: Request, runtime: RuntimeDep, user: PageUser, invitation_id: int, answer: str
+    request: Request, runtime: RuntimeDep, user: PageUser, invitation_id: DbId, answer: str
 ) -> Response:
     def action(session: Session, person: Actor, _form: FormData) -> str:
         if answer == "accept":

@@ -100,10 +100,17 @@ def test_the_demo_runs_a_whole_challenge(demo: tuple[Runtime, ChallengeDemoResul
 def test_the_published_ledger_verifies_and_one_altered_line_fails(
     demo: tuple[Runtime, ChallengeDemoResult], tmp_path: Path
 ) -> None:
-    _runtime, result = demo
+    runtime, result = demo
     assert result.bundle_path is not None
     text = Path(result.bundle_path).read_text(encoding="utf-8")
     assert ledger.verify_bundle(text, result.head).ok
+    # The teams' repos are private: the published ledger names them sealed. The eliminated teams'
+    # released models are revealed at finality; a still-private team's pinned commit appears nowhere.
+    with runtime.database.session() as session:
+        pinned = {team.slug: sub.commit_oid for team, sub in service.list_submissions(session, SLUG, STAGE_1)}
+    assert pinned[challenge_demo.TEAMS[0].slug] not in text and pinned[GAON.slug] in text
+    report = ledger.verify_bundle(text, result.head)
+    assert report.commitments_sealed > 0 and report.commitments_opened > 0
     runner = CliRunner()
     verified = runner.invoke(cli, ["challenge", "verify", "--bundle", result.bundle_path, "--head", str(result.head)])
     assert verified.exit_code == 0, verified.output

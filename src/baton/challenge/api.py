@@ -12,8 +12,10 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from baton.challenge import service
+from baton.accounts.models import Account
+from baton.challenge import access, service
 from baton.challenge.models import Battle, Challenge, GateResult, Submission, Team
 from baton.core.errors import BadRequestError, NotFoundError
 from baton.core.http import OptionalUser, RequiredUser, RuntimeDep, require_operator
@@ -123,16 +125,26 @@ def team_json(team: Team) -> dict[str, Any]:
     }
 
 
-def submission_json(team: Team, submission: Submission) -> dict[str, Any]:
-    return {
-        "team": team.slug,
-        "stage": submission.stage,
-        "repo": submission.repo_name,
-        "repo_type": submission.repo_type,
-        "revision": submission.commit_oid,
-        "model": f"{submission.repo_name}@{submission.commit_oid}",
-        "submitted_at": service.iso(submission.submitted_at),
-    }
+def submission_json(session: Session, user: Account | None, team: Team, submission: Submission) -> dict[str, Any]:
+    """A submission as ``user`` may see it (``access.entry_view_for``): a private repo is sealed to the public."""
+    from baton.hub.models import Repo
+
+    repo = session.get(Repo, submission.repo_pk) if submission.repo_pk is not None else None
+    sealed = service.submission_sealed(session, submission)
+    data: dict[str, Any] = {"team": team.slug, "stage": submission.stage, "repo_type": submission.repo_type}
+    if sealed is not None:
+        data["sealed"] = sealed.to_json()
+    if access.entry_view_for(session, user, team, repo) == "full":
+        data |= {
+            "repo": submission.repo_name,
+            "revision": submission.commit_oid,
+            "model": f"{submission.repo_name}@{submission.commit_oid}",
+        }
+    else:
+        challenge = service.get_challenge_by_id(session, submission.challenge_id)
+        hidden = service.model_pseudonym(challenge, submission.repo_type, submission.repo_pk, submission.repo_name)
+        data |= {"repo": None, "revision": None, "model": sealed.label if sealed is not None else hidden}
+    return data | {"submitted_at": service.iso(submission.submitted_at)}
 
 
 def gate_json(team: Team, result: GateResult) -> dict[str, Any]:
@@ -273,13 +285,15 @@ def submit(slug: str, stage: str, body: SubmissionBody, runtime: RuntimeDep, use
         submission = service.submit(
             session, slug, stage, body.team, repo=body.repo, repo_type=body.repo_type, revision=body.revision, user=user
         )
-        return submission_json(service.get_team(session, slug, body.team), submission)
+        return submission_json(session, user, service.get_team(session, slug, body.team), submission)
 
 
 @router.get("/{slug}/stages/{stage}/submissions")
-def list_submissions(slug: str, stage: str, runtime: RuntimeDep) -> list[dict[str, Any]]:
+def list_submissions(slug: str, stage: str, runtime: RuntimeDep, user: OptionalUser) -> list[dict[str, Any]]:
     with runtime.database.session() as session:
-        return [submission_json(team, sub) for team, sub in service.list_submissions(session, slug, stage)]
+        return [
+            submission_json(session, user, team, sub) for team, sub in service.list_submissions(session, slug, stage)
+        ]
 
 
 @router.post("/{slug}/stages/{stage}/scores", status_code=201)
@@ -447,6 +461,19 @@ def export_ledger(slug: str, runtime: RuntimeDep) -> PlainTextResponse:
         bundle,
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="{slug}.ledger.jsonl"'},
+    )
+
+
+@router.get("/{slug}/openings")
+def get_openings(slug: str, runtime: RuntimeDep, user: RequiredUser) -> PlainTextResponse:
+    """Every commitment's opening, revealed or not: for operators, who hand them to auditors."""
+    require_operator(user)
+    with runtime.database.session() as session:
+        document = service.export_openings(session, slug)
+    return PlainTextResponse(
+        document,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{slug}.openings.json"'},
     )
 
 

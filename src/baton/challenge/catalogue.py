@@ -78,6 +78,14 @@ def _challenge_scores(session: Session, challenge: str) -> dict[str, list[dict[s
     except NotFoundError:  # releases recorded for a challenge this database does not hold
         return {}
     by_repo: dict[str, list[dict[str, Any]]] = {}
+    # Scores of a sealed model carry its sealed label; its opening, revealed at finality (later in
+    # the ledger) when its repo is public by then, says which repo they belong to.
+    revealed: dict[str, dict[str, Any]] = {}  # commitment -> opened (repo, revision)
+    for event in events:
+        if event.get("kind") == "commitments.revealed":
+            for opening in (event.get("payload") or {}).get("openings") or []:
+                if isinstance(opening.get("value"), dict) and "repo" in opening["value"]:
+                    revealed[str(opening.get("commitment"))] = opening["value"]
     for event in events:
         if event.get("kind") != "score.recorded":
             continue
@@ -86,6 +94,8 @@ def _challenge_scores(session: Session, challenge: str) -> dict[str, list[dict[s
         if not model:
             continue
         repo_id, _, commit = model.partition("@")
+        if commit in revealed:
+            repo_id, commit = str(revealed[commit]["repo"]), str(revealed[commit]["revision"])
         by_repo.setdefault(repo_id, []).append(
             {
                 "source": "challenge",

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from baton.accounts import service as accounts
 from baton.accounts.models import ORGANIZATION, USER, Account
 from baton.challenge import arena, clock, ledger, recompute
+from baton.challenge.access import is_member
 from baton.challenge.errors import (
     AppealError,
     ChallengeNotFoundError,
@@ -45,6 +46,7 @@ from baton.challenge.models import (
     Decision,
     GateResult,
     LedgerEntry,
+    Opening,
     ReviewerAssignment,
     Submission,
     Team,
@@ -60,6 +62,8 @@ from baton.core.errors import (
     RepoNotFoundError,
 )
 from baton.core.runtime import Runtime, TeamExit
+from baton.core.sealing import Sealed, commitment, model_value, new_salt
+from baton.core.sealing import pseudonym as keyed_pseudonym
 
 CHOICES = ("a", "b", "tie", "both_bad")
 
@@ -193,9 +197,13 @@ def export_bundle(session: Session, slug: str) -> str:
     return ledger.export_bundle(challenge.slug, events_of(session, challenge))
 
 
-def verify_database(session: Session, slug: str, head: str | None = None) -> ledger.VerifyReport:
+def verify_database(
+    session: Session, slug: str, head: str | None = None, *, with_openings: bool = False
+) -> ledger.VerifyReport:
+    """Verify the stored ledger; ``with_openings`` also checks the openings not yet revealed (operators)."""
     challenge = get_challenge(session, slug)
-    report = ledger.verify_events(challenge.slug, events_of(session, challenge), published_head=head)
+    kept = openings(session, slug) if with_openings else []
+    report = ledger.verify_events(challenge.slug, events_of(session, challenge), published_head=head, openings=kept)
     if report.head != challenge.head_hash:
         report.problems.append(
             ledger.Problem(None, None, "the challenge's recorded head does not match the ledger's last event")
@@ -205,6 +213,172 @@ def verify_database(session: Session, slug: str, head: str | None = None) -> led
 
 def state_of(session: Session, challenge: Challenge) -> recompute.State:
     return recompute.replay(events_of(session, challenge))
+
+
+# --- sealed names: private repos and open battles in the public ledger -----------------------------
+#
+# A private repo is written into the ledger (and every public response) as a pseudonym plus a salted
+# commitment to (repo, revision); a battle's teams and answers as a commitment while voting is open.
+# The openings (value and salt) stay in ``challenge_openings`` until a ``commitments.revealed``
+# event publishes them: a stage's battles when its voting closes (the decision), a model once its
+# decision is final and only if its repo is public by then. Openings of repos still private are kept
+# for operators, who hand them to auditors (``GET .../openings``, ``baton challenge export --openings``).
+
+REVEALED = recompute.REVEALED
+
+
+def model_pseudonym(challenge: Challenge, repo_type: str, repo_pk: int | None, name: str) -> str:
+    """A repo's pseudonym in this challenge (per repo, stable across its revisions and renames)."""
+    identity = f"{repo_type}:{repo_pk}" if repo_pk is not None else f"{repo_type}:name:{name}"
+    return keyed_pseudonym(challenge.salt.encode(), "repo", identity)
+
+
+def seal_model(
+    session: Session, challenge: Challenge, repo_type: str, repo_pk: int | None, name: str, revision: str
+) -> Sealed:
+    """The sealed name of a private (repo, revision) in this challenge: one commitment per revision."""
+    rows = session.scalars(
+        select(Opening).where(
+            Opening.challenge_id == challenge.id, Opening.kind == "model", Opening.revision == revision
+        )
+    )
+    for row in rows:
+        if row.repo_pk == repo_pk and (repo_pk is not None or row.value.get("repo") == name):
+            return Sealed(str(row.pseudonym), row.commitment)
+    salt = new_salt()
+    value = model_value(repo_type, name, revision)
+    sealed = Sealed(model_pseudonym(challenge, repo_type, repo_pk, name), commitment(value, salt))
+    session.add(
+        Opening(
+            challenge_id=challenge.id,
+            kind="model",
+            commitment=sealed.commitment,
+            pseudonym=sealed.pseudonym,
+            value=value,
+            salt=salt,
+            repo_pk=repo_pk,
+            revision=revision,
+        )
+    )
+    session.flush()
+    return sealed
+
+
+def _opening_json(row: Opening) -> dict[str, Any]:
+    return {"commitment": row.commitment, "value": row.value, "salt": row.salt}
+
+
+def _reveal(
+    session: Session, challenge: Challenge, rows: Sequence[Opening], stage: str, reason: str, now: datetime
+) -> ledger.Event | None:
+    """Publish ``rows``' openings in one ``commitments.revealed`` event (nothing when there are none)."""
+    if not rows:
+        return None
+    event = _append(
+        session,
+        challenge,
+        REVEALED,
+        {"stage": stage, "reason": reason, "openings": [_opening_json(row) for row in rows]},
+        now,
+    )
+    for row in rows:
+        row.revealed_seq = event.seq
+    return event
+
+
+def _reveal_battles(session: Session, challenge: Challenge, stage: str, now: datetime) -> ledger.Event | None:
+    """Voting in ``stage`` closes: its battles' teams and answers become public."""
+    rows = session.scalars(
+        select(Opening)
+        .where(
+            Opening.challenge_id == challenge.id,
+            Opening.kind == "battle",
+            Opening.stage == stage,
+            Opening.revealed_seq.is_(None),
+        )
+        .order_by(Opening.id)
+    ).all()
+    return _reveal(session, challenge, rows, stage, "voting_closed", now)
+
+
+def _reveal_public_models(session: Session, challenge: Challenge, stage: str, now: datetime) -> None:
+    """At a decision's finality, open the sealed models whose repos are public by now (the others stay sealed)."""
+    from baton.hub.models import Repo
+
+    rows = session.scalars(
+        select(Opening)
+        .where(Opening.challenge_id == challenge.id, Opening.kind == "model", Opening.revealed_seq.is_(None))
+        .order_by(Opening.id)
+    ).all()
+    public = []
+    for row in rows:
+        repo = session.get(Repo, row.repo_pk) if row.repo_pk is not None else None
+        if repo is not None and not repo.private:
+            public.append(row)
+    _reveal(session, challenge, public, stage, "decision_final", now)
+
+
+def openings(session: Session, slug: str) -> list[dict[str, Any]]:
+    """Every opening of the challenge, revealed or not (for operators and the auditors they choose)."""
+    challenge = get_challenge(session, slug)
+    rows = session.scalars(select(Opening).where(Opening.challenge_id == challenge.id).order_by(Opening.id))
+    return [
+        _opening_json(row) | {"kind": row.kind, "pseudonym": row.pseudonym, "revealed_seq": row.revealed_seq}
+        for row in rows
+    ]
+
+
+def export_openings(session: Session, slug: str) -> str:
+    """The openings as a document ``baton challenge verify --openings`` reads."""
+    challenge = get_challenge(session, slug)
+    return ledger.export_openings(challenge.slug, openings(session, slug))
+
+
+def submission_sealed(session: Session, submission: Submission) -> Sealed | None:
+    """How the ledger names a submission whose repo was private when it was submitted (None: by its name)."""
+    if submission.commitment is None:
+        return None
+    row = session.scalar(
+        select(Opening).where(
+            Opening.challenge_id == submission.challenge_id, Opening.commitment == submission.commitment
+        )
+    )
+    return None if row is None else Sealed(str(row.pseudonym), row.commitment)
+
+
+def public_model(session: Session, submission: Submission) -> str:
+    """The submission's model as the public records name it: 'repo@commit', or its sealed label."""
+    sealed = submission_sealed(session, submission)
+    return f"{submission.repo_name}@{submission.commit_oid}" if sealed is None else sealed.label
+
+
+class ChallengeNames:
+    """Names for the provenance summary a gate records: private references sealed in this challenge."""
+
+    def __init__(self, session: Session, challenge: Challenge) -> None:
+        self.session, self.challenge = session, challenge
+
+    def reference(self, report: Any) -> Sealed | None:
+        from baton.hub.models import Repo
+        from baton.provenance.access import reference_parts
+
+        repo = self.session.get(Repo, report.reference_repo_id) if report.reference_repo_id is not None else None
+        if repo is not None and not repo.private:
+            return None
+        name, revision = reference_parts(report)
+        return seal_model(self.session, self.challenge, "model", report.reference_repo_id, name, revision)
+
+    def declared(self, name: str) -> str:
+        from baton.core.errors import InvalidNameError
+        from baton.hub import repos
+
+        try:
+            repo = repos.find_repo(self.session, repos.parse_repo_id("model", name))
+        except InvalidNameError:
+            return name
+        if repo is None or not repo.private:
+            return name
+        return model_pseudonym(self.challenge, "model", repo.id, name)
 
 
 # --- challenges -----------------------------------------------------------------------------------
@@ -288,6 +462,13 @@ def get_challenge(session: Session, slug: str) -> Challenge:
     challenge = session.scalar(select(Challenge).where(Challenge.slug == slug))
     if challenge is None:
         raise ChallengeNotFoundError(f"No challenge '{slug}'")
+    return challenge
+
+
+def get_challenge_by_id(session: Session, challenge_id: int) -> Challenge:
+    challenge = session.get(Challenge, challenge_id)
+    if challenge is None:
+        raise ChallengeNotFoundError(f"No challenge {challenge_id}")
     return challenge
 
 
@@ -451,12 +632,6 @@ def enter_team(
     return row
 
 
-def is_member(session: Session, team: Team, user: Account) -> bool:
-    if user.name in team.members:
-        return True
-    return any(org.name in team.organizations for org, _role in accounts.organizations_of(session, user))
-
-
 def _require_member(session: Session, team: Team, user: Account) -> None:
     if user.is_admin and user.token_role == "write":
         return
@@ -536,6 +711,10 @@ def submit(
     hold = repos.hold_revision(
         session, found, commit.oid, holder=f"challenge:{slug}/{stage}/{team}", reason="challenge submission"
     )
+    # A private repo is 404 to the public, so the public ledger must not name it either (item 12).
+    sealed = (
+        seal_model(session, challenge, found.repo_type, found.id, found.repo_id, commit.oid) if found.private else None
+    )
     submission = Submission(
         challenge_id=challenge.id,
         team_id=row.id,
@@ -545,24 +724,21 @@ def submit(
         repo_pk=found.id,
         commit_oid=commit.oid,
         hold_id=hold.id,
+        commitment=None if sealed is None else sealed.commitment,
         submitted_at=moment,
         current=True,
     )
     session.add(submission)
     session.flush()
+    named: dict[str, Any] = (
+        {"repo": found.repo_id, "revision": commit.oid} if sealed is None else {"sealed": sealed.to_json()}
+    )
     _append(
         session,
         challenge,
         "submission.made",
-        {
-            "stage": stage,
-            "team": team,
-            "repo_type": found.repo_type,
-            "repo": found.repo_id,
-            "revision": commit.oid,
-            "submitted_at": iso(moment),
-            "by": user.name,
-        },
+        {"stage": stage, "team": team, "repo_type": found.repo_type, "submitted_at": iso(moment), "by": user.name}
+        | named,
         moment,
     )
     return submission
@@ -640,15 +816,19 @@ def record_score(
         raise BadRequestError(f"score {score} ± {stderr} is not a finite score with a non-negative stderr")
     if n is not None and int(n) < 1:
         raise BadRequestError("n (the number of items scored) must be at least 1")
-    known: set[str] = set()
+    # What the ledger may call each model: a sealed submission is scored under its sealed label,
+    # whether the operator names it by its label or by its real 'repo@commit'.
+    known: dict[str, str] = {}
     teams = participants(session, challenge, spec, stage)
     for team_slug in teams:
         team = _team(session, challenge, team_slug)
         submission = current_submission(session, challenge, stage, team)
         if submission is not None:
-            known.add(f"{submission.repo_name}@{submission.commit_oid}")
-        known.update(team.target_models)
-        known.update(target.split("@", 1)[0] for target in team.target_models)
+            label = public_model(session, submission)
+            known[label] = known[f"{submission.repo_name}@{submission.commit_oid}"] = label
+        for target in team.target_models:
+            known[target] = target
+            known[target.split("@", 1)[0]] = target.split("@", 1)[0]
     if model not in known:
         raise BadRequestError(
             f"'{model}' is neither a submission nor a declared target model of a team in {stage}",
@@ -657,7 +837,7 @@ def record_score(
     payload = {
         "stage": stage,
         "task": task,
-        "model": model,
+        "model": known[model],
         "score": value,
         "stderr": error,
         "n": None if n is None else int(n),
@@ -894,6 +1074,10 @@ def create_battle(
     stage_spec = stage_of(spec, stage)
     arena_criterion = _arena_criterion(stage_spec, criterion)
     _require_open(session, challenge, stage, "battles")
+    if _latest_decision(session, challenge, stage) is not None:
+        raise StageStateError(
+            f"{stage} is decided; its arena is closed", hint="Battles are created while voting is open."
+        )
     if team_a == team_b:
         raise BadRequestError("A battle needs two different teams")
     if not prompt.strip() or not answer_a.strip() or not answer_b.strip():
@@ -918,6 +1102,22 @@ def create_battle(
         created_at=moment,
     )
     session.add(battle)
+    # While voting is open the ledger must not tell whose answer is whose (item 4): it carries a
+    # commitment to the teams and answers, opened when the stage's voting closes (``decide``).
+    value = {"answer_a": answer_a, "answer_b": answer_b, "team_a": team_a, "team_b": team_b}
+    salt = new_salt()
+    sealed = commitment(value, salt)
+    session.add(
+        Opening(
+            challenge_id=challenge.id,
+            kind="battle",
+            stage=stage,
+            commitment=sealed,
+            value=value,
+            salt=salt,
+            battle=battle.battle,
+        )
+    )
     session.flush()
     _append(
         session,
@@ -928,10 +1128,7 @@ def create_battle(
             "criterion": arena_criterion.id,
             "battle": battle.battle,
             "prompt": prompt,
-            "team_a": team_a,
-            "team_b": team_b,
-            "answer_a": answer_a,
-            "answer_b": answer_b,
+            "commitment": sealed,
         },
         moment,
     )
@@ -1004,7 +1201,13 @@ def record_vote(
     criterion = _arena_criterion(stage_spec, found.criterion)
     if _latest_decision(session, challenge, stage) is not None:
         raise StageStateError(f"{stage} is decided; the arena is closed")
-    # A vote names one of the two answers (or a team in the battle), a tie or both bad; anything else is refused.
+    # A vote names one of the two answers, a tie or both bad. Never a team: accepting team names would
+    # let a voter test which teams are behind a battle (and the refusal would name them).
+    if choice not in CHOICES:
+        raise InvalidVoteError(
+            f"A vote is one of {', '.join(CHOICES)}",
+            hint="Vote for answer 'a' or 'b' as shown (the arena is blind: models are not named).",
+        )
     parsed = arena.parse_vote(found.team_a, found.team_b, choice)
     if found.reveals_identity:
         raise InvalidVoteError("This battle is withdrawn: one answer reveals which model wrote it")
@@ -1075,7 +1278,17 @@ def _gate_outcome(gate_policy: Any, summary: dict[str, Any]) -> tuple[str, str]:
 
 
 def _condensed(summary: dict[str, Any]) -> dict[str, Any]:
-    keep = ("reference", "verdict", "relation", "p_value", "message", "report_id", "declared", "confirmed")
+    keep = (
+        "reference",
+        "commitment",
+        "verdict",
+        "relation",
+        "p_value",
+        "message",
+        "report_id",
+        "declared",
+        "confirmed",
+    )
     return {
         "status": summary.get("status"),
         "compared": summary.get("compared"),
@@ -1125,7 +1338,8 @@ def check_gate(
     repo = session.get(Repo, submission.repo_pk)
     if repo is None:
         raise RepoNotFoundError(f"The submitted repo {submission.repo_name} no longer exists")
-    summary = provenance.summarize(session, repo, submission.commit_oid)
+    # Private references (another team's model, say) stay candidates, but the public record names them sealed.
+    summary = provenance.summarize(session, repo, submission.commit_oid, ChallengeNames(session, challenge))
     outcome, reason = _gate_outcome(gate_spec, summary)
     evidence = _condensed(summary)
     result = GateResult(
@@ -1149,7 +1363,7 @@ def check_gate(
             "stage": stage,
             "gate": gate,
             "team": team,
-            "model": f"{submission.repo_name}@{submission.commit_oid}",
+            "model": public_model(session, submission),
             "outcome": outcome,
             "reason": reason,
             "evidence": evidence,
@@ -1317,6 +1531,11 @@ def decide(
                 short.append(f"{team_slug} has {count} of {criterion.min_reviewers} reviews for {criterion.id}")
     if short:
         raise StageStateError("Reviews are missing: " + "; ".join(short), hint="Assign reviewers and collect scores.")
+    # Deciding closes the stage's voting (``record_vote`` refuses from now on): open the battles, so
+    # the decision is computed from, and verifiable against, the revealed teams and answers.
+    revealed = _reveal_battles(session, challenge, stage, moment)
+    if revealed is not None:
+        recompute.apply(state, revealed)
     seed = stage_spec.seed if stage_spec.seed is not None else secrets.randbits(31)
     seed_event = _append(
         session,
@@ -1576,8 +1795,10 @@ def finalize_due(session: Session, runtime: Runtime | None, now: datetime | None
         # The exits' consequences (release plans run, each action appended to this ledger) follow
         # the finality they stem from, in the same transaction.
         _notify_exits(session, runtime, challenge, leaving)
+        # After the exits: a release plan may just have made a team's repos public, and those open now.
+        challenge = _lock(session, slug)
+        _reveal_public_models(session, challenge, stage, moment)
         if last:
-            challenge = _lock(session, slug)
             challenge.ended_at = moment
             _append(session, challenge, "challenge.ended", {"stage": stage, "at": iso(moment)}, moment)
         finalized.append((slug, stage))

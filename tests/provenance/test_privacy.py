@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from test_service import head, renamed
 
 from baton.accounts import service as accounts
 from baton.core.runtime import Runtime
@@ -20,8 +21,6 @@ from baton.demo.seed import tiny_gpt2_files
 from baton.hub import commits, repos
 from baton.hub.models import Repo
 from baton.provenance import service
-
-from test_service import head, renamed
 
 SECRET = "carol/secret-weights"
 # The private model's tensors carry a prefix of their own: any of its layer names in a public

@@ -15,7 +15,7 @@ import random
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -64,6 +64,9 @@ from baton.core.errors import (
 from baton.core.runtime import Runtime, TeamExit
 from baton.core.sealing import Sealed, commitment, model_value, new_salt
 from baton.core.sealing import pseudonym as keyed_pseudonym
+
+if TYPE_CHECKING:  # the provenance domain is imported where it is used, as in check_gate
+    from baton.provenance.models import ProvenanceReport
 
 CHOICES = ("a", "b", "tie", "both_bad")
 
@@ -358,7 +361,7 @@ class ChallengeNames:
     def __init__(self, session: Session, challenge: Challenge) -> None:
         self.session, self.challenge = session, challenge
 
-    def reference(self, report: Any) -> Sealed | None:
+    def reference(self, report: ProvenanceReport) -> Sealed | None:
         from baton.hub.models import Repo
         from baton.provenance.access import reference_parts
 

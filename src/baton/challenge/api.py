@@ -453,15 +453,17 @@ def answer_appeal(
         return service.appeal_json(session, appeal)
 
 
+def _download(text: str, media_type: str, filename: str) -> PlainTextResponse:
+    return PlainTextResponse(
+        text, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
 @router.get("/{slug}/ledger")
 def export_ledger(slug: str, runtime: RuntimeDep) -> PlainTextResponse:
     with runtime.database.session() as session:
         bundle = service.export_bundle(session, slug)
-    return PlainTextResponse(
-        bundle,
-        media_type="application/x-ndjson",
-        headers={"Content-Disposition": f'attachment; filename="{slug}.ledger.jsonl"'},
-    )
+    return _download(bundle, "application/x-ndjson", f"{slug}.ledger.jsonl")
 
 
 @router.get("/{slug}/openings")
@@ -470,11 +472,7 @@ def get_openings(slug: str, runtime: RuntimeDep, user: RequiredUser) -> PlainTex
     require_operator(user)
     with runtime.database.session() as session:
         document = service.export_openings(session, slug)
-    return PlainTextResponse(
-        document,
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{slug}.openings.json"'},
-    )
+    return _download(document, "application/json", f"{slug}.openings.json")
 
 
 @router.get("/{slug}/verify")

@@ -248,23 +248,29 @@ def seal_model(
     for row in rows:
         if row.repo_pk == repo_pk and (repo_pk is not None or row.value.get("repo") == name):
             return Sealed(str(row.pseudonym), row.commitment)
-    salt = new_salt()
-    value = model_value(repo_type, name, revision)
-    sealed = Sealed(model_pseudonym(challenge, repo_type, repo_pk, name), commitment(value, salt))
-    session.add(
-        Opening(
-            challenge_id=challenge.id,
-            kind="model",
-            commitment=sealed.commitment,
-            pseudonym=sealed.pseudonym,
-            value=value,
-            salt=salt,
-            repo_pk=repo_pk,
-            revision=revision,
-        )
+    pseudonym = model_pseudonym(challenge, repo_type, repo_pk, name)
+    row = _commit_to(
+        session, challenge, "model", model_value(repo_type, name, revision), pseudonym=pseudonym, repo_pk=repo_pk
     )
+    return Sealed(pseudonym, row.commitment)
+
+
+def _commit_to(session: Session, challenge: Challenge, kind: str, value: dict[str, Any], **fields: Any) -> Opening:
+    """A commitment to ``value`` under a fresh salt; its opening is kept (unrevealed) in ``challenge_openings``."""
+    salt = new_salt()
+    revision = value.get("revision") if kind == "model" else None
+    row = Opening(
+        challenge_id=challenge.id,
+        kind=kind,
+        commitment=commitment(value, salt),
+        value=value,
+        salt=salt,
+        revision=revision,
+        **fields,
+    )
+    session.add(row)
     session.flush()
-    return sealed
+    return row
 
 
 def _opening_json(row: Opening) -> dict[str, Any]:
@@ -1108,20 +1114,7 @@ def create_battle(
     # While voting is open the ledger must not tell whose answer is whose (item 4): it carries a
     # commitment to the teams and answers, opened when the stage's voting closes (``decide``).
     value = {"answer_a": answer_a, "answer_b": answer_b, "team_a": team_a, "team_b": team_b}
-    salt = new_salt()
-    sealed = commitment(value, salt)
-    session.add(
-        Opening(
-            challenge_id=challenge.id,
-            kind="battle",
-            stage=stage,
-            commitment=sealed,
-            value=value,
-            salt=salt,
-            battle=battle.battle,
-        )
-    )
-    session.flush()
+    sealed = _commit_to(session, challenge, "battle", value, stage=stage, battle=battle.battle).commitment
     _append(
         session,
         challenge,

@@ -113,34 +113,35 @@ def get_paths(app: FastAPI) -> list[str]:
     return sorted({route.path for route in routes if "GET" in (getattr(route, "methods", None) or ())})
 
 
+# How to fill each path parameter (besides a repo's namespace and name, filled with every team's repo).
+FILLERS: dict[str, list[str]] = {
+    "type_plural": ["models"],
+    "slug": [SLUG],
+    "challenge": [SLUG],
+    "stage": [STAGE],
+    "team": list(TEAMS),
+    "revision": ["main"],
+    "rest": ["main", "main/notes.txt"],
+    "status": ["pending"],
+    "report_id": ["1"],
+    "run_id": ["1"],
+    "opening_id": ["1"],
+    "purpose": ["profile"],
+    "version": ["1"],
+    "public_id": ["x"],
+    "organization": [organization for _name, organization, *_rest in TEAMS.values()],
+}
+
+
 def fill(path: str, seeded: Seeded) -> Iterator[str]:
     """Concrete URLs for a route: one per repo and per team where those are parameters."""
-    names = re.findall(r"{([^}:]+)(?::path)?}", path)
-    choices: dict[str, list[str]] = {}
-    for name in names:
-        if name in ("namespace", "name"):
-            continue
-        choices[name] = {
-            "type_plural": ["models"],
-            "slug": [SLUG],
-            "challenge": [SLUG],
-            "stage": [STAGE],
-            "team": list(TEAMS),
-            "revision": ["main"],
-            "rest": ["main", "main/notes.txt"],
-            "status": ["pending"],
-            "report_id": ["1"],
-            "run_id": ["1"],
-            "opening_id": ["1"],
-            "purpose": ["profile"],
-            "version": ["1"],
-            "public_id": ["x"],
-            "organization": [organization for _n, organization, *_rest in TEAMS.values()],
-        }[name]  # a new route parameter fails here: say how to fill it
-    repo_choices = seeded.repos if "namespace" in names else [""]
-    for repo_id, values in itertools.product(repo_choices, itertools.product(*choices.values())):
+    names = [name for name in re.findall(r"{([^}:]+)(?::path)?}", path) if name not in ("namespace", "name")]
+    unknown = [name for name in names if name not in FILLERS]
+    assert not unknown, f"a new route parameter: add how to fill {unknown} of {path} to FILLERS"
+    repo_choices = seeded.repos if "{namespace}" in path else [""]
+    for repo_id, values in itertools.product(repo_choices, itertools.product(*(FILLERS[name] for name in names))):
         url = path
-        for name, value in zip(choices, values, strict=True):
+        for name, value in zip(names, values, strict=True):
             url = re.sub(r"{" + name + r"(?::path)?}", value, url)
         if repo_id:
             namespace, repo_name = repo_id.split("/")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ SALT_BYTES = 32
 COMMITMENT_DOMAIN = "baton-commitment-v1"
 PSEUDONYM_DOMAIN = "baton-pseudonym-v1"
 HEX = frozenset("0123456789abcdef")
+# A sealed label where a name would stand: "<prefix>-<16 hex>@<64 hex>" (see ``Sealed.label``).
+LABEL = re.compile(r"[a-z]+-[0-9a-f]{16}@[0-9a-f]{64}")
 
 
 def new_salt() -> str:
@@ -72,6 +75,11 @@ def model_value(repo_type: str, repo: str, revision: str) -> dict[str, str]:
     return {"repo": repo, "repo_type": repo_type, "revision": revision}
 
 
+def repo_value(repo_type: str, repo: str) -> dict[str, str]:
+    """What a commitment to a repo alone binds, where no revision is pinned (a release plan, a target model)."""
+    return {"repo": repo, "repo_type": repo_type}
+
+
 @dataclass(frozen=True)
 class Sealed:
     """How public responses name a private model: a pseudonym and a commitment to (repo, revision)."""
@@ -86,3 +94,11 @@ class Sealed:
 
     def to_json(self) -> dict[str, str]:
         return {"pseudonym": self.pseudonym, "commitment": self.commitment}
+
+    @classmethod
+    def from_label(cls, text: object) -> Sealed | None:
+        """The sealed name a label stands for (None: ``text`` is not a label, e.g. a public 'repo@commit')."""
+        if not isinstance(text, str) or LABEL.fullmatch(text) is None:
+            return None
+        pseudonym, _, committed = text.partition("@")
+        return cls(pseudonym, committed)

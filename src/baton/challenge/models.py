@@ -174,7 +174,9 @@ class Opening(Base):
     """The secret half of a commitment the public ledger carries: the committed value and its salt.
 
     ``kind`` "model": a private repo's (repo, revision), named in public by ``pseudonym`` (one row
-    per challenge, repo and revision, so a revision keeps one commitment). ``kind`` "battle": a
+    per challenge, repo and revision, so a revision keeps one commitment). ``kind`` "repo": a private
+    repo alone, where a team names it without a revision (a release plan, an unpinned target model,
+    a release action with no commit); same pseudonym, one row per challenge and repo. ``kind`` "battle": a
     battle's two teams and answers, sealed while voting is open. ``revealed_seq`` is the ledger
     event that published the opening; until then only operators see it (and hand it to auditors).
     """
@@ -184,7 +186,7 @@ class Opening(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge_challenges.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # model, battle
+    kind: Mapped[str] = mapped_column(String(16))  # model, repo, battle
     stage: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a battle's stage
     commitment: Mapped[str] = mapped_column(String(64))
     pseudonym: Mapped[str | None] = mapped_column(String(40), nullable=True)

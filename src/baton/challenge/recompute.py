@@ -729,8 +729,29 @@ def check_decisions(events: Sequence[Event]) -> tuple[int, list[tuple[int, str]]
 # --- commitments ---------------------------------------------------------------------------------
 
 
+def _sealed_in(entries: Any) -> list[Any]:
+    """The commitments of the sealed entries of a list of objects (a release plan's repos, gate evidence)."""
+    found: list[Any] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            sealed = entry.get("sealed")
+            found.append(sealed.get("commitment") if isinstance(sealed, dict) else entry.get("commitment"))
+    return found
+
+
+def _labelled_in(names: Any, prefixed: bool = False) -> list[Any]:
+    """The commitments of the sealed labels in a list of names ("type:label" where ``prefixed``)."""
+    found: list[Any] = []
+    for name in names if isinstance(names, list) else []:
+        sealed = Sealed.from_label(str(name).partition(":")[2] if prefixed else name)
+        if sealed is not None:
+            found.append(sealed.commitment)
+    return found
+
+
 def _commitments_in(event: Event) -> list[str]:
-    """The commitments an event makes: a sealed battle, a sealed submission, sealed gate references."""
+    """The commitments an event makes: a sealed battle, a sealed submission, sealed gate references, and
+    private repos a team names (target models, release plans, release actions)."""
     payload = event.payload
     found: list[Any] = []
     if event.kind == "battle.created":
@@ -739,8 +760,15 @@ def _commitments_in(event: Event) -> list[str]:
         found.append((payload.get("sealed") or {}).get("commitment"))
     elif event.kind == "gate.checked":
         evidence = payload.get("evidence") or {}
-        for entry in [*(evidence.get("flags") or []), *(evidence.get("declared_checks") or [])]:
-            found.append(entry.get("commitment") if isinstance(entry, dict) else None)
+        found += _sealed_in([*(evidence.get("flags") or []), *(evidence.get("declared_checks") or [])])
+    elif event.kind in ("team.entered", "release_plan.filed"):
+        found += _labelled_in(payload.get("target_models"))
+        plan = payload.get("release_plan" if event.kind == "team.entered" else "plan")
+        found += _sealed_in(plan.get("repos") if isinstance(plan, dict) else None)
+    elif event.kind == RELEASE_ACTION:
+        detail = payload.get("detail")
+        repos = detail.get("repos") if isinstance(detail, dict) else None
+        found += _labelled_in([payload.get("repo"), *(repos if isinstance(repos, list) else [])], True)
     return [value for value in found if is_commitment(value)]
 
 

@@ -62,10 +62,11 @@ from baton.core.errors import (
     RepoNotFoundError,
 )
 from baton.core.runtime import Runtime, TeamExit
-from baton.core.sealing import Sealed, commitment, model_value, new_salt
+from baton.core.sealing import Sealed, commitment, model_value, new_salt, repo_value
 from baton.core.sealing import pseudonym as keyed_pseudonym
 
-if TYPE_CHECKING:  # the provenance domain is imported where it is used, as in check_gate
+if TYPE_CHECKING:  # the provenance domain and the hub are imported where they are used, as in check_gate
+    from baton.hub.models import Repo
     from baton.provenance.models import ProvenanceReport
 
 CHOICES = ("a", "b", "tie", "both_bad")
@@ -236,23 +237,89 @@ def model_pseudonym(challenge: Challenge, repo_type: str, repo_pk: int | None, n
     return keyed_pseudonym(challenge.salt.encode(), "repo", identity)
 
 
-def seal_model(
-    session: Session, challenge: Challenge, repo_type: str, repo_pk: int | None, name: str, revision: str
-) -> Sealed:
-    """The sealed name of a private (repo, revision) in this challenge: one commitment per revision."""
-    rows = session.scalars(
-        select(Opening).where(
-            Opening.challenge_id == challenge.id, Opening.kind == "model", Opening.revision == revision
-        )
-    )
-    for row in rows:
+def find_sealed(
+    session: Session, challenge: Challenge, repo_pk: int | None, name: str, revision: str | None
+) -> Sealed | None:
+    """The sealed name this challenge gave (repo, revision), or the repo alone when ``revision`` is None; None
+    when it gave none. Reads only: public views use it to show the commitment the ledger carries."""
+    query = select(Opening).where(Opening.challenge_id == challenge.id)
+    if revision is None:
+        query = query.where(Opening.kind == "repo")
+    else:
+        query = query.where(Opening.kind == "model", Opening.revision == revision)
+    for row in session.scalars(query.order_by(Opening.id)):
         if row.repo_pk == repo_pk and (repo_pk is not None or row.value.get("repo") == name):
             return Sealed(str(row.pseudonym), row.commitment)
+    return None
+
+
+def seal_model(
+    session: Session, challenge: Challenge, repo_type: str, repo_pk: int | None, name: str, revision: str | None
+) -> Sealed:
+    """The sealed name of a private (repo, revision) in this challenge: one commitment per revision, and one
+    to the repo alone (``revision`` None) for mentions that pin none (release plans, unpinned target models).
+    Every mention of a repo shares its pseudonym, so its commitments are linked once one is opened."""
+    found = find_sealed(session, challenge, repo_pk, name, revision)
+    if found is not None:
+        return found
     pseudonym = model_pseudonym(challenge, repo_type, repo_pk, name)
-    row = _commit_to(
-        session, challenge, "model", model_value(repo_type, name, revision), pseudonym=pseudonym, repo_pk=repo_pk
-    )
+    if revision is None:
+        kind, value = "repo", repo_value(repo_type, name)
+    else:
+        kind, value = "model", model_value(repo_type, name, revision)
+    row = _commit_to(session, challenge, kind, value, pseudonym=pseudonym, repo_pk=repo_pk)
     return Sealed(pseudonym, row.commitment)
+
+
+def named_repo(session: Session, repo_type: str, name: str) -> Repo | None:
+    """The hub repo a team names by 'namespace/name' (None: not a repo id, or no such repo in the hub).
+
+    Case-insensitive, as the hub's names are: a private repo must not be named in public through a
+    spelling that differs only in case."""
+    from baton.hub import repos
+    from baton.hub.models import Repo
+
+    try:
+        key = repos.parse_repo_id(repo_type, name)
+    except BadRequestError:  # not a repo id (a target model outside the hub, say)
+        return None
+    return repos.find_repo(session, key) or session.scalar(
+        select(Repo).where(
+            Repo.repo_type == key.repo_type,
+            func.lower(Repo.namespace) == key.namespace.lower(),
+            func.lower(Repo.name) == key.name.lower(),
+        )
+    )
+
+
+def seal_if_private(
+    session: Session, challenge: Challenge, repo: Repo | None, revision: str | None = None
+) -> Sealed | None:
+    """How the public ledger names a repo a team mentions: None when it may be named (public, or not in
+    the hub), else its sealed name (committing to the revision where one is pinned)."""
+    if repo is None or not repo.private:
+        return None
+    return seal_model(session, challenge, repo.repo_type, repo.id, repo.repo_id, revision)
+
+
+def public_target(session: Session, challenge: Challenge, target: str) -> str:
+    """A declared target model ('namespace/name' or 'namespace/name@revision') as the public ledger names it."""
+    name, _, revision = target.partition("@")
+    sealed = seal_if_private(session, challenge, named_repo(session, "model", name), revision or None)
+    return target if sealed is None else sealed.label
+
+
+def public_plan(session: Session, challenge: Challenge, plan: dict[str, Any]) -> dict[str, Any]:
+    """A checked release plan as the public ledger carries it: a private repo's entry holds its sealed
+    name (a commitment to the repo alone: a plan pins no revision) instead of ``repo``."""
+    entries = []
+    for entry in plan.get("repos") or []:
+        repo = named_repo(session, str(entry.get("repo_type") or "model"), str(entry["repo"]))
+        sealed = seal_if_private(session, challenge, repo)
+        if sealed is not None:
+            entry = {key: value for key, value in entry.items() if key != "repo"} | {"sealed": sealed.to_json()}
+        entries.append(entry)
+    return plan | {"repos": entries}
 
 
 def _commit_to(session: Session, challenge: Challenge, kind: str, value: dict[str, Any], **fields: Any) -> Opening:
@@ -378,13 +445,7 @@ class ChallengeNames:
         return seal_model(self.session, self.challenge, "model", report.reference_repo_id, name, revision)
 
     def declared(self, name: str) -> str:
-        from baton.core.errors import InvalidNameError
-        from baton.hub import repos
-
-        try:
-            repo = repos.find_repo(self.session, repos.parse_repo_id("model", name))
-        except InvalidNameError:
-            return name
+        repo = named_repo(self.session, "model", name)
         if repo is None or not repo.private:
             return name
         return model_pseudonym(self.challenge, "model", repo.id, name)
@@ -621,6 +682,8 @@ def enter_team(
     )
     session.add(row)
     session.flush()
+    # The row keeps the real names (for the team, operators and the release); the public ledger
+    # names a repo private at this moment by its sealed name (``public_target``, ``public_plan``).
     _append(
         session,
         challenge,
@@ -630,10 +693,10 @@ def enter_team(
             "name": row.name,
             "organizations": orgs,
             "members": people,
-            "target_models": list(target_models),
+            "target_models": [public_target(session, challenge, target) for target in target_models],
             "stage": target_stage.id,
             "repechage": index > 0,
-            "release_plan": plan,
+            "release_plan": public_plan(session, challenge, plan),
             "operator": operator.name,
         },
         moment,
@@ -663,7 +726,8 @@ def file_release_plan(
         raise ConflictError(f"Team '{team}' has left the challenge; its release plan is fixed")
     checked = load_release_plan(plan).model_dump(mode="json")
     row.release_plan = checked
-    _append(session, challenge, "release_plan.filed", {"team": team, "plan": checked, "by": user.name}, moment)
+    public = public_plan(session, challenge, checked)
+    _append(session, challenge, "release_plan.filed", {"team": team, "plan": public, "by": user.name}, moment)
     return checked
 
 
@@ -826,8 +890,10 @@ def record_score(
     if n is not None and int(n) < 1:
         raise BadRequestError("n (the number of items scored) must be at least 1")
     # What the ledger may call each model: a sealed submission is scored under its sealed label,
-    # whether the operator names it by its label or by its real 'repo@commit'.
+    # whether the operator names it by its label or by its real 'repo@commit'; a target model under
+    # the name team.entered gave it (the decision looks its scores up by that name).
     known: dict[str, str] = {}
+    declared = _declared_targets(session, challenge)
     teams = participants(session, challenge, spec, stage)
     for team_slug in teams:
         team = _team(session, challenge, team_slug)
@@ -835,9 +901,12 @@ def record_score(
         if submission is not None:
             label = public_model(session, submission)
             known[label] = known[f"{submission.repo_name}@{submission.commit_oid}"] = label
-        for target in team.target_models:
-            known[target] = target
-            known[target.split("@", 1)[0]] = target.split("@", 1)[0]
+        for target, shown in zip(team.target_models, declared.get(team_slug, team.target_models), strict=False):
+            for name in (shown, shown.split("@", 1)[0]):
+                known[name] = name
+            # The repo part first: for an unpinned target it is the target itself, named in full below.
+            known[target.split("@", 1)[0]] = shown.split("@", 1)[0]
+            known[target] = shown
     if model not in known:
         raise BadRequestError(
             f"'{model}' is neither a submission nor a declared target model of a team in {stage}",
@@ -855,6 +924,19 @@ def record_score(
     }
     _append(session, challenge, "score.recorded", payload, moment)
     return payload
+
+
+def _declared_targets(session: Session, challenge: Challenge) -> dict[str, list[str]]:
+    """Each team's target models as its ``team.entered`` event names them (in the order of ``Team.target_models``)."""
+    import json
+
+    found: dict[str, list[str]] = {}
+    for text in session.scalars(
+        select(LedgerEntry.payload).where(LedgerEntry.challenge_id == challenge.id, LedgerEntry.kind == "team.entered")
+    ):
+        payload = json.loads(text)
+        found[str(payload["team"])] = [str(target) for target in payload.get("target_models") or []]
+    return found
 
 
 def record_evaluation(

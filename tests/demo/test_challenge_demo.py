@@ -129,11 +129,18 @@ def test_the_published_ledger_verifies_and_one_altered_line_fails(
     assert refused.exit_code == 1
 
     # The releases are in the chain too: one altered release line (a held dataset shown as released) fails.
+    # Changed on purpose (issue 12, item 12): the held dataset is still private, so its line names it by
+    # its sealed label, not "ko-instruct"; it is found by its team and the kind of data found instead.
+    # Nor do the still-private winners' repos appear, through their release plans or otherwise.
+    assert "ko-instruct" not in text and "hanbit-ai/hanbit-lm" not in text
     lines = text.splitlines(keepends=True)
     held = [
         i
         for i, raw in enumerate(lines)
-        if '"release.action"' in raw and '"action":"held"' in raw and "ko-instruct" in raw
+        if '"release.action"' in raw
+        and '"action":"held"' in raw
+        and f'"team":"{GAON.slug}"' in raw
+        and '"data":"phone"' in raw
     ]
     assert held, "the demo holds gaon-tech/ko-instruct for personal data"
     lines[held[0]] = lines[held[0]].replace('"action":"held"', '"action":"released"')

@@ -158,14 +158,24 @@ def has_challenge(session: Session, slug: str) -> bool:
 
 
 def record_release_action(
-    session: Session, slug: str, payload: dict[str, Any], *, now: datetime | None = None
+    session: Session,
+    slug: str,
+    payload: dict[str, Any],
+    *,
+    repo_pk: int | None = None,
+    now: datetime | None = None,
 ) -> ledger.Event:
     """Append a release action (a consequence of a final exit) to the challenge's ledger.
 
     The payload is ``{"team", "action", "actor", "repo", "detail"}`` as ``baton.challenge.release``
-    builds it (counts and kinds of findings, never the personal data itself). It is appended under
-    the challenge's row lock in the caller's transaction, so it commits or rolls back with the
-    action it records. Release actions are not decision inputs; ``verify`` checks the chain over them.
+    builds it (counts and kinds of findings, never the personal data itself), with ``repo`` and
+    ``detail.repos`` as "type:namespace/name". It is appended under the challenge's row lock in the
+    caller's transaction, so it commits or rolls back with the action it records. Release actions are
+    not decision inputs; ``verify`` checks the chain over them.
+
+    A repo private at this moment is named by its sealed label instead (``_public_release``); once
+    the action names ``repo_pk`` public (the release made it so), the openings of its earlier sealed
+    mentions follow in a ``commitments.revealed`` event, which links them to the released repo.
     """
     try:
         recompute.check_release_payload(payload)
@@ -173,8 +183,44 @@ def record_release_action(
         raise BadRequestError(
             f"Not a release action: {error}", hint="Record release actions through baton.challenge.release."
         ) from None
+    moment = _now(now)
     challenge = _lock(session, slug)
-    return _append(session, challenge, recompute.RELEASE_ACTION, payload, _now(now))
+    public = _public_release(session, challenge, payload, repo_pk)
+    event = _append(session, challenge, recompute.RELEASE_ACTION, public, moment)
+    if repo_pk is not None:
+        # Usually the "released" action itself; a repo its team made public by hand opens at its next action.
+        reason = "released" if payload["action"] == "released" else "made_public"
+        _reveal_public(session, challenge, None, reason, moment, repo_pk=repo_pk, extra={"team": payload["team"]})
+    return event
+
+
+def _public_release(
+    session: Session, challenge: Challenge, payload: dict[str, Any], repo_pk: int | None
+) -> dict[str, Any]:
+    """A release action as the public ledger carries it: private repos by their sealed labels.
+
+    The action's repo (``repo_pk`` where known: a renamed repo keeps it) is sealed with the commit its
+    detail names (which then leaves the detail: a private repo's commit is as telling as its name),
+    or alone where the detail names none.
+    """
+    from baton.hub.models import Repo
+
+    def label(named: Any, revision: str | None, pk: int | None = None) -> Any:
+        repo_type, _, name = str(named).partition(":")
+        repo = session.get(Repo, pk) if pk is not None else named_repo(session, repo_type, name)
+        sealed = seal_if_private(session, challenge, repo, revision)
+        return named if sealed is None else f"{repo_type}:{sealed.label}"
+
+    detail = dict(payload.get("detail") or {})
+    if isinstance(detail.get("repos"), list):
+        detail["repos"] = [label(named, None) for named in detail["repos"]]
+    if payload.get("repo") is None:
+        return payload | {"detail": detail}
+    commit = detail.get("commit") if isinstance(detail.get("commit"), str) else None
+    shown = label(payload["repo"], commit, repo_pk)
+    if shown != payload["repo"]:
+        detail.pop("commit", None)
+    return payload | {"repo": shown, "detail": detail}
 
 
 def _event(entry: LedgerEntry) -> ledger.Event:
@@ -345,18 +391,20 @@ def _opening_json(row: Opening) -> dict[str, Any]:
 
 
 def _reveal(
-    session: Session, challenge: Challenge, rows: Sequence[Opening], stage: str, reason: str, now: datetime
+    session: Session,
+    challenge: Challenge,
+    rows: Sequence[Opening],
+    stage: str | None,
+    reason: str,
+    now: datetime,
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> ledger.Event | None:
     """Publish ``rows``' openings in one ``commitments.revealed`` event (nothing when there are none)."""
     if not rows:
         return None
-    event = _append(
-        session,
-        challenge,
-        REVEALED,
-        {"stage": stage, "reason": reason, "openings": [_opening_json(row) for row in rows]},
-        now,
-    )
+    payload = {"stage": stage, "reason": reason, "openings": [_opening_json(row) for row in rows]}
+    event = _append(session, challenge, REVEALED, payload | (extra or {}), now)
     for row in rows:
         row.revealed_seq = event.seq
     return event
@@ -377,21 +425,50 @@ def _reveal_battles(session: Session, challenge: Challenge, stage: str, now: dat
     return _reveal(session, challenge, rows, stage, "voting_closed", now)
 
 
-def _reveal_public_models(session: Session, challenge: Challenge, stage: str, now: datetime) -> None:
-    """At a decision's finality, open the sealed models whose repos are public by now (the others stay sealed)."""
+def _reveal_public(
+    session: Session,
+    challenge: Challenge,
+    stage: str | None,
+    reason: str,
+    now: datetime,
+    *,
+    repo_pk: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ledger.Event | None:
+    """Open the sealed repos (every revision, and the repo alone) that are public by now; the others stay sealed.
+
+    ``repo_pk``: only that repo's (a release just made it public). Nothing is appended when there is
+    nothing to open, so running it again is harmless.
+    """
     from baton.hub.models import Repo
 
-    rows = session.scalars(
-        select(Opening)
-        .where(Opening.challenge_id == challenge.id, Opening.kind == "model", Opening.revealed_seq.is_(None))
-        .order_by(Opening.id)
-    ).all()
+    query = select(Opening).where(
+        Opening.challenge_id == challenge.id, Opening.kind.in_(("model", "repo")), Opening.revealed_seq.is_(None)
+    )
+    if repo_pk is not None:
+        query = query.where(Opening.repo_pk == repo_pk)
     public = []
-    for row in rows:
+    for row in session.scalars(query.order_by(Opening.id)).all():
         repo = session.get(Repo, row.repo_pk) if row.repo_pk is not None else None
         if repo is not None and not repo.private:
             public.append(row)
-    _reveal(session, challenge, public, stage, "decision_final", now)
+    return _reveal(session, challenge, public, stage, reason, now, extra=extra)
+
+
+def reveal_public(
+    session: Session, slug: str, *, operator: Account | None = None, now: datetime | None = None
+) -> ledger.Event | None:
+    """Open every sealed repo of the challenge that is public now (``baton challenge reveal``).
+
+    Finality and releases open what is public at their moment; a repo made public later (after the
+    last finality, say) waits for this. ``operator`` None: the local operator of the CLI (who has the
+    database). Returns the ``commitments.revealed`` event, or None when nothing was left to open.
+    """
+    if operator is not None:
+        require_operator(operator)
+    challenge = _lock(session, slug)
+    extra = {"operator": operator.name} if operator is not None else None
+    return _reveal_public(session, challenge, None, "made_public", _now(now), extra=extra)
 
 
 def openings(session: Session, slug: str) -> list[dict[str, Any]]:
@@ -1875,7 +1952,7 @@ def finalize_due(session: Session, runtime: Runtime | None, now: datetime | None
         _notify_exits(session, runtime, challenge, leaving)
         # After the exits: a release plan may just have made a team's repos public, and those open now.
         challenge = _lock(session, slug)
-        _reveal_public_models(session, challenge, stage, moment)
+        _reveal_public(session, challenge, stage, "decision_final", moment)
         if last:
             challenge.ended_at = moment
             _append(session, challenge, "challenge.ended", {"stage": stage, "at": iso(moment)}, moment)

@@ -110,18 +110,20 @@ def challenge_json(challenge: Challenge) -> dict[str, Any]:
     }
 
 
-def team_json(team: Team) -> dict[str, Any]:
+def team_json(session: Session, user: Account | None, team: Team) -> dict[str, Any]:
+    """A team as ``user`` may see it (``access.team_view_for``): private repos it names are sealed to the public."""
+    declared = access.team_view_for(session, user, team)
     return {
         "team": team.slug,
         "name": team.name,
         "organizations": team.organizations,
         "members": team.members,
-        "target_models": team.target_models,
+        "target_models": declared["target_models"],
         "entered_stage": team.entered_stage,
         "repechage": team.repechage,
         "status": team.status,
         "exit_stage": team.exit_stage,
-        "release_plan": team.release_plan,
+        "release_plan": declared["release_plan"],
     }
 
 
@@ -249,26 +251,27 @@ def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: RequiredUse
             operator=user,
             stage=body.stage,
         )
-        return team_json(team)
+        return team_json(session, user, team)
 
 
 @router.get("/{slug}/teams")
-def list_teams(slug: str, runtime: RuntimeDep) -> list[dict[str, Any]]:
+def list_teams(slug: str, runtime: RuntimeDep, user: OptionalUser) -> list[dict[str, Any]]:
     _finalize_if_due(runtime)
     with runtime.database.session() as session:
-        return [team_json(team) for team in service.list_teams(session, slug)]
+        return [team_json(session, user, team) for team in service.list_teams(session, slug)]
 
 
 @router.get("/{slug}/teams/{team}")
-def get_team(slug: str, team: str, runtime: RuntimeDep) -> dict[str, Any]:
+def get_team(slug: str, team: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
     with runtime.database.session() as session:
-        return team_json(service.get_team(session, slug, team))
+        return team_json(session, user, service.get_team(session, slug, team))
 
 
 @router.get("/{slug}/teams/{team}/release-plan")
-def get_release_plan(slug: str, team: str, runtime: RuntimeDep) -> dict[str, Any]:
+def get_release_plan(slug: str, team: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
     with runtime.database.session() as session:
-        return service.release_plan(session, slug, team)
+        plan = service.release_plan(session, slug, team)
+        return access.release_plan_view_for(session, user, service.get_team(session, slug, team), plan)
 
 
 @router.put("/{slug}/teams/{team}/release-plan")

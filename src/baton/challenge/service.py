@@ -1453,6 +1453,19 @@ def _condensed(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _public_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
+    """Gate evidence as the public ledger carries it: without provenance report ids.
+
+    A report id is server-wide: beside a sealed reference it would link this challenge's pseudonym
+    to the report's own (and to other challenges' pseudonyms of the same repo). Operators keep the
+    ids in the gate results (``GateResult.evidence``, the operators' gate routes).
+    """
+    return evidence | {
+        key: [{k: v for k, v in entry.items() if k != "report_id"} for entry in evidence.get(key) or []]
+        for key in ("flags", "declared_checks")
+    }
+
+
 def _gate_target(
     session: Session, slug: str, stage: str, team: str, gate: str, what: str
 ) -> tuple[Challenge, Gate, Team]:
@@ -1521,7 +1534,7 @@ def check_gate(
             "model": public_model(session, submission),
             "outcome": outcome,
             "reason": reason,
-            "evidence": evidence,
+            "evidence": _public_evidence(evidence),
             "operator": operator.name,
         },
         moment,

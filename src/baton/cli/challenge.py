@@ -146,6 +146,40 @@ def finalize(
         console.print("nothing to finalize")
 
 
+@app.command("reveal")
+def reveal(
+    slug: str,
+    operator: Annotated[
+        str | None, typer.Option("--as", help="The operator (a site admin) acting; recorded with the reveal.")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Publish the openings of every sealed repo of the challenge that is public now.
+
+    Finality and releases open what is public at their moment; a repo made public later (after the
+    last finality, say) is opened by this. Running it again appends nothing until another repo is public.
+    """
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session(write=True) as session:
+            acting = accounts.get_account(session, operator) if operator is not None else None
+            event = service.reveal_public(session, slug, operator=acting)
+            opened = [] if event is None else [str(o["value"]["repo"]) for o in event.payload["openings"]]
+            seq = None if event is None else event.seq
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        runtime.close()
+    if seq is None:
+        console.print(f"{slug}: nothing to reveal (every sealed repo is still private, or opened already)")
+        return
+    console.print(f"{slug}: revealed {len(opened)} opening(s) at seq {seq}: {', '.join(sorted(set(opened)))}")
+
+
 @app.command("override")
 def override(
     slug: str,

@@ -90,6 +90,13 @@ class World:
         return f"org-{team}/model"
 
 
+def headers(runtime: Runtime, name: str) -> dict[str, str]:
+    """API headers with a fresh token of ``name``."""
+    with runtime.database.session(write=True) as session:
+        token = accounts.issue_token(session, accounts.get_account(session, name)).value
+    return {"Authorization": f"Bearer {token}"}
+
+
 def make_people(runtime: Runtime, teams: list[str]) -> None:
     with runtime.database.session(write=True) as session:
         operator = accounts.create_user(session, "op", is_admin=True)

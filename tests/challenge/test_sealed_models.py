@@ -28,7 +28,7 @@ from baton.hub import commits, repos
 from baton.hub.models import Repo
 from baton.provenance import service as provenance
 
-from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE
+from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, headers
 
 SLUG = "sealed-check"
 STAGE = "stage-1"
@@ -96,12 +96,6 @@ def hidden(text: str, models: dict[str, str]) -> list[str]:
     """What of the private repos ``text`` gives away (names, commits)."""
     words = [*HIDDEN, *(models[team].split("@")[1] for team in ("orion", "nova"))]
     return [word for word in words if word in text]
-
-
-def headers(runtime: Runtime, name: str) -> dict[str, str]:
-    with runtime.database.session(write=True) as session:
-        token = accounts.issue_token(session, accounts.get_account(session, name)).value
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -234,3 +228,23 @@ def test_private_repos_are_sealed_in_every_public_record(
         ],
     )
     assert opened.exit_code == 0 and "0 still sealed" in opened.output, opened.output
+
+
+def test_public_gate_evidence_names_no_provenance_report(
+    runtime: Runtime, client: httpx.Client, world: dict[str, str]
+) -> None:
+    """Item 2: a report id is server-wide, so beside a sealed reference it would link the challenge's
+    pseudonym to the provenance report's. Operators keep it; the public ledger does not carry it."""
+    base = f"/api/challenges/{SLUG}"
+    with clock.frozen(BEFORE_DEADLINE):
+        checked = client.post(
+            f"{base}/stages/{STAGE}/gates/independence/check", headers=headers(runtime, "op"), json={"team": "copycat"}
+        )
+    assert checked.status_code == 200, checked.text
+    (flag,) = checked.json()["evidence"]["flags"]
+    assert isinstance(flag["report_id"], int) and flag["reference"].startswith("model-")
+    with runtime.database.session() as session:
+        (public,) = [e["payload"] for e in service.ledger_events(session, SLUG) if e["kind"] == "gate.checked"]
+    (public_flag,) = public["evidence"]["flags"]
+    assert {key: value for key, value in flag.items() if key != "report_id"} == public_flag
+    assert "report_id" not in client.get(f"{base}/ledger").text

@@ -323,19 +323,12 @@ def named_repo(session: Session, repo_type: str, name: str) -> Repo | None:
     Case-insensitive, as the hub's names are: a private repo must not be named in public through a
     spelling that differs only in case."""
     from baton.hub import repos
-    from baton.hub.models import Repo
 
     try:
         key = repos.parse_repo_id(repo_type, name)
     except BadRequestError:  # not a repo id (a target model outside the hub, say)
         return None
-    return repos.find_repo(session, key) or session.scalar(
-        select(Repo).where(
-            Repo.repo_type == key.repo_type,
-            func.lower(Repo.namespace) == key.namespace.lower(),
-            func.lower(Repo.name) == key.name.lower(),
-        )
-    )
+    return repos.find_repo(session, key) or repos.find_repo_any_case(session, key)
 
 
 def seal_if_private(

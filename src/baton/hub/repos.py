@@ -87,6 +87,17 @@ def find_repo(session: Session, key: RepoKey) -> Repo | None:
     )
 
 
+def find_repo_any_case(session: Session, key: RepoKey) -> Repo | None:
+    """The repo named as ``key`` but for case (names are unique regardless of case)."""
+    return session.scalar(
+        select(Repo).where(
+            Repo.repo_type == key.repo_type,
+            func.lower(Repo.namespace) == key.namespace.lower(),
+            func.lower(Repo.name) == key.name.lower(),
+        )
+    )
+
+
 def repo_role(session: Session, user: Account | None, repo: Repo) -> str | None:
     """The user's role on the repo through its owning namespace (None: no membership)."""
     if user is None:
@@ -171,13 +182,7 @@ def create_repo(
             hint="Create the organization first, or use your own name as the namespace.",
         )
     accounts.require_namespace_role(session, user, owner, "write")
-    existing = session.scalar(
-        select(Repo).where(
-            Repo.repo_type == key.repo_type,
-            func.lower(Repo.namespace) == key.namespace.lower(),
-            func.lower(Repo.name) == key.name.lower(),
-        )
-    )
+    existing = find_repo_any_case(session, key)
     if existing is not None:
         if exist_ok and existing.namespace == key.namespace and existing.name == key.name:
             return existing, False

@@ -162,18 +162,14 @@ def reveal(
     from baton.accounts import service as accounts
     from baton.challenge import service
 
-    runtime = open_runtime(data_dir)
-    try:
-        with runtime.database.session(write=True) as session:
-            acting = accounts.get_account(session, operator) if operator is not None else None
-            event = service.reveal_public(session, slug, operator=acting)
-            opened = [] if event is None else [str(o["value"]["repo"]) for o in event.payload["openings"]]
-            seq = None if event is None else event.seq
-    except BatonError as error:
-        fail(error)
-        return
-    finally:
-        runtime.close()
+    def action(session: Session, _runtime: Runtime) -> tuple[int | None, list[str]]:
+        acting = accounts.get_account(session, operator) if operator is not None else None
+        event = service.reveal_public(session, slug, operator=acting)
+        if event is None:
+            return None, []
+        return event.seq, [str(opening["value"]["repo"]) for opening in event.payload["openings"]]
+
+    seq, opened = _act(data_dir, action)
     if seq is None:
         console.print(f"{slug}: nothing to reveal (every sealed repo is still private, or opened already)")
         return

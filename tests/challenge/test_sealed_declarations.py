@@ -30,24 +30,20 @@ from baton.core.settings import Settings
 from baton.hub import commits
 from challenge.release_fixtures import get, make_repo, weights
 
-from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, headers
+from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, headers, spec_yaml
 
-SLUG = "sealed-plans"
 STAGE = "stage-1"
-SPEC = f"""\
-challenge: {SLUG}
-title: Sealed declarations
-timezone: Asia/Seoul
-appeal_days: 2
-stages:
-  - id: {STAGE}
-    deadline: 2026-01-10T18:00:00+09:00
-    teams: 2
-    advance: 1
-    seed: 5
-    criteria:
-      - {{id: bench, kind: benchmark, weight: 100, normalization: ratio_to_target, tasks: [t1]}}
-"""
+# One stage, two teams, one advances; the benchmark is scored against the declared target model.
+SPEC = spec_yaml(
+    slug="sealed-plans",
+    teams=2,
+    advance=1,
+    appeal_days=2,
+    benchmark_only=True,
+    normalization="ratio_to_target",
+    weights=(100, 0, 0),
+)
+SLUG = "sealed-plans"
 MODEL = "orion-lab/stealth-model"  # orion's model, private until its release
 DATA = "orion-lab/contacts"  # orion's dataset, private and held for personal data
 TARGET = "mentor-lab/teacher"  # the target model both teams declare, private to another lab
@@ -135,15 +131,19 @@ def events(runtime: Runtime, kind: str) -> list[dict[str, Any]]:
 
 def _finish(runtime: Runtime, world: World) -> dict[str, Any]:
     """Scores (the target model's by its real name), the decision, and its finality with the releases."""
+    target = f"{world.hidden['target']}@{world.hidden['target commit']}"
     with runtime.database.session(write=True) as session:
         operator = accounts.get_account(session, "op")
         for team, score in (("orion", 0.3), ("nova", 0.6)):
             (submission,) = [s for t, s in service.list_submissions(session, SLUG, STAGE) if t.slug == team]
             model = f"{submission.repo_name}@{submission.commit_oid}"
-            service.record_score(session, SLUG, STAGE, task="t1", model=model, score=score, operator=operator)
-        target = f"{world.hidden['target']}@{world.hidden['target commit']}"
-        recorded = service.record_score(session, SLUG, STAGE, task="t1", model=target, score=0.8, operator=operator)
-        assert not world.leaks(json.dumps(recorded))
+            for task in ("t1", "t2"):
+                service.record_score(session, SLUG, STAGE, task=task, model=model, score=score, operator=operator)
+            reason = "No comparable model in the hub; checked by hand."
+            service.override_gate(session, SLUG, STAGE, team, outcome="pass", reason=reason, operator=operator)
+        for task in ("t1", "t2"):
+            recorded = service.record_score(session, SLUG, STAGE, task=task, model=target, score=0.8, operator=operator)
+            assert not world.leaks(json.dumps(recorded))
     world.clock.set(AFTER_DEADLINE)
     with runtime.database.session(write=True) as session:
         record = service.decide(session, runtime, SLUG, STAGE, operator=accounts.get_account(session, "op"))

@@ -86,8 +86,12 @@ def seed(runtime: Runtime) -> dict[str, str]:
 
 
 def repo_of(runtime: Runtime, team: str) -> Repo:
+    return repo_of_id(runtime, TEAMS[team][1])
+
+
+def repo_of_id(runtime: Runtime, repo_id: str) -> Repo:
     with runtime.database.session() as session:
-        found = repos.find_repo(session, repos.parse_repo_id("model", TEAMS[team][1]))
+        found = repos.find_repo(session, repos.parse_repo_id("model", repo_id))
         assert found is not None
         return found
 
@@ -248,3 +252,30 @@ def test_public_gate_evidence_names_no_provenance_report(
     (public_flag,) = public["evidence"]["flags"]
     assert {key: value for key, value in flag.items() if key != "report_id"} == public_flag
     assert "report_id" not in client.get(f"{base}/ledger").text
+
+
+def test_only_commitments_the_ledger_carries_are_revealed(
+    runtime: Runtime, client: httpx.Client, world: dict[str, str]
+) -> None:
+    """A private repo the gate compared and found independent gets a sealed name that no public record
+    uses; made public, it must not be "revealed": verify refuses an opening of nothing in the ledger."""
+    with runtime.database.session(write=True) as session:
+        person = accounts.get_account(session, member("orion"))
+        draft, _ = repos.create_repo(session, person, repos.parse_repo_id("model", "orion-lab/draft"), private=True)
+        commits.initial_commit(session, runtime.store, person, draft)
+        oid = commits.commit_files(
+            session, runtime.store, runtime.settings, person, draft, tiny_gpt2_files(seed=43), title="weights"
+        ).oid
+    provenance.fingerprint_revision(runtime, repo_of_id(runtime, "orion-lab/draft"), oid)
+    provenance.scan_revision(runtime, repo_of(runtime, "copycat").id, world["copycat"].split("@")[1])
+    with runtime.database.session(write=True) as session:
+        operator = accounts.get_account(session, "op")
+        gate = service.check_gate(session, SLUG, STAGE, "copycat", operator=operator, now=BEFORE_DEADLINE)
+        assert "draft" not in json.dumps(gate.evidence)  # independent of it: not in the evidence
+        made_public = session.get(Repo, repo_of_id(runtime, "orion-lab/draft").id)
+        assert made_public is not None
+        made_public.private = False
+    with runtime.database.session(write=True) as session:
+        service.reveal_public(session, SLUG, operator=accounts.get_account(session, "op"))
+    report = ledger.verify_bundle(client.get(f"/api/challenges/{SLUG}/ledger").text)
+    assert report.ok, [problem.what for problem in report.problems]

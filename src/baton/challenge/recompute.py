@@ -749,7 +749,13 @@ def _labelled_in(names: Any, prefixed: bool = False) -> list[Any]:
     return found
 
 
-def _commitments_in(event: Event) -> list[str]:
+# The kinds of event that can commit to a repo (``commitments_in``); battles are committed to elsewhere.
+REPO_MENTION_KINDS = frozenset(
+    {"submission.made", "gate.checked", "team.entered", "release_plan.filed", RELEASE_ACTION}
+)
+
+
+def commitments_in(event: Event) -> list[str]:
     """The commitments an event makes: a sealed battle, a sealed submission, sealed gate references, and
     private repos a team names (target models, release plans, release actions)."""
     payload = event.payload
@@ -796,7 +802,7 @@ def check_commitments(events: Sequence[Event], openings: Sequence[dict[str, Any]
             for opening in event.payload.get("openings") or []:
                 _check_opening(opening, committed, opened, check, event.seq, "")
             continue
-        for value in _commitments_in(event):
+        for value in commitments_in(event):
             committed.add(value)
             if event.kind == "battle.created":
                 battles.setdefault(str(event.payload.get("stage")), []).append(value)

@@ -445,7 +445,21 @@ def _reveal_public(
         repo = session.get(Repo, row.repo_pk) if row.repo_pk is not None else None
         if repo is not None and not repo.private:
             public.append(row)
+    if public:
+        # Only what the ledger committed to: a gate seals every private reference it compares, but one
+        # found independent is in no public record, and verify refuses an opening of nothing.
+        published = _published_repo_commitments(session, challenge)
+        public = [row for row in public if row.commitment in published]
     return _reveal(session, challenge, public, stage, reason, now, extra=extra)
+
+
+def _published_repo_commitments(session: Session, challenge: Challenge) -> set[str]:
+    entries = session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.challenge_id == challenge.id, LedgerEntry.kind.in_(recompute.REPO_MENTION_KINDS)
+        )
+    )
+    return {committed for entry in entries for committed in recompute.commitments_in(_event(entry))}
 
 
 def reveal_public(

@@ -137,6 +137,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("POST", "/api/challenges/{slug}/appeals/{appeal_id}/answer"): OPERATOR,
     ("GET", "/api/challenges/{slug}/ledger"): PUBLIC,
     ("GET", "/api/challenges/{slug}/verify"): PUBLIC,
+    ("GET", "/api/challenges/{slug}/openings"): OPERATOR,
     ("GET", "/api/challenges/{challenge}/stages/{stage}/report"): PUBLIC,
     # --- commons ---
     ("GET", "/api/commons"): PUBLIC,

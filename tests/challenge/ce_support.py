@@ -27,6 +27,7 @@ def spec_yaml(
     seed: int | None = 7,
     rounds: int = 20,
     benchmark_only: bool = False,
+    normalization: str = "raw",
 ) -> str:
     """A challenge with one benchmark, one review and one arena criterion per stage, and an independence gate."""
     lines = [
@@ -48,7 +49,8 @@ def spec_yaml(
             f"    advance: {goes_on}",
             *([f"    seed: {seed}"] if seed is not None else []),
             "    criteria:",
-            f"      - {{id: bench, kind: benchmark, weight: {weights[0]:g}, normalization: raw, tasks: [t1, t2]}}",
+            f"      - {{id: bench, kind: benchmark, weight: {weights[0]:g}, normalization: {normalization},",
+            "          tasks: [t1, t2]}",
         ]
         if benchmark_only:
             lines += ["    gates: [{id: independence, kind: independence}]"]
@@ -89,6 +91,13 @@ class World:
 
     def repo(self, team: str) -> str:
         return f"org-{team}/model"
+
+
+def headers(runtime: Runtime, name: str) -> dict[str, str]:
+    """API headers with a fresh token of ``name``."""
+    with runtime.database.session(write=True) as session:
+        token = accounts.issue_token(session, accounts.get_account(session, name)).value
+    return {"Authorization": f"Bearer {token}"}
 
 
 def make_people(runtime: Runtime, teams: list[str]) -> None:

@@ -185,7 +185,9 @@ def test_roles_and_a_two_stage_challenge_with_repechage(runtime: Runtime, client
         wrong = client.post(
             f"{base}/stages/stage-1/votes", headers=h["voter1"], json={"battle": seen["battle"], "choice": "team-d"}
         )
-        assert wrong.status_code == 400 and wrong.json()["error"] == "NotInBattle"
+        # Blind: a vote names an answer, never a model; the refusal names no team (item 4 of issue 12).
+        assert wrong.status_code == 400 and wrong.json()["error"] == "InvalidVote"
+        assert not {"team-a", "team-b", "team-c", "team-d"} & set(wrong.text.replace('"', " ").split())
         early = client.post(f"{base}/stages/stage-1/decision", headers=h["op"])
         assert early.status_code == 409 and "decide after the deadline" in early.json()["message"]
 

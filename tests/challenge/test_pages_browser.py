@@ -115,7 +115,7 @@ def test_decision_report_and_commons_pages(runtime: Runtime, live_server: Any, b
             "stage-1",
             "team-a",
             text="리뷰 점수 재검토를 요청합니다.",
-            user=accounts.get_account(session, "m-team-a"),
+            user=accounts.act_as(session, "m-team-a"),
             now=AFTER_DEADLINE,
         )
         service.answer_appeal(

@@ -263,4 +263,7 @@ def test_embargoes_and_held_items_from_the_cli(
     assert refused.exit_code == 2 and "not an operator" in refused.output
     listed = runner.invoke(cli, ["commons", "list", "--json", *data_dir])
     states = {a["repo"]: a["state"] for t in json.loads(listed.output)["teams"] for a in t["assets"]}
-    assert states == {"lab/cli-later": "released", "lab/cli-contacts": "held"}
+    # Changed on purpose (issue 12, item 12): the catalogue is public, and the held dataset is still
+    # private, so it is listed without its name (the operators' `commons held` above names it).
+    assert states == {"lab/cli-later": "released", None: "held"}
+    assert "lab/cli-contacts" not in listed.output

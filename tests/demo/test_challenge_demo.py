@@ -100,10 +100,17 @@ def test_the_demo_runs_a_whole_challenge(demo: tuple[Runtime, ChallengeDemoResul
 def test_the_published_ledger_verifies_and_one_altered_line_fails(
     demo: tuple[Runtime, ChallengeDemoResult], tmp_path: Path
 ) -> None:
-    _runtime, result = demo
+    runtime, result = demo
     assert result.bundle_path is not None
     text = Path(result.bundle_path).read_text(encoding="utf-8")
     assert ledger.verify_bundle(text, result.head).ok
+    # The teams' repos are private: the published ledger names them sealed. The eliminated teams'
+    # released models are revealed at finality; a still-private team's pinned commit appears nowhere.
+    with runtime.database.session() as session:
+        pinned = {team.slug: sub.commit_oid for team, sub in service.list_submissions(session, SLUG, STAGE_1)}
+    assert pinned[challenge_demo.TEAMS[0].slug] not in text and pinned[GAON.slug] in text
+    report = ledger.verify_bundle(text, result.head)
+    assert report.commitments_sealed > 0 and report.commitments_opened > 0
     runner = CliRunner()
     verified = runner.invoke(cli, ["challenge", "verify", "--bundle", result.bundle_path, "--head", str(result.head)])
     assert verified.exit_code == 0, verified.output
@@ -122,11 +129,18 @@ def test_the_published_ledger_verifies_and_one_altered_line_fails(
     assert refused.exit_code == 1
 
     # The releases are in the chain too: one altered release line (a held dataset shown as released) fails.
+    # Changed on purpose (issue 12, item 12): the held dataset is still private, so its line names it by
+    # its sealed label, not "ko-instruct"; it is found by its team and the kind of data found instead.
+    # Nor do the still-private winners' repos appear, through their release plans or otherwise.
+    assert "ko-instruct" not in text and "hanbit-ai/hanbit-lm" not in text
     lines = text.splitlines(keepends=True)
     held = [
         i
         for i, raw in enumerate(lines)
-        if '"release.action"' in raw and '"action":"held"' in raw and "ko-instruct" in raw
+        if '"release.action"' in raw
+        and '"action":"held"' in raw
+        and f'"team":"{GAON.slug}"' in raw
+        and '"data":"phone"' in raw
     ]
     assert held, "the demo holds gaon-tech/ko-instruct for personal data"
     lines[held[0]] = lines[held[0]].replace('"action":"held"', '"action":"released"')

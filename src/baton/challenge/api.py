@@ -12,9 +12,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
+from baton.accounts.actor import Actor
 from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, ReviewUser, VoteUser, WriteUser, limit_actions
-from baton.challenge import service
+from baton.challenge import access, service
 from baton.challenge.models import Battle, Challenge, GateResult, Submission, Team
 from baton.core.errors import BadRequestError, NotFoundError
 from baton.core.http import DbId, RuntimeDep
@@ -109,31 +111,43 @@ def challenge_json(challenge: Challenge) -> dict[str, Any]:
     }
 
 
-def team_json(team: Team) -> dict[str, Any]:
+def team_json(session: Session, user: Actor | None, team: Team) -> dict[str, Any]:
+    """A team as ``user`` may see it (``access.team_view_for``): private repos it names are sealed to the public."""
+    declared = access.team_view_for(session, user, team)
     return {
         "team": team.slug,
         "name": team.name,
         "organizations": team.organizations,
         "members": team.members,
-        "target_models": team.target_models,
+        "target_models": declared["target_models"],
         "entered_stage": team.entered_stage,
         "repechage": team.repechage,
         "status": team.status,
         "exit_stage": team.exit_stage,
-        "release_plan": team.release_plan,
+        "release_plan": declared["release_plan"],
     }
 
 
-def submission_json(team: Team, submission: Submission) -> dict[str, Any]:
-    return {
-        "team": team.slug,
-        "stage": submission.stage,
-        "repo": submission.repo_name,
-        "repo_type": submission.repo_type,
-        "revision": submission.commit_oid,
-        "model": f"{submission.repo_name}@{submission.commit_oid}",
-        "submitted_at": service.iso(submission.submitted_at),
-    }
+def submission_json(session: Session, user: Actor | None, team: Team, submission: Submission) -> dict[str, Any]:
+    """A submission as ``user`` may see it (``access.entry_view_for``): a private repo is sealed to the public."""
+    from baton.hub.models import Repo
+
+    repo = session.get(Repo, submission.repo_pk) if submission.repo_pk is not None else None
+    sealed = service.submission_sealed(session, submission)
+    data: dict[str, Any] = {"team": team.slug, "stage": submission.stage, "repo_type": submission.repo_type}
+    if sealed is not None:
+        data["sealed"] = sealed.to_json()
+    if access.entry_view_for(session, user, team, repo) == "full":
+        data |= {
+            "repo": submission.repo_name,
+            "revision": submission.commit_oid,
+            "model": f"{submission.repo_name}@{submission.commit_oid}",
+        }
+    else:
+        challenge = service.get_challenge_by_id(session, submission.challenge_id)
+        hidden = service.model_pseudonym(challenge, submission.repo_type, submission.repo_pk, submission.repo_name)
+        data |= {"repo": None, "revision": None, "model": sealed.label if sealed is not None else hidden}
+    return data | {"submitted_at": service.iso(submission.submitted_at)}
 
 
 def gate_json(team: Team, result: GateResult) -> dict[str, Any]:
@@ -236,26 +250,27 @@ def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: OperatorUse
             operator=user,
             stage=body.stage,
         )
-        return team_json(team)
+        return team_json(session, user, team)
 
 
 @router.get("/{slug}/teams")
-def list_teams(slug: str, runtime: RuntimeDep) -> list[dict[str, Any]]:
+def list_teams(slug: str, runtime: RuntimeDep, user: OptionalUser) -> list[dict[str, Any]]:
     _finalize_if_due(runtime)
     with runtime.database.session() as session:
-        return [team_json(team) for team in service.list_teams(session, slug)]
+        return [team_json(session, user, team) for team in service.list_teams(session, slug)]
 
 
 @router.get("/{slug}/teams/{team}")
-def get_team(slug: str, team: str, runtime: RuntimeDep) -> dict[str, Any]:
+def get_team(slug: str, team: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
     with runtime.database.session() as session:
-        return team_json(service.get_team(session, slug, team))
+        return team_json(session, user, service.get_team(session, slug, team))
 
 
 @router.get("/{slug}/teams/{team}/release-plan")
-def get_release_plan(slug: str, team: str, runtime: RuntimeDep) -> dict[str, Any]:
+def get_release_plan(slug: str, team: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
     with runtime.database.session() as session:
-        return service.release_plan(session, slug, team)
+        plan = service.release_plan(session, slug, team)
+        return access.release_plan_view_for(session, user, service.get_team(session, slug, team), plan)
 
 
 @router.put("/{slug}/teams/{team}/release-plan")
@@ -272,13 +287,15 @@ def submit(slug: str, stage: str, body: SubmissionBody, runtime: RuntimeDep, use
         submission = service.submit(
             session, slug, stage, body.team, repo=body.repo, repo_type=body.repo_type, revision=body.revision, user=user
         )
-        return submission_json(service.get_team(session, slug, body.team), submission)
+        return submission_json(session, user, service.get_team(session, slug, body.team), submission)
 
 
 @router.get("/{slug}/stages/{stage}/submissions")
-def list_submissions(slug: str, stage: str, runtime: RuntimeDep) -> list[dict[str, Any]]:
+def list_submissions(slug: str, stage: str, runtime: RuntimeDep, user: OptionalUser) -> list[dict[str, Any]]:
     with runtime.database.session() as session:
-        return [submission_json(team, sub) for team, sub in service.list_submissions(session, slug, stage)]
+        return [
+            submission_json(session, user, team, sub) for team, sub in service.list_submissions(session, slug, stage)
+        ]
 
 
 @router.post("/{slug}/stages/{stage}/scores", status_code=201)
@@ -440,15 +457,25 @@ def answer_appeal(
         return service.appeal_json(session, appeal)
 
 
+def _download(text: str, media_type: str, filename: str) -> PlainTextResponse:
+    return PlainTextResponse(
+        text, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
 @router.get("/{slug}/ledger")
 def export_ledger(slug: str, runtime: RuntimeDep) -> PlainTextResponse:
     with runtime.database.session() as session:
         bundle = service.export_bundle(session, slug)
-    return PlainTextResponse(
-        bundle,
-        media_type="application/x-ndjson",
-        headers={"Content-Disposition": f'attachment; filename="{slug}.ledger.jsonl"'},
-    )
+    return _download(bundle, "application/x-ndjson", f"{slug}.ledger.jsonl")
+
+
+@router.get("/{slug}/openings")
+def get_openings(slug: str, runtime: RuntimeDep, user: OperatorUser) -> PlainTextResponse:
+    """Every commitment's opening, revealed or not: for operators, who hand them to auditors."""
+    with runtime.database.session() as session:
+        document = service.export_openings(session, slug)
+    return _download(document, "application/json", f"{slug}.openings.json")
 
 
 @router.get("/{slug}/verify")

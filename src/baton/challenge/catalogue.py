@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
-from baton.challenge import release
+from baton.challenge import access, release
 from baton.challenge.release_models import ReleaseItem
 from baton.core.errors import NotFoundError
 from baton.hub import repos
@@ -78,6 +78,15 @@ def _challenge_scores(session: Session, challenge: str) -> dict[str, list[dict[s
     except NotFoundError:  # releases recorded for a challenge this database does not hold
         return {}
     by_repo: dict[str, list[dict[str, Any]]] = {}
+    # Scores of a sealed model carry its sealed label; its opening, revealed at finality (later in
+    # the ledger) when its repo is public by then, says which repo they belong to.
+    revealed: dict[str, dict[str, Any]] = {}  # commitment -> opened (repo, revision)
+    for event in events:
+        if event.get("kind") == "commitments.revealed":
+            for opening in (event.get("payload") or {}).get("openings") or []:
+                value = opening.get("value")
+                if isinstance(value, dict) and "repo" in value and "revision" in value:  # not a repo alone
+                    revealed[str(opening.get("commitment"))] = value
     for event in events:
         if event.get("kind") != "score.recorded":
             continue
@@ -86,6 +95,8 @@ def _challenge_scores(session: Session, challenge: str) -> dict[str, list[dict[s
         if not model:
             continue
         repo_id, _, commit = model.partition("@")
+        if commit in revealed:
+            repo_id, commit = str(revealed[commit]["repo"]), str(revealed[commit]["revision"])
         by_repo.setdefault(repo_id, []).append(
             {
                 "source": "challenge",
@@ -116,8 +127,8 @@ def _placements_function() -> Callable[..., dict[str, int]] | None:
 def asset_entry(
     session: Session, item: ReleaseItem, user: Actor | None, scores: dict[str, list[dict[str, Any]]]
 ) -> dict[str, Any]:
-    """One asset of the commons, with what is public about it."""
-    entry = release.item_json(session, item, with_findings=False)
+    """One asset of the commons, with what is public about it (a private repo sealed: ``access``)."""
+    entry = access.release_item_view_for(session, user, item, release.item_json(session, item, with_findings=False))
     open_kinds = sorted({finding.kind for finding in release.findings_of(session, item) if finding.state == "open"})
     entry["notes"] = [HELD_NOTES.get(kind, f"held: {kind}") for kind in open_kinds] if item.state == "held" else []
     repo = session.get(Repo, item.repo_pk) if item.repo_pk is not None else None

@@ -125,11 +125,18 @@ class VerifyReport:
     published_head: str | None = None
     head_seq: int | None = None  # where the published head sits in the chain
     decisions_checked: int = 0
+    commitments: int = 0  # sealed names and battles the ledger commits to
+    commitments_opened: int = 0  # of which a matching opening was checked (revealed, or given beside)
     problems: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def commitments_sealed(self) -> int:
+        """Commitments no opening was given for (private repos, battles of a stage still voting)."""
+        return self.commitments - self.commitments_opened
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,6 +147,11 @@ class VerifyReport:
             "published_head": self.published_head,
             "head_seq": self.head_seq,
             "decisions_checked": self.decisions_checked,
+            "commitments": {
+                "total": self.commitments,
+                "opened": self.commitments_opened,
+                "sealed": self.commitments_sealed,
+            },
             "problems": [{"seq": p.seq, "line": p.line, "what": p.what} for p in self.problems],
         }
 
@@ -306,12 +318,14 @@ def verify_events(
     published_head: str | None = None,
     lines: Sequence[int | None] | None = None,
     recompute_decisions: bool = True,
+    openings: Sequence[dict[str, Any]] = (),
 ) -> VerifyReport:
-    """Check the chain, the published head, and (by default) recompute every decision from its inputs."""
+    """Check the chain, the published head, every commitment's opening (revealed in the ledger, or
+    among ``openings`` given beside it), and (by default) recompute every decision from its inputs."""
     collecting = gc.isenabled()
     gc.disable()  # see parse_bundle: many small objects, no cycles
     try:
-        return _verify_events(challenge, events, published_head, lines, recompute_decisions)
+        return _verify_events(challenge, events, published_head, lines, recompute_decisions, openings)
     finally:
         if collecting:
             gc.enable()
@@ -323,6 +337,7 @@ def _verify_events(
     published_head: str | None,
     lines: Sequence[int | None] | None,
     recompute_decisions: bool,
+    openings: Sequence[dict[str, Any]],
 ) -> VerifyReport:
     report = VerifyReport(challenge=challenge, events=len(events), published_head=published_head)
     report.problems.extend(check_chain(events, lines=lines))
@@ -340,10 +355,14 @@ def _verify_events(
             )
         else:
             report.head_seq = events[positions[0]].seq
-    if recompute_decisions:
-        from baton.challenge.recompute import check_decisions
+    from baton.challenge.recompute import check_commitments, check_decisions
 
-        line_of = {event.seq: (lines[index] if lines is not None else None) for index, event in enumerate(events)}
+    line_of = {event.seq: (lines[index] if lines is not None else None) for index, event in enumerate(events)}
+    sealing = check_commitments(events, openings)
+    report.commitments, report.commitments_opened = sealing.total, sealing.opened
+    for seq, what in sealing.problems:
+        report.problems.append(Problem(seq, None if seq is None else line_of.get(seq), what))
+    if recompute_decisions:
         checked, differences = check_decisions(events)
         report.decisions_checked = checked
         for seq, what in differences:
@@ -351,8 +370,14 @@ def _verify_events(
     return report
 
 
-def verify_bundle(text: str, published_head: str | None = None, *, recompute_decisions: bool = True) -> VerifyReport:
-    """Verify an exported bundle without any database."""
+def verify_bundle(
+    text: str,
+    published_head: str | None = None,
+    *,
+    recompute_decisions: bool = True,
+    openings: Sequence[dict[str, Any]] = (),
+) -> VerifyReport:
+    """Verify an exported bundle without any database (``openings``: see ``parse_openings``)."""
     header, events, lines, problems = parse_bundle(text)
     report = verify_events(
         str(header.get("challenge", "?")),
@@ -360,6 +385,7 @@ def verify_bundle(text: str, published_head: str | None = None, *, recompute_dec
         published_head=published_head,
         lines=lines,
         recompute_decisions=recompute_decisions and not problems,
+        openings=openings,
     )
     report.problems[:0] = problems
     if header and header.get("events") not in (None, len(events)):
@@ -369,3 +395,31 @@ def verify_bundle(text: str, published_head: str | None = None, *, recompute_dec
             )
         )
     return report
+
+
+# --- openings beside the ledger -------------------------------------------------------------------
+#
+# Openings of repos still private at finality are not in the public ledger; operators export them
+# as one JSON document, {"bundle": "baton-challenge-openings", "challenge", "format": 1, "openings":
+# [{"commitment", "value", "salt", ...}]}, and `verify --openings FILE` checks them like revealed ones.
+
+OPENINGS_NAME = "baton-challenge-openings"
+
+
+def export_openings(challenge: str, openings: Sequence[dict[str, Any]]) -> str:
+    document = {"bundle": OPENINGS_NAME, "format": BUNDLE_FORMAT, "challenge": challenge, "openings": list(openings)}
+    return json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def parse_openings(text: str) -> list[dict[str, Any]]:
+    """The openings of an exported openings document; ValueError when it is not one."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error.msg})") from None
+    if not isinstance(document, dict) or document.get("bundle") != OPENINGS_NAME:
+        raise ValueError(f"no '{OPENINGS_NAME}' header: this is not a Baton openings file")
+    openings = document.get("openings")
+    if not isinstance(openings, list) or not all(isinstance(item, dict) for item in openings):
+        raise ValueError("'openings' must be a list of objects")
+    return openings

@@ -75,6 +75,8 @@ class Submission(Base):
     repo_pk: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True)
     commit_oid: Mapped[str] = mapped_column(String(40))
     hold_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Set when the repo was private at submission: the ledger names it by this commitment's sealed name.
+    commitment: Mapped[str | None] = mapped_column(String(64), nullable=True)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -166,3 +168,32 @@ class Appeal(Base):
     upheld: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     answered_by: Mapped[str | None] = mapped_column(String(96), nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Opening(Base):
+    """The secret half of a commitment the public ledger carries: the committed value and its salt.
+
+    ``kind`` "model": a private repo's (repo, revision), named in public by ``pseudonym`` (one row
+    per challenge, repo and revision, so a revision keeps one commitment). ``kind`` "repo": a private
+    repo alone, where a team names it without a revision (a release plan, an unpinned target model,
+    a release action with no commit); same pseudonym, one row per challenge and repo. ``kind`` "battle": a
+    battle's two teams and answers, sealed while voting is open. ``revealed_seq`` is the ledger
+    event that published the opening; until then only operators see it (and hand it to auditors).
+    """
+
+    __tablename__ = "challenge_openings"
+    __table_args__ = (UniqueConstraint("challenge_id", "commitment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge_challenges.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # model, repo, battle
+    stage: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a battle's stage
+    commitment: Mapped[str] = mapped_column(String(64))
+    pseudonym: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    salt: Mapped[str] = mapped_column(String(64))
+    repo_pk: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True, index=True)
+    revision: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    battle: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    revealed_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -23,6 +23,7 @@ from baton.challenge import scoring
 from baton.challenge.ledger import Event
 from baton.challenge.scoring import Estimate, rounded
 from baton.challenge.spec import ChallengeSpec, Criterion, Stage, load_spec
+from baton.core.sealing import Sealed, is_commitment, opens
 
 GATE_PASS, GATE_FAIL, GATE_INCONCLUSIVE, GATE_MISSING = "pass", "fail", "inconclusive", "missing"
 
@@ -41,6 +42,7 @@ INPUT_KINDS = frozenset(
         "review.recorded",
         "battle.created",
         "vote.recorded",
+        "commitments.revealed",
         "gate.checked",
         "gate.overridden",
         "seed.drawn",
@@ -52,6 +54,9 @@ INPUT_KINDS = frozenset(
     }
 )
 RELEASE_ACTION = "release.action"
+# Publishes openings of earlier commitments: a stage's battles when its voting closes, sealed models
+# at finality (see service: sealed names). Battles' openings feed the arena; the rest inform readers.
+REVEALED = "commitments.revealed"
 CONSEQUENCE_KINDS = frozenset({RELEASE_ACTION})
 KNOWN_KINDS = INPUT_KINDS | CONSEQUENCE_KINDS
 
@@ -72,10 +77,11 @@ class TeamInfo:
 class Battle:
     battle: str
     criterion: str
-    team_a: str
+    team_a: str  # "" while the battle is sealed (its teams and answers committed, not yet opened)
     team_b: str
     answer_a: str
     answer_b: str
+    commitment: str | None = None
 
 
 @dataclass
@@ -103,6 +109,8 @@ class State:
     ended: bool = False
     last: Event | None = None
     releases: list[dict[str, Any]] = field(default_factory=list)  # release.action payloads, in order
+    sealed_battles: dict[str, Battle] = field(default_factory=dict)  # commitment -> battle awaiting its opening
+    opened: dict[str, dict[str, Any]] = field(default_factory=dict)  # commitment -> revealed value
 
     def stage_data(self, stage: str) -> StageData:
         return self.stages.setdefault(stage, StageData())
@@ -143,14 +151,33 @@ def apply(state: State, event: Event) -> None:
         key = (payload["criterion"], payload["team"], payload["reviewer"])
         state.stage_data(payload["stage"]).reviews[key] = payload
     elif kind == "battle.created":
-        state.stage_data(payload["stage"]).battles[payload["battle"]] = Battle(
+        battle = Battle(
             battle=payload["battle"],
             criterion=payload["criterion"],
-            team_a=payload["team_a"],
-            team_b=payload["team_b"],
+            team_a=payload.get("team_a", ""),
+            team_b=payload.get("team_b", ""),
             answer_a=payload.get("answer_a", ""),
             answer_b=payload.get("answer_b", ""),
+            commitment=payload.get("commitment"),
         )
+        state.stage_data(payload["stage"]).battles[battle.battle] = battle
+        if battle.commitment is not None:
+            state.sealed_battles[battle.commitment] = battle
+    elif kind == REVEALED:
+        for opening in payload["openings"]:
+            # An opening that does not match is ignored here and reported by check_commitments.
+            if not isinstance(opening, dict):
+                continue
+            committed, value = opening.get("commitment"), opening.get("value")
+            if not isinstance(committed, str) or not isinstance(value, dict):
+                continue
+            if not opens(committed, value, opening.get("salt")):
+                continue
+            state.opened[committed] = value
+            sealed = state.sealed_battles.pop(committed, None)
+            if sealed is not None:
+                sealed.team_a, sealed.team_b = str(value["team_a"]), str(value["team_b"])
+                sealed.answer_a, sealed.answer_b = str(value["answer_a"]), str(value["answer_b"])
     elif kind == "vote.recorded":
         state.stage_data(payload["stage"]).votes.append((payload["battle"], payload["voter"], payload["choice"]))
     elif kind == "gate.checked":
@@ -243,9 +270,12 @@ def sub_seed(seed: int, *parts: str) -> int:
 
 
 def submission_model(data: StageData, team: str) -> str | None:
+    """The submitted model as the ledger names it: 'repo@revision', or a private repo's sealed label."""
     submission = data.submissions.get(team)
     if submission is None:
         return None
+    if "sealed" in submission:
+        return Sealed(str(submission["sealed"]["pseudonym"]), str(submission["sealed"]["commitment"])).label
     return f"{submission['repo']}@{submission['revision']}"
 
 
@@ -345,7 +375,7 @@ def identities(state: State, data: StageData, teams: Sequence[str]) -> list[str]
             names.add(info.name)
             names.update(info.organizations)
         submission = data.submissions.get(team)
-        if submission is not None:
+        if submission is not None and "repo" in submission:  # a sealed repo's name is not in the ledger
             names.add(submission["repo"])
             names.add(str(submission["repo"]).rsplit("/", 1)[-1])
     return sorted(name for name in names if name)
@@ -380,7 +410,7 @@ def _arena(
         battle = data.battles.get(battle_id)
         if battle is None or battle.criterion != criterion.id:
             continue
-        if battle.team_a not in competing or battle.team_b not in competing:
+        if battle.team_a not in competing or battle.team_b not in competing:  # also a battle still sealed
             continue
         total += 1
         if battle_id in revealing:
@@ -694,3 +724,119 @@ def check_decisions(events: Sequence[Event]) -> tuple[int, list[tuple[int, str]]
             problems.append((event.seq, f"event '{event.kind}' cannot be read: {error}"))
         previous = event
     return checked, problems
+
+
+# --- commitments ---------------------------------------------------------------------------------
+
+
+def _sealed_in(entries: Any) -> list[Any]:
+    """The commitments of the sealed entries of a list of objects (a release plan's repos, gate evidence)."""
+    found: list[Any] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            sealed = entry.get("sealed")
+            found.append(sealed.get("commitment") if isinstance(sealed, dict) else entry.get("commitment"))
+    return found
+
+
+def _labelled_in(names: Any, prefixed: bool = False) -> list[Any]:
+    """The commitments of the sealed labels in a list of names ("type:label" where ``prefixed``)."""
+    found: list[Any] = []
+    for name in names if isinstance(names, list) else []:
+        sealed = Sealed.from_label(str(name).partition(":")[2] if prefixed else name)
+        if sealed is not None:
+            found.append(sealed.commitment)
+    return found
+
+
+# The kinds of event that can commit to a repo (``commitments_in``); battles are committed to elsewhere.
+REPO_MENTION_KINDS = frozenset(
+    {"submission.made", "gate.checked", "team.entered", "release_plan.filed", RELEASE_ACTION}
+)
+
+
+def commitments_in(event: Event) -> list[str]:
+    """The commitments an event makes: a sealed battle, a sealed submission, sealed gate references, and
+    private repos a team names (target models, release plans, release actions)."""
+    payload = event.payload
+    found: list[Any] = []
+    if event.kind == "battle.created":
+        found.append(payload.get("commitment"))
+    elif event.kind == "submission.made":
+        found.append((payload.get("sealed") or {}).get("commitment"))
+    elif event.kind == "gate.checked":
+        evidence = payload.get("evidence") or {}
+        found += _sealed_in([*(evidence.get("flags") or []), *(evidence.get("declared_checks") or [])])
+    elif event.kind in ("team.entered", "release_plan.filed"):
+        found += _labelled_in(payload.get("target_models"))
+        plan = payload.get("release_plan" if event.kind == "team.entered" else "plan")
+        found += _sealed_in(plan.get("repos") if isinstance(plan, dict) else None)
+    elif event.kind == RELEASE_ACTION:
+        detail = payload.get("detail")
+        repos = detail.get("repos") if isinstance(detail, dict) else None
+        found += _labelled_in([payload.get("repo"), *(repos if isinstance(repos, list) else [])], True)
+    return [value for value in found if is_commitment(value)]
+
+
+@dataclass
+class CommitmentCheck:
+    total: int = 0  # distinct commitments in the ledger
+    opened: int = 0  # of which an opening (in the ledger or given beside it) matches
+    unused: int = 0  # openings given beside the ledger that open nothing in it (e.g. a later part of the chain)
+    problems: list[tuple[int | None, str]] = field(default_factory=list)
+
+
+def check_commitments(events: Sequence[Event], openings: Sequence[dict[str, Any]] = ()) -> CommitmentCheck:
+    """Check every opening against the commitment it opens, and that each stage's battles were
+    opened before its decision (voting closes with their reveal).
+
+    ``openings`` are openings given beside the ledger (an operator's file for repos still private):
+    each is checked like a revealed one; one that opens nothing in this ledger is reported.
+    """
+    check = CommitmentCheck()
+    committed: set[str] = set()
+    opened: set[str] = set()
+    battles: dict[str, list[str]] = {}  # stage -> battle commitments
+    for event in events:
+        if event.kind == REVEALED:
+            for opening in event.payload.get("openings") or []:
+                _check_opening(opening, committed, opened, check, event.seq, "")
+            continue
+        for value in commitments_in(event):
+            committed.add(value)
+            if event.kind == "battle.created":
+                battles.setdefault(str(event.payload.get("stage")), []).append(value)
+        if event.kind == "decision.made":
+            stage = str(event.payload.get("stage"))
+            sealed = [value for value in battles.get(stage, []) if value not in opened]
+            if sealed:
+                check.problems.append(
+                    (
+                        event.seq,
+                        f"the decision of {stage} was made while {len(sealed)} of its battles were still sealed "
+                        "(their openings must be revealed when voting closes, before the decision)",
+                    )
+                )
+    for opening in openings:
+        given = opening.get("commitment") if isinstance(opening, dict) else None
+        if isinstance(given, str) and given not in committed:
+            check.unused += 1
+            continue
+        _check_opening(opening, committed, opened, check, None, "the openings file: ")
+    check.total = len(committed)
+    check.opened = len(opened)
+    return check
+
+
+def _check_opening(
+    opening: Any, committed: set[str], opened: set[str], check: CommitmentCheck, seq: int | None, where: str
+) -> None:
+    target = opening.get("commitment") if isinstance(opening, dict) else None
+    if not isinstance(target, str) or not is_commitment(target):
+        check.problems.append((seq, f"{where}an opening without a valid commitment"))
+    elif target not in committed:
+        check.problems.append((seq, f"{where}opening of {target[:16]}…, which no earlier event commits to"))
+    elif not opens(target, opening.get("value"), opening.get("salt")):
+        check.problems.append((seq, f"{where}the opening of {target[:16]}… does not match its commitment"))
+    else:
+        opened.add(target)

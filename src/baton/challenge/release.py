@@ -303,7 +303,10 @@ def _to_ledger(session: Session, entry: ReleaseAction, item: ReleaseItem | None,
         "repo": f"{item.repo_type}:{item.repo_name}" if item is not None else None,
         "detail": detail,
     }
-    service.record_release_action(session, entry.challenge, payload, now=now)
+    # The service names a repo private at this moment by its sealed label, and opens its earlier
+    # sealed mentions once this action finds it public (``repo_pk``).
+    repo = _item_repo(session, item) if item is not None else None
+    service.record_release_action(session, entry.challenge, payload, repo_pk=repo.id if repo else None, now=now)
 
 
 # --------------------------------------------------------------------------------------------- execution
@@ -672,7 +675,9 @@ def recheck(session: Session, runtime: Runtime, item: ReleaseItem, now: datetime
             continue
         finding.state = "cleaned"
         finding.resolved_by = "baton"
-        finding.resolution = f"not found on {head[:12]} by the automatic re-check after a new commit"
+        # No commit in the text: it goes to the public ledger, where a private repo's commits are sealed
+        # (the commit is in resolved_commit and the action's detail).
+        finding.resolution = "not found on the new head by the automatic re-check after a new commit"
         finding.resolved_commit = head
         finding.resolved_at = now
         cleaned += 1

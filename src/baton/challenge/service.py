@@ -15,7 +15,7 @@ import random
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -25,6 +25,7 @@ from baton.accounts import service as accounts
 from baton.accounts.actor import Actor
 from baton.accounts.models import ORGANIZATION, USER, Account
 from baton.challenge import arena, clock, ledger, recompute
+from baton.challenge.access import is_member
 from baton.challenge.errors import (
     AppealError,
     ChallengeNotFoundError,
@@ -46,6 +47,7 @@ from baton.challenge.models import (
     Decision,
     GateResult,
     LedgerEntry,
+    Opening,
     ReviewerAssignment,
     Submission,
     Team,
@@ -61,6 +63,12 @@ from baton.core.errors import (
     RepoNotFoundError,
 )
 from baton.core.runtime import Runtime, TeamExit
+from baton.core.sealing import Sealed, commitment, model_value, new_salt, repo_value
+from baton.core.sealing import pseudonym as keyed_pseudonym
+
+if TYPE_CHECKING:  # the provenance domain and the hub are imported where they are used, as in check_gate
+    from baton.hub.models import Repo
+    from baton.provenance.models import ProvenanceReport
 
 CHOICES = ("a", "b", "tie", "both_bad")
 
@@ -147,14 +155,24 @@ def has_challenge(session: Session, slug: str) -> bool:
 
 
 def record_release_action(
-    session: Session, slug: str, payload: dict[str, Any], *, now: datetime | None = None
+    session: Session,
+    slug: str,
+    payload: dict[str, Any],
+    *,
+    repo_pk: int | None = None,
+    now: datetime | None = None,
 ) -> ledger.Event:
     """Append a release action (a consequence of a final exit) to the challenge's ledger.
 
     The payload is ``{"team", "action", "actor", "repo", "detail"}`` as ``baton.challenge.release``
-    builds it (counts and kinds of findings, never the personal data itself). It is appended under
-    the challenge's row lock in the caller's transaction, so it commits or rolls back with the
-    action it records. Release actions are not decision inputs; ``verify`` checks the chain over them.
+    builds it (counts and kinds of findings, never the personal data itself), with ``repo`` and
+    ``detail.repos`` as "type:namespace/name". It is appended under the challenge's row lock in the
+    caller's transaction, so it commits or rolls back with the action it records. Release actions are
+    not decision inputs; ``verify`` checks the chain over them.
+
+    A repo private at this moment is named by its sealed label instead (``_public_release``); once
+    the action names ``repo_pk`` public (the release made it so), the openings of its earlier sealed
+    mentions follow in a ``commitments.revealed`` event, which links them to the released repo.
     """
     try:
         recompute.check_release_payload(payload)
@@ -162,8 +180,44 @@ def record_release_action(
         raise BadRequestError(
             f"Not a release action: {error}", hint="Record release actions through baton.challenge.release."
         ) from None
+    moment = _now(now)
     challenge = _lock(session, slug)
-    return _append(session, challenge, recompute.RELEASE_ACTION, payload, _now(now))
+    public = _public_release(session, challenge, payload, repo_pk)
+    event = _append(session, challenge, recompute.RELEASE_ACTION, public, moment)
+    if repo_pk is not None:
+        # Usually the "released" action itself; a repo its team made public by hand opens at its next action.
+        reason = "released" if payload["action"] == "released" else "made_public"
+        _reveal_public(session, challenge, None, reason, moment, repo_pk=repo_pk, extra={"team": payload["team"]})
+    return event
+
+
+def _public_release(
+    session: Session, challenge: Challenge, payload: dict[str, Any], repo_pk: int | None
+) -> dict[str, Any]:
+    """A release action as the public ledger carries it: private repos by their sealed labels.
+
+    The action's repo (``repo_pk`` where known: a renamed repo keeps it) is sealed with the commit its
+    detail names (which then leaves the detail: a private repo's commit is as telling as its name),
+    or alone where the detail names none.
+    """
+    from baton.hub.models import Repo
+
+    def label(named: Any, revision: str | None, pk: int | None = None) -> Any:
+        repo_type, _, name = str(named).partition(":")
+        repo = session.get(Repo, pk) if pk is not None else named_repo(session, repo_type, name)
+        sealed = seal_if_private(session, challenge, repo, revision)
+        return named if sealed is None else f"{repo_type}:{sealed.label}"
+
+    detail = dict(payload.get("detail") or {})
+    if isinstance(detail.get("repos"), list):
+        detail["repos"] = [label(named, None) for named in detail["repos"]]
+    if payload.get("repo") is None:
+        return payload | {"detail": detail}
+    commit = detail.get("commit") if isinstance(detail.get("commit"), str) else None
+    shown = label(payload["repo"], commit, repo_pk)
+    if shown != payload["repo"]:
+        detail.pop("commit", None)
+    return payload | {"repo": shown, "detail": detail}
 
 
 def _event(entry: LedgerEntry) -> ledger.Event:
@@ -190,9 +244,13 @@ def export_bundle(session: Session, slug: str) -> str:
     return ledger.export_bundle(challenge.slug, events_of(session, challenge))
 
 
-def verify_database(session: Session, slug: str, head: str | None = None) -> ledger.VerifyReport:
+def verify_database(
+    session: Session, slug: str, head: str | None = None, *, with_openings: bool = False
+) -> ledger.VerifyReport:
+    """Verify the stored ledger; ``with_openings`` also checks the openings not yet revealed (operators)."""
     challenge = get_challenge(session, slug)
-    report = ledger.verify_events(challenge.slug, events_of(session, challenge), published_head=head)
+    kept = openings(session, slug) if with_openings else []
+    report = ledger.verify_events(challenge.slug, events_of(session, challenge), published_head=head, openings=kept)
     if report.head != challenge.head_hash:
         report.problems.append(
             ledger.Problem(None, None, "the challenge's recorded head does not match the ledger's last event")
@@ -202,6 +260,276 @@ def verify_database(session: Session, slug: str, head: str | None = None) -> led
 
 def state_of(session: Session, challenge: Challenge) -> recompute.State:
     return recompute.replay(events_of(session, challenge))
+
+
+# --- sealed names: private repos and open battles in the public ledger -----------------------------
+#
+# A private repo is written into the ledger (and every public response) as a pseudonym plus a salted
+# commitment to (repo, revision); a battle's teams and answers as a commitment while voting is open.
+# The openings (value and salt) stay in ``challenge_openings`` until a ``commitments.revealed``
+# event publishes them: a stage's battles when its voting closes (the decision), a model once its
+# decision is final and only if its repo is public by then. Openings of repos still private are kept
+# for operators, who hand them to auditors (``GET .../openings``, ``baton challenge export --openings``).
+
+REVEALED = recompute.REVEALED
+
+
+def model_pseudonym(challenge: Challenge, repo_type: str, repo_pk: int | None, name: str) -> str:
+    """A repo's pseudonym in this challenge (per repo, stable across its revisions and renames)."""
+    identity = f"{repo_type}:{repo_pk}" if repo_pk is not None else f"{repo_type}:name:{name}"
+    return keyed_pseudonym(challenge.salt.encode(), "repo", identity)
+
+
+def find_sealed(
+    session: Session, challenge: Challenge, repo_pk: int | None, name: str, revision: str | None
+) -> Sealed | None:
+    """The sealed name this challenge gave (repo, revision), or the repo alone when ``revision`` is None; None
+    when it gave none. Reads only: public views use it to show the commitment the ledger carries."""
+    query = select(Opening).where(Opening.challenge_id == challenge.id)
+    if revision is None:
+        query = query.where(Opening.kind == "repo")
+    else:
+        query = query.where(Opening.kind == "model", Opening.revision == revision)
+    for row in session.scalars(query.order_by(Opening.id)):
+        if row.repo_pk == repo_pk and (repo_pk is not None or row.value.get("repo") == name):
+            return Sealed(str(row.pseudonym), row.commitment)
+    return None
+
+
+def seal_model(
+    session: Session, challenge: Challenge, repo_type: str, repo_pk: int | None, name: str, revision: str | None
+) -> Sealed:
+    """The sealed name of a private (repo, revision) in this challenge: one commitment per revision, and one
+    to the repo alone (``revision`` None) for mentions that pin none (release plans, unpinned target models).
+    Every mention of a repo shares its pseudonym, so its commitments are linked once one is opened."""
+    found = find_sealed(session, challenge, repo_pk, name, revision)
+    if found is not None:
+        return found
+    pseudonym = model_pseudonym(challenge, repo_type, repo_pk, name)
+    if revision is None:
+        kind, value = "repo", repo_value(repo_type, name)
+    else:
+        kind, value = "model", model_value(repo_type, name, revision)
+    row = _commit_to(session, challenge, kind, value, pseudonym=pseudonym, repo_pk=repo_pk)
+    return Sealed(pseudonym, row.commitment)
+
+
+def named_repo(session: Session, repo_type: str, name: str) -> Repo | None:
+    """The hub repo a team names by 'namespace/name' (None: not a repo id, or no such repo in the hub).
+
+    Case-insensitive, as the hub's names are: a private repo must not be named in public through a
+    spelling that differs only in case."""
+    from baton.hub import repos
+
+    try:
+        key = repos.parse_repo_id(repo_type, name)
+    except BadRequestError:  # not a repo id (a target model outside the hub, say)
+        return None
+    return repos.find_repo(session, key) or repos.find_name_clash(session, key)
+
+
+def seal_if_private(
+    session: Session, challenge: Challenge, repo: Repo | None, revision: str | None = None
+) -> Sealed | None:
+    """How the public ledger names a repo a team mentions: None when it may be named (public, or not in
+    the hub), else its sealed name (committing to the revision where one is pinned)."""
+    if repo is None or not repo.private:
+        return None
+    return seal_model(session, challenge, repo.repo_type, repo.id, repo.repo_id, revision)
+
+
+def public_target(session: Session, challenge: Challenge, target: str) -> str:
+    """A declared target model ('namespace/name' or 'namespace/name@revision') as the public ledger names it."""
+    name, _, revision = target.partition("@")
+    sealed = seal_if_private(session, challenge, named_repo(session, "model", name), revision or None)
+    return target if sealed is None else sealed.label
+
+
+def public_plan(session: Session, challenge: Challenge, plan: dict[str, Any]) -> dict[str, Any]:
+    """A checked release plan as the public ledger carries it: a private repo's entry holds its sealed
+    name (a commitment to the repo alone: a plan pins no revision) instead of ``repo``."""
+    entries = []
+    for entry in plan.get("repos") or []:
+        repo = named_repo(session, str(entry.get("repo_type") or "model"), str(entry["repo"]))
+        sealed = seal_if_private(session, challenge, repo)
+        if sealed is not None:
+            entry = {key: value for key, value in entry.items() if key != "repo"} | {"sealed": sealed.to_json()}
+        entries.append(entry)
+    return plan | {"repos": entries}
+
+
+def _commit_to(session: Session, challenge: Challenge, kind: str, value: dict[str, Any], **fields: Any) -> Opening:
+    """A commitment to ``value`` under a fresh salt; its opening is kept (unrevealed) in ``challenge_openings``."""
+    salt = new_salt()
+    revision = value.get("revision") if kind == "model" else None
+    row = Opening(
+        challenge_id=challenge.id,
+        kind=kind,
+        commitment=commitment(value, salt),
+        value=value,
+        salt=salt,
+        revision=revision,
+        **fields,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _opening_json(row: Opening) -> dict[str, Any]:
+    return {"commitment": row.commitment, "value": row.value, "salt": row.salt}
+
+
+def _reveal(
+    session: Session,
+    challenge: Challenge,
+    rows: Sequence[Opening],
+    stage: str | None,
+    reason: str,
+    now: datetime,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> ledger.Event | None:
+    """Publish ``rows``' openings in one ``commitments.revealed`` event (nothing when there are none)."""
+    if not rows:
+        return None
+    payload = {"stage": stage, "reason": reason, "openings": [_opening_json(row) for row in rows]}
+    event = _append(session, challenge, REVEALED, payload | (extra or {}), now)
+    for row in rows:
+        row.revealed_seq = event.seq
+    return event
+
+
+def _reveal_battles(session: Session, challenge: Challenge, stage: str, now: datetime) -> ledger.Event | None:
+    """Voting in ``stage`` closes: its battles' teams and answers become public."""
+    rows = session.scalars(
+        select(Opening)
+        .where(
+            Opening.challenge_id == challenge.id,
+            Opening.kind == "battle",
+            Opening.stage == stage,
+            Opening.revealed_seq.is_(None),
+        )
+        .order_by(Opening.id)
+    ).all()
+    return _reveal(session, challenge, rows, stage, "voting_closed", now)
+
+
+def _reveal_public(
+    session: Session,
+    challenge: Challenge,
+    stage: str | None,
+    reason: str,
+    now: datetime,
+    *,
+    repo_pk: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ledger.Event | None:
+    """Open the sealed repos (every revision, and the repo alone) that are public by now; the others stay sealed.
+
+    ``repo_pk``: only that repo's (a release just made it public). Nothing is appended when there is
+    nothing to open, so running it again is harmless.
+    """
+    from baton.hub.models import Repo
+
+    query = select(Opening).where(
+        Opening.challenge_id == challenge.id, Opening.kind.in_(("model", "repo")), Opening.revealed_seq.is_(None)
+    )
+    if repo_pk is not None:
+        query = query.where(Opening.repo_pk == repo_pk)
+    public = []
+    for row in session.scalars(query.order_by(Opening.id)).all():
+        repo = session.get(Repo, row.repo_pk) if row.repo_pk is not None else None
+        if repo is not None and not repo.private:
+            public.append(row)
+    if public:
+        # Only what the ledger committed to: a gate seals every private reference it compares, but one
+        # found independent is in no public record, and verify refuses an opening of nothing.
+        published = _published_repo_commitments(session, challenge)
+        public = [row for row in public if row.commitment in published]
+    return _reveal(session, challenge, public, stage, reason, now, extra=extra)
+
+
+def _published_repo_commitments(session: Session, challenge: Challenge) -> set[str]:
+    entries = session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.challenge_id == challenge.id, LedgerEntry.kind.in_(recompute.REPO_MENTION_KINDS)
+        )
+    )
+    return {committed for entry in entries for committed in recompute.commitments_in(_event(entry))}
+
+
+def reveal_public(
+    session: Session, slug: str, *, operator: Actor | None = None, now: datetime | None = None
+) -> ledger.Event | None:
+    """Open every sealed repo of the challenge that is public now (``baton challenge reveal``).
+
+    Finality and releases open what is public at their moment; a repo made public later (after the
+    last finality, say) waits for this. ``operator`` None: the local operator of the CLI (who has the
+    database). Returns the ``commitments.revealed`` event, or None when nothing was left to open.
+    """
+    if operator is not None:
+        require_operator(operator)
+    challenge = _lock(session, slug)
+    extra = {"operator": operator.name} if operator is not None else None
+    return _reveal_public(session, challenge, None, "made_public", _now(now), extra=extra)
+
+
+def openings(session: Session, slug: str) -> list[dict[str, Any]]:
+    """Every opening of the challenge, revealed or not (for operators and the auditors they choose)."""
+    challenge = get_challenge(session, slug)
+    rows = session.scalars(select(Opening).where(Opening.challenge_id == challenge.id).order_by(Opening.id))
+    return [
+        _opening_json(row) | {"kind": row.kind, "pseudonym": row.pseudonym, "revealed_seq": row.revealed_seq}
+        for row in rows
+    ]
+
+
+def export_openings(session: Session, slug: str) -> str:
+    """The openings as a document ``baton challenge verify --openings`` reads."""
+    challenge = get_challenge(session, slug)
+    return ledger.export_openings(challenge.slug, openings(session, slug))
+
+
+def submission_sealed(session: Session, submission: Submission) -> Sealed | None:
+    """How the ledger names a submission whose repo was private when it was submitted (None: by its name)."""
+    if submission.commitment is None:
+        return None
+    row = session.scalar(
+        select(Opening).where(
+            Opening.challenge_id == submission.challenge_id, Opening.commitment == submission.commitment
+        )
+    )
+    return None if row is None else Sealed(str(row.pseudonym), row.commitment)
+
+
+def public_model(session: Session, submission: Submission) -> str:
+    """The submission's model as the public records name it: 'repo@commit', or its sealed label."""
+    sealed = submission_sealed(session, submission)
+    return f"{submission.repo_name}@{submission.commit_oid}" if sealed is None else sealed.label
+
+
+class ChallengeNames:
+    """Names for the provenance summary a gate records: private references sealed in this challenge."""
+
+    def __init__(self, session: Session, challenge: Challenge) -> None:
+        self.session, self.challenge = session, challenge
+
+    def reference(self, report: ProvenanceReport) -> Sealed | None:
+        from baton.hub.models import Repo
+        from baton.provenance.access import reference_parts
+
+        repo = self.session.get(Repo, report.reference_repo_id) if report.reference_repo_id is not None else None
+        if repo is not None and not repo.private:
+            return None
+        name, revision = reference_parts(report)
+        return seal_model(self.session, self.challenge, "model", report.reference_repo_id, name, revision)
+
+    def declared(self, name: str) -> str:
+        repo = named_repo(self.session, "model", name)
+        if repo is None or not repo.private:
+            return name
+        return model_pseudonym(self.challenge, "model", repo.id, name)
 
 
 # --- challenges -----------------------------------------------------------------------------------
@@ -285,6 +613,13 @@ def get_challenge(session: Session, slug: str) -> Challenge:
     challenge = session.scalar(select(Challenge).where(Challenge.slug == slug))
     if challenge is None:
         raise ChallengeNotFoundError(f"No challenge '{slug}'")
+    return challenge
+
+
+def get_challenge_by_id(session: Session, challenge_id: int) -> Challenge:
+    challenge = session.get(Challenge, challenge_id)
+    if challenge is None:
+        raise ChallengeNotFoundError(f"No challenge {challenge_id}")
     return challenge
 
 
@@ -428,6 +763,8 @@ def enter_team(
     )
     session.add(row)
     session.flush()
+    # The row keeps the real names (for the team, operators and the release); the public ledger
+    # names a repo private at this moment by its sealed name (``public_target``, ``public_plan``).
     _append(
         session,
         challenge,
@@ -437,23 +774,15 @@ def enter_team(
             "name": row.name,
             "organizations": orgs,
             "members": people,
-            "target_models": list(target_models),
+            "target_models": [public_target(session, challenge, target) for target in target_models],
             "stage": target_stage.id,
             "repechage": index > 0,
-            "release_plan": plan,
+            "release_plan": public_plan(session, challenge, plan),
             "operator": operator.name,
         },
         moment,
     )
     return row
-
-
-def is_member(session: Session, team: Team, user: Actor) -> bool:
-    if user.name in team.members:
-        return True
-    return any(
-        org.name in team.organizations for org, _role in accounts.organizations_of(session, user.account_id)
-    )
 
 
 def _require_member(session: Session, team: Team, user: Actor) -> None:
@@ -478,7 +807,8 @@ def file_release_plan(
         raise ConflictError(f"Team '{team}' has left the challenge; its release plan is fixed")
     checked = load_release_plan(plan).model_dump(mode="json")
     row.release_plan = checked
-    _append(session, challenge, "release_plan.filed", {"team": team, "plan": checked, "by": user.name}, moment)
+    public = public_plan(session, challenge, checked)
+    _append(session, challenge, "release_plan.filed", {"team": team, "plan": public, "by": user.name}, moment)
     return checked
 
 
@@ -535,6 +865,10 @@ def submit(
     hold = repos.hold_revision(
         session, found, commit.oid, holder=f"challenge:{slug}/{stage}/{team}", reason="challenge submission"
     )
+    # A private repo is 404 to the public, so the public ledger must not name it either (item 12).
+    sealed = (
+        seal_model(session, challenge, found.repo_type, found.id, found.repo_id, commit.oid) if found.private else None
+    )
     submission = Submission(
         challenge_id=challenge.id,
         team_id=row.id,
@@ -544,24 +878,21 @@ def submit(
         repo_pk=found.id,
         commit_oid=commit.oid,
         hold_id=hold.id,
+        commitment=None if sealed is None else sealed.commitment,
         submitted_at=moment,
         current=True,
     )
     session.add(submission)
     session.flush()
+    named: dict[str, Any] = (
+        {"repo": found.repo_id, "revision": commit.oid} if sealed is None else {"sealed": sealed.to_json()}
+    )
     _append(
         session,
         challenge,
         "submission.made",
-        {
-            "stage": stage,
-            "team": team,
-            "repo_type": found.repo_type,
-            "repo": found.repo_id,
-            "revision": commit.oid,
-            "submitted_at": iso(moment),
-            "by": user.name,
-        },
+        {"stage": stage, "team": team, "repo_type": found.repo_type, "submitted_at": iso(moment), "by": user.name}
+        | named,
         moment,
     )
     return submission
@@ -639,15 +970,24 @@ def record_score(
         raise BadRequestError(f"score {score} ± {stderr} is not a finite score with a non-negative stderr")
     if n is not None and int(n) < 1:
         raise BadRequestError("n (the number of items scored) must be at least 1")
-    known: set[str] = set()
+    # What the ledger may call each model: a sealed submission is scored under its sealed label,
+    # whether the operator names it by its label or by its real 'repo@commit'; a target model under
+    # the name team.entered gave it (the decision looks its scores up by that name).
+    known: dict[str, str] = {}
+    declared = _declared_targets(session, challenge)
     teams = participants(session, challenge, spec, stage)
     for team_slug in teams:
         team = _team(session, challenge, team_slug)
         submission = current_submission(session, challenge, stage, team)
         if submission is not None:
-            known.add(f"{submission.repo_name}@{submission.commit_oid}")
-        known.update(team.target_models)
-        known.update(target.split("@", 1)[0] for target in team.target_models)
+            label = public_model(session, submission)
+            known[label] = known[f"{submission.repo_name}@{submission.commit_oid}"] = label
+        for target, shown in zip(team.target_models, declared.get(team_slug, team.target_models), strict=False):
+            for name in (shown, shown.split("@", 1)[0]):
+                known[name] = name
+            # The repo part first: for an unpinned target it is the target itself, named in full below.
+            known[target.split("@", 1)[0]] = shown.split("@", 1)[0]
+            known[target] = shown
     if model not in known:
         raise BadRequestError(
             f"'{model}' is neither a submission nor a declared target model of a team in {stage}",
@@ -656,7 +996,7 @@ def record_score(
     payload = {
         "stage": stage,
         "task": task,
-        "model": model,
+        "model": known[model],
         "score": value,
         "stderr": error,
         "n": None if n is None else int(n),
@@ -665,6 +1005,19 @@ def record_score(
     }
     _append(session, challenge, "score.recorded", payload, moment)
     return payload
+
+
+def _declared_targets(session: Session, challenge: Challenge) -> dict[str, list[str]]:
+    """Each team's target models as its ``team.entered`` event names them (in the order of ``Team.target_models``)."""
+    import json
+
+    found: dict[str, list[str]] = {}
+    for text in session.scalars(
+        select(LedgerEntry.payload).where(LedgerEntry.challenge_id == challenge.id, LedgerEntry.kind == "team.entered")
+    ):
+        payload = json.loads(text)
+        found[str(payload["team"])] = [str(target) for target in payload.get("target_models") or []]
+    return found
 
 
 def record_evaluation(
@@ -894,6 +1247,10 @@ def create_battle(
     stage_spec = stage_of(spec, stage)
     arena_criterion = _arena_criterion(stage_spec, criterion)
     _require_open(session, challenge, stage, "battles")
+    if _latest_decision(session, challenge, stage) is not None:
+        raise StageStateError(
+            f"{stage} is decided; its arena is closed", hint="Battles are created while voting is open."
+        )
     if team_a == team_b:
         raise BadRequestError("A battle needs two different teams")
     if not prompt.strip() or not answer_a.strip() or not answer_b.strip():
@@ -918,7 +1275,10 @@ def create_battle(
         created_at=moment,
     )
     session.add(battle)
-    session.flush()
+    # While voting is open the ledger must not tell whose answer is whose (item 4): it carries a
+    # commitment to the teams and answers, opened when the stage's voting closes (``decide``).
+    value = {"answer_a": answer_a, "answer_b": answer_b, "team_a": team_a, "team_b": team_b}
+    sealed = _commit_to(session, challenge, "battle", value, stage=stage, battle=battle.battle).commitment
     _append(
         session,
         challenge,
@@ -928,10 +1288,7 @@ def create_battle(
             "criterion": arena_criterion.id,
             "battle": battle.battle,
             "prompt": prompt,
-            "team_a": team_a,
-            "team_b": team_b,
-            "answer_a": answer_a,
-            "answer_b": answer_b,
+            "commitment": sealed,
         },
         moment,
     )
@@ -1004,7 +1361,13 @@ def record_vote(
     criterion = _arena_criterion(stage_spec, found.criterion)
     if _latest_decision(session, challenge, stage) is not None:
         raise StageStateError(f"{stage} is decided; the arena is closed")
-    # A vote names one of the two answers (or a team in the battle), a tie or both bad; anything else is refused.
+    # A vote names one of the two answers, a tie or both bad. Never a team: accepting team names would
+    # let a voter test which teams are behind a battle (and the refusal would name them).
+    if choice not in CHOICES:
+        raise InvalidVoteError(
+            f"A vote is one of {', '.join(CHOICES)}",
+            hint="Vote for answer 'a' or 'b' as shown (the arena is blind: models are not named).",
+        )
     parsed = arena.parse_vote(found.team_a, found.team_b, choice)
     if found.reveals_identity:
         raise InvalidVoteError("This battle is withdrawn: one answer reveals which model wrote it")
@@ -1075,13 +1438,36 @@ def _gate_outcome(gate_policy: Any, summary: dict[str, Any]) -> tuple[str, str]:
 
 
 def _condensed(summary: dict[str, Any]) -> dict[str, Any]:
-    keep = ("reference", "verdict", "relation", "p_value", "message", "report_id", "declared", "confirmed")
+    keep = (
+        "reference",
+        "commitment",
+        "verdict",
+        "relation",
+        "p_value",
+        "message",
+        "report_id",
+        "declared",
+        "confirmed",
+    )
     return {
         "status": summary.get("status"),
         "compared": summary.get("compared"),
         "flags": [{k: f.get(k) for k in keep if k in f} for f in summary.get("flags") or []],
         "declared_checks": [{k: c.get(k) for k in keep if k in c} for c in summary.get("declared_checks") or []],
         "declared_not_in_hub": list(summary.get("declared_not_in_hub") or []),
+    }
+
+
+def _public_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
+    """Gate evidence as the public ledger carries it: without provenance report ids.
+
+    A report id is server-wide: beside a sealed reference it would link this challenge's pseudonym
+    to the report's own (and to other challenges' pseudonyms of the same repo). Operators keep the
+    ids in the gate results (``GateResult.evidence``, the operators' gate routes).
+    """
+    return evidence | {
+        key: [{k: v for k, v in entry.items() if k != "report_id"} for entry in evidence.get(key) or []]
+        for key in ("flags", "declared_checks")
     }
 
 
@@ -1125,7 +1511,8 @@ def check_gate(
     repo = session.get(Repo, submission.repo_pk)
     if repo is None:
         raise RepoNotFoundError(f"The submitted repo {submission.repo_name} no longer exists")
-    summary = provenance.summarize(session, repo, submission.commit_oid)
+    # Private references (another team's model, say) stay candidates, but the public record names them sealed.
+    summary = provenance.summarize(session, repo, submission.commit_oid, ChallengeNames(session, challenge))
     outcome, reason = _gate_outcome(gate_spec, summary)
     evidence = _condensed(summary)
     result = GateResult(
@@ -1149,10 +1536,10 @@ def check_gate(
             "stage": stage,
             "gate": gate,
             "team": team,
-            "model": f"{submission.repo_name}@{submission.commit_oid}",
+            "model": public_model(session, submission),
             "outcome": outcome,
             "reason": reason,
-            "evidence": evidence,
+            "evidence": _public_evidence(evidence),
             "operator": operator.name,
         },
         moment,
@@ -1317,6 +1704,11 @@ def decide(
                 short.append(f"{team_slug} has {count} of {criterion.min_reviewers} reviews for {criterion.id}")
     if short:
         raise StageStateError("Reviews are missing: " + "; ".join(short), hint="Assign reviewers and collect scores.")
+    # Deciding closes the stage's voting (``record_vote`` refuses from now on): open the battles, so
+    # the decision is computed from, and verifiable against, the revealed teams and answers.
+    revealed = _reveal_battles(session, challenge, stage, moment)
+    if revealed is not None:
+        recompute.apply(state, revealed)
     seed = stage_spec.seed if stage_spec.seed is not None else secrets.randbits(31)
     seed_event = _append(
         session,
@@ -1576,8 +1968,10 @@ def finalize_due(session: Session, runtime: Runtime | None, now: datetime | None
         # The exits' consequences (release plans run, each action appended to this ledger) follow
         # the finality they stem from, in the same transaction.
         _notify_exits(session, runtime, challenge, leaving)
+        # After the exits: a release plan may just have made a team's repos public, and those open now.
+        challenge = _lock(session, slug)
+        _reveal_public(session, challenge, stage, "decision_final", moment)
         if last:
-            challenge = _lock(session, slug)
             challenge.ended_at = moment
             _append(session, challenge, "challenge.ended", {"stage": stage, "at": iso(moment)}, moment)
         finalized.append((slug, stage))

@@ -146,6 +146,36 @@ def finalize(
         console.print("nothing to finalize")
 
 
+@app.command("reveal")
+def reveal(
+    slug: str,
+    operator: Annotated[
+        str | None, typer.Option("--as", help="The operator (a site admin) acting; recorded with the reveal.")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Publish the openings of every sealed repo of the challenge that is public now.
+
+    Finality and releases open what is public at their moment; a repo made public later (after the
+    last finality, say) is opened by this. Running it again appends nothing until another repo is public.
+    """
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    def action(session: Session, _runtime: Runtime) -> tuple[int | None, list[str]]:
+        acting = accounts.act_as(session, operator) if operator is not None else None
+        event = service.reveal_public(session, slug, operator=acting)
+        if event is None:
+            return None, []
+        return event.seq, [str(opening["value"]["repo"]) for opening in event.payload["openings"]]
+
+    seq, opened = _act(data_dir, action)
+    if seq is None:
+        console.print(f"{slug}: nothing to reveal (every sealed repo is still private, or opened already)")
+        return
+    console.print(f"{slug}: revealed {len(opened)} opening(s) at seq {seq}: {', '.join(sorted(set(opened)))}")
+
+
 @app.command("override")
 def override(
     slug: str,
@@ -186,6 +216,14 @@ def override(
 def export(
     slug: str,
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the bundle (JSON lines).")],
+    openings: Annotated[
+        Path | None,
+        typer.Option(
+            "--openings",
+            help="Also write every commitment's opening (private repos included) here: for auditors only, "
+            "never for publication.",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Write the challenge's ledger as a self-contained bundle that `verify --bundle` checks without a database."""
@@ -196,6 +234,7 @@ def export(
         with runtime.database.session() as session:
             bundle = service.export_bundle(session, slug)
             head = service.get_challenge(session, slug).head_hash
+            kept = service.export_openings(session, slug) if openings is not None else None
     except BatonError as error:
         fail(error)
         return
@@ -203,6 +242,9 @@ def export(
         runtime.close()
     output.write_text(bundle, encoding="utf-8")
     console.print(f"wrote {output}; head {head}")
+    if openings is not None and kept is not None:
+        openings.write_text(kept, encoding="utf-8")
+        console.print(f"wrote {openings} (openings of sealed names: keep it private)")
 
 
 @app.command("verify")
@@ -210,28 +252,33 @@ def verify(
     slug: Annotated[str | None, typer.Argument(help="A challenge in the database (or use --bundle).")] = None,
     bundle: Annotated[Path | None, typer.Option("--bundle", help="An exported bundle; no database needed.")] = None,
     head: Annotated[str | None, typer.Option("--head", help="The published head hash to check against.")] = None,
+    openings: Annotated[
+        Path | None,
+        typer.Option("--openings", help="Openings kept by the operators (`export --openings`) to check too."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Check the hash chain against a published head and recompute every decision; exit 1 on any difference."""
+    """Check the hash chain against a published head, every revealed commitment, and recompute every decision.
+
+    Exit 1 on any difference. Commitments whose opening is neither revealed nor given (--openings) are
+    counted as sealed: private repos, and battles of a stage whose voting is open.
+    """
     from baton.challenge import ledger
 
     if (slug is None) == (bundle is None):
         raise typer.BadParameter("give a challenge SLUG or --bundle FILE (one of them)")
+    given = _read_openings(openings) if openings is not None else []
     if bundle is not None:
-        try:
-            text = bundle.read_text(encoding="utf-8")
-        except OSError as error:
-            console.print(f"[red]error[/red]: cannot read {bundle}: {error.strerror}")
-            raise typer.Exit(code=2) from None
-        report = ledger.verify_bundle(text, head)
+        report = ledger.verify_bundle(_read(bundle), head, openings=given)
     else:
         from baton.challenge import service
 
         runtime = open_runtime(data_dir)
         try:
             with runtime.database.session() as session:
-                report = service.verify_database(session, str(slug), head)
+                # The local database is the operators': its openings are checked too.
+                report = service.verify_database(session, str(slug), head, with_openings=True)
         except BatonError as error:
             fail(error)
             return
@@ -248,8 +295,31 @@ def verify(
             f"{status}: {report.challenge}, {report.events} events, {report.decisions_checked} decisions "
             f"recomputed; head {report.head}{where}"
         )
+        if report.commitments:
+            console.print(
+                f"commitments: {report.commitments}, {report.commitments_opened} opened and checked, "
+                f"{report.commitments_sealed} still sealed (private repos, or battles whose voting is open)"
+            )
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        console.print(f"[red]error[/red]: cannot read {path}: {error.strerror}")
+        raise typer.Exit(code=2) from None
+
+
+def _read_openings(path: Path) -> list[dict[str, Any]]:
+    from baton.challenge import ledger
+
+    try:
+        return ledger.parse_openings(_read(path))
+    except ValueError as error:
+        console.print(f"[red]error[/red]: {path}: {error}")
+        raise typer.Exit(code=2) from None
 
 
 # --- the people's actions, as a local operator runs them (the API does the same with tokens) ---------

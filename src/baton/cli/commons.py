@@ -35,8 +35,10 @@ def list_assets(
         console.print(f"[bold]{team['challenge']} / {team['team']}[/bold] (left at {team['stage']}, {team['reason']})")
         for asset in team["assets"]:
             notes = "; ".join(asset["notes"])
+            # The public catalogue: a repo still private shows its sealed name (see challenge.access).
+            name = asset["repo"] or f"{(asset.get('sealed') or {}).get('pseudonym') or ''} (private repo)".strip()
             console.print(
-                f"  {asset['repo']:<40} {asset['state']:<10} downloads {asset['downloads'] or 0:>6}  "
+                f"  {name:<40} {asset['state']:<10} downloads {asset['downloads'] or 0:>6}  "
                 f"built on it {asset['built_on_it_total']:>3}  {notes}",
                 soft_wrap=True,
             )

@@ -21,6 +21,10 @@ class UrlSigner:
     def __init__(self, key: bytes) -> None:
         self._key = key
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for another use of the server's secret (e.g. pseudonyms), independent of the signing key."""
+        return hmac.new(self._key, f"baton-derived-key\n{purpose}".encode(), hashlib.sha256).digest()
+
     def _mac(self, path: str, expires: int, by: str) -> str:
         return hmac.new(self._key, f"{path}\n{expires}\n{by}".encode(), hashlib.sha256).hexdigest()
 

@@ -23,7 +23,9 @@ copied bit for bit from a foreign model. What happens then is what would happen 
    for a person to vote in the browser.
 
 The simulated timeline ends two days before the real now, so stage 2 is open when the server starts.
-Everything lands in the challenge's ledger, which ``baton challenge verify`` checks.
+Everything lands in the challenge's ledger, which ``baton challenge verify`` checks. The teams' repos
+are private, so the ledger names them by pseudonyms and commitments; the eliminated teams' released
+models are revealed at finality, the others stay sealed, as do stage 2's battles while it votes.
 """
 
 from __future__ import annotations
@@ -922,7 +924,11 @@ def _run(
         report = service.verify_database(session, SLUG)
         head = service.get_challenge(session, SLUG).head_hash
         bundle_path.write_text(service.export_bundle(session, SLUG), encoding="utf-8")
-    world.say(f"ledger: {'verified' if report.ok else 'FAILED verification'}; head {head}")
+    world.say(
+        f"ledger: {'verified' if report.ok else 'FAILED verification'}; head {head}; "
+        f"{report.commitments_opened} of {report.commitments} commitments opened, {report.commitments_sealed} "
+        "sealed (private repos, and stage 2 battles while its voting is open)"
+    )
     return ChallengeDemoResult(created=True, tokens=tokens, lines=world.lines, head=head, bundle_path=str(bundle_path))
 
 

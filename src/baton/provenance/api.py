@@ -1,4 +1,8 @@
-"""Provenance routes: a repo revision's reports (JSON and HTML) and on-demand scans."""
+"""Provenance routes: a repo revision's reports (JSON and HTML) and on-demand scans.
+
+What each route shows of a report is decided by ``provenance.access.report_view_for`` (a private
+reference is sealed for whoever cannot read it).
+"""
 
 from __future__ import annotations
 
@@ -10,27 +14,18 @@ from fastapi.responses import HTMLResponse
 from baton.accounts.http import OptionalUser, WriteUser
 from baton.core.errors import NotFoundError
 from baton.core.http import DbId, RuntimeDep
+from baton.core.runtime import Runtime
 from baton.hub import commits, repos
-from baton.hub.hf_api import iso, key_from
-from baton.hub.models import Repo
-from baton.provenance import service
+from baton.hub.hf_api import key_from
+from baton.provenance import access, service
 from baton.provenance.models import ProvenanceReport
 from baton.provenance.report import render_html
 
 router = APIRouter()
 
 
-def _report_json(report: ProvenanceReport) -> dict[str, Any]:
-    return {
-        "id": report.id,
-        "reference": report.reference,
-        "reason": report.reason,
-        "verdict": report.verdict,
-        "relation": report.relation,
-        "p_value": report.p_value,
-        "created_at": iso(report.created_at),
-        "html": f"/api/provenance/reports/{report.id}.html",
-    }
+def pseudonym_key(runtime: Runtime) -> bytes:
+    return runtime.signer.derived_key(access.PSEUDONYM_PURPOSE)
 
 
 @router.get("/api/{type_plural}/{namespace}/{name}/provenance")
@@ -43,11 +38,17 @@ def repo_provenance(
     revision: str | None = None,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
+    secret = pseudonym_key(runtime)
     with runtime.database.session() as session:
         repo, commit, reports = service.revision_reports(session, user, key, revision)
+        shown = []
+        for report in reports:
+            view = access.report_view_for(session, user, report)
+            if view is not None:
+                shown.append(access.report_json(session, report, view, secret))
         return {
-            "summary": service.summarize(session, repo, commit.oid),
-            "reports": [_report_json(report) for report in reports],
+            "summary": service.summarize(session, repo, commit.oid, access.PublicNames(session, user, secret)),
+            "reports": shown,
         }
 
 
@@ -63,23 +64,28 @@ def request_scan(
         return {"job": job.id, "status": job.status, "commit": commit.oid}
 
 
-def _visible_report(runtime: Any, user: Any, report_id: int) -> tuple[ProvenanceReport, Repo]:
-    with runtime.database.session() as session:
-        report = session.get(ProvenanceReport, report_id)
-        repo = session.get(Repo, report.repo_id) if report is not None else None
-        if report is None or repo is None or (repo.private and not repos.has_role(session, user, repo, "read")):
-            raise NotFoundError(f"No provenance report {report_id}", code="ReportNotFound")
-        return report, repo
+def _not_found(report_id: int) -> NotFoundError:
+    return NotFoundError(f"No provenance report {report_id}", code="ReportNotFound")
 
 
 @router.get("/api/provenance/reports/{report_id}.html", response_class=HTMLResponse)
 def report_html(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> HTMLResponse:
-    report, repo = _visible_report(runtime, user, report_id)
-    return HTMLResponse(render_html(report.report, f"{repo.repo_id}@{report.commit_oid[:12]}", report.reference))
+    with runtime.database.session() as session:
+        report = session.get(ProvenanceReport, report_id)
+        view = access.report_view_for(session, user, report) if report is not None else None
+        if report is None or view is None:
+            raise _not_found(report_id)
+        subject, reference, withheld = access.html_labels(session, report, view, pseudonym_key(runtime))
+        result = report.report if view == "full" else access.public_result(report.report)
+    return HTMLResponse(render_html(result, subject, reference, withheld=withheld))
 
 
 # After the .html route: an int parameter would otherwise swallow "5.html" and fail.
 @router.get("/api/provenance/reports/{report_id}")
 def report_json(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
-    report, repo = _visible_report(runtime, user, report_id)
-    return _report_json(report) | {"subject": f"{repo.repo_id}@{report.commit_oid}", "result": report.report}
+    with runtime.database.session() as session:
+        report = session.get(ProvenanceReport, report_id)
+        view = access.report_view_for(session, user, report) if report is not None else None
+        if report is None or view is None:
+            raise _not_found(report_id)
+        return access.report_json(session, report, view, pseudonym_key(runtime), detail=True)

@@ -13,6 +13,7 @@ from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column
 
 from baton.core.database import Base, UTCDateTime, utcnow
+from baton.core.sealing import new_salt
 
 
 class ModelFingerprint(Base):
@@ -56,6 +57,11 @@ class ProvenanceReport(Base):
     repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
     commit_oid: Mapped[str] = mapped_column(String(40))
     reference: Mapped[str] = mapped_column(String(300))  # "namespace/name@commit"
+    # The reference repo itself (names change, privacy changes): who may see the report is decided
+    # from it when the report is read. NULL once the repo is deleted (the report is then sealed).
+    reference_repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True)
+    # Salt of the commitment to (reference, revision) that the public view shows instead of a private name.
+    reference_salt: Mapped[str] = mapped_column(String(64), default=new_salt)
     reason: Mapped[str] = mapped_column(String(16))  # declared, candidate, requested
     verdict: Mapped[str] = mapped_column(String(16))
     relation: Mapped[str | None] = mapped_column(String(32), nullable=True)

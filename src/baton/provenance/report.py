@@ -106,22 +106,35 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def render_html(result: dict[str, Any], subject: str, reference: str) -> str:
-    """A self-contained page: verdict, explanation (KO/EN), components, norms, context, JSON."""
+WITHHELD_TEXT = (
+    "기준 모델은 비공개 저장소입니다. 가명과 (저장소, 리비전)에 대한 솔트 해시 약속값만 공개하며, 층별 통계와 "
+    "설정(config)은 공개하지 않습니다. 판정, p값, 구성요소별 결과는 공개됩니다.",
+    "The reference model is in a private repo: it is named by a pseudonym and a salted hash commitment to its "
+    "(repo, revision); its per-layer statistics and configuration are withheld. The verdict, p-value and "
+    "per-component results are public.",
+)
+
+
+def render_html(result: dict[str, Any], subject: str, reference: str, *, withheld: bool = False) -> str:
+    """A self-contained page: verdict, explanation (KO/EN), components, norms, context, JSON.
+
+    ``withheld``: ``result`` is the public view of a report on a private reference (no evidence,
+    norms or context); the page says so instead of showing empty sections.
+    """
     verdict = str(result.get("verdict", "inconclusive"))
     verdict_ko, verdict_en = VERDICT_TEXT.get(verdict, (verdict, verdict))
     words = explain(result, subject, reference)
-    components = _table(
-        list(result.get("components") or []),
-        [
-            ("name", "component / 구성요소"),
-            ("status", "status / 상태"),
-            ("source", "source / 출처"),
-            ("test", "test / 검정"),
-            ("statistic", "statistic / 통계량"),
-            ("p_value", "p"),
-        ],
-    )
+    columns = [
+        ("name", "component / 구성요소"),
+        ("status", "status / 상태"),
+        ("source", "source / 출처"),
+        ("test", "test / 검정"),
+        ("statistic", "statistic / 통계량"),
+        ("p_value", "p"),
+    ]
+    if withheld:  # the source layer and statistics describe the private reference
+        columns = [column for column in columns if column[0] not in ("source", "statistic")]
+    components = _table(list(result.get("components") or []), columns)
     evidence_rows = list(result.get("evidence") or [])
     evidence = (
         _table(evidence_rows, [(key, key) for key in sorted({k for row in evidence_rows for k in row})])
@@ -132,6 +145,23 @@ def render_html(result: dict[str, Any], subject: str, reference: str) -> str:
     context = result.get("context") or {}
     color = STATUS_COLORS.get(verdict, "#333")
     correction = html.escape(str(result.get("correction", "")))
+    if withheld:
+        notice = (
+            f'<p class="withheld" lang="ko">{html.escape(WITHHELD_TEXT[0])}</p>\n'
+            f'<p class="withheld" lang="en">{html.escape(WITHHELD_TEXT[1])}</p>'
+        )
+        details = ""
+    else:
+        notice = ""
+        details = f"""<h2>정규화 계수 · Norm gains (the LayerNorm trap)</h2>
+<p>raw cosine {html.escape(_number(norms.get("raw_cosine")))} · shuffled baseline
+ {html.escape(_number(norms.get("shuffled_raw_cosine")))} · Pearson {html.escape(_number(norms.get("pearson")))}
+ · p {html.escape(_number(norms.get("p_value")))}</p>
+<h2>참고 정보 (증거 아님) · Context (not evidence)</h2>
+<pre>{html.escape(json.dumps(context, ensure_ascii=False, indent=2))}</pre>
+<h2>근거 표 · Evidence</h2>
+{evidence}
+"""
     return f"""<!doctype html>
 <html lang="ko"><head><meta charset="utf-8">
 <title>Provenance: {html.escape(subject)} vs {html.escape(reference)}</title>
@@ -150,19 +180,13 @@ pre{{background:#f7f7f7;padding:1em;overflow:auto;font-size:.8em}} .muted{{color
  p = <b>{html.escape(_number(result.get("p_value")))}</b>,
  α = {html.escape(_number(result.get("alpha")))}</p>
 <p class="muted">{correction}</p>
+{notice}
 <h2>설명 · Explanation</h2>
 <p lang="ko">{html.escape(words["ko"])}</p>
 <p lang="en">{html.escape(words["en"])}</p>
 <h2>구성요소별 판정 · Components</h2>
 {components}
-<h2>정규화 계수 · Norm gains (the LayerNorm trap)</h2>
-<p>raw cosine {html.escape(_number(norms.get("raw_cosine")))} · shuffled baseline
- {html.escape(_number(norms.get("shuffled_raw_cosine")))} · Pearson {html.escape(_number(norms.get("pearson")))}
- · p {html.escape(_number(norms.get("p_value")))}</p>
-<h2>참고 정보 (증거 아님) · Context (not evidence)</h2>
-<pre>{html.escape(json.dumps(context, ensure_ascii=False, indent=2))}</pre>
-<h2>근거 표 · Evidence</h2>
-{evidence}
+{details}
 <details><summary>JSON</summary><pre>{html.escape(json.dumps(result, ensure_ascii=False, indent=2))}</pre></details>
 </body></html>
 """

@@ -6,6 +6,8 @@ Flow for a new commit on a model repo's default branch (run by the ``provenance.
 2. ``candidates_for`` looks only at stored fingerprints and the card: declared ``base_model``
    repos, repos sharing any non-trivial tensor digest (a copy under any name), and repos with the
    same residual width (what a fine-tune keeps). The scan never streams weights of other repos.
+   Private repos are candidates too (copying another team's private weights must be caught);
+   what a reader of the report learns about them is decided in ``provenance.access``.
 3. ``compare`` (the statistical engine) streams the two checkpoints for each candidate only.
 4. Each result is stored as a ``ProvenanceReport``; ``summarize`` turns them into the repo's
    status: a declared base confirmed or not, and any undeclared derivation flagged.
@@ -26,6 +28,7 @@ from baton.core.errors import InvalidNameError, NotFoundError
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.hub.models import Commit, Repo
+from baton.provenance.access import ReferenceNames
 from baton.provenance.models import ModelFingerprint, ProvenanceReport, TensorDigest
 from baton.provenance.reader import HubCheckpoint, SafetensorsCheckpoint
 
@@ -207,6 +210,7 @@ def _store_report(
             repo_id=repo.id,
             commit_oid=commit_oid,
             reference=reference,
+            reference_repo_id=candidate.repo.id,
             reason=candidate.reason,
             verdict=str(result.get("verdict")),
             relation=result.get("relation"),
@@ -250,8 +254,13 @@ def scan_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     return scan_revision(runtime, int(payload["repo_id"]), str(payload["commit"]))
 
 
-def summarize(session: Session, repo: Repo, commit_oid: str) -> dict[str, Any]:
-    """The repo revision's provenance status from its stored reports."""
+def summarize(session: Session, repo: Repo, commit_oid: str, names: ReferenceNames | None = None) -> dict[str, Any]:
+    """The repo revision's provenance status from its stored reports.
+
+    ``names`` says how the summary names the references (see ``provenance.access``): without it,
+    by their real names, as operators and background jobs see them; a sealed reference is named by
+    its pseudonym everywhere in the summary (messages included) and carries its commitment.
+    """
     reports = list(
         session.scalars(
             select(ProvenanceReport)
@@ -267,28 +276,32 @@ def summarize(session: Session, repo: Repo, commit_oid: str) -> dict[str, Any]:
     confirmed_ids: set[str] = set()
     for report in reports:
         reference_id = report.reference.split("@", 1)[0]
+        sealed = names.reference(report) if names is not None else None
+        shown_id = reference_id if sealed is None else sealed.pseudonym
         entry: dict[str, Any] = {
-            "reference": report.reference,
+            "reference": report.reference if sealed is None else sealed.pseudonym,
             "reason": report.reason,
             "verdict": report.verdict,
             "relation": report.relation,
             "p_value": report.p_value,
             "report_id": report.id,
         }
+        if sealed is not None:
+            entry["commitment"] = sealed.commitment
         if reference_id in declared_ids:
             confirmed = report.verdict in DERIVED_VERDICTS
             entry["declared"] = True
             entry["confirmed"] = confirmed
             confirmed_ids.add(reference_id)
-            entry["message"] = f"declared {relation_declared or 'derivative'} of {reference_id}: " + (
+            entry["message"] = f"declared {relation_declared or 'derivative'} of {shown_id}: " + (
                 "confirmed" if confirmed else "not confirmed by the weights"
             )
             checks.append(entry)
         elif report.verdict in DERIVED_VERDICTS:
-            entry["message"] = f"undeclared derivation from {reference_id} ({report.relation or report.verdict})"
+            entry["message"] = f"undeclared derivation from {shown_id} ({report.relation or report.verdict})"
             flags.append(entry)
         elif report.verdict == "inconclusive":
-            entry["message"] = f"inconclusive against {reference_id}: an operator should look"
+            entry["message"] = f"inconclusive against {shown_id}: an operator should look"
             flags.append(entry)
     missing = sorted(declared_ids - confirmed_ids)
     return {
@@ -296,7 +309,7 @@ def summarize(session: Session, repo: Repo, commit_oid: str) -> dict[str, Any]:
         "commit": commit_oid,
         "compared": len(reports),
         "declared_checks": checks,
-        "declared_not_in_hub": missing,
+        "declared_not_in_hub": missing if names is None else [names.declared(name) for name in missing],
         "flags": flags,
         "status": "flagged"
         if flags or any(not check["confirmed"] for check in checks)

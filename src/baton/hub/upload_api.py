@@ -75,9 +75,7 @@ def preupload(
             current = {entry.path: entry for entry in commits.tree_entries(session, commit.tree_id)}
         except RevisionNotFoundError:
             commit, current = None, {}
-    ignore_rules = request_body.get("gitIgnore")
-    if not isinstance(ignore_rules, str):
-        ignore_rules = _read_text(runtime, current.get(".gitignore"))
+    ignore_rules = _ignore_rules(runtime, request_body.get("gitIgnore"), current.get(".gitignore"))
     answers = []
     for item in files:
         if not isinstance(item, dict):
@@ -98,11 +96,25 @@ def preupload(
             {
                 "path": path,
                 "uploadMode": "lfs" if lfs else "regular",
-                "shouldIgnore": bool(ignore_rules) and gitignore.is_ignored(path, ignore_rules),
+                "shouldIgnore": ignore_rules.is_ignored(path),
                 "oid": commits.entry_etag(existing) if existing else None,
             }
         )
     return {"files": answers, "commitOid": commit.oid if commit else None}
+
+
+def _ignore_rules(runtime: Runtime, sent: Any, committed: commits.FileEntry | None) -> gitignore.IgnoreRules:
+    """The .gitignore rules for ``shouldIgnore``: the request's ``gitIgnore`` when it has one (the
+    client sends the .gitignore it is about to commit), else the one committed at the revision.
+
+    Over the limits (``gitignore.MAX_PATTERNS`` patterns, ``MAX_PATTERN_LENGTH`` characters in a
+    pattern), the request's rules are refused with a 400 that says which limit. A committed
+    .gitignore over them is not: Baton uses its first 1000 patterns and leaves out the longer
+    ones, because refusing would stop every upload into the repo, including the one that fixes
+    the file (shouldIgnore only advises the client which files to skip)."""
+    if isinstance(sent, str):
+        return gitignore.IgnoreRules.parse(sent, source="the request's gitIgnore")
+    return gitignore.IgnoreRules.parse(_read_text(runtime, committed), source=".gitignore", skip_over_limit=True)
 
 
 def _read_text(runtime: Runtime, entry: commits.FileEntry | None, limit: int = 1024 * 1024) -> str:

@@ -26,6 +26,7 @@ from baton.core.errors import (
     EntryNotFoundError,
     InvalidYamlError,
     NotSupportedError,
+    QuotaExceededError,
     RangeNotSatisfiableError,
     RepoExistsError,
 )
@@ -755,6 +756,14 @@ def xet_token(type_plural: str, namespace: str, name: str, revision: str) -> Res
     )
 
 
-def ndjson_lines(body: bytes) -> list[dict[str, Any]]:
-    lines = json_object_lines(body.splitlines(), lambda number: f"Commit payload line {number}", BadRequestError)
+def ndjson_lines(body: bytes, max_line_bytes: int | None = None) -> list[dict[str, Any]]:
+    """The objects of an NDJSON commit payload; a line over ``max_line_bytes`` is a 413."""
+    lines = json_object_lines(
+        body.splitlines(),
+        lambda number: f"Commit payload line {number}",
+        BadRequestError,
+        max_line_bytes=max_line_bytes,
+        too_long=QuotaExceededError,
+        too_long_hint="Upload large files through LFS (the client does so when preupload says 'lfs').",
+    )
     return [value for _number, value in lines]

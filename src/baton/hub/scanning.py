@@ -18,7 +18,6 @@ Everything here is pure: no database, no torch import, bounded memory and time p
 
 from __future__ import annotations
 
-import json
 import pickletools
 import struct
 import zipfile
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import IO, Any, BinaryIO, Final, NamedTuple, NoReturn, cast
 
+from baton.core import boundedjson
 from baton.core.errors import UnsafeFileError
 
 PICKLE_EXTENSIONS: Final = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib"})
@@ -39,6 +39,7 @@ MAX_PICKLE_OPCODES = 10_000_000  # ~30 per tensor in torch's pickles; bounds tim
 MAX_ZIP_MEMBERS = 100_000
 MAX_ZIP_DIRECTORY_BYTES = 64 * 1024 * 1024
 MAX_SAFETENSORS_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
+MAX_SAFETENSORS_HEADER_DEPTH = 8  # {name: {"shape": [...]}} is three levels; JSON parsers recurse
 
 _READ_CHUNK: Final = 1024 * 1024  # the most read from the file at once
 _BUFFER_CHUNK: Final = 64 * 1024  # the least read from the file at once
@@ -793,13 +794,20 @@ def validate_safetensors_header(fileobj: BinaryIO, file_size: int, path: str) ->
     if not raw_header.startswith(b"{"):
         raise _invalid(path, "the header does not start with '{'; it must be a JSON object")
     try:
-        header = json.loads(
+        header = boundedjson.loads(
             raw_header.decode("utf-8"),
+            max_depth=MAX_SAFETENSORS_HEADER_DEPTH,
             object_pairs_hook=_no_duplicate_keys,
             parse_constant=_refuse_constant,
         )
     except UnicodeDecodeError as error:
         raise _invalid(path, f"the header is not valid UTF-8 (byte {error.start})") from error
+    except boundedjson.JsonTooDeepError as error:
+        raise _invalid(
+            path,
+            f"the header nests arrays and objects {error.depth} levels deep, more than the "
+            f"{error.max_depth} Baton reads (a safetensors header nests three)",
+        ) from error
     except ValueError as error:
         raise _invalid(path, f"the header is not valid JSON ({error})") from error
     if not isinstance(header, dict):

@@ -362,7 +362,8 @@ async def commit(
             "Pull requests are not supported yet", code="NotSupported", hint="Commit to a branch instead."
         )
     body = await request.body()
-    lines = ndjson_lines(body)
+    # An inline file is base64 in its line: 4/3 of its bytes, plus room for the path and keys.
+    lines = ndjson_lines(body, max_line_bytes=runtime.settings.max_regular_file_size * 4 // 3 + 64 * 1024)
     header, operations = commits.parse_ndjson_operations(lines)
 
     def run() -> dict[str, Any]:

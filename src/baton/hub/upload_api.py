@@ -391,7 +391,13 @@ async def commit(
                 for listener in runtime.commit_listeners:
                     listener(session, repo, new, changed)
             url = web_url(request, runtime, repo)
-            return {"commitUrl": f"{url}/commit/{new.oid}", "commitOid": new.oid, "pullRequestUrl": None}
+            return {
+                "commitUrl": f"{url}/commit/{new.oid}",
+                "commitOid": new.oid,
+                "pullRequestUrl": None,
+                # Beyond the Hub's answer (clients ignore it): what each added file was found to be.
+                "scans": [scan.to_json() for scan in prepared.scans.values()],
+            }
 
     return await run_in_threadpool(run)
 

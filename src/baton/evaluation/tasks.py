@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from baton.core import yamlcost
 from baton.core.errors import BadRequestError, BatonError, NotFoundError, NotSupportedError
 from baton.core.jsonlines import json_object_lines
 from baton.evaluation import metrics
@@ -397,8 +398,12 @@ def _line_of(node: yaml.Node | None, location: Sequence[int | str]) -> int | Non
 def parse_task_yaml(text: str, label: str) -> TaskConfig:
     """Validate a task YAML; errors name the file, the line and the field."""
     try:
+        yamlcost.check_cost(text, "the task YAML")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
+    except yamlcost.YamlCostError as error:
+        where = f"{label} line {error.line}" if error.line is not None else label
+        raise TaskConfigError(f"{where}: {error.problem}") from None
     except yaml.YAMLError as error:
         raise _yaml_error(error, label) from None
     if not isinstance(raw, dict):

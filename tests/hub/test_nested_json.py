@@ -104,3 +104,11 @@ def test_deep_line_in_a_ledger_bundle_is_a_problem_of_that_line() -> None:
     assert [(problem.line, problem.what.split(";")[0]) for problem in report.problems] == [
         (3, "not readable (arrays and objects nest 50001 levels deep")
     ]
+
+
+def test_ledger_line_with_a_number_too_large_for_an_integer_is_a_problem_of_that_line() -> None:
+    # Found by the fuzz suite: int(1e400) raised OverflowError out of the bundle reader.
+    event = ledger.make_event(None, "challenge.created", "2026-01-01T00:00:00Z", {"name": "x"})
+    line = '{"event": {"seq": 1e400, "kind": "k", "payload": {}, "recorded_at": ""}, "hash": "h", "prev_hash": "p"}'
+    report = ledger.verify_bundle(ledger.export_bundle("x", [event]) + line + "\n")
+    assert [(problem.line, "malformed field" in problem.what) for problem in report.problems] == [(3, True)]

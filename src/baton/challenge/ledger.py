@@ -243,7 +243,7 @@ def _parse_all(raw_lines: list[str]) -> tuple[dict[str, Any], list[Event], list[
             if record.get("bundle") == BUNDLE_NAME:
                 return None
             events.append(_event_from(record, raw))
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         return None
     return records[0], events, [number for number, _raw in numbered[1:]], []
 
@@ -289,7 +289,7 @@ def _parse_bundle(text: str) -> tuple[dict[str, Any], list[Event], list[int | No
             continue
         try:
             event = _event_from(record, raw)
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, OverflowError) as error:  # OverflowError: a seq of 1e400
             inner = record.get("event")
             seq = inner.get("seq") if isinstance(inner, dict) else None
             problems.append(

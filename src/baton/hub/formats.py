@@ -129,7 +129,7 @@ def decompresses(kind: str, stream_head: bytes) -> bool:
         return True  # lz4 and zstd are not undone here; their magic numbers are long enough
     try:
         decompressor.decompress(stream_head, 1)
-    except (zlib.error, OSError, EOFError, ValueError):
+    except (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError):
         return False
     return True
 

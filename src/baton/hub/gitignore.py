@@ -331,8 +331,9 @@ class IgnoreRules:
         patterns past the limits are left out (too-long patterns, and those after the 1000th)."""
         return cls(_compile(text, source, skip_over_limit), source)
 
-    def __bool__(self) -> bool:
-        return bool(self._rules)
+    def __len__(self) -> int:
+        """How many patterns were read (negations included)."""
+        return len(self._rules)
 
     def is_ignored(self, path: str) -> bool:
         """Whether ``path`` (a file) is ignored, by a pattern matching it or a parent folder."""

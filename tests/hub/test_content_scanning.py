@@ -411,3 +411,12 @@ def test_commits_are_judged_by_content_and_say_what_they_found(client: Any, user
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"] == "UnsafeFile"
     assert "model.pkl.gz" in refused.json()["message"] and "system" in refused.json()["message"]
+
+
+def test_a_long_line_where_a_pickle_needs_a_short_one_ends_the_pickle() -> None:
+    # 'P' (a persistent id) then no newline for 300 kB: every unpickler fails on such a line,
+    # so the file is not read to its end (nor refused for being long).
+    result = scan(b"PAR1" + bytes(300_000), "data.parquet")
+    assert result.format == "unknown"
+    # STRING and UNICODE lines hold data and are read whole: what follows them is checked.
+    assert "system" in refusal(b"V" + b"x" * 100_000 + b"\ncos\nsystem\n(S'x'\ntR.").message

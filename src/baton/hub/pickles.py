@@ -175,6 +175,7 @@ class LimitedReader:
         self._buffer_position = 0
         self._seekable = bool(getattr(raw, "seekable", lambda: False)())
         self.over_limit = False
+        self.line_limit: int | None = None  # set while an opcode reads a line that cannot be long
 
     def read(self, size: int = -1) -> bytes:
         if size < 0:
@@ -195,6 +196,11 @@ class LimitedReader:
         return data
 
     def readline(self, size: int = -1) -> bytes:
+        if self.line_limit is not None and not 0 <= size <= self.line_limit + 1:
+            line = self.readline(self.line_limit + 1)
+            if len(line) == self.line_limit + 1 and not line.endswith(b"\n"):
+                raise _Malformed(f"a line of more than {self.line_limit} bytes where unpicklers expect a short one")
+            return line
         limit = self._remaining if size < 0 else min(size, self._remaining)
         parts: list[bytes] = []
         wanted = limit
@@ -313,6 +319,7 @@ def _counted_argument(reader: LimitedReader, name: str, layout: str, kind: str) 
     return data.decode(kind, "surrogatepass" if kind == "utf-8" else "strict")
 
 
+_DATA_LINE_OPCODES: Final = frozenset({"STRING", "UNICODE"})
 _OPCODE_BY_CODE: Final = {opcode.code.encode("latin-1"): opcode for opcode in pickletools.opcodes}
 
 
@@ -333,7 +340,13 @@ def _opcodes(reader: LimitedReader) -> Iterator[tuple[pickletools.OpcodeInfo, An
         elif opcode.arg is None:
             argument = None
         else:  # fixed-size, or up to a newline (bounded by the reader's limit)
-            argument = opcode.arg.reader(cast(IO[bytes], reader))
+            # Only STRING and UNICODE lines hold data; on any other opcode a long line (a number,
+            # a module name, a persistent id) makes every unpickler fail, so it is not read to its end.
+            reader.line_limit = None if opcode.name in _DATA_LINE_OPCODES else SKIP_ARGUMENT_BYTES
+            try:
+                argument = opcode.arg.reader(cast(IO[bytes], reader))
+            finally:
+                reader.line_limit = None
         yield opcode, argument, position
         if opcode.name == "STOP":
             return

@@ -30,6 +30,8 @@ from baton.core.errors import UnsafeFileError
 from baton.hub import scanning
 from baton.hub.scanning import ScanResult, scan_file
 
+from .hub_support import headers_with_repo
+
 
 class RunsShell:
     """Unpickling this would run a shell command."""
@@ -399,8 +401,7 @@ def commit(client: Any, headers: dict[str, str], files: dict[str, bytes]) -> Any
 
 
 def test_commits_are_judged_by_content_and_say_what_they_found(client: Any, users: Any) -> None:
-    bob = users.headers("bob")
-    assert client.post("/api/repos/create", json={"name": "content", "type": "model"}, headers=bob).status_code == 200
+    bob = headers_with_repo(client, users, "bob", "content")
     accepted = commit(client, bob, {"ct2/model.bin": ctranslate2_header(), "README.md": b"# weights\n"})
     assert accepted.status_code == 200, accepted.text
     scans = {scan["path"]: scan for scan in accepted.json()["scans"]}

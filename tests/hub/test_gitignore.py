@@ -15,6 +15,8 @@ from baton.core.errors import BadRequestError
 from baton.hub import gitignore
 from baton.hub.gitignore import IgnoreRules, is_ignored
 
+from .hub_support import headers_with_repo
+
 RULES = """
 # comment
 *.log
@@ -219,10 +221,7 @@ def preupload(client: TestClient, headers: dict[str, str], paths: list[str], **e
 
 @pytest.fixture
 def bob(client: TestClient, users: Any) -> dict[str, str]:
-    headers: dict[str, str] = users.headers("bob")
-    response = client.post("/api/repos/create", json={"name": "rules", "type": "model"}, headers=headers)
-    assert response.status_code == 200, response.text
-    return headers
+    return headers_with_repo(client, users, "bob", "rules")
 
 
 def test_preupload_answers_the_freezing_request_at_once(client: TestClient, bob: dict[str, str]) -> None:

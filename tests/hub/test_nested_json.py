@@ -22,6 +22,8 @@ from baton.core.errors import BadRequestError
 from baton.core.runtime import Runtime
 from baton.provenance.reader import LocalCheckpoint
 
+from .hub_support import headers_with_repo
+
 DEEP = "[" * 50_000 + "]" * 50_000
 
 
@@ -41,10 +43,7 @@ def inline_file(path: str, content: bytes) -> bytes:
 
 @pytest.fixture
 def bob(client: TestClient, users: Any) -> dict[str, str]:
-    headers: dict[str, str] = users.headers("bob")
-    response = client.post("/api/repos/create", json={"name": "nested", "type": "model"}, headers=headers)
-    assert response.status_code == 200, response.text
-    return headers
+    return headers_with_repo(client, users, "bob", "nested")
 
 
 def test_deep_ndjson_line_is_a_400(client: TestClient, bob: dict[str, str]) -> None:

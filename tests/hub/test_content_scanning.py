@@ -421,3 +421,14 @@ def test_a_long_line_where_a_pickle_needs_a_short_one_ends_the_pickle() -> None:
     assert result.format == "unknown"
     # STRING and UNICODE lines hold data and are read whole: what follows them is checked.
     assert "system" in refusal(b"V" + b"x" * 100_000 + b"\ncos\nsystem\n(S'x'\ntR.").message
+
+
+def test_a_refused_global_passed_to_an_allowed_one_is_refused_without_a_stop() -> None:
+    # torch._tensor._rebuild_from_type_v2(func, type, args, state) calls func(*args): os.system
+    # handed to it runs although only the allowed global is called, before the garbage.
+    data = (
+        b"ctorch._tensor\n_rebuild_from_type_v2\n"
+        + b"(cos\nsystem\nN(S'echo pwned'\ntNtR"  # MARK, os.system, None, ("echo pwned",), None, TUPLE, REDUCE
+        + b"\xff" * 8
+    )
+    assert "`os.system`" in refusal(data).message

@@ -469,8 +469,18 @@ class _PickleWalk:
             raise _Malformed("an opcode reads the top of an empty stack")
         return self.stack[-1]
 
+    def acts(self) -> None:
+        """An opcode is about to run code (its arguments are on the stack, so the unpickler gets
+        this far). A refused global may sit in the arguments of an allowed callable that calls it
+        (torch._tensor._rebuild_from_type_v2 calls its first argument): once one has been
+        imported, nothing may act."""
+        if self.pending is not None:
+            raise self.pending
+
     def call(self, value: _StackValue, opcode: str, position: int | None) -> None:
         """The unpickler calls ``value`` here: only allowlisted globals may be called."""
+        if isinstance(value, _GlobalRef) and value.refusal is None:
+            self.acts()
         if isinstance(value, _GlobalRef):
             if value.refusal is not None:
                 raise value.refusal
@@ -548,6 +558,7 @@ class _PickleWalk:
             if isinstance(self.top(), _GlobalRef):
                 # BUILD on a class would set attributes on it (monkey-patching torch or numpy).
                 raise self.refuse("uses BUILD to set attributes on an imported global", position)
+            self.acts()
         elif name in _MUTATING_OPCODES:
             if name in ("APPEND", "SETITEM"):
                 for _ in range(1 if name == "APPEND" else 2):
@@ -557,6 +568,7 @@ class _PickleWalk:
             if isinstance(self.top(), _GlobalRef):
                 # e.g. APPEND to sys.path, SETITEM on os.environ: a change without any call.
                 raise self.refuse(f"uses {name} to change an imported global", position)
+            self.acts()
         else:
             self.generic(opcode)
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from baton.challenge import ledger
 from baton.challenge.ledger import VerifyReport
 
-from .support import FUZZ, json_values, nested_brackets, refused_or_parsed
+from .support import FUZZ_HEAVY, json_values, nested_brackets, refused_or_parsed
 
 KINDS = [
     "challenge.created", "team.entered", "release_plan.filed", "submission.made", "score.recorded",
@@ -61,7 +61,7 @@ def bundles() -> st.SearchStrategy[str]:
     return chains() | st.builds(damaged, chains(), st.integers(0, 20), replacements) | st.text(max_size=300)
 
 
-@FUZZ
+@FUZZ_HEAVY
 @given(bundles())
 def test_ledger_bundle_is_verified_or_refused(text: str) -> None:
     outcome = refused_or_parsed(ledger.verify_bundle, text)

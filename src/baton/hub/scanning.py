@@ -23,7 +23,13 @@ binary, ...; see ``baton.hub.formats``): a ``.bin`` that holds no pickle is not 
 name. Safetensors files (by name or content) also have their header checked so that readers
 cannot be sent outside the file or given overlapping or mis-sized tensors.
 
-Everything here is pure: no database, no torch import, bounded memory and time per file.
+What is not opened: Zstandard (no loader undoes it by itself), tar members after the first
+``MAX_TAR_MEMBERS``, tar archives inside compression (torch.load does not decompress), zip
+archives inside compression larger than ``MAX_COMPRESSED_ARCHIVE_BYTES`` (refused).
+
+The result (format, compression layers, what the pickles import) goes back to the committer in
+the commit answer's ``scans``; it is not stored. Everything here is pure: no database, no torch
+import, bounded memory and time per file.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import bz2
 import io
 import lzma
 import os
+import re
 import struct
 import tarfile
 import zipfile
@@ -73,6 +80,7 @@ MAX_COMPRESSED_ARCHIVE_BYTES = 64 * 1024 * 1024  # a zip inside compression is e
 MAX_NPY_HEADER_BYTES = 1024 * 1024  # numpy writes a few hundred bytes
 
 _CHUNK: Final = 1024 * 1024
+_LONG_SUFFIX: Final = re.compile(r"(?<=[0-9])[lL]\b")
 _LOCAL_HEADER_READ: Final = 4096  # a member's local header, its name and extra field, and its first bytes
 _ZIP_METHODS: Final = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
 # Members torch's pre-1.0 tar format reads (torch.serialization's legacy_load).
@@ -373,9 +381,8 @@ def _npy_dtype(header: str, version: tuple[int, int]) -> np.dtype[Any]:
 
 
 def _without_long_suffixes(header: str) -> str:
-    import re
-
-    return re.sub(r"(?<=[0-9])[lL]\b", "", header)
+    """Python 2's ``3L`` as ``3`` (a Python 2 header holds no strings that end so)."""
+    return _LONG_SUFFIX.sub("", header)
 
 
 def _scan_npy(

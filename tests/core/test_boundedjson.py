@@ -70,3 +70,11 @@ def test_json_lines_name_the_line_of_each_problem() -> None:
             read(*lines)
         assert caught.value.message.startswith(expected), caught.value.message
         assert caught.value.status_code == 400
+
+
+def test_task_data_nested_too_deep_is_refused() -> None:
+    from baton.evaluation.tasks import TaskDataError, parse_rows
+
+    with pytest.raises(TaskDataError) as caught:
+        parse_rows(("[" * 10_000 + "]" * 10_000).encode(), "json", "items.json")  # before: RecursionError
+    assert caught.value.message.startswith("items.json: not readable as JSON (arrays and objects nest 10000")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from baton.core import boundedjson
 from baton.core.errors import BadRequestError
+from baton.evaluation.tasks import parse_rows
 from baton.hub.commits import parse_ndjson_operations
 from baton.hub.hf_api import ndjson_lines
 
@@ -63,3 +64,18 @@ def test_ndjson_commit_payload_is_parsed_or_refused(lines: list[bytes]) -> None:
     if not isinstance(outcome, BadRequestError):
         header, operations = outcome
         assert isinstance(header, dict) and len(operations) <= len(lines)
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        nested_brackets().map(str.encode),
+        st.lists(json_values(8).map(json.dumps), max_size=5).map(lambda lines: "\n".join(lines).encode()),
+    ),
+    st.sampled_from(["csv", "tsv", "jsonl", "json"]),
+)
+def test_task_data_rows_are_read_or_refused(content: bytes, file_format: Any) -> None:
+    outcome = refused_or_parsed(parse_rows, content, file_format, "data")
+    if not isinstance(outcome, BadRequestError):
+        assert all(isinstance(row.values, dict) for row in outcome)

@@ -27,15 +27,12 @@ from safetensors.numpy import save_file as save_numpy_safetensors
 from safetensors.torch import save_file as save_torch_safetensors
 
 from baton.core.errors import UnsafeFileError
-from baton.hub import scanning
+from baton.hub import pickles, scanning
 from baton.hub.scanning import (
     ALLOWED_GLOBALS,
-    PICKLE_EXTENSIONS,
     SafetensorsTensor,
     ScanResult,
-    needs_pickle_scan,
     scan_file,
-    scan_pickle_file,
     validate_safetensors_header,
 )
 
@@ -60,12 +57,12 @@ def torch_bytes(obj: Any, *, legacy: bool = False) -> bytes:
 
 
 def scan(data: bytes, path: str = "model.pt") -> ScanResult:
-    return scan_pickle_file(io.BytesIO(data), path)
+    return scan_file(io.BytesIO(data), path)
 
 
 def refusal(data: bytes, path: str = "model.pt") -> UnsafeFileError:
     with pytest.raises(UnsafeFileError) as caught:
-        scan_pickle_file(io.BytesIO(data), path)
+        scan_file(io.BytesIO(data), path)
     error = caught.value
     assert path in error.message
     assert error.hint
@@ -121,7 +118,7 @@ def test_torch_zip_checkpoint_passes_and_lists_its_globals(tmp_path: Path) -> No
     file = tmp_path / "pytorch_model.bin"
     torch.save(state_dict(), file)
     with file.open("rb") as handle:
-        result = scan_pickle_file(handle, "pytorch_model.bin")
+        result = scan_file(handle, "pytorch_model.bin")
     assert result.format == "torch-zip"
     assert result.path == "pytorch_model.bin"
     assert {
@@ -384,14 +381,15 @@ def test_truncated_legacy_checkpoint_is_refused() -> None:
     assert "malformed or truncated" in refusal(data[:200]).message
 
 
-def test_empty_file_is_refused() -> None:
-    assert "empty" in refusal(b"").message
+def test_empty_file_is_not_a_pickle() -> None:
+    # Issue 12, item 6: files are judged by content; an empty one holds nothing to unpickle.
+    assert scan(b"", "model.bin").format == "empty"
 
 
-def test_bytes_that_are_not_a_pickle_are_refused() -> None:
-    error = refusal(b"\xba\x16\x4f\x2f" + bytes(100), "vectors.bin")
-    assert "neither a zip archive" in error.message
-    assert "extension" in error.hint
+def test_bytes_that_are_not_a_pickle_are_accepted_and_named() -> None:
+    # Issue 12, item 6: a .bin that is no pickle is not refused for its name.
+    result = scan(b"\xba\x16\x4f\x2f" + bytes(100), "vectors.bin")
+    assert (result.format, result.description, result.globals_found) == ("unknown", "unknown binary", [])
 
 
 def test_trailing_garbage_after_a_pickle_is_refused() -> None:
@@ -401,16 +399,17 @@ def test_trailing_garbage_after_a_pickle_is_refused() -> None:
 
 def test_huge_argument_claim_does_not_allocate() -> None:
     data = b"\x80\x04\x8e" + struct.pack("<Q", 2**62) + b"tiny"  # BINBYTES8 of 4 EiB
-    assert "more than Baton scans" in refusal(data).message
+    # Long data arguments are skipped, not read; this one claims more than the file holds.
+    assert "claims 4611686018427387904 bytes at byte 11, past the end of the data" in refusal(data).message
 
 
 def test_pickle_over_the_byte_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scanning, "MAX_PICKLE_BYTES", 1000)
+    monkeypatch.setattr(pickles, "MAX_PICKLE_BYTES", 1000)
     assert "more than Baton scans" in refusal(pickle.dumps(b"x" * 5000, protocol=4)).message
 
 
 def test_pickle_over_the_opcode_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scanning, "MAX_PICKLE_OPCODES", 50)
+    monkeypatch.setattr(pickles, "MAX_PICKLE_OPCODES", 50)
     assert "opcodes" in refusal(pickle.dumps(list(range(100)), protocol=0)).message
 
 
@@ -421,7 +420,7 @@ def test_zip_with_too_many_members_is_refused(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_zip_bomb_member_is_refused_before_decompressing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scanning, "MAX_PICKLE_BYTES", 1024 * 1024)
+    monkeypatch.setattr(pickles, "MAX_PICKLE_BYTES", 1024 * 1024)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("archive/data.pkl", b"\x80\x02" + b"N0" * (2 * 1024 * 1024))
@@ -439,27 +438,7 @@ def test_zip_member_with_unexpected_compression_is_refused() -> None:
 # --- dispatch ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        ("pytorch_model.bin", True),
-        ("model.PT", True),
-        ("a/b/optimizer.pth", True),
-        ("x.pkl", True),
-        ("x.pickle", True),
-        ("last.ckpt", True),
-        ("model.joblib", True),
-        ("model.safetensors", False),
-        ("README.md", False),
-        ("model.pt.zip", False),
-    ],
-)
-def test_needs_pickle_scan(path: str, expected: bool) -> None:
-    assert needs_pickle_scan(path) is expected
-    assert ".bin" in PICKLE_EXTENSIONS
-
-
-def test_scan_file_dispatches_by_extension(tmp_path: Path) -> None:
+def test_scan_file_reads_the_content(tmp_path: Path) -> None:
     archive = torch_bytes(state_dict())
     result = scan_file(io.BytesIO(archive), "weights/model.PT", len(archive))
     assert result is not None and result.format == "torch-zip"
@@ -471,7 +450,8 @@ def test_scan_file_dispatches_by_extension(tmp_path: Path) -> None:
     assert result is not None and result.format == "safetensors"
     assert result.safetensors is not None and result.safetensors.tensors["a"].shape == (3,)
 
-    assert scan_file(io.BytesIO(b"hello"), "README.md", 5) is None
+    # Every file is classified now (issue 12, item 6): there is no name that skips the scan.
+    assert scan_file(io.BytesIO(b"hello"), "README.md", 5).format == "text"
 
 
 # --- safetensors ---------------------------------------------------------------------------------
@@ -691,7 +671,7 @@ class RemoteBlob:
 def test_readers_without_readline_work_with_few_reads(legacy: bool) -> None:
     data = torch_bytes(state_dict(), legacy=legacy)
     blob = RemoteBlob(data)
-    result = scan_pickle_file(blob, "model.pt")  # type: ignore[arg-type]
+    result = scan_file(blob, "model.pt")  # type: ignore[arg-type]
     assert result.format == ("torch-legacy" if legacy else "torch-zip")
     assert blob.reads < 30  # not one read per opcode
 
@@ -699,4 +679,4 @@ def test_readers_without_readline_work_with_few_reads(legacy: bool) -> None:
 def test_protocol_0_pickle_from_a_reader_without_readline_is_refused() -> None:
     blob = RemoteBlob(b"cos\nsystem\n(S'echo pwned'\ntR.")
     with pytest.raises(UnsafeFileError, match=r"`os\.system`"):
-        scan_pickle_file(blob, "evil.pkl")  # type: ignore[arg-type]
+        scan_file(blob, "evil.pkl")  # type: ignore[arg-type]

@@ -21,7 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from baton.core import boundedjson
+
 GENESIS = "0" * 64
+# How deep a bundle line may nest: events hold flat records; this bounds the JSON parser's recursion.
+MAX_DEPTH = boundedjson.MAX_DEPTH
 BUNDLE_NAME = "baton-challenge-ledger"
 BUNDLE_FORMAT = 1
 
@@ -239,8 +243,9 @@ def _parse_all(raw_lines: list[str]) -> tuple[dict[str, Any], list[Event], list[
     """One ``json.loads`` over the whole bundle when it is well formed (the common case); None otherwise."""
     numbered = [(number, raw) for number, raw in enumerate(raw_lines, start=1) if raw and not raw.isspace()]
     try:
-        records = json.loads("[" + ",".join(raw for _number, raw in numbered) + "]")
-    except json.JSONDecodeError:
+        # One more level than a line may have: the array around the lines.
+        records = boundedjson.loads("[" + ",".join(raw for _number, raw in numbered) + "]", max_depth=MAX_DEPTH + 1)
+    except ValueError:  # not JSON, too deep, a number too long to read: the line-by-line pass says where
         return None
     if not records or not isinstance(records[0], dict) or records[0].get("bundle") != BUNDLE_NAME:
         return None
@@ -250,7 +255,7 @@ def _parse_all(raw_lines: list[str]) -> tuple[dict[str, Any], list[Event], list[
             if record.get("bundle") == BUNDLE_NAME:
                 return None
             events.append(_event_from(record, raw))
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         return None
     return records[0], events, [number for number, _raw in numbered[1:]], []
 
@@ -281,9 +286,12 @@ def _parse_bundle(text: str) -> tuple[dict[str, Any], list[Event], list[int | No
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw)
+            record = boundedjson.loads(raw, max_depth=MAX_DEPTH)
         except json.JSONDecodeError as error:
             problems.append(Problem(None, number, f"not valid JSON ({error.msg})"))
+            continue
+        except ValueError as error:  # nested too deep, or a number too long to read
+            problems.append(Problem(None, number, f"not readable ({error})"))
             continue
         if not isinstance(record, dict):
             problems.append(Problem(None, number, "not a JSON object"))
@@ -293,7 +301,7 @@ def _parse_bundle(text: str) -> tuple[dict[str, Any], list[Event], list[int | No
             continue
         try:
             event = _event_from(record, raw)
-        except (KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError, OverflowError) as error:  # OverflowError: a seq of 1e400
             inner = record.get("event")
             seq = inner.get("seq") if isinstance(inner, dict) else None
             problems.append(

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from baton.challenge.errors import InvalidSpecError
+from baton.core import yamlcost
 
 SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -288,8 +289,12 @@ def load_spec(source: str | dict[str, Any], *, origin: str = "challenge YAML") -
     lines: dict[tuple[Any, ...], int] = {}
     if isinstance(source, str):
         try:
-            node = yaml.compose(source)
+            yamlcost.check_cost(source, "the challenge YAML")
+            node = yaml.compose(source, Loader=yaml.SafeLoader)
             data = yaml.safe_load(source)
+        except yamlcost.YamlCostError as error:
+            where = f" line {error.line}" if error.line is not None else ""
+            raise InvalidSpecError(f"{origin}{where}: {error.problem}") from None
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""

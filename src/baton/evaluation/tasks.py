@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from baton.core import boundedjson, yamlcost
 from baton.core.errors import BadRequestError, BatonError, NotFoundError, NotSupportedError
 from baton.core.jsonlines import json_object_lines
 from baton.evaluation import metrics
@@ -188,9 +189,11 @@ def _prepare_click(row: Row, where: str) -> Row:
     options = row["choices"]
     if isinstance(options, str):  # a CSV/TSV cell holding a JSON list
         try:
-            options = json.loads(options)
+            options = boundedjson.loads(options)
         except json.JSONDecodeError as error:
             raise TaskDataError(f"{where}: field 'choices' is not a JSON list ({error.msg})") from None
+        except ValueError as error:  # nested too deep, or a number too long to read
+            raise TaskDataError(f"{where}: field 'choices' is not a JSON list of strings ({error})") from None
     if not isinstance(options, list) or not all(isinstance(option, str) for option in options):
         raise TaskDataError(f"{where}: field 'choices' must be a list of strings")
     # The harness offers A-E when the id names a CSAT item, A-D otherwise, and shows four options.
@@ -352,9 +355,11 @@ def parse_rows(content: bytes, file_format: FileFormat, label: str) -> list[Sour
             rows.append(SourceRow(f"{label} line {number}", _nfc(record)))
     else:
         try:
-            document = json.loads(text)
+            document = boundedjson.loads(text)
         except json.JSONDecodeError as error:
             raise TaskDataError(f"{label} line {error.lineno}: not JSON ({error.msg})") from None
+        except ValueError as error:  # nested too deep, or a number too long to read
+            raise TaskDataError(f"{label}: not readable as JSON ({error})") from None
         if isinstance(document, dict) and isinstance(document.get("data"), list):
             document = document["data"]
         if not isinstance(document, list):
@@ -397,8 +402,12 @@ def _line_of(node: yaml.Node | None, location: Sequence[int | str]) -> int | Non
 def parse_task_yaml(text: str, label: str) -> TaskConfig:
     """Validate a task YAML; errors name the file, the line and the field."""
     try:
+        yamlcost.check_cost(text, "the task YAML")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
+    except yamlcost.YamlCostError as error:
+        where = f"{label} line {error.line}" if error.line is not None else label
+        raise TaskConfigError(f"{where}: {error.problem}") from None
     except yaml.YAMLError as error:
         raise _yaml_error(error, label) from None
     if not isinstance(raw, dict):

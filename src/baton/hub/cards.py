@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from baton.core import yamlcost
 from baton.core.errors import BadRequestError, InvalidYamlError
 
 __all__ = [
@@ -43,12 +44,10 @@ __all__ = [
 
 FILE_NAME = "README.md"
 MAX_FRONT_MATTER_BYTES = 64 * 1024
-MAX_ALIASES = 100
-# Nodes the document would have once every alias is expanded: bounds the work of anyone who walks
-# the loaded data (JSON encoding, our own date conversion) even though PyYAML shares aliased objects.
-MAX_EXPANDED_NODES = 100_000
-# PyYAML's composer and constructor recurse once per nesting level.
-MAX_DEPTH = 100
+# Limits on aliases, expanded size and nesting, shared with every YAML Baton reads from users.
+MAX_ALIASES = yamlcost.MAX_ALIASES
+MAX_EXPANDED_NODES = yamlcost.MAX_EXPANDED_NODES
+MAX_DEPTH = yamlcost.MAX_DEPTH
 
 ALLOWED_BASE_MODEL_RELATIONS: tuple[str, ...] = (
     # The Hugging Face Hub's values ...
@@ -227,70 +226,14 @@ def _load(yaml_text: str, offset: int) -> tuple[Node | None, Any]:
 
 def _check_events(yaml_text: str, offset: int) -> None:
     """Refuse, before loading, what would be costly to load or walk; report syntax errors."""
-    aliases = 0
-    documents = 0
-    expanded = 0
-    open_sizes: list[int] = []  # nodes counted so far in each open collection
-    open_anchors: list[str | None] = []
-    anchor_sizes: dict[str, int] = {}
-
-    def count(nodes: int, event: yaml.Event, *, in_parent: bool = True) -> None:
-        nonlocal expanded
-        expanded += nodes
-        if expanded > MAX_EXPANDED_NODES:
-            raise InvalidYamlError(
-                f"{_at_mark(offset, event.start_mark)}the front matter expands to more than "
-                f"{MAX_EXPANDED_NODES} values once its aliases ('*name') are resolved. Write the "
-                "values out instead of repeating them through aliases."
-            )
-        if in_parent and open_sizes:
-            open_sizes[-1] += nodes
-
     try:
-        for event in yaml.parse(yaml_text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise InvalidYamlError(
-                        f"{_at_mark(offset, event.start_mark)}the front matter holds more than one "
-                        "YAML document. Keep a single document between the two '---' lines."
-                    )
-            elif isinstance(event, yaml.AliasEvent):
-                aliases += 1
-                if aliases > MAX_ALIASES:
-                    raise InvalidYamlError(
-                        f"{_at_mark(offset, event.start_mark)}the front matter uses more than "
-                        f"{MAX_ALIASES} aliases ('*name'). Write the values out instead."
-                    )
-                anchor = event.anchor or ""
-                if anchor not in anchor_sizes:
-                    raise InvalidYamlError(
-                        f"{_at_mark(offset, event.start_mark)}the alias '*{anchor}' refers to an "
-                        "anchor that is not defined before it or that contains the alias itself. "
-                        "Define '&name' on an earlier value, or write the value out."
-                    )
-                count(anchor_sizes[anchor], event)
-            elif isinstance(event, yaml.ScalarEvent):
-                count(1, event)
-                if event.anchor is not None:
-                    anchor_sizes[event.anchor] = 1
-            elif isinstance(event, yaml.CollectionStartEvent):
-                if len(open_sizes) >= MAX_DEPTH:
-                    raise InvalidYamlError(
-                        f"{_at_mark(offset, event.start_mark)}the front matter nests lists and "
-                        f"mappings more than {MAX_DEPTH} levels deep. Flatten it."
-                    )
-                # The collection itself counts now; its whole size joins its parent's at its end.
-                count(1, event, in_parent=False)
-                open_sizes.append(1)
-                open_anchors.append(event.anchor)
-            elif isinstance(event, yaml.CollectionEndEvent):
-                size = open_sizes.pop()
-                anchor_name = open_anchors.pop()
-                if anchor_name is not None:
-                    anchor_sizes[anchor_name] = size
-                if open_sizes:
-                    open_sizes[-1] += size
+        yamlcost.check_cost(
+            yaml_text,
+            "the front matter",
+            one_document_hint="Keep a single document between the two '---' lines.",
+        )
+    except yamlcost.YamlCostError as error:
+        raise InvalidYamlError(f"{_at_mark(offset, error.mark)}{error.problem}") from None
     except yaml.YAMLError as error:
         raise _syntax_error(error, yaml_text, offset) from None
 

@@ -2,9 +2,10 @@
 
 A commit is applied in two phases. ``prepare_commit`` does everything slow without holding any
 lock: it validates paths, stores inline files in the blob store, checks that LFS blobs exist
-and may be used here, and scans pickles and safetensors headers. ``apply_commit`` then takes the
-branch (a row lock on PostgreSQL, the write lock on SQLite), checks ``parent_commit``, writes the
-tree and the commit and moves the branch in one transaction: a commit lands whole or not at all.
+and may be used here, and scans every added file by its content (pickles wherever they hide,
+safetensors headers). ``apply_commit`` then takes the branch (a row lock on PostgreSQL, the write
+lock on SQLite), checks ``parent_commit``, writes the tree and the commit and moves the branch in
+one transaction: a commit lands whole or not at all.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class PreparedCommit:
     deletions: list[DeleteFile | DeleteFolder] = field(default_factory=list)
     # The parsed card when README.md is added by this commit.
     card: cards.CardData | None = None
+    # What each added file was found to be (format, compression, what its pickles import).
+    scans: dict[str, scanning.ScanResult] = field(default_factory=dict)
 
 
 def git_blob_oid(content: bytes) -> str:
@@ -258,16 +261,15 @@ def parse_ndjson_operations(lines: list[dict[str, Any]]) -> tuple[CommitHeader, 
     return header, operations
 
 
-def _scan_blob(store: BlobStore, sha256: str, path: str, size: int) -> None:
-    if not (path.lower().endswith(".safetensors") or scanning.needs_pickle_scan(path)):
-        return
+def _scan_blob(store: BlobStore, sha256: str, path: str, size: int) -> scanning.ScanResult:
+    """Classify a file by its content (every file: names prove nothing) and refuse it when a
+    loader would run code from it; see baton.hub.scanning."""
     local = store.local_path(sha256)
     if local is not None:
         with open(local, "rb") as handle:
-            scanning.scan_file(handle, path, size)
-        return
+            return scanning.scan_file(handle, path, size)
     with _BlobReader(store, sha256, size) as handle:
-        scanning.scan_file(handle, path, size)  # type: ignore[arg-type]
+        return scanning.scan_file(handle, path, size)  # type: ignore[arg-type]
 
 
 def prepare_commit(
@@ -292,7 +294,7 @@ def prepare_commit(
             if path == "README.md":
                 prepared.card = cards.parse_card(operation.content.decode("utf-8", errors="replace"))
             info = store.put([operation.content], max_size=settings.max_file_size)
-            _scan_blob(store, info.sha256, path, info.size)
+            prepared.scans[path] = _scan_blob(store, info.sha256, path, info.size)
             prepared.additions[path] = FileEntry(
                 path, info.sha256, info.size, False, git_blob_oid(operation.content)
             )
@@ -315,7 +317,7 @@ def prepare_commit(
                     f"{path}: LFS object {operation.sha256} was not uploaded to {repo.repo_id}",
                     hint="Upload the file's bytes to this repo through the LFS batch API first.",
                 )
-            _scan_blob(store, operation.sha256, path, operation.size)
+            prepared.scans[path] = _scan_blob(store, operation.sha256, path, operation.size)
             if path == "README.md":
                 text = b"".join(store.open_range(operation.sha256)).decode("utf-8", errors="replace")
                 prepared.card = cards.parse_card(text)

@@ -30,6 +30,7 @@ from baton.core.errors import (
     InvalidPathError,
     InvalidYamlError,
     NotSupportedError,
+    QuotaExceededError,
     RangeNotSatisfiableError,
     RepoExistsError,
 )
@@ -790,10 +791,18 @@ def xet_token(type_plural: str, namespace: str, name: str, revision: str) -> Res
     )
 
 
-def ndjson_lines(body: bytes) -> list[dict[str, Any]]:
+def ndjson_lines(body: bytes, max_line_bytes: int | None = None) -> list[dict[str, Any]]:
+    """The objects of an NDJSON commit payload; a line over ``max_line_bytes`` is a 413."""
     try:
         body.decode("utf-8")  # checked whole first: JSON on a line of other bytes would be a 500
     except UnicodeDecodeError as error:
         raise BadRequestError(f"The commit payload is not UTF-8 (byte {error.start})") from None
-    lines = json_object_lines(body.splitlines(), lambda number: f"Commit payload line {number}", BadRequestError)
+    lines = json_object_lines(
+        body.splitlines(),
+        lambda number: f"Commit payload line {number}",
+        BadRequestError,
+        max_line_bytes=max_line_bytes,
+        too_long=QuotaExceededError,
+        too_long_hint="Upload large files through LFS (the client does so when preupload says 'lfs').",
+    )
     return [value for _number, value in lines]

@@ -1,159 +1,96 @@
-"""Safety checks on uploaded weights: pickles are read as opcodes, never loaded.
+"""Safety checks on uploaded files, by their content: what loaders would unpickle, wherever it hides.
 
-Loading a pickle runs whatever callables it names, so a ``.bin``/``.pt`` file can run any code on
-the machine of whoever calls ``torch.load`` or ``pickle.load`` on it. We walk the opcodes with
-``pickletools.genops`` (which parses but executes nothing), follow the stack and memo well enough
-to know every global the file would import, and refuse the file unless each one is on an allowlist
-of what plain weights need. An allowlist, not a blocklist: there are far too many dangerous
-callables in the standard library and in installed packages to enumerate.
+Names prove nothing (``model.bin``, ``model.pth.tar``, ``"model.bin\\u200b"``, ``weights.dat`` are
+all loaded with ``torch.load`` or ``joblib.load`` by someone), so every file of a commit is read
+and classified by its bytes. What loaders unpickle, and therefore what is checked:
 
-Which bytes get unpickled follows ``torch.load``: a file that starts with a zip local header is a
-zip archive whose ``*.pkl`` members are pickles; a file whose first block is a tar header is the
-oldest torch format (refused); anything else is a pickle stream. Safetensors files hold no code,
-but their header is checked so that readers cannot be sent outside the file or given overlapping
-or mis-sized tensors.
+- a pickle stream of any protocol (``pickle.load``, ``torch.load``, ``joblib.load``): its
+  imports must be on the allowlist of ``baton.hub.pickles``, which also decides whether bytes
+  without a header are a pickle at all;
+- a zip archive (``torch.load`` of a checkpoint, ``numpy.load`` of an ``.npz``): every ``*.pkl``
+  member is a pickle, and every member that starts like an ``.npy`` file is checked as one;
+- an ``.npy`` array whose header declares an object dtype (also inside a structured dtype): the
+  rest of it is a pickle (``numpy.load(allow_pickle=True)``);
+- gzip, bzip2, xz, lzma, zlib and joblib's old zlib wrapper (``joblib.load`` undoes them by their
+  magic bytes): the decompressed stream, at most ``MAX_DECOMPRESSED_BYTES`` of it, is classified
+  again, through at most ``MAX_COMPRESSION_LAYERS`` layers; LZ4 (which joblib also undoes) cannot
+  be opened here and is refused;
+- a tar archive with the members of torch's format from before 1.0 (``storages``, ``tensors``,
+  ``pickle``): refused, as Baton does not read that format.
 
-Everything here is pure: no database, no torch import, bounded memory and time per file.
+Anything else is accepted and named (GGUF, GGML, CTranslate2, ONNX, safetensors, text, unknown
+binary, ...; see ``baton.hub.formats``): a ``.bin`` that holds no pickle is not refused for its
+name. Safetensors files (by name or content) also have their header checked so that readers
+cannot be sent outside the file or given overlapping or mis-sized tensors.
+
+What is not opened: Zstandard (no loader undoes it by itself), tar members after the first
+``MAX_TAR_MEMBERS``, tar archives inside compression (torch.load does not decompress), zip
+archives inside compression larger than ``MAX_COMPRESSED_ARCHIVE_BYTES`` (refused).
+
+The result (format, compression layers, what the pickles import) goes back to the committer in
+the commit answer's ``scans``; it is not stored. Everything here is pure: no database, no torch
+import, bounded memory and time per file.
 """
 
 from __future__ import annotations
 
-import json
-import pickletools
+import ast
+import bz2
+import io
+import lzma
+import os
+import re
 import struct
+import tarfile
 import zipfile
 import zlib
-from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import IO, Any, BinaryIO, Final, NamedTuple, NoReturn, cast
 
-from baton.core.errors import UnsafeFileError
+import numpy as np
 
-PICKLE_EXTENSIONS: Final = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib"})
+from baton.core import boundedjson
+from baton.core.errors import UnsafeFileError
+from baton.hub import formats, pickles
+from baton.hub.pickles import ALLOWED_GLOBALS, MALFORMED_HINT, PICKLE_HINT
+
+__all__ = [
+    "ALLOWED_GLOBALS",
+    "SAFETENSORS_EXTENSION",
+    "SafetensorsHeader",
+    "SafetensorsTensor",
+    "ScanResult",
+    "scan_file",
+    "validate_safetensors_header",
+]
+
 SAFETENSORS_EXTENSION: Final = ".safetensors"
 
 # Limits. Module attributes (not arguments) so that an operator or a test can lower them.
-MAX_PICKLE_BYTES = 256 * 1024 * 1024  # per pickle stream; torch's data.pkl is kilobytes per tensor
-MAX_PICKLE_OPCODES = 10_000_000  # ~30 per tensor in torch's pickles; bounds time and stack memory
 MAX_ZIP_MEMBERS = 100_000
 MAX_ZIP_DIRECTORY_BYTES = 64 * 1024 * 1024
+MAX_TAR_MEMBERS = 100_000
 MAX_SAFETENSORS_HEADER_BYTES = 100_000_000  # the safetensors library's own limit
+MAX_SAFETENSORS_HEADER_DEPTH = 8  # {name: {"shape": [...]}} is three levels; JSON parsers recurse
+MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024  # per compressed stream
+MAX_COMPRESSION_LAYERS = 3
+MAX_COMPRESSED_ARCHIVE_BYTES = 64 * 1024 * 1024  # a zip inside compression is examined in memory
+MAX_NPY_HEADER_BYTES = 1024 * 1024  # numpy writes a few hundred bytes
 
-_READ_CHUNK: Final = 1024 * 1024  # the most read from the file at once
-_BUFFER_CHUNK: Final = 64 * 1024  # the least read from the file at once
-_TORCH_LEGACY_MAGIC: Final = 0x1950A86A20F9469CFC6C  # first pickle of torch's pre-1.6 format
-_TORCH_LEGACY_PICKLES: Final = 5  # magic, protocol version, sys info, the object, storage keys
+_CHUNK: Final = 1024 * 1024
+_LONG_SUFFIX: Final = re.compile(r"(?<=[0-9])[lL]\b")
+_LOCAL_HEADER_READ: Final = 4096  # a member's local header, its name and extra field, and its first bytes
+_ZIP_METHODS: Final = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
+# Members torch's pre-1.0 tar format reads (torch.serialization's legacy_load).
+_TORCH_TAR_MEMBERS: Final = frozenset({"storages", "tensors", "pickle", "sys_info"})
 
-_PICKLE_HINT: Final = (
-    "Save the weights as safetensors instead, e.g. "
-    "safetensors.torch.save_file(model.state_dict(), 'model.safetensors'), and upload that file."
-)
-_MALFORMED_HINT: Final = (
-    "Save the file again (torch.save, or better safetensors.torch.save_file) and upload it whole; "
-    "an interrupted upload looks like this too."
-)
 _SAFETENSORS_HINT: Final = (
     "Write the file with the safetensors library (safetensors.torch.save_file or "
     "safetensors.numpy.save_file) and upload it whole; an interrupted upload looks like this too."
 )
-
-
-# --- the allowlist -------------------------------------------------------------------------------
-#
-# Modelled on what torch.load(weights_only=True) accepts (torch/_weights_only_unpickler.py,
-# _get_allowed_globals), so that any checkpoint torch itself would load safely passes, plus the
-# few globals that pickles of numpy arrays and of plain Python containers use. Every entry is
-# a constructor of data or a torch helper that rebuilds a tensor from data; none of them imports,
-# evaluates, opens files, runs processes or looks up attributes by name. A test checks that
-# torch's list stays covered when torch is upgraded.
-
-# torch pickles a dtype as the global torch.<name>, e.g. torch.float32 (str(torch.float32)).
-_TORCH_DTYPES: Final = (
-    *("float64", "float32", "float16", "bfloat16", "complex128", "complex64", "complex32", "bool"),
-    *("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64"),
-    *("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu"),
-    *("float4_e2m1fn_x2", "bits8", "bits16", "bits1x8", "bits2x4", "bits4x2"),
-    *("qint8", "quint8", "qint32", "quint4x2", "quint2x4"),
-    *("int1", "int2", "int3", "int4", "int5", "int6", "int7"),
-    *("uint1", "uint2", "uint3", "uint4", "uint5", "uint6", "uint7"),
-)
-# Legacy tensor types (torch.FloatTensor ...): old checkpoints, also as torch.cuda.* / torch.sparse.*.
-_TORCH_TENSOR_KINDS: Final = ("Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte")
-# Typed storages: torch.save names them torch.<Kind>Storage in every checkpoint.
-_TORCH_CUDA_STORAGE_KINDS: Final = (*_TORCH_TENSOR_KINDS, "Bool", "ComplexFloat", "ComplexDouble")
-_TORCH_QUANTIZED_STORAGE_KINDS: Final = ("QInt8", "QUInt8", "QInt32", "QUInt4x2", "QUInt2x4")
-_TORCH_STORAGE_KINDS: Final = (*_TORCH_CUDA_STORAGE_KINDS, *_TORCH_QUANTIZED_STORAGE_KINDS)
-
-ALLOWED_GLOBALS: Final[frozenset[str]] = frozenset(
-    {
-        # Containers. OrderedDict is what state_dict() returns; Counter is a dict subclass torch
-        # also accepts. The builtins are constructors of plain values (pickle names them for sets,
-        # frozensets, bytearrays, complex numbers, slices and for subclasses of the containers).
-        "collections.OrderedDict",
-        "collections.Counter",
-        "builtins.set",
-        "builtins.frozenset",
-        "builtins.dict",
-        "builtins.list",
-        "builtins.tuple",
-        "builtins.slice",
-        "builtins.bytearray",
-        "builtins.complex",
-        # Pickles with protocol < 3 carry bytes as _codecs.encode(text, "latin1"); codec names
-        # resolve only inside the encodings package, so this cannot import anything else.
-        "_codecs.encode",
-        # Tensors: the rebuild helpers torch.save writes; each builds a tensor from storages,
-        # sizes, strides and flags. _rebuild_from_type_v2 re-applies a tensor subclass.
-        "torch._utils._rebuild_tensor",
-        "torch._utils._rebuild_tensor_v2",
-        "torch._utils._rebuild_tensor_v3",
-        "torch._utils._rebuild_parameter",
-        "torch._utils._rebuild_parameter_with_state",
-        "torch._utils._rebuild_qtensor",
-        "torch._utils._rebuild_sparse_tensor",
-        "torch._utils._rebuild_nested_tensor",
-        "torch._utils._rebuild_meta_tensor_no_storage",
-        "torch._utils._rebuild_wrapper_subclass",
-        "torch._utils._rebuild_device_tensor_from_numpy",
-        "torch._utils._rebuild_device_tensor_from_cpu_tensor",
-        "torch._tensor._rebuild_from_type_v2",
-        # Values that appear inside tensors' pickles: shapes, devices, layouts (sparse tensors),
-        # parameters, the tensor type itself and the storages' types.
-        "torch.Size",
-        "torch.device",
-        "torch.serialization._get_layout",
-        "torch.nn.parameter.Parameter",
-        "torch.Tensor",
-        "torch.storage.UntypedStorage",
-        "torch.storage.TypedStorage",
-        "torch.UntypedStorage",
-        # Quantization schemes of quantized tensors.
-        "torch.per_tensor_affine",
-        "torch.per_tensor_symmetric",
-        "torch.per_channel_affine",
-        "torch.per_channel_symmetric",
-        "torch.per_channel_affine_float_qparams",
-        # numpy arrays, scalars and dtypes (np.save of object arrays, pickled arrays in
-        # checkpoints): ndarray reconstruction from shape, dtype and raw bytes. numpy 2 moved
-        # numpy.core to numpy._core; both names occur in files on the hub.
-        "numpy.core.multiarray._reconstruct",
-        "numpy._core.multiarray._reconstruct",
-        "numpy.core.multiarray.scalar",
-        "numpy._core.multiarray.scalar",
-        "numpy.core.numeric._frombuffer",  # protocol 5 pickles of arrays
-        "numpy._core.numeric._frombuffer",
-        "numpy.ndarray",
-        "numpy.dtype",
-    }
-    | {f"torch.{name}" for name in _TORCH_DTYPES}
-    | {f"torch.{kind}Storage" for kind in _TORCH_STORAGE_KINDS}
-    | {f"torch.cuda.{kind}Storage" for kind in _TORCH_CUDA_STORAGE_KINDS}
-    | {f"torch.{kind}Tensor" for kind in (*_TORCH_TENSOR_KINDS, "Bool")}
-    | {f"torch.cuda.{kind}Tensor" for kind in (*_TORCH_TENSOR_KINDS, "Bool")}
-    | {f"torch.sparse.{kind}Tensor" for kind in _TORCH_TENSOR_KINDS}
-    | {f"torch.cuda.sparse.{kind}Tensor" for kind in _TORCH_TENSOR_KINDS}
-)
+_NPY_HINT: Final = "Save the array again with numpy.save (or better, as safetensors) and upload it whole."
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -182,336 +119,329 @@ class SafetensorsHeader:
 
 @dataclass(frozen=True)
 class ScanResult:
+    """What a file was found to be. ``format`` is a key of ``formats.NAMES`` ("pickle",
+    "torch-zip", "numpy-object", "gguf", "unknown", ...); ``compression`` lists the layers around
+    it, outermost first; ``globals_found`` what its pickles import (all allowed, or it was refused)."""
+
     path: str
-    format: str  # "pickle", "torch-zip", "torch-legacy" or "safetensors"
+    format: str
     globals_found: list[str] = field(default_factory=list)  # sorted, as module.name
     safetensors: SafetensorsHeader | None = None
+    compression: tuple[str, ...] = ()
+    detail: str = ""
+
+    @property
+    def description(self) -> str:
+        """For people: e.g. "CTranslate2 model (TransformerSpec, binary version 6)"."""
+        text = formats.NAMES.get(self.format, self.format)
+        if self.detail:
+            text += f" ({self.detail})"
+        if self.compression:
+            text += ", compressed with " + " around ".join(formats.COMPRESSION_NAMES[kind] for kind in self.compression)
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "description": self.description,
+            "compression": list(self.compression),
+            "imports": self.globals_found,
+        }
 
 
-# --- bounded reading -----------------------------------------------------------------------------
+class _Finding(NamedTuple):
+    format: str
+    detail: str = ""
+    safetensors: SafetensorsHeader | None = None
+    compression: tuple[str, ...] = ()  # set where the finding is made, from the source's layers
 
 
-class _LimitedReader:
-    """A buffered reader for ``genops`` that stops after ``limit`` bytes.
-
-    It needs only ``read`` from the file underneath (blob stores give seekable readers without
-    ``readline``) and reads it in chunks: genops asks for one byte per opcode, which must not become
-    one request to a remote store, and an opcode may claim an argument of 2**63 bytes, which a plain
-    file object would try to allocate before reading.
-    """
-
-    def __init__(self, raw: IO[bytes], limit: int) -> None:
-        self._raw = raw
-        self._remaining = limit
-        self._position = 0
-        self._buffer = b""
-        self._buffer_position = 0
-        self.over_limit = False
-
-    def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            size = self._remaining
-        elif size > self._remaining:
-            self.over_limit = True
-            size = self._remaining
-        parts: list[bytes] = []
-        wanted = size
-        while wanted > 0 and self._fill(wanted):
-            piece = self._buffer[self._buffer_position : self._buffer_position + wanted]
-            self._buffer_position += len(piece)
-            wanted -= len(piece)
-            parts.append(piece)
-        return self._consume(b"".join(parts))
-
-    def readline(self, size: int = -1) -> bytes:
-        limit = self._remaining if size < 0 else min(size, self._remaining)
-        parts: list[bytes] = []
-        wanted = limit
-        while wanted > 0 and self._fill(wanted):
-            window_end = min(len(self._buffer), self._buffer_position + wanted)
-            newline = self._buffer.find(b"\n", self._buffer_position, window_end)
-            stop = newline + 1 if newline >= 0 else window_end
-            parts.append(self._buffer[self._buffer_position : stop])
-            wanted -= stop - self._buffer_position
-            self._buffer_position = stop
-            if newline >= 0:
-                break
-        line = b"".join(parts)
-        if limit == self._remaining and len(line) == limit and not line.endswith(b"\n"):
-            self.over_limit = True  # the line goes on past the budget
-        return self._consume(line)
-
-    def tell(self) -> int:
-        return self._position
-
-    def _fill(self, wanted: int) -> bool:
-        """Make sure the buffer holds unread bytes; False at the end of the file."""
-        if self._buffer_position < len(self._buffer):
-            return True
-        self._buffer = self._raw.read(min(max(wanted, _BUFFER_CHUNK), _READ_CHUNK))
-        self._buffer_position = 0
-        return bool(self._buffer)
-
-    def _consume(self, data: bytes) -> bytes:
-        self._remaining -= len(data)
-        self._position += len(data)
-        return data
+# --- sources -------------------------------------------------------------------------------------
 
 
-# --- the opcode walk -----------------------------------------------------------------------------
-
-
-class _Marker:
-    """A stack value the scan does not need to know (or the MARK pickle pushes)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-_MARK: Final = _Marker("MARK")
-_OTHER: Final = _Marker("value")
+class _DecompressionLimit(Exception):
+    """A compressed stream gave more than MAX_DECOMPRESSED_BYTES."""
 
 
 @dataclass(frozen=True)
-class _GlobalRef:
-    """A global the pickle imported (already checked against the allowlist)."""
+class _Source:
+    """Bytes to classify: the uploaded file, or a decompressed stream inside it."""
 
-    name: str
+    open: Callable[[], IO[bytes]]  # a fresh reader at the first byte
+    size: int | None  # None for a decompressed stream (known only by reading it all)
+    where: str  # for messages: "" for the file, " inside its gzip compression" for a layer
+    compression: tuple[str, ...]  # layers around these bytes, outermost first
 
-
-_StackValue = str | _GlobalRef | _Marker
-
-_STRING_OPCODES: Final = frozenset(
-    {"UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "STRING", "BINSTRING", "SHORT_BINSTRING"}
-)
-_PUT_OPCODES: Final = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
-_GET_OPCODES: Final = frozenset({"GET", "BINGET", "LONG_BINGET"})
-_EXTENSION_OPCODES: Final = frozenset({"EXT1", "EXT2", "EXT4"})
+    def head(self) -> bytes:
+        return self.open().read(formats.HEAD_BYTES)
 
 
-class _Malformed(Exception):
-    """The opcodes do not form a pickle that an unpickler would accept."""
+class _Decompressed:
+    """A forward-only reader of the decompressed bytes of a stream (from ``offset``), giving at
+    most MAX_DECOMPRESSED_BYTES and then raising _DecompressionLimit.
 
+    Damaged data ends the stream exactly where it stops decompressing, because a loader reading
+    a few bytes at a time gets everything before that point (and an unpickler runs it). The
+    decompressors drop the output of a call that fails, so after a failure the stream is read
+    again from the start and, past what was already given, one byte per call up to the failure.
+    Concatenated gzip, bzip2 and xz members are read one after the other, as their modules do.
+    """
 
-def _resolve_global(module: str, name: str, protocol: int) -> str:
-    """The global an unpickler really imports: like pickle.Unpickler.find_class with fix_imports,
-    protocols < 3 rename Python 2 modules (``__builtin__.eval`` is ``builtins.eval``)."""
-    if protocol < 3:
-        if (module, name) in NAME_MAPPING:
-            module, name = NAME_MAPPING[(module, name)]
-        elif module in IMPORT_MAPPING:
-            module = IMPORT_MAPPING[module]
-    return f"{module}.{name}"
+    _STEP: Final = 64 * 1024  # output asked of the decompressor per call
 
+    def __init__(self, open_raw: Callable[[], IO[bytes]], kind: str, offset: int) -> None:
+        self._open_raw = open_raw
+        self._kind = kind
+        self._offset = offset
+        self._output = bytearray()
+        self._produced = 0
+        self._finished = False
+        self._byte_by_byte = False
+        self._start()
 
-@dataclass
-class _PickleWalk:
-    path: str
-    where: str
-    found: set[str]
-    protocol: int = 0
-    stack: list[_StackValue] = field(default_factory=list)
-    memo: dict[int, _StackValue] = field(default_factory=dict)
-    head: list[tuple[str, Any]] = field(default_factory=list)  # first opcodes, to spot torch's magic
+    def _start(self) -> None:
+        self._raw = self._open_raw()
+        if self._offset:
+            self._raw.read(self._offset)
+        self._decompressor = self._new()
+        self._input = b""
 
-    def refuse(self, problem: str, position: int | None, hint: str = _PICKLE_HINT) -> UnsafeFileError:
-        at = f"at byte {position}, " if position is not None else ""
-        return UnsafeFileError(f"{self.path}: {at}the pickle{self.where} {problem}.", hint=hint)
+    def _new(self) -> Any:
+        if self._kind == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if self._kind in ("zlib", "joblib-zlib"):
+            return zlib.decompressobj()
+        if self._kind == "bz2":
+            return bz2.BZ2Decompressor()
+        return lzma.LZMADecompressor(lzma.FORMAT_XZ if self._kind == "xz" else lzma.FORMAT_ALONE)
 
-    def check_global(self, module: str, name: str, position: int | None) -> _GlobalRef:
-        resolved = _resolve_global(module, name, self.protocol)
-        if resolved not in ALLOWED_GLOBALS:
-            written = f"{module}.{name}"
-            alias = f" (written as `{written}`)" if written != resolved else ""
-            raise self.refuse(
-                f"imports `{resolved}`{alias}, which is not among the globals that plain weights "
-                "need; loading the file with pickle or torch.load would call it",
-                position,
-            )
-        self.found.add(resolved)
-        return _GlobalRef(resolved)
+    def readable(self) -> bool:
+        return True
 
-    def pop(self) -> _StackValue:
-        if not self.stack or self.stack[-1] is _MARK:
-            raise _Malformed("an opcode takes more values than the stack holds")
-        return self.stack.pop()
+    def read(self, size: int = -1) -> bytes:
+        while not self._finished and (size < 0 or len(self._output) < size):
+            self._pull()
+        if size < 0:
+            size = len(self._output)
+        data = bytes(self._output[:size])
+        del self._output[:size]
+        return data
 
-    def pop_to_mark(self) -> list[_StackValue]:
-        items: list[_StackValue] = []
-        while self.stack:
-            value = self.stack.pop()
-            if value is _MARK:
-                items.reverse()
-                return items
-            items.append(value)
-        raise _Malformed("an opcode looks for a MARK that was never pushed")
+    def _pull(self) -> None:
+        try:
+            piece = self._call(1 if self._byte_by_byte else self._STEP)
+        except (zlib.error, OSError, EOFError, ValueError, lzma.LZMAError):
+            if self._byte_by_byte:
+                self._finished = True
+                return
+            # Read again up to what was given, then one byte per call up to the failure.
+            given = self._produced
+            self._start()
+            self._produced = 0
+            self._byte_by_byte = True
+            while self._produced < given and not self._finished:
+                self._call(min(self._STEP, given - self._produced))
+            return
+        self._output += piece
 
-    def top(self) -> _StackValue:
-        if not self.stack or self.stack[-1] is _MARK:
-            raise _Malformed("an opcode reads the top of an empty stack")
-        return self.stack[-1]
-
-    def require_global_callable(self, value: _StackValue, opcode: str, position: int | None) -> None:
-        # Every global was checked when imported; this refuses calls on anything else (a value
-        # computed by the pickle), so the only code that can run is the allowlisted callables.
-        if not isinstance(value, _GlobalRef):
-            raise self.refuse(f"uses {opcode} on a value that is not an allowed global", position)
-
-    def step(self, opcode: pickletools.OpcodeInfo, arg: Any, position: int | None) -> None:
-        name = opcode.name
-        if len(self.head) < 4:
-            self.head.append((name, arg))
-        if name == "PROTO":
-            self.protocol = int(arg)
-        elif name in _STRING_OPCODES:
-            self.stack.append(str(arg))
-        elif name == "GLOBAL":
-            module, _, global_name = str(arg).partition(" ")
-            self.stack.append(self.check_global(module, global_name, position))
-        elif name == "STACK_GLOBAL":
-            name_value, module_value = self.pop(), self.pop()
-            if not isinstance(module_value, str) or not isinstance(name_value, str):
-                raise self.refuse(
-                    "uses STACK_GLOBAL with a module or name that is not a plain string literal, "
-                    "so the global it imports cannot be known without running it",
-                    position,
-                )
-            self.stack.append(self.check_global(module_value, name_value, position))
-        elif name == "INST":
-            module, _, global_name = str(arg).partition(" ")
-            self.check_global(module, global_name, position)
-            self.pop_to_mark()
-            self.stack.append(_OTHER)
-        elif name in _EXTENSION_OPCODES:
-            raise self.refuse(f"uses {name}, which imports a global through copyreg's extension registry", position)
-        elif name in _PUT_OPCODES:
-            self.memo[int(arg)] = self.top()
-        elif name == "MEMOIZE":
-            self.memo[len(self.memo)] = self.top()
-        elif name in _GET_OPCODES:
-            if int(arg) not in self.memo:
-                raise _Malformed(f"{name} reads memo entry {arg}, which was never stored")
-            self.stack.append(self.memo[int(arg)])
-        elif name == "DUP":
-            self.stack.append(self.top())
-        elif name == "POP":
-            if not self.stack:
-                raise _Malformed("POP on an empty stack")
-            self.stack.pop()  # like the unpickler, POP also discards a MARK
-        elif name in ("REDUCE", "NEWOBJ"):  # callable (or class), then its arguments
-            self.pop()
-            self.require_global_callable(self.pop(), name, position)
-            self.stack.append(_OTHER)
-        elif name == "NEWOBJ_EX":
-            self.pop()
-            self.pop()
-            self.require_global_callable(self.pop(), name, position)
-            self.stack.append(_OTHER)
-        elif name == "OBJ":
-            items = self.pop_to_mark()
-            if not items:
-                raise _Malformed("OBJ without a class")
-            self.require_global_callable(items[0], name, position)
-            self.stack.append(_OTHER)
-        elif name == "BUILD":
-            self.pop()
-            if isinstance(self.top(), _GlobalRef):
-                # BUILD on a class would set attributes on it (monkey-patching torch or numpy).
-                raise self.refuse("uses BUILD to set attributes on an imported global", position)
+    def _call(self, most: int) -> bytes:
+        """Up to ``most`` more bytes (maybe none); sets _finished at the end of the stream."""
+        decompressor = self._decompressor
+        needs_input = getattr(decompressor, "needs_input", not getattr(decompressor, "unconsumed_tail", b""))
+        if not self._input and needs_input:
+            self._input = self._raw.read(_CHUNK)
+            if not self._input:
+                self._finished = True  # the compressed data ends here (whole or cut short)
+                return b""
+        if isinstance(decompressor, bz2.BZ2Decompressor | lzma.LZMADecompressor):
+            piece = decompressor.decompress(self._input, most)
         else:
-            self.generic(opcode)
+            piece = decompressor.decompress(decompressor.unconsumed_tail + self._input, most)
+        self._input = b""
+        self._produced += len(piece)
+        if self._produced > MAX_DECOMPRESSED_BYTES:
+            raise _DecompressionLimit
+        if decompressor.eof:
+            rest = decompressor.unused_data + self._raw.read(6)
+            if self._kind in ("gzip", "bz2", "xz") and formats.compression(rest) == (self._kind, 0):
+                self._decompressor = self._new()
+                self._input = rest
+            else:
+                self._finished = True
+        return piece
 
-    def generic(self, opcode: pickletools.OpcodeInfo) -> None:
-        """Any other opcode only moves data: apply its declared stack effect."""
-        before = opcode.stack_before
-        if pickletools.markobject in before:
-            self.pop_to_mark()
-            for _ in range(before.index(pickletools.markobject)):
-                self.pop()
-        else:
-            for _ in before:
-                self.pop()
-        for kind in opcode.stack_after:
-            self.stack.append(_MARK if kind is pickletools.markobject else _OTHER)
+
+# --- classification ------------------------------------------------------------------------------
 
 
-def _scan_one_pickle(
-    reader: _LimitedReader, path: str, where: str, found: set[str], *, may_be_other_format: bool = False
-) -> list[tuple[str, Any]]:
-    """Walk one pickle up to its STOP; return its first opcodes. Raises UnsafeFileError.
+def _classify(source: _Source, path: str, found: set[str]) -> _Finding:
+    """What the bytes of ``source`` are, after checking everything a loader would unpickle in
+    them. Raises UnsafeFileError naming ``path``."""
+    finding = _classify_layer(source, path, found)
+    return finding if finding.compression else finding._replace(compression=source.compression)
 
-    ``may_be_other_format``: the bytes have no pickle header, so a parse error more likely means
-    the file is some other binary format (still refused: loaders would unpickle it)."""
-    walk = _PickleWalk(path=path, where=where, found=found)
-    count = 0
+
+def _classify_layer(source: _Source, path: str, found: set[str]) -> _Finding:
+    head = source.head()
+    pickled = pickles.scan_pickle_stream(source.open(), path, found, where=source.where, size=source.size)
+    if pickled.format == "torch-legacy":
+        return _Finding("torch-legacy")
+    # The checks below apply whatever the pickle walk found: a file can be a valid pickle and a
+    # valid zip at once, and loaders differ in which they read it as.
+    container: _Finding | None = None
+    if formats.is_zip(head):
+        container = _scan_zip(source, path, found)
+    elif formats.is_npy(head):
+        container = _scan_npy(source.open(), source.size, path, source.where, found)
+    elif _looks_like_tar(head):
+        container = _scan_tar(source, path)
+    else:
+        container = _scan_compressed(source, head, path, found)
+    if container is not None:
+        return container
+    if pickled.format is not None:
+        return _Finding("pickle")
+    named = formats.identify(head, source.size)
+    if named.format == "unknown" and pickled.declared and pickled.damage is not None:
+        raise pickled.damage  # it opens as a pickle and is nothing else: a damaged pickle
+    if named.format == "safetensors" and not source.compression:
+        return _safetensors(source, path)
+    return _Finding(*named)
+
+
+def _safetensors(source: _Source, path: str) -> _Finding:
+    fileobj = source.open()
+    assert source.size is not None  # only files (not decompressed streams) are read as safetensors
+    header = validate_safetensors_header(fileobj, source.size, path)  # type: ignore[arg-type]
+    return _Finding("safetensors", safetensors=header)
+
+
+# --- compression ---------------------------------------------------------------------------------
+
+
+def _scan_compressed(source: _Source, head: bytes, path: str, found: set[str]) -> _Finding | None:
+    """Classify what a compressed stream holds; None if the head is not really compressed."""
+    candidate = formats.compression(head)
+    if candidate is None:
+        return None
+    kind, offset = candidate
+    name = formats.COMPRESSION_NAMES[kind]
+    if kind == "lz4":
+        raise UnsafeFileError(
+            f"{path}: the file{source.where} is LZ4-compressed, which joblib.load undoes and Baton cannot "
+            "open, so whatever pickle it holds cannot be checked.",
+            hint="Compress it with gzip or xz instead (joblib.dump(..., compress='gzip')), or better, save "
+            "the weights as safetensors.",
+        )
+    if kind == "zstd":  # no loader undoes it on its own: named, not opened
+        return _Finding("unknown", "Zstandard-compressed, not examined")
+    if not formats.decompresses(kind, head[offset:]):
+        return None
+    if len(source.compression) >= MAX_COMPRESSION_LAYERS:
+        raise UnsafeFileError(
+            f"{path}: the file{source.where} is compressed again ({name}); Baton opens at most "
+            f"{MAX_COMPRESSION_LAYERS} layers of compression.",
+            hint="Upload the data with one layer of compression, or none.",
+        )
+    inner = _Source(
+        open=lambda: cast(IO[bytes], _Decompressed(source.open, kind, offset)),
+        size=None,
+        where=f"{source.where} inside its {name} compression",
+        compression=(*source.compression, kind),
+    )
     try:
-        for opcode, arg, position in pickletools.genops(cast(IO[bytes], reader)):
-            count += 1
-            if count > MAX_PICKLE_OPCODES:
-                raise walk.refuse(f"has more than {MAX_PICKLE_OPCODES} opcodes, more than Baton scans", position)
-            walk.step(opcode, arg, position)
-            if opcode.name == "STOP":
-                return walk.head
-    except (ValueError, OverflowError, struct.error, _Malformed) as error:
-        if reader.over_limit:
-            raise walk.refuse(f"needs more than {MAX_PICKLE_BYTES} bytes, more than Baton scans", None) from error
-        if may_be_other_format:
-            raise UnsafeFileError(
-                f"{path}: the file is neither a zip archive (a torch checkpoint) nor a readable "
-                f"pickle ({error}), yet its extension makes torch.load and pickle.load read it.",
-                hint="If it is not a pickle, give it the extension of its real format; otherwise "
-                + _PICKLE_HINT[0].lower()
-                + _PICKLE_HINT[1:],
-            ) from error
-        raise walk.refuse(f"is malformed or truncated ({error})", reader.tell(), hint=_MALFORMED_HINT) from error
-    raise walk.refuse("ends without a STOP opcode", reader.tell(), hint=_MALFORMED_HINT)
+        finding = _classify(inner, path, found)
+    except _DecompressionLimit:
+        raise UnsafeFileError(
+            f"{path}: the file{source.where} decompresses ({name}) to more than {MAX_DECOMPRESSED_BYTES} "
+            "bytes of what may be a pickle; Baton examines at most that much.",
+            hint="Upload it uncompressed, or save the weights as safetensors.",
+        ) from None
+    return finding
 
 
-def _is_torch_legacy_magic(head: list[tuple[str, Any]]) -> bool:
-    opcodes = [name for name, _ in head if name not in ("PROTO", "FRAME")]
-    values = [arg for name, arg in head if name not in ("PROTO", "FRAME", "STOP")]
-    return opcodes[-1:] == ["STOP"] and values == [_TORCH_LEGACY_MAGIC]
+# --- numpy ---------------------------------------------------------------------------------------
 
 
-def _scan_pickle_stream(fileobj: BinaryIO, path: str, size: int, found: set[str]) -> str:
-    """A file that is one or more pickles in a row; returns the format name."""
-    fileobj.seek(0)
-    has_header = fileobj.read(1) == b"\x80"  # PROTO, the first opcode of protocols 2 and later
-    fileobj.seek(0)
-    reader = _LimitedReader(fileobj, MAX_PICKLE_BYTES)
-    head = _scan_one_pickle(reader, path, "", found, may_be_other_format=not has_header)
-    if _is_torch_legacy_magic(head):
-        # torch.save(..., _use_new_zipfile_serialization=False): five pickles, then raw storage
-        # bytes that torch reads without unpickling, so the scan stops after the fifth.
-        for index in range(2, _TORCH_LEGACY_PICKLES + 1):
-            start = reader.tell()
-            if start >= size:
-                raise UnsafeFileError(
-                    f"{path}: the file starts like torch's legacy format but ends after pickle "
-                    f"{index - 1} of {_TORCH_LEGACY_PICKLES}.",
-                    hint=_MALFORMED_HINT,
-                )
-            _scan_one_pickle(reader, path, f" number {index} (at byte {start})", found)
-        return "torch-legacy"
-    # Some readers call pickle.load repeatedly: every pickle in the file is scanned, and bytes
-    # after the last one that are not a pickle are refused rather than left unexamined.
-    while reader.tell() < size:
-        start = reader.tell()
-        _scan_one_pickle(reader, path, f" that follows the first one (at byte {start})", found)
-    return "pickle"
+def _npy_dtype(header: str, version: tuple[int, int]) -> np.dtype[Any]:
+    """The dtype an ``.npy`` header declares, read as numpy reads it (a Python literal, whose
+    ``descr`` numpy.lib.format.descr_to_dtype turns into a dtype). Raises ValueError."""
+    try:
+        literal = ast.literal_eval(header)
+    except SyntaxError:
+        if version > (2, 0):
+            raise ValueError("the header is not a Python literal") from None
+        # Headers written by Python 2 may hold longs such as 3L, which numpy also reads.
+        literal = ast.literal_eval(_without_long_suffixes(header))
+    if not isinstance(literal, dict) or "descr" not in literal:
+        raise ValueError("the header is not a dictionary with a 'descr'")
+    dtype: np.dtype[Any] = np.lib.format.descr_to_dtype(literal["descr"])
+    return dtype
 
 
-# --- containers ----------------------------------------------------------------------------------
+def _without_long_suffixes(header: str) -> str:
+    """Python 2's ``3L`` as ``3`` (a Python 2 header holds no strings that end so)."""
+    return _LONG_SUFFIX.sub("", header)
+
+
+def _scan_npy(
+    stream: IO[bytes], size: int | None, path: str, where: str, found: set[str], *, compressed: bool = False
+) -> _Finding:
+    """An ``.npy`` array (a whole file or a zip member): its header, and when its dtype holds
+    objects, the pickle after it, which numpy.load(allow_pickle=True) unpickles. ``compressed``:
+    the bytes are decompressed as they are read, so an object array of more than
+    MAX_DECOMPRESSED_BYTES is refused before any of it is."""
+    label = f"{path}: the .npy data{where}"
+    prefix = stream.read(8)
+    if len(prefix) < 8:
+        raise UnsafeFileError(f"{label} ends inside its header.", hint=_NPY_HINT)
+    version = (prefix[6], prefix[7])
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        return _Finding("numpy", f"format version {version[0]}.{version[1]}, which numpy does not read")
+    length_layout = "<H" if version == (1, 0) else "<I"
+    length_bytes = stream.read(struct.calcsize(length_layout))
+    if len(length_bytes) < struct.calcsize(length_layout):
+        raise UnsafeFileError(f"{label} ends inside its header.", hint=_NPY_HINT)
+    (header_length,) = struct.unpack(length_layout, length_bytes)
+    if header_length > MAX_NPY_HEADER_BYTES:
+        raise UnsafeFileError(
+            f"{label} has a header of {header_length} bytes; Baton reads headers of at most "
+            f"{MAX_NPY_HEADER_BYTES} bytes (numpy writes a few hundred).",
+            hint=_NPY_HINT,
+        )
+    raw_header = stream.read(header_length)
+    if len(raw_header) < header_length:
+        raise UnsafeFileError(f"{label} ends inside its header.", hint=_NPY_HINT)
+    try:
+        dtype = _npy_dtype(raw_header.decode("utf-8" if version >= (3, 0) else "latin-1"), version)
+    # numpy's own parser of a hostile literal (ast, then dtype construction) may fail in many
+    # ways (IndexError, RecursionError, MemoryError, ...): each means numpy could not load it.
+    except Exception as error:
+        raise UnsafeFileError(
+            f"{label} has a header Baton cannot read ({type(error).__name__}: {str(error)[:200]}).",
+            hint=_NPY_HINT,
+        ) from error
+    if not dtype.hasobject:
+        return _Finding("numpy", f"dtype {dtype}")
+    payload_size = None if size is None else max(0, size - 8 - len(length_bytes) - header_length)
+    if compressed and payload_size is not None and payload_size > MAX_DECOMPRESSED_BYTES:
+        raise UnsafeFileError(
+            f"{label} is a compressed object array of {payload_size} bytes; Baton examines at most "
+            f"{MAX_DECOMPRESSED_BYTES} bytes of a compressed pickle.",
+            hint="Save arrays without Python objects (or as safetensors) instead.",
+        )
+    pickles.scan_pickle_stream(stream, path, found, where=f"{where} in the object array", size=payload_size)
+    return _Finding("numpy-object", f"dtype {dtype}")
+
+
+# --- tar -----------------------------------------------------------------------------------------
 
 
 def _looks_like_tar(block: bytes) -> bool:
     """Whether tarfile would accept this first block as a header (checksum test, as tarfile does).
 
-    torch.load tries tar before pickle for non-zip files, so a file that passes is torch's pre-1.0
-    tar format, whatever its first byte."""
+    torch.load tries tar before pickle for files that are not zip archives."""
     if len(block) < 512 or block[:512] == bytes(512):
         return False
     field_bytes = block[148:156]
@@ -528,19 +458,68 @@ def _looks_like_tar(block: bytes) -> bool:
     return checksum in (unsigned, signed)
 
 
+def _scan_tar(source: _Source, path: str) -> _Finding:
+    """A tar archive is refused when it has the members of torch's pre-1.0 format, which
+    torch.load reads (and unpickles) from any tar; other tar archives are plain data."""
+    if source.compression:
+        # torch.load does not decompress: a compressed tar is data for whoever unpacks it.
+        return _Finding("tar")
+    try:
+        with tarfile.open(fileobj=source.open(), mode="r:") as archive:
+            for count, member in enumerate(archive, start=1):
+                if os.path.normpath(member.name).lstrip("./") in _TORCH_TAR_MEMBERS:
+                    raise UnsafeFileError(
+                        f"{path}: the file is a tar archive in torch's format from before version 1.0 "
+                        f"(it has a member {member.name!r}), which Baton does not scan.",
+                        hint="Load it once in a trusted environment and save it again with "
+                        "safetensors.torch.save_file, then upload the .safetensors file.",
+                    )
+                if count >= MAX_TAR_MEMBERS:
+                    return _Finding("tar", f"members after the first {MAX_TAR_MEMBERS} not examined")
+                cast(Any, archive).members.clear()  # tarfile keeps every member read; none is needed again
+    except (tarfile.TarError, EOFError, OSError, ValueError, OverflowError):
+        return _Finding("tar", "damaged; torch.load cannot read it either")
+    return _Finding("tar")
+
+
+# --- zip -----------------------------------------------------------------------------------------
+
+
 def _is_pickle_member(info: zipfile.ZipInfo) -> bool:
     # Case-insensitive, and ignoring anything after a NUL, because torch's own zip reader may
     # match names differently from Python's zipfile.
-    names = {info.filename, info.orig_filename, info.orig_filename.split("\0", 1)[0]}
-    return any(name.lower().endswith(".pkl") for name in names)
+    return any(name.lower().endswith(".pkl") for name in _member_names(info))
 
 
-def _read_at(fileobj: BinaryIO, offset: int, size: int) -> bytes:
+def _member_names(info: zipfile.ZipInfo) -> set[str]:
+    return {info.filename, info.orig_filename, info.orig_filename.split("\0", 1)[0]}
+
+
+def _is_torch_data(info: zipfile.ZipInfo) -> bool:
+    return any(name.lower() == "data.pkl" or name.lower().endswith("/data.pkl") for name in _member_names(info))
+
+
+def _read_at(fileobj: IO[bytes], offset: int, size: int) -> bytes:
     fileobj.seek(offset)
     return fileobj.read(size)
 
 
-def _check_zip_directory(fileobj: BinaryIO, path: str, size: int) -> None:
+def _zip_file(source: _Source, path: str) -> tuple[IO[bytes], int]:
+    """A seekable reader of a zip archive and its size: the file itself, or a decompressed
+    archive read into memory (at most MAX_COMPRESSED_ARCHIVE_BYTES)."""
+    if source.size is not None:
+        return source.open(), source.size
+    data = source.open().read(MAX_COMPRESSED_ARCHIVE_BYTES + 1)
+    if len(data) > MAX_COMPRESSED_ARCHIVE_BYTES:
+        raise UnsafeFileError(
+            f"{path}: the file holds a zip archive{source.where} larger than {MAX_COMPRESSED_ARCHIVE_BYTES} "
+            "bytes; Baton cannot examine such an archive (numpy.load and torch.load would read it).",
+            hint="Upload the zip archive itself; it is compressed already.",
+        )
+    return io.BytesIO(data), len(data)
+
+
+def _check_zip_directory(fileobj: IO[bytes], path: str, size: int) -> None:
     """Refuse archives whose central directory is too big, before zipfile loads all of it."""
     tail_start = max(0, size - (22 + 65535))
     tail = _read_at(fileobj, tail_start, size - tail_start)
@@ -549,7 +528,7 @@ def _check_zip_directory(fileobj: BinaryIO, path: str, size: int) -> None:
         raise UnsafeFileError(
             f"{path}: the file starts like a zip archive (a torch checkpoint) but has no end of "
             "central directory record; it is truncated or not a zip archive.",
-            hint=_MALFORMED_HINT,
+            hint=MALFORMED_HINT,
         )
     entries, directory_size = struct.unpack_from("<10xHL", tail, at)
     if entries == 0xFFFF or directory_size == 0xFFFFFFFF:
@@ -563,30 +542,42 @@ def _check_zip_directory(fileobj: BinaryIO, path: str, size: int) -> None:
     if entries > MAX_ZIP_MEMBERS:
         raise UnsafeFileError(
             f"{path}: the zip archive declares {entries} members; Baton scans at most {MAX_ZIP_MEMBERS}.",
-            hint=_PICKLE_HINT,
+            hint=PICKLE_HINT,
         )
     if directory_size > MAX_ZIP_DIRECTORY_BYTES:
         raise UnsafeFileError(
             f"{path}: the zip archive's central directory is {directory_size} bytes; "
             f"Baton reads at most {MAX_ZIP_DIRECTORY_BYTES}.",
-            hint=_PICKLE_HINT,
+            hint=PICKLE_HINT,
         )
 
 
-def _scan_zip(fileobj: BinaryIO, path: str, size: int, found: set[str]) -> None:
+
+
+def _scan_zip(source: _Source, path: str, found: set[str]) -> _Finding:
+    """A zip archive, as torch.load and numpy.load read one: ``*.pkl`` members are pickles
+    (torch's ``data.pkl`` among them), and any member that starts like ``.npy`` data is an array
+    numpy.load gives by its name."""
+    fileobj, size = _zip_file(source, path)
     _check_zip_directory(fileobj, path, size)
     fileobj.seek(0)
+    arrays = 0
+    torch_data = False
     try:
         with zipfile.ZipFile(fileobj) as archive:
             members = archive.infolist()
             if len(members) > MAX_ZIP_MEMBERS:
                 raise UnsafeFileError(
-                    f"{path}: the zip archive has {len(members)} members; Baton scans at most {MAX_ZIP_MEMBERS}.",
-                    hint=_PICKLE_HINT,
+                    f"{path}: the zip archive{source.where} has {len(members)} members; Baton scans at most "
+                    f"{MAX_ZIP_MEMBERS}.",
+                    hint="Split the archive into smaller ones.",
                 )
             for info in members:
+                torch_data = torch_data or _is_torch_data(info)
                 if _is_pickle_member(info):
-                    _scan_zip_member(archive, info, path, found)
+                    _scan_zip_pickle(archive, info, path, source.where, found)
+                elif _scan_zip_array(archive, info, path, source.where, found):
+                    arrays += 1
     # zipfile reports damaged archives through many types: bad names (UnicodeDecodeError, a
     # ValueError), impossible offsets (ValueError), unknown versions (NotImplementedError), ...
     except (
@@ -597,68 +588,118 @@ def _scan_zip(fileobj: BinaryIO, path: str, size: int, found: set[str]) -> None:
         ValueError,
         OverflowError,
         struct.error,
+        lzma.LZMAError,
+        OSError,
     ) as error:
         raise UnsafeFileError(
-            f"{path}: the file starts like a zip archive (a torch checkpoint) but cannot be read as one ({error}).",
-            hint=_MALFORMED_HINT,
+            f"{path}: the file{source.where} starts like a zip archive but cannot be read as one ({error}).",
+            hint=MALFORMED_HINT,
         ) from error
+    if torch_data:
+        return _Finding("torch-zip")
+    if arrays:
+        return _Finding("npz", f"{arrays} arrays")
+    return _Finding("zip", f"{len(members)} members")
 
 
-def _scan_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, found: set[str]) -> None:
-    member = f"zip member {info.filename!r}"
+def _member_head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+    """The first 6 bytes of a stored or deflated member, in one read of the archive (blob stores
+    answer each read with a request, and a checkpoint has a member per tensor); None when that
+    read is not enough (zipfile then reads the member as numpy would)."""
+    fileobj = archive.fp
+    if fileobj is None or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return None
+    fileobj.seek(info.header_offset)
+    block = fileobj.read(_LOCAL_HEADER_READ)
+    if len(block) < 30 or block[:4] != b"PK\x03\x04":
+        return None
+    name_length, extra_length = struct.unpack_from("<HH", block, 26)
+    data = block[30 + name_length + extra_length :]
+    if info.compress_type == zipfile.ZIP_STORED:
+        return data[:6] if len(data) >= 6 else None
+    try:
+        head = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data, 6)
+    except zlib.error:
+        return None
+    return head if len(head) == 6 else None
+
+
+def _member_label(info: zipfile.ZipInfo, where: str) -> str:
+    return f"zip member {info.filename!r}{where}"
+
+
+def _scan_zip_pickle(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, where: str, found: set[str]) -> None:
+    member = _member_label(info, where)
     if info.flag_bits & 0x1:
-        raise UnsafeFileError(f"{path}: {member} is encrypted, so it cannot be scanned.", hint=_PICKLE_HINT)
+        raise UnsafeFileError(f"{path}: {member} is encrypted, so it cannot be scanned.", hint=PICKLE_HINT)
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise UnsafeFileError(
             f"{path}: {member} uses zip compression method {info.compress_type}; Baton scans "
             "stored or deflated members only (torch.save stores them uncompressed).",
-            hint=_PICKLE_HINT,
+            hint=PICKLE_HINT,
         )
-    if info.file_size > MAX_PICKLE_BYTES:
+    if info.file_size > pickles.MAX_PICKLE_BYTES:
         # Checked on the declared size, before decompressing anything (zip bombs).
         raise UnsafeFileError(
             f"{path}: {member} declares {info.file_size} bytes uncompressed; Baton scans pickles of "
-            f"at most {MAX_PICKLE_BYTES} bytes.",
-            hint=_PICKLE_HINT,
+            f"at most {pickles.MAX_PICKLE_BYTES} bytes.",
+            hint=PICKLE_HINT,
         )
     with archive.open(info) as stream:
-        _scan_one_pickle(_LimitedReader(stream, MAX_PICKLE_BYTES), path, f" in {member}", found)
+        pickles.scan_one_declared_pickle(stream, path, f" in {member}", found, info.file_size)
 
 
-# --- entry points --------------------------------------------------------------------------------
+def _scan_zip_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, where: str, found: set[str]) -> bool:
+    """Check a member if it is ``.npy`` data; whether it was. Members numpy cannot open
+    (encrypted, or compressed with a method zipfile lacks) cannot be loaded and are skipped."""
+    if info.flag_bits & 0x1 or info.compress_type not in _ZIP_METHODS or info.file_size < 6:
+        return False
+    head = _member_head(archive, info)
+    if head is None:
+        with archive.open(info) as stream:
+            head = stream.read(6)
+    if not formats.is_npy(head):
+        return False
+    with archive.open(info) as stream:
+        compressed = info.compress_type != zipfile.ZIP_STORED
+        _scan_npy(stream, info.file_size, path, f" in {_member_label(info, where)}", found, compressed=compressed)
+    return True
 
 
-def needs_pickle_scan(path: str) -> bool:
-    """Whether a repo file's extension says it may be a pickle (torch.load, pickle.load, joblib)."""
-    return PurePosixPath(path).suffix.lower() in PICKLE_EXTENSIONS
+# --- entry point ---------------------------------------------------------------------------------
 
 
-def scan_pickle_file(fileobj: BinaryIO, path: str) -> ScanResult:
-    """Scan a file that loaders would unpickle; nothing in it is ever executed.
+def scan_file(fileobj: BinaryIO, path: str, size: int | None = None) -> ScanResult:
+    """Classify a file by its content, after checking everything in it that a loader would
+    unpickle; nothing in it is ever executed.
 
-    ``fileobj`` must be a seekable binary file; ``path`` is the repo path, used in messages.
-    Raises UnsafeFileError naming the file and the refused global or the defect.
+    ``fileobj`` must be a seekable binary file; ``path`` is the repo path, used in messages (a
+    ``.safetensors`` name also makes the file's safetensors header mandatory). ``size``: the
+    file's size, when the caller knows it. Raises UnsafeFileError naming the file and the refused
+    global or the defect.
     """
-    size = fileobj.seek(0, 2)
-    head = _read_at(fileobj, 0, 512)
-    fileobj.seek(0)
+    if size is None:
+        size = fileobj.seek(0, 2)
+
+    def reopen() -> IO[bytes]:
+        fileobj.seek(0)
+        return fileobj
+
     found: set[str] = set()
-    if not head:
-        raise UnsafeFileError(
-            f"{path}: the file is empty, so it is not a pickle or a torch checkpoint.", hint=_MALFORMED_HINT
-        )
-    if head.startswith(b"PK\x03\x04"):
-        _scan_zip(fileobj, path, size, found)
-        file_format = "torch-zip"
-    elif _looks_like_tar(head):
-        raise UnsafeFileError(
-            f"{path}: the file is a tar archive, torch's format from before version 1.0, which Baton does not scan.",
-            hint="Load it once in a trusted environment and save it again with "
-            "safetensors.torch.save_file, then upload the .safetensors file.",
-        )
+    source = _Source(open=reopen, size=size, where="", compression=())
+    if PurePosixPath(path).suffix.lower() == SAFETENSORS_EXTENSION:
+        pickles.scan_pickle_stream(reopen(), path, found, size=size)  # refuses a pickle named so
+        finding = _safetensors(source, path)
     else:
-        file_format = _scan_pickle_stream(fileobj, path, size, found)
-    return ScanResult(path=path, format=file_format, globals_found=sorted(found))
+        finding = _classify(source, path, found)
+    return ScanResult(
+        path=path,
+        format=finding.format,
+        globals_found=sorted(found),
+        safetensors=finding.safetensors,
+        compression=finding.compression,
+        detail=finding.detail,
+    )
 
 
 # --- safetensors ---------------------------------------------------------------------------------
@@ -793,13 +834,20 @@ def validate_safetensors_header(fileobj: BinaryIO, file_size: int, path: str) ->
     if not raw_header.startswith(b"{"):
         raise _invalid(path, "the header does not start with '{'; it must be a JSON object")
     try:
-        header = json.loads(
+        header = boundedjson.loads(
             raw_header.decode("utf-8"),
+            max_depth=MAX_SAFETENSORS_HEADER_DEPTH,
             object_pairs_hook=_no_duplicate_keys,
             parse_constant=_refuse_constant,
         )
     except UnicodeDecodeError as error:
         raise _invalid(path, f"the header is not valid UTF-8 (byte {error.start})") from error
+    except boundedjson.JsonTooDeepError as error:
+        raise _invalid(
+            path,
+            f"the header nests arrays and objects {error.depth} levels deep, more than the "
+            f"{error.max_depth} Baton reads (a safetensors header nests three)",
+        ) from error
     except ValueError as error:
         raise _invalid(path, f"the header is not valid JSON ({error})") from error
     if not isinstance(header, dict):
@@ -836,12 +884,3 @@ def validate_safetensors_header(fileobj: BinaryIO, file_size: int, path: str) ->
     return SafetensorsHeader(tensors=tensors, metadata=metadata, header_size=header_size)
 
 
-def scan_file(fileobj: BinaryIO, path: str, size: int) -> ScanResult | None:
-    """Check a file by its extension: safetensors headers, pickles; None when nothing applies."""
-    suffix = PurePosixPath(path).suffix.lower()
-    if suffix == SAFETENSORS_EXTENSION:
-        header = validate_safetensors_header(fileobj, size, path)
-        return ScanResult(path=path, format="safetensors", safetensors=header)
-    if suffix in PICKLE_EXTENSIONS:
-        return scan_pickle_file(fileobj, path)
-    return None

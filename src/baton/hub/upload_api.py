@@ -116,9 +116,7 @@ def preupload(
             current = {entry.path: entry for entry in commits.tree_entries(session, commit.tree_id)}
         except RevisionNotFoundError:
             commit, current = None, {}
-    ignore_rules = request_body.gitIgnore
-    if ignore_rules is None:
-        ignore_rules = _read_text(runtime, current.get(".gitignore"))
+    ignore_rules = _ignore_rules(runtime, request_body.gitIgnore, current.get(".gitignore"))
     answers = []
     for item in files:
         path = paths.validate_new_path(item.path)
@@ -135,11 +133,25 @@ def preupload(
             {
                 "path": path,
                 "uploadMode": "lfs" if lfs else "regular",
-                "shouldIgnore": bool(ignore_rules) and gitignore.is_ignored(path, ignore_rules),
+                "shouldIgnore": ignore_rules.is_ignored(path),
                 "oid": commits.entry_etag(existing) if existing else None,
             }
         )
     return {"files": answers, "commitOid": commit.oid if commit else None}
+
+
+def _ignore_rules(runtime: Runtime, sent: str | None, committed: commits.FileEntry | None) -> gitignore.IgnoreRules:
+    """The .gitignore rules for ``shouldIgnore``: the request's ``gitIgnore`` when it has one (the
+    client sends the .gitignore it is about to commit), else the one committed at the revision.
+
+    Over the limits (``gitignore.MAX_PATTERNS`` patterns, ``MAX_PATTERN_LENGTH`` characters in a
+    pattern), the request's rules are refused with a 400 that says which limit. A committed
+    .gitignore over them is not: Baton uses its first 1000 patterns and leaves out the longer
+    ones, because refusing would stop every upload into the repo, including the one that fixes
+    the file (shouldIgnore only advises the client which files to skip)."""
+    if sent is not None:
+        return gitignore.IgnoreRules.parse(sent, source="the request's gitIgnore")
+    return gitignore.IgnoreRules.parse(_read_text(runtime, committed), source=".gitignore", skip_over_limit=True)
 
 
 def _read_text(runtime: Runtime, entry: commits.FileEntry | None, limit: int = 1024 * 1024) -> str:
@@ -410,7 +422,8 @@ async def commit(
             "Pull requests are not supported yet", code="NotSupported", hint="Commit to a branch instead."
         )
     body = await request.body()
-    lines = ndjson_lines(body)
+    # An inline file is base64 in its line: 4/3 of its bytes, plus room for the path and keys.
+    lines = ndjson_lines(body, max_line_bytes=runtime.settings.max_regular_file_size * 4 // 3 + 64 * 1024)
     header, operations = commits.parse_ndjson_operations(lines)
 
     def run() -> dict[str, Any]:
@@ -436,7 +449,13 @@ async def commit(
                 for listener in runtime.commit_listeners:
                     listener(session, repo, new, changed)
             url = web_url(request, runtime, repo)
-            return {"commitUrl": f"{url}/commit/{new.oid}", "commitOid": new.oid, "pullRequestUrl": None}
+            return {
+                "commitUrl": f"{url}/commit/{new.oid}",
+                "commitOid": new.oid,
+                "pullRequestUrl": None,
+                # Beyond the Hub's answer (clients ignore it): what each added file was found to be.
+                "scans": [scan.to_json() for scan in prepared.scans.values()],
+            }
 
     return await run_in_threadpool(run)
 

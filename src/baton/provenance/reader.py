@@ -32,7 +32,6 @@ import contextlib
 import difflib
 import hashlib
 import io
-import json
 import math
 import os
 import struct
@@ -45,6 +44,7 @@ import ml_dtypes
 import numpy as np
 import numpy.typing as npt
 
+from baton.core import boundedjson
 from baton.core.errors import (
     BadRequestError,
     EntryNotFoundError,
@@ -319,8 +319,14 @@ def _check_relative(path: object, where: str) -> str:
 
 def _parse_json(data: bytes, where: str, code: str) -> Any:
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
+        return boundedjson.loads(data)
+    except boundedjson.JsonTooDeepError as error:
+        raise BadRequestError(
+            f"{where} cannot be read: its {error}",
+            code=code,
+            hint="Write the file again with the library that made it (save_pretrained); such files nest a few levels.",
+        ) from error
+    except ValueError as error:  # not UTF-8, or not JSON
         raise BadRequestError(f"{where} is not valid JSON ({error})", code=code) from error
 
 

@@ -217,3 +217,11 @@ def test_lfs_pointer_lines_still_accept_what_the_client_sends(client: TestClient
     content = b"\x00lfs bytes"
     oid = lfs_upload(client, BOB_REPO, bob, content)
     commit_ok(client, BOB_REPO, bob, lfs_op("w.dat", oid, len(content)))
+
+
+def test_signed_link_routes_check_the_link_before_reading_the_body(client: TestClient, bob: dict[str, str]) -> None:
+    """Without a valid signature the answer is 401 whatever the body: it tells nothing about the shapes."""
+    oid = sha256(b"x")
+    for url in (f"/api/lfs/model/{BOB_REPO}/complete/{oid}/5/upload1", f"/api/lfs/model/{BOB_REPO}/verify/{oid}"):
+        for content in (b"{nope", b'{"parts": "x", "size": "y"}', b"[]"):
+            assert_error(client.post(url, content=content, headers=JSON), 401, "Unauthorized")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from baton import __version__
 from baton.challenge import api as challenge_api
@@ -21,6 +21,21 @@ from baton.provenance import api as provenance_api
 from baton.talent import api as talent_api
 from baton.talent import pages as talent_pages
 from baton.wiring import wire
+
+# Every router, in the order they are matched: Baton's own and upload routes first, because the
+# HF download routes match broad patterns. ``baton.access`` declares who may call each route.
+ROUTERS: tuple[APIRouter, ...] = (
+    hub_api.router,
+    provenance_api.router,
+    talent_api.router,
+    talent_pages.router,
+    evaluation_api.router,
+    challenge_api.router,
+    challenge_commons_api.router,
+    challenge_pages.router,
+    upload_api.router,
+    hf_api.router,
+)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -43,15 +58,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    # Baton's own and upload routes first: the HF download routes match broad patterns.
-    app.include_router(hub_api.router)
-    app.include_router(provenance_api.router)
-    app.include_router(talent_api.router)
-    app.include_router(talent_pages.router)
-    app.include_router(evaluation_api.router)
-    app.include_router(challenge_api.router)
-    app.include_router(challenge_commons_api.router)
-    app.include_router(challenge_pages.router)
-    app.include_router(upload_api.router)
-    app.include_router(hf_api.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton.accounts import service as accounts
-from baton.accounts.models import Account
+from baton.accounts.actor import Actor
 from baton.challenge import service
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
@@ -77,10 +77,11 @@ class World:
     reviewers: list[str] = field(default_factory=lambda: ["rev1", "rev2", "rev3"])
     voters: list[str] = field(default_factory=lambda: [f"voter{i}" for i in range(6)])
 
-    def account(self, session: Any, name: str) -> Account:
-        return accounts.get_account(session, name)
+    def account(self, session: Any, name: str) -> Actor:
+        """The named person acting with every scope (as from the CLI)."""
+        return accounts.act_as(session, name)
 
-    def op(self, session: Any) -> Account:
+    def op(self, session: Any) -> Actor:
         return self.account(session, self.operator)
 
     def member(self, team: str) -> str:
@@ -104,7 +105,7 @@ def make_people(runtime: Runtime, teams: list[str]) -> None:
 def make_repo(runtime: Runtime, owner: str, namespace: str, name: str, text: str = "v1") -> str:
     """A new hub repo with one commit on main; returns the commit oid."""
     with runtime.database.session(write=True) as session:
-        user = accounts.get_account(session, owner)
+        user = accounts.act_as(session, owner)
         repo, _ = repos.create_repo(session, user, repos.parse_repo_id("model", f"{namespace}/{name}"), private=False)
         commits.initial_commit(session, runtime.store, user, repo)
     return push(runtime, owner, f"{namespace}/{name}", text)
@@ -113,7 +114,7 @@ def make_repo(runtime: Runtime, owner: str, namespace: str, name: str, text: str
 def push(runtime: Runtime, owner: str, repo_id: str, text: str) -> str:
     """A new commit on the repo's main branch; returns its oid."""
     with runtime.database.session(write=True) as session:
-        user = accounts.get_account(session, owner)
+        user = accounts.act_as(session, owner)
         repo = repos.get_writable_repo(session, user, repos.parse_repo_id("model", repo_id))
         commit = commits.commit_files(
             session, runtime.store, runtime.settings, user, repo, {"notes.txt": text.encode()}, title=text
@@ -126,7 +127,7 @@ def make_world(runtime: Runtime, *, teams: int = 3, spec: str | None = None, **s
     make_people(runtime, names)
     text = spec or spec_yaml(teams=teams, **spec_args)
     with runtime.database.session(write=True) as session:
-        operator = accounts.get_account(session, "op")
+        operator = accounts.act_as(session, "op")
         challenge = service.create_challenge(session, text, operator=operator, now=BEFORE_DEADLINE)
         slug = challenge.slug
         for team in names:
@@ -200,14 +201,15 @@ def feed_inputs(
                     now=BEFORE_DEADLINE,
                 )
             for reviewer in world.reviewers[:2]:
-                account = world.account(session, reviewer)
-                service.assign_reviewer(session, world.slug, stage, team, account, operator=operator)
+                service.assign_reviewer(
+                    session, world.slug, stage, team, accounts.get_account(session, reviewer), operator=operator
+                )
                 service.record_review(
                     session,
                     world.slug,
                     stage,
                     team,
-                    reviewer=account,
+                    reviewer=world.account(session, reviewer),
                     scores={"report": review[team], "logs": review[team]},
                     now=BEFORE_DEADLINE,
                 )

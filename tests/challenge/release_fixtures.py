@@ -25,7 +25,7 @@ def make_repo(
 ) -> None:
     """A repo (private by default, as a team's work is before release) holding ``files`` and a card."""
     with runtime.database.session(write=True) as session:
-        user = accounts.get_account(session, author)
+        user = accounts.act_as(session, author)
         repo, _ = repos.create_repo(session, user, repos.parse_repo_id(repo_type, repo_id), private=private)
         commits.initial_commit(session, runtime.store, user, repo)
         readme = cards.render_card(card or {}, f"# {repo_id}\n\nA test repo.\n").encode()
@@ -36,7 +36,7 @@ def make_repo(
 
 def commit(runtime: Runtime, repo_type: str, repo_id: str, files: dict[str, bytes], author: str = "bob") -> str:
     with runtime.database.session(write=True) as session:
-        user = accounts.get_account(session, author)
+        user = accounts.act_as(session, author)
         repo = get(session, repo_type, repo_id)
         return commits.commit_files(session, runtime.store, runtime.settings, user, repo, files, title="Change").oid
 

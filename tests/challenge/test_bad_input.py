@@ -131,20 +131,20 @@ def test_review_by_an_excluded_reviewer_is_refused(runtime: Runtime) -> None:
     submit_all(world)
     with runtime.database.session(write=True) as session:
         org = accounts.get_account(session, "org-team-a")
-        accounts.set_membership(session, org, world.account(session, "rev3"), "read")
+        accounts.set_membership(session, org, accounts.get_account(session, "rev3"), "read")
     before = ledger_length(world)
     with pytest.raises(ConflictOfInterestError) as caught, runtime.database.session(write=True) as session:
         service.assign_reviewer(
-            session, world.slug, "stage-1", "team-a", world.account(session, "rev3"), operator=world.op(session)
+            session, world.slug, "stage-1", "team-a", accounts.get_account(session, "rev3"), operator=world.op(session)
         )
     assert "org-team-a" in caught.value.message
     # Assigned before joining the consortium: the score is refused at entry.
     with runtime.database.session(write=True) as session:
         service.assign_reviewer(
-            session, world.slug, "stage-1", "team-b", world.account(session, "rev1"), operator=world.op(session)
+            session, world.slug, "stage-1", "team-b", accounts.get_account(session, "rev1"), operator=world.op(session)
         )
         org_b = accounts.get_account(session, "org-team-b")
-        accounts.set_membership(session, org_b, world.account(session, "rev1"), "read")
+        accounts.set_membership(session, org_b, accounts.get_account(session, "rev1"), "read")
     after_assignment = ledger_length(world)
     assert after_assignment == before + 1
     with pytest.raises(ConflictOfInterestError), runtime.database.session(write=True) as session:
@@ -158,7 +158,7 @@ def test_review_by_an_excluded_reviewer_is_refused(runtime: Runtime) -> None:
         )
     with pytest.raises(BadRequestError, match=r"outside 0\.\.10"), runtime.database.session(write=True) as session:
         service.assign_reviewer(
-            session, world.slug, "stage-1", "team-c", world.account(session, "rev2"), operator=world.op(session)
+            session, world.slug, "stage-1", "team-c", accounts.get_account(session, "rev2"), operator=world.op(session)
         )
         service.record_review(
             session,

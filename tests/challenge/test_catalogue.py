@@ -79,7 +79,7 @@ def test_an_operator_sees_private_derivatives_and_held_files(runtime: Runtime, u
     from baton.accounts import service as accounts
 
     with runtime.database.session() as session:
-        alice = accounts.get_account(session, "alice")
+        alice = accounts.act_as(session, "alice")
         data = catalogue.catalogue(session, alice, challenge="demo-2026")
         model, dataset = data["teams"][0]["assets"]
         assert model["built_on_it_total"] == 3  # lab/secret-tune is visible to an admin

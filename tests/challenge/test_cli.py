@@ -37,7 +37,7 @@ def test_decide_finalize_export_and_verify(runtime: Runtime, tmp_path: Path, mon
     world = make_world(runtime)
     feed_inputs(world, submit_all(world))
     result = runner.invoke(app, ["challenge", "decide", world.slug, "stage-1", "--as", "m-team-a", *data])
-    assert result.exit_code == 2 and "not acting as an operator" in result.output
+    assert result.exit_code == 2 and "is not an operator" in result.output
     # The CLI reads the real clock: 2026-11-28 is long past the 2026-01-10 deadline and its appeal window.
     result = runner.invoke(app, ["challenge", "decide", world.slug, "stage-1", "--as", "op", *data])
     assert result.exit_code == 0, result.output

@@ -70,7 +70,7 @@ def test_personal_data_holds_a_dataset_until_an_operator_resolves_it(runtime: Ru
         assert [held["repo"] for held in release.held_items(session)] == ["lab/qa"]
 
     with runtime.database.session(write=True) as session:
-        alice, bob = accounts.get_account(session, "alice"), accounts.get_account(session, "bob")
+        alice, bob = accounts.act_as(session, "alice"), accounts.act_as(session, "bob")
         first = findings[0]["id"]
         with pytest.raises(PermissionDeniedError):
             release.resolve_finding(session, runtime, first, bob, resolution="accept", reason="looks fine to me")
@@ -83,13 +83,13 @@ def test_personal_data_holds_a_dataset_until_an_operator_resolves_it(runtime: Ru
     # A new commit that still holds the numbers is not "cleaned".
     commit(runtime, "dataset", "lab/qa", {"data/notes.txt": b"nothing here"})
     with runtime.database.session(write=True) as session:
-        alice = accounts.get_account(session, "alice")
+        alice = accounts.act_as(session, "alice")
         with pytest.raises(ConflictError, match="still fails"):
             release.resolve_finding(session, runtime, pii_finding["id"], alice, resolution="cleaned", reason="removed")
 
     commit(runtime, "dataset", "lab/qa", {"data/train.csv": CLEAN})
     with runtime.database.session(write=True) as session:
-        alice = accounts.get_account(session, "alice")
+        alice = accounts.act_as(session, "alice")
         for finding in findings:
             if finding["detail"]["kind"] == "unscanned":
                 release.resolve_finding(
@@ -142,7 +142,7 @@ def test_a_non_commercial_base_holds_a_permissive_derivative(runtime: Runtime, u
     assert [(base["id"], base["depth"]) for base in bases] == [("lab/tuned", 1), ("lab/base", 2)]
 
     with runtime.database.session(write=True) as session:
-        alice = accounts.get_account(session, "alice")
+        alice = accounts.act_as(session, "alice")
         release.resolve_finding(
             session,
             runtime,
@@ -260,7 +260,7 @@ def test_embargoes_and_held_items_from_the_cli(
             *data_dir,
         ],
     )
-    assert refused.exit_code == 2 and "operators" in refused.output
+    assert refused.exit_code == 2 and "not an operator" in refused.output
     listed = runner.invoke(cli, ["commons", "list", "--json", *data_dir])
     states = {a["repo"]: a["state"] for t in json.loads(listed.output)["teams"] for a in t["assets"]}
     assert states == {"lab/cli-later": "released", "lab/cli-contacts": "held"}

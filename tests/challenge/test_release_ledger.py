@@ -88,7 +88,7 @@ def test_an_operator_resolution_is_chained_with_its_reason_and_a_tampered_releas
     slug = _finalized_world(runtime)
     with runtime.database.session(write=True) as session:
         (item,) = release.held_items(session, slug)
-        op = accounts.get_account(session, "op")
+        op = accounts.act_as(session, "op")
         for finding in item["findings"]:
             release.resolve_finding(
                 session, runtime, finding["id"], op, resolution="accept", reason="Synthetic test numbers, agreed."

@@ -184,9 +184,9 @@ def make_world_second(runtime: Runtime) -> str:
     from .ce_support import make_repo, spec_yaml
 
     with runtime.database.session(write=True) as session:
-        operator = accounts.get_account(session, "op")
+        operator = accounts.act_as(session, "op")
         member = accounts.create_user(session, "m-x")
-        org = accounts.create_organization(session, "org-x", creator=operator)
+        org = accounts.create_organization(session, "org-x", creator=accounts.get_account(session, "op"))
         accounts.set_membership(session, org, member, "write")
         text = spec_yaml(slug="second", teams=1, advance=1, weights=(100, 0, 0), benchmark_only=True)
         service.create_challenge(session, text, operator=operator, now=BEFORE_DEADLINE)
@@ -208,7 +208,7 @@ def make_world_second(runtime: Runtime) -> str:
             "stage-1",
             "team-x",
             repo="org-x/model",
-            user=accounts.get_account(session, "m-x"),
+            user=accounts.act_as(session, "m-x"),
             now=BEFORE_DEADLINE,
         )
     return "second"
@@ -245,13 +245,13 @@ def test_independence_gate_reads_provenance_a_copy_fails_and_an_override_stands_
     world = make_world(runtime)
     # A foreign base in the hub, and team-a's model: the same weights under another name.
     with runtime.database.session(write=True) as session:
-        operator = accounts.get_account(session, "op")
+        operator = accounts.act_as(session, "op")
         base, _ = repos.create_repo(session, operator, repos.parse_repo_id("model", "op/base"), private=False)
         commits.initial_commit(session, runtime.store, operator, base)
         base_commit = commits.commit_files(
             session, runtime.store, runtime.settings, operator, base, tiny_gpt2_files(seed=1), title="base"
         )
-        member = accounts.get_account(session, "m-team-a")
+        member = accounts.act_as(session, "m-team-a")
         repo = repos.get_writable_repo(session, member, repos.parse_repo_id("model", world.repo("team-a")))
         commits.commit_files(
             session, runtime.store, runtime.settings, member, repo, tiny_gpt2_files(seed=1), title="our model"

@@ -74,8 +74,7 @@ def database(data_dir: Path) -> Iterator[OpenDatabase]:
 
 def authenticate(database: Database, token: str) -> str:
     with database.session() as session:
-        user, _token = accounts.authenticate(session, token)
-        return user.name
+        return accounts.authenticate(session, token).name
 
 
 def account_names(database: Database) -> list[str]:
@@ -85,7 +84,7 @@ def account_names(database: Database) -> list[str]:
 
 def role_of(database: Database, user_name: str, org_name: str) -> str | None:
     with database.session() as session:
-        user = accounts.get_account(session, user_name)
+        user = accounts.act_as(session, user_name)
         return accounts.role_in_namespace(session, user, accounts.get_account(session, org_name))
 
 
@@ -159,20 +158,59 @@ def test_bad_names_and_options_fail_clearly_and_create_nothing(
 
 def test_user_token_issues_another_working_token(data_dir: Path, database: OpenDatabase) -> None:
     first = last_line(run_ok("user", "create", "rae", "--data-dir", str(data_dir)))
-    second = last_line(run_ok("user", "token", "rae", "--name", "laptop", "--data-dir", str(data_dir)))
-    read_only = last_line(run_ok("user", "token", "rae", "--read-only", "--data-dir", str(data_dir)))
-    assert len({first, second, read_only}) == 3
+    second = last_line(run_ok("user", "token", "create", "rae", "--name", "laptop", "--data-dir", str(data_dir)))
+    read_only = last_line(run_ok("user", "token", "create", "rae", "--read-only", "--data-dir", str(data_dir)))
+    voter = last_line(
+        run_ok(
+            "user",
+            "token",
+            "create",
+            "rae",
+            "--name",
+            "ballot",
+            "--scope",
+            "vote",
+            "--expires-in",
+            "7",
+            "--data-dir",
+            str(data_dir),
+        )
+    )
+    assert len({first, second, read_only, voter}) == 4
     db = database()
-    for token in (first, second, read_only):
+    for token in (first, second, read_only, voter):
         assert authenticate(db, token) == "rae"
     with db.session() as session:
-        rows = sorted((row.name, row.role) for row in session.scalars(select(ApiToken)))
-    assert rows == [("cli", "read"), ("cli", "write"), ("laptop", "write")]
+        rows = sorted((row.name, row.scopes) for row in session.scalars(select(ApiToken)))
+        ballot = session.scalar(select(ApiToken).where(ApiToken.name == "ballot"))
+        assert ballot is not None and (ballot.expires_at - ballot.created_at).days == 7
+    assert rows == [
+        ("ballot", "read,vote"),
+        ("cli", "read"),
+        ("cli", "read,write,admin,vote,review"),
+        ("laptop", "read,write,admin,vote,review"),
+    ]
     with db.session() as session:
-        _user, token = accounts.authenticate(session, read_only)
-        assert token.role == "read"
-    missing = run("user", "token", "nobody", "--data-dir", str(data_dir))
+        assert accounts.authenticate(session, read_only).scopes == frozenset({"read"})
+    missing = run("user", "token", "create", "nobody", "--data-dir", str(data_dir))
     assert missing.exit_code != 0 and "nobody" in missing.stderr and missing.stdout.strip() == ""
+    too_long = run("user", "token", "create", "rae", "--expires-in", "400", "--data-dir", str(data_dir))
+    assert too_long.exit_code != 0 and "365" in too_long.stderr and too_long.stdout.strip() == ""
+
+
+def test_user_tokens_are_listed_and_revoked(data_dir: Path, database: OpenDatabase) -> None:
+    first = last_line(run_ok("user", "create", "sol", "--data-dir", str(data_dir)))
+    listing = run_ok("user", "token", "list", "sol", "--data-dir", str(data_dir))
+    assert first not in listing.stdout and first[:10] in listing.stdout and "active" in listing.stdout
+    with database().session() as session:
+        token_id = session.scalar(select(ApiToken.id))
+    revoked = run_ok("user", "token", "revoke", "sol", str(token_id), "--data-dir", str(data_dir))
+    assert "revoked" in revoked.stderr + revoked.stdout
+    assert "revoked" in run_ok("user", "token", "list", "sol", "--data-dir", str(data_dir)).stdout
+    with database().session() as session, pytest.raises(AuthenticationError):
+        accounts.authenticate(session, first)
+    unknown = run("user", "token", "revoke", "sol", "999999", "--data-dir", str(data_dir))
+    assert unknown.exit_code != 0 and "baton user token list sol" in unknown.stderr
 
 
 # --- organizations -------------------------------------------------------------------------------

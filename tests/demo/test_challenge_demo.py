@@ -84,7 +84,7 @@ def _check_outcome(runtime: Runtime, result: ChallengeDemoResult) -> None:
         assert model["downloads"] == 17 and model["built_on_it_total"] == 2
         assert {e["task"] for e in model["evaluations"]} == {"kmmlu", "kobest_copa"}
 
-        guest = accounts.get_account(session, challenge_demo.GUEST_VOTER)
+        guest = accounts.act_as(session, challenge_demo.GUEST_VOTER)
         assert service.next_battle(session, SLUG, STAGE_2, voter=guest) is not None
         assert service.verify_database(session, SLUG, result.head).ok
 

@@ -168,7 +168,7 @@ def test_hub_revision_is_snapshotted_and_loaded(runtime: Runtime, tiny_model: Pa
 
     files = {path.name: path.read_bytes() for path in tiny_model.iterdir() if path.is_file()}
     with runtime.database.session(write=True) as session:
-        user = accounts.create_user(session, "team")
+        user = accounts.actor_for(accounts.create_user(session, "team"))
         repo, _ = repos.create_repo(session, user, repos.parse_repo_id("model", "team/tiny"), private=False)
         commits.initial_commit(session, runtime.store, user, repo)
         commit = commits.commit_files(session, runtime.store, runtime.settings, user, repo, files, title="weights")

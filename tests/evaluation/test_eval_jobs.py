@@ -156,7 +156,7 @@ def hub_setup(runtime: Runtime, users: Any, tmp_path: Path) -> dict[str, Any]:
     task_dir.mkdir()
     task_path = write_multiple_choice_task(task_dir)
     with runtime.database.session(write=True) as session:
-        alice = accounts.get_account(session, "alice")
+        alice = accounts.act_as(session, "alice")
         oids = {}
         for name, private in (("tiny", False), ("secret", True)):
             repo, _ = repos.create_repo(session, alice, repos.parse_repo_id("model", f"lab/{name}"), private=private)
@@ -247,7 +247,7 @@ def test_who_may_submit_and_see_runs(
 
     # A submitter's own task YAML cannot read a dataset repo the submitter cannot read (the job reads as Baton).
     with runtime.database.session(write=True) as session:
-        alice = accounts.get_account(session, "alice")
+        alice = accounts.act_as(session, "alice")
         hidden, _ = repos.create_repo(session, alice, repos.parse_repo_id("dataset", "alice/hidden"), private=True)
         commits.initial_commit(session, runtime.store, alice, hidden)
     peeking = hub_setup["task_yaml"].replace("lab/mc@main", "alice/hidden@main")

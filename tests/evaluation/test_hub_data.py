@@ -103,7 +103,7 @@ def test_contamination_flags_the_items_found_in_training_data(
     documents += [{"text": f"관계없는 학습 문장 {index} 하늘 바다 나무"} for index in range(50)]
     training = "\n".join(json.dumps(document, ensure_ascii=False) for document in documents).encode()
     with runtime.database.session(write=True) as session:
-        team = accounts.get_account(session, "team")
+        team = accounts.act_as(session, "team")
         repo, _ = repos.create_repo(session, team, repos.parse_repo_id("dataset", "team/corpus"), private=True)
         commits.initial_commit(session, runtime.store, team, repo)
         commits.commit_files(

@@ -479,7 +479,7 @@ def test_data_read_from_a_hub_dataset_repo(runtime: Any, users: Any, tmp_path: P
         for sentence, label in [("좋았다", 1), ("나빴다", 0)]
     ).encode()
     with runtime.database.session(write=True) as session:
-        bob = accounts.find_account(session, "bob")
+        bob = accounts.act_as(session, "bob")
         repo, _ = repos.create_repo(session, bob, repos.parse_repo_id("dataset", "bob/sentineg"), private=False)
         commits.initial_commit(session, runtime.store, bob, repo)
         commit = commits.commit_files(

@@ -168,7 +168,7 @@ def test_ordinary_names_near_the_rules_are_accepted(client: TestClient, bob: dic
 def seed_legacy_names(runtime: Runtime, names: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
     """Put names into bob/target as an older Baton accepted them, without today's checks."""
     with runtime.database.session(write=True) as session:
-        bob = accounts.get_account(session, "bob")
+        bob = accounts.act_as(session, "bob")
         repo = repos.get_writable_repo(session, bob, repos.parse_repo_id("model", BOB_REPO))
         prepared = PreparedCommit()
         for path, content in names.items():

@@ -24,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from baton.accounts import service as accounts
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings
 from baton.hub.commits import GITATTRIBUTES
@@ -251,8 +252,10 @@ def test_the_same_file_in_several_repos_is_stored_once(
     commit_ok(client, "lab/copy", bob, inline={"config.json": config}, lfs={"w.dat": weights})
     commit_ok(client, "carol/mine", carol, inline={"config.json": config}, lfs={"w.dat": weights})
     # Sending the same bytes again anyway (another client) still stores them once.
+    with runtime.database.session() as session:
+        carol_token = accounts.authenticate(session, carol["Authorization"].removeprefix("Bearer ")).token_id
     response = client.put(
-        runtime.signer.sign(f"/api/lfs/model/carol/mine/objects/{sha256_of(weights)}/{len(weights)}"),
+        runtime.signer.sign(f"/api/lfs/model/carol/mine/objects/{sha256_of(weights)}/{len(weights)}", by=carol_token),
         content=weights,
     )
     assert response.status_code == 200, response.text

@@ -60,7 +60,7 @@ def test_scan_compares_a_hub_repo_against_the_hub(tmp_path: Path, database_url: 
     runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database_url), run_migrations=False)
     try:
         with runtime.database.session(write=True) as session:
-            user = accounts.create_user(session, "minji")
+            user = accounts.actor_for(accounts.create_user(session, "minji"))
             for name, seed in (("original", 31), ("unrelated", 32)):
                 repo, _ = repos.create_repo(session, user, repos.parse_repo_id("model", f"minji/{name}"), private=False)
                 commits.initial_commit(session, runtime.store, user, repo)

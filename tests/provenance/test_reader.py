@@ -654,7 +654,7 @@ def test_blob_checkpoint_errors(tmp_path: Path) -> None:
 def commit_checkpoint(runtime: Runtime, owner: str, repo_id: str, folder: Path, *, private: bool = False) -> None:
     files = {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
     with runtime.database.session(write=True) as session:
-        user = accounts.get_account(session, owner)
+        user = accounts.act_as(session, owner)
         repo, _ = repos.create_repo(session, user, repos.parse_repo_id("model", repo_id), private=private)
         commits.initial_commit(session, runtime.store, user, repo)
         commits.commit_files(session, runtime.store, runtime.settings, user, repo, files, title="weights")
@@ -674,7 +674,7 @@ def test_hub_revision_matches_the_local_folder(runtime: Runtime, users: dict[str
     assert pinned.label == f"lab/tiny@{hub.commit_oid}"
     assert tensor_digests(pinned) == tensor_digests(hub)
     with runtime.database.session() as session:
-        carol = accounts.get_account(session, "carol")
+        carol = accounts.act_as(session, "carol")
     assert open_source("models/lab/tiny@main", runtime, carol).names() == hub.names()
 
 
@@ -683,7 +683,7 @@ def test_hub_access_control(runtime: Runtime, users: dict[str, str], tmp_path: P
     commit_checkpoint(runtime, "alice", "alice/secret", tmp_path / "model", private=True)
     commit_checkpoint(runtime, "alice", "lab/gated", tmp_path / "model")
     with runtime.database.session(write=True) as session:
-        alice = accounts.get_account(session, "alice")
+        alice = accounts.act_as(session, "alice")
         repos.update_settings(session, alice, repos.parse_repo_id("model", "lab/gated"), gated="manual")
 
     assert open_hub_checkpoint(runtime, "alice", "model", "alice/secret").names()

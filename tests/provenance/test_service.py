@@ -26,7 +26,7 @@ def make_model(
     runtime: Runtime, owner: str, name: str, files: dict[str, bytes], card: dict[str, Any] | None = None
 ) -> Repo:
     with runtime.database.session(write=True) as session:
-        user = accounts.get_account(session, owner)
+        user = accounts.act_as(session, owner)
         repo, _ = repos.create_repo(session, user, repos.parse_repo_id("model", f"{owner}/{name}"), private=False)
         commits.initial_commit(session, runtime.store, user, repo)
         payload = dict(files)

@@ -27,10 +27,6 @@ class Account(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    # Not stored: the role of the token this user authenticated with in this request ("read" caps
-    # every role the user holds at "read"). Code acting for the user directly (CLI) keeps "write".
-    token_role = "write"
-
 
 class Membership(Base):
     __tablename__ = "memberships"
@@ -52,7 +48,13 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     display_prefix: Mapped[str] = mapped_column(String(16))
-    role: Mapped[str] = mapped_column(String(8), default="write")
+    # Comma-separated scopes (see baton.accounts.actor); they cap what the user may do with it.
+    scopes: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(part for part in self.scopes.split(",") if part)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, ReviewUser, VoteUser, WriteUser, limit_actions
 from baton.challenge import service
 from baton.challenge.models import Battle, Challenge, GateResult, Submission, Team
 from baton.core.errors import BadRequestError, NotFoundError
-from baton.core.http import DbId, OptionalUser, RequiredUser, RuntimeDep, require_operator
+from baton.core.http import DbId, RuntimeDep
 
 router = APIRouter(prefix="/api/challenges", tags=["challenge"])
 
@@ -170,8 +171,7 @@ def _finalize_if_due(runtime: Any) -> None:
 
 
 @router.post("", status_code=201)
-def create_challenge(body: ChallengeBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
-    require_operator(user)
+def create_challenge(body: ChallengeBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return challenge_json(service.create_challenge(session, body.yaml, operator=user))
 
@@ -183,8 +183,7 @@ def list_challenges(runtime: RuntimeDep) -> list[dict[str, Any]]:
 
 
 @router.post("/finalize")
-def finalize(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
-    require_operator(user)
+def finalize(runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         done = service.finalize_due(session, runtime)
     return {"finalized": [{"challenge": slug, "stage": stage} for slug, stage in done]}
@@ -217,13 +216,13 @@ def get_challenge(slug: str, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.put("/{slug}/spec")
-def revise_challenge(slug: str, body: ChallengeBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def revise_challenge(slug: str, body: ChallengeBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return challenge_json(service.revise_challenge(session, slug, body.yaml, operator=user))
 
 
 @router.post("/{slug}/teams", status_code=201)
-def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         team = service.enter_team(
             session,
@@ -261,14 +260,14 @@ def get_release_plan(slug: str, team: str, runtime: RuntimeDep) -> dict[str, Any
 
 @router.put("/{slug}/teams/{team}/release-plan")
 def put_release_plan(
-    slug: str, team: str, plan: dict[str, Any], runtime: RuntimeDep, user: RequiredUser
+    slug: str, team: str, plan: dict[str, Any], runtime: RuntimeDep, user: WriteUser
 ) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.file_release_plan(session, slug, team, plan, user=user)
 
 
 @router.post("/{slug}/stages/{stage}/submissions", status_code=201)
-def submit(slug: str, stage: str, body: SubmissionBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def submit(slug: str, stage: str, body: SubmissionBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         submission = service.submit(
             session, slug, stage, body.team, repo=body.repo, repo_type=body.repo_type, revision=body.revision, user=user
@@ -283,7 +282,7 @@ def list_submissions(slug: str, stage: str, runtime: RuntimeDep) -> list[dict[st
 
 
 @router.post("/{slug}/stages/{stage}/scores", status_code=201)
-def record_score(slug: str, stage: str, body: ScoreBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def record_score(slug: str, stage: str, body: ScoreBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.record_score(
             session,
@@ -300,7 +299,7 @@ def record_score(slug: str, stage: str, body: ScoreBody, runtime: RuntimeDep, us
 
 @router.post("/{slug}/stages/{stage}/reviewers", status_code=201)
 def assign_reviewer(
-    slug: str, stage: str, body: AssignmentBody, runtime: RuntimeDep, user: RequiredUser
+    slug: str, stage: str, body: AssignmentBody, runtime: RuntimeDep, user: OperatorUser
 ) -> dict[str, Any]:
     from baton.accounts import service as accounts
 
@@ -325,7 +324,7 @@ def my_assignments(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUse
 
 
 @router.post("/{slug}/stages/{stage}/reviews", status_code=201)
-def record_review(slug: str, stage: str, body: ReviewBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def record_review(slug: str, stage: str, body: ReviewBody, runtime: RuntimeDep, user: ReviewUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.record_review(
             session,
@@ -340,7 +339,7 @@ def record_review(slug: str, stage: str, body: ReviewBody, runtime: RuntimeDep, 
 
 
 @router.post("/{slug}/stages/{stage}/battles", status_code=201)
-def create_battle(slug: str, stage: str, body: BattleBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def create_battle(slug: str, stage: str, body: BattleBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         battle = service.create_battle(
             session,
@@ -362,7 +361,7 @@ def create_battle(slug: str, stage: str, body: BattleBody, runtime: RuntimeDep, 
 
 
 @router.get("/{slug}/stages/{stage}/battles/next")
-def next_battle(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def next_battle(slug: str, stage: str, runtime: RuntimeDep, user: VoteUser) -> dict[str, Any]:
     with runtime.database.session() as session:
         battle = service.next_battle(session, slug, stage, voter=user)
         if battle is None:
@@ -371,7 +370,10 @@ def next_battle(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUser) 
 
 
 @router.post("/{slug}/stages/{stage}/votes", status_code=201)
-def vote(slug: str, stage: str, body: VoteBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def vote(
+    slug: str, stage: str, body: VoteBody, runtime: RuntimeDep, user: VoteUser, request: Request
+) -> dict[str, Any]:
+    limit_actions(runtime, request, "vote", user)
     with runtime.database.session(write=True) as session:
         recorded = service.record_vote(session, slug, stage, body.battle, voter=user, choice=body.choice)
         return {"battle": recorded["battle"], "choice": recorded["choice"], "voter": recorded["voter"]}
@@ -379,7 +381,7 @@ def vote(slug: str, stage: str, body: VoteBody, runtime: RuntimeDep, user: Requi
 
 @router.post("/{slug}/stages/{stage}/gates/{gate}/check")
 def check_gate(
-    slug: str, stage: str, gate: str, body: GateBody, runtime: RuntimeDep, user: RequiredUser
+    slug: str, stage: str, gate: str, body: GateBody, runtime: RuntimeDep, user: OperatorUser
 ) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         result = service.check_gate(session, slug, stage, body.team, operator=user, gate=gate)
@@ -388,7 +390,7 @@ def check_gate(
 
 @router.post("/{slug}/stages/{stage}/gates/{gate}/override")
 def override_gate(
-    slug: str, stage: str, gate: str, body: OverrideBody, runtime: RuntimeDep, user: RequiredUser
+    slug: str, stage: str, gate: str, body: OverrideBody, runtime: RuntimeDep, user: OperatorUser
 ) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         result = service.override_gate(
@@ -398,14 +400,13 @@ def override_gate(
 
 
 @router.get("/{slug}/gates/queue")
-def gate_queue(slug: str, runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
-    require_operator(user)
+def gate_queue(slug: str, runtime: RuntimeDep, user: OperatorUser) -> list[dict[str, Any]]:
     with runtime.database.session() as session:
         return [gate_json(team, result) for team, result in service.gate_queue(session, slug)]
 
 
 @router.post("/{slug}/stages/{stage}/decision", status_code=201)
-def decide(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def decide(slug: str, stage: str, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.decide(session, runtime, slug, stage, operator=user)
 
@@ -418,7 +419,7 @@ def get_decision(slug: str, stage: str, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.post("/{slug}/stages/{stage}/appeals", status_code=201)
-def file_appeal(slug: str, stage: str, body: AppealBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def file_appeal(slug: str, stage: str, body: AppealBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         appeal = service.file_appeal(session, slug, stage, body.team, text=body.text, user=user)
         return service.appeal_json(session, appeal)
@@ -432,7 +433,7 @@ def list_appeals(slug: str, runtime: RuntimeDep, stage: str | None = None) -> li
 
 @router.post("/{slug}/appeals/{appeal_id}/answer")
 def answer_appeal(
-    slug: str, appeal_id: DbId, body: AnswerBody, runtime: RuntimeDep, user: RequiredUser
+    slug: str, appeal_id: DbId, body: AnswerBody, runtime: RuntimeDep, user: OperatorUser
 ) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         appeal = service.answer_appeal(session, slug, appeal_id, answer=body.answer, upheld=body.upheld, operator=user)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from baton.accounts.models import Account
+from baton.accounts.actor import Actor
 from baton.challenge import release
 from baton.challenge.release_models import ReleaseItem
 from baton.core.errors import NotFoundError
@@ -34,7 +34,7 @@ HELD_NOTES = {
 }
 
 
-def _descendants(session: Session, user: Account | None, repo: Repo) -> list[dict[str, Any]]:
+def _descendants(session: Session, user: Actor | None, repo: Repo) -> list[dict[str, Any]]:
     """Repos built on ``repo`` along lineage edges, breadth first, with their depth (1 = direct)."""
     found: list[dict[str, Any]] = []
     seen = {repo.repo_id}
@@ -114,7 +114,7 @@ def _placements_function() -> Callable[..., dict[str, int]] | None:
 
 
 def asset_entry(
-    session: Session, item: ReleaseItem, user: Account | None, scores: dict[str, list[dict[str, Any]]]
+    session: Session, item: ReleaseItem, user: Actor | None, scores: dict[str, list[dict[str, Any]]]
 ) -> dict[str, Any]:
     """One asset of the commons, with what is public about it."""
     entry = release.item_json(session, item, with_findings=False)
@@ -141,7 +141,7 @@ def asset_entry(
     return entry
 
 
-def catalogue(session: Session, user: Account | None = None, *, challenge: str | None = None) -> dict[str, Any]:
+def catalogue(session: Session, user: Actor | None = None, *, challenge: str | None = None) -> dict[str, Any]:
     """The commons: per challenge and team, each planned asset with downloads, lineage and evaluations."""
     items = release.list_items(session, challenge=challenge)
     placements_of = _placements_function()

@@ -12,9 +12,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from baton.accounts.http import OperatorUser, OptionalUser
 from baton.challenge import catalogue, release
 from baton.challenge import report as reports
-from baton.core.http import DbId, OptionalUser, RequiredUser, RuntimeDep, require_operator
+from baton.core.http import DbId, RuntimeDep
 
 router = APIRouter()
 
@@ -47,24 +48,21 @@ def get_commons(runtime: RuntimeDep, user: OptionalUser, challenge: str | None =
 
 
 @router.get("/api/commons/held")
-def get_held(runtime: RuntimeDep, user: RequiredUser, challenge: str | None = None) -> list[dict[str, Any]]:
-    require_operator(user)
+def get_held(runtime: RuntimeDep, user: OperatorUser, challenge: str | None = None) -> list[dict[str, Any]]:
     with runtime.database.session() as session:
         return release.held_items(session, challenge)
 
 
 @router.get("/api/commons/actions")
 def get_actions(
-    runtime: RuntimeDep, user: RequiredUser, challenge: str, team: str | None = None
+    runtime: RuntimeDep, user: OperatorUser, challenge: str, team: str | None = None
 ) -> list[dict[str, Any]]:
-    require_operator(user)
     with runtime.database.session() as session:
         return release.actions_of(session, challenge, team)
 
 
 @router.post("/api/commons/findings/{finding_id}/resolve")
-def resolve(runtime: RuntimeDep, user: RequiredUser, finding_id: DbId, body: Resolution) -> dict[str, Any]:
-    require_operator(user)
+def resolve(runtime: RuntimeDep, user: OperatorUser, finding_id: DbId, body: Resolution) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         item = release.resolve_finding(
             session, runtime, finding_id, user, resolution=body.resolution, reason=body.reason
@@ -73,8 +71,7 @@ def resolve(runtime: RuntimeDep, user: RequiredUser, finding_id: DbId, body: Res
 
 
 @router.post("/api/commons/release-due")
-def post_release_due(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
-    require_operator(user)
+def post_release_due(runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         items = release.release_due(session, runtime)
         return {"items": [release.item_json(session, item, with_findings=False) for item in items]}

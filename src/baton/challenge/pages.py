@@ -21,9 +21,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
-from baton.accounts.models import Account, ApiToken
-from baton.core.errors import AuthenticationError, BatonError
-from baton.core.http import RuntimeDep
+from baton.accounts.actor import VOTE, Actor
+from baton.accounts.http import limit_actions
+from baton.accounts.models import ApiToken
+from baton.core.errors import AuthenticationError, BatonError, RateLimitedError
+from baton.core.http import RuntimeDep, client_address
 from baton.core.runtime import Runtime
 
 SESSION_COOKIE = "baton_session"
@@ -65,7 +67,7 @@ def session_cookie_value(runtime: Runtime, token: ApiToken) -> str:
     return f"{token.id}.{query['expires'][0]}.{query['signature'][0]}"
 
 
-def user_from_cookie(session: Session, runtime: Runtime, value: str | None) -> Account | None:
+def user_from_cookie(session: Session, runtime: Runtime, value: str | None) -> Actor | None:
     """The signed-in person, or None when there is no cookie or it is expired, forged or revoked."""
     if not value:
         return None
@@ -77,14 +79,13 @@ def user_from_cookie(session: Session, runtime: Runtime, value: str | None) -> A
         runtime.signer.verify(f"{_SESSION_PATH}{token_id}", expires, signature)
     except AuthenticationError:
         return None
-    token = session.get(ApiToken, int(token_id))
-    if token is None or token.revoked:
+    token = session.get(ApiToken, int(token_id)) if len(token_id) < 19 else None
+    if token is None:
         return None
-    user = session.get(Account, token.user_id)
-    if user is None:
+    try:
+        return accounts.actor_from_token(session, token)
+    except AuthenticationError:  # revoked or expired since the sign-in
         return None
-    user.token_role = token.role
-    return user
 
 
 def csrf_value(cookie: str) -> str:
@@ -92,15 +93,12 @@ def csrf_value(cookie: str) -> str:
     return hashlib.sha256(f"baton-form\n{cookie}".encode()).hexdigest()[:32]
 
 
-def page_user(request: Request, runtime: RuntimeDep) -> Account | None:
+def page_user(request: Request, runtime: RuntimeDep) -> Actor | None:
     with runtime.database.session() as session:
-        user = user_from_cookie(session, runtime, request.cookies.get(SESSION_COOKIE))
-        if user is not None:
-            session.expunge(user)
-        return user
+        return user_from_cookie(session, runtime, request.cookies.get(SESSION_COOKIE))
 
 
-PageUser = Annotated[Account | None, Depends(page_user)]
+PageUser = Annotated[Actor | None, Depends(page_user)]
 
 
 def _safe_next(target: str | None) -> str:
@@ -129,13 +127,22 @@ def login(
 ) -> Response:
     language = _lang(request, None)
     try:
+        runtime.rate_limiter.hit("sign-in", "address:" + client_address(request))
         with runtime.database.session() as session:
-            _user, api_token = accounts.authenticate(session, token.strip())
+            _user, api_token = accounts.authenticate_token(session, token.strip())
             cookie = session_cookie_value(runtime, api_token)
-    except AuthenticationError:
-        message = (
-            "That token is not valid (or was revoked)." if language == "en" else "유효하지 않거나 폐기된 토큰입니다."
-        )
+    except RateLimitedError as error:
+        page = render_template("login.html", lang=language, next=_safe_next(next), error=error.message)
+        return HTMLResponse(page, status_code=429, headers=error.headers)
+    except AuthenticationError as error:
+        if error.code == "TokenExpired":
+            message = error.message if language == "en" else "만료된 토큰입니다. 새 토큰을 발급받으세요."
+        else:
+            message = (
+                "That token is not valid (or was revoked)."
+                if language == "en"
+                else "유효하지 않거나 폐기된 토큰입니다."
+            )
         page = render_template("login.html", lang=language, next=_safe_next(next), error=message)
         return HTMLResponse(page, status_code=401)
     response = RedirectResponse(_safe_next(next), status_code=303)
@@ -189,11 +196,9 @@ def arena_page(
         return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
     cookie = request.cookies.get(SESSION_COOKIE, "")
     try:
+        user.require(VOTE, "vote")
         with runtime.database.session() as session:
-            voter = session.get(Account, user.id)
-            assert voter is not None
-            voter.token_role = user.token_role
-            battle = service.next_battle(session, challenge, stage, voter=voter)
+            battle = service.next_battle(session, challenge, stage, voter=user)
             shown = (
                 {
                     "battle": battle.battle,
@@ -247,11 +252,10 @@ def arena_vote(
         )
         return _error_page(language, error, user.name)
     try:
+        user.require(VOTE, "vote")
+        limit_actions(runtime, request, "vote", user)
         with runtime.database.session(write=True) as session:
-            voter = session.get(Account, user.id)
-            assert voter is not None
-            voter.token_role = user.token_role
-            service.record_vote(session, challenge, stage, battle, voter=voter, choice=choice)
+            service.record_vote(session, challenge, stage, battle, voter=user, choice=choice)
     except BatonError as error:
         page = render_template(
             "arena.html",

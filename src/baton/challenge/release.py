@@ -27,11 +27,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from baton.accounts import service as accounts
+from baton.accounts.actor import Actor
 from baton.accounts.models import Account
 from baton.challenge import clock
 from baton.challenge.release_models import ReleaseAction, ReleaseFinding, ReleaseItem
 from baton.core import jobs
-from baton.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError
+from baton.core.errors import BadRequestError, ConflictError, NotFoundError
 from baton.core.runtime import Runtime, TeamExit
 from baton.hub import cards, commits, repos
 from baton.hub.models import Commit, LineageEdge, Repo
@@ -418,7 +420,7 @@ def _release(session: Session, runtime: Runtime, item: ReleaseItem, repo: Repo, 
             session,
             runtime.store,
             runtime.settings,
-            owner,
+            accounts.actor_for(owner),
             repo,
             {"README.md": card},
             title=f"Release to the commons ({item.challenge}, team {item.team}, stage {item.stage})",
@@ -426,7 +428,7 @@ def _release(session: Session, runtime: Runtime, item: ReleaseItem, repo: Repo, 
         head = commit.oid
         record(session, item, "card_updated", owner.name, {"commit": head, "license": item.license}, now=now)
     gated: str | bool = (item.gated_mode or "manual") if item.access == "gated" else False
-    repos.update_settings(session, owner, key, private=False, gated=gated)
+    repos.update_settings(session, accounts.actor_for(owner), key, private=False, gated=gated)
     tag = release_tag(item)
     existing = commits.find_ref(session, repo, "tag", tag)
     if existing is None:
@@ -742,7 +744,7 @@ def resolve_finding(
     session: Session,
     runtime: Runtime,
     finding_id: int,
-    actor: Account,
+    actor: Actor,
     *,
     resolution: str,
     reason: str,
@@ -754,10 +756,7 @@ def resolve_finding(
     removed the problem, and is refused unless the repo's head changed and its checks now pass.
     """
     now = now or clock.now()
-    if not actor.is_admin:
-        raise PermissionDeniedError(
-            f"'{actor.name}' cannot resolve release findings", hint="Only operators (site admins) can."
-        )
+    actor.require_operator("resolve release findings")
     if resolution not in RESOLUTIONS:
         raise ReleaseError(f"Unknown resolution '{resolution}'", hint="Use 'accept' or 'cleaned'.")
     if len(reason.strip()) < 5:

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
+from baton.accounts.actor import Actor
 from baton.accounts.models import ORGANIZATION, USER, Account
 from baton.challenge import arena, clock, ledger, recompute
 from baton.challenge.errors import (
@@ -75,12 +76,8 @@ def iso(moment: datetime) -> str:
     return clock._aware(moment).isoformat()
 
 
-def require_operator(user: Account) -> None:
-    if not user.is_admin or user.token_role != "write":
-        raise PermissionDeniedError(
-            f"'{user.name}' is not acting as an operator",
-            hint="Operators are site admins acting with a write token (baton user create NAME --admin).",
-        )
+def require_operator(user: Actor) -> None:
+    user.require_operator("act as the challenge's operator")
 
 
 def spec_of(challenge: Challenge) -> ChallengeSpec:
@@ -211,7 +208,7 @@ def state_of(session: Session, challenge: Challenge) -> recompute.State:
 
 
 def create_challenge(
-    session: Session, source: str | dict[str, Any] | ChallengeSpec, *, operator: Account, now: datetime | None = None
+    session: Session, source: str | dict[str, Any] | ChallengeSpec, *, operator: Actor, now: datetime | None = None
 ) -> Challenge:
     require_operator(operator)
     spec = source if isinstance(source, ChallengeSpec) else load_spec(source)
@@ -244,7 +241,7 @@ def create_challenge(
 
 
 def revise_challenge(
-    session: Session, slug: str, source: str | dict[str, Any], *, operator: Account, now: datetime | None = None
+    session: Session, slug: str, source: str | dict[str, Any], *, operator: Actor, now: datetime | None = None
 ) -> Challenge:
     """A new version of the challenge's YAML; stages already decided must stay exactly as they were."""
     require_operator(operator)
@@ -369,7 +366,7 @@ def enter_team(
     members: Sequence[str] = (),
     target_models: Sequence[str] = (),
     release_plan: dict[str, Any] | None = None,
-    operator: Account,
+    operator: Actor,
     stage: str | None = None,
     now: datetime | None = None,
 ) -> Team:
@@ -451,14 +448,16 @@ def enter_team(
     return row
 
 
-def is_member(session: Session, team: Team, user: Account) -> bool:
+def is_member(session: Session, team: Team, user: Actor) -> bool:
     if user.name in team.members:
         return True
-    return any(org.name in team.organizations for org, _role in accounts.organizations_of(session, user))
+    return any(
+        org.name in team.organizations for org, _role in accounts.organizations_of(session, user.account_id)
+    )
 
 
-def _require_member(session: Session, team: Team, user: Account) -> None:
-    if user.is_admin and user.token_role == "write":
+def _require_member(session: Session, team: Team, user: Actor) -> None:
+    if user.is_operator:
         return
     if not is_member(session, team, user):
         raise PermissionDeniedError(
@@ -468,7 +467,7 @@ def _require_member(session: Session, team: Team, user: Account) -> None:
 
 
 def file_release_plan(
-    session: Session, slug: str, team: str, plan: dict[str, Any], *, user: Account, now: datetime | None = None
+    session: Session, slug: str, team: str, plan: dict[str, Any], *, user: Actor, now: datetime | None = None
 ) -> dict[str, Any]:
     """File (or replace, while the team is still in the challenge) what the team's outputs become when it leaves."""
     moment = _now(now)
@@ -495,7 +494,7 @@ def submit(
     repo: str,
     repo_type: str = "model",
     revision: str | None = None,
-    user: Account,
+    user: Actor,
     now: datetime | None = None,
 ) -> Submission:
     """Pin a hub revision as the team's submission for the stage (replacing an earlier one before the deadline)."""
@@ -615,7 +614,7 @@ def record_score(
     score: float,
     stderr: float = 0.0,
     n: int | None = None,
-    operator: Account,
+    operator: Actor,
     source: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
@@ -675,7 +674,7 @@ def record_evaluation(
     result: dict[str, Any],
     *,
     model: str,
-    operator: Account,
+    operator: Actor,
     metric: str | None = None,
     task: str | None = None,
     now: datetime | None = None,
@@ -724,8 +723,9 @@ def review_criterion(stage: Stage, criterion: str | None) -> Criterion:
     raise BadRequestError(f"'{criterion}' is not a review criterion of {stage.id}")
 
 
-def _conflicts(session: Session, person: Account, teams: Sequence[Team]) -> list[str]:
-    organizations = [org.name for org, _role in accounts.organizations_of(session, person)]
+def _conflicts(session: Session, person: Account | Actor, teams: Sequence[Team]) -> list[str]:
+    account_id = person.account_id if isinstance(person, Actor) else person.id
+    organizations = [org.name for org, _role in accounts.organizations_of(session, account_id)]
     shared: list[str] = []
     for team in teams:
         shared.extend(conflicted(organizations, team.organizations))
@@ -741,7 +741,7 @@ def assign_reviewer(
     team: str,
     reviewer: Account,
     *,
-    operator: Account,
+    operator: Actor,
     now: datetime | None = None,
 ) -> ReviewerAssignment:
     require_operator(operator)
@@ -788,7 +788,7 @@ def assign_reviewer(
     return assignment
 
 
-def assignments_of(session: Session, slug: str, stage: str, reviewer: Account) -> list[Team]:
+def assignments_of(session: Session, slug: str, stage: str, reviewer: Actor) -> list[Team]:
     challenge = get_challenge(session, slug)
     return list(
         session.scalars(
@@ -797,7 +797,7 @@ def assignments_of(session: Session, slug: str, stage: str, reviewer: Account) -
             .where(
                 ReviewerAssignment.challenge_id == challenge.id,
                 ReviewerAssignment.stage == stage,
-                ReviewerAssignment.reviewer_id == reviewer.id,
+                ReviewerAssignment.reviewer_id == reviewer.account_id,
             )
             .order_by(Team.slug)
         )
@@ -810,7 +810,7 @@ def record_review(
     stage: str,
     team: str,
     *,
-    reviewer: Account,
+    reviewer: Actor,
     scores: dict[str, Any],
     comment: str = "",
     criterion: str | None = None,
@@ -833,7 +833,7 @@ def record_review(
             ReviewerAssignment.challenge_id == challenge.id,
             ReviewerAssignment.stage == stage,
             ReviewerAssignment.team_id == row.id,
-            ReviewerAssignment.reviewer_id == reviewer.id,
+            ReviewerAssignment.reviewer_id == reviewer.account_id,
         )
     )
     if assignment is None:
@@ -882,7 +882,7 @@ def create_battle(
     team_b: str,
     answer_a: str,
     answer_b: str,
-    operator: Account,
+    operator: Actor,
     criterion: str | None = None,
     now: datetime | None = None,
 ) -> Battle:
@@ -949,16 +949,16 @@ def _identity_names(session: Session, challenge: Challenge, stage: str, teams: S
     return sorted(name for name in names if name)
 
 
-def _voter_conflicts(session: Session, challenge: Challenge, voter: Account, battle: Battle) -> list[str]:
+def _voter_conflicts(session: Session, challenge: Challenge, voter: Actor, battle: Battle) -> list[str]:
     teams = [_team(session, challenge, battle.team_a), _team(session, challenge, battle.team_b)]
     return _conflicts(session, voter, teams)
 
 
-def next_battle(session: Session, slug: str, stage: str, *, voter: Account) -> Battle | None:
+def next_battle(session: Session, slug: str, stage: str, *, voter: Actor) -> Battle | None:
     """A battle the voter may judge and has not: never one revealing identity or involving the voter's teams."""
     challenge = get_challenge(session, slug)
     stage_of(spec_of(challenge), stage)
-    voted = select(Vote.battle_id).where(Vote.voter_id == voter.id)
+    voted = select(Vote.battle_id).where(Vote.voter_id == voter.account_id)
     candidates = list(
         session.scalars(
             select(Battle)
@@ -972,7 +972,7 @@ def next_battle(session: Session, slug: str, stage: str, *, voter: Account) -> B
             .limit(200)
         )
     )
-    organizations = {org.name for org, _role in accounts.organizations_of(session, voter)}
+    organizations = {org.name for org, _role in accounts.organizations_of(session, voter.account_id)}
     blocked: set[str] = set()
     for team in session.scalars(select(Team).where(Team.challenge_id == challenge.id)):
         if organizations & set(team.organizations) or voter.name in team.members:
@@ -992,7 +992,7 @@ def get_battle(session: Session, slug: str, battle: str) -> Battle:
 
 
 def record_vote(
-    session: Session, slug: str, stage: str, battle: str, *, voter: Account, choice: str, now: datetime | None = None
+    session: Session, slug: str, stage: str, battle: str, *, voter: Actor, choice: str, now: datetime | None = None
 ) -> dict[str, Any]:
     moment = _now(now)
     challenge = _lock(session, slug)
@@ -1013,12 +1013,12 @@ def record_vote(
         raise ConflictOfInterestError(
             f"'{voter.name}' cannot vote in a battle of their own team's model (affiliated through {', '.join(shared)})"
         )
-    if session.scalar(select(Vote.id).where(Vote.battle_id == found.id, Vote.voter_id == voter.id)) is not None:
+    if session.scalar(select(Vote.id).where(Vote.battle_id == found.id, Vote.voter_id == voter.account_id)) is not None:
         raise ConflictError("You have voted on this battle already", hint="Ask for another with GET .../battles/next.")
     cast = (
         session.scalar(
             select(func.count(Vote.id)).where(
-                Vote.challenge_id == challenge.id, Vote.stage == stage, Vote.voter_id == voter.id
+                Vote.challenge_id == challenge.id, Vote.stage == stage, Vote.voter_id == voter.account_id
             )
         )
         or 0
@@ -1030,7 +1030,7 @@ def record_vote(
             challenge_id=challenge.id,
             stage=stage,
             battle_id=found.id,
-            voter_id=voter.id,
+            voter_id=voter.account_id,
             choice=parsed.outcome,
             recorded_at=moment,
         )
@@ -1108,7 +1108,7 @@ def check_gate(
     stage: str,
     team: str,
     *,
-    operator: Account,
+    operator: Actor,
     gate: str = "independence",
     now: datetime | None = None,
 ) -> GateResult:
@@ -1168,7 +1168,7 @@ def override_gate(
     *,
     outcome: str,
     reason: str,
-    operator: Account,
+    operator: Actor,
     gate: str = "independence",
     now: datetime | None = None,
 ) -> GateResult:
@@ -1266,7 +1266,7 @@ def gate_queue(session: Session, slug: str) -> list[tuple[Team, GateResult]]:
 
 
 def decide(
-    session: Session, runtime: Runtime | None, slug: str, stage: str, *, operator: Account, now: datetime | None = None
+    session: Session, runtime: Runtime | None, slug: str, stage: str, *, operator: Actor, now: datetime | None = None
 ) -> dict[str, Any]:
     """Compute and record the stage's decision from the ledger (the same code ``verify`` reruns)."""
     require_operator(operator)
@@ -1395,7 +1395,7 @@ def _appeal_rows(session: Session, slug: str, stage: str | None = None) -> list[
 
 
 def file_appeal(
-    session: Session, slug: str, stage: str, team: str, *, text: str, user: Account, now: datetime | None = None
+    session: Session, slug: str, stage: str, team: str, *, text: str, user: Actor, now: datetime | None = None
 ) -> Appeal:
     moment = _now(now)
     challenge = _lock(session, slug)
@@ -1441,7 +1441,7 @@ def answer_appeal(
     *,
     answer: str,
     upheld: bool,
-    operator: Account,
+    operator: Actor,
     now: datetime | None = None,
 ) -> Appeal:
     """Answer an appeal. An upheld appeal is acted on by the operator (an override, a score) and a new decision."""

@@ -65,7 +65,7 @@ def create(path: Path, operator: OperatorOption, data_dir: DataDirOption = None)
     try:
         spec = load_spec_file(path)
         with runtime.database.session(write=True) as session:
-            challenge = service.create_challenge(session, spec, operator=accounts.get_account(session, operator))
+            challenge = service.create_challenge(session, spec, operator=accounts.act_as(session, operator))
             head = challenge.head_hash
     except BatonError as error:
         fail(error)
@@ -105,7 +105,7 @@ def decide(
     runtime = wire(open_runtime(data_dir))
     try:
         with runtime.database.session(write=True) as session:
-            record = service.decide(session, runtime, slug, stage, operator=accounts.get_account(session, operator))
+            record = service.decide(session, runtime, slug, stage, operator=accounts.act_as(session, operator))
     except BatonError as error:
         fail(error)
         return
@@ -172,7 +172,7 @@ def override(
                 outcome=outcome,
                 reason=reason,
                 gate=gate,
-                operator=accounts.get_account(session, operator),
+                operator=accounts.act_as(session, operator),
             )
     except BatonError as error:
         fail(error)
@@ -308,7 +308,7 @@ def assign_reviewer(
             stage,
             team,
             accounts.get_account(session, reviewer),
-            operator=accounts.get_account(session, operator),
+            operator=accounts.act_as(session, operator),
         )
         return assignment.pseudonym
 
@@ -343,7 +343,7 @@ def review(
             slug,
             stage,
             team,
-            reviewer=accounts.get_account(session, reviewer),
+            reviewer=accounts.act_as(session, reviewer),
             scores=scores,
             comment=comment,
             criterion=criterion,
@@ -366,7 +366,7 @@ def next_battle(
     from baton.challenge import service
 
     def action(session: Session, _runtime: Runtime) -> dict[str, str] | None:
-        battle = service.next_battle(session, slug, stage, voter=accounts.get_account(session, voter))
+        battle = service.next_battle(session, slug, stage, voter=accounts.act_as(session, voter))
         if battle is None:
             return None
         return {
@@ -406,7 +406,7 @@ def vote(
 
     def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
         return service.record_vote(
-            session, slug, stage, battle, voter=accounts.get_account(session, voter), choice=choice
+            session, slug, stage, battle, voter=accounts.act_as(session, voter), choice=choice
         )
 
     recorded = _act(data_dir, action)
@@ -427,7 +427,7 @@ def appeal(
     from baton.challenge import service
 
     def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
-        row = service.file_appeal(session, slug, stage, team, text=text, user=accounts.get_account(session, user))
+        row = service.file_appeal(session, slug, stage, team, text=text, user=accounts.act_as(session, user))
         return service.appeal_json(session, row)
 
     filed = _act(data_dir, action)
@@ -452,7 +452,7 @@ def answer_appeal(
 
     def action(session: Session, _runtime: Runtime) -> None:
         service.answer_appeal(
-            session, slug, appeal_id, answer=answer, upheld=upheld, operator=accounts.get_account(session, operator)
+            session, slug, appeal_id, answer=answer, upheld=upheld, operator=accounts.act_as(session, operator)
         )
 
     _act(data_dir, action)

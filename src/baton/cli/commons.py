@@ -82,7 +82,7 @@ def resolve(
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
-            actor = accounts.get_account(session, operator)
+            actor = accounts.act_as(session, operator)
             item = release.resolve_finding(session, runtime, finding, actor, resolution=resolution, reason=reason)
             console.print(f"{item.repo_name}: {item.state}")
     except BatonError as error:

@@ -420,7 +420,7 @@ def load_data(
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
-            account = accounts.get_account(session, user)
+            account = accounts.act_as(session, user)
             repo_id, oid = service.load_task_data(session, runtime, account, task_name, _parse_data(file), repo=repo)
         console.print(f"committed {task_name} data to datasets/{repo_id} at {oid}")
         typer.echo(oid)

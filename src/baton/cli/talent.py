@@ -79,7 +79,7 @@ def export(
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
-            data = service.export_profile(session, accounts.get_account(session, user))
+            data = service.export_profile(session, accounts.act_as(session, user))
         _print_json(data)
     except BatonError as error:
         fail(error)
@@ -100,7 +100,7 @@ def delete(
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
-            result = service.delete_profile(session, accounts.get_account(session, user))
+            result = service.delete_profile(session, accounts.act_as(session, user))
         console.print(result["message"])
     except BatonError as error:
         fail(error)
@@ -117,7 +117,7 @@ def reviews(
     try:
         with runtime.database.session() as session:
             rows = service.list_reviews(
-                session, accounts.get_account(session, operator), status=None if show_all else "open"
+                session, accounts.act_as(session, operator), status=None if show_all else "open"
             )
             _print_json([service.review_for_operator(session, row) for row in rows])
     except BatonError as error:
@@ -137,7 +137,7 @@ def answer(
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
-            row = service.answer_review(session, accounts.get_account(session, operator), review, text)
+            row = service.answer_review(session, accounts.act_as(session, operator), review, text)
             console.print(f"review {row.id} answered")
     except BatonError as error:
         fail(error)
@@ -151,7 +151,7 @@ def match(operator: OperatorOption, data_dir: DataDirOption = None) -> None:
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
-            result = matchmaking.run_matching(session, accounts.get_account(session, operator))
+            result = matchmaking.run_matching(session, accounts.act_as(session, operator))
         console.print(
             f"run {result['id']}: {result['matched']} of {result['people']} people matched to "
             f"{result['openings']} openings; {len(result['blocking_pairs'])} blocking pair(s) (non-binding)"
@@ -169,7 +169,7 @@ def exposure(operator: OperatorOption, top_k: int = 10, data_dir: DataDirOption 
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session() as session:
-            _print_json(matchmaking.exposure(session, accounts.get_account(session, operator), top_k=top_k))
+            _print_json(matchmaking.exposure(session, accounts.act_as(session, operator), top_k=top_k))
     except BatonError as error:
         fail(error)
     finally:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from baton.accounts import service as accounts
 from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.core.database import utcnow
 from baton.core.errors import BatonError
 
 app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
@@ -42,22 +45,93 @@ def create(
         runtime.close()
 
 
-@app.command("token")
-def token(
+token_app = typer.Typer(help="A user's API tokens: create, list, revoke.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def create_token(
     name: Annotated[str, typer.Argument(help="Existing user.")],
     token_name: Annotated[str, typer.Option("--name", help="A label for the token.")] = "cli",
-    read_only: Annotated[bool, typer.Option("--read-only", help="A token that can only read.")] = False,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="What the token may do: read, write, admin, vote, review (repeat or comma-separate; "
+            "'write' grants them all). Default: write.",
+        ),
+    ] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Same as --scope read.")] = False,
+    expires_in: Annotated[
+        int, typer.Option("--expires-in", help=f"Days until it expires (at most {accounts.MAX_TOKEN_DAYS}).")
+    ] = accounts.DEFAULT_TOKEN_DAYS,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Issue another token for a user; prints it as the last line."""
+    """Issue another token for a user; prints it as the last line (it is shown only once)."""
+    scopes = ["read"] if read_only else (scope or ["write"])
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
             user = accounts.get_account(session, name)
-            issued = accounts.issue_token(
-                session, user, name=token_name, role="read" if read_only else "write"
+            issued = accounts.issue_token(session, user, name=token_name, scopes=scopes, expires_in_days=expires_in)
+            console.print(
+                f"token {issued.token.id} for [bold]{name}[/bold]: scopes {issued.token.scopes}, "
+                f"expires {issued.token.expires_at:%Y-%m-%d}"
             )
         typer.echo(issued.value)
+    except BatonError as error:
+        fail(error)
+    finally:
+        runtime.close()
+
+
+@token_app.command("list")
+def list_tokens(
+    name: Annotated[str, typer.Argument(help="Existing user.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """List a user's tokens (never the tokens themselves: their ids, labels, scopes and state)."""
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session() as session:
+            user = accounts.get_account(session, name)
+            now = utcnow()
+            table = Table("id", "name", "prefix", "scopes", "created", "expires", "state")
+            for token in accounts.list_tokens(session, user):
+                state = "revoked" if token.revoked else ("expired" if token.expires_at <= now else "active")
+                table.add_row(
+                    str(token.id),
+                    token.name,
+                    token.display_prefix + "...",
+                    token.scopes,
+                    f"{token.created_at:%Y-%m-%d}",
+                    f"{token.expires_at:%Y-%m-%d}",
+                    state,
+                )
+        # The listing is the command's output: stdout, wide enough not to wrap when piped.
+        output = Console()
+        if not output.is_terminal:
+            output = Console(width=200)
+        output.print(table)
+    except BatonError as error:
+        fail(error)
+    finally:
+        runtime.close()
+
+
+@token_app.command("revoke")
+def revoke_token(
+    name: Annotated[str, typer.Argument(help="Existing user.")],
+    token_id: Annotated[int, typer.Argument(help="The token's id (see `baton user token list NAME`).")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Revoke a token at once: requests, signed upload links and web sign-ins made with it stop working."""
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session(write=True) as session:
+            user = accounts.get_account(session, name)
+            token = accounts.revoke_token(session, user, token_id)
+            console.print(f"revoked token {token.id} ({token.name}) of [bold]{name}[/bold]")
     except BatonError as error:
         fail(error)
     finally:

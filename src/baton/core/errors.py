@@ -11,6 +11,7 @@ client raises its typed errors (``RepositoryNotFoundError`` and friends).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -77,7 +78,9 @@ class IntegrityError(BadRequestError):
 class AuthenticationError(BatonError):
     status_code = 401
     code = "Unauthorized"
-    default_hint = "Pass a valid token: `Authorization: Bearer <token>` (create one with `baton user token`)."
+    default_hint = (
+        "Pass a valid token: `Authorization: Bearer <token>` (create one with `baton user token create NAME`)."
+    )
 
 
 class PermissionDeniedError(BatonError):
@@ -149,6 +152,20 @@ class RangeNotSatisfiableError(BatonError):
     status_code = 416
     code = "RangeNotSatisfiable"
     default_hint = "Ask for a byte range inside the file."
+
+
+class RateLimitedError(BatonError):
+    status_code = 429
+    code = "RateLimited"
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(
+            f"Too many {what}; try again in {seconds} s",
+            hint=f"Wait {seconds} seconds (see Retry-After) and slow down; operators can raise the "
+            "limit with BATON_RATE_LIMITS.",
+            headers={"Retry-After": str(seconds)},
+        )
 
 
 class NotSupportedError(BatonError):

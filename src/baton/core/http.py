@@ -13,10 +13,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from baton.accounts import service as accounts
-from baton.accounts.models import Account
 from baton.core.bodies import Shape, describe_problems, parse_body
-from baton.core.errors import AuthenticationError, BadRequestError, BatonError, PermissionDeniedError
+from baton.core.errors import BadRequestError, BatonError
 from baton.core.runtime import Runtime
 
 logger = logging.getLogger("baton")
@@ -173,30 +171,6 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def optional_user(request: Request, runtime: RuntimeDep) -> Account | None:
-    """The token's user, None without a token; a wrong token is refused, never ignored."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    with runtime.database.session() as session:
-        user, _token = accounts.authenticate(session, token)
-        return user
-
-
-def required_user(user: Annotated[Account | None, Depends(optional_user)]) -> Account:
-    if user is None:
-        raise AuthenticationError("This action needs a token")
-    return user
-
-
-def require_operator(user: Account) -> None:
-    """Operators are site admins acting with a write token."""
-    if not user.is_admin or user.token_role != "write":
-        raise PermissionDeniedError(
-            f"'{user.name}' is not acting as an operator",
-            hint="Use a write token of a site admin (baton user create NAME --admin).",
-        )
-
-
-OptionalUser = Annotated[Account | None, Depends(optional_user)]
-RequiredUser = Annotated[Account, Depends(required_user)]
+def client_address(request: Request) -> str:
+    """The peer's address (rate limits key on it); behind a proxy this is the proxy's."""
+    return request.client.host if request.client else "unknown"

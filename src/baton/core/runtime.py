@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from baton.core.database import Database, migrate
+from baton.core.ratelimit import RateLimiter, parse_limits
 from baton.core.settings import Settings
 from baton.core.signing import UrlSigner
 from baton.storage import BlobStore, open_blob_store
@@ -59,6 +60,7 @@ class Runtime:
     commit_listeners: list[Callable[..., Any]] = field(default_factory=list)
     # Called as listener(session, runtime, team_exit) when a team's exit becomes final.
     team_exit_listeners: list[Callable[..., Any]] = field(default_factory=list)
+    rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter({}))
 
     @classmethod
     def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:
@@ -67,7 +69,13 @@ class Runtime:
         if run_migrations:
             migrate(database.engine)
         store = open_blob_store(settings.storage_url, Path(settings.data_dir))
-        return cls(settings=settings, database=database, store=store, signer=UrlSigner(_secret_key(settings)))
+        return cls(
+            settings=settings,
+            database=database,
+            store=store,
+            signer=UrlSigner(_secret_key(settings)),
+            rate_limiter=RateLimiter(parse_limits(settings.rate_limits)),
+        )
 
     def close(self) -> None:
         self.database.dispose()

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
         default=24 * 3600, description="Unreferenced blobs younger than this are kept"
     )
     token_bytes: int = 32
+    rate_limits: str = Field(
+        default="",
+        description="Overrides of the rate limits, e.g. 'vote=30/60,upload=off' (count/seconds per kind)",
+    )
     evaluation_model_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Server folders operators may evaluate over HTTP (separated by the OS path separator, ':')",

@@ -419,9 +419,10 @@ def _repo(
     private: bool,
     title: str,
 ) -> tuple[Repo, str]:
-    repo, _ = repos.create_repo(session, owner, repos.parse_repo_id(repo_type, repo_id), private=private)
-    commits.initial_commit(session, runtime.store, owner, repo)
-    commit = commits.commit_files(session, runtime.store, runtime.settings, owner, repo, files, title=title)
+    actor = accounts.actor_for(owner)
+    repo, _ = repos.create_repo(session, actor, repos.parse_repo_id(repo_type, repo_id), private=private)
+    commits.initial_commit(session, runtime.store, actor, repo)
+    commit = commits.commit_files(session, runtime.store, runtime.settings, actor, repo, files, title=title)
     return repo, commit.oid
 
 
@@ -701,7 +702,7 @@ def _votes(world: _World, session: Session, stage: str, battles: list[tuple[str,
     rng = np.random.default_rng(RANDOM_SEED)
     cast = 0
     for voter_name in VOTERS:
-        voter = accounts.get_account(session, voter_name)
+        voter = accounts.act_as(session, voter_name)
         for battle, team_a, team_b in battles:
             p_a = 1.0 / (1.0 + 10 ** ((strengths[team_b] - strengths[team_a]) / 400.0))
             if voter_name in CONTRARIANS:
@@ -717,7 +718,7 @@ def _votes(world: _World, session: Session, stage: str, battles: list[tuple[str,
 def _battles(
     session: Session, stage: str, teams: list[DemoTeam], per_pair: int, reveal: bool
 ) -> list[tuple[str, str, str]]:
-    operator = accounts.get_account(session, seed.OPERATOR)
+    operator = accounts.act_as(session, seed.OPERATOR)
     tiers = {TEAMS[0].slug: "good", TEAMS[1].slug: "good", TEAMS[2].slug: "fair", GAON.slug: "fair", DASOM.slug: "poor"}
     made = []
     counter = 0
@@ -748,7 +749,7 @@ def _battles(
 
 
 def _reviews(world: _World, session: Session) -> None:
-    operator = accounts.get_account(session, seed.OPERATOR)
+    operator = accounts.act_as(session, seed.OPERATOR)
     rng = np.random.default_rng(RANDOM_SEED + 7)
     refused = 0
     for team in TEAMS:
@@ -769,7 +770,7 @@ def _reviews(world: _World, session: Session) -> None:
                 SLUG,
                 STAGE_1,
                 team.slug,
-                reviewer=reviewer,
+                reviewer=accounts.actor_for(reviewer),
                 scores=scores,
                 comment="Read the technical report and the training log.",
             )
@@ -808,7 +809,7 @@ def _run(
         tokens = _people(session, world)
         _hub(session, world)
     with runtime.database.session(write=True) as session:
-        operator = accounts.get_account(session, seed.OPERATOR)
+        operator = accounts.act_as(session, seed.OPERATOR)
         service.create_challenge(session, spec_yaml(deadline_1, deadline_2), operator=operator)
         for team in TEAMS:
             service.enter_team(
@@ -826,7 +827,7 @@ def _run(
             repo_pk, _oid = world.models[team.slug]
             repo = session.get(Repo, repo_pk)
             assert repo is not None
-            member = accounts.get_account(session, team.member)
+            member = accounts.act_as(session, team.member)
             submission = service.submit(session, SLUG, STAGE_1, team.slug, repo=repo.repo_id, user=member)
             world.submissions[team.slug] = f"{submission.repo_name}@{submission.commit_oid}"
     world.say(f"challenge {SLUG}: {len(TEAMS)} teams entered with release plans and submitted pinned revisions")
@@ -835,7 +836,7 @@ def _run(
     scores = _evaluate(world)
     simulated.advance(timedelta(hours=6))
     with runtime.database.session(write=True) as session:
-        operator = accounts.get_account(session, seed.OPERATOR)
+        operator = accounts.act_as(session, seed.OPERATOR)
         for model, by_task in scores.items():
             for task, metric in by_task.items():
                 service.record_score(
@@ -870,7 +871,7 @@ def _run(
             world.say(f"gate: {team_row.slug} was '{gate.outcome}' from provenance; operator ruled '{outcome}'")
     simulated.set(deadline_1 + timedelta(hours=1))
     with runtime.database.session(write=True) as session:
-        operator = accounts.get_account(session, seed.OPERATOR)
+        operator = accounts.act_as(session, seed.OPERATOR)
         record = service.decide(session, runtime, SLUG, STAGE_1, operator=operator)
         arena = record.get("arena", {}).get("user-evaluation", {})
         world.say(
@@ -885,7 +886,7 @@ def _run(
             SLUG,
             STAGE_1,
             GAON.slug,
-            user=accounts.get_account(session, GAON.member),
+            user=accounts.act_as(session, GAON.member),
             text="우리는 외부 모델을 초기화에만 참고했습니다. 독자성 판정을 재검토해 주십시오. "
             "(We only used the foreign model to initialise; please review the independence ruling.)",
         )
@@ -896,7 +897,7 @@ def _run(
             SLUG,
             appeal.id,
             upheld=False,
-            operator=accounts.get_account(session, seed.OPERATOR),
+            operator=accounts.act_as(session, seed.OPERATOR),
             answer="Initialising from a foreign model's weights is a derivation; the provenance report shows every "
             "layer derived from global-open/base-32. The ruling stands. 기각합니다.",
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
-from baton.accounts.models import Account
+from baton.accounts.actor import Actor
 from baton.core.runtime import Runtime
 from baton.hub import cards, commits, repos
 from baton.hub.models import Repo
@@ -180,7 +180,7 @@ def _dataset_files() -> dict[str, bytes]:
 
 
 def _make_repo(
-    session: Session, runtime: Runtime, user: Account, repo_type: str, repo_id: str, *, private: bool = False
+    session: Session, runtime: Runtime, user: Actor, repo_type: str, repo_id: str, *, private: bool = False
 ) -> Repo:
     repo, _ = repos.create_repo(session, user, repos.parse_repo_id(repo_type, repo_id), private=private)
     commits.initial_commit(session, runtime.store, user, repo)
@@ -203,31 +203,32 @@ def seed_demo(runtime: Runtime) -> SeedResult:
             MEMBER: accounts.issue_token(session, member, name="demo").value,
         }
         settings = runtime.settings
+        as_operator, as_member = accounts.actor_for(operator), accounts.actor_for(member)
         made = []
 
-        model = _make_repo(session, runtime, member, "model", f"{ORGANIZATION}/tiny-gpt")
+        model = _make_repo(session, runtime, as_member, "model", f"{ORGANIZATION}/tiny-gpt")
         files = tiny_gpt2_files() | {"README.md": _model_card("tiny-gpt")}
-        commits.commit_files(session, runtime.store, settings, member, model, files, title="Add tiny GPT-2")
+        commits.commit_files(session, runtime.store, settings, as_member, model, files, title="Add tiny GPT-2")
         made.append(f"model {model.repo_id}")
 
-        tuned = _make_repo(session, runtime, member, "model", f"{ORGANIZATION}/tiny-gpt-chat")
+        tuned = _make_repo(session, runtime, as_member, "model", f"{ORGANIZATION}/tiny-gpt-chat")
         files = tiny_gpt2_files(seed=1) | {
             "README.md": _model_card(
                 "tiny-gpt-chat", {"base_model": model.repo_id, "base_model_relation": "finetune"}
             )
         }
         commits.commit_files(
-            session, runtime.store, settings, member, tuned, files, title="Fine-tune tiny-gpt"
+            session, runtime.store, settings, as_member, tuned, files, title="Fine-tune tiny-gpt"
         )
         made.append(f"model {tuned.repo_id} (base_model {model.repo_id})")
 
-        dataset = _make_repo(session, runtime, member, "dataset", f"{ORGANIZATION}/tiny-ko-qa")
+        dataset = _make_repo(session, runtime, as_member, "dataset", f"{ORGANIZATION}/tiny-ko-qa")
         commits.commit_files(
-            session, runtime.store, settings, member, dataset, _dataset_files(), title="Add data"
+            session, runtime.store, settings, as_member, dataset, _dataset_files(), title="Add data"
         )
         made.append(f"dataset {dataset.repo_id}")
 
-        gated = _make_repo(session, runtime, operator, "model", f"{ORGANIZATION}/tiny-gpt-gated")
+        gated = _make_repo(session, runtime, as_operator, "model", f"{ORGANIZATION}/tiny-gpt-gated")
         gated_card = _model_card(
             "tiny-gpt-gated",
             {
@@ -237,17 +238,17 @@ def seed_demo(runtime: Runtime) -> SeedResult:
         )
         files = tiny_gpt2_files(seed=2) | {"README.md": gated_card}
         commits.commit_files(
-            session, runtime.store, settings, operator, gated, files, title="Add gated model"
+            session, runtime.store, settings, as_operator, gated, files, title="Add gated model"
         )
-        repos.update_settings(session, operator, repos.parse_repo_id("model", gated.repo_id), gated="manual")
+        repos.update_settings(session, as_operator, repos.parse_repo_id("model", gated.repo_id), gated="manual")
         made.append(f"model {gated.repo_id} (gated, manual approval)")
 
-        private = _make_repo(session, runtime, member, "model", f"{MEMBER}/private-notes", private=True)
+        private = _make_repo(session, runtime, as_member, "model", f"{MEMBER}/private-notes", private=True)
         commits.commit_files(
             session,
             runtime.store,
             settings,
-            member,
+            as_member,
             private,
             {"README.md": b"# Private notes\n\nOnly minji can see this repo.\n"},
             title="Notes",

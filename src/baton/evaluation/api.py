@@ -13,7 +13,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton.core.http import DbId, OptionalUser, QueryCount, RequiredUser, RuntimeDep, require_operator
+from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, WriteUser
+from baton.core.http import DbId, QueryCount, RuntimeDep
 from baton.evaluation import service
 from baton.evaluation.runner import DEFAULT_REQUEST_BATCH
 
@@ -70,7 +71,7 @@ def list_tasks() -> list[dict[str, Any]]:
 
 
 @router.post("/api/evaluation/runs", status_code=201)
-def submit(body: RunRequest, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def submit(body: RunRequest, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         run = service.submit_run(
             session,
@@ -129,14 +130,17 @@ def get_results(run_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> dict[s
 
 @router.get("/api/evaluation/endpoints")
 def list_endpoints(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
-    require_operator(user)
     with runtime.database.session() as session:
-        return [service.endpoint_json(endpoint) for endpoint in service.list_endpoints(session)]
+        shown = [service.endpoint_json(endpoint) for endpoint in service.list_endpoints(session)]
+    if not user.is_operator:
+        # Where an endpoint lives inside the operator's network is theirs to know; submitters pick by name.
+        for endpoint in shown:
+            endpoint.pop("base_url")
+    return shown
 
 
 @router.post("/api/evaluation/endpoints", status_code=201)
-def add_endpoint(body: EndpointRequest, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
-    require_operator(user)
+def add_endpoint(body: EndpointRequest, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         endpoint = service.register_endpoint(session, registered_by=user, **body.model_dump())
         return service.endpoint_json(endpoint)

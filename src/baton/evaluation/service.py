@@ -54,7 +54,7 @@ from baton.evaluation.tasks import Task, TaskNotFoundError, builtin_tasks, load_
 from baton.evaluation.types import Backend, Response
 
 if TYPE_CHECKING:
-    from baton.accounts.models import Account
+    from baton.accounts.actor import Actor
     from baton.core.runtime import Runtime
 
 JOB_KIND = "evaluation.run"
@@ -184,7 +184,7 @@ def register_endpoint(
     tokenizer: str | None = None,
     revision: str | None = None,
     weight_hash: str | None = None,
-    registered_by: Account | None = None,
+    registered_by: Actor | None = None,
 ) -> EvaluationEndpoint:
     """Record a server the operator runs on pinned weights (callers check that the user is an operator)."""
     if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -200,7 +200,7 @@ def register_endpoint(
         tokenizer=tokenizer,
         revision=revision,
         weight_hash=weight_hash,
-        registered_by=registered_by.id if registered_by is not None else None,
+        registered_by=registered_by.account_id if registered_by is not None else None,
         created_at=utcnow(),
     )
     session.add(endpoint)
@@ -234,9 +234,9 @@ def endpoint_json(endpoint: EvaluationEndpoint) -> dict[str, Any]:
 # --- submitting -----------------------------------------------------------------------------------
 
 
-def _is_operator(user: Account | None) -> bool:
-    """None is the local operator (the CLI on the server's machine); else a site admin with a write token."""
-    return user is None or (user.is_admin and user.token_role == "write")
+def _is_operator(user: Actor | None) -> bool:
+    """None is the local operator (the CLI on the server's machine); else a site admin with the admin scope."""
+    return user is None or user.is_operator
 
 
 def _load_submitted_task(task: str | None, task_yaml: str | None, num_fewshot: int | None, local: bool) -> Task:
@@ -255,7 +255,7 @@ def _load_submitted_task(task: str | None, task_yaml: str | None, num_fewshot: i
     return load_task(task, num_fewshot=num_fewshot)
 
 
-def _check_data_access(session: Session, user: Account | None, task: Task) -> None:
+def _check_data_access(session: Session, user: Actor | None, task: Task) -> None:
     """A submitter's own task YAML may read only the dataset repos the submitter can read (the job reads as Baton)."""
     from baton.hub import repos
 
@@ -319,7 +319,7 @@ def _is_hub_model_id(model: str) -> bool:
 def submit_run(
     session: Session,
     runtime: Runtime,
-    user: Account | None,
+    user: Actor | None,
     *,
     model: str,
     task: str | None = None,
@@ -419,7 +419,7 @@ def submit_run(
             "ray": {"workers": ray_workers, "address": ray_address, "gpus": ray_gpus} if ray_workers else None,
         },
         status=RUN_QUEUED,
-        submitted_by=user.id if user is not None else None,
+        submitted_by=user.account_id if user is not None else None,
         progress_done=0,
         progress_total=0,
         attempts=[],
@@ -620,11 +620,11 @@ def _summary(run: EvaluationRun) -> dict[str, Any]:
 # --- reading --------------------------------------------------------------------------------------
 
 
-def can_see(session: Session, user: Account | None, run: EvaluationRun) -> bool:
+def can_see(session: Session, user: Actor | None, run: EvaluationRun) -> bool:
     """Operators and the submitter see a run; others when they can read its model repo."""
     from baton.hub import repos
 
-    if user is not None and (user.is_admin or run.submitted_by == user.id):
+    if user is not None and (user.is_admin or run.submitted_by == user.account_id):
         return True
     if run.model_repo is None:
         return False
@@ -632,7 +632,7 @@ def can_see(session: Session, user: Account | None, run: EvaluationRun) -> bool:
     return repo is not None and (not repo.private or repos.has_role(session, user, repo, "read"))
 
 
-def get_run(session: Session, user: Account | None, run_id: int, *, system: bool = False) -> EvaluationRun:
+def get_run(session: Session, user: Actor | None, run_id: int, *, system: bool = False) -> EvaluationRun:
     run = session.get(EvaluationRun, run_id)
     if run is None or not (system or can_see(session, user, run)):
         raise RunNotFoundError(f"No evaluation run {run_id}")
@@ -641,7 +641,7 @@ def get_run(session: Session, user: Account | None, run_id: int, *, system: bool
 
 def list_runs(
     session: Session,
-    user: Account | None,
+    user: Actor | None,
     *,
     model_repo: str | None = None,
     status: str | None = None,
@@ -728,7 +728,7 @@ def results_json(session: Session, run: EvaluationRun) -> dict[str, Any]:
 def load_task_data(
     session: Session,
     runtime: Runtime,
-    user: Account,
+    user: Actor,
     task: str,
     files: Mapping[str, str | os.PathLike[str]],
     *,

@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from baton.accounts.http import OperatorUser, OptionalUser, WriteUser
 from baton.core.errors import BadRequestError
-from baton.core.http import DbId, OptionalUser, RequiredUser, RuntimeDep, json_body, require_operator
+from baton.core.http import DbId, RuntimeDep, json_body
 from baton.hub import commits, repos
 from baton.hub.hf_api import iso, key_from
 
@@ -16,7 +17,7 @@ router = APIRouter()
 
 @router.post("/api/{type_plural}/{namespace}/{name}/ask-access")
 async def ask_access(
-    type_plural: str, namespace: str, name: str, request: Request, runtime: RuntimeDep, user: RequiredUser
+    type_plural: str, namespace: str, name: str, request: Request, runtime: RuntimeDep, user: WriteUser
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     if request.headers.get("content-type", "").startswith("application/json"):
@@ -36,7 +37,7 @@ async def ask_access(
 
 @router.get("/api/{type_plural}/{namespace}/{name}/user-access-request/{status}")
 def list_access_requests(
-    type_plural: str, namespace: str, name: str, status: str, runtime: RuntimeDep, user: RequiredUser
+    type_plural: str, namespace: str, name: str, status: str, runtime: RuntimeDep, user: WriteUser
 ) -> list[dict[str, Any]]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session() as session:
@@ -60,7 +61,7 @@ def handle_access_request(
     name: str,
     request_body: dict[str, Any],
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
@@ -77,7 +78,7 @@ def grant_access(
     name: str,
     request_body: dict[str, Any],
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
@@ -102,10 +103,9 @@ def create_hold(
     name: str,
     request_body: dict[str, Any],
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: OperatorUser,
 ) -> dict[str, Any]:
     """Pin a revision (operators only): it cannot be deleted, nor the repo deleted or moved."""
-    require_operator(user)
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
         repo = repos.get_repo(session, user, key)
@@ -121,8 +121,7 @@ def create_hold(
 
 
 @router.delete("/api/holds/{hold_id}")
-def release_hold(hold_id: DbId, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
-    require_operator(user)
+def release_hold(hold_id: DbId, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         repos.release_hold(session, hold_id)
     return {"released": hold_id}

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, StrictInt, StrictStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from baton.accounts.models import Account
+from baton.accounts.actor import Actor
 from baton.core.bodies import parse_body
 from baton.core.database import utcnow
 from baton.core.errors import (
@@ -274,7 +274,7 @@ def prepare_commit(
     session: Session,
     store: BlobStore,
     settings: Settings,
-    user: Account,
+    user: Actor,
     repo: Repo,
     operations: list[Operation],
 ) -> PreparedCommit:
@@ -330,7 +330,7 @@ def prepare_commit(
     return prepared
 
 
-def _may_use_blob(session: Session, user: Account, repo: Repo, sha256: str) -> bool:
+def _may_use_blob(session: Session, user: Actor, repo: Repo, sha256: str) -> bool:
     """The bytes were sent to this repo, or the user may read them where they already are."""
     return has_grant(session, repo, sha256) or blob_readable_by(session, user, sha256)
 
@@ -353,7 +353,7 @@ def grant_blob(session: Session, repo: Repo, sha256: str, size: int) -> None:
     session.flush()
 
 
-def blob_needs_upload(session: Session, store: BlobStore, user: Account, repo: Repo, sha256: str) -> bool:
+def blob_needs_upload(session: Session, store: BlobStore, user: Actor, repo: Repo, sha256: str) -> bool:
     """The LFS batch answer: skip the upload only when the bytes are here and usable by this repo."""
     if not store.exists(sha256):
         return True
@@ -426,7 +426,7 @@ def apply_commit(
     session: Session,
     store: BlobStore,
     settings: Settings,
-    user: Account,
+    user: Actor,
     repo: Repo,
     branch: str,
     prepared: PreparedCommit,
@@ -500,7 +500,7 @@ def apply_commit(
     return commit
 
 
-def initial_commit(session: Session, store: BlobStore, user: Account, repo: Repo) -> Commit:
+def initial_commit(session: Session, store: BlobStore, user: Actor, repo: Repo) -> Commit:
     info = store.put([GITATTRIBUTES])
     files = {
         ".gitattributes": FileEntry(
@@ -600,7 +600,7 @@ def commit_files(
     session: Session,
     store: BlobStore,
     settings: Settings,
-    user: Account,
+    user: Actor,
     repo: Repo,
     files: dict[str, bytes],
     *,

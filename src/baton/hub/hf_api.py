@@ -21,7 +21,9 @@ from pydantic import BaseModel, StrictBool, StrictStr
 from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
-from baton.accounts.models import Account
+from baton.accounts.actor import Actor
+from baton.accounts.http import OptionalUser, RequiredUser, WriteUser
+from baton.accounts.models import ApiToken
 from baton.core.errors import (
     BadRequestError,
     EntryNotFoundError,
@@ -31,7 +33,7 @@ from baton.core.errors import (
     RangeNotSatisfiableError,
     RepoExistsError,
 )
-from baton.core.http import OptionalUser, RequiredUser, RuntimeDep, bearer_token, read_body
+from baton.core.http import RuntimeDep, read_body
 from baton.core.jsonlines import json_object_lines
 from baton.core.runtime import Runtime
 from baton.hub import cards, commits, paths, repos
@@ -105,17 +107,17 @@ def web_url(request: Request, runtime: Runtime, repo: Repo) -> str:
 
 
 @router.get("/api/whoami-v2")
-def whoami(runtime: RuntimeDep, user: RequiredUser, request: Request) -> dict[str, Any]:
+def whoami(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
     with runtime.database.session() as session:
-        orgs = accounts.organizations_of(session, user)
-        # RequiredUser guarantees a bearer token; read it the same way the dependency did.
-        _, token = accounts.authenticate(session, bearer_token(request) or "")
+        account = accounts.account_of(session, user)
+        orgs = accounts.organizations_of(session, user.account_id)
+        token = session.get(ApiToken, user.token_id) if user.token_id is not None else None
         return {
             "type": "user",
-            "id": str(user.id),
-            "name": user.name,
-            "fullname": user.fullname,
-            "email": user.email,
+            "id": str(account.id),
+            "name": account.name,
+            "fullname": account.fullname,
+            "email": account.email,
             "isPro": False,
             "canPay": False,
             "orgs": [
@@ -124,7 +126,13 @@ def whoami(runtime: RuntimeDep, user: RequiredUser, request: Request) -> dict[st
             ],
             "auth": {
                 "type": "access_token",
-                "accessToken": {"displayName": token.name, "role": token.role},
+                "accessToken": {
+                    "displayName": token.name if token else "",
+                    # The Hub's own word for a token that can write; "read" for every narrower token.
+                    "role": "write" if user.can("write") else "read",
+                    "scopes": sorted(user.scopes),
+                    "expiresAt": iso(user.token_expires_at) if user.token_expires_at else None,
+                },
             },
         }
 
@@ -134,7 +142,7 @@ def whoami(runtime: RuntimeDep, user: RequiredUser, request: Request) -> dict[st
 
 @router.post("/api/repos/create")
 def create_repo(
-    request_body: dict[str, Any], runtime: RuntimeDep, user: RequiredUser, request: Request
+    request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUser, request: Request
 ) -> Any:
     name = str(request_body.get("name", ""))
     namespace = request_body.get("organization") or user.name
@@ -154,7 +162,7 @@ def create_repo(
 
 
 @router.delete("/api/repos/delete")
-def delete_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: RequiredUser) -> Response:
+def delete_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUser) -> Response:
     namespace = request_body.get("organization") or user.name
     key = repos.parse_repo_id(request_body.get("type"), f"{namespace}/{request_body.get('name', '')}")
     with runtime.database.session(write=True) as session:
@@ -163,7 +171,7 @@ def delete_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: Require
 
 
 @router.post("/api/repos/move")
-def move_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: RequiredUser) -> Response:
+def move_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUser) -> Response:
     repo_type = request_body.get("type")
     source = repos.parse_repo_id(repo_type, str(request_body.get("fromRepo", "")))
     target = repos.parse_repo_id(repo_type, str(request_body.get("toRepo", "")))
@@ -179,7 +187,7 @@ def update_settings(
     name: str,
     request_body: dict[str, Any],
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
@@ -298,7 +306,7 @@ def _repo_info(
     name: str,
     revision: str | None,
     runtime: Runtime,
-    user: Account | None,
+    user: Actor | None,
     request: Request,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
@@ -420,7 +428,7 @@ def create_branch(
     name: str,
     branch: str,
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
     request: Request,
     request_body: dict[str, Any] | None = None,
 ) -> Response:
@@ -447,7 +455,7 @@ def delete_branch(
     name: str,
     branch: str,
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
     request: Request,
 ) -> Response:
     return _delete_ref(
@@ -469,7 +477,7 @@ def create_tag(
     revision: str,
     request_body: dict[str, Any],
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
     request: Request,
 ) -> Response:
     key = key_from(type_plural, namespace, name)
@@ -494,7 +502,7 @@ def delete_tag(
     name: str,
     tag: str,
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
     request: Request,
 ) -> Response:
     return _delete_ref(
@@ -509,7 +517,7 @@ def _delete_ref(
     kind: Literal["branch", "tag"],
     ref_name: str,
     runtime: Runtime,
-    user: Account,
+    user: Actor,
 ) -> Response:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
@@ -700,7 +708,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def _download(
-    repo_type: str, namespace: str, name: str, request: Request, runtime: Runtime, user: Account | None
+    repo_type: str, namespace: str, name: str, request: Request, runtime: Runtime, user: Actor | None
 ) -> Response:
     key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
     revision, path = raw_tail(request, f"/{namespace}/{name}/resolve/")

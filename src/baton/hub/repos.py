@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from baton.accounts import service as accounts
+from baton.accounts.actor import Actor
 from baton.accounts.models import ROLES, Account, Membership
 from baton.core.database import utcnow
 from baton.core.errors import (
@@ -100,7 +101,7 @@ def find_repo_any_case(session: Session, key: RepoKey, *, besides: Repo | None =
     return session.scalar(query)
 
 
-def repo_role(session: Session, user: Account | None, repo: Repo) -> str | None:
+def repo_role(session: Session, user: Actor | None, repo: Repo) -> str | None:
     """The user's role on the repo through its owning namespace (None: no membership)."""
     if user is None:
         return None
@@ -110,12 +111,12 @@ def repo_role(session: Session, user: Account | None, repo: Repo) -> str | None:
     return accounts.role_in_namespace(session, user, owner)
 
 
-def has_role(session: Session, user: Account | None, repo: Repo, needed: str) -> bool:
+def has_role(session: Session, user: Actor | None, repo: Repo, needed: str) -> bool:
     role = repo_role(session, user, repo)
     return role is not None and ROLES.index(role) >= ROLES.index(needed)
 
 
-def get_repo(session: Session, user: Account | None, key: RepoKey) -> Repo:
+def get_repo(session: Session, user: Actor | None, key: RepoKey) -> Repo:
     """The repo if it exists and the user may see it; private repos are 404 to outsiders."""
     repo = find_repo(session, key)
     if repo is None or (repo.private and not has_role(session, user, repo, "read")):
@@ -123,10 +124,13 @@ def get_repo(session: Session, user: Account | None, key: RepoKey) -> Repo:
     return repo
 
 
-def get_writable_repo(session: Session, user: Account | None, key: RepoKey) -> Repo:
+def get_writable_repo(session: Session, user: Actor | None, key: RepoKey) -> Repo:
     repo = get_repo(session, user, key)
+    if user is not None and has_role(session, accounts.actor_for_role_check(user), repo, "write"):
+        # The account could write, but this token may not.
+        user.require("write", f"write to {key}")
     if not has_role(session, user, repo, "write"):
-        read_only_token = user is not None and user.token_role == "read"
+        read_only_token = user is not None and not user.can("write")
         raise PermissionDeniedError(
             f"'{user.name if user else 'anonymous'}' cannot write to {key}",
             hint="This token is read-only: use a write token."
@@ -137,15 +141,18 @@ def get_writable_repo(session: Session, user: Account | None, key: RepoKey) -> R
 
 
 def get_admin_repo(
-    session: Session, user: Account | None, key: RepoKey, action: str = "change the settings of"
+    session: Session, user: Actor | None, key: RepoKey, action: str = "change the settings of"
 ) -> Repo:
     repo = get_repo(session, user, key)
+    if user is not None and has_role(session, accounts.actor_for_role_check(user), repo, "admin"):
+        # The account is an admin here, but this token may not use admin powers.
+        user.require("admin", f"{action} {key}")
     if not has_role(session, user, repo, "admin"):
         raise PermissionDeniedError(f"Only admins of '{repo.namespace}' can {action} {key}")
     return repo
 
 
-def can_read_files(session: Session, user: Account | None, repo: Repo) -> bool:
+def can_read_files(session: Session, user: Actor | None, repo: Repo) -> bool:
     """Whether ``user`` may read the bytes of ``repo``'s files: THE rule for every blob-level path.
 
     Downloads, blob reuse by hash (LFS batch and commit), model snapshots and task data all ask
@@ -154,7 +161,7 @@ def can_read_files(session: Session, user: Account | None, repo: Repo) -> bool:
     return _file_access_refusal(session, user, repo) is None
 
 
-def check_file_access(session: Session, user: Account | None, repo: Repo) -> None:
+def check_file_access(session: Session, user: Actor | None, repo: Repo) -> None:
     """Raise unless ``user`` may read the bytes of ``repo``'s files (see ``can_read_files``).
 
     Private repos need the read role (404 otherwise, as for the repo itself); gated repos need
@@ -165,7 +172,7 @@ def check_file_access(session: Session, user: Account | None, repo: Repo) -> Non
         raise refusal
 
 
-def _file_access_refusal(session: Session, user: Account | None, repo: Repo) -> BatonError | None:
+def _file_access_refusal(session: Session, user: Actor | None, repo: Repo) -> BatonError | None:
     if has_role(session, user, repo, "read"):
         return None
     if repo.private:
@@ -179,7 +186,7 @@ def _file_access_refusal(session: Session, user: Account | None, repo: Repo) -> 
             hint="Pass a token (HF_TOKEN) and request access to this gated repo.",
         )
     status = session.scalar(
-        select(AccessRequest.status).where(AccessRequest.repo_id == repo.id, AccessRequest.user_id == user.id)
+        select(AccessRequest.status).where(AccessRequest.repo_id == repo.id, AccessRequest.user_id == user.account_id)
     )
     if status == "accepted":
         return None
@@ -200,7 +207,7 @@ def visibility_to_private(private: bool | None, visibility: str | None) -> bool:
 
 
 def create_repo(
-    session: Session, user: Account, key: RepoKey, *, private: bool, exist_ok: bool = False
+    session: Session, user: Actor, key: RepoKey, *, private: bool, exist_ok: bool = False
 ) -> tuple[Repo, bool]:
     """Create the repo row (the caller makes its first commit). Returns (repo, created)."""
     owner = accounts.find_account(session, key.namespace)
@@ -242,7 +249,7 @@ def _refuse_if_held(session: Session, repo: Repo, action: str) -> None:
         raise HeldRevisionError(f"Cannot {action} {repo.repo_id}: a revision is held by {holders}")
 
 
-def delete_repo(session: Session, user: Account, key: RepoKey) -> None:
+def delete_repo(session: Session, user: Actor, key: RepoKey) -> None:
     repo = get_admin_repo(session, user, key, "delete")
     _refuse_if_held(session, repo, "delete")
     # Children first, so the delete works the same with or without ON DELETE CASCADE support.
@@ -257,7 +264,7 @@ def delete_repo(session: Session, user: Account, key: RepoKey) -> None:
     session.flush()
 
 
-def move_repo(session: Session, user: Account, source: RepoKey, target: RepoKey) -> Repo:
+def move_repo(session: Session, user: Actor, source: RepoKey, target: RepoKey) -> Repo:
     repo = get_admin_repo(session, user, source, "move")
     if source.repo_type != target.repo_type:
         raise BadRequestError("A repo cannot change type when moved")
@@ -285,7 +292,7 @@ def move_repo(session: Session, user: Account, source: RepoKey, target: RepoKey)
 
 def update_settings(
     session: Session,
-    user: Account,
+    user: Actor,
     key: RepoKey,
     *,
     private: bool | None = None,
@@ -340,7 +347,7 @@ def refuse_if_commit_held(session: Session, repo: Repo, commit_oid: str, action:
 # Gated access --------------------------------------------------------------------------------
 
 
-def request_access(session: Session, user: Account, repo: Repo, fields: dict[str, Any]) -> AccessRequest:
+def request_access(session: Session, user: Actor, repo: Repo, fields: dict[str, Any]) -> AccessRequest:
     if not repo.gated:
         raise BadRequestError(f"{repo.repo_id} is not gated; no request is needed")
     required = (repo.card_data or {}).get("extra_gated_fields") or {}
@@ -351,11 +358,11 @@ def request_access(session: Session, user: Account, repo: Repo, fields: dict[str
             hint="Fill in every field the repo's card lists under extra_gated_fields.",
         )
     request = session.scalar(
-        select(AccessRequest).where(AccessRequest.repo_id == repo.id, AccessRequest.user_id == user.id)
+        select(AccessRequest).where(AccessRequest.repo_id == repo.id, AccessRequest.user_id == user.account_id)
     )
     status = "accepted" if repo.gated == "auto" else "pending"
     if request is None:
-        request = AccessRequest(repo_id=repo.id, user_id=user.id, status=status, fields=fields)
+        request = AccessRequest(repo_id=repo.id, user_id=user.account_id, status=status, fields=fields)
         session.add(request)
     elif request.status != "accepted":
         request.status, request.fields = status, fields
@@ -366,7 +373,7 @@ def request_access(session: Session, user: Account, repo: Repo, fields: dict[str
 
 
 def list_access_requests(
-    session: Session, user: Account, key: RepoKey, status: str
+    session: Session, user: Actor, key: RepoKey, status: str
 ) -> list[tuple[AccessRequest, Account]]:
     repo = get_admin_repo(session, user, key)
     rows = session.execute(
@@ -379,7 +386,7 @@ def list_access_requests(
 
 
 def decide_access(
-    session: Session, admin: Account, key: RepoKey, username: str, status: str
+    session: Session, admin: Actor, key: RepoKey, username: str, status: str
 ) -> AccessRequest:
     if status not in ("accepted", "rejected", "pending"):
         raise BadRequestError(f"Unknown status '{status}'", hint="Use accepted, rejected or pending.")
@@ -410,7 +417,7 @@ SORT_COLUMNS = {
 
 def list_repos(
     session: Session,
-    user: Account | None,
+    user: Actor | None,
     repo_type: str,
     *,
     search: str | None = None,
@@ -426,8 +433,8 @@ def list_repos(
         if user.is_admin:
             visible = Repo.private.in_([True, False])
         else:
-            member_of = select(Membership.org_id).where(Membership.user_id == user.id)
-            visible = or_(visible, Repo.owner_id == user.id, Repo.owner_id.in_(member_of))
+            member_of = select(Membership.org_id).where(Membership.user_id == user.account_id)
+            visible = or_(visible, Repo.owner_id == user.account_id, Repo.owner_id.in_(member_of))
     query = query.where(visible)
     if author:
         query = query.where(Repo.namespace == author)
@@ -490,7 +497,7 @@ def set_lineage(session: Session, repo: Repo, bases: list[str], relation: str | 
     session.flush()
 
 
-def lineage(session: Session, user: Account | None, repo: Repo) -> dict[str, list[dict[str, Any]]]:
+def lineage(session: Session, user: Actor | None, repo: Repo) -> dict[str, list[dict[str, Any]]]:
     """What the repo was built on, and the visible repos built on it."""
     bases = [
         {"id": edge.base, "relation": edge.relation}
@@ -515,7 +522,7 @@ def lineage(session: Session, user: Account | None, repo: Repo) -> dict[str, lis
 BLOB_HOLDERS_CHECKED = 100
 
 
-def blob_readable_by(session: Session, user: Account | None, sha256: str) -> bool:
+def blob_readable_by(session: Session, user: Actor | None, sha256: str) -> bool:
     """Whether ``user`` may read these bytes through some repo whose history holds them.
 
     Knowing a hash is not access: this is what lets the LFS batch skip an upload and a commit

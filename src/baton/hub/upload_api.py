@@ -21,11 +21,15 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
+from baton.accounts import service as accounts
+from baton.accounts.actor import Actor
+from baton.accounts.http import WriteUser, limit_actions
+from baton.accounts.models import ApiToken
 from baton.core.errors import (
     AuthenticationError,
     BadRequestError,
@@ -34,7 +38,7 @@ from baton.core.errors import (
     RepoNotFoundError,
     RevisionNotFoundError,
 )
-from baton.core.http import MAX_DB_INT, OptionalUser, RequiredUser, RuntimeDep, read_body
+from baton.core.http import MAX_DB_INT, RuntimeDep, read_body
 from baton.core.runtime import Runtime
 from baton.hub import commits, gitignore, paths, repos
 from baton.hub.hf_api import TYPE_PLURALS, base_url, key_from, ndjson_lines, raw_tail, web_url
@@ -99,7 +103,7 @@ def preupload(
     revision: str,
     request_body: PreuploadRequest,
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
     request: Request,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
@@ -148,12 +152,10 @@ def _lfs_error(oid: str, size: int, code: int, message: str) -> dict[str, Any]:
     return {"oid": oid, "size": size, "error": {"code": code, "message": message}}
 
 
-async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str) -> Response:
+async def lfs_batch(request: Request, user: Actor, repo_type: str, namespace: str, name: str) -> Response:
     runtime: Runtime = request.app.state.runtime
-    from baton.core.http import optional_user  # resolved here: this route is registered by hand
-
-    user = await run_in_threadpool(optional_user, request, runtime)
     key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
+    limit_actions(runtime, request, "upload", user)
     batch = await read_body(request, LfsBatchRequest, "The LFS batch request")
     if batch.operation != "upload":
         raise BadRequestError(
@@ -165,8 +167,6 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
     root = base_url(request, runtime)
 
     def plan() -> list[dict[str, Any]]:
-        if user is None:
-            raise AuthenticationError("Uploading needs a token")
         answers = []
         reused: list[tuple[str, int]] = []
         with runtime.database.session() as session:
@@ -189,7 +189,7 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
                     continue
                 answer: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
                 if commits.blob_needs_upload(session, runtime.store, user, repo, oid):
-                    answer["actions"] = _upload_actions(runtime, root, key, oid, size, multipart)
+                    answer["actions"] = _upload_actions(runtime, root, key, oid, size, multipart, user)
                 else:
                     reused.append((oid, size))
                 answers.append(answer)
@@ -202,9 +202,7 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
         return answers
 
     answers = await run_in_threadpool(plan)
-    any_multipart = any(
-        "chunk_size" in a.get("actions", {}).get("upload", {}).get("header", {}) for a in answers
-    )
+    any_multipart = any("chunk_size" in a.get("actions", {}).get("upload", {}).get("header", {}) for a in answers)
     return JSONResponse(
         {"transfer": "multipart" if any_multipart else "basic", "objects": answers, "hash_algo": "sha256"},
         media_type=LFS_MEDIA_TYPE,
@@ -212,27 +210,50 @@ async def lfs_batch(request: Request, repo_type: str, namespace: str, name: str)
 
 
 def _upload_actions(
-    runtime: Runtime, root: str, key: RepoKey, oid: str, size: int, multipart: bool
+    runtime: Runtime, root: str, key: RepoKey, oid: str, size: int, multipart: bool, user: Actor
 ) -> dict[str, Any]:
     scope = f"{key.repo_type}/{key.namespace}/{key.name}"
-    verify = {"href": root + runtime.signer.sign(f"/api/lfs/{scope}/verify/{oid}")}
+
+    def signed(path: str) -> str:
+        # Bound to the uploader's token, so each use re-checks that the token still may write here.
+        return root + runtime.signer.sign(path, by=user.token_id)
+
+    verify = {"href": signed(f"/api/lfs/{scope}/verify/{oid}")}
     if not multipart or size < MULTIPART_THRESHOLD:
-        href = root + runtime.signer.sign(f"/api/lfs/{scope}/objects/{oid}/{size}")
-        return {"upload": {"href": href, "header": {}}, "verify": verify}
+        return {"upload": {"href": signed(f"/api/lfs/{scope}/objects/{oid}/{size}"), "header": {}}, "verify": verify}
     upload_id = secrets.token_urlsafe(16).replace("-", "x")
     header: dict[str, str] = {"chunk_size": str(PART_SIZE)}
     for part in range(1, math.ceil(size / PART_SIZE) + 1):
-        header[f"{part:05d}"] = root + runtime.signer.sign(
-            f"/api/lfs/{scope}/parts/{oid}/{size}/{upload_id}/{part}"
-        )
-    complete = root + runtime.signer.sign(f"/api/lfs/{scope}/complete/{oid}/{size}/{upload_id}")
+        header[f"{part:05d}"] = signed(f"/api/lfs/{scope}/parts/{oid}/{size}/{upload_id}/{part}")
+    complete = signed(f"/api/lfs/{scope}/complete/{oid}/{size}/{upload_id}")
     return {"upload": {"href": complete, "header": header}, "verify": verify}
 
 
-def _verify_link(request: Request, runtime: Runtime) -> None:
-    runtime.signer.verify(
-        request.url.path, request.query_params.get("expires"), request.query_params.get("signature")
-    )
+def signed_link_uploader(request: Request, runtime: RuntimeDep, repo_type: str, namespace: str, name: str) -> Actor:
+    """The uploader a signed upload link stands for, while its token may still write to the repo.
+
+    The signature proves Baton issued the link; the token named in it must still be valid (not
+    revoked or expired) and still have write access to the repo, checked at every use. As a
+    dependency it runs before the request's body is read or validated.
+    """
+    query = request.query_params
+    token_id = runtime.signer.verify(request.url.path, query.get("expires"), query.get("signature"), query.get("by"))
+    if token_id is None:
+        raise AuthenticationError("This upload link names no uploader", hint="Ask the LFS batch API for a new link.")
+    key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
+    with runtime.database.session() as session:
+        token = session.get(ApiToken, token_id)
+        if token is None:
+            raise AuthenticationError(
+                "This upload link's token no longer exists", hint="Upload again with a valid token."
+            )
+        user = accounts.actor_from_token(session, token)
+        repos.get_writable_repo(session, user, key)
+    limit_actions(runtime, request, "upload", user)
+    return user
+
+
+SignedUploader = Annotated[Actor, Depends(signed_link_uploader)]
 
 
 def _body_chunks(request: Request) -> Iterator[bytes]:
@@ -268,9 +289,15 @@ def _granting_repo(runtime: Runtime, repo_type: str, namespace: str, name: str, 
 
 @router.put("/api/lfs/{repo_type}/{namespace}/{name}/objects/{oid}/{size}")
 async def upload_object(
-    repo_type: str, namespace: str, name: str, oid: str, size: ByteCount, request: Request, runtime: RuntimeDep
+    repo_type: str,
+    namespace: str,
+    name: str,
+    oid: str,
+    size: ByteCount,
+    request: Request,
+    runtime: RuntimeDep,
+    _uploader: SignedUploader,
 ) -> Response:
-    _verify_link(request, runtime)
     check_sha256(oid)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) != size:
@@ -300,8 +327,8 @@ async def upload_part(
     part: PartNumber,
     request: Request,
     runtime: RuntimeDep,
+    _uploader: SignedUploader,
 ) -> Response:
-    _verify_link(request, runtime)
     check_sha256(oid)
     if not UPLOAD_ID_PATTERN.match(upload_id):
         raise BadRequestError("Malformed part link")
@@ -327,8 +354,8 @@ async def complete_upload(
     upload_id: str,
     request: Request,
     runtime: RuntimeDep,
+    _uploader: SignedUploader,
 ) -> Response:
-    _verify_link(request, runtime)
     check_sha256(oid)
     if not UPLOAD_ID_PATTERN.match(upload_id):
         raise BadRequestError("Malformed completion link")
@@ -355,9 +382,8 @@ async def verify_object(
     oid: str,
     request: Request,
     runtime: RuntimeDep,
-    user: OptionalUser,
+    _uploader: SignedUploader,
 ) -> Response:
-    _verify_link(request, runtime)
     check_sha256(oid)
     claimed = (await read_body(request, VerifyRequest, "The LFS verify request")).size
     key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
@@ -386,9 +412,10 @@ async def commit(
     revision: str,
     request: Request,
     runtime: RuntimeDep,
-    user: RequiredUser,
+    user: WriteUser,
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
+    limit_actions(runtime, request, "upload", user)
     branch, _ = raw_tail(request, f"/{namespace}/{name}/commit/")
     if request.query_params.get("create_pr") in ("1", "true", "True"):
         raise BadRequestError(
@@ -401,9 +428,7 @@ async def commit(
     def run() -> dict[str, Any]:
         with runtime.database.session() as session:
             repo = repos.get_writable_repo(session, user, key)
-            prepared = commits.prepare_commit(
-                session, runtime.store, runtime.settings, user, repo, operations
-            )
+            prepared = commits.prepare_commit(session, runtime.store, runtime.settings, user, repo, operations)
         with runtime.database.session(write=True) as session:
             repo = repos.get_writable_repo(session, user, key)
             new = commits.apply_commit(
@@ -431,14 +456,16 @@ async def commit(
 def install_lfs_routes(app_router: APIRouter) -> None:
     """LFS batch URLs end in ``<name>.git/...``, which path parameters cannot split cleanly."""
 
-    async def model_batch(namespace: str, repo_git: str, request: Request) -> Response:
-        return await lfs_batch(request, "model", namespace, repo_git.removesuffix(".git"))
+    async def model_batch(namespace: str, repo_git: str, request: Request, user: WriteUser) -> Response:
+        return await lfs_batch(request, user, "model", namespace, repo_git.removesuffix(".git"))
 
-    async def typed_batch(type_plural: str, namespace: str, repo_git: str, request: Request) -> Response:
+    async def typed_batch(
+        type_plural: str, namespace: str, repo_git: str, request: Request, user: WriteUser
+    ) -> Response:
         repo_type = TYPE_PLURALS.get(type_plural)
         if repo_type is None:
             raise BadRequestError(f"Unknown repo type '{type_plural}'")
-        return await lfs_batch(request, repo_type, namespace, repo_git.removesuffix(".git"))
+        return await lfs_batch(request, user, repo_type, namespace, repo_git.removesuffix(".git"))
 
     app_router.add_api_route("/{namespace}/{repo_git}/info/lfs/objects/batch", model_batch, methods=["POST"])
     app_router.add_api_route(

@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from baton.accounts.http import OptionalUser, WriteUser
 from baton.core.errors import NotFoundError
-from baton.core.http import DbId, OptionalUser, RequiredUser, RuntimeDep
+from baton.core.http import DbId, RuntimeDep
 from baton.hub import commits, repos
 from baton.hub.hf_api import iso, key_from
 from baton.hub.models import Repo
@@ -52,7 +53,7 @@ def repo_provenance(
 
 @router.post("/api/{type_plural}/{namespace}/{name}/provenance/scan")
 def request_scan(
-    type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: RequiredUser, revision: str | None = None
+    type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: WriteUser, revision: str | None = None
 ) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:

@@ -59,7 +59,7 @@ from baton.provenance.source import FloatArray, TensorMeta, TensorSource
 from baton.storage import BlobStore
 
 if TYPE_CHECKING:
-    from baton.accounts.models import Account
+    from baton.accounts.actor import Actor
     from baton.core.runtime import Runtime
 
 __all__ = [
@@ -790,7 +790,7 @@ class HubCheckpoint(SafetensorsCheckpoint):
 
 def open_hub_checkpoint(
     runtime: Runtime,
-    user: Account | str | None,
+    user: Actor | str | None,
     repo_type: str | None,
     repo_id: str,
     revision: str | None = None,
@@ -798,14 +798,14 @@ def open_hub_checkpoint(
     """Open a hub repo at a revision (default branch when None) as the given user would see it.
 
     Private repos the user cannot read are reported as not found; gated repos need approved access.
-    ``user`` is an account, a user name, or None (anonymous). The label is ``repo_id@revision``;
+    ``user`` is an actor, a user name, or None (anonymous). The label is ``repo_id@revision``;
     the resolved commit is kept in ``commit_oid``.
     """
     from baton.accounts import service as accounts
     from baton.hub import commits, repos
 
     with runtime.database.session() as session:
-        account = accounts.get_account(session, user) if isinstance(user, str) else user
+        account = accounts.actor_for(accounts.get_account(session, user)) if isinstance(user, str) else user
         key = repos.parse_repo_id(repo_type, repo_id)
         repo = repos.get_repo(session, account, key)
         repos.check_file_access(session, account, repo)
@@ -817,7 +817,7 @@ def open_hub_checkpoint(
     return HubCheckpoint(runtime.store, entries, label, repo_id=shown, commit_oid=oid)
 
 
-def open_source(spec: str, runtime: Runtime | None = None, user: Account | str | None = None) -> SafetensorsCheckpoint:
+def open_source(spec: str, runtime: Runtime | None = None, user: Actor | str | None = None) -> SafetensorsCheckpoint:
     """A local path when one exists, else a hub model repo id with an optional ``@revision``."""
     if Path(spec).expanduser().exists():
         return LocalCheckpoint(spec)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from baton.accounts.models import Account
+from baton.accounts.actor import Actor
 from baton.core import jobs
 from baton.core.errors import InvalidNameError, NotFoundError
 from baton.core.runtime import Runtime
@@ -305,7 +305,7 @@ def summarize(session: Session, repo: Repo, commit_oid: str) -> dict[str, Any]:
 
 
 def revision_reports(
-    session: Session, user: Account | None, key: repos.RepoKey, revision: str | None
+    session: Session, user: Actor | None, key: repos.RepoKey, revision: str | None
 ) -> tuple[Repo, Commit, list[ProvenanceReport]]:
     repo = repos.get_repo(session, user, key)
     commit = commits.resolve_revision(session, repo, revision)

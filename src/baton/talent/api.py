@@ -12,7 +12,8 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from baton.core.http import MAX_DB_ID, DbId, OptionalUser, QueryCount, RequiredUser, RuntimeDep
+from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, WriteUser
+from baton.core.http import MAX_DB_ID, DbId, QueryCount, RuntimeDep
 from baton.talent import consent as notices
 from baton.talent import groups, matchmaking, retention, service
 from baton.talent.service import CollectionConsent, OpeningFields, ProfileFields
@@ -103,7 +104,7 @@ def search_skills(q: str, lang: Literal["ko", "en"] | None = None, limit: QueryC
 
 
 @router.post("/profile", status_code=201)
-def create_profile(body: NewProfile, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def create_profile(body: NewProfile, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     fields = ProfileFields.model_validate(body.model_dump(exclude={"consent"}, exclude_unset=True))
     with runtime.database.session(write=True) as session:
         profile = service.create_profile(session, user, fields, body.consent)
@@ -118,13 +119,13 @@ def get_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
 
 
 @router.patch("/me")
-def correct_me(body: ProfileFields, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def correct_me(body: ProfileFields, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.own_profile_json(session, service.correct_profile(session, user, body))
 
 
 @router.delete("/me")
-def delete_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def delete_me(runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.delete_profile(session, user)
 
@@ -136,25 +137,25 @@ def export_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
 
 
 @router.post("/me/suspend")
-def suspend_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def suspend_me(runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.own_profile_json(session, service.suspend_profile(session, user))
 
 
 @router.post("/me/resume")
-def resume_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def resume_me(runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.own_profile_json(session, service.resume_profile(session, user))
 
 
 @router.post("/me/renew")
-def renew_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def renew_me(runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.own_profile_json(session, service.renew_retention(session, user))
 
 
 @router.post("/me/consents", status_code=201)
-def give_consent(body: ConsentBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def give_consent(body: ConsentBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         row = service.grant_consent(
             session,
@@ -169,13 +170,13 @@ def give_consent(body: ConsentBody, runtime: RuntimeDep, user: RequiredUser) -> 
 
 
 @router.delete("/me/consents/{purpose}")
-def withdraw(purpose: str, runtime: RuntimeDep, user: RequiredUser, recipient: str | None = None) -> dict[str, Any]:
+def withdraw(purpose: str, runtime: RuntimeDep, user: WriteUser, recipient: str | None = None) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.consent_json(session, service.withdraw_consent(session, user, purpose, recipient=recipient))
 
 
 @router.put("/me/visibility")
-def set_visibility(body: VisibilityBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def set_visibility(body: VisibilityBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         profile = service.set_visibility(
             session, user, body.visibility, organizations=body.organizations, hidden_from=body.hidden_from
@@ -184,7 +185,7 @@ def set_visibility(body: VisibilityBody, runtime: RuntimeDep, user: RequiredUser
 
 
 @router.post("/me/automated")
-def set_automated(body: AutomatedBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def set_automated(body: AutomatedBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         profile = service.set_automated_recommendation(session, user, accept=body.accept)
         return service.own_profile_json(session, profile)
@@ -197,7 +198,7 @@ def my_recommendations(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any
 
 
 @router.put("/me/preferences")
-def my_preferences(body: PreferencesBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def my_preferences(body: PreferencesBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return {"openings": service.set_person_preferences(session, user, body.openings)}
 
@@ -209,7 +210,7 @@ def my_matches(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
 
 
 @router.post("/me/reviews", status_code=201)
-def ask_review(body: ReviewBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def ask_review(body: ReviewBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.review_json(service.request_review(session, user, body.subject, body.message))
 
@@ -221,14 +222,14 @@ def my_reviews(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
 
 
 @router.post("/me/provisions", status_code=201)
-def provide_mine(body: ProvisionBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def provide_mine(body: ProvisionBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         profile = service.own_profile(session, user)
         return service.provide_profile(session, user, profile.public_id, body.recipient)
 
 
 @router.post("/me/placement", status_code=201)
-def report_placement(body: PlacementBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def report_placement(body: PlacementBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         placement = service.report_placement(session, user, body.opening)
         return {"opening": placement.opening_id, "month": placement.placed_month}
@@ -241,13 +242,13 @@ def my_invitations(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, An
 
 
 @router.post("/invitations/{invitation_id}/accept")
-def accept_invitation(invitation_id: DbId, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def accept_invitation(invitation_id: DbId, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.invitation_json(service.accept_invitation(session, user, invitation_id))
 
 
 @router.post("/invitations/{invitation_id}/decline")
-def decline_invitation(invitation_id: DbId, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def decline_invitation(invitation_id: DbId, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         service.decline_invitation(session, user, invitation_id)
         return {"declined": True, "message": "The invitation was deleted; Baton keeps nothing about it."}
@@ -267,21 +268,21 @@ def my_groups(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
 
 
 @router.post("/groups", status_code=201)
-def propose_group(body: GroupBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def propose_group(body: GroupBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         group = groups.propose_group(session, user, body.members)
         return groups.group_json(session, group, service.own_profile(session, user))
 
 
 @router.post("/groups/{group_id}/accept")
-def accept_group(group_id: DbId, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def accept_group(group_id: DbId, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         group = groups.accept_group(session, user, group_id)
         return groups.group_json(session, group, service.own_profile(session, user))
 
 
 @router.post("/groups/{group_id}/leave")
-def leave_group(group_id: DbId, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def leave_group(group_id: DbId, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return groups.leave_group(session, user, group_id)
 
@@ -303,7 +304,7 @@ def get_person(public_id: str, runtime: RuntimeDep, user: OptionalUser) -> dict[
 
 
 @router.post("/people/{public_id}/provide", status_code=201)
-def provide(public_id: str, body: ProvisionBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def provide(public_id: str, body: ProvisionBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.provide_profile(session, user, public_id, body.recipient)
 
@@ -327,7 +328,7 @@ def list_openings(
 
 
 @router.post("/openings", status_code=201)
-def create_opening(body: NewOpening, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def create_opening(body: NewOpening, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     fields = OpeningFields.model_validate(body.model_dump(exclude={"organization"}, exclude_unset=True))
     with runtime.database.session(write=True) as session:
         return service.opening_json(session, service.create_opening(session, user, body.organization, fields))
@@ -340,13 +341,13 @@ def get_opening(opening_id: DbId, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.patch("/openings/{opening_id}")
-def update_opening(opening_id: DbId, body: OpeningFields, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def update_opening(opening_id: DbId, body: OpeningFields, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.opening_json(session, service.update_opening(session, user, opening_id, body))
 
 
 @router.post("/openings/{opening_id}/close")
-def close_opening(opening_id: DbId, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def close_opening(opening_id: DbId, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.opening_json(session, service.close_opening(session, user, opening_id))
 
@@ -359,14 +360,14 @@ def opening_recommendations(opening_id: DbId, runtime: RuntimeDep, user: Require
 
 @router.put("/openings/{opening_id}/preferences")
 def opening_preferences(
-    opening_id: DbId, body: OpeningPreferencesBody, runtime: RuntimeDep, user: RequiredUser
+    opening_id: DbId, body: OpeningPreferencesBody, runtime: RuntimeDep, user: WriteUser
 ) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return {"people": service.set_opening_preferences(session, user, opening_id, body.people)}
 
 
 @router.post("/openings/{opening_id}/hires", status_code=201)
-def hire(opening_id: DbId, body: HireBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def hire(opening_id: DbId, body: HireBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         placement = service.record_hire(session, user, opening_id, body.person)
         return {"opening": placement.opening_id, "month": placement.placed_month}
@@ -382,37 +383,36 @@ def placements(runtime: RuntimeDep, challenge: str | None = None) -> dict[str, i
 
 
 @router.get("/reviews")
-def review_queue(runtime: RuntimeDep, user: RequiredUser, status: str | None = "open") -> list[dict[str, Any]]:
+def review_queue(runtime: RuntimeDep, user: OperatorUser, status: str | None = "open") -> list[dict[str, Any]]:
     with runtime.database.session() as session:
         return [service.review_for_operator(session, row) for row in service.list_reviews(session, user, status=status)]
 
 
 @router.post("/reviews/{review_id}/answer")
-def answer_review(review_id: DbId, body: AnswerBody, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def answer_review(review_id: DbId, body: AnswerBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return service.review_json(service.answer_review(session, user, review_id, body.answer))
 
 
 @router.post("/matching-runs", status_code=201)
-def run_matching(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def run_matching(runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         return matchmaking.run_matching(session, user)
 
 
 @router.get("/matching-runs/{run_id}")
-def get_matching_run(run_id: DbId, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def get_matching_run(run_id: DbId, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session() as session:
         return matchmaking.get_matching_run(session, user, run_id)
 
 
 @router.get("/exposure")
-def exposure(runtime: RuntimeDep, user: RequiredUser, top_k: QueryCount = 10) -> list[dict[str, Any]]:
+def exposure(runtime: RuntimeDep, user: OperatorUser, top_k: QueryCount = 10) -> list[dict[str, Any]]:
     with runtime.database.session() as session:
         return matchmaking.exposure(session, user, top_k=max(1, min(top_k, 100)))
 
 
 @router.post("/purge-expired")
-def purge(runtime: RuntimeDep, user: RequiredUser) -> dict[str, int]:
-    service._require_operator(user)
+def purge(runtime: RuntimeDep, user: OperatorUser) -> dict[str, int]:
     with runtime.database.session(write=True) as session:
         return retention.purge_expired(session)

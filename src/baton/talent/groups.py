@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from baton.accounts.models import Account
+from baton.accounts.actor import Actor
 from baton.core.database import utcnow
 from baton.talent import service
 from baton.talent.errors import GroupConflictError, GroupNotFoundError, InvalidGroupError
@@ -65,7 +65,7 @@ def _own_membership(session: Session, profile: TalentProfile, group_id: int) -> 
     return row
 
 
-def propose_group(session: Session, user: Account, members: Sequence[str]) -> TalentGroup:
+def propose_group(session: Session, user: Actor, members: Sequence[str]) -> TalentGroup:
     """Propose moving together with ``members`` (profile ids); they are invited and must each accept."""
     profile = service.own_profile(session, user)
     service._require_active(profile)
@@ -94,7 +94,7 @@ def propose_group(session: Session, user: Account, members: Sequence[str]) -> Ta
     return group
 
 
-def accept_group(session: Session, user: Account, group_id: int) -> TalentGroup:
+def accept_group(session: Session, user: Actor, group_id: int) -> TalentGroup:
     """Agree to move together with the group's other members."""
     profile = service.own_profile(session, user)
     service._require_active(profile)
@@ -125,7 +125,7 @@ def _remove_member(session: Session, row: TalentGroupMember) -> None:
     session.flush()
 
 
-def leave_group(session: Session, user: Account, group_id: int) -> dict[str, Any]:
+def leave_group(session: Session, user: Actor, group_id: int) -> dict[str, Any]:
     """Leave a group (or refuse an invitation) at once; works while suspended too."""
     profile = service.own_profile(session, user)
     row = _own_membership(session, profile, group_id)
@@ -149,7 +149,7 @@ def forget_profile(session: Session, profile_id: int) -> None:
         _remove_member(session, row)
 
 
-def own_groups(session: Session, user: Account) -> list[dict[str, Any]]:
+def own_groups(session: Session, user: Actor) -> list[dict[str, Any]]:
     """The groups the person is in or invited to."""
     profile = service.own_profile(session, user)
     ids = session.scalars(

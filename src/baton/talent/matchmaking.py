@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from baton.accounts.actor import Actor
 from baton.accounts.models import Account
 from baton.core.database import utcnow
 from baton.core.errors import NotFoundError
@@ -140,7 +141,7 @@ def _recommendation_json(rec: Recommendation) -> dict[str, Any]:
     }
 
 
-def recommendations_for_person(session: Session, user: Account, *, limit: int = LIST_LENGTH) -> dict[str, Any]:
+def recommendations_for_person(session: Session, user: Actor, *, limit: int = LIST_LENGTH) -> dict[str, Any]:
     """Open openings ranked for the person (automated; refused or unconsented: a clear error)."""
     profile = service.own_profile(session, user)
     service._require_active(profile)
@@ -170,7 +171,7 @@ def recommendations_for_person(session: Session, user: Account, *, limit: int = 
 
 
 def recommendations_for_opening(
-    session: Session, user: Account, opening_id: int, *, limit: int = LIST_LENGTH
+    session: Session, user: Actor, opening_id: int, *, limit: int = LIST_LENGTH
 ) -> dict[str, Any]:
     """People ranked for an opening, among those visible to the viewer who accept automated ranking."""
     opening = service.writable_opening(session, user, opening_id)
@@ -180,7 +181,7 @@ def recommendations_for_opening(
     people, audience = _participants(session)
     visible: dict[str, tuple[TalentProfile, list[str]]] = {}
     for profile in people:
-        if not profile.automated_recommendation or profile.user_id == user.id:
+        if not profile.automated_recommendation or profile.user_id == user.account_id:
             continue
         items = audience.items_for_organizations(profile, viewer_orgs)
         if items is not None:
@@ -203,7 +204,7 @@ def recommendations_for_opening(
     }
 
 
-def run_matching(session: Session, operator: Account) -> dict[str, Any]:
+def run_matching(session: Session, operator: Actor) -> dict[str, Any]:
     """A non-binding matching (applicant-proposing deferred acceptance) over consenting people and open openings.
 
     A person's list is their own (``PUT /api/talent/me/preferences``) or, if they gave none and
@@ -270,7 +271,7 @@ def run_matching(session: Session, operator: Account) -> dict[str, Any]:
             skipped_groups.append(member_ids)
     result = deferred_acceptance(applicant_prefs, opening_prefs, capacities, groups=matched_groups)
     run = TalentMatchingRun(
-        started_by_id=operator.id,
+        started_by_id=operator.account_id,
         created_at=utcnow(),
         people=len(applicant_prefs),
         openings=len(capacities),
@@ -363,7 +364,7 @@ def _group_outcomes_json(session: Session, run_id: int, *, profile_id: int | Non
     return list(out.values())
 
 
-def get_matching_run(session: Session, operator: Account, run_id: int) -> dict[str, Any]:
+def get_matching_run(session: Session, operator: Actor, run_id: int) -> dict[str, Any]:
     service._require_operator(operator)
     run = session.get(TalentMatchingRun, run_id)
     if run is None:
@@ -371,7 +372,7 @@ def get_matching_run(session: Session, operator: Account, run_id: int) -> dict[s
     return matching_run_json(session, run)
 
 
-def own_matches(session: Session, user: Account) -> list[dict[str, Any]]:
+def own_matches(session: Session, user: Actor) -> list[dict[str, Any]]:
     """The person's proposed place in the latest matching run (non-binding), if any."""
     profile = service.own_profile(session, user)
     latest = session.scalar(select(TalentMatchingRun.id).order_by(TalentMatchingRun.id.desc()).limit(1))
@@ -399,7 +400,7 @@ def own_matches(session: Session, user: Account) -> list[dict[str, Any]]:
     return out
 
 
-def exposure(session: Session, operator: Account, *, top_k: int = 10) -> list[dict[str, Any]]:
+def exposure(session: Session, operator: Actor, *, top_k: int = 10) -> list[dict[str, Any]]:
     """How often each former team's people are recommended to openings, against their share of the pool."""
     service._require_operator(operator)
     people, audience = _participants(session)

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from baton.accounts import service as accounts
-from baton.accounts.models import Account
+from baton.accounts.actor import WRITE, Actor
 from baton.challenge.pages import SESSION_COOKIE, PageUser, csrf_value
 from baton.core.errors import BadRequestError, BatonError
 from baton.core.http import DbId, RuntimeDep
@@ -48,7 +48,7 @@ def _lang(request: Request) -> str:
     return "en" if request.headers.get("accept-language", "").lower().startswith("en") else "ko"
 
 
-def _render(request: Request, user: Account, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def _render(request: Request, user: Actor, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     lang = _lang(request)
     context.setdefault("error", None)
     context.setdefault("done", None)
@@ -81,11 +81,11 @@ async def _checked_form(request: Request) -> FormData:
 # The pages, each as a function of (session, user, lang) -> (template, context).
 
 
-def _home(session: Session, user: Account) -> dict[str, Any]:
+def _home(session: Session, user: Actor) -> dict[str, Any]:
     return {"invitations": [service.invitation_json(row) for row in service.list_invitations(session, user)]}
 
 
-def _profile(session: Session, user: Account, lang: str) -> dict[str, Any]:
+def _profile(session: Session, user: Actor, lang: str) -> dict[str, Any]:
     profile = service.find_profile(session, user)
     context: dict[str, Any] = {
         "profile": None,
@@ -102,15 +102,17 @@ def _profile(session: Session, user: Account, lang: str) -> dict[str, Any]:
     return context
 
 
-def _openings(session: Session, user: Account) -> dict[str, Any]:
-    writable = [org.name for org, role in accounts.organizations_of(session, user) if role in ("write", "admin")]
+def _openings(session: Session, user: Actor) -> dict[str, Any]:
+    writable = [
+        org.name for org, role in accounts.organizations_of(session, user.account_id) if role in ("write", "admin")
+    ]
     return {
         "openings": [service.opening_json(session, row) for row in service.list_openings(session)],
         "organizations": writable,
     }
 
 
-def _recommendations(session: Session, user: Account) -> tuple[dict[str, Any], BatonError | None]:
+def _recommendations(session: Session, user: Actor) -> tuple[dict[str, Any], BatonError | None]:
     reviews: list[dict[str, Any]] = []
     try:
         reviews = [service.review_json(row) for row in service.own_reviews(session, user)]
@@ -166,16 +168,18 @@ def export_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Respon
 
 # Actions: run the service call, then go back to the page (or show it again with the error).
 
-Action = Callable[[Session, Account, FormData], str | None]
+Action = Callable[[Session, Actor, FormData], str | None]
 
 
 async def _act(
-    request: Request, runtime: Runtime, user: Account | None, action: Action, page: str, back: str
+    request: Request, runtime: Runtime, user: Actor | None, action: Action, page: str, back: str
 ) -> Response:
     if user is None:
         return _sign_in(request)
 
     def work(form: FormData) -> str | None:
+        # Forms change things: the signed-in token must hold the write scope, as over the API.
+        user.require(WRITE, "change your talent profile or openings")
         with runtime.database.session(write=True) as session:
             return action(session, user, form)
 
@@ -199,7 +203,7 @@ async def _act(
     return RedirectResponse(target or back, status_code=303)
 
 
-def _create_profile(session: Session, user: Account, form: FormData) -> None:
+def _create_profile(session: Session, user: Actor, form: FormData) -> None:
     if form.get("agree") != "1":
         raise BadRequestError(
             "A profile needs your consent to the collection notice",
@@ -232,7 +236,7 @@ async def create_profile(request: Request, runtime: RuntimeDep, user: PageUser) 
 
 @router.post("/talent/consent")
 async def give_consent(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
-    def action(session: Session, person: Account, form: FormData) -> None:
+    def action(session: Session, person: Actor, form: FormData) -> None:
         service.grant_consent(
             session,
             person,
@@ -248,7 +252,7 @@ async def give_consent(request: Request, runtime: RuntimeDep, user: PageUser) ->
 
 @router.post("/talent/withdraw")
 async def withdraw(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
-    def action(session: Session, person: Account, form: FormData) -> None:
+    def action(session: Session, person: Actor, form: FormData) -> None:
         recipient = str(form.get("recipient") or "") or None
         service.withdraw_consent(session, person, str(form.get("purpose", "")), recipient=recipient)
 
@@ -257,7 +261,7 @@ async def withdraw(request: Request, runtime: RuntimeDep, user: PageUser) -> Res
 
 @router.post("/talent/visibility")
 async def visibility(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
-    def action(session: Session, person: Account, form: FormData) -> None:
+    def action(session: Session, person: Actor, form: FormData) -> None:
         service.set_visibility(
             session,
             person,
@@ -271,7 +275,7 @@ async def visibility(request: Request, runtime: RuntimeDep, user: PageUser) -> R
 
 @router.post("/talent/automated")
 async def automated(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
-    def action(session: Session, person: Account, form: FormData) -> None:
+    def action(session: Session, person: Actor, form: FormData) -> None:
         service.set_automated_recommendation(session, person, accept=form.get("accept") == "1")
 
     return await _act(request, runtime, user, action, "talent_profile.html", "/talent/profile")
@@ -303,7 +307,7 @@ async def resume(request: Request, runtime: RuntimeDep, user: PageUser) -> Respo
 
 @router.post("/talent/delete")
 async def delete(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
-    def action(session: Session, person: Account, form: FormData) -> str:
+    def action(session: Session, person: Actor, form: FormData) -> str:
         if form.get("confirm") != "1":
             raise BadRequestError("Tick the box to confirm the deletion", hint="Deletion cannot be undone.")
         service.delete_profile(session, person)
@@ -316,7 +320,7 @@ async def delete(request: Request, runtime: RuntimeDep, user: PageUser) -> Respo
 async def invitation(
     request: Request, runtime: RuntimeDep, user: PageUser, invitation_id: DbId, answer: str
 ) -> Response:
-    def action(session: Session, person: Account, _form: FormData) -> str:
+    def action(session: Session, person: Actor, _form: FormData) -> str:
         if answer == "accept":
             service.accept_invitation(session, person, invitation_id)
             return "/talent/profile"
@@ -330,7 +334,7 @@ async def invitation(
 
 @router.post("/talent/openings")
 async def post_opening(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
-    def action(session: Session, person: Account, form: FormData) -> None:
+    def action(session: Session, person: Actor, form: FormData) -> None:
         data: dict[str, Any] = {
             "title": str(form.get("title", "")),
             "description": str(form.get("description", "")),
@@ -348,7 +352,7 @@ async def post_opening(request: Request, runtime: RuntimeDep, user: PageUser) ->
 
 @router.post("/talent/review")
 async def review(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
-    def action(session: Session, person: Account, form: FormData) -> None:
+    def action(session: Session, person: Actor, form: FormData) -> None:
         service.request_review(session, person, str(form.get("subject", "")), str(form.get("message", "")))
 
     return await _act(request, runtime, user, action, "talent_recommendations.html", "/talent/recommendations")

@@ -26,10 +26,11 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
+from baton.accounts.actor import Actor
 from baton.accounts.models import ORGANIZATION, Account
 from baton.core import jobs
 from baton.core.database import utcnow
-from baton.core.errors import NotFoundError, PermissionDeniedError
+from baton.core.errors import NotFoundError
 from baton.core.runtime import TeamExit
 from baton.talent import consent as notices
 from baton.talent.errors import (
@@ -238,11 +239,11 @@ def skill_json(code: str) -> dict[str, str]:
     return {"code": concept.code, "label_en": concept.label("en"), "label_ko": concept.label("ko")}
 
 
-def find_profile(session: Session, user: Account) -> TalentProfile | None:
-    return session.scalar(select(TalentProfile).where(TalentProfile.user_id == user.id))
+def find_profile(session: Session, user: Actor) -> TalentProfile | None:
+    return session.scalar(select(TalentProfile).where(TalentProfile.user_id == user.account_id))
 
 
-def own_profile(session: Session, user: Account) -> TalentProfile:
+def own_profile(session: Session, user: Actor) -> TalentProfile:
     profile = find_profile(session, user)
     if profile is None:
         raise NoProfileError(f"'{user.name}' has no talent profile")
@@ -303,10 +304,10 @@ def _organization(session: Session, name: str) -> Account:
     return account
 
 
-def _organization_ids_of(session: Session, user: Account | None) -> set[int]:
+def _organization_ids_of(session: Session, user: Actor | None) -> set[int]:
     if user is None:
         return set()
-    return {org.id for org, _role in accounts.organizations_of(session, user)}
+    return {org.id for org, _role in accounts.organizations_of(session, user.account_id)}
 
 
 def _retention_deadline(now: datetime | None = None) -> datetime:
@@ -406,10 +407,8 @@ def _erase_item(profile: TalentProfile, item: str) -> None:
             setattr(profile, column, None)
 
 
-def create_profile(session: Session, user: Account, fields: ProfileFields, consent: CollectionConsent) -> TalentProfile:
+def create_profile(session: Session, user: Actor, fields: ProfileFields, consent: CollectionConsent) -> TalentProfile:
     """A new profile with the person's consent to collect it (required items plus chosen optional ones)."""
-    if user.kind != "user":
-        raise InvalidProfileError("Only people have talent profiles, not organizations")
     if find_profile(session, user) is not None:
         raise ProfileExistsError(f"'{user.name}' already has a talent profile")
     items = notices.validate_consent_items(notices.COLLECTION, consent.notice_version, consent.optional_items)
@@ -426,7 +425,7 @@ def create_profile(session: Session, user: Account, fields: ProfileFields, conse
     now = utcnow()
     profile = TalentProfile(
         public_id="p-" + secrets.token_hex(6),
-        user_id=user.id,
+        user_id=user.account_id,
         name="",
         contact_email="",
         skills=[],
@@ -465,10 +464,10 @@ def create_profile(session: Session, user: Account, fields: ProfileFields, conse
     return profile
 
 
-def _adopt_former_team(session: Session, user: Account, profile: TalentProfile) -> None:
+def _adopt_former_team(session: Session, user: Actor, profile: TalentProfile) -> None:
     invitation = session.scalars(
         select(TalentInvitation)
-        .where(TalentInvitation.user_id == user.id, TalentInvitation.status == "accepted")
+        .where(TalentInvitation.user_id == user.account_id, TalentInvitation.status == "accepted")
         .order_by(TalentInvitation.id.desc())
     ).first()
     if invitation is not None:
@@ -476,7 +475,7 @@ def _adopt_former_team(session: Session, user: Account, profile: TalentProfile) 
         profile.former_team = invitation.team
 
 
-def correct_profile(session: Session, user: Account, fields: ProfileFields) -> TalentProfile:
+def correct_profile(session: Session, user: Actor, fields: ProfileFields) -> TalentProfile:
     """Correction (Art. 36): effective at once."""
     profile = own_profile(session, user)
     _apply_fields(session, profile, fields, set(collected_items(session, profile)))
@@ -486,7 +485,7 @@ def correct_profile(session: Session, user: Account, fields: ProfileFields) -> T
     return profile
 
 
-def suspend_profile(session: Session, user: Account) -> TalentProfile:
+def suspend_profile(session: Session, user: Actor) -> TalentProfile:
     """Suspension (Art. 37): hidden from everyone and out of every ranking, at once."""
     profile = own_profile(session, user)
     if profile.suspended_at is None:
@@ -496,7 +495,7 @@ def suspend_profile(session: Session, user: Account) -> TalentProfile:
     return profile
 
 
-def resume_profile(session: Session, user: Account) -> TalentProfile:
+def resume_profile(session: Session, user: Actor) -> TalentProfile:
     profile = own_profile(session, user)
     profile.suspended_at = None
     _log(session, profile, "resumption", "processing resumed")
@@ -504,7 +503,7 @@ def resume_profile(session: Session, user: Account) -> TalentProfile:
     return profile
 
 
-def renew_retention(session: Session, user: Account) -> TalentProfile:
+def renew_retention(session: Session, user: Actor) -> TalentProfile:
     """The person asks to be kept: the retention period starts again from today."""
     profile = own_profile(session, user)
     profile.retain_until = _retention_deadline()
@@ -513,7 +512,7 @@ def renew_retention(session: Session, user: Account) -> TalentProfile:
     return profile
 
 
-def set_automated_recommendation(session: Session, user: Account, *, accept: bool) -> TalentProfile:
+def set_automated_recommendation(session: Session, user: Actor, *, accept: bool) -> TalentProfile:
     """Refusing automated recommendation (Art. 37-2) takes the person out of every automated ranking at once."""
     profile = own_profile(session, user)
     profile.automated_recommendation = accept
@@ -566,7 +565,7 @@ def destroy_profile(session: Session, profile: TalentProfile, *, kind: str) -> N
     session.flush()
 
 
-def delete_profile(session: Session, user: Account) -> dict[str, Any]:
+def delete_profile(session: Session, user: Actor) -> dict[str, Any]:
     """Deletion (Art. 36): everything about the person in the talent tables goes, at once."""
     profile = find_profile(session, user)
     if profile is None:
@@ -591,7 +590,7 @@ def delete_profile(session: Session, user: Account) -> dict[str, Any]:
 
 def grant_consent(
     session: Session,
-    user: Account,
+    user: Actor,
     purpose: str,
     notice_version: str,
     items: Sequence[str] = (),
@@ -669,7 +668,7 @@ def _shrink_dependent_consents(session: Session, profile: TalentProfile, collect
             row.items = [item for item in row.items if item in collected]
 
 
-def withdraw_consent(session: Session, user: Account, purpose: str, *, recipient: str | None = None) -> TalentConsent:
+def withdraw_consent(session: Session, user: Actor, purpose: str, *, recipient: str | None = None) -> TalentConsent:
     """Withdrawal, effective at once: withdrawing ``pool`` also makes the profile visible to nobody."""
     profile = own_profile(session, user)
     notices.check_purpose(purpose)
@@ -701,7 +700,7 @@ def withdraw_consent(session: Session, user: Account, purpose: str, *, recipient
 
 def set_visibility(
     session: Session,
-    user: Account,
+    user: Actor,
     visibility: str,
     *,
     organizations: Sequence[str] | None = None,
@@ -790,9 +789,9 @@ class Audience:
                 provided[profile_id].add(recipient_id)
         return cls(consents=active_consents(session, ids), allow=allow, hide=hide, provided=provided)
 
-    def items_for(self, profile: TalentProfile, viewer: Account | None, viewer_orgs: set[int]) -> list[str] | None:
+    def items_for(self, profile: TalentProfile, viewer: Actor | None, viewer_orgs: set[int]) -> list[str] | None:
         """The items ``viewer`` may see of ``profile``, or None when it is hidden from them."""
-        if viewer is not None and viewer.id == profile.user_id:
+        if viewer is not None and viewer.account_id == profile.user_id:
             collected = _consent_items(self.consents[profile.id], notices.COLLECTION)
             return collected if collected is not None else list(notices.REQUIRED_ITEMS)
         if viewer is None:
@@ -822,7 +821,7 @@ class Audience:
         return [item for item in notices.ALL_ITEMS if item in seen]
 
 
-def visible_items(session: Session, viewer: Account | None, profile: TalentProfile) -> list[str] | None:
+def visible_items(session: Session, viewer: Actor | None, profile: TalentProfile) -> list[str] | None:
     return Audience.load(session, [profile.id]).items_for(profile, viewer, _organization_ids_of(session, viewer))
 
 
@@ -830,7 +829,7 @@ def profile_by_public_id(session: Session, public_id: str) -> TalentProfile | No
     return session.scalar(select(TalentProfile).where(TalentProfile.public_id == public_id))
 
 
-def visible_profile(session: Session, viewer: Account | None, public_id: str) -> tuple[TalentProfile, list[str]]:
+def visible_profile(session: Session, viewer: Actor | None, public_id: str) -> tuple[TalentProfile, list[str]]:
     """The profile and the items ``viewer`` may see, or ProfileNotFoundError (404) when hidden."""
     profile = profile_by_public_id(session, public_id)
     items = visible_items(session, viewer, profile) if profile is not None else None
@@ -839,7 +838,7 @@ def visible_profile(session: Session, viewer: Account | None, public_id: str) ->
     return profile, items
 
 
-def visible_profiles(session: Session, viewer: Account | None) -> list[tuple[TalentProfile, list[str]]]:
+def visible_profiles(session: Session, viewer: Actor | None) -> list[tuple[TalentProfile, list[str]]]:
     """Every profile ``viewer`` may see (pool listing and provisions to their organizations)."""
     if viewer is None:
         return []
@@ -847,7 +846,7 @@ def visible_profiles(session: Session, viewer: Account | None) -> list[tuple[Tal
     candidates = list(
         session.scalars(
             select(TalentProfile)
-            .where(TalentProfile.suspended_at.is_(None), TalentProfile.user_id != viewer.id)
+            .where(TalentProfile.suspended_at.is_(None), TalentProfile.user_id != viewer.account_id)
             .order_by(TalentProfile.id)
         )
     )
@@ -949,7 +948,7 @@ def _iso(value: datetime | date | None) -> str | None:
 # Provision (Art. 17).
 
 
-def provide_profile(session: Session, actor: Account, public_id: str, recipient: str) -> dict[str, Any]:
+def provide_profile(session: Session, actor: Actor, public_id: str, recipient: str) -> dict[str, Any]:
     """Provide a profile to a recipient organization: refused unless the person consented to that recipient.
 
     The person may do it (applying), or a member of the recipient organization (retrieving it).
@@ -958,7 +957,7 @@ def provide_profile(session: Session, actor: Account, public_id: str, recipient:
     profile = profile_by_public_id(session, public_id)
     if profile is None:
         raise ProfileNotFoundError(f"No talent profile '{public_id}'")
-    is_owner = profile.user_id == actor.id
+    is_owner = profile.user_id == actor.account_id
     if not is_owner:
         if (
             visible_items(session, actor, profile) is None
@@ -988,7 +987,7 @@ def provide_profile(session: Session, actor: Account, public_id: str, recipient:
     return {"recipient": recipient_account.name, "profile": profile_json(profile, row.items)}
 
 
-def provided_profiles(session: Session, viewer: Account, organization: str) -> list[dict[str, Any]]:
+def provided_profiles(session: Session, viewer: Actor, organization: str) -> list[dict[str, Any]]:
     """Profiles provided to ``organization`` whose consent still stands (for its members)."""
     org = _organization(session, organization)
     accounts.require_namespace_role(session, viewer, org, "read")
@@ -1010,12 +1009,12 @@ def provided_profiles(session: Session, viewer: Account, organization: str) -> l
 # Export (Art. 35).
 
 
-def export_profile(session: Session, user: Account) -> dict[str, Any]:
+def export_profile(session: Session, user: Actor) -> dict[str, Any]:
     """Everything Baton's talent pool holds about the person, as one JSON document."""
     profile = find_profile(session, user)
     invitations = [
         invitation_json(row)
-        for row in session.scalars(select(TalentInvitation).where(TalentInvitation.user_id == user.id))
+        for row in session.scalars(select(TalentInvitation).where(TalentInvitation.user_id == user.account_id))
     ]
     if profile is None:
         if not invitations:
@@ -1120,7 +1119,7 @@ def _apply_opening(opening: TalentOpening, fields: OpeningFields) -> None:
         raise InvalidOpeningError("The opening ends before it starts", hint="Check starts_on and ends_on.")
 
 
-def create_opening(session: Session, user: Account, organization: str, fields: OpeningFields) -> TalentOpening:
+def create_opening(session: Session, user: Actor, organization: str, fields: OpeningFields) -> TalentOpening:
     """Post an opening for ``organization`` (write or admin role there).
 
     There is deliberately no field to exclude another organization's people: agreements between
@@ -1136,7 +1135,7 @@ def create_opening(session: Session, user: Account, organization: str, fields: O
         places=1,
         location="",
         status=OPENING_OPEN,
-        created_by_id=user.id,
+        created_by_id=user.account_id,
         created_at=now,
         updated_at=now,
     )
@@ -1153,7 +1152,7 @@ def get_opening(session: Session, opening_id: int) -> TalentOpening:
     return opening
 
 
-def writable_opening(session: Session, user: Account, opening_id: int) -> TalentOpening:
+def writable_opening(session: Session, user: Actor, opening_id: int) -> TalentOpening:
     opening = get_opening(session, opening_id)
     org = session.get(Account, opening.organization_id)
     assert org is not None
@@ -1161,7 +1160,7 @@ def writable_opening(session: Session, user: Account, opening_id: int) -> Talent
     return opening
 
 
-def update_opening(session: Session, user: Account, opening_id: int, fields: OpeningFields) -> TalentOpening:
+def update_opening(session: Session, user: Actor, opening_id: int, fields: OpeningFields) -> TalentOpening:
     opening = writable_opening(session, user, opening_id)
     _apply_opening(opening, fields)
     opening.updated_at = utcnow()
@@ -1169,7 +1168,7 @@ def update_opening(session: Session, user: Account, opening_id: int, fields: Ope
     return opening
 
 
-def close_opening(session: Session, user: Account, opening_id: int) -> TalentOpening:
+def close_opening(session: Session, user: Actor, opening_id: int) -> TalentOpening:
     opening = writable_opening(session, user, opening_id)
     opening.status = OPENING_CLOSED
     opening.updated_at = utcnow()
@@ -1212,7 +1211,7 @@ def opening_json(session: Session, opening: TalentOpening) -> dict[str, Any]:
 # Preferences (the person's and the opening owner's own ranked lists).
 
 
-def set_person_preferences(session: Session, user: Account, opening_ids: Sequence[int]) -> list[int]:
+def set_person_preferences(session: Session, user: Actor, opening_ids: Sequence[int]) -> list[int]:
     """Replace the person's ranked list of openings; every id must name an open opening."""
     profile = own_profile(session, user)
     _require_active(profile)
@@ -1238,7 +1237,7 @@ def set_person_preferences(session: Session, user: Account, opening_ids: Sequenc
     return list(opening_ids)
 
 
-def set_opening_preferences(session: Session, user: Account, opening_id: int, public_ids: Sequence[str]) -> list[str]:
+def set_opening_preferences(session: Session, user: Actor, opening_id: int, public_ids: Sequence[str]) -> list[str]:
     """Replace an opening's ranked list of people: only people visible to its owner may be named."""
     opening = writable_opening(session, user, opening_id)
     if len(set(public_ids)) != len(public_ids):
@@ -1269,7 +1268,7 @@ def set_opening_preferences(session: Session, user: Account, opening_id: int, pu
 # Human review (Art. 37-2).
 
 
-def request_review(session: Session, user: Account, subject: str, message: str = "") -> TalentReview:
+def request_review(session: Session, user: Actor, subject: str, message: str = "") -> TalentReview:
     profile = own_profile(session, user)
     subject = subject.strip()
     if not subject or len(subject) > 200:
@@ -1284,15 +1283,11 @@ def request_review(session: Session, user: Account, subject: str, message: str =
     return review
 
 
-def _require_operator(user: Account) -> None:
-    if not user.is_admin or user.token_role != "write":
-        raise PermissionDeniedError(
-            f"'{user.name}' is not acting as an operator",
-            hint="Human reviews and matching runs are for operators (site admins with a write token).",
-        )
+def _require_operator(user: Actor) -> None:
+    user.require_operator("review talent recommendations or run matching")
 
 
-def list_reviews(session: Session, operator: Account, *, status: str | None = "open") -> list[TalentReview]:
+def list_reviews(session: Session, operator: Actor, *, status: str | None = "open") -> list[TalentReview]:
     _require_operator(operator)
     query = select(TalentReview).order_by(TalentReview.id)
     if status is not None:
@@ -1300,12 +1295,12 @@ def list_reviews(session: Session, operator: Account, *, status: str | None = "o
     return list(session.scalars(query))
 
 
-def own_reviews(session: Session, user: Account) -> list[TalentReview]:
+def own_reviews(session: Session, user: Actor) -> list[TalentReview]:
     profile = own_profile(session, user)
     return list(session.scalars(select(TalentReview).where(TalentReview.profile_id == profile.id)))
 
 
-def answer_review(session: Session, operator: Account, review_id: int, answer: str) -> TalentReview:
+def answer_review(session: Session, operator: Actor, review_id: int, answer: str) -> TalentReview:
     _require_operator(operator)
     review = session.get(TalentReview, review_id)
     if review is None:
@@ -1315,7 +1310,7 @@ def answer_review(session: Session, operator: Account, review_id: int, answer: s
     review.answer = answer.strip()
     review.status = "answered"
     review.answered_at = utcnow()
-    review.answered_by_id = operator.id
+    review.answered_by_id = operator.account_id
     session.flush()
     return review
 
@@ -1375,22 +1370,22 @@ def on_team_exit(session: Session, runtime: Any, exit: TeamExit) -> None:
     session.flush()
 
 
-def list_invitations(session: Session, user: Account) -> list[TalentInvitation]:
+def list_invitations(session: Session, user: Actor) -> list[TalentInvitation]:
     return list(
         session.scalars(
-            select(TalentInvitation).where(TalentInvitation.user_id == user.id).order_by(TalentInvitation.id)
+            select(TalentInvitation).where(TalentInvitation.user_id == user.account_id).order_by(TalentInvitation.id)
         )
     )
 
 
-def _own_invitation(session: Session, user: Account, invitation_id: int) -> TalentInvitation:
+def _own_invitation(session: Session, user: Actor, invitation_id: int) -> TalentInvitation:
     invitation = session.get(TalentInvitation, invitation_id)
-    if invitation is None or invitation.user_id != user.id:
+    if invitation is None or invitation.user_id != user.account_id:
         raise InvitationNotFoundError(f"No invitation {invitation_id} for '{user.name}'")
     return invitation
 
 
-def accept_invitation(session: Session, user: Account, invitation_id: int) -> TalentInvitation:
+def accept_invitation(session: Session, user: Actor, invitation_id: int) -> TalentInvitation:
     """Opt in; the former team is attached to the profile only if the person consents to that item."""
     invitation = _own_invitation(session, user, invitation_id)
     invitation.status = "accepted"
@@ -1402,7 +1397,7 @@ def accept_invitation(session: Session, user: Account, invitation_id: int) -> Ta
     return invitation
 
 
-def decline_invitation(session: Session, user: Account, invitation_id: int) -> None:
+def decline_invitation(session: Session, user: Actor, invitation_id: int) -> None:
     """Declining deletes the invitation: nothing about the person is kept."""
     session.delete(_own_invitation(session, user, invitation_id))
     session.flush()
@@ -1445,7 +1440,7 @@ def _record_placement(
     return placement
 
 
-def record_hire(session: Session, user: Account, opening_id: int, public_id: str) -> TalentPlacement:
+def record_hire(session: Session, user: Actor, opening_id: int, public_id: str) -> TalentPlacement:
     """The opening's owner marks a person hired (the person must be visible to them)."""
     opening = writable_opening(session, user, opening_id)
     profile = profile_by_public_id(session, public_id)
@@ -1456,7 +1451,7 @@ def record_hire(session: Session, user: Account, opening_id: int, public_id: str
     return _record_placement(session, profile, opening, "owner")
 
 
-def report_placement(session: Session, user: Account, opening_id: int | None = None) -> TalentPlacement:
+def report_placement(session: Session, user: Actor, opening_id: int | None = None) -> TalentPlacement:
     """The person reports that they found a new place (through an opening or elsewhere)."""
     profile = own_profile(session, user)
     opening = get_opening(session, opening_id) if opening_id is not None else None

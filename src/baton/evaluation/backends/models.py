@@ -112,7 +112,7 @@ def resolve_hub(runtime: Runtime, spec: str, user: str | None = None, *, system:
     repo_id, _, revision = spec.partition("@")
     repo_id = repo_id.removeprefix("models/")
     with runtime.database.session() as session:
-        account = accounts.get_account(session, user) if user is not None else None
+        account = accounts.act_as(session, user) if user is not None else None
         key = repos.parse_repo_id("model", repo_id)
         if system:
             found = repos.find_repo(session, key)

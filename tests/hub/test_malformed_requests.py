@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from baton.accounts import service as accounts
 from baton.core.runtime import Runtime
 
 from .test_bad_input import (
@@ -176,8 +177,11 @@ def test_preupload_bodies_of_the_wrong_shape_are_a_400(client: TestClient, bob: 
     assert_error(response, 400, "BadRequest")
 
 
-def signed(runtime: Runtime, path: str) -> str:
-    return runtime.signer.sign(path)
+def signed(runtime: Runtime, headers: dict[str, str], path: str) -> str:
+    """``path`` signed as the LFS batch API signs it for the holder of the token in ``headers``."""
+    with runtime.database.session() as session:
+        _actor, token = accounts.authenticate_token(session, headers["Authorization"].removeprefix("Bearer "))
+    return runtime.signer.sign(path, by=token.id)
 
 
 @pytest.mark.parametrize(
@@ -196,7 +200,7 @@ def test_multipart_completion_with_a_bad_part_number_is_a_400(
     client: TestClient, runtime: Runtime, bob: dict[str, str], parts: Any
 ) -> None:
     oid = sha256(b"parts")
-    url = signed(runtime, f"/api/lfs/model/{BOB_REPO}/complete/{oid}/5/upload1")
+    url = signed(runtime, bob, f"/api/lfs/model/{BOB_REPO}/complete/{oid}/5/upload1")
     assert_error(client.post(url, json={"oid": oid, "parts": parts}), 400, "BadRequest")
 
 
@@ -204,11 +208,11 @@ def test_numbers_in_signed_links_out_of_range_are_a_400(
     client: TestClient, runtime: Runtime, bob: dict[str, str]
 ) -> None:
     oid = sha256(b"x")
-    too_big = signed(runtime, f"/api/lfs/model/{BOB_REPO}/objects/{oid}/{2**70}")
+    too_big = signed(runtime, bob, f"/api/lfs/model/{BOB_REPO}/objects/{oid}/{2**70}")
     assert_error(client.put(too_big, content=b"x"), 400, "BadRequest")
-    part = signed(runtime, f"/api/lfs/model/{BOB_REPO}/parts/{oid}/1/upload1/10001")
+    part = signed(runtime, bob, f"/api/lfs/model/{BOB_REPO}/parts/{oid}/1/upload1/10001")
     assert_error(client.put(part, content=b"x"), 400, "BadRequest")
-    verify = signed(runtime, f"/api/lfs/model/{BOB_REPO}/verify/{oid}")
+    verify = signed(runtime, bob, f"/api/lfs/model/{BOB_REPO}/verify/{oid}")
     assert_error(client.post(verify, json={"oid": oid, "size": "1"}), 400, "BadRequest")
 
 
@@ -217,3 +221,11 @@ def test_lfs_pointer_lines_still_accept_what_the_client_sends(client: TestClient
     content = b"\x00lfs bytes"
     oid = lfs_upload(client, BOB_REPO, bob, content)
     commit_ok(client, BOB_REPO, bob, lfs_op("w.dat", oid, len(content)))
+
+
+def test_signed_link_routes_check_the_link_before_reading_the_body(client: TestClient, bob: dict[str, str]) -> None:
+    """Without a valid signature the answer is 401 whatever the body: it tells nothing about the shapes."""
+    oid = sha256(b"x")
+    for url in (f"/api/lfs/model/{BOB_REPO}/complete/{oid}/5/upload1", f"/api/lfs/model/{BOB_REPO}/verify/{oid}"):
+        for content in (b"{nope", b'{"parts": "x", "size": "y"}', b"[]"):
+            assert_error(client.post(url, content=content, headers=JSON), 401, "Unauthorized")

@@ -89,6 +89,18 @@ def find_repo(session: Session, key: RepoKey) -> Repo | None:
     )
 
 
+def find_repo_any_case(session: Session, key: RepoKey, *, besides: Repo | None = None) -> Repo | None:
+    """The repo named as ``key`` but for case (names are unique regardless of case), other than ``besides``."""
+    query = select(Repo).where(
+        Repo.repo_type == key.repo_type,
+        func.lower(Repo.namespace) == key.namespace.lower(),
+        func.lower(Repo.name) == key.name.lower(),
+    )
+    if besides is not None:
+        query = query.where(Repo.id != besides.id)
+    return session.scalar(query)
+
+
 def repo_role(session: Session, user: Actor | None, repo: Repo) -> str | None:
     """The user's role on the repo through its owning namespace (None: no membership)."""
     if user is None:
@@ -205,7 +217,7 @@ def create_repo(
             hint="Create the organization first, or use your own name as the namespace.",
         )
     accounts.require_namespace_role(session, user, owner, "write")
-    existing = find_name_clash(session, key)
+    existing = find_repo_any_case(session, key)
     if existing is not None:
         if exist_ok and existing.namespace == key.namespace and existing.name == key.name:
             return existing, False
@@ -221,18 +233,6 @@ def create_repo(
     session.add(repo)
     session.flush()
     return repo, True
-
-
-def find_name_clash(session: Session, key: RepoKey, *, besides: Repo | None = None) -> Repo | None:
-    """The repo (other than ``besides``) whose id equals ``key`` ignoring case: one name on every client's disk."""
-    query = select(Repo).where(
-        Repo.repo_type == key.repo_type,
-        func.lower(Repo.namespace) == key.namespace.lower(),
-        func.lower(Repo.name) == key.name.lower(),
-    )
-    if besides is not None:
-        query = query.where(Repo.id != besides.id)
-    return session.scalar(query.limit(1))
 
 
 def active_holds(session: Session, repo: Repo, commit_oid: str | None = None) -> list[RevisionHold]:
@@ -275,7 +275,7 @@ def move_repo(session: Session, user: Actor, source: RepoKey, target: RepoKey) -
     accounts.require_namespace_role(session, user, new_owner, "write")
     # The repo itself is no clash (a case-only rename), unless it would not move at all.
     moved = (new_owner.name, target.name) != (repo.namespace, repo.name)
-    clash = find_name_clash(
+    clash = find_repo_any_case(
         session, RepoKey(target.repo_type, new_owner.name, target.name), besides=repo if moved else None
     )
     if clash is not None:

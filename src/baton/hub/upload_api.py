@@ -352,15 +352,18 @@ async def upload_part(
     return Response(status_code=200, headers={"ETag": f'"{etag}"'})
 
 
+# The two routes below read their body only after checking the link, so that a request without
+# a valid signature is a 401 whatever it sends.
+
+
 @router.post("/api/lfs/{repo_type}/{namespace}/{name}/complete/{oid}/{size}/{upload_id}")
-def complete_upload(
+async def complete_upload(
     repo_type: str,
     namespace: str,
     name: str,
     oid: str,
     size: ByteCount,
     upload_id: str,
-    request_body: CompletionRequest,
     request: Request,
     runtime: RuntimeDep,
     _uploader: SignedUploader,
@@ -368,39 +371,48 @@ def complete_upload(
     check_sha256(oid)
     if not UPLOAD_ID_PATTERN.match(upload_id):
         raise BadRequestError("Malformed completion link")
-    numbers = sorted(part.partNumber for part in request_body.parts)
+    completion = await read_body(request, CompletionRequest, "The multipart completion request")
+    numbers = sorted(part.partNumber for part in completion.parts)
     if numbers != list(range(1, len(numbers) + 1)):
         raise BadRequestError("Parts must be numbered 1..N without gaps")
-    runtime.store.complete_multipart(
-        upload_id, numbers, expected_sha256=oid, expected_size=size, max_size=runtime.settings.max_file_size
-    )
-    _granting_repo(runtime, repo_type, namespace, name, oid, size)
+
+    def join() -> None:
+        runtime.store.complete_multipart(
+            upload_id, numbers, expected_sha256=oid, expected_size=size, max_size=runtime.settings.max_file_size
+        )
+        _granting_repo(runtime, repo_type, namespace, name, oid, size)
+
+    await run_in_threadpool(join)
     return Response(status_code=200)
 
 
 @router.post("/api/lfs/{repo_type}/{namespace}/{name}/verify/{oid}")
-def verify_object(
+async def verify_object(
     repo_type: str,
     namespace: str,
     name: str,
     oid: str,
-    request_body: VerifyRequest,
     request: Request,
     runtime: RuntimeDep,
     _uploader: SignedUploader,
 ) -> Response:
     check_sha256(oid)
+    claimed = (await read_body(request, VerifyRequest, "The LFS verify request")).size
     key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
-    with runtime.database.session() as session:
-        repo = repos.find_repo(session, key)
-        # Only bytes that reached this repo verify: the link must not tell whether the store
-        # holds some other repo's blob.
-        received = repo is not None and commits.has_grant(session, repo, oid)
-    if not received or not runtime.store.exists(oid):
-        raise IntegrityError(f"Object {oid} was not received completely", hint="Upload it again.")
-    size = runtime.store.size(oid)
-    if request_body.size not in (None, size):
-        raise IntegrityError(f"Object {oid} has {size} bytes, not {request_body.size}")
+
+    def check() -> None:
+        with runtime.database.session() as session:
+            repo = repos.find_repo(session, key)
+            # Only bytes that reached this repo verify: the link must not tell whether the store
+            # holds some other repo's blob.
+            received = repo is not None and commits.has_grant(session, repo, oid)
+        if not received or not runtime.store.exists(oid):
+            raise IntegrityError(f"Object {oid} was not received completely", hint="Upload it again.")
+        size = runtime.store.size(oid)
+        if claimed not in (None, size):
+            raise IntegrityError(f"Object {oid} has {size} bytes, not {claimed}")
+
+    await run_in_threadpool(check)
     return Response(status_code=200)
 
 

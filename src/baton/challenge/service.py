@@ -325,7 +325,7 @@ def named_repo(session: Session, repo_type: str, name: str) -> Repo | None:
         key = repos.parse_repo_id(repo_type, name)
     except BadRequestError:  # not a repo id (a target model outside the hub, say)
         return None
-    return repos.find_repo(session, key) or repos.find_name_clash(session, key)
+    return repos.find_repo(session, key) or repos.find_repo_any_case(session, key)
 
 
 def seal_if_private(

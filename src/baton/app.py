@@ -11,7 +11,7 @@ from baton import __version__
 from baton.challenge import api as challenge_api
 from baton.challenge import commons_api as challenge_commons_api
 from baton.challenge import pages as challenge_pages
-from baton.core.http import install_error_handlers
+from baton.core.http import BodyLimitMiddleware, body_limits, install_error_handlers
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings, load_settings
 from baton.evaluation import api as evaluation_api
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Cross-domain wiring (baton/wiring.py), so the hub does not import the domains that react to it.
     wire(runtime)
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(runtime))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from baton.core import boundedjson
 from baton.core.errors import BadRequestError
 from baton.evaluation.tasks import parse_rows
-from baton.hub.commits import parse_ndjson_operations
+from baton.hub.commits import CommitHeader, parse_ndjson_operations
 from baton.hub.hf_api import ndjson_lines
 
 from .support import FUZZ, json_values, nested_brackets, refused_or_parsed
@@ -63,7 +63,7 @@ def test_ndjson_commit_payload_is_parsed_or_refused(lines: list[bytes]) -> None:
     outcome = refused_or_parsed(parse, b"\n".join(lines))
     if not isinstance(outcome, BadRequestError):
         header, operations = outcome
-        assert isinstance(header, dict) and len(operations) <= len(lines)
+        assert isinstance(header, CommitHeader) and len(operations) <= len(lines)
 
 
 @FUZZ

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from baton.core.errors import BatonError
 from baton.core.runtime import Runtime
@@ -19,6 +20,14 @@ DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", envvar="BATON_DATA_DIR", help="Data folder (default ./baton-data)."),
 ]
+
+
+def print_table(table: Table) -> None:
+    """A listing is the command's output: to stdout, and when piped wide enough not to wrap."""
+    output = Console()
+    if not output.is_terminal:
+        output.width = 200  # a pipe or a file: do not squeeze the table into 80 columns
+    output.print(table)
 
 
 def open_runtime(data_dir: Path | None) -> Runtime:

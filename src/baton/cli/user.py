@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from baton.accounts import service as accounts
-from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.cli.common import DataDirOption, console, fail, open_runtime, print_table
 from baton.core.database import utcnow
 from baton.core.errors import BatonError
 
@@ -108,11 +107,7 @@ def list_tokens(
                     f"{token.expires_at:%Y-%m-%d}",
                     state,
                 )
-        # The listing is the command's output: stdout, wide enough not to wrap when piped.
-        output = Console()
-        if not output.is_terminal:
-            output = Console(width=200)
-        output.print(table)
+        print_table(table)
     except BatonError as error:
         fail(error)
     finally:

@@ -7,11 +7,10 @@ import logging
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.cli.common import DataDirOption, console, fail, open_runtime, print_table
 from baton.core import jobs
 from baton.core.errors import BadRequestError, BatonError
 from baton.core.job_models import JOB_STATUSES
@@ -121,10 +120,7 @@ def list_command(
                 f"{job.finished_at:%m-%d %H:%M:%S}" if job.finished_at else "",
                 job.locked_by or first_error_line[:200],
             )
-        output = Console()
-        if not output.is_terminal:
-            output.width = 200  # a pipe or a file: do not squeeze the table into 80 columns
-        output.print(table)
+        print_table(table)
     except BatonError as error:
         fail(error)
     finally:

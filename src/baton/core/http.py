@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from baton.core.bodies import Shape, describe_problems, parse_body
-from baton.core.errors import BadRequestError, BatonError
+from baton.core.errors import BadRequestError, BatonError, QuotaExceededError
 from baton.core.runtime import Runtime
 
 logger = logging.getLogger("baton")
@@ -94,6 +97,83 @@ class SafeHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, checked_send)
+
+
+BodyLimitFor = Callable[[str, str], int | None]
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body over its route's limit before it is read into memory (413).
+
+    ``limit_for(method, path)`` gives the limit in bytes, or None for routes that bound their own
+    body as it streams (the signed upload links, which store to disk with the per-file quota).
+    A declared Content-Length over the limit is answered at once; a body sent without one is
+    counted as it arrives and cut off at the limit.
+    """
+
+    def __init__(self, app: ASGIApp, limit_for: BodyLimitFor) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.limit_for(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        too_large = QuotaExceededError(
+            f"The request body is over {limit} bytes, the limit for this route",
+            code="BodyTooLarge",
+            hint="Send large files through LFS uploads (huggingface_hub does), or split the request.",
+        )
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await error_response(too_large)(scope, receive, send)
+            return
+        received = 0
+        refused = False
+
+        async def counted_receive() -> Message:
+            # Past the limit the 413 is sent from here and the route sees the client leave: raising
+            # instead would reach the route's body parser, which answers any read error with a 400.
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    await error_response(too_large)(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def send_unless_refused(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        try:
+            await self.app(scope, counted_receive, send_unless_refused)
+        except ClientDisconnect:
+            if not refused:
+                raise
+
+
+# The NDJSON commit carries inline files; every other body is a small JSON or form document.
+_COMMIT_PATH = re.compile(r"^/api/[^/]+/[^/]+/[^/]+/commit/")
+
+
+def body_limits(runtime: Runtime) -> BodyLimitFor:
+    """The body limit of each route: none on signed upload links, the commit payload's, else the request's."""
+    settings = runtime.settings
+
+    def limit_for(method: str, path: str) -> int | None:
+        if method == "PUT" and path.startswith("/api/lfs/"):
+            return None
+        if _COMMIT_PATH.match(path):
+            return settings.max_commit_payload
+        return settings.max_request_body
+
+    return limit_for
 
 
 def install_error_handlers(app: FastAPI) -> None:

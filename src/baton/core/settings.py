@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     max_file_size: int = Field(default=200 * GIB, description="Largest single file accepted, in bytes")
     max_repo_size: int = Field(default=2000 * GIB, description="Largest total size of one repo's files")
     max_regular_file_size: int = Field(default=10 * 1024 * 1024, description="Largest inline (non-LFS) file")
+    max_commit_payload: int = Field(
+        default=256 * 1024 * 1024, description="Largest NDJSON commit request (its inline files), in bytes"
+    )
+    max_request_body: int = Field(
+        default=16 * 1024 * 1024, description="Largest body of any other request but upload links, in bytes"
+    )
     gc_grace_seconds: int = Field(
         default=24 * 3600, description="Unreferenced blobs younger than this are kept"
     )

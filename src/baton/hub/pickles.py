@@ -521,6 +521,11 @@ class _PickleWalk:
             self.pop_to_mark()
             self.stack.append(_OTHER)
         elif name in _EXTENSION_OPCODES:
+            if not self.declared:
+                # An extension code imports only what copyreg.add_extension registered, and nothing
+                # registers any by default: without a header, loading fails here (random bytes
+                # starting with 0x82 read as EXT1, say).
+                raise _Malformed(f"{name} needs a registered extension code, which unpicklers do not have")
             self.stack.append(
                 self.unsafe(f"uses {name}, which imports a global through copyreg's extension registry", position, name)
             )
@@ -589,9 +594,11 @@ class _PickleWalk:
 @dataclass(frozen=True)
 class _NotAPickle:
     """The bytes stop parsing before STOP; ``damage`` is the refusal to give if they must be a
-    pickle (the import outside the allowlist seen on the way, else where parsing stopped)."""
+    pickle (the import outside the allowlist seen on the way, else where parsing stopped), and
+    ``harmless`` says that nothing refused is imported or called before that point."""
 
     damage: UnsafeFileError
+    harmless: bool
 
 
 def _scan_one_pickle(
@@ -620,7 +627,7 @@ def _scan_one_pickle(
         )
         if declared:
             raise damage from error
-        return _NotAPickle(damage)
+        return _NotAPickle(damage, harmless=walk.pending is None and not isinstance(error, _Uncallable))
     if walk.pending is not None:
         raise walk.pending
     found.update(walk.found)
@@ -642,6 +649,7 @@ class PickleScan:
     format: str | None
     declared: bool = False
     damage: UnsafeFileError | None = None
+    harmless: bool = True
 
 
 def scan_pickle_stream(
@@ -656,7 +664,7 @@ def scan_pickle_stream(
     declared = formats.is_pickle_header(reader.peek(2))
     head = _scan_one_pickle(reader, path, where, found, declared=False)
     if isinstance(head, _NotAPickle):
-        return PickleScan(None, declared, head.damage)
+        return PickleScan(None, declared, head.damage, head.harmless)
     if _is_torch_legacy_magic(head):
         # torch.save(..., _use_new_zipfile_serialization=False): five pickles, then raw storage
         # bytes that torch reads without unpickling, so the scan stops after the fifth.

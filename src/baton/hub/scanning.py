@@ -304,10 +304,26 @@ def _classify_layer(source: _Source, path: str, found: set[str]) -> _Finding:
         return _Finding("pickle")
     named = formats.identify(head, source.size)
     if named.format == "unknown" and pickled.declared and pickled.damage is not None:
-        raise pickled.damage  # it opens as a pickle and is nothing else: a damaged pickle
+        if not pickled.harmless or _named_like_a_pickle(path):
+            # Refused: a damaged pickle that imports or calls something refused before the damage,
+            # or a checkpoint by name that cannot load (an interrupted upload, said early).
+            raise pickled.damage
+        # It opens like a pickle and breaks before anything runs: loading it fails harmlessly, so it
+        # is accepted (random or compressed bytes start with 80 02..05 one time in 16,000).
+        detail = "opens like a pickle but breaks before anything in it runs: " + pickled.damage.message
+        return _Finding("unknown", detail)
     if named.format == "safetensors" and not source.compression:
         return _safetensors(source, path)
     return _Finding(*named)
+
+
+# Names under which people save pickles. The name never lets a pickle through (the content decides
+# that); it only decides whether bytes that cannot load are worth telling the uploader about.
+_PICKLE_SUFFIXES: Final = frozenset({".pkl", ".pickle", ".pk", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".sav"})
+
+
+def _named_like_a_pickle(path: str) -> bool:
+    return any(suffix.lower() in _PICKLE_SUFFIXES for suffix in PurePosixPath(path).suffixes)
 
 
 def _safetensors(source: _Source, path: str) -> _Finding:

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,7 @@ from sqlalchemy import text
 
 from baton.accounts import service as accounts
 from baton.app import create_app
+from baton.core import clock
 from baton.core.database import Database, migrate
 from baton.core.runtime import Runtime
 from baton.core.schema import metadata
@@ -104,6 +106,13 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     runtime = Runtime.open(settings, run_migrations=False)
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def fake_clock() -> Iterator[clock.ManualClock]:
+    """Baton's one clock, stopped at a fixed moment; tests move it with ``advance`` instead of sleeping."""
+    with clock.frozen(datetime(2026, 6, 1, 12, 0, tzinfo=UTC)) as manual:
+        yield manual
 
 
 class Tokens(dict[str, str]):

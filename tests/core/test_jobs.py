@@ -25,7 +25,7 @@ from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from baton.cli.main import app
-from baton.core import jobs
+from baton.core import clock, jobs
 from baton.core.database import utcnow
 from baton.core.errors import BadRequestError, ConfigurationError, ConflictError, NotFoundError
 from baton.core.job_models import Job
@@ -188,7 +188,6 @@ def test_racing_workers_never_run_a_job_twice(runtime: Runtime) -> None:
     def record(_runtime: Runtime, payload: dict[str, Any]) -> int:
         with lock:
             runs.append((payload["n"], threading.current_thread().name))
-        time.sleep(0.002)
         return int(payload["n"])
 
     registry = registry_with(record=record)
@@ -227,12 +226,15 @@ def test_simultaneous_claims_of_one_job_give_it_to_one_worker(runtime: Runtime) 
 # Leases.
 
 
-def test_expired_lease_is_claimed_again_and_a_late_result_is_refused(runtime: Runtime) -> None:
+def test_expired_lease_is_claimed_again_and_a_late_result_is_refused(
+    runtime: Runtime, fake_clock: clock.ManualClock
+) -> None:
     job = enqueue(runtime)
-    first = jobs.claim(runtime.database, "slow-worker", lease_seconds=0.3)
+    first = jobs.claim(runtime.database, "slow-worker", lease_seconds=30)
     assert first is not None
+    fake_clock.advance(timedelta(seconds=29))
     assert jobs.claim(runtime.database, "second-worker", lease_seconds=30) is None  # lease still held
-    time.sleep(0.4)
+    fake_clock.advance(timedelta(seconds=2))
     second = jobs.claim(runtime.database, "second-worker", lease_seconds=30)
     assert second is not None and second.id == job.id
     assert (second.attempts, second.locked_by) == (2, "second-worker")
@@ -253,15 +255,20 @@ def test_expired_lease_is_claimed_again_and_a_late_result_is_refused(runtime: Ru
     assert (stored.status, stored.result, stored.attempts) == ("succeeded", {"by": "second"}, 2)
 
 
-def test_heartbeat_keeps_the_lease(runtime: Runtime) -> None:
+def test_heartbeat_keeps_the_lease(runtime: Runtime, fake_clock: clock.ManualClock) -> None:
     job = enqueue(runtime)
-    assert jobs.claim(runtime.database, "w1", lease_seconds=0.3) is not None
+    assert jobs.claim(runtime.database, "w1", lease_seconds=10) is not None
+    fake_clock.advance(timedelta(seconds=8))
     expiry = jobs.heartbeat(runtime.database, job.id, "w1", lease_seconds=30)
-    assert expiry > utcnow() + timedelta(seconds=20)
-    time.sleep(0.4)
+    assert expiry == utcnow() + timedelta(seconds=30)
+    fake_clock.advance(timedelta(seconds=25))  # past the first lease, inside the extended one
     assert jobs.claim(runtime.database, "w2") is None
+    fake_clock.advance(timedelta(seconds=6))
+    taken = jobs.claim(runtime.database, "w2")
+    assert taken is not None and taken.id == job.id
 
 
+@pytest.mark.integration  # a real heartbeat thread against real time
 def test_worker_heartbeats_while_its_handler_runs(runtime: Runtime) -> None:
     job = enqueue(runtime)
     handler_started = threading.Event()
@@ -485,10 +492,11 @@ def test_jobs_survive_a_restart(settings: Settings, runtime: Runtime) -> None:
 
 def test_stop_finishes_the_job_in_hand(runtime: Runtime) -> None:
     started = threading.Event()
+    stopped = threading.Event()
 
     def slow(_runtime: Runtime, _payload: dict[str, Any]) -> str:
         started.set()
-        time.sleep(0.3)
+        assert stopped.wait(10)  # the worker is told to stop while this job is in hand
         return "whole"
 
     first = enqueue(runtime, "tests.slow")
@@ -499,6 +507,7 @@ def test_stop_finishes_the_job_in_hand(runtime: Runtime) -> None:
     thread.start()
     assert started.wait(10)
     worker.stop()
+    stopped.set()
     thread.join(timeout=10)
     assert not thread.is_alive() and processed == [1]
     assert load(runtime, first.id).result == "whole"

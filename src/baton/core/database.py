@@ -19,6 +19,8 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from baton.core import clock
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 NAMING_CONVENTION = {
@@ -54,7 +56,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The current time from Baton's one clock (:mod:`baton.core.clock`), in UTC."""
+    return clock.now()
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 
+from baton.core import clock
 from baton.core.errors import AuthenticationError
 
 DEFAULT_TTL_SECONDS = 24 * 3600
@@ -30,7 +30,7 @@ class UrlSigner:
 
     def sign(self, path: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, *, by: int | None = None) -> str:
         """Return ``path`` with ``expires``, ``by`` (the token it is issued to) and ``signature`` parameters."""
-        expires = int(time.time()) + ttl_seconds
+        expires = int(clock.now().timestamp()) + ttl_seconds
         holder = "" if by is None else str(by)
         return f"{path}?expires={expires}&by={holder}&signature={self._mac(path, expires, holder)}"
 
@@ -38,15 +38,9 @@ class UrlSigner:
         """Check a signed link; returns the id of the token it was issued to (None: issued to no token)."""
         by = by or ""
         if not expires or not signature or not expires.isdigit() or not (by == "" or (by.isdigit() and len(by) < 19)):
-            raise AuthenticationError(
-                "This upload link is not signed", hint="Ask the LFS batch API for a new link."
-            )
-        if int(expires) < time.time():
-            raise AuthenticationError(
-                "This upload link has expired", hint="Ask the LFS batch API for a new link."
-            )
+            raise AuthenticationError("This upload link is not signed", hint="Ask the LFS batch API for a new link.")
+        if int(expires) < clock.now().timestamp():
+            raise AuthenticationError("This upload link has expired", hint="Ask the LFS batch API for a new link.")
         if not signature.isascii() or not hmac.compare_digest(self._mac(path, int(expires), by), signature):
-            raise AuthenticationError(
-                "This upload link's signature is wrong", hint="Use the link exactly as given."
-            )
+            raise AuthenticationError("This upload link's signature is wrong", hint="Use the link exactly as given.")
         return int(by) if by else None

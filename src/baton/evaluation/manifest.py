@@ -7,10 +7,10 @@ import json
 import platform
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
+from baton.core import clock
 from baton.evaluation.types import Backend, Item
 
 PACKAGES = ("baton", "torch", "transformers", "tokenizers", "numpy", "scipy", "httpx")
@@ -53,7 +53,7 @@ def build_manifest(
     task_part |= {"items_sha256": items_hash(items), "item_count": len(items), "limit": limit}
     return {
         "manifest_version": MANIFEST_VERSION,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created_at": clock.now().isoformat(timespec="seconds"),
         "task": task_part,
         "multiple_choice_by_generation": by_generation,
         "model": {

@@ -27,13 +27,14 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 
+from baton import domains
 from baton.accounts import service as accounts
 from baton.app import create_app
 from baton.core import clock
-from baton.core.database import Database, migrate
+from baton.core.database import Database
 from baton.core.runtime import Runtime
-from baton.core.schema import metadata
 from baton.core.settings import Settings
+from baton.domains import migrate, open_runtime
 
 POSTGRES_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -89,7 +90,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     url = request.getfixturevalue("postgres_url")
     database = Database(url)
-    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    tables = ", ".join(f'"{table.name}"' for table in domains.metadata().sorted_tables)
     with database.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     database.dispose()
@@ -103,7 +104,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.open(settings, run_migrations=False)
+    runtime = open_runtime(settings, run_migrations=False)
     yield runtime
     runtime.close()
 
@@ -156,9 +157,7 @@ class LiveServer:
     def __init__(self, runtime: Runtime) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(runtime=runtime), host="127.0.0.1", port=self.port, log_level="warning"
-        )
+        config = uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -1,45 +1,22 @@
-"""create_app(): wires each domain's routes onto one FastAPI application."""
+"""create_app(): one FastAPI application with the routes every domain registered."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from baton import __version__
-from baton.challenge import api as challenge_api
-from baton.challenge import commons_api as challenge_commons_api
-from baton.challenge import pages as challenge_pages
 from baton.core.http import BodyLimitMiddleware, body_limits, install_error_handlers
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings, load_settings
-from baton.evaluation import api as evaluation_api
-from baton.hub import api as hub_api
-from baton.hub import hf_api, upload_api
-from baton.provenance import api as provenance_api
-from baton.talent import api as talent_api
-from baton.talent import pages as talent_pages
+from baton.domains import open_runtime
 from baton.wiring import wire
-
-# Every router, in the order they are matched: Baton's own and upload routes first, because the
-# HF download routes match broad patterns. ``baton.access`` declares who may call each route.
-ROUTERS: tuple[APIRouter, ...] = (
-    hub_api.router,
-    provenance_api.router,
-    talent_api.router,
-    talent_pages.router,
-    evaluation_api.router,
-    challenge_api.router,
-    challenge_commons_api.router,
-    challenge_pages.router,
-    upload_api.router,
-    hf_api.router,
-)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    runtime = runtime or Runtime.open(settings or load_settings())
+    runtime = runtime or open_runtime(settings or load_settings())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -59,6 +36,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for router in ROUTERS:
+    # Each domain's routers (its domain.py), in the order they are matched: broad HF patterns last.
+    # ``baton.access`` declares who may call each route.
+    for router in runtime.registry.ordered_routers():
         app.include_router(router)
     return app

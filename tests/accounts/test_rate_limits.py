@@ -12,6 +12,7 @@ from baton.core.errors import BadRequestError, RateLimitedError
 from baton.core.ratelimit import DEFAULT_LIMITS, Limit, RateLimiter, parse_limits
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings
+from baton.domains import open_runtime
 
 
 class FakeClock:
@@ -78,7 +79,7 @@ def limited(settings: Settings) -> Iterator[tuple[TestClient, Runtime]]:
     limited_settings = settings.model_copy(
         update={"rate_limits": "vote=2/60,failed-auth=3/60,sign-in=2/60,upload=3/60"}
     )
-    runtime = Runtime.open(limited_settings, run_migrations=False)
+    runtime = open_runtime(limited_settings, run_migrations=False)
     with TestClient(create_app(runtime=runtime), base_url="http://testserver") as client:
         yield client, runtime
     runtime.close()

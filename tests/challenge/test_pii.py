@@ -177,7 +177,7 @@ def test_lines_and_columns() -> None:
 
 
 def test_csv_uses_the_header_as_context() -> None:
-    data = "이름,계좌번호,메모\n홍길동,110-123-456789,없음\n김철수,123-456789-12345,\"여러 줄\n메모 010-2222-3333\"\n"
+    data = '이름,계좌번호,메모\n홍길동,110-123-456789,없음\n김철수,123-456789-12345,"여러 줄\n메모 010-2222-3333"\n'
     found = scan_bytes("people.csv", data.encode())
     assert [(f.kind, f.confidence, f.line, f.field) for f in found] == [
         ("bank_account", "medium", 2, "계좌번호"),

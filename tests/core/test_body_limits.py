@@ -8,14 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from baton.app import create_app
-from baton.core.runtime import Runtime
 from baton.core.settings import Settings
+from baton.domains import open_runtime
 
 
 @pytest.fixture
 def small_limits(settings: Settings) -> Iterator[TestClient]:
     limited = settings.model_copy(update={"max_request_body": 1000, "max_commit_payload": 5000})
-    runtime = Runtime.open(limited, run_migrations=False)
+    runtime = open_runtime(limited, run_migrations=False)
     with TestClient(create_app(runtime=runtime), base_url="http://testserver") as client:
         yield client
     runtime.close()

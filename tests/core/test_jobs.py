@@ -31,6 +31,7 @@ from baton.core.errors import BadRequestError, ConfigurationError, ConflictError
 from baton.core.job_models import Job
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings
+from baton.domains import open_runtime
 
 BATON = Path(sys.executable).with_name("baton")
 HERE = Path(__file__).parent
@@ -476,7 +477,7 @@ def test_jobs_survive_a_restart(settings: Settings, runtime: Runtime) -> None:
     make_past(runtime, held.id)  # that worker died with the old process: its lease runs out
     runtime.close()
 
-    restarted = Runtime.open(settings)
+    restarted = open_runtime(settings)
     try:
         with restarted.database.session() as session:
             assert {job.id for job in jobs.list_jobs(session)} == {queued.id, held.id}

@@ -7,7 +7,8 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
-from baton.core.database import Database, alembic_config
+from baton.core.database import Database
+from baton.domains import alembic_config
 
 NOW = "2026-01-01 00:00:00"
 

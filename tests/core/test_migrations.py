@@ -6,9 +6,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from baton.core.database import Database, alembic_config
+from baton import domains
+from baton.core.database import Database
 from baton.core.runtime import Runtime
-from baton.core.schema import metadata
+from baton.domains import alembic_config
 
 
 def test_migrations_have_one_head(runtime: Runtime) -> None:
@@ -22,5 +23,5 @@ def test_migrated_schema_matches_the_models(runtime: Runtime) -> None:
     database: Database = runtime.database
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": False})
-        differences = compare_metadata(context, metadata)
+        differences = compare_metadata(context, domains.metadata())
     assert differences == [], f"models and migrations differ: {differences}"

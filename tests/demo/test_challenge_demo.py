@@ -23,13 +23,14 @@ from baton.core.settings import Settings
 from baton.demo import challenge_demo
 from baton.demo.challenge_demo import CONTRARIANS, DASOM, GAON, SLUG, STAGE_1, STAGE_2, ChallengeDemoResult
 from baton.demo.seed import seed_demo
+from baton.domains import open_runtime
 from baton.hub import commits, repos
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, ChallengeDemoResult]]:
     folder = tmp_path_factory.mktemp("demo")
-    runtime = Runtime.open(Settings(data_dir=folder / "data", database_url=f"sqlite:///{folder / 'baton.db'}"))
+    runtime = open_runtime(Settings(data_dir=folder / "data", database_url=f"sqlite:///{folder / 'baton.db'}"))
     seed_demo(runtime)
     result = challenge_demo.run_challenge_demo(runtime)
     yield runtime, result

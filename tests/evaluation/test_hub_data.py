@@ -97,9 +97,9 @@ def test_contamination_flags_the_items_found_in_training_data(
     task_path = write_multiple_choice_task(tmp_path)
     items = load_task(task_path).items()
     leaked = [items[1], items[3]]
-    documents = [
-        {"text": "오늘의 이야기. " + item_text(item) + " 그리고 다른 이야기."} for item in leaked
-    ] + [{"text": " ".join(item_text(items[0]).split()[:3]) + " 전혀 다른 문장이 이어진다 정말로 그렇다"}]
+    documents = [{"text": "오늘의 이야기. " + item_text(item) + " 그리고 다른 이야기."} for item in leaked] + [
+        {"text": " ".join(item_text(items[0]).split()[:3]) + " 전혀 다른 문장이 이어진다 정말로 그렇다"}
+    ]
     documents += [{"text": f"관계없는 학습 문장 {index} 하늘 바다 나무"} for index in range(50)]
     training = "\n".join(json.dumps(document, ensure_ascii=False) for document in documents).encode()
     with runtime.database.session(write=True) as session:

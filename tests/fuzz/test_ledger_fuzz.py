@@ -56,7 +56,7 @@ def bundles() -> st.SearchStrategy[str]:
         | nested_brackets()
         | st.text(max_size=40)
         | st.just('{"event": {"seq": 1e400, "kind": 1, "payload": {}, "recorded_at": 0}, "hash": 1, "prev_hash": []}')
-        | st.just('{"event": {"seq": ' + "9" * 5000 + '}}')
+        | st.just('{"event": {"seq": ' + "9" * 5000 + "}}")
     )
     return chains() | st.builds(damaged, chains(), st.integers(0, 20), replacements) | st.text(max_size=300)
 

@@ -224,9 +224,7 @@ RESERVED = ["api", "datasets", "Datasets", "models", "resolve", "healthz"]
 INVALID_ACCOUNT_NAMES = ["..", "a..b", "x" * 97, "", "-x", "ends.", "bob.git", "a/b", "a b"]
 
 
-def test_reserved_and_invalid_account_names_are_refused_and_nothing_is_created(
-    runtime: Runtime, users: Any
-) -> None:
+def test_reserved_and_invalid_account_names_are_refused_and_nothing_is_created(runtime: Runtime, users: Any) -> None:
     with runtime.database.session(write=True) as session:
         alice = accounts.get_account(session, "alice")
         for name in RESERVED:
@@ -412,8 +410,13 @@ def test_lfs_batch_refuses_malformed_requests(client: TestClient, bob: dict[str,
     assert_error(client.post(url, content=b"{nope", headers=bob), 400, "BadRequest")
     assert_error(client.post(url, json={"operation": "download", "objects": []}, headers=bob), 400, "BadRequest")
     assert_error(client.post(url, json={"operation": "upload", "objects": "x"}, headers=bob), 400, "BadRequest")
-    assert_error(client.post("/bob/missing.git/info/lfs/objects/batch", json={"operation": "upload", "objects": []},
-                             headers=bob), 404, "RepoNotFound")
+    assert_error(
+        client.post(
+            "/bob/missing.git/info/lfs/objects/batch", json={"operation": "upload", "objects": []}, headers=bob
+        ),
+        404,
+        "RepoNotFound",
+    )
 
 
 # --- oversize uploads ----------------------------------------------------------------------------
@@ -436,8 +439,12 @@ def test_preupload_refuses_files_over_the_limit(
     # Under the file limit but over the inline limit: sent through LFS, whatever the extension.
     answer = client.post(
         url,
-        json={"files": [{"path": "medium.txt", "size": 101, "sample": sample}, {"path": "small.txt", "size": 100,
-                                                                                "sample": sample}]},
+        json={
+            "files": [
+                {"path": "medium.txt", "size": 101, "sample": sample},
+                {"path": "small.txt", "size": 100, "sample": sample},
+            ]
+        },
         headers=bob,
     )
     assert answer.status_code == 200, answer.text
@@ -450,9 +457,7 @@ def test_lfs_batch_refuses_objects_over_the_limit(
     client: TestClient, runtime: Runtime, bob: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(runtime.settings, "max_file_size", 1000)
-    response = lfs_batch(
-        client, BOB_REPO, bob, [{"oid": "a" * 64, "size": 1001}, {"oid": "b" * 64, "size": 1000}]
-    )
+    response = lfs_batch(client, BOB_REPO, bob, [{"oid": "a" * 64, "size": 1001}, {"oid": "b" * 64, "size": 1000}])
     assert response.status_code == 200
     too_big, fits = response.json()["objects"]
     assert too_big["error"]["code"] == 413
@@ -480,8 +485,9 @@ def test_commit_refuses_files_over_the_limits(
     before = head_of(client, BOB_REPO, bob)
     monkeypatch.setattr(runtime.settings, "max_regular_file_size", 100)
     monkeypatch.setattr(runtime.settings, "max_file_size", 200)
-    body = assert_error(post_commit(client, BOB_REPO, ndjson(file_op("inline.txt", b"x" * 101)), bob), 413,
-                        "QuotaExceeded")
+    body = assert_error(
+        post_commit(client, BOB_REPO, ndjson(file_op("inline.txt", b"x" * 101)), bob), 413, "QuotaExceeded"
+    )
     assert "inline" in body["message"] and "LFS" in body["hint"]
     assert_error(post_commit(client, BOB_REPO, ndjson(lfs_op("w.bin", oid, 300)), bob), 413, "QuotaExceeded")
     assert head_of(client, BOB_REPO, bob) == before
@@ -629,8 +635,11 @@ def test_writing_without_a_role_is_forbidden(client: TestClient, users: Any) -> 
     forbidden(lfs_batch(client, "lab/shared", carol, [{"oid": "a" * 64, "size": 1}]))
     forbidden(client.post("/api/repos/create", json={"name": "mine", "organization": "lab"}, headers=carol))
     forbidden(client.post("/api/models/lab/shared/branch/dev", json={}, headers=carol))
-    assert_error(client.request("DELETE", "/api/repos/delete", json={"name": "shared", "organization": "lab"},
-                                headers=carol), 403, "Forbidden")
+    assert_error(
+        client.request("DELETE", "/api/repos/delete", json={"name": "shared", "organization": "lab"}, headers=carol),
+        403,
+        "Forbidden",
+    )
     # bob may write to lab but not administer it.
     assert_error(client.put("/api/models/lab/shared/settings", json={"private": True}, headers=bob), 403, "Forbidden")
     # A private repo is not even revealed to outsiders.
@@ -701,8 +710,9 @@ def test_readme_with_broken_yaml_is_refused_in_a_commit(client: TestClient, bob:
     assert sorted(item["rfilename"] for item in info["siblings"]) == [".gitattributes", "README.md"]
     # The same card through LFS is refused too.
     oid = lfs_upload(client, BOB_REPO, bob, BROKEN_CARD.encode())
-    assert_error(post_commit(client, BOB_REPO, ndjson(lfs_op("README.md", oid, len(BROKEN_CARD))), bob), 400,
-                 "InvalidYaml")
+    assert_error(
+        post_commit(client, BOB_REPO, ndjson(lfs_op("README.md", oid, len(BROKEN_CARD))), bob), 400, "InvalidYaml"
+    )
     assert head_of(client, BOB_REPO, bob) == before
 
 
@@ -908,8 +918,13 @@ def test_every_error_has_the_one_shape(client: TestClient, runtime: Runtime, use
         ("GET", f"/{BOB_REPO}/resolve/main/missing.txt", {}, 404, "EntryNotFound"),
         ("GET", f"/{BOB_REPO}/resolve/{'0' * 40}/.gitattributes", {}, 404, "RevisionNotFound"),
         ("GET", f"/{BOB_REPO}/resolve/main/..%2Fx", {}, 400, "InvalidPath"),
-        ("GET", f"/{BOB_REPO}/resolve/main/.gitattributes", {"headers": {"Range": "bytes=9999-"}}, 416,
-         "RangeNotSatisfiable"),
+        (
+            "GET",
+            f"/{BOB_REPO}/resolve/main/.gitattributes",
+            {"headers": {"Range": "bytes=9999-"}},
+            416,
+            "RangeNotSatisfiable",
+        ),
         ("GET", "/datasets/bob/target/resolve/main/x", {}, 404, "RepoNotFound"),
         ("GET", "/widgets/bob/target/resolve/main/x", {}, 404, "EntryNotFound"),
         ("GET", f"/api/models/{BOB_REPO}/xet-read-token/main", {}, 501, "XetNotSupported"),
@@ -919,19 +934,49 @@ def test_every_error_has_the_one_shape(client: TestClient, runtime: Runtime, use
         ("POST", "/api/repos/create", {"json": {"name": ".."}, "headers": bob}, 400, "InvalidName"),
         ("POST", "/api/repos/create", {"json": {"name": "target"}, "headers": bob}, 409, "RepoExists"),
         ("POST", "/api/repos/create", {"json": {"name": "x", "type": "widget"}, "headers": bob}, 400, "BadRequest"),
-        ("POST", "/api/repos/create", {"json": {"name": "x", "organization": "nobody"}, "headers": bob}, 404,
-         "NotFound"),
-        ("POST", "/api/repos/create", {"json": {"name": "x", "visibility": "secret"}, "headers": bob}, 400,
-         "BadRequest"),
-        ("POST", "/api/repos/create", {"content": b"not json", "headers": bob | {"Content-Type": "application/json"}},
-         400, "BadRequest"),
-        ("POST", "/api/repos/move", {"json": {"fromRepo": BOB_REPO, "toRepo": BOB_REPO}, "headers": bob}, 409,
-         "RepoExists"),
+        (
+            "POST",
+            "/api/repos/create",
+            {"json": {"name": "x", "organization": "nobody"}, "headers": bob},
+            404,
+            "NotFound",
+        ),
+        (
+            "POST",
+            "/api/repos/create",
+            {"json": {"name": "x", "visibility": "secret"}, "headers": bob},
+            400,
+            "BadRequest",
+        ),
+        (
+            "POST",
+            "/api/repos/create",
+            {"content": b"not json", "headers": bob | {"Content-Type": "application/json"}},
+            400,
+            "BadRequest",
+        ),
+        (
+            "POST",
+            "/api/repos/move",
+            {"json": {"fromRepo": BOB_REPO, "toRepo": BOB_REPO}, "headers": bob},
+            409,
+            "RepoExists",
+        ),
         ("DELETE", "/api/repos/delete", {"json": {"name": "missing"}, "headers": bob}, 404, "RepoNotFound"),
-        ("DELETE", "/api/repos/delete", {"json": {"name": "target", "organization": "bob"}, "headers": carol}, 403,
-         "Forbidden"),
-        ("PUT", f"/api/models/{BOB_REPO}/settings", {"json": {"gated": "sometimes"}, "headers": bob}, 400,
-         "BadRequest"),
+        (
+            "DELETE",
+            "/api/repos/delete",
+            {"json": {"name": "target", "organization": "bob"}, "headers": carol},
+            403,
+            "Forbidden",
+        ),
+        (
+            "PUT",
+            f"/api/models/{BOB_REPO}/settings",
+            {"json": {"gated": "sometimes"}, "headers": bob},
+            400,
+            "BadRequest",
+        ),
         ("POST", f"/api/models/{BOB_REPO}/ask-access", {"json": {}, "headers": carol}, 400, "BadRequest"),
         ("POST", f"/api/models/{BOB_REPO}/holds", {"json": {}, "headers": bob}, 403, "NotOperator"),
         ("DELETE", "/api/holds/999999", {"headers": alice}, 404, "NotFound"),
@@ -940,31 +985,69 @@ def test_every_error_has_the_one_shape(client: TestClient, runtime: Runtime, use
         ("DELETE", f"/api/models/{BOB_REPO}/branch/main", {"headers": bob}, 400, "BadRequest"),
         ("DELETE", f"/api/models/{BOB_REPO}/tag/v9", {"headers": bob}, 404, "RevisionNotFound"),
         ("POST", "/api/validate-yaml", {"json": {"content": BROKEN_CARD}}, 400, "InvalidYaml"),
-        ("POST", f"/api/models/{BOB_REPO}/preupload/main", {"json": {"files": "x"}, "headers": bob}, 400,
-         "BadRequest"),
-        ("POST", f"/{BOB_REPO}.git/info/lfs/objects/batch", {"json": {"operation": "download"}, "headers": bob}, 400,
-         "BadRequest"),
-        ("POST", f"/{BOB_REPO}.git/info/lfs/objects/batch", {"json": {"operation": "upload", "objects": []}}, 401,
-         "Unauthorized"),
+        ("POST", f"/api/models/{BOB_REPO}/preupload/main", {"json": {"files": "x"}, "headers": bob}, 400, "BadRequest"),
+        (
+            "POST",
+            f"/{BOB_REPO}.git/info/lfs/objects/batch",
+            {"json": {"operation": "download"}, "headers": bob},
+            400,
+            "BadRequest",
+        ),
+        (
+            "POST",
+            f"/{BOB_REPO}.git/info/lfs/objects/batch",
+            {"json": {"operation": "upload", "objects": []}},
+            401,
+            "Unauthorized",
+        ),
         ("PUT", f"/api/lfs/model/bob/target/objects/{never_uploaded}/3", {"content": b"abc"}, 401, "Unauthorized"),
         ("POST", verify_link, {"json": {"oid": never_uploaded, "size": 3}}, 400, "IntegrityError"),
         ("POST", commit_url, {"content": b"{oops\n", "headers": bob | nd}, 400, "BadRequest"),
-        ("POST", commit_url, {"content": ndjson({"key": "nope", "value": {}}), "headers": bob | nd}, 400,
-         "BadRequest"),
+        ("POST", commit_url, {"content": ndjson({"key": "nope", "value": {}}), "headers": bob | nd}, 400, "BadRequest"),
         ("POST", commit_url, {"content": ndjson(), "headers": bob | nd}, 400, "BadRequest"),
-        ("POST", commit_url, {"content": ndjson(file_op("a", b"a"), parent="f" * 40), "headers": bob | nd}, 412,
-         "PreconditionFailed"),
-        ("POST", f"/api/models/{BOB_REPO}/commit/nobranch", {"content": ndjson(file_op("a", b"a")),
-                                                             "headers": bob | nd}, 404, "RevisionNotFound"),
-        ("POST", commit_url + "?create_pr=1", {"content": ndjson(file_op("a", b"a")), "headers": bob | nd}, 400,
-         "NotSupported"),
-        ("POST", commit_url, {"content": ndjson({"key": "deletedFile", "value": {"path": "gone.txt"}}),
-                              "headers": bob | nd}, 404, "EntryNotFound"),
-        ("POST", commit_url, {"content": ndjson(file_op(".gitattributes/x", b"a")), "headers": bob | nd}, 409,
-         "PathConflict"),
+        (
+            "POST",
+            commit_url,
+            {"content": ndjson(file_op("a", b"a"), parent="f" * 40), "headers": bob | nd},
+            412,
+            "PreconditionFailed",
+        ),
+        (
+            "POST",
+            f"/api/models/{BOB_REPO}/commit/nobranch",
+            {"content": ndjson(file_op("a", b"a")), "headers": bob | nd},
+            404,
+            "RevisionNotFound",
+        ),
+        (
+            "POST",
+            commit_url + "?create_pr=1",
+            {"content": ndjson(file_op("a", b"a")), "headers": bob | nd},
+            400,
+            "NotSupported",
+        ),
+        (
+            "POST",
+            commit_url,
+            {"content": ndjson({"key": "deletedFile", "value": {"path": "gone.txt"}}), "headers": bob | nd},
+            404,
+            "EntryNotFound",
+        ),
+        (
+            "POST",
+            commit_url,
+            {"content": ndjson(file_op(".gitattributes/x", b"a")), "headers": bob | nd},
+            409,
+            "PathConflict",
+        ),
         ("POST", commit_url, {"content": ndjson(file_op("../a", b"a")), "headers": bob | nd}, 400, "InvalidPath"),
-        ("POST", commit_url, {"content": ndjson(file_op("m.bin", evil_pickle())), "headers": bob | nd}, 400,
-         "UnsafeFile"),
+        (
+            "POST",
+            commit_url,
+            {"content": ndjson(file_op("m.bin", evil_pickle())), "headers": bob | nd},
+            400,
+            "UnsafeFile",
+        ),
     ]
     seen: set[str] = set()
     for method, url, extra, status, code in cases:

@@ -111,9 +111,7 @@ def test_parse_list_base_model_and_language_list() -> None:
 
 
 def test_parse_korean_values_and_body() -> None:
-    card = parse_card(
-        "---\nlicense: other\nlicense_name: 국가 AI 라이선스\ntags: [한국어]\n---\n# 모델 카드\n"
-    )
+    card = parse_card("---\nlicense: other\nlicense_name: 국가 AI 라이선스\ntags: [한국어]\n---\n# 모델 카드\n")
     assert card.license_name == "국가 AI 라이선스"
     assert card.tags == ["한국어"]
 

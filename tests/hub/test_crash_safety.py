@@ -62,7 +62,10 @@ class BatonServer:
     def run_cli(self, *args: str) -> str:
         completed = subprocess.run(
             [str(BATON), *args, "--data-dir", str(self.data_dir)],
-            env=self.env, capture_output=True, text=True, timeout=120,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert completed.returncode == 0, completed.stdout + completed.stderr
         return completed.stdout
@@ -83,7 +86,10 @@ class BatonServer:
         log_start = self.log_path.stat().st_size
         self.process = subprocess.Popen(
             [str(BATON), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(self.data_dir)],
-            env=self.env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -191,8 +197,12 @@ def file_sha256(path: Path) -> str:
 def lfs_batch(server: BatonServer, token: str, repo_id: str, oid: str, size: int) -> dict[str, Any]:
     response = httpx.post(
         f"{server.url}/{repo_id}.git/info/lfs/objects/batch",
-        json={"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": size}],
-              "hash_algo": "sha256"},
+        json={
+            "operation": "upload",
+            "transfers": ["basic"],
+            "objects": [{"oid": oid, "size": size}],
+            "hash_algo": "sha256",
+        },
         headers={"Authorization": f"Bearer {token}", "Accept": LFS_JSON, "Content-Type": LFS_JSON},
         timeout=30,
     )
@@ -228,8 +238,11 @@ def test_sigkill_during_lfs_upload_leaves_no_blob(server: BatonServer, tmp_path:
                 sent += len(chunk)
                 if sent == KILL_UPLOAD_AFTER:
                     # Kill only once the server is visibly writing the body to a temporary file.
-                    wait_until(lambda: max(partial_uploads(server), default=0) >= KILL_UPLOAD_AFTER // 2,
-                               30, "the server to receive part of the body")
+                    wait_until(
+                        lambda: max(partial_uploads(server), default=0) >= KILL_UPLOAD_AFTER // 2,
+                        30,
+                        "the server to receive part of the body",
+                    )
                     server.kill()
                     killed_at["sent"] = sent
                     killed_at["received"] = max(partial_uploads(server))
@@ -258,8 +271,12 @@ def test_sigkill_during_lfs_upload_leaves_no_blob(server: BatonServer, tmp_path:
     verify_href = again["actions"]["verify"]["href"]
     verify = httpx.post(verify_href, json={"oid": oid, "size": UPLOAD_SIZE}, headers=_auth(token), timeout=30)
     assert verify.status_code >= 400
-    commit = _post_commit(server, token, "bob/big", [{"key": "lfsFile", "value": {
-        "path": "big.dat", "algo": "sha256", "oid": oid, "size": UPLOAD_SIZE}}])
+    commit = _post_commit(
+        server,
+        token,
+        "bob/big",
+        [{"key": "lfsFile", "value": {"path": "big.dat", "algo": "sha256", "oid": oid, "size": UPLOAD_SIZE}}],
+    )
     assert commit.status_code >= 400 and "never uploaded" in commit.text, commit.text
     missing = httpx.head(f"{server.url}/bob/big/resolve/main/big.dat", timeout=30)
     assert missing.status_code == 404
@@ -361,12 +378,14 @@ class WriteTransactionProbe:
             return False
         from sqlalchemy import text
 
-        held = self.connection.execute(text(
-            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = current_schema() AND c.relname IN ('refs', 'commits', 'tree_entries')"
-            " AND l.mode IN ('RowShareLock', 'RowExclusiveLock') AND l.pid <> pg_backend_pid()"
-        )).scalar()
+        held = self.connection.execute(
+            text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = current_schema() AND c.relname IN ('refs', 'commits', 'tree_entries')"
+                " AND l.mode IN ('RowShareLock', 'RowExclusiveLock') AND l.pid <> pg_backend_pid()"
+            )
+        ).scalar()
         return bool(held)
 
     def close(self) -> None:
@@ -383,8 +402,14 @@ class WriteTransactionProbe:
 # - last_blob: the store holds the last file, i.e. around the start of that transaction;
 # - in_transaction: the probe sees the server inside that transaction;
 # - answered: the server answered 200.
-KILL_POINTS = [("storing_blobs", 0.0), ("last_blob", 0.0), ("in_transaction", 0.0), ("in_transaction", 0.03),
-               ("in_transaction", 0.08), ("answered", 0.0)]
+KILL_POINTS = [
+    ("storing_blobs", 0.0),
+    ("last_blob", 0.0),
+    ("in_transaction", 0.0),
+    ("in_transaction", 0.03),
+    ("in_transaction", 0.08),
+    ("answered", 0.0),
+]
 
 
 def test_sigkill_during_commit_is_all_or_nothing(server: BatonServer, database_url: str) -> None:

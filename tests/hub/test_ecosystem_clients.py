@@ -68,8 +68,13 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for version, seed in (("v1", 1), ("v2", 2)):
         torch.manual_seed(seed)
         config = GPT2Config(
-            vocab_size=64, n_positions=32, n_embd=16, n_layer=2, n_head=2,
-            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            vocab_size=64,
+            n_positions=32,
+            n_embd=16,
+            n_layer=2,
+            n_head=2,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
         )
         model = GPT2LMHeadModel(config).eval()
@@ -114,7 +119,12 @@ def run_client(
         env["HF_TOKEN"] = token
     return subprocess.run(
         [sys.executable, str(path), *args],
-        env=env, cwd=tmp_path, capture_output=True, text=True, encoding="utf-8", timeout=SUBPROCESS_TIMEOUT,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=SUBPROCESS_TIMEOUT,
     )
 
 
@@ -173,8 +183,9 @@ def test_transformers_loads_model_and_tokenizer_at_revisions(
     files = set(api.list_repo_files("bob/tiny-gpt"))
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= files
 
-    completed = run_client(MODEL_CLIENT, tmp_path, live_server.url, users["bob"], "bob/tiny-gpt", PROMPT,
-                           "main", "v1", first.oid)
+    completed = run_client(
+        MODEL_CLIENT, tmp_path, live_server.url, users["bob"], "bob/tiny-gpt", PROMPT, "main", "v1", first.oid
+    )
     assert completed.returncode == 0, completed.stderr[-4000:]
     loaded = last_json_line(completed)
 
@@ -315,7 +326,9 @@ def test_datasets_loads_csv_jsonl_parquet_and_private_data(
     api.create_repo("bob/private-notes", repo_type="dataset", private=True)
     api.upload_file(
         path_or_fileobj=json.dumps({"note": "비공개 메모", "n": 7}, ensure_ascii=False).encode() + b"\n",
-        path_in_repo="notes.jsonl", repo_id="bob/private-notes", repo_type="dataset",
+        path_in_repo="notes.jsonl",
+        repo_id="bob/private-notes",
+        repo_type="dataset",
     )
 
     repo = "lab/ko-corpus"
@@ -348,8 +361,9 @@ def test_datasets_loads_csv_jsonl_parquet_and_private_data(
     assert last_json_line(owner)["private"]["train"]["rows"] == [{"note": "비공개 메모", "n": 7}]
 
     for token in (None, users["carol"]):
-        refused = run_client(DATASET_CLIENT, tmp_path / ("anon" if token is None else "carol"), live_server.url,
-                             token, private_call)
+        refused = run_client(
+            DATASET_CLIENT, tmp_path / ("anon" if token is None else "carol"), live_server.url, token, private_call
+        )
         assert refused.returncode == 3, refused.stdout[-4000:] + refused.stderr[-4000:]
         error = last_json_line(refused)["private"]
         assert error["error"] == "DatasetNotFoundError", error

@@ -79,9 +79,7 @@ def test_create_upload_download_roundtrip(api: HfApi, tmp_path: Path) -> None:
         "lab/tiny", endpoint=api.endpoint, local_dir=tmp_path / "snap", allow_patterns=["*.json", "sub/*"]
     )
     got = sorted(
-        str(p.relative_to(snapshot))
-        for p in Path(snapshot).rglob("*")
-        if p.is_file() and ".cache" not in p.parts
+        str(p.relative_to(snapshot)) for p in Path(snapshot).rglob("*") if p.is_file() and ".cache" not in p.parts
     )
     assert got == ["config.json", "sub/notes.txt"]
     assert api.file_exists("lab/tiny", "config.json")
@@ -102,9 +100,7 @@ def test_commit_operations_delete_and_parent_commit(api: HfApi) -> None:
         commit_message="add",
     )
     api.delete_file("keep.txt", "bob/ops")
-    second = api.create_commit(
-        "bob/ops", operations=[CommitOperationDelete("a/")], commit_message="drop folder"
-    )
+    second = api.create_commit("bob/ops", operations=[CommitOperationDelete("a/")], commit_message="drop folder")
     assert api.list_repo_files("bob/ops") == [".gitattributes"]
     # A commit based on an old head is refused, as the Hub does (412).
     with pytest.raises(HfHubHTTPError) as raised:
@@ -148,9 +144,7 @@ def test_branches_tags_refs_and_revisions(api: HfApi, tmp_path: Path) -> None:
             "bob/refs", "f.txt", revision="nope", endpoint=api.endpoint, cache_dir=tmp_path / "c"
         )
     with pytest.raises(EntryNotFoundError):
-        huggingface_hub.hf_hub_download(
-            "bob/refs", "missing.txt", endpoint=api.endpoint, cache_dir=tmp_path / "c"
-        )
+        huggingface_hub.hf_hub_download("bob/refs", "missing.txt", endpoint=api.endpoint, cache_dir=tmp_path / "c")
     api.delete_branch("bob/refs", branch="dev/feature")
     api.delete_tag("bob/refs", tag="v1.0")
     refs = api.list_repo_refs("bob/refs")
@@ -254,9 +248,7 @@ def test_move_delete_and_holds(api: HfApi, live_server, users) -> None:  # type:
 def test_cards_lineage_and_listing(api: HfApi, runtime: Runtime) -> None:
     api.create_repo("lab/base")
     api.create_repo("bob/child")
-    card = (
-        "---\nbase_model: lab/base\nbase_model_relation: finetune\nlicense: apache-2.0\ntags: [ko]\n---\n# c\n"
-    )
+    card = "---\nbase_model: lab/base\nbase_model_relation: finetune\nlicense: apache-2.0\ntags: [ko]\n---\n# c\n"
     api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id="bob/child")
     child = api.model_info("bob/child")
     assert child.card_data is not None and child.card_data["license"] == "apache-2.0"
@@ -276,9 +268,7 @@ def test_cards_lineage_and_listing(api: HfApi, runtime: Runtime) -> None:
 
 def test_datasets(api: HfApi, tmp_path: Path) -> None:
     api.create_repo("lab/qa", repo_type="dataset")
-    api.upload_file(
-        path_or_fileobj=b"q,a\n1,2\n", path_in_repo="train.csv", repo_id="lab/qa", repo_type="dataset"
-    )
+    api.upload_file(path_or_fileobj=b"q,a\n1,2\n", path_in_repo="train.csv", repo_id="lab/qa", repo_type="dataset")
     info = api.dataset_info("lab/qa")
     assert [s.rfilename for s in info.siblings or []] == [".gitattributes", "train.csv"]
     path = huggingface_hub.hf_hub_download(
@@ -296,9 +286,7 @@ def test_large_file_multipart_upload(api: HfApi, tmp_path: Path, monkeypatch: py
     payload = os.urandom(12 * 1024 * 1024 + 17)
     api.create_repo("bob/big")
     api.upload_file(path_or_fileobj=payload, path_in_repo="big.dat", repo_id="bob/big")
-    path = huggingface_hub.hf_hub_download(
-        "bob/big", "big.dat", endpoint=api.endpoint, cache_dir=tmp_path / "c"
-    )
+    path = huggingface_hub.hf_hub_download("bob/big", "big.dat", endpoint=api.endpoint, cache_dir=tmp_path / "c")
     assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == hashlib.sha256(payload).hexdigest()
 
 
@@ -317,9 +305,7 @@ def _safetensors(payload: bytes) -> bytes:
     import json
     import struct
 
-    header = json.dumps(
-        {"w": {"dtype": "U8", "shape": [len(payload)], "data_offsets": [0, len(payload)]}}
-    ).encode()
+    header = json.dumps({"w": {"dtype": "U8", "shape": [len(payload)], "data_offsets": [0, len(payload)]}}).encode()
     header += b" " * (-len(header) % 8)
     return struct.pack("<Q", len(header)) + header + payload
 

@@ -31,8 +31,7 @@ def test_auto_gated_repo_accepts_requests_at_once(client: TestClient, users: Any
     bob, carol = users.headers("bob"), users.headers("carol")
     client.post("/api/repos/create", json={"name": "auto", "type": "dataset"}, headers=bob)
     line = (
-        b'{"key":"header","value":{"summary":"add"}}\n'
-        b'{"key":"file","value":{"path":"d.csv","content":"YSxiCjEsMgo="}}'
+        b'{"key":"header","value":{"summary":"add"}}\n{"key":"file","value":{"path":"d.csv","content":"YSxiCjEsMgo="}}'
     )
     committed = client.post(
         "/api/datasets/bob/auto/commit/main", content=line, headers=bob | {"Content-Type": "application/x-ndjson"}

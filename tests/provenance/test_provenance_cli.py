@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from baton.accounts import service as accounts
 from baton.cli.main import app
-from baton.core.runtime import Runtime
 from baton.core.settings import Settings
 from baton.demo.seed import tiny_gpt2_files
+from baton.domains import open_runtime
 from baton.hub import commits, repos
 from baton.provenance import synthetic
 
@@ -57,7 +57,7 @@ def test_compare_prints_the_contract_json_and_exits_zero(tmp_path: Path) -> None
 
 def test_scan_compares_a_hub_repo_against_the_hub(tmp_path: Path, database_url: str) -> None:
     data_dir = tmp_path / "data"
-    runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database_url), run_migrations=False)
+    runtime = open_runtime(Settings(data_dir=data_dir, database_url=database_url), run_migrations=False)
     try:
         with runtime.database.session(write=True) as session:
             user = accounts.actor_for(accounts.create_user(session, "minji"))

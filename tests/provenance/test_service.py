@@ -164,9 +164,7 @@ def test_scan_confirms_a_declared_base_and_flags_an_undeclared_derivation(
     service.fingerprint_revision(runtime, stranger, head(runtime, stranger))
 
     summary = service.scan_revision(runtime, declared.id, head(runtime, declared))
-    assert [check["message"] for check in summary["declared_checks"]] == [
-        "declared finetune of bob/base: confirmed"
-    ]
+    assert [check["message"] for check in summary["declared_checks"]] == ["declared finetune of bob/base: confirmed"]
     assert summary["flags"] == []  # the stranger is compared (same width) and found independent
 
     summary = service.scan_revision(runtime, hidden.id, head(runtime, hidden))

@@ -141,9 +141,7 @@ def test_existing_blob_is_still_verified(blob_store: BlobStore) -> None:
 
 
 @pytest.mark.parametrize("size", [1000, 12 * MIB], ids=["small", "multipart"])
-def test_wrong_sha256_is_refused_and_leaves_nothing(
-    blob_store: BlobStore, leftovers: Leftovers, size: int
-) -> None:
+def test_wrong_sha256_is_refused_and_leaves_nothing(blob_store: BlobStore, leftovers: Leftovers, size: int) -> None:
     data = random.Random(size).randbytes(size)
     claimed = sha(b"something else")
     with pytest.raises(IntegrityError) as caught:
@@ -156,9 +154,7 @@ def test_wrong_sha256_is_refused_and_leaves_nothing(
 
 
 @pytest.mark.parametrize("declared", [9, 11, 0])
-def test_wrong_size_is_refused_and_leaves_nothing(
-    blob_store: BlobStore, leftovers: Leftovers, declared: int
-) -> None:
+def test_wrong_size_is_refused_and_leaves_nothing(blob_store: BlobStore, leftovers: Leftovers, declared: int) -> None:
     data = b"0123456789"
     with pytest.raises(IntegrityError):
         blob_store.put(chunked(data, 2), expected_sha256=sha(data), expected_size=declared)
@@ -328,9 +324,7 @@ def test_multipart_upload(blob_store: BlobStore, leftovers: Leftovers) -> None:
         assert (uploaded.part_number, uploaded.size) == (number, len(parts[number]))
         assert uploaded.etag
     assert not blob_store.exists(sha(data))  # nothing visible before completion
-    info = blob_store.complete_multipart(
-        "upload-1", [1, 2, 3], expected_sha256=sha(data), expected_size=len(data)
-    )
+    info = blob_store.complete_multipart("upload-1", [1, 2, 3], expected_sha256=sha(data), expected_size=len(data))
     assert (info.sha256, info.size) == (sha(data), len(data))
     assert read_all(blob_store, info.sha256) == data
     assert leftovers(blob_store) == []
@@ -409,9 +403,7 @@ def _leave_an_interrupted_write(store: BlobStore) -> int:
     key = store.blob_key(sha(b"crashed"))
     upload = store.client.create_multipart_upload(Bucket=store.bucket, Key=key)
     # With a part, as moto reports a fixed date in the past as every upload's start.
-    store.client.upload_part(
-        Bucket=store.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"x"
-    )
+    store.client.upload_part(Bucket=store.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"x")
     return 2
 
 

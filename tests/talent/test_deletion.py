@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select, text, update
 
+from baton import domains
 from baton.accounts import service as accounts
 from baton.core import jobs
 from baton.core.database import utcnow
 from baton.core.runtime import Runtime
-from baton.core.schema import metadata
 from baton.talent import retention
 from baton.talent.models import TalentProfile, TalentRequest
 
@@ -22,7 +22,7 @@ from .talent_helpers import ML, NLP, Cast, cast, consent, create_profile, listed
 
 __all__ = ["cast"]
 
-TALENT_TABLES = sorted(name for name in metadata.tables if name.startswith("talent_"))
+TALENT_TABLES = sorted(name for name in domains.metadata().tables if name.startswith("talent_"))
 
 
 def _rows(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:

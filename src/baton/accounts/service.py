@@ -155,9 +155,7 @@ def set_membership(session: Session, org: Account, user: Account, role: str) -> 
         )
     if role not in ROLES:
         raise BadRequestError(f"Unknown role '{role}'", hint="Use one of: " + ", ".join(ROLES))
-    membership = session.scalar(
-        select(Membership).where(Membership.org_id == org.id, Membership.user_id == user.id)
-    )
+    membership = session.scalar(select(Membership).where(Membership.org_id == org.id, Membership.user_id == user.id))
     if membership is None:
         membership = Membership(org_id=org.id, user_id=user.id, role=role)
         session.add(membership)

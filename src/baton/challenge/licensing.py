@@ -61,15 +61,13 @@ def _t(
     same_terms: Iterable[str] = (),
     note: str = "",
 ) -> LicenseTerms:
-    return LicenseTerms(
-        id_, family, commercial, derivatives, frozenset(share_alike), frozenset(same_terms), rank, note
-    )
+    return LicenseTerms(id_, family, commercial, derivatives, frozenset(share_alike), frozenset(same_terms), rank, note)
 
 
 _OPENRAIL_M = ("openrail", "creativeml-openrail-m", "bigscience-openrail-m", "openrail++", "bigscience-bloom-rail-1.0")
 _RAIL_NOTE = "OpenRAIL: the use restrictions must be passed on to every user of the derivative"
 _LLAMA_NOTE = (
-    "{name}: ship a copy of the license and the acceptable use policy, display \"Built with Llama\" and "
+    '{name}: ship a copy of the license and the acceptable use policy, display "Built with Llama" and '
     "start the model's name with \"Llama\"; products over 700 million monthly users need Meta's permission"
 )
 

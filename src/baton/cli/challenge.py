@@ -475,9 +475,7 @@ def vote(
     from baton.challenge import service
 
     def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
-        return service.record_vote(
-            session, slug, stage, battle, voter=accounts.act_as(session, voter), choice=choice
-        )
+        return service.record_vote(session, slug, stage, battle, voter=accounts.act_as(session, voter), choice=choice)
 
     recorded = _act(data_dir, action)
     console.print(f"vote {choice} on {battle} recorded as {recorded.get('voter')}")

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from baton import domains
 from baton.core.errors import BatonError
 from baton.core.runtime import Runtime
 from baton.core.settings import load_settings
@@ -31,7 +32,7 @@ def print_table(table: Table) -> None:
 
 
 def open_runtime(data_dir: Path | None) -> Runtime:
-    return Runtime.open(load_settings(data_dir=data_dir))
+    return domains.open_runtime(load_settings(data_dir=data_dir))
 
 
 def fail(error: BatonError) -> None:

@@ -29,9 +29,8 @@ WorkerOption = Annotated[
 
 
 def _start_worker(runtime: Runtime) -> jobs.Worker:
-    from baton.challenge import timer
-
-    timer.ensure_sweep(runtime)  # challenge finality and embargoes on a timer (one job per hour)
+    for action in runtime.registry.startup:  # e.g. the challenge's hourly finality sweep
+        action(runtime)
     worker = jobs.Worker(runtime)
     threading.Thread(target=worker.run, name="baton-worker", daemon=True).start()
     return worker

@@ -14,12 +14,13 @@ from baton.cli.common import DataDirOption, console, fail, open_runtime, print_t
 from baton.core import jobs
 from baton.core.errors import BadRequestError, BatonError
 from baton.core.job_models import JOB_STATUSES
+from baton.core.runtime import Runtime
 
 jobs_app = typer.Typer(help="The background job table.", no_args_is_help=True)
 
 
-def _registry_with(handlers: list[str]) -> jobs.JobRegistry:
-    registry = jobs.default_registry()
+def _registry_with(runtime: Runtime, handlers: list[str]) -> jobs.JobRegistry:
+    registry = runtime.registry.job_registry()
     for entry in handlers:
         kind, separator, target = entry.partition("=")
         if not separator or ":" not in target:
@@ -67,15 +68,13 @@ def worker(
         log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[log_handler])
     try:
-        registry = _registry_with(handler or [])
+        registry = _registry_with(runtime, handler or [])
         kind_list = [kind.strip() for kind in kinds.split(",") if kind.strip()] if kinds else None
         job_worker = jobs.Worker(
             runtime, registry, kinds=kind_list, lease_seconds=lease_seconds, poll_seconds=poll_seconds
         )
-        from baton.challenge import timer
-
-        if timer.FINALIZE_JOB in job_worker.kinds:  # challenge finality and embargoes, hourly
-            timer.ensure_sweep(runtime)
+        for action in runtime.registry.startup:  # e.g. the challenge's hourly finality sweep
+            action(runtime)
         restore_signals = job_worker.install_signal_handlers()
         try:
             job_worker.run(until_idle=once)

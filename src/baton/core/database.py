@@ -1,8 +1,8 @@
 """Database engine, sessions and migrations.
 
 SQLite (WAL) is the embedded default; PostgreSQL is used when ``BATON_DATABASE_URL`` points at
-it. The schema is owned by Alembic migrations (``baton/core/migrations``); ``migrate`` brings any
-database to the newest revision and is run on every start.
+it. The schema is owned by Alembic migrations (``baton/migrations``, run through
+``baton.domains.migrate``, which knows every domain's tables) on every start.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from baton.core import clock
-
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -100,16 +98,18 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, script_location: Path, metadata: MetaData) -> Config:
+    """An Alembic configuration for ``engine``; the caller (``baton.domains``) knows the scripts and schema."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(script_location))
     config.attributes["engine"] = engine
+    config.attributes["metadata"] = metadata
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
-    command.upgrade(alembic_config(engine), "heads")
+def upgrade(config: Config, revision: str = "heads") -> None:
+    """Bring the schema to ``revision`` (by default the newest; idempotent)."""
+    command.upgrade(config, revision)
 
 
 class Database:

@@ -102,17 +102,10 @@ KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 KIND_MAX_LENGTH = 100
 DEDUPE_KEY_MAX_LENGTH = 255
 
-# Built-in job kinds, as lazy "module:attr" entries so that a worker imports a handler's module
-# (and its heavy dependencies) only when it meets a job of that kind. Each domain adds its kinds
-# here, e.g. "provenance.fingerprint": "baton.provenance.jobs:fingerprint".
+# Core's own job kinds. Domains add theirs through ``baton.core.registry.Registry.job`` (each in its
+# ``domain.py``); a worker gets them all from ``runtime.registry.job_registry()``.
 HANDLERS: dict[str, str] = {
     "core.sleep": "baton.core.jobs:sleep_handler",
-    "provenance.scan": "baton.provenance.service:scan_job",
-    "challenge.release_due": "baton.challenge.release:release_due_job",
-    "challenge.finalize_due": "baton.challenge.timer:finalize_due_job",
-    "challenge.release_recheck": "baton.challenge.release:recheck_job",
-    "talent.retention": "baton.talent.retention:retention_job",
-    "evaluation.run": "baton.evaluation.service:run_job",
 }
 
 # Errors that mean "this input can never work": retrying would fail the same way. An exception
@@ -550,7 +543,7 @@ class JobRegistry:
 
 
 def default_registry() -> JobRegistry:
-    """A fresh registry holding the built-in kinds (``HANDLERS``)."""
+    """A fresh registry holding only core's kinds (``HANDLERS``); workers use ``runtime.registry``."""
     return JobRegistry(HANDLERS)
 
 
@@ -614,7 +607,7 @@ class Worker:
         backoff_base_seconds: float = DEFAULT_BACKOFF_BASE_SECONDS,
     ) -> None:
         self.runtime = runtime
-        self.registry = registry if registry is not None else default_registry()
+        self.registry = registry if registry is not None else runtime.registry.job_registry()
         if kinds is not None:
             for kind in kinds:
                 self.registry.check(kind)

@@ -15,8 +15,7 @@ from baton.core import boundedjson
 from baton.core.errors import BatonError
 
 _DEEP_HINT = (
-    f"Write each line as a JSON object nesting at most {boundedjson.MAX_DEPTH} levels; "
-    "Baton's line formats need a few."
+    f"Write each line as a JSON object nesting at most {boundedjson.MAX_DEPTH} levels; Baton's line formats need a few."
 )
 
 

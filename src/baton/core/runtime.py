@@ -1,4 +1,7 @@
-"""The process-wide parts a running Baton needs: settings, database, blob store, URL signer."""
+"""The process-wide parts a running Baton needs: settings, database, blob store, URL signer, registry.
+
+``baton.domains.open_runtime`` builds one (it knows the domains); ``core`` only describes it.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baton.core.database import Database, migrate
-from baton.core.ratelimit import RateLimiter, parse_limits
+from baton.core.blobs import BlobStore
+from baton.core.database import Database
+from baton.core.ratelimit import RateLimiter
+from baton.core.registry import Registry
 from baton.core.settings import Settings
 from baton.core.signing import UrlSigner
-from baton.storage import BlobStore, open_blob_store
 
 
-def _secret_key(settings: Settings) -> bytes:
+def secret_key(settings: Settings) -> bytes:
     """BATON_SECRET_KEY if set, else a key kept in the data folder (made once, mode 0600)."""
     configured = os.environ.get("BATON_SECRET_KEY")
     if configured:
@@ -61,21 +65,8 @@ class Runtime:
     # Called as listener(session, runtime, team_exit) when a team's exit becomes final.
     team_exit_listeners: list[Callable[..., Any]] = field(default_factory=list)
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter({}))
-
-    @classmethod
-    def open(cls, settings: Settings, *, run_migrations: bool = True) -> Runtime:
-        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-        database = Database(settings.resolved_database_url)
-        if run_migrations:
-            migrate(database.engine)
-        store = open_blob_store(settings.storage_url, Path(settings.data_dir))
-        return cls(
-            settings=settings,
-            database=database,
-            store=store,
-            signer=UrlSigner(_secret_key(settings)),
-            rate_limiter=RateLimiter(parse_limits(settings.rate_limits)),
-        )
+    # The domains' job kinds, events and handlers (``baton.domains.build_registry``).
+    registry: Registry = field(default_factory=Registry)
 
     def close(self) -> None:
         self.database.dispose()

@@ -16,12 +16,8 @@ GIB = 1024**3
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
 
-    data_dir: Path = Field(
-        default=Path("./baton-data"), description="Folder for the embedded database and blobs"
-    )
-    database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/baton.db"
-    )
+    data_dir: Path = Field(default=Path("./baton-data"), description="Folder for the embedded database and blobs")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/baton.db")
     storage_url: str | None = Field(
         default=None, description="s3://bucket/prefix or a folder; default <data_dir>/blobs"
     )
@@ -35,10 +31,14 @@ class Settings(BaseSettings):
     max_request_body: int = Field(
         default=16 * 1024 * 1024, description="Largest body of any other request but upload links, in bytes"
     )
-    gc_grace_seconds: int = Field(
-        default=24 * 3600, description="Unreferenced blobs younger than this are kept"
-    )
+    gc_grace_seconds: int = Field(default=24 * 3600, description="Unreferenced blobs younger than this are kept")
     token_bytes: int = 32
+    event_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Attempts an event handler gets (with back-off) before its job is left dead for an operator",
+    )
     rate_limits: str = Field(
         default="",
         description="Overrides of the rate limits, e.g. 'vote=30/60,upload=off' (count/seconds per kind)",

@@ -52,15 +52,11 @@ def tiny_gpt2_files(seed: int = 0) -> dict[str, bytes]:
     width, layers, positions = 16, 2, 64
     rng = random.Random(seed)
 
-    def tensor(
-        *shape: int, scale: float = 0.02, constant: float | None = None
-    ) -> tuple[list[int], array[float]]:
+    def tensor(*shape: int, scale: float = 0.02, constant: float | None = None) -> tuple[list[int], array[float]]:
         count = 1
         for dim in shape:
             count *= dim
-        values = array(
-            "f", [constant if constant is not None else rng.gauss(0.0, scale) for _ in range(count)]
-        )
+        values = array("f", [constant if constant is not None else rng.gauss(0.0, scale) for _ in range(count)])
         return list(shape), values
 
     weights = {
@@ -166,9 +162,7 @@ def _dataset_files() -> dict[str, bytes]:
             "license": "cc-by-4.0",
             "language": ["ko", "en"],
             "tags": ["baton-demo", "qa"],
-            "configs": [
-                {"config_name": "default", "data_files": [{"split": "train", "path": "data/train.csv"}]}
-            ],
+            "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train.csv"}]}],
         },
         "# Tiny Korean QA\n\n네 문항짜리 데모 데이터셋입니다.\n",
     )
@@ -194,9 +188,7 @@ def seed_demo(runtime: Runtime) -> SeedResult:
             return SeedResult(created=False, tokens={}, repos=[])
         operator = accounts.create_user(session, OPERATOR, fullname="Challenge Operator", is_admin=True)
         member = accounts.create_user(session, MEMBER, fullname="Kim Minji")
-        org = accounts.create_organization(
-            session, ORGANIZATION, creator=operator, fullname="Hanbit AI consortium"
-        )
+        org = accounts.create_organization(session, ORGANIZATION, creator=operator, fullname="Hanbit AI consortium")
         accounts.set_membership(session, org, member, "write")
         tokens = {
             OPERATOR: accounts.issue_token(session, operator, name="demo").value,
@@ -213,19 +205,13 @@ def seed_demo(runtime: Runtime) -> SeedResult:
 
         tuned = _make_repo(session, runtime, as_member, "model", f"{ORGANIZATION}/tiny-gpt-chat")
         files = tiny_gpt2_files(seed=1) | {
-            "README.md": _model_card(
-                "tiny-gpt-chat", {"base_model": model.repo_id, "base_model_relation": "finetune"}
-            )
+            "README.md": _model_card("tiny-gpt-chat", {"base_model": model.repo_id, "base_model_relation": "finetune"})
         }
-        commits.commit_files(
-            session, runtime.store, settings, as_member, tuned, files, title="Fine-tune tiny-gpt"
-        )
+        commits.commit_files(session, runtime.store, settings, as_member, tuned, files, title="Fine-tune tiny-gpt")
         made.append(f"model {tuned.repo_id} (base_model {model.repo_id})")
 
         dataset = _make_repo(session, runtime, as_member, "dataset", f"{ORGANIZATION}/tiny-ko-qa")
-        commits.commit_files(
-            session, runtime.store, settings, as_member, dataset, _dataset_files(), title="Add data"
-        )
+        commits.commit_files(session, runtime.store, settings, as_member, dataset, _dataset_files(), title="Add data")
         made.append(f"dataset {dataset.repo_id}")
 
         gated = _make_repo(session, runtime, as_operator, "model", f"{ORGANIZATION}/tiny-gpt-gated")
@@ -237,9 +223,7 @@ def seed_demo(runtime: Runtime) -> SeedResult:
             },
         )
         files = tiny_gpt2_files(seed=2) | {"README.md": gated_card}
-        commits.commit_files(
-            session, runtime.store, settings, as_operator, gated, files, title="Add gated model"
-        )
+        commits.commit_files(session, runtime.store, settings, as_operator, gated, files, title="Add gated model")
         repos.update_settings(session, as_operator, repos.parse_repo_id("model", gated.repo_id), gated="manual")
         made.append(f"model {gated.repo_id} (gated, manual approval)")
 

@@ -86,9 +86,9 @@ class EndpointNotFoundError(NotFoundError):
 
 def item_id_key(runtime: Runtime) -> bytes:
     """The key that hashes private items' ids: derived from the deployment's secret, so stable across runs."""
-    from baton.core.runtime import _secret_key
+    from baton.core.runtime import secret_key
 
-    return hmac.new(_secret_key(runtime.settings), b"baton evaluation private item ids", hashlib.sha256).digest()
+    return hmac.new(secret_key(runtime.settings), b"baton evaluation private item ids", hashlib.sha256).digest()
 
 
 def _json_safe(value: Any) -> Any:

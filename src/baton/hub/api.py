@@ -87,9 +87,7 @@ def grant_access(
 
 
 @router.get("/api/{type_plural}/{namespace}/{name}/lineage")
-def lineage(
-    type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser
-) -> dict[str, Any]:
+def lineage(type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session() as session:
         repo = repos.get_repo(session, user, key)

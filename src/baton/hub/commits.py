@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
+from baton.core.blobs import check_sha256
 from baton.core.bodies import parse_body
 from baton.core.database import utcnow
 from baton.core.errors import (
@@ -40,7 +41,6 @@ from baton.hub import cards, paths, scanning
 from baton.hub.models import BlobGrant, Commit, Ref, Repo, TreeEntry
 from baton.hub.repos import blob_readable_by, refuse_if_commit_held, set_lineage
 from baton.storage import BlobStore
-from baton.storage.base import check_sha256
 
 COMMIT_OID_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 BRANCH_NAME_PATTERN = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9._/-]{1,255}(?<!/)$")
@@ -295,9 +295,7 @@ def prepare_commit(
                 prepared.card = cards.parse_card(operation.content.decode("utf-8", errors="replace"))
             info = store.put([operation.content], max_size=settings.max_file_size)
             prepared.scans[path] = _scan_blob(store, info.sha256, path, info.size)
-            prepared.additions[path] = FileEntry(
-                path, info.sha256, info.size, False, git_blob_oid(operation.content)
-            )
+            prepared.additions[path] = FileEntry(path, info.sha256, info.size, False, git_blob_oid(operation.content))
         elif isinstance(operation, AddLfs):
             path = paths.validate_new_path(operation.path)
             if operation.size > settings.max_file_size:
@@ -309,9 +307,7 @@ def prepare_commit(
                 )
             stored_size = store.size(operation.sha256)
             if stored_size != operation.size:
-                raise IntegrityError(
-                    f"{path}: declared size {operation.size} but the object has {stored_size}"
-                )
+                raise IntegrityError(f"{path}: declared size {operation.size} but the object has {stored_size}")
             if not _may_use_blob(session, user, repo, operation.sha256):
                 raise IntegrityError(
                     f"{path}: LFS object {operation.sha256} was not uploaded to {repo.repo_id}",
@@ -322,9 +318,7 @@ def prepare_commit(
                 text = b"".join(store.open_range(operation.sha256)).decode("utf-8", errors="replace")
                 prepared.card = cards.parse_card(text)
             pointer = lfs_pointer(operation.sha256, operation.size)
-            prepared.additions[path] = FileEntry(
-                path, operation.sha256, operation.size, True, git_blob_oid(pointer)
-            )
+            prepared.additions[path] = FileEntry(path, operation.sha256, operation.size, True, git_blob_oid(pointer))
         elif isinstance(operation, DeleteFile):
             prepared.deletions.append(DeleteFile(paths.validate_repo_path(operation.path)))
         else:
@@ -339,9 +333,7 @@ def _may_use_blob(session: Session, user: Actor, repo: Repo, sha256: str) -> boo
 
 def has_grant(session: Session, repo: Repo, sha256: str) -> bool:
     """Whether the bytes were uploaded to ``repo`` (or reused there by someone who could read them)."""
-    granted = session.scalar(
-        select(BlobGrant.id).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id)
-    )
+    granted = session.scalar(select(BlobGrant.id).where(BlobGrant.sha256 == sha256, BlobGrant.repo_id == repo.id))
     return granted is not None
 
 
@@ -379,9 +371,7 @@ def _store_tree(session: Session, repo: Repo, entries: dict[str, FileEntry]) -> 
     tree_id = _tree_id(repo, entries)
     if session.scalar(select(TreeEntry.id).where(TreeEntry.tree_id == tree_id).limit(1)) is None:
         session.add_all(
-            TreeEntry(
-                tree_id=tree_id, path=e.path, sha256=e.sha256, size=e.size, is_lfs=e.is_lfs, git_oid=e.git_oid
-            )
+            TreeEntry(tree_id=tree_id, path=e.path, sha256=e.sha256, size=e.size, is_lfs=e.is_lfs, git_oid=e.git_oid)
             for e in entries.values()
         )
         session.flush()
@@ -456,9 +446,7 @@ def apply_commit(
             prefix = deletion.path.rstrip("/") + "/"
             doomed = [path for path in files if path.startswith(prefix)]
             if not doomed:
-                raise EntryNotFoundError(
-                    f"Cannot delete folder {deletion.path}: no such folder on '{branch}'"
-                )
+                raise EntryNotFoundError(f"Cannot delete folder {deletion.path}: no such folder on '{branch}'")
             for path in doomed:
                 del files[path]
     for path, entry in prepared.additions.items():
@@ -504,11 +492,7 @@ def apply_commit(
 
 def initial_commit(session: Session, store: BlobStore, user: Actor, repo: Repo) -> Commit:
     info = store.put([GITATTRIBUTES])
-    files = {
-        ".gitattributes": FileEntry(
-            ".gitattributes", info.sha256, info.size, False, git_blob_oid(GITATTRIBUTES)
-        )
-    }
+    files = {".gitattributes": FileEntry(".gitattributes", info.sha256, info.size, False, git_blob_oid(GITATTRIBUTES))}
     commit = _new_commit(session, repo, _store_tree(session, repo, files), None, user.name, "initial commit", "")
     session.add(Ref(repo_id=repo.id, kind="branch", name=repo.default_branch, commit_oid=commit.oid))
     session.flush()
@@ -533,9 +517,7 @@ def create_ref(
     if existing is not None:
         if exist_ok:
             return existing
-        raise ConflictError(
-            f"{kind.capitalize()} '{name}' already exists in {repo.repo_id}", code="RefExists"
-        )
+        raise ConflictError(f"{kind.capitalize()} '{name}' already exists in {repo.repo_id}", code="RefExists")
     commit = resolve_revision(session, repo, revision)
     ref = Ref(repo_id=repo.id, kind=kind, name=name, commit_oid=commit.oid, message=message)
     session.add(ref)
@@ -621,6 +603,4 @@ def commit_files(
             operations.append(AddInline(path, content))
     operations.extend(DeleteFile(path) for path in deletions or [])
     prepared = prepare_commit(session, store, settings, user, repo, operations)
-    return apply_commit(
-        session, store, settings, user, repo, branch or repo.default_branch, prepared, title=title
-    )
+    return apply_commit(session, store, settings, user, repo, branch or repo.default_branch, prepared, title=title)

@@ -115,12 +115,7 @@ def _parse_class(pattern: bytes, start: int) -> tuple[frozenset[int], int]:
             byte = pattern[index]
             members.add(byte)
             previous = byte
-        elif (
-            byte == ord("-")
-            and previous is not None
-            and index + 1 < len(pattern)
-            and pattern[index + 1] != ord("]")
-        ):
+        elif byte == ord("-") and previous is not None and index + 1 < len(pattern) and pattern[index + 1] != ord("]"):
             index += 1
             end = pattern[index]
             if end == _BACKSLASH:

@@ -122,8 +122,7 @@ def whoami(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
             "isPro": False,
             "canPay": False,
             "orgs": [
-                {"type": "org", "name": org.name, "fullname": org.fullname, "roleInOrg": role}
-                for org, role in orgs
+                {"type": "org", "name": org.name, "fullname": org.fullname, "roleInOrg": role} for org, role in orgs
             ],
             "auth": {
                 "type": "access_token",
@@ -142,9 +141,7 @@ def whoami(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
 
 
 @router.post("/api/repos/create")
-def create_repo(
-    request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUser, request: Request
-) -> Any:
+def create_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUser, request: Request) -> Any:
     name = str(request_body.get("name", ""))
     namespace = request_body.get("organization") or user.name
     repo_type = repos.check_repo_type(request_body.get("type"))
@@ -323,9 +320,7 @@ def _repo_info(
 
 
 @router.get("/api/{type_plural}")
-def list_repos(
-    type_plural: str, runtime: RuntimeDep, user: OptionalUser, request: Request
-) -> list[dict[str, Any]]:
+def list_repos(type_plural: str, runtime: RuntimeDep, user: OptionalUser, request: Request) -> list[dict[str, Any]]:
     repo_type = TYPE_PLURALS.get(type_plural)
     if repo_type is None:
         raise BadRequestError(f"Unknown listing '{type_plural}'", hint="Use /api/models or /api/datasets.")
@@ -367,9 +362,7 @@ def _int_param(value: str | None, name: str) -> int | None:
 
 
 @router.get("/api/{type_plural}/{namespace}/{name}/refs")
-def list_refs(
-    type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser
-) -> dict[str, Any]:
+def list_refs(type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session() as session:
         repo = repos.get_repo(session, user, key)

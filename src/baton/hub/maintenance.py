@@ -32,9 +32,7 @@ def collect_garbage(runtime: Runtime, *, grace_seconds: int, dry_run: bool = Fal
             session.execute(delete(TreeEntry).where(TreeEntry.tree_id.not_in(select(Commit.tree_id))))
         # Only trees that a commit points at count, so that a dry run reports what a real run deletes.
         live_trees = select(Commit.tree_id)
-        referenced = set(
-            session.scalars(select(TreeEntry.sha256).where(TreeEntry.tree_id.in_(live_trees)).distinct())
-        )
+        referenced = set(session.scalars(select(TreeEntry.sha256).where(TreeEntry.tree_id.in_(live_trees)).distinct()))
         # A recent grant means a commit may be on its way (an upload, or a reuse the LFS batch
         # API allowed without one): such blobs wait out the grace period too.
         referenced.update(session.scalars(select(BlobGrant.sha256).where(BlobGrant.created_at > cutoff)))

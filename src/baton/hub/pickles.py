@@ -151,7 +151,6 @@ ALLOWED_GLOBALS: Final[frozenset[str]] = frozenset(
 )
 
 
-
 # --- bounded reading -----------------------------------------------------------------------------
 
 

@@ -83,9 +83,7 @@ def parse_repo_id(repo_type: str | None, repo_id: str) -> RepoKey:
 
 def find_repo(session: Session, key: RepoKey) -> Repo | None:
     return session.scalar(
-        select(Repo).where(
-            Repo.repo_type == key.repo_type, Repo.namespace == key.namespace, Repo.name == key.name
-        )
+        select(Repo).where(Repo.repo_type == key.repo_type, Repo.namespace == key.namespace, Repo.name == key.name)
     )
 
 
@@ -140,9 +138,7 @@ def get_writable_repo(session: Session, user: Actor | None, key: RepoKey) -> Rep
     return repo
 
 
-def get_admin_repo(
-    session: Session, user: Actor | None, key: RepoKey, action: str = "change the settings of"
-) -> Repo:
+def get_admin_repo(session: Session, user: Actor | None, key: RepoKey, action: str = "change the settings of") -> Repo:
     repo = get_repo(session, user, key)
     if user is not None and has_role(session, accounts.actor_for_role_check(user), repo, "admin"):
         # The account is an admin here, but this token may not use admin powers.
@@ -317,9 +313,7 @@ def update_settings(
 # Holds ---------------------------------------------------------------------------------------
 
 
-def hold_revision(
-    session: Session, repo: Repo, commit_oid: str, *, holder: str, reason: str = ""
-) -> RevisionHold:
+def hold_revision(session: Session, repo: Repo, commit_oid: str, *, holder: str, reason: str = "") -> RevisionHold:
     if session.get(Commit, commit_oid) is None:
         raise NotFoundError(f"No commit {commit_oid} in {repo.repo_id}", code="RevisionNotFound")
     hold = RevisionHold(repo_id=repo.id, commit_oid=commit_oid, holder=holder, reason=reason)
@@ -385,9 +379,7 @@ def list_access_requests(
     return [(request, account) for request, account in rows]
 
 
-def decide_access(
-    session: Session, admin: Actor, key: RepoKey, username: str, status: str
-) -> AccessRequest:
+def decide_access(session: Session, admin: Actor, key: RepoKey, username: str, status: str) -> AccessRequest:
     if status not in ("accepted", "rejected", "pending"):
         raise BadRequestError(f"Unknown status '{status}'", hint="Use accepted, rejected or pending.")
     repo = get_admin_repo(session, admin, key)
@@ -448,9 +440,7 @@ def list_repos(
         )
     column = SORT_COLUMNS.get(sort or "")
     if sort and column is None and sort not in ("likes", "trending_score", "trendingScore"):
-        raise BadRequestError(
-            f"Unknown sort key '{sort}'", hint="Use one of: " + ", ".join(sorted(SORT_COLUMNS))
-        )
+        raise BadRequestError(f"Unknown sort key '{sort}'", hint="Use one of: " + ", ".join(sorted(SORT_COLUMNS)))
     if column is None:
         query = query.order_by(Repo.created_at.desc(), Repo.id.desc())
     else:
@@ -484,9 +474,7 @@ def count_download(session: Session, repo_pk: int, path: str) -> None:
 
 
 def file_downloads(session: Session, repo: Repo) -> dict[str, int]:
-    rows = session.execute(
-        select(FileDownload.path, FileDownload.count).where(FileDownload.repo_id == repo.id)
-    ).all()
+    rows = session.execute(select(FileDownload.path, FileDownload.count).where(FileDownload.repo_id == repo.id)).all()
     return {path: count for path, count in rows}
 
 
@@ -529,9 +517,7 @@ def blob_readable_by(session: Session, user: Actor | None, sha256: str) -> bool:
     reuse the bytes, so it asks ``can_read_files`` of each holder (private and gated alike).
     """
     holders = (
-        select(Commit.repo_id)
-        .join(TreeEntry, TreeEntry.tree_id == Commit.tree_id)
-        .where(TreeEntry.sha256 == sha256)
+        select(Commit.repo_id).join(TreeEntry, TreeEntry.tree_id == Commit.tree_id).where(TreeEntry.sha256 == sha256)
     )
     candidates = session.scalars(
         select(Repo)

@@ -568,8 +568,6 @@ def _check_zip_directory(fileobj: IO[bytes], path: str, size: int) -> None:
         )
 
 
-
-
 def _scan_zip(source: _Source, path: str, found: set[str]) -> _Finding:
     """A zip archive, as torch.load and numpy.load read one: ``*.pkl`` members are pickles
     (torch's ``data.pkl`` among them), and any member that starts like ``.npy`` data is an array
@@ -898,5 +896,3 @@ def validate_safetensors_header(fileobj: BinaryIO, file_size: int, path: str) ->
             "the file has trailing bytes that belong to no tensor",
         )
     return SafetensorsHeader(tensors=tensors, metadata=metadata, header_size=header_size)
-
-

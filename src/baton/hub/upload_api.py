@@ -30,6 +30,7 @@ from baton.accounts import service as accounts
 from baton.accounts.actor import Actor
 from baton.accounts.http import WriteUser, limit_actions
 from baton.accounts.models import ApiToken
+from baton.core.blobs import check_sha256
 from baton.core.errors import (
     AuthenticationError,
     BadRequestError,
@@ -43,7 +44,6 @@ from baton.core.runtime import Runtime
 from baton.hub import commits, gitignore, paths, repos
 from baton.hub.hf_api import TYPE_PLURALS, base_url, key_from, ndjson_lines, raw_tail, web_url
 from baton.hub.repos import RepoKey
-from baton.storage.base import check_sha256
 
 router = APIRouter()
 

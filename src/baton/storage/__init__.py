@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from baton.core.errors import ConfigurationError
-from baton.storage.base import (
+from baton.core.blobs import (
     CHUNK_SIZE,
     BlobInfo,
     BlobStore,
@@ -20,6 +19,7 @@ from baton.storage.base import (
     UploadedPart,
     check_sha256,
 )
+from baton.core.errors import ConfigurationError
 from baton.storage.local import LocalBlobStore
 
 if TYPE_CHECKING:

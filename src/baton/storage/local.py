@@ -25,8 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from baton.core.errors import BadRequestError, NotFoundError, StorageError
-from baton.storage.base import (
+from baton.core.blobs import (
     CHUNK_SIZE,
     SHA256_PATTERN,
     BlobInfo,
@@ -41,6 +40,7 @@ from baton.storage.base import (
     check_upload_id,
     resolve_range,
 )
+from baton.core.errors import BadRequestError, NotFoundError, StorageError
 
 
 class _TemporaryFile:
@@ -84,9 +84,7 @@ class LocalBlobStore(BlobStore):
         expected_size: int | None = None,
         max_size: int | None = None,
     ) -> BlobInfo:
-        verifier = StreamVerifier(
-            expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size
-        )
+        verifier = StreamVerifier(expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size)
         with self._temporary_file("put-") as temporary:
             self._receive(chunks, verifier, temporary)
             info = verifier.finish()
@@ -140,9 +138,7 @@ class LocalBlobStore(BlobStore):
                     continue
                 for entry in _list_folder(Path(second.path)):
                     name = entry.name
-                    if not (
-                        SHA256_PATTERN.match(name) and name[:2] == first.name and name[2:4] == second.name
-                    ):
+                    if not (SHA256_PATTERN.match(name) and name[:2] == first.name and name[2:4] == second.name):
                         continue
                     try:
                         stat = entry.stat()
@@ -197,9 +193,7 @@ class LocalBlobStore(BlobStore):
             except FileNotFoundError:
                 raise _part_not_found(upload_id, part_number) from None
         check_parts_total(total, expected_size=expected_size, max_size=max_size)
-        verifier = StreamVerifier(
-            expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size
-        )
+        verifier = StreamVerifier(expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size)
         with self._temporary_file("join-") as temporary:
             # The parts are joined by the kernel (no copy through Python), then the joined file
             # itself is read back and verified: what is checked is exactly what gets stored.

@@ -32,13 +32,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.exceptions import S3CopyFailedError
 
-from baton.core.errors import (
-    BadRequestError,
-    NotFoundError,
-    RangeNotSatisfiableError,
-    StorageError,
-)
-from baton.storage.base import (
+from baton.core.blobs import (
     CHUNK_SIZE,
     MAX_PART_NUMBER,
     SHA256_PATTERN,
@@ -53,6 +47,12 @@ from baton.storage.base import (
     check_range_arguments,
     check_sha256,
     check_upload_id,
+)
+from baton.core.errors import (
+    BadRequestError,
+    NotFoundError,
+    RangeNotSatisfiableError,
+    StorageError,
 )
 
 if TYPE_CHECKING:
@@ -96,9 +96,7 @@ class S3BlobStore(BlobStore):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.part_size = part_size
-        self.client: S3Client = (
-            client if client is not None else boto3.client("s3", endpoint_url=endpoint_url)
-        )
+        self.client: S3Client = client if client is not None else boto3.client("s3", endpoint_url=endpoint_url)
 
     def __repr__(self) -> str:
         return f"S3BlobStore({self.bucket!r}, {self.prefix!r})"
@@ -128,9 +126,7 @@ class S3BlobStore(BlobStore):
         expected_size: int | None = None,
         max_size: int | None = None,
     ) -> BlobInfo:
-        verifier = StreamVerifier(
-            expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size
-        )
+        verifier = StreamVerifier(expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size)
         if expected_sha256 is not None:
             target_key = self.blob_key(expected_sha256)
         else:
@@ -296,10 +292,7 @@ class S3BlobStore(BlobStore):
                     if pending["Initiated"] > cutoff:
                         continue
                     # A long upload started before the cutoff may still be receiving parts.
-                    if (
-                        self._last_part_time(pending["Key"], pending["UploadId"], pending["Initiated"])
-                        <= cutoff
-                    ):
+                    if self._last_part_time(pending["Key"], pending["UploadId"], pending["Initiated"]) <= cutoff:
                         self._abort_s3_upload(pending["Key"], pending["UploadId"])
                         removed += 1
         stale_temporaries = [
@@ -365,9 +358,7 @@ class S3BlobStore(BlobStore):
     def _list_objects(self, folder_key: str) -> Iterator[tuple[str, int, datetime]]:
         """(key, size, last modified) of every object under ``folder_key``."""
         with self._errors("ListObjectsV2", folder_key):
-            pages = iter(
-                self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder_key)
-            )
+            pages = iter(self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder_key))
         while True:
             # Only the requests are wrapped, never the consumer's code between two yields.
             with self._errors("ListObjectsV2", folder_key):
@@ -416,9 +407,7 @@ class S3BlobStore(BlobStore):
         except (BotoCoreError, ClientError) as error:
             if isinstance(error, ClientError) and _error_code(error) == "NoSuchUpload":
                 return  # already completed or aborted
-            logger.warning(
-                "could not abort the S3 multipart upload of s3://%s/%s: %s", self.bucket, key, error
-            )
+            logger.warning("could not abort the S3 multipart upload of s3://%s/%s: %s", self.bucket, key, error)
 
     @contextmanager
     def _errors(self, action: str, key: str) -> Iterator[None]:

@@ -171,9 +171,10 @@ class _Scorer:
         # text: cosine of unit BM25 vectors, all pairs in one sparse product
         p_docs = [f"p\x00{p.id}" for p in self.people]
         o_docs = [f"o\x00{o.id}" for o in self.openings]
-        bm25 = BM25(dict(zip(p_docs, (_person_doc(p) for p in self.people), strict=True)) | {
-            d: o.text for d, o in zip(o_docs, self.openings, strict=True)
-        })
+        bm25 = BM25(
+            dict(zip(p_docs, (_person_doc(p) for p in self.people), strict=True))
+            | {d: o.text for d, o in zip(o_docs, self.openings, strict=True)}
+        )
         p_text = np.array([bool(bm25.term_freqs[d]) for d in p_docs], dtype=bool)
         o_text = np.array([bool(bm25.term_freqs[d]) for d in o_docs], dtype=bool)
         if n and m:
@@ -455,4 +456,3 @@ def exposure_report(
         )
     report.sort(key=lambda t: (t.ratio, t.team or ""))
     return report
-

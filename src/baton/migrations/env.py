@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from baton.core.schema import metadata
-
 config = context.config
 engine = config.attributes["engine"]
+metadata = config.attributes["metadata"]
 
 with engine.connect() as connection:
     context.configure(

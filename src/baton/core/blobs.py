@@ -51,11 +51,7 @@ def check_upload_id(upload_id: str) -> str:
 
 def check_part_number(part_number: int) -> int:
     """Return ``part_number`` if it lies in 1..MAX_PART_NUMBER, else raise."""
-    if (
-        isinstance(part_number, bool)
-        or not isinstance(part_number, int)
-        or not (1 <= part_number <= MAX_PART_NUMBER)
-    ):
+    if isinstance(part_number, bool) or not isinstance(part_number, int) or not (1 <= part_number <= MAX_PART_NUMBER):
         raise BadRequestError(
             f"{part_number!r} is not a valid part number",
             code="InvalidPartNumber",
@@ -156,9 +152,7 @@ class StreamVerifier:
             raise IntegrityError(f"received {self.size} bytes but {self.expected_size} were declared")
         sha256 = self._hash.hexdigest()
         if self.expected_sha256 is not None and sha256 != self.expected_sha256:
-            raise IntegrityError(
-                f"the received bytes have sha256 {sha256}, not the declared {self.expected_sha256}"
-            )
+            raise IntegrityError(f"the received bytes have sha256 {sha256}, not the declared {self.expected_sha256}")
         return BlobInfo(sha256=sha256, size=self.size)
 
 

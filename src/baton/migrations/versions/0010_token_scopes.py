@@ -40,9 +40,7 @@ def upgrade() -> None:
     op.execute(tokens.update().values(expires_at=expires))
     with op.batch_alter_table("api_tokens") as batch:
         batch.alter_column("scopes", existing_type=sa.String(length=64), nullable=False)
-        batch.alter_column(
-            "expires_at", existing_type=baton.core.database.UTCDateTime(timezone=True), nullable=False
-        )
+        batch.alter_column("expires_at", existing_type=baton.core.database.UTCDateTime(timezone=True), nullable=False)
         batch.drop_column("role")
 
 

@@ -1,0 +1,12 @@
+"""What the talent domain brings: profiles, consent, openings, matching and invitations."""
+
+from __future__ import annotations
+
+from baton.core.registry import Registry
+from baton.talent import api, models, pages  # noqa: F401  (models: the domain's tables)
+
+
+def register(registry: Registry) -> None:
+    registry.router(api.router)
+    registry.router(pages.router)
+    registry.job("talent.retention", "baton.talent.retention:retention_job")

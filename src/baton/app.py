@@ -9,8 +9,8 @@ from fastapi import APIRouter, FastAPI
 
 from baton import __version__
 from baton.challenge import api as challenge_api
-from baton.challenge import commons_api as challenge_commons_api
 from baton.challenge import pages as challenge_pages
+from baton.commons import api as commons_api
 from baton.core.http import BodyLimitMiddleware, body_limits, install_error_handlers
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings, load_settings
@@ -20,6 +20,7 @@ from baton.hub import hf_api, upload_api
 from baton.provenance import api as provenance_api
 from baton.talent import api as talent_api
 from baton.talent import pages as talent_pages
+from baton.web import catalogue as web_catalogue
 from baton.wiring import wire
 
 # Every router, in the order they are matched: Baton's own and upload routes first, because the
@@ -31,7 +32,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     talent_pages.router,
     evaluation_api.router,
     challenge_api.router,
-    challenge_commons_api.router,
+    commons_api.router,
+    web_catalogue.router,
     challenge_pages.router,
     upload_api.router,
     hf_api.router,

@@ -104,13 +104,15 @@ DEDUPE_KEY_MAX_LENGTH = 255
 
 # Built-in job kinds, as lazy "module:attr" entries so that a worker imports a handler's module
 # (and its heavy dependencies) only when it meets a job of that kind. Each domain adds its kinds
-# here, e.g. "provenance.fingerprint": "baton.provenance.jobs:fingerprint".
+# here, e.g. "provenance.fingerprint": "baton.provenance.jobs:fingerprint". Kinds whose handlers
+# need other domains' reactions wired (the finality sweep), and the commons' kinds (whose domain
+# sits above the challenge), go through ``baton.wiring``.
 HANDLERS: dict[str, str] = {
     "core.sleep": "baton.core.jobs:sleep_handler",
     "provenance.scan": "baton.provenance.service:scan_job",
-    "challenge.release_due": "baton.challenge.release:release_due_job",
-    "challenge.finalize_due": "baton.challenge.timer:finalize_due_job",
-    "challenge.release_recheck": "baton.challenge.release:recheck_job",
+    "challenge.release_due": "baton.wiring:release_due_job",
+    "challenge.finalize_due": "baton.wiring:finalize_due_job",
+    "challenge.release_recheck": "baton.wiring:recheck_job",
     "talent.retention": "baton.talent.retention:retention_job",
     "evaluation.run": "baton.evaluation.service:run_job",
 }

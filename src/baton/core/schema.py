@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import baton.accounts.models
 import baton.challenge.models
-import baton.challenge.release_models
+import baton.commons.models
 import baton.core.job_models
 import baton.evaluation.models
 import baton.hub.models

@@ -46,7 +46,8 @@ from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
 from baton.accounts.models import Account
-from baton.challenge import clock, release, service
+from baton.challenge import clock, service
+from baton.commons import release
 from baton.challenge.errors import ConflictOfInterestError
 from baton.core.runtime import Runtime
 from baton.demo import seed

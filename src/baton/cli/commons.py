@@ -20,7 +20,8 @@ def list_assets(
     data_dir: DataDirOption = None,
 ) -> None:
     """The commons catalogue: per team and asset, release state, downloads, repos built on it."""
-    from baton.commons import catalogue
+    # The catalogue as the site shows it: the commons' with the talent pool's placements per team.
+    from baton.web import catalogue
 
     runtime = open_runtime(data_dir)
     try:

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from baton.accounts import service as accounts
 from baton.challenge import clock, ledger, service
-from baton.commons import catalogue
 from baton.cli.main import app as cli
+from baton.commons import catalogue
 from baton.core.runtime import Runtime
 from baton.core.sealing import Sealed
 from baton.core.settings import Settings

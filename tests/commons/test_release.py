@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from baton.accounts import service as accounts
+from baton.cli.main import app as cli
 from baton.commons import release
 from baton.commons.release import PlannedRepo
-from baton.cli.main import app as cli
 from baton.core.errors import BadRequestError, ConflictError, PermissionDeniedError
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings

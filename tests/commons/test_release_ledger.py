@@ -16,9 +16,8 @@ from baton.commons import release
 from baton.core.errors import BadRequestError
 from baton.core.runtime import Runtime
 from baton.wiring import wire
-from commons.release_fixtures import make_repo
-
 from challenge.ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, make_world, submit_all
+from commons.release_fixtures import make_repo
 
 PERSONAL = "question,answer\n연락처는?,010-1234-5678\n메일은?,minji.kim@example.com\n".encode()
 SECRETS = ("010-1234-5678", "minji.kim@example.com", "minji")

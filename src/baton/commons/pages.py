@@ -11,8 +11,9 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     # The commons' own templates first; the shared layout and error page come from the challenge's.
+    loader = ChoiceLoader([PackageLoader("baton.commons", "templates"), PackageLoader("baton.challenge", "templates")])
     return Environment(
-        loader=ChoiceLoader([PackageLoader("baton.commons", "templates"), PackageLoader("baton.challenge", "templates")]),
+        loader=loader,
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,

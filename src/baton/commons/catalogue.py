@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
-from baton.challenge import access, release
+from baton.challenge import access
+from baton.commons import release
 from baton.commons.models import ReleaseItem
 from baton.core.errors import NotFoundError
 from baton.hub import repos

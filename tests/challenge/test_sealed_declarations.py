@@ -22,13 +22,14 @@ import pytest
 from typer.testing import CliRunner
 
 from baton.accounts import service as accounts
-from baton.challenge import catalogue, clock, ledger, service
+from baton.challenge import clock, ledger, service
 from baton.cli.main import app as cli
+from baton.commons import catalogue
 from baton.core.runtime import Runtime
 from baton.core.sealing import Sealed
 from baton.core.settings import Settings
 from baton.hub import commits
-from challenge.release_fixtures import get, make_repo, weights
+from commons.release_fixtures import get, make_repo, weights
 
 from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, headers, spec_yaml
 

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 
 from baton.accounts import service as accounts
 from baton.app import create_app
-from baton.challenge import catalogue, ledger, release, service
+from baton.challenge import ledger, service
 from baton.cli.main import app as cli
+from baton.commons import catalogue, release
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings
 from baton.demo import challenge_demo

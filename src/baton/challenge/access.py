@@ -15,7 +15,7 @@ ledger itself is one public document for everyone; operators get the openings se
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,11 +23,30 @@ from sqlalchemy.orm import Session
 from baton.accounts import service as accounts
 from baton.accounts.actor import Actor
 from baton.challenge.models import Challenge, Team
-from baton.challenge.release_models import ReleaseItem
 from baton.hub import repos
 from baton.hub.models import Repo
 
 EntryView = Literal["full", "public"]
+
+
+class ReleasedRepo(Protocol):
+    """What ``release_item_view_for`` reads of a release item (the commons' ``ReleaseItem``), so that
+    the challenge need not import the commons, which builds on it."""
+
+    @property
+    def challenge(self) -> str: ...
+
+    @property
+    def team(self) -> str: ...
+
+    @property
+    def repo_type(self) -> str: ...
+
+    @property
+    def repo_name(self) -> str: ...
+
+    @property
+    def repo_pk(self) -> int | None: ...
 
 
 def is_member(session: Session, team: Team, user: Actor) -> bool:
@@ -120,7 +139,7 @@ def release_plan_view_for(session: Session, user: Actor | None, team: Team, plan
 
 
 def release_item_view_for(
-    session: Session, user: Actor | None, item: ReleaseItem, data: dict[str, Any]
+    session: Session, user: Actor | None, item: ReleasedRepo, data: dict[str, Any]
 ) -> dict[str, Any]:
     """A release item (``release.item_json``) as ``user`` may see it: while its repo is private, the
     public sees neither its name nor its commits, only its sealed name, state, kind and license."""

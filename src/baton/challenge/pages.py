@@ -1,5 +1,6 @@
-"""Minimal server-rendered pages where a person must act or read: arena voting, a stage's decision
-report, and the commons catalogue; plus a token sign-in that keeps the person signed in by cookie.
+"""Minimal server-rendered pages where a person must act or read: arena voting and a stage's decision
+report; plus a token sign-in that keeps the person signed in by cookie. The site's layout
+(``templates/base.html``) is shared with the commons catalogue's page, which the web layer serves.
 
 Sign-in: the person pastes their API token once; Baton answers with an HttpOnly, SameSite=Strict
 cookie that names the token's id and carries an HMAC signature and an expiry (never the token
@@ -15,7 +16,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
@@ -56,6 +57,11 @@ def _lang(request: Request, lang: str | None) -> str:
         return lang
     accepted = request.headers.get("accept-language", "")
     return "en" if accepted.lower().startswith("en") else "ko"
+
+
+def page_language(request: Request, lang: str | None) -> str:
+    """The page's language: ``lang`` when it is one Baton speaks, else the browser's (Korean by default)."""
+    return _lang(request, lang)
 
 
 # --------------------------------------------------------------------------------------------- sessions
@@ -281,31 +287,11 @@ def report_page(
     request: Request, runtime: RuntimeDep, user: PageUser, challenge: str, stage: str, lang: str | None = None
 ) -> HTMLResponse:
     from baton.challenge import report as reports
-    from baton.challenge.commons_api import load_report
 
     language = _lang(request, lang)
     try:
         with runtime.database.session() as session:
-            data = load_report(session, challenge, stage)
+            data = reports.load_report(session, challenge, stage)
     except BatonError as error:
         return _error_page(language, error, user.name if user else None)
     return HTMLResponse(reports.render_html(data, language, viewer=user.name if user else None))
-
-
-# --------------------------------------------------------------------------------------------- commons
-
-
-@router.get("/commons", response_class=HTMLResponse)
-def commons_page(
-    request: Request,
-    runtime: RuntimeDep,
-    user: PageUser,
-    challenge: Annotated[str | None, Query()] = None,
-    lang: str | None = None,
-) -> HTMLResponse:
-    from baton.challenge import catalogue
-
-    language = _lang(request, lang)
-    with runtime.database.session() as session:
-        data = catalogue.catalogue(session, user, challenge=challenge)
-    return HTMLResponse(render_template("commons.html", lang=language, data=data, viewer=user.name if user else None))

@@ -14,9 +14,12 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baton.core.errors import BadRequestError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 LANGUAGES = ("ko", "en")
 
@@ -226,6 +229,22 @@ def build_report(
         "reviews": record.get("reviews") or {},
         "appeals": [dict(appeal) for appeal in appeals],
     }
+
+
+def load_report(session: Session, challenge: str, stage: str) -> dict[str, Any]:
+    """The report's data for a stage: its decision record, its appeals and the ledger's head."""
+    from baton.challenge import service
+
+    record = service.decision_record(session, challenge, stage)
+    appeals = [_public_appeal(appeal) for appeal in record.get("appeals") or []]
+    head = service.get_challenge(session, challenge).head_hash
+    return build_report(record, appeals=appeals, ledger_head=head)
+
+
+def _public_appeal(appeal: dict[str, Any]) -> dict[str, Any]:
+    # An appeal is the team's; the person who filed it and the operator who answered stay out of it.
+    keys = ("id", "stage", "team", "text", "filed_at", "answer", "upheld", "answered_at")
+    return {key: appeal.get(key) for key in keys}
 
 
 _CELL_KEYS = ("value", "stderr", "points", "lower", "upper")

@@ -1,9 +1,10 @@
 """Finality on a timer: a durable job that makes due decisions final and releases due embargoes.
 
-``challenge.finalize_due`` (in ``baton.core.jobs.HANDLERS``) runs ``service.finalize_due`` for every
-challenge (a decision whose appeal window has closed with every appeal answered becomes final, and
-the TeamExit listeners run its teams' release plans) and ``release.release_due`` for embargoes
-whose date has come, then the next sweep waits in the job table. Sweeps are one per time slot
+``challenge.finalize_due`` (in ``baton.core.jobs.HANDLERS``, through ``baton.wiring``, which wires a
+bare worker's runtime first) runs ``service.finalize_due`` for every challenge (a decision whose
+appeal window has closed with every appeal answered becomes final, and the TeamExit listeners run
+its teams' release plans) and then ``Runtime.sweep_listeners`` (the commons releases embargoes whose
+date has come), then the next sweep waits in the job table. Sweeps are one per time slot
 (``SWEEP_SECONDS``), deduplicated by the slot's start, so however many servers or workers start
 and however often a sweep is retried, each slot has one job. ``baton serve`` (with its worker) and
 ``baton worker`` call ``ensure_sweep`` at start, which also restarts the chain after a sweep that
@@ -72,22 +73,21 @@ def ensure_sweep(runtime: Runtime) -> list[int]:
 
 
 def finalize_due_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
-    """Job handler for ``challenge.finalize_due``: queue the next sweep, then finalize and release.
+    """Job handler for ``challenge.finalize_due``: queue the next sweep, then finalize and run the
+    sweep listeners (the commons releases what is due).
 
-    The next sweep is queued in its own transaction first, so that a sweep that fails (and is
-    retried, or given up) does not end the chain. Finality is idempotent: a decision already final
-    is skipped, so the exit listeners run once per team.
+    The runtime must be wired (``baton.wiring.finalize_due_job``, the registered handler, does it),
+    so that the exits run the release plans. The next sweep is queued in its own transaction first,
+    so that a sweep that fails (and is retried, or given up) does not end the chain. Finality is
+    idempotent: a decision already final is skipped, so the exit listeners run once per team.
     """
-    from baton.challenge import release, service
-    from baton.wiring import wire
+    from baton.challenge import service
 
-    wire(runtime)  # a bare worker's runtime: the exits must run the release plans (idempotent)
     with runtime.database.session(write=True) as session:
         schedule_next(session, after=_slot_of(payload))
     with runtime.database.session(write=True) as session:
         finalized = service.finalize_due(session, runtime)
-        released = release.release_due(session, runtime)
-        return {
-            "final": [f"{slug}/{stage}" for slug, stage in finalized],
-            "released": [item.repo_name for item in released if item.state == "released"],
-        }
+        result: dict[str, Any] = {"final": [f"{slug}/{stage}" for slug, stage in finalized]}
+        for listener in list(runtime.sweep_listeners):
+            result |= listener(session, runtime)
+        return result

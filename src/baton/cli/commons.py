@@ -20,7 +20,8 @@ def list_assets(
     data_dir: DataDirOption = None,
 ) -> None:
     """The commons catalogue: per team and asset, release state, downloads, repos built on it."""
-    from baton.challenge import catalogue
+    # The catalogue as the site shows it: the commons' with the talent pool's placements per team.
+    from baton.web import catalogue
 
     runtime = open_runtime(data_dir)
     try:
@@ -52,7 +53,7 @@ def held(
     data_dir: DataDirOption = None,
 ) -> None:
     """Releases held by a check, with the findings an operator must resolve."""
-    from baton.challenge import release
+    from baton.commons import release
 
     runtime = open_runtime(data_dir)
     try:
@@ -79,7 +80,7 @@ def resolve(
 ) -> None:
     """Resolve a finding that holds a release; when none is left the release goes ahead."""
     from baton.accounts import service as accounts
-    from baton.challenge import release
+    from baton.commons import release
 
     runtime = open_runtime(data_dir)
     try:
@@ -99,7 +100,7 @@ def release_due(
     data_dir: DataDirOption = None,
 ) -> None:
     """Release the embargoed assets whose date has come (run it daily, e.g. from cron)."""
-    from baton.challenge import release
+    from baton.commons import release
 
     runtime = open_runtime(data_dir)
     try:

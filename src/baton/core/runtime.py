@@ -64,6 +64,10 @@ class Runtime:
     commit_listeners: list[Callable[..., Any]] = field(default_factory=list)
     # Called as listener(session, runtime, team_exit) when a team's exit becomes final.
     team_exit_listeners: list[Callable[..., Any]] = field(default_factory=list)
+    # Called as listener(session, runtime) inside the transaction of each finality sweep (the
+    # challenge's timer), after the due decisions became final; each returns a dict that is merged
+    # into the sweep job's result (the commons releases due embargoes here).
+    sweep_listeners: list[Callable[..., dict[str, Any]]] = field(default_factory=list)
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter({}))
     # The domains' job kinds, events and handlers (``baton.domains.build_registry``).
     registry: Registry = field(default_factory=Registry)

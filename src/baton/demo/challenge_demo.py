@@ -46,8 +46,9 @@ from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
 from baton.accounts.models import Account
-from baton.challenge import clock, release, service
+from baton.challenge import clock, service
 from baton.challenge.errors import ConflictOfInterestError
+from baton.commons import release
 from baton.core.runtime import Runtime
 from baton.demo import seed
 from baton.hub import cards, commits, repos

@@ -5,22 +5,23 @@ downloads from the hub, the repos built on it along the lineage (direct and furt
 evaluations recorded for it. Held items show only that they are held and why in general terms;
 the findings themselves are for operators (``release.held_items``).
 
-Where the talent domain offers ``baton.talent.placements_by_team(session)``, the catalogue also shows
-how many people from each former team found a new place.
+The commons does not know the talent domain: a caller that can count how many people from each
+former team found a new place passes ``placements_of`` (``baton.web.catalogue`` does, with the talent
+domain's count), and the catalogue shows it per team.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
-from baton.challenge import access, release
-from baton.challenge.release_models import ReleaseItem
+from baton.challenge import access
+from baton.commons import release
+from baton.commons.models import ReleaseItem
 from baton.core.errors import NotFoundError
 from baton.hub import repos
 from baton.hub.models import LineageEdge, Repo
@@ -111,17 +112,8 @@ def _challenge_scores(session: Session, challenge: str) -> dict[str, list[dict[s
     return by_repo
 
 
-def _placements_function() -> Callable[..., dict[str, int]] | None:
-    """``baton.talent.placements_by_team`` when the talent domain offers it."""
-    try:
-        talent = importlib.import_module("baton.talent")
-    except ImportError:
-        return None
-    function = getattr(talent, "placements_by_team", None)
-    if function is None:
-        service = importlib.import_module("baton.talent.service") if hasattr(talent, "__path__") else None
-        function = getattr(service, "placements_by_team", None)
-    return function if callable(function) else None
+PlacementsFunction = Callable[..., Mapping[str, int]]
+"""``placements_of(session, challenge=slug)``: per team slug, how many of its people found a new place."""
 
 
 def asset_entry(
@@ -152,10 +144,18 @@ def asset_entry(
     return entry
 
 
-def catalogue(session: Session, user: Actor | None = None, *, challenge: str | None = None) -> dict[str, Any]:
-    """The commons: per challenge and team, each planned asset with downloads, lineage and evaluations."""
+def catalogue(
+    session: Session,
+    user: Actor | None = None,
+    *,
+    challenge: str | None = None,
+    placements_of: PlacementsFunction | None = None,
+) -> dict[str, Any]:
+    """The commons: per challenge and team, each planned asset with downloads, lineage and evaluations.
+
+    With ``placements_of``, each team also carries ``placements`` (and ``placements_shown`` is True).
+    """
     items = release.list_items(session, challenge=challenge)
-    placements_of = _placements_function()
     placements: dict[str, dict[str, int]] = {}
     teams: dict[tuple[str, str], dict[str, Any]] = {}
     score_cache: dict[str, dict[str, list[dict[str, Any]]]] = {}

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from baton.accounts import service as accounts
-from baton.challenge import ledger, recompute, release, service
+from baton.challenge import ledger, recompute, service
+from baton.commons import release
 from baton.core.errors import BadRequestError
 from baton.core.runtime import Runtime
 from baton.wiring import wire
-from challenge.release_fixtures import make_repo
-
-from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, make_world, submit_all
+from challenge.ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, make_world, submit_all
+from commons.release_fixtures import make_repo
 
 PERSONAL = "question,answer\n연락처는?,010-1234-5678\n메일은?,minji.kim@example.com\n".encode()
 SECRETS = ("010-1234-5678", "minji.kim@example.com", "minji")

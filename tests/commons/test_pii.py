@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from baton.challenge import pii
-from baton.challenge.pii import PiiFinding, PiiScanError, ScanResult, scan_bytes, scan_files, scan_text
+from baton.commons import pii
+from baton.commons.pii import PiiFinding, PiiScanError, ScanResult, scan_bytes, scan_files, scan_text
 from baton.core.errors import BadRequestError
 
 TODAY = date(2026, 11, 28)

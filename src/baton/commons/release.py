@@ -4,8 +4,8 @@ When a team's exit is final the challenge calls ``on_team_exit`` (wired on
 ``Runtime.team_exit_listeners``) inside the transaction that makes it final. Each repo of the team's
 release plan becomes a ``ReleaseItem`` and goes through the checks first:
 
-- dataset files are scanned for personal data (``baton.challenge.pii``); any finding holds the dataset;
-- a model's license is checked against its bases' along the lineage (``baton.challenge.licensing``);
+- dataset files are scanned for personal data (``baton.commons.pii``); any finding holds the dataset;
+- a model's license is checked against its bases' along the lineage (``baton.commons.licensing``);
   a conflict holds it.
 
 A clear item is opened as planned (public, or gated), its card gets the planned license and the
@@ -31,7 +31,7 @@ from baton.accounts import service as accounts
 from baton.accounts.actor import Actor
 from baton.accounts.models import Account
 from baton.challenge import clock
-from baton.challenge.release_models import ReleaseAction, ReleaseFinding, ReleaseItem
+from baton.commons.models import ReleaseAction, ReleaseFinding, ReleaseItem
 from baton.core import jobs
 from baton.core.errors import BadRequestError, ConflictError, NotFoundError
 from baton.core.runtime import Runtime, TeamExit
@@ -108,7 +108,7 @@ def scan_personal_data(session: Session, runtime: Runtime, repo: Repo, commit_oi
     What the scanner could not read (binary files, unreadable Parquet, the part of a file past the
     size limit) is a finding too: a file nobody read is not known to be clean.
     """
-    from baton.challenge import pii
+    from baton.commons import pii
 
     outcome = CheckOutcome(kind="pii")
     commit = commits.resolve_revision(session, repo, commit_oid)
@@ -193,7 +193,7 @@ def check_license(session: Session, repo: Repo, planned_license: str | None) -> 
     if not bases:
         outcome.effective_license = license_id
         return outcome
-    from baton.challenge import licensing
+    from baton.commons import licensing
 
     result = licensing.check_derivative_license(license_id, [(base["id"], base["license"]) for base in bases])
     outcome.effective_license = result.effective
@@ -617,6 +617,13 @@ def release_due(session: Session, runtime: Runtime, now: datetime | None = None)
         )
     )
     return [advance(session, runtime, item, now) for item in due]
+
+
+def on_sweep(session: Session, runtime: Runtime) -> dict[str, Any]:
+    """Sweep listener (``Runtime.sweep_listeners``, wired in ``baton.wiring``): the challenge's
+    finality sweep also releases what is due, in its transaction."""
+    released = release_due(session, runtime)
+    return {"released": [item.repo_name for item in released if item.state == "released"]}
 
 
 def release_due_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,8 @@
-"""HTTP routes of the commons (catalogue, held releases, resolutions) and of the decision report.
+"""HTTP routes of the commons (held releases, resolutions, due releases) and of the decision report.
 
-Thin: each route calls ``baton.challenge.catalogue``, ``release`` or ``report`` and returns JSON (or CSV).
+Thin: each route calls ``baton.commons.release`` or ``baton.challenge.report`` and returns JSON (or
+CSV). The catalogue's routes (``GET /api/commons`` and the ``/commons`` page) show the talent
+domain's placements too, so they live in the web layer (``baton.web.catalogue``).
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from baton.accounts.http import OperatorUser, OptionalUser
-from baton.challenge import catalogue, release
+from baton.accounts.http import OperatorUser
 from baton.challenge import report as reports
+from baton.commons import release
 from baton.core.http import DbId, RuntimeDep
 
 router = APIRouter()
@@ -23,28 +24,6 @@ router = APIRouter()
 class Resolution(BaseModel):
     resolution: Literal["accept", "cleaned"]
     reason: str = Field(min_length=1, max_length=4000)
-
-
-def load_report(session: Session, challenge: str, stage: str) -> dict[str, Any]:
-    """The report's data for a stage: its decision record, its appeals and the ledger's head."""
-    from baton.challenge import service
-
-    record = service.decision_record(session, challenge, stage)
-    appeals = [_public_appeal(appeal) for appeal in record.get("appeals") or []]
-    head = service.get_challenge(session, challenge).head_hash
-    return reports.build_report(record, appeals=appeals, ledger_head=head)
-
-
-def _public_appeal(appeal: dict[str, Any]) -> dict[str, Any]:
-    # An appeal is the team's; the person who filed it and the operator who answered stay out of it.
-    keys = ("id", "stage", "team", "text", "filed_at", "answer", "upheld", "answered_at")
-    return {key: appeal.get(key) for key in keys}
-
-
-@router.get("/api/commons")
-def get_commons(runtime: RuntimeDep, user: OptionalUser, challenge: str | None = None) -> dict[str, Any]:
-    with runtime.database.session() as session:
-        return catalogue.catalogue(session, user, challenge=challenge)
 
 
 @router.get("/api/commons/held")
@@ -86,7 +65,7 @@ def get_report(
     lang: Annotated[Literal["ko", "en"], Query()] = "en",
 ) -> Response:
     with runtime.database.session() as session:
-        data = load_report(session, challenge, stage)
+        data = reports.load_report(session, challenge, stage)
     name = f"{challenge}-{stage}-decision"
     if format == "csv":
         return Response(

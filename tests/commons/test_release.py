@@ -11,14 +11,14 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from baton.accounts import service as accounts
-from baton.challenge import release
-from baton.challenge.release import PlannedRepo
 from baton.cli.main import app as cli
+from baton.commons import release
+from baton.commons.release import PlannedRepo
 from baton.core.errors import BadRequestError, ConflictError, PermissionDeniedError
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings
 from baton.hub import commits
-from challenge.release_fixtures import EXIT, NOW, commit, get, make_repo, weights
+from commons.release_fixtures import EXIT, NOW, commit, get, make_repo, weights
 from conftest import Tokens
 
 PERSONAL = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from baton.challenge.licensing import (
+from baton.commons.licensing import (
     LicenseInputError,
     check_derivative_license,
     check_lineage,

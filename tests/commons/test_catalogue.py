@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from baton.challenge import catalogue, release
-from baton.challenge.release import PlannedRepo
+from baton.commons import catalogue, release
+from baton.commons.release import PlannedRepo
 from baton.core.runtime import Runtime
 from baton.hub import repos
-from challenge.release_fixtures import EXIT, NOW, get, make_repo, weights
+from commons.release_fixtures import EXIT, NOW, get, make_repo, weights
 from conftest import Tokens
 
 

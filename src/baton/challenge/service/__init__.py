@@ -37,8 +37,9 @@ from baton.challenge.service._common import (
     state_of,
 )
 from baton.challenge.service.appeals import answer_appeal, appeal_json, file_appeal, list_appeals
-from baton.challenge.service.arena import CHOICES, create_battle, get_battle, next_battle, record_vote
+from baton.challenge.service.arena import CHOICES, NewBattle, create_battle, get_battle, next_battle, record_vote
 from baton.challenge.service.challenges import (
+    TeamEntry,
     create_challenge,
     enter_team,
     file_release_plan,
@@ -60,7 +61,7 @@ from baton.challenge.service.records import (
     verify_database,
 )
 from baton.challenge.service.review import assign_reviewer, assignments_of, record_review, review_criterion
-from baton.challenge.service.scores import record_evaluation, record_score
+from baton.challenge.service.scores import BenchmarkScore, record_evaluation, record_score
 from baton.challenge.service.sealed_names import (
     REVEALED,
     ChallengeNames,
@@ -83,7 +84,10 @@ from baton.challenge.spec import load_spec
 __all__ = [
     "CHOICES",
     "REVEALED",
+    "BenchmarkScore",
     "ChallengeNames",
+    "NewBattle",
+    "TeamEntry",
     "answer_appeal",
     "appeal_json",
     "assign_reviewer",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -146,21 +147,26 @@ def _accounts(session: Session, names: Sequence[str], kind: str) -> list[str]:
     return found
 
 
-def enter_team(
-    session: Session,
-    slug: str,
-    *,
-    team: str,
-    name: str,
-    organizations: Sequence[str],
-    members: Sequence[str] = (),
-    target_models: Sequence[str] = (),
-    release_plan: dict[str, Any] | None = None,
-    operator: Actor,
-    stage: str | None = None,
-    now: datetime | None = None,
-) -> Team:
+@dataclass(frozen=True)
+class TeamEntry:
+    """A team entering a challenge (``enter_team``): its id and name, its consortium, and what it declares.
+
+    ``stage`` None: the first stage; a later stage admits the team by repechage.
+    """
+
+    team: str
+    name: str
+    organizations: Sequence[str]
+    members: Sequence[str] = ()
+    target_models: Sequence[str] = ()
+    release_plan: dict[str, Any] | None = None
+    stage: str | None = None
+
+
+def enter_team(session: Session, slug: str, entry: TeamEntry, *, operator: Actor, now: datetime | None = None) -> Team:
     """A team (a consortium of organizations and people) enters the first stage, or a later one by repechage."""
+    team, name, organizations, members = entry.team, entry.name, entry.organizations, entry.members
+    target_models, release_plan, stage = entry.target_models, entry.release_plan, entry.stage
     operator.require_operator(OPERATOR_ACTION)
     moment = _now(now)
     challenge = _lock(session, slug)

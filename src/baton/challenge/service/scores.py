@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,21 +33,28 @@ def _benchmark_tasks(stage: Stage) -> set[str]:
     return {task for criterion in stage.criteria if criterion.kind == "benchmark" for task in criterion.tasks}
 
 
+@dataclass(frozen=True)
+class BenchmarkScore:
+    """One evaluation result (``record_score``): ``model`` scored ``score`` ± ``stderr`` on ``task`` over ``n`` items.
+
+    ``model`` is a team's submission ("repo@commit", or its sealed label) or a declared target model;
+    ``source`` says where the score comes from (an evaluation run's metric and manifest, say).
+    """
+
+    task: str
+    model: str
+    score: float
+    stderr: float = 0.0
+    n: int | None = None
+    source: dict[str, Any] | None = None
+
+
 def record_score(
-    session: Session,
-    slug: str,
-    stage: str,
-    *,
-    task: str,
-    model: str,
-    score: float,
-    stderr: float = 0.0,
-    n: int | None = None,
-    operator: Actor,
-    source: dict[str, Any] | None = None,
-    now: datetime | None = None,
+    session: Session, slug: str, stage: str, result: BenchmarkScore, *, operator: Actor, now: datetime | None = None
 ) -> dict[str, Any]:
     """Record an evaluation result: ``model`` is a team's submission ("repo@commit") or a declared target model."""
+    task, model, score = result.task, result.model, result.score
+    stderr, n, source = result.stderr, result.n, result.source
     operator.require_operator(OPERATOR_ACTION)
     moment = _now(now)
     challenge = _lock(session, slug)
@@ -143,16 +151,12 @@ def record_evaluation(
         raise BadRequestError(
             f"The evaluation result has no value for metric '{name}'", hint="Metrics: " + ", ".join(sorted(metrics))
         )
-    return record_score(
-        session,
-        slug,
-        stage,
+    score = BenchmarkScore(
         task=task or str(result.get("task")),
         model=model,
         score=entry["value"],
         stderr=entry.get("stderr") or 0.0,
         n=entry.get("count"),
-        operator=operator,
         source={"metric": name, "manifest": result.get("manifest") or {}},
-        now=now,
     )
+    return record_score(session, slug, stage, score, operator=operator, now=now)

@@ -143,16 +143,18 @@ def make_world(runtime: Runtime, *, teams: int = 3, spec: str | None = None, **s
             service.enter_team(
                 session,
                 slug,
-                team=team,
-                name=f"Team {team[-1].upper()}",
-                organizations=[f"org-{team}"],
-                members=[f"m-{team}"],
-                target_models=["reference/target-model"],
-                release_plan={
-                    "repos": [
-                        {"repo": f"org-{team}/model", "kind": "model", "license": "apache-2.0", "access": "public"}
-                    ]
-                },
+                service.TeamEntry(
+                    team=team,
+                    name=f"Team {team[-1].upper()}",
+                    organizations=[f"org-{team}"],
+                    members=[f"m-{team}"],
+                    target_models=["reference/target-model"],
+                    release_plan={
+                        "repos": [
+                            {"repo": f"org-{team}/model", "kind": "model", "license": "apache-2.0", "access": "public"}
+                        ]
+                    },
+                ),
                 operator=operator,
                 now=BEFORE_DEADLINE,
             )
@@ -201,11 +203,7 @@ def feed_inputs(
                     session,
                     world.slug,
                     stage,
-                    task=task,
-                    model=models[team],
-                    score=scores[team],
-                    stderr=0.01,
-                    n=100,
+                    service.BenchmarkScore(task=task, model=models[team], score=scores[team], stderr=0.01, n=100),
                     operator=operator,
                     now=BEFORE_DEADLINE,
                 )
@@ -241,11 +239,13 @@ def feed_inputs(
                     session,
                     world.slug,
                     stage,
-                    prompt=f"prompt {k}",
-                    team_a=team_a,
-                    team_b=team_b,
-                    answer_a=f"answer one {k}",
-                    answer_b=f"answer two {k}",
+                    service.NewBattle(
+                        prompt=f"prompt {k}",
+                        team_a=team_a,
+                        team_b=team_b,
+                        answer_a=f"answer one {k}",
+                        answer_b=f"answer two {k}",
+                    ),
                     operator=operator,
                     now=BEFORE_DEADLINE,
                 )

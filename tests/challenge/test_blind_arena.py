@@ -76,7 +76,10 @@ def seed(runtime: Runtime) -> Seeded:
             organization = accounts.create_organization(session, org, creator=operator)
             accounts.set_membership(session, organization, account, "write")
             service.enter_team(
-                session, SLUG, team=team, name=name, organizations=[org], members=[member], operator=as_operator
+                session,
+                SLUG,
+                service.TeamEntry(team=team, name=name, organizations=[org], members=[member]),
+                operator=as_operator,
             )
             key = repos.parse_repo_id("model", f"{org}/{repo_name}")
             repo, _ = repos.create_repo(session, person, key, private=private)
@@ -92,11 +95,13 @@ def seed(runtime: Runtime) -> Seeded:
                 session,
                 SLUG,
                 STAGE,
-                prompt=f"Question number {k}?",
-                team_a=team_a,
-                team_b=team_b,
-                answer_a=f"First answer {k}.",
-                answer_b=f"Second answer {k}.",
+                service.NewBattle(
+                    prompt=f"Question number {k}?",
+                    team_a=team_a,
+                    team_b=team_b,
+                    answer_a=f"First answer {k}.",
+                    answer_b=f"Second answer {k}.",
+                ),
                 operator=as_operator,
                 now=BEFORE_DEADLINE,
             )
@@ -231,11 +236,7 @@ def test_closing_the_vote_reveals_the_battles_and_verify_checks_each_opening(run
                 session,
                 SLUG,
                 STAGE,
-                prompt="late?",
-                team_a="aurora",
-                team_b="cygnus",
-                answer_a="x",
-                answer_b="y",
+                service.NewBattle(prompt="late?", team_a="aurora", team_b="cygnus", answer_a="x", answer_b="y"),
                 operator=operator,
                 now=AFTER_DEADLINE,
             )

@@ -125,11 +125,7 @@ def test_reviewers_reviews_and_votes_from_the_command_line(runtime: Runtime, mon
             session,
             world.slug,
             "stage-1",
-            prompt="수도는?",
-            team_a="team-a",
-            team_b="team-b",
-            answer_a="서울",
-            answer_b="부산",
+            service.NewBattle(prompt="수도는?", team_a="team-a", team_b="team-b", answer_a="서울", answer_b="부산"),
             operator=world.op(session),
         ).battle
     shown = runner.invoke(app, [*base, "next-battle", world.slug, "stage-1", "--as", "voter1", "--json", *data])

@@ -46,11 +46,13 @@ def test_a_voter_signs_in_with_a_token_and_votes_blind(runtime: Runtime, live_se
                     session,
                     world.slug,
                     "stage-1",
-                    prompt=f"서울의 명소를 알려 주세요 {k}",
-                    team_a=team_a,
-                    team_b=team_b,
-                    answer_a=f"경복궁입니다 {k}",
-                    answer_b=f"남산타워입니다 {k}",
+                    service.NewBattle(
+                        prompt=f"서울의 명소를 알려 주세요 {k}",
+                        team_a=team_a,
+                        team_b=team_b,
+                        answer_a=f"경복궁입니다 {k}",
+                        answer_b=f"남산타워입니다 {k}",
+                    ),
                     operator=world.op(session),
                 )
         token = _token(runtime, "voter0")

@@ -104,12 +104,14 @@ def world(runtime: Runtime, client: httpx.Client) -> Iterator[World]:
                 service.enter_team(
                     session,
                     SLUG,
-                    team=team,
-                    name=team.title(),
-                    organizations=[f"{team}-lab"],
-                    members=[f"m-{team}"],
-                    target_models=[target],
-                    release_plan={"repos": plans[team]},
+                    service.TeamEntry(
+                        team=team,
+                        name=team.title(),
+                        organizations=[f"{team}-lab"],
+                        members=[f"m-{team}"],
+                        target_models=[target],
+                        release_plan={"repos": plans[team]},
+                    ),
                     operator=operator,
                 )
                 member = accounts.act_as(session, f"m-{team}")
@@ -139,11 +141,15 @@ def _finish(runtime: Runtime, world: World) -> dict[str, Any]:
             (submission,) = [s for t, s in service.list_submissions(session, SLUG, STAGE) if t.slug == team]
             model = f"{submission.repo_name}@{submission.commit_oid}"
             for task in ("t1", "t2"):
-                service.record_score(session, SLUG, STAGE, task=task, model=model, score=score, operator=operator)
+                service.record_score(
+                    session, SLUG, STAGE, service.BenchmarkScore(task=task, model=model, score=score), operator=operator
+                )
             reason = "No comparable model in the hub; checked by hand."
             service.override_gate(session, SLUG, STAGE, team, outcome="pass", reason=reason, operator=operator)
         for task in ("t1", "t2"):
-            recorded = service.record_score(session, SLUG, STAGE, task=task, model=target, score=0.8, operator=operator)
+            recorded = service.record_score(
+                session, SLUG, STAGE, service.BenchmarkScore(task=task, model=target, score=0.8), operator=operator
+            )
             assert not world.leaks(json.dumps(recorded))
     world.clock.set(AFTER_DEADLINE)
     with runtime.database.session(write=True) as session:

@@ -76,7 +76,12 @@ def seed(runtime: Runtime) -> dict[str, str]:
             person = accounts.actor_for(account)
             organization = accounts.create_organization(session, org, creator=operator)
             accounts.set_membership(session, organization, account, "write")
-            service.enter_team(session, SLUG, team=team, name=team.title(), organizations=[org], operator=as_operator)
+            service.enter_team(
+                session,
+                SLUG,
+                service.TeamEntry(team=team, name=team.title(), organizations=[org]),
+                operator=as_operator,
+            )
             repo, _ = repos.create_repo(session, person, repos.parse_repo_id("model", repo_id), private=private)
             commits.initial_commit(session, runtime.store, person, repo)
             commit = commits.commit_files(
@@ -137,7 +142,11 @@ def test_private_repos_are_sealed_in_every_public_record(
             )
             for team in TEAMS:  # scored under the real name, recorded under the public one
                 recorded = service.record_score(
-                    session, SLUG, STAGE, task="t1", model=models[team], score=0.5, operator=operator
+                    session,
+                    SLUG,
+                    STAGE,
+                    service.BenchmarkScore(task="t1", model=models[team], score=0.5),
+                    operator=operator,
                 )
                 assert not hidden(json.dumps(recorded), models)
             for team in ("orion", "nova"):

@@ -193,10 +193,7 @@ def make_world_second(runtime: Runtime) -> str:
         service.enter_team(
             session,
             "second",
-            team="team-x",
-            name="X",
-            organizations=["org-x"],
-            members=["m-x"],
+            service.TeamEntry(team="team-x", name="X", organizations=["org-x"], members=["m-x"]),
             operator=operator,
             now=BEFORE_DEADLINE,
         )
@@ -337,11 +334,7 @@ def test_concurrent_appends_do_not_fork_the_chain(runtime: Runtime) -> None:
                 session,
                 world.slug,
                 "stage-1",
-                prompt=f"p{k}",
-                team_a="team-a",
-                team_b="team-b",
-                answer_a="x",
-                answer_b="y",
+                service.NewBattle(prompt=f"p{k}", team_a="team-a", team_b="team-b", answer_a="x", answer_b="y"),
                 operator=world.op(session),
                 now=BEFORE_DEADLINE,
             ).battle

@@ -238,18 +238,16 @@ def revise_challenge(slug: str, body: ChallengeBody, runtime: RuntimeDep, user: 
 @router.post("/{slug}/teams", status_code=201)
 def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
-        team = service.enter_team(
-            session,
-            slug,
+        entry = service.TeamEntry(
             team=body.team,
             name=body.name,
             organizations=body.organizations,
             members=body.members,
             target_models=body.target_models,
             release_plan=body.release_plan,
-            operator=user,
             stage=body.stage,
         )
+        team = service.enter_team(session, slug, entry, operator=user)
         return team_json(session, user, team)
 
 
@@ -301,17 +299,8 @@ def list_submissions(slug: str, stage: str, runtime: RuntimeDep, user: OptionalU
 @router.post("/{slug}/stages/{stage}/scores", status_code=201)
 def record_score(slug: str, stage: str, body: ScoreBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
-        return service.record_score(
-            session,
-            slug,
-            stage,
-            task=body.task,
-            model=body.model,
-            score=body.score,
-            stderr=body.stderr,
-            n=body.n,
-            operator=user,
-        )
+        score = service.BenchmarkScore(task=body.task, model=body.model, score=body.score, stderr=body.stderr, n=body.n)
+        return service.record_score(session, slug, stage, score, operator=user)
 
 
 @router.post("/{slug}/stages/{stage}/reviewers", status_code=201)
@@ -358,18 +347,15 @@ def record_review(slug: str, stage: str, body: ReviewBody, runtime: RuntimeDep, 
 @router.post("/{slug}/stages/{stage}/battles", status_code=201)
 def create_battle(slug: str, stage: str, body: BattleBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
-        battle = service.create_battle(
-            session,
-            slug,
-            stage,
+        new_battle = service.NewBattle(
             prompt=body.prompt,
             team_a=body.team_a,
             team_b=body.team_b,
             answer_a=body.answer_a,
             answer_b=body.answer_b,
-            operator=user,
             criterion=body.criterion,
         )
+        battle = service.create_battle(session, slug, stage, new_battle, operator=user)
         return blind_battle(battle) | {
             "team_a": battle.team_a,
             "team_b": battle.team_b,

@@ -739,11 +739,13 @@ def _battles(
                     session,
                     SLUG,
                     stage,
-                    prompt=PROMPTS[prompt_index],
-                    team_a=team_a.slug,
-                    team_b=team_b.slug,
-                    answer_a=answer_a,
-                    answer_b=answer_b,
+                    service.NewBattle(
+                        prompt=PROMPTS[prompt_index],
+                        team_a=team_a.slug,
+                        team_b=team_b.slug,
+                        answer_a=answer_a,
+                        answer_b=answer_b,
+                    ),
                     operator=operator,
                 )
                 if not battle.reveals_identity:  # a battle whose answer names its model is withdrawn
@@ -818,12 +820,14 @@ def _run(
             service.enter_team(
                 session,
                 SLUG,
-                team=team.slug,
-                name=team.name,
-                organizations=[team.organization],
-                members=[team.member],
-                target_models=[world.target],
-                release_plan=_release_plan(team),
+                service.TeamEntry(
+                    team=team.slug,
+                    name=team.name,
+                    organizations=[team.organization],
+                    members=[team.member],
+                    target_models=[world.target],
+                    release_plan=_release_plan(team),
+                ),
                 operator=operator,
             )
         for team in TEAMS:
@@ -846,13 +850,15 @@ def _run(
                     session,
                     SLUG,
                     STAGE_1,
-                    task=task,
-                    model=model,
-                    score=float(metric["value"]),
-                    stderr=float(metric["stderr"] or 0.0),
-                    n=int(metric["n"]),
+                    service.BenchmarkScore(
+                        task=task,
+                        model=model,
+                        score=float(metric["value"]),
+                        stderr=float(metric["stderr"] or 0.0),
+                        n=int(metric["n"]),
+                        source={"backend": "dummy", "task": task},
+                    ),
                     operator=operator,
-                    source={"backend": "dummy", "task": task},
                 )
         _reviews(world, session)
         battles = _battles(session, STAGE_1, list(TEAMS), per_pair=3, reveal=True)

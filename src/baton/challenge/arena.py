@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from baton.core.errors import BadRequestError
+from baton.core.multiple_testing import holm
 
 OUTCOMES = ("a", "b", "tie", "both_bad")
 _OUTCOME_CODE = {name: code for code, name in enumerate(OUTCOMES)}
@@ -103,9 +104,7 @@ def parse_vote(model_a: str, model_b: str, choice: str, voter: str = "") -> Vote
         return Vote(model_a, model_b, "a", voter)
     if choice == model_b:
         return Vote(model_a, model_b, "b", voter)
-    raise NotInBattleError(
-        f"the vote is for {choice!r}, which is not in this battle ({model_a!r} vs {model_b!r})"
-    )
+    raise NotInBattleError(f"the vote is for {choice!r}, which is not in this battle ({model_a!r} vs {model_b!r})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -618,9 +617,7 @@ def _poisson_binomial_sf(counts: NDArray[np.int64], probs: NDArray[np.float64], 
     return min(1.0, max(0.0, tail))
 
 
-def _poisson_binomial_sf_batch(
-    trials: list[NDArray[np.float64]], observed: NDArray[np.int64]
-) -> NDArray[np.float64]:
+def _poisson_binomial_sf_batch(trials: list[NDArray[np.float64]], observed: NDArray[np.int64]) -> NDArray[np.float64]:
     """P(X_i >= observed_i) for many small Poisson-binomials at once (one row of Bernoulli trials each)."""
     count = len(trials)
     length = max(len(t) for t in trials)
@@ -739,7 +736,7 @@ def contrarian_voters(
             p_values[t] = _poisson_binomial_sf(group_n[s:e], group_q[s:e], int(n_disagree[v]))
         else:
             p_values[t] = _normal_sf(float(expected[v]), float(variance[v]), float(skew[v]), int(n_disagree[v]))
-    adjusted = _holm(p_values)
+    adjusted = holm(p_values)
     findings = [
         VoterFinding(
             voter=arrays.voters[v],
@@ -755,19 +752,6 @@ def contrarian_voters(
     ]
     findings.sort(key=lambda f: (f.p_value, f.voter))
     return findings
-
-
-def _holm(p: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Holm step-down adjusted p-values (monotone, capped at 1)."""
-    k = len(p)
-    if k == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * (k - np.arange(k))
-    adjusted_sorted = np.minimum(1.0, np.maximum.accumulate(scaled))
-    adjusted = np.empty(k)
-    adjusted[order] = adjusted_sorted
-    return adjusted
 
 
 # --- identity leaks -----------------------------------------------------------------------------

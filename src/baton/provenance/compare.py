@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from baton.core import multiple_testing
 from baton.core.errors import BadRequestError
 from baton.provenance import hashing, statistics
 from baton.provenance.alignment import (
@@ -229,7 +230,7 @@ def _exact_copies(side_a: _Side, side_b: _Side, gathered: dict[str, ComponentEvi
         evidence = gathered[component]
         evidence.copied_fraction = copied[component] / total
         evidence.copied_source = sources[component].most_common(1)[0][0]
-        evidence.copy_p_value = statistics.sidak(p_values[component])
+        evidence.copy_p_value = multiple_testing.sidak(p_values[component])
 
 
 # --- alignment --------------------------------------------------------------------------------
@@ -383,9 +384,7 @@ def _unit_roles(roles: dict[str, str]) -> list[str]:
     return [role for role in ("gate", "up", "down") if role in roles]
 
 
-def _mlp_units(
-    side: _Side, block: Block, roles: dict[str, str], keep: IndexArray | None
-) -> dict[str, Float32Array]:
+def _mlp_units(side: _Side, block: Block, roles: dict[str, str], keep: IndexArray | None) -> dict[str, Float32Array]:
     """Per hidden unit: its gate and up rows (norm gain folded in) and its down column, each (units × d).
 
     ``keep``: only these units (rows are selected before anything else is computed); None: all.
@@ -538,9 +537,7 @@ def _mlp_statistic(view_a: _BlockView, view_b: _BlockView) -> float | None:
             if shared:
                 values.append(
                     statistics.matched_similarity(
-                        statistics.similarity_of_normalised(
-                            [units_a[r] for r in shared], [units_b[r] for r in shared]
-                        )
+                        statistics.similarity_of_normalised([units_a[r] for r in shared], [units_b[r] for r in shared])
                     )[0]
                 )
     return max(values) if values else None

@@ -104,9 +104,7 @@ _SYNTAX_ADVICE: tuple[tuple[str, str], ...] = (
     ("could not determine a constructor", "remove the '!' tag; cards may hold only plain YAML values"),
     ("found undefined alias", "define the '&anchor' before using '*anchor', or remove the alias"),
 )
-_DEFAULT_SYNTAX_ADVICE = (
-    "check the indentation and quote values that contain ':', '#' or start with '*', '&', '!'"
-)
+_DEFAULT_SYNTAX_ADVICE = "check the indentation and quote values that contain ':', '#' or start with '*', '&', '!'"
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,6 @@ def _card_from_yaml(yaml_text: str, offset: int) -> CardData:
             f"{MAX_FRONT_MATTER_BYTES} accepted. Move long text into the body of the card, below the "
             "closing '---'."
         )
-    _check_events(yaml_text, offset)
     node, loaded = _load(yaml_text, offset)
     if node is None or loaded is None:
         return CardData()
@@ -211,23 +208,10 @@ def _card_from_yaml(yaml_text: str, offset: int) -> CardData:
 
 
 def _load(yaml_text: str, offset: int) -> tuple[Node | None, Any]:
-    # This is the body of yaml.safe_load split in two, so that the composed node (and with it the
-    # line of every key) is at hand for error messages. Only the safe loader is ever used.
-    loader = yaml.SafeLoader(yaml_text)
+    """Refuse, before loading, what would be costly to load or walk; load with the safe loader, keeping
+    the composed node (and with it the line of every key) for error messages; report syntax errors."""
     try:
-        node = loader.get_single_node()
-        loaded = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as error:
-        raise _syntax_error(error, yaml_text, offset) from None
-    finally:
-        loader.dispose()
-    return node, loaded
-
-
-def _check_events(yaml_text: str, offset: int) -> None:
-    """Refuse, before loading, what would be costly to load or walk; report syntax errors."""
-    try:
-        yamlcost.check_cost(
+        document = yamlcost.parse(
             yaml_text,
             "the front matter",
             one_document_hint="Keep a single document between the two '---' lines.",
@@ -236,6 +220,7 @@ def _check_events(yaml_text: str, offset: int) -> None:
         raise InvalidYamlError(f"{_at_mark(offset, error.mark)}{error.problem}") from None
     except yaml.YAMLError as error:
         raise _syntax_error(error, yaml_text, offset) from None
+    return document.node, document.data
 
 
 def _syntax_error(error: yaml.YAMLError, yaml_text: str, offset: int) -> InvalidYamlError:
@@ -452,9 +437,7 @@ def _gated_fields(raw: dict[str, Any], where: _Locator) -> dict[str, Any]:
             field_type = spec.get("type")
             options = spec.get("options")
             if not isinstance(field_type, str):
-                raise InvalidYamlError(
-                    f"{where.at(key)}field {label!r} of '{key}' needs a 'type' (one of: {allowed})."
-                )
+                raise InvalidYamlError(f"{where.at(key)}field {label!r} of '{key}' needs a 'type' (one of: {allowed}).")
         else:
             raise InvalidYamlError(
                 f"{where.at(key)}field {label!r} of '{key}' must be a type name (one of: {allowed}) or a "
@@ -484,11 +467,7 @@ def _check_select_options(label: str, options: Any, where: str) -> None:
     for option in options:
         if isinstance(option, str):
             continue
-        if (
-            isinstance(option, dict)
-            and isinstance(option.get("label"), str)
-            and isinstance(option.get("value"), str)
-        ):
+        if isinstance(option, dict) and isinstance(option.get("label"), str) and isinstance(option.get("value"), str):
             continue
         raise InvalidYamlError(
             f"{where}each option of select field {label!r} of 'extra_gated_fields' must be a string "
@@ -528,9 +507,7 @@ def validate_yaml(content: str, repo_type: str) -> list[str]:
     know, ``license: other`` without a name or link, base model keys on a dataset.
     """
     if repo_type not in REPO_TYPES:
-        raise BadRequestError(
-            f"Unknown repo type {repo_type!r}.", hint=f"Use one of: {', '.join(REPO_TYPES)}."
-        )
+        raise BadRequestError(f"Unknown repo type {repo_type!r}.", hint=f"Use one of: {', '.join(REPO_TYPES)}.")
     card = parse_card(content)
     warnings: list[str] = []
     if card.license is not None and card.license not in KNOWN_LICENSES:
@@ -546,9 +523,7 @@ def validate_yaml(content: str, repo_type: str) -> list[str]:
         if card.license_name is None:
             warnings.append("license is 'other' but license_name is missing; name the license.")
         if card.license_link is None:
-            warnings.append(
-                "license is 'other' but license_link is missing; link the license text (e.g. LICENSE)."
-            )
+            warnings.append("license is 'other' but license_link is missing; link the license text (e.g. LICENSE).")
     if repo_type == "dataset":
         for key in ("base_model", "base_model_relation"):
             if key in card.raw:

@@ -104,7 +104,9 @@ def parse_vote(model_a: str, model_b: str, choice: str, voter: str = "") -> Vote
         return Vote(model_a, model_b, "a", voter)
     if choice == model_b:
         return Vote(model_a, model_b, "b", voter)
-    raise NotInBattleError(f"the vote is for {choice!r}, which is not in this battle ({model_a!r} vs {model_b!r})")
+    raise NotInBattleError(
+        f"the vote is for {choice!r}, which is not in this battle ({model_a!r} vs {model_b!r})"
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -617,7 +619,9 @@ def _poisson_binomial_sf(counts: NDArray[np.int64], probs: NDArray[np.float64], 
     return min(1.0, max(0.0, tail))
 
 
-def _poisson_binomial_sf_batch(trials: list[NDArray[np.float64]], observed: NDArray[np.int64]) -> NDArray[np.float64]:
+def _poisson_binomial_sf_batch(
+    trials: list[NDArray[np.float64]], observed: NDArray[np.int64]
+) -> NDArray[np.float64]:
     """P(X_i >= observed_i) for many small Poisson-binomials at once (one row of Bernoulli trials each)."""
     count = len(trials)
     length = max(len(t) for t in trials)

@@ -104,7 +104,9 @@ _SYNTAX_ADVICE: tuple[tuple[str, str], ...] = (
     ("could not determine a constructor", "remove the '!' tag; cards may hold only plain YAML values"),
     ("found undefined alias", "define the '&anchor' before using '*anchor', or remove the alias"),
 )
-_DEFAULT_SYNTAX_ADVICE = "check the indentation and quote values that contain ':', '#' or start with '*', '&', '!'"
+_DEFAULT_SYNTAX_ADVICE = (
+    "check the indentation and quote values that contain ':', '#' or start with '*', '&', '!'"
+)
 
 
 @dataclass(frozen=True)
@@ -437,7 +439,9 @@ def _gated_fields(raw: dict[str, Any], where: _Locator) -> dict[str, Any]:
             field_type = spec.get("type")
             options = spec.get("options")
             if not isinstance(field_type, str):
-                raise InvalidYamlError(f"{where.at(key)}field {label!r} of '{key}' needs a 'type' (one of: {allowed}).")
+                raise InvalidYamlError(
+                    f"{where.at(key)}field {label!r} of '{key}' needs a 'type' (one of: {allowed})."
+                )
         else:
             raise InvalidYamlError(
                 f"{where.at(key)}field {label!r} of '{key}' must be a type name (one of: {allowed}) or a "
@@ -467,7 +471,11 @@ def _check_select_options(label: str, options: Any, where: str) -> None:
     for option in options:
         if isinstance(option, str):
             continue
-        if isinstance(option, dict) and isinstance(option.get("label"), str) and isinstance(option.get("value"), str):
+        if (
+            isinstance(option, dict)
+            and isinstance(option.get("label"), str)
+            and isinstance(option.get("value"), str)
+        ):
             continue
         raise InvalidYamlError(
             f"{where}each option of select field {label!r} of 'extra_gated_fields' must be a string "
@@ -507,7 +515,9 @@ def validate_yaml(content: str, repo_type: str) -> list[str]:
     know, ``license: other`` without a name or link, base model keys on a dataset.
     """
     if repo_type not in REPO_TYPES:
-        raise BadRequestError(f"Unknown repo type {repo_type!r}.", hint=f"Use one of: {', '.join(REPO_TYPES)}.")
+        raise BadRequestError(
+            f"Unknown repo type {repo_type!r}.", hint=f"Use one of: {', '.join(REPO_TYPES)}."
+        )
     card = parse_card(content)
     warnings: list[str] = []
     if card.license is not None and card.license not in KNOWN_LICENSES:
@@ -523,7 +533,9 @@ def validate_yaml(content: str, repo_type: str) -> list[str]:
         if card.license_name is None:
             warnings.append("license is 'other' but license_name is missing; name the license.")
         if card.license_link is None:
-            warnings.append("license is 'other' but license_link is missing; link the license text (e.g. LICENSE).")
+            warnings.append(
+                "license is 'other' but license_link is missing; link the license text (e.g. LICENSE)."
+            )
     if repo_type == "dataset":
         for key in ("base_model", "base_model_relation"):
             if key in card.raw:

@@ -384,7 +384,9 @@ def _unit_roles(roles: dict[str, str]) -> list[str]:
     return [role for role in ("gate", "up", "down") if role in roles]
 
 
-def _mlp_units(side: _Side, block: Block, roles: dict[str, str], keep: IndexArray | None) -> dict[str, Float32Array]:
+def _mlp_units(
+    side: _Side, block: Block, roles: dict[str, str], keep: IndexArray | None
+) -> dict[str, Float32Array]:
     """Per hidden unit: its gate and up rows (norm gain folded in) and its down column, each (units × d).
 
     ``keep``: only these units (rows are selected before anything else is computed); None: all.
@@ -537,7 +539,9 @@ def _mlp_statistic(view_a: _BlockView, view_b: _BlockView) -> float | None:
             if shared:
                 values.append(
                     statistics.matched_similarity(
-                        statistics.similarity_of_normalised([units_a[r] for r in shared], [units_b[r] for r in shared])
+                        statistics.similarity_of_normalised(
+                            [units_a[r] for r in shared], [units_b[r] for r in shared]
+                        )
                     )[0]
                 )
     return max(values) if values else None

@@ -95,7 +95,9 @@ def random_signed_permutation(dimension: int, rng: np.random.Generator) -> Float
     return matrix
 
 
-def _draw_signed_permutation(dimension: int, rng: np.random.Generator) -> tuple[npt.NDArray[np.int64], FloatArray]:
+def _draw_signed_permutation(
+    dimension: int, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
     # Signs first, then the permutation: the order in which earlier versions drew them
     # (``matrix[rows, rng.permutation(d)] = rng.choice(...)`` evaluates the right side first).
     signs: FloatArray = rng.choice([-1.0, 1.0], size=dimension)
@@ -280,7 +282,9 @@ class VectorComparison:
     outcome: TestOutcome
 
 
-def compare_vectors(a: AnyFloatArray, b: AnyFloatArray, rng: np.random.Generator, draws: int = 999) -> VectorComparison:
+def compare_vectors(
+    a: AnyFloatArray, b: AnyFloatArray, rng: np.random.Generator, draws: int = 999
+) -> VectorComparison:
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))

@@ -98,12 +98,14 @@ def test_a_killed_worker_s_run_resumes_without_recomputing(
             session,
             runtime,
             None,
-            model="slow-model",
-            task=str(task_path),
-            backend="dummy",
-            options={"delay_seconds": 0.35},
-            request_batch_size=batch,
-            local=True,
+            service.RunSubmission(
+                model="slow-model",
+                task=str(task_path),
+                backend="dummy",
+                options={"delay_seconds": 0.35},
+                request_batch_size=batch,
+                local=True,
+            ),
         )
         run_id, job_id = submitted.id, submitted.job_id
     log = tmp_path / "worker.log"
@@ -283,7 +285,7 @@ def test_bad_task_data_fails_the_run_with_the_line_and_no_records(runtime: Runti
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with runtime.database.session(write=True) as session:
         run_id = service.submit_run(
-            session, runtime, None, model="m", task=str(task_path), backend="dummy", local=True
+            session, runtime, None, service.RunSubmission(model="m", task=str(task_path), backend="dummy", local=True)
         ).id
     run_queued_jobs(runtime)
     with runtime.database.session() as session:
@@ -312,11 +314,13 @@ def test_private_tasks_run_only_on_operator_controlled_backends(runtime: Runtime
                 session,
                 runtime,
                 None,
-                model="team-model",
-                task=str(task_path),
-                backend="openai",
-                options={"base_url": "http://127.0.0.1:9/v1"},
-                local=True,
+                service.RunSubmission(
+                    model="team-model",
+                    task=str(task_path),
+                    backend="openai",
+                    options={"base_url": "http://127.0.0.1:9/v1"},
+                    local=True,
+                ),
             )
         service.register_endpoint(session, name="pinned", base_url="http://127.0.0.1:9/v1", model="m")
     registered = OpenAIBackend(
@@ -327,7 +331,12 @@ def test_private_tasks_run_only_on_operator_controlled_backends(runtime: Runtime
 
     with runtime.database.session(write=True) as session:
         ids = [
-            service.submit_run(session, runtime, None, model="m", task=str(task_path), backend="dummy", local=True).id
+            service.submit_run(
+                session,
+                runtime,
+                None,
+                service.RunSubmission(model="m", task=str(task_path), backend="dummy", local=True),
+            ).id
             for _ in range(2)
         ]
     run_queued_jobs(runtime)

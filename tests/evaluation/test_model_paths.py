@@ -70,5 +70,7 @@ def test_the_cli_still_evaluates_any_folder(runtime: Runtime, tmp_path: Path) ->
     folder = tmp_path / "checkpoint"
     folder.mkdir()
     with runtime.database.session(write=True) as session:
-        run = service.submit_run(session, runtime, None, model=str(folder), task="click", local=True)
+        run = service.submit_run(
+            session, runtime, None, service.RunSubmission(model=str(folder), task="click", local=True)
+        )
         assert run.model == str(folder) and run.model_repo is None

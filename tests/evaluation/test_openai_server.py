@@ -115,12 +115,14 @@ def test_a_private_task_runs_on_a_registered_endpoint_through_a_job(
             session,
             runtime,
             None,
-            model="tiny",
-            task=str(task_path),
-            backend="openai",
-            endpoint="pinned-tiny",
-            options={"max_length": 200},
-            local=True,
+            service.RunSubmission(
+                model="tiny",
+                task=str(task_path),
+                backend="openai",
+                endpoint="pinned-tiny",
+                options={"max_length": 200},
+                local=True,
+            ),
         ).id
     assert jobs.Worker(runtime, kinds=["evaluation.run"], worker_id="w").run_once() is not None
     with runtime.database.session() as session:

@@ -76,7 +76,10 @@ def test_a_queued_run_scaled_out_on_ray(local_ray: None, runtime: Runtime, tmp_p
     task_path = write_multiple_choice_task(tmp_path)
     with runtime.database.session(write=True) as session:
         run_id = service.submit_run(
-            session, runtime, None, model="m", task=str(task_path), backend="dummy", ray_workers=2, local=True
+            session,
+            runtime,
+            None,
+            service.RunSubmission(model="m", task=str(task_path), backend="dummy", ray_workers=2, local=True),
         ).id
     worker = jobs.Worker(runtime, kinds=["evaluation.run"], worker_id="ray-driver")
     assert worker.run_once() is not None

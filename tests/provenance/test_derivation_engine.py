@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 
+from baton.core import multiple_testing
 from baton.core.errors import BadRequestError, NotSupportedError
+from baton.core.multiple_testing import holm_sidak
 from baton.provenance import statistics, synthetic
 from baton.provenance.alignment import monotone_layer_alignment, procrustes
 from baton.provenance.compare import compare
 from baton.provenance.layout import analyse, tower_root
 from baton.provenance.source import ArraySource
-from baton.provenance.verdict import holm_sidak
 
 
 def random_llama(seed: int, layers: int = 3, width: int = 24, mlp: int = 48, vocab: int = 64) -> dict[str, np.ndarray]:
@@ -99,8 +100,8 @@ def test_vector_comparison_shows_the_layernorm_trap() -> None:
 
 
 def test_corrections() -> None:
-    assert statistics.sidak([0.01]) == pytest.approx(0.01)
-    assert statistics.sidak([0.01, 0.5]) == pytest.approx(1 - 0.99**2)
+    assert multiple_testing.sidak([0.01]) == pytest.approx(0.01)
+    assert multiple_testing.sidak([0.01, 0.5]) == pytest.approx(1 - 0.99**2)
     adjusted = holm_sidak([0.001, 0.04, 0.5])
     assert adjusted[0] == pytest.approx(1 - 0.999**3)
     assert adjusted[1] == pytest.approx(1 - 0.96**2)

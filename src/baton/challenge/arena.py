@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from baton.core.errors import BadRequestError
+from baton.core.multiple_testing import holm
 
 OUTCOMES = ("a", "b", "tie", "both_bad")
 _OUTCOME_CODE = {name: code for code, name in enumerate(OUTCOMES)}
@@ -735,7 +736,7 @@ def contrarian_voters(
             p_values[t] = _poisson_binomial_sf(group_n[s:e], group_q[s:e], int(n_disagree[v]))
         else:
             p_values[t] = _normal_sf(float(expected[v]), float(variance[v]), float(skew[v]), int(n_disagree[v]))
-    adjusted = _holm(p_values)
+    adjusted = holm(p_values)
     findings = [
         VoterFinding(
             voter=arrays.voters[v],
@@ -751,19 +752,6 @@ def contrarian_voters(
     ]
     findings.sort(key=lambda f: (f.p_value, f.voter))
     return findings
-
-
-def _holm(p: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Holm step-down adjusted p-values (monotone, capped at 1)."""
-    k = len(p)
-    if k == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * (k - np.arange(k))
-    adjusted_sorted = np.minimum(1.0, np.maximum.accumulate(scaled))
-    adjusted = np.empty(k)
-    adjusted[order] = adjusted_sorted
-    return adjusted
 
 
 # --- identity leaks -----------------------------------------------------------------------------

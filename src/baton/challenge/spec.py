@@ -234,31 +234,11 @@ def _check_rule(rule: str, stage: Stage) -> None:
 # --- loading with line numbers ----------------------------------------------------------------
 
 
-def _line_map(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            name = key.value if isinstance(key, yaml.ScalarNode) else str(key)
-            lines[(*path, name)] = key.start_mark.line + 1
-            _line_map(value, (*path, name), lines)
-            lines[(*path, name)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _line_map(item, (*path, index), lines)
-
-
 def _describe(loc: tuple[Any, ...]) -> str:
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top level)"
-
-
-def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
 
 
 def _narrow(loc: tuple[Any, ...], message: str, data: dict[str, Any]) -> tuple[Any, ...]:
@@ -286,12 +266,11 @@ def _narrow(loc: tuple[Any, ...], message: str, data: dict[str, Any]) -> tuple[A
 
 def load_spec(source: str | dict[str, Any], *, origin: str = "challenge YAML") -> ChallengeSpec:
     """Parse and validate a challenge spec from YAML text (or an already parsed dict)."""
-    lines: dict[tuple[Any, ...], int] = {}
+    node: yaml.Node | None = None
     if isinstance(source, str):
         try:
-            yamlcost.check_cost(source, "the challenge YAML")
-            node = yaml.compose(source, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(source)
+            document = yamlcost.parse(source, "the challenge YAML")
+            node, data = document.node, document.data
         except yamlcost.YamlCostError as error:
             where = f" line {error.line}" if error.line is not None else ""
             raise InvalidSpecError(f"{origin}{where}: {error.problem}") from None
@@ -299,8 +278,6 @@ def load_spec(source: str | dict[str, Any], *, origin: str = "challenge YAML") -
             mark = getattr(error, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
             raise InvalidSpecError(f"{origin} is not valid YAML{where}: {error}") from error
-        if node is not None:
-            _line_map(node, (), lines)
     else:
         data = source
     if not isinstance(data, dict):
@@ -314,7 +291,7 @@ def load_spec(source: str | dict[str, Any], *, origin: str = "challenge YAML") -
         for item in error.errors():
             message = str(item.get("msg", "")).removeprefix("Value error, ")
             loc = _narrow(tuple(item.get("loc", ())), message, data)
-            line = _line_for(loc, lines)
+            line = yamlcost.line_of(node, loc)
             problems.append(f"{'line ' + str(line) + ': ' if line else ''}{_describe(loc)}: {message}")
         raise InvalidSpecError(
             f"{origin} has {len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  " + "\n  ".join(problems),

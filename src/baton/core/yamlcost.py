@@ -6,12 +6,17 @@ aliased objects, but whatever walks the loaded data afterwards (pydantic validat
 encoding, line lookups) visits every one. One pass over the parser's events, which neither
 recurses nor expands aliases, measures all three before anything is composed.
 
-Callers turn ``YamlCostError`` into their own 4xx error with the line it names, and let
-``yaml.YAMLError`` (a syntax error, found by the same pass) take their usual path.
+Every YAML document Baton reads from outside goes through ``load`` (or ``parse``, which keeps the
+composed node tree for line numbers): the cost check, then PyYAML's safe loader. Callers turn
+``YamlCostError`` into their own 4xx error with the line it names, and let ``yaml.YAMLError`` (a
+syntax error, found by the same pass) take their usual path. ``line_of`` maps the location of a
+pydantic error (``("stages", 0, "criteria")``) to the line of the YAML that holds it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import yaml
@@ -103,3 +108,68 @@ def check_cost(text: str, subject: str, *, one_document_hint: str = "Keep a sing
                 anchor_sizes[anchor_name] = size
             if open_sizes:
                 open_sizes[-1] += size
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded YAML document: its data and the node tree it was built from (for line numbers)."""
+
+    data: Any
+    node: yaml.Node | None
+
+    def line_of(self, loc: Sequence[int | str]) -> int | None:
+        return line_of(self.node, loc)
+
+
+def parse(text: str, subject: str, *, one_document_hint: str = "Keep a single document.") -> Document:
+    """``check_cost``, then compose and construct with the safe loader (``yaml.safe_load`` split in two,
+    so the node tree is at hand). Raises YamlCostError or yaml.YAMLError."""
+    check_cost(text, subject, one_document_hint=one_document_hint)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return Document(data, node)
+
+
+def load(text: str, subject: str, *, one_document_hint: str = "Keep a single document.") -> Any:
+    """``yaml.safe_load`` of a document that passed ``check_cost`` (YamlCostError or yaml.YAMLError otherwise)."""
+    return parse(text, subject, one_document_hint=one_document_hint).data
+
+
+def line_of(source: str | yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """The 1-based line in the YAML of a pydantic error location: the line of the last mapping key on
+    the path (of the list item, for an index), or of the nearest enclosing one that exists.
+
+    ``source`` is the composed node tree or the YAML text (composed here; None when it cannot be)."""
+    node: yaml.Node | None
+    if isinstance(source, str):
+        try:
+            node = parse(source, "the YAML").node
+        except (YamlCostError, yaml.YAMLError):
+            return None
+    else:
+        node = source
+    if node is None:
+        return None
+    line = int(node.start_mark.line) + 1
+    for step in loc:
+        if isinstance(node, yaml.MappingNode):
+            # The last of repeated keys wins, as in the loaded data.
+            matches = [
+                (key, value)
+                for key, value in node.value
+                if isinstance(key, yaml.ScalarNode) and key.value == str(step) and not isinstance(step, bool)
+            ]
+            if not matches:
+                break
+            key, node = matches[-1]
+            line = int(key.start_mark.line) + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            node = node.value[step]
+            line = int(node.start_mark.line) + 1
+        else:
+            break
+    return line

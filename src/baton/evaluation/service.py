@@ -23,7 +23,7 @@ import math
 import os
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -316,27 +316,32 @@ def _is_hub_model_id(model: str) -> bool:
     return True
 
 
-def submit_run(
-    session: Session,
-    runtime: Runtime,
-    user: Actor | None,
-    *,
-    model: str,
-    task: str | None = None,
-    task_yaml: str | None = None,
-    backend: str = "hf",
-    endpoint: str | None = None,
-    options: Mapping[str, Any] | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    by_generation: bool = False,
-    num_fewshot: int | None = None,
-    request_batch_size: int = runner.DEFAULT_REQUEST_BATCH,
-    ray_workers: int | None = None,
-    ray_address: str | None = None,
-    ray_gpus: float = 0.0,
-    local: bool = False,
-) -> EvaluationRun:
+@dataclass(frozen=True)
+class RunSubmission:
+    """What to evaluate and how: the request ``submit_run`` checks and queues.
+
+    ``local`` (the command line only) allows task YAML paths and folders; ``ray_*`` scale a run out
+    on Ray (operators only).
+    """
+
+    model: str
+    task: str | None = None
+    task_yaml: str | None = None
+    backend: str = "hf"
+    endpoint: str | None = None
+    options: Mapping[str, Any] | None = None
+    limit: int | None = None
+    seed: int = 0
+    by_generation: bool = False
+    num_fewshot: int | None = None
+    request_batch_size: int = runner.DEFAULT_REQUEST_BATCH
+    ray_workers: int | None = None
+    ray_address: str | None = None
+    ray_gpus: float = 0.0
+    local: bool = False
+
+
+def submit_run(session: Session, runtime: Runtime, user: Actor | None, request: RunSubmission) -> EvaluationRun:
     """Queue an evaluation; ``user`` None is the local operator, ``local`` allows task YAML paths and folders.
 
     Operators may evaluate anything; other users may evaluate (with the ``hf`` backend) the hub model
@@ -344,49 +349,53 @@ def submit_run(
     """
     from baton.hub import commits, repos
 
-    if backend not in BACKENDS:
-        raise BadRequestError(f"Unknown backend {backend!r}", hint=f"Use one of: {', '.join(backend_names())}.")
-    if limit is not None and limit < 1:
-        raise BadRequestError(f"limit must be at least 1, got {limit}")
-    if request_batch_size < 1:
-        raise BadRequestError(f"request_batch_size must be at least 1, got {request_batch_size}")
+    if request.backend not in BACKENDS:
+        raise BadRequestError(f"Unknown backend {request.backend!r}", hint=f"Use one of: {', '.join(backend_names())}.")
+    if request.limit is not None and request.limit < 1:
+        raise BadRequestError(f"limit must be at least 1, got {request.limit}")
+    if request.request_batch_size < 1:
+        raise BadRequestError(f"request_batch_size must be at least 1, got {request.request_batch_size}")
     operator = _is_operator(user)
-    clean_options = _check_options(backend, options or {}, operator)
-    if ray_workers is not None and (not operator or ray_workers < 1 or ray_gpus < 0):
+    clean_options = _check_options(request.backend, request.options or {}, operator)
+    if request.ray_workers is not None and (not operator or request.ray_workers < 1 or request.ray_gpus < 0):
         raise BadRequestError(
             "Only operators scale a run out on Ray, with ray_workers >= 1 and ray_gpus >= 0",
             hint="Leave ray_workers out to run on one worker.",
         )
-    loaded = _load_submitted_task(task, task_yaml, num_fewshot, local)
-    if not operator and task_yaml is not None:
+    loaded = _load_submitted_task(request.task, request.task_yaml, request.num_fewshot, request.local)
+    if not operator and request.task_yaml is not None:
         _check_data_access(session, user, loaded)
-    if not operator and backend != "hf":
+    if not operator and request.backend != "hf":
         raise PermissionDeniedError(
-            f"Only operators run the {backend} backend",
+            f"Only operators run the {request.backend} backend",
             hint="Submit with backend 'hf' on a hub model repo you can write to, or ask an operator.",
         )
-    if endpoint is not None:
-        if backend != "openai":
+    if request.endpoint is not None:
+        if request.backend != "openai":
             raise BadRequestError("An endpoint is used only with the openai backend", hint="Pass backend 'openai'.")
-        get_endpoint(session, endpoint)
-    if backend == "openai" and endpoint is None and "base_url" not in clean_options:
+        get_endpoint(session, request.endpoint)
+    if request.backend == "openai" and request.endpoint is None and "base_url" not in clean_options:
         raise BadRequestError(
             "The openai backend needs a registered endpoint (or, for an operator, options.base_url)",
             hint="Register the server with `baton eval endpoint add` and submit with endpoint NAME.",
         )
-    if loaded.private and backend == "openai" and endpoint is None:
+    if loaded.private and request.backend == "openai" and request.endpoint is None:
         raise runner.PrivateTaskBackendError(
             f"Task '{loaded.name}' is private: it runs only on local weights or a server the operator registered, "
             "not on an address given with the run"
         )
 
     model_repo = model_commit = None
-    stored_model = model
-    folder = _server_folder(runtime, model, local=local, operator=operator) if backend == "hf" else None
+    stored_model = request.model
+    folder = (
+        _server_folder(runtime, request.model, local=request.local, operator=operator)
+        if request.backend == "hf"
+        else None
+    )
     if folder is not None:
         stored_model = folder
-    elif backend == "hf":
-        repo_id, _, revision = model.partition("@")
+    elif request.backend == "hf":
+        repo_id, _, revision = request.model.partition("@")
         key = repos.parse_repo_id("model", repo_id.removeprefix("models/"))
         repo = repos.get_repo(session, user, key) if user is not None else repos.find_repo(session, key)
         if repo is None:
@@ -398,25 +407,29 @@ def submit_run(
         stored_model = f"{repo.repo_id}@{commit.oid}"
 
     run = EvaluationRun(
-        task=task if task_yaml is None else "inline",
-        task_yaml=task_yaml,
+        task=request.task if request.task_yaml is None else "inline",
+        task_yaml=request.task_yaml,
         task_name=loaded.name,
         task_version=loaded.version,
         private=loaded.private,
         model=stored_model,
         model_repo=model_repo,
         model_commit=model_commit,
-        backend=backend,
-        endpoint=endpoint,
+        backend=request.backend,
+        endpoint=request.endpoint,
         options=clean_options,
         settings={
-            "limit": limit,
-            "seed": seed,
-            "by_generation": by_generation,
-            "num_fewshot": num_fewshot,
-            "request_batch_size": request_batch_size,
-            "task_path": str(os.path.abspath(task)) if local and task and os.path.isfile(task) else None,
-            "ray": {"workers": ray_workers, "address": ray_address, "gpus": ray_gpus} if ray_workers else None,
+            "limit": request.limit,
+            "seed": request.seed,
+            "by_generation": request.by_generation,
+            "num_fewshot": request.num_fewshot,
+            "request_batch_size": request.request_batch_size,
+            "task_path": str(os.path.abspath(request.task))
+            if request.local and request.task and os.path.isfile(request.task)
+            else None,
+            "ray": {"workers": request.ray_workers, "address": request.ray_address, "gpus": request.ray_gpus}
+            if request.ray_workers
+            else None,
         },
         status=RUN_QUEUED,
         submitted_by=user.account_id if user is not None else None,

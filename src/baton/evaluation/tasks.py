@@ -381,30 +381,11 @@ def _yaml_error(error: yaml.YAMLError, label: str) -> TaskConfigError:
     return TaskConfigError(f"{where}: malformed YAML ({problem})")
 
 
-def _line_of(node: yaml.Node | None, location: Sequence[int | str]) -> int | None:
-    """The 1-based line of the YAML node at a pydantic error location (the nearest existing parent)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for step in location:
-        if isinstance(node, yaml.MappingNode):
-            match = next((value for key, value in node.value if getattr(key, "value", None) == step), None)
-            if match is None:
-                key_node = next((key for key, _ in node.value if getattr(key, "value", None) == step), None)
-                return key_node.start_mark.line + 1 if key_node is not None else line
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            node = node.value[step]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
 def parse_task_yaml(text: str, label: str) -> TaskConfig:
     """Validate a task YAML; errors name the file, the line and the field."""
     try:
-        yamlcost.check_cost(text, "the task YAML")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        document = yamlcost.parse(text, "the task YAML")
+        raw = document.data
     except yamlcost.YamlCostError as error:
         where = f"{label} line {error.line}" if error.line is not None else label
         raise TaskConfigError(f"{where}: {error.problem}") from None
@@ -419,10 +400,10 @@ def parse_task_yaml(text: str, label: str) -> TaskConfig:
         for detail in error.errors():
             location = detail["loc"]
             dotted = ".".join(str(part) for part in location) or "(top level)"
-            line = _line_of(root, location)
+            line = document.line_of(location)
             problems.append(f"{label} line {line}: field '{dotted}': {detail['msg']}")
         raise TaskConfigError("; ".join(problems)) from None
-    _check_config(config, label, lambda *location: _line_of(root, location))
+    _check_config(config, label, lambda *location: document.line_of(location))
     return config
 
 

@@ -189,7 +189,6 @@ def _card_from_yaml(yaml_text: str, offset: int) -> CardData:
             f"{MAX_FRONT_MATTER_BYTES} accepted. Move long text into the body of the card, below the "
             "closing '---'."
         )
-    _check_events(yaml_text, offset)
     node, loaded = _load(yaml_text, offset)
     if node is None or loaded is None:
         return CardData()
@@ -209,23 +208,10 @@ def _card_from_yaml(yaml_text: str, offset: int) -> CardData:
 
 
 def _load(yaml_text: str, offset: int) -> tuple[Node | None, Any]:
-    # This is the body of yaml.safe_load split in two, so that the composed node (and with it the
-    # line of every key) is at hand for error messages. Only the safe loader is ever used.
-    loader = yaml.SafeLoader(yaml_text)
+    """Refuse, before loading, what would be costly to load or walk; load with the safe loader, keeping
+    the composed node (and with it the line of every key) for error messages; report syntax errors."""
     try:
-        node = loader.get_single_node()
-        loaded = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as error:
-        raise _syntax_error(error, yaml_text, offset) from None
-    finally:
-        loader.dispose()
-    return node, loaded
-
-
-def _check_events(yaml_text: str, offset: int) -> None:
-    """Refuse, before loading, what would be costly to load or walk; report syntax errors."""
-    try:
-        yamlcost.check_cost(
+        document = yamlcost.parse(
             yaml_text,
             "the front matter",
             one_document_hint="Keep a single document between the two '---' lines.",
@@ -234,6 +220,7 @@ def _check_events(yaml_text: str, offset: int) -> None:
         raise InvalidYamlError(f"{_at_mark(offset, error.mark)}{error.problem}") from None
     except yaml.YAMLError as error:
         raise _syntax_error(error, yaml_text, offset) from None
+    return document.node, document.data
 
 
 def _syntax_error(error: yaml.YAMLError, yaml_text: str, offset: int) -> InvalidYamlError:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from baton.core import multiple_testing
 from baton.core.errors import BadRequestError
 from baton.provenance import hashing, statistics
 from baton.provenance.alignment import (
@@ -229,7 +230,7 @@ def _exact_copies(side_a: _Side, side_b: _Side, gathered: dict[str, ComponentEvi
         evidence = gathered[component]
         evidence.copied_fraction = copied[component] / total
         evidence.copied_source = sources[component].most_common(1)[0][0]
-        evidence.copy_p_value = statistics.sidak(p_values[component])
+        evidence.copy_p_value = multiple_testing.sidak(p_values[component])
 
 
 # --- alignment --------------------------------------------------------------------------------

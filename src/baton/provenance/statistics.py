@@ -307,30 +307,7 @@ def compare_vectors(a: AnyFloatArray, b: AnyFloatArray, rng: np.random.Generator
     return VectorComparison(raw, float(shuffled_raw.mean()), pearson, outcome)
 
 
-# --- corrections ------------------------------------------------------------------------------
-
-
-def sidak(p_values: Sequence[float]) -> float:
-    """P-value of the smallest of k tests: 1 - (1 - min p)^k (exact for independent tests)."""
-    if not p_values:
-        return 1.0
-    smallest = min(p_values)
-    return float(-np.expm1(len(p_values) * np.log1p(-min(smallest, 1.0 - 1e-300)))) if smallest < 1 else 1.0
-
-
-def holm_sidak(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down procedure with Šidák steps: adjusted p-values, same order as given."""
-    count = len(p_values)
-    order = np.argsort(p_values)
-    adjusted = [1.0] * count
-    running = 0.0
-    for rank, index in enumerate(order):
-        remaining = count - rank
-        p = float(p_values[index])
-        step = float(-np.expm1(remaining * np.log1p(-min(p, 1.0 - 1e-300)))) if p < 1 else 1.0
-        running = max(running, step)
-        adjusted[index] = min(1.0, running)
-    return adjusted
+# --- corrections (Holm, Holm–Šidák, Šidák: baton.core.multiple_testing) -------------------------
 
 
 def bonferroni_over_references(p_value: float, references: int) -> float:

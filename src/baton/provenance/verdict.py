@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from baton.provenance.statistics import holm_sidak, sidak
+from baton.core.multiple_testing import holm_sidak, sidak
 
 Status = Literal["independent", "derived", "copied", "inconclusive"]
 Relation = Literal["finetune", "quantized", "merge", "adapter", "pruned", "upcycled", "copied_component"]

@@ -68,7 +68,7 @@ def _own_membership(session: Session, profile: TalentProfile, group_id: int) -> 
 def propose_group(session: Session, user: Actor, members: Sequence[str]) -> TalentGroup:
     """Propose moving together with ``members`` (profile ids); they are invited and must each accept."""
     profile = service.own_profile(session, user)
-    service._require_active(profile)
+    service.require_active(profile)
     wanted = [member.strip() for member in members]
     if not wanted or len(wanted) > MAX_OTHERS:
         raise InvalidGroupError(f"A group names one to {MAX_OTHERS} other people, not {len(wanted)}")
@@ -97,7 +97,7 @@ def propose_group(session: Session, user: Actor, members: Sequence[str]) -> Tale
 def accept_group(session: Session, user: Actor, group_id: int) -> TalentGroup:
     """Agree to move together with the group's other members."""
     profile = service.own_profile(session, user)
-    service._require_active(profile)
+    service.require_active(profile)
     row = _own_membership(session, profile, group_id)
     if _accepted_group_of(session, profile.id, besides=group_id) is not None:
         raise GroupConflictError("You already accepted another group")

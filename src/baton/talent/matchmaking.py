@@ -144,7 +144,7 @@ def _recommendation_json(rec: Recommendation) -> dict[str, Any]:
 def recommendations_for_person(session: Session, user: Actor, *, limit: int = LIST_LENGTH) -> dict[str, Any]:
     """Open openings ranked for the person (automated; refused or unconsented: a clear error)."""
     profile = service.own_profile(session, user)
-    service._require_active(profile)
+    service.require_active(profile)
     if not profile.automated_recommendation:
         raise AutomatedRecommendationRefusedError("You refused automated recommendation")
     consent = service.active_consent(session, profile, notices.RECOMMENDATION)
@@ -177,7 +177,7 @@ def recommendations_for_opening(
     opening = service.writable_opening(session, user, opening_id)
     organization = session.get(Account, opening.organization_id)
     assert organization is not None
-    viewer_orgs = service._organization_ids_of(session, user) | {opening.organization_id}
+    viewer_orgs = service.organization_ids_of(session, user) | {opening.organization_id}
     people, audience = _participants(session)
     visible: dict[str, tuple[TalentProfile, list[str]]] = {}
     for profile in people:
@@ -211,7 +211,7 @@ def run_matching(session: Session, operator: Actor) -> dict[str, Any]:
     accept automated ranking, the suggested one; an opening's list is its owner's own or the
     suggested one over the people visible to its organization. Blocking pairs are reported.
     """
-    service._require_operator(operator)
+    operator.require_operator("review talent recommendations or run matching")
     openings = _open_openings(session)
     people, audience = _participants(session)
     opening_ids = {str(opening.id) for opening, _name in openings}
@@ -365,7 +365,7 @@ def _group_outcomes_json(session: Session, run_id: int, *, profile_id: int | Non
 
 
 def get_matching_run(session: Session, operator: Actor, run_id: int) -> dict[str, Any]:
-    service._require_operator(operator)
+    operator.require_operator("review talent recommendations or run matching")
     run = session.get(TalentMatchingRun, run_id)
     if run is None:
         raise NotFoundError(f"No matching run {run_id}", code="MatchingRunNotFound")
@@ -402,7 +402,7 @@ def own_matches(session: Session, user: Actor) -> list[dict[str, Any]]:
 
 def exposure(session: Session, operator: Actor, *, top_k: int = 10) -> list[dict[str, Any]]:
     """How often each former team's people are recommended to openings, against their share of the pool."""
-    service._require_operator(operator)
+    operator.require_operator("review talent recommendations or run matching")
     people, audience = _participants(session)
     ranked_people = [profile for profile in people if profile.automated_recommendation]
     collected = {

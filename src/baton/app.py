@@ -12,7 +12,6 @@ from baton.core.http import BodyLimitMiddleware, body_limits, install_error_hand
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings, load_settings
 from baton.domains import open_runtime
-from baton.wiring import wire
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -27,8 +26,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = FastAPI(title="Baton", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
     app.state.runtime = runtime
-    # Cross-domain wiring (baton/wiring.py), so the hub does not import the domains that react to it.
-    wire(runtime)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(runtime))
 

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, MetaData
 
 from baton.accounts import domain as accounts_domain
 from baton.challenge import domain as challenge_domain
+from baton.commons import domain as commons_domain
 from baton.core import database
 from baton.core.ratelimit import RateLimiter, parse_limits
 from baton.core.registry import Registry
@@ -30,6 +31,7 @@ from baton.hub import domain as hub_domain
 from baton.provenance import domain as provenance_domain
 from baton.storage import open_blob_store
 from baton.talent import domain as talent_domain
+from baton.web import domain as web_domain
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -40,7 +42,9 @@ DOMAINS: tuple[tuple[str, Callable[[Registry], None]], ...] = (
     ("provenance", provenance_domain.register),
     ("evaluation", evaluation_domain.register),
     ("challenge", challenge_domain.register),
+    ("commons", commons_domain.register),
     ("talent", talent_domain.register),
+    ("web", web_domain.register),
 )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 
 from baton.accounts import service as accounts
-from baton.challenge import clock, ledger
+from baton.challenge import ledger
+from baton.core import clock
 from baton.core.runtime import Runtime
 
 from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, make_people, make_repo

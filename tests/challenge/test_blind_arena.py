@@ -22,9 +22,10 @@ from fastapi.testclient import TestClient
 
 from baton.accounts import service as accounts
 from baton.app import create_app
-from baton.challenge import clock, ledger, service
+from baton.challenge import ledger, service
 from baton.challenge.errors import StageStateError
 from baton.challenge.models import Battle
+from baton.core import clock
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 

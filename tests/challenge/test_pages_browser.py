@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from baton.accounts import service as accounts
-from baton.challenge import clock, service
+from baton.challenge import service
 from baton.challenge.models import Vote
+from baton.core import clock
 from baton.core.runtime import Runtime
 
 from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, make_world, submit_all
@@ -129,7 +130,7 @@ def test_decision_report_and_commons_pages(runtime: Runtime, live_server: Any, b
             operator=operator,
             now=AFTER_DEADLINE,
         )
-        service.finalize_due(session, runtime, now=AFTER_DEADLINE + timedelta(days=11))
+        service.finalize_due(session, now=AFTER_DEADLINE + timedelta(days=11))
         head = service.get_challenge(session, world.slug).head_hash
 
     page = browser.new_page()

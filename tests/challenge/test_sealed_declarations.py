@@ -22,9 +22,10 @@ import pytest
 from typer.testing import CliRunner
 
 from baton.accounts import service as accounts
-from baton.challenge import clock, ledger, service
+from baton.challenge import ledger, service
 from baton.cli.main import app as cli
 from baton.commons import catalogue
+from baton.core import clock
 from baton.core.runtime import Runtime
 from baton.core.sealing import Sealed
 from baton.core.settings import Settings
@@ -156,7 +157,7 @@ def _finish(runtime: Runtime, world: World) -> dict[str, Any]:
         record = service.decide(session, runtime, SLUG, STAGE, operator=accounts.act_as(session, "op"))
     world.clock.set(AFTER_DEADLINE + timedelta(days=3))
     with runtime.database.session(write=True) as session:
-        assert service.finalize_due(session, runtime) == [(SLUG, STAGE)]
+        assert service.finalize_due(session) == [(SLUG, STAGE)]
     return record
 
 

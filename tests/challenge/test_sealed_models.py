@@ -20,8 +20,9 @@ import pytest
 from typer.testing import CliRunner
 
 from baton.accounts import service as accounts
-from baton.challenge import clock, ledger, service
+from baton.challenge import ledger, service
 from baton.cli.main import app as cli
+from baton.core import clock
 from baton.core.runtime import Runtime
 from baton.demo.seed import tiny_gpt2_files
 from baton.hub import commits, repos
@@ -195,7 +196,7 @@ def test_private_repos_are_sealed_in_every_public_record(
             row.private = False
         now.set(AFTER_DEADLINE + timedelta(days=3))
         with runtime.database.session(write=True) as session:
-            assert service.finalize_due(session, runtime) == [(SLUG, STAGE)]
+            assert service.finalize_due(session) == [(SLUG, STAGE)]
         bundle = client.get(f"{base}/ledger").text
         assert "stealth-model" not in bundle and models["orion"].split("@")[1] not in bundle
         revealed = [

@@ -9,8 +9,10 @@ import pytest
 
 from baton.challenge import ledger, recompute, service
 from baton.challenge.errors import AppealError, GatePendingError, StageStateError
+from baton.challenge.events import TeamLeft
+from baton.core import events
 from baton.core.errors import ConflictError
-from baton.core.runtime import Runtime, TeamExit
+from baton.core.runtime import Runtime
 
 from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, make_world, push, submit_all
 
@@ -79,19 +81,10 @@ def test_resubmission_before_deadline_replaces_and_releases_the_hold(runtime: Ru
         assert [hold.commit_oid for hold in repos.active_holds(session, repo)] == [second]
 
 
-def test_appeal_window_finality_and_team_exit_listeners(runtime: Runtime) -> None:
+def test_appeal_window_finality_and_team_left_events(runtime: Runtime) -> None:
     world = make_world(runtime)
     models = submit_all(world)
     feed_inputs(world, models)
-    exits: list[TeamExit] = []
-
-    def listener(session: Any, rt: Runtime, exit_event: TeamExit) -> None:
-        # Called inside the finalizing transaction: the team's status is already projected.
-        team = service.get_team(session, exit_event.challenge, exit_event.team)
-        assert team.status in ("eliminated", "ended")
-        exits.append(exit_event)
-
-    runtime.team_exit_listeners.append(listener)
     with runtime.database.session(write=True) as session:
         service.decide(session, runtime, world.slug, "stage-1", operator=world.op(session), now=AFTER_DEADLINE)
     with runtime.database.session(write=True) as session:
@@ -108,7 +101,7 @@ def test_appeal_window_finality_and_team_exit_listeners(runtime: Runtime) -> Non
     # The window closes after 10 days, but an unanswered appeal keeps the decision open.
     later = AFTER_DEADLINE + timedelta(days=11)
     with runtime.database.session(write=True) as session:
-        assert service.finalize_due(session, runtime, now=later) == []
+        assert service.finalize_due(session, now=later) == []
         with pytest.raises(AppealError, match="closed"):
             service.file_appeal(
                 session,
@@ -130,7 +123,12 @@ def test_appeal_window_finality_and_team_exit_listeners(runtime: Runtime) -> Non
             now=later,
         )
     with runtime.database.session(write=True) as session:
-        assert service.finalize_due(session, runtime, now=later) == [(world.slug, "stage-1")]
+        assert service.finalize_due(session, now=later) == [(world.slug, "stage-1")]
+        # Published in the finalizing transaction: the teams' status is already projected.
+        exits = [TeamLeft.model_validate(row.payload) for row in events.published(session, TeamLeft)]
+        for exit_event in exits:
+            assert service.get_team(session, exit_event.challenge, exit_event.team).status in ("eliminated", "ended")
+    assert all(exit_event.at == later for exit_event in exits)
     # The only stage was the last: the eliminated team leaves as "eliminated", the others as "challenge_ended".
     assert sorted((e.team, e.reason) for e in exits) == [
         ("team-a", "eliminated"),

@@ -1,18 +1,18 @@
 """Finality on a timer: the durable `challenge.finalize_due` job makes a closed appeal window final,
-runs the exits once, releases due embargoes and queues its next sweep (one job per slot)."""
+publishes each exit once (its reactions run as event jobs) and queues its next sweep (one job per slot)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 
-from baton.challenge import clock, service, timer
-from baton.core import jobs
+from baton.challenge import service, timer
+from baton.challenge.events import TeamLeft
+from baton.core import clock, events, jobs
 from baton.core.database import utcnow
 from baton.core.job_models import Job
-from baton.core.runtime import Runtime, TeamExit
+from baton.core.runtime import Runtime
 
 from .ce_support import AFTER_DEADLINE, feed_inputs, make_world, submit_all
 
@@ -36,12 +36,11 @@ def test_a_closed_appeal_window_becomes_final_through_the_job_and_exits_run_once
     feed_inputs(world, submit_all(world))
     with runtime.database.session(write=True) as session:
         service.decide(session, runtime, world.slug, "stage-1", operator=world.op(session), now=AFTER_DEADLINE)
-    exits: list[TeamExit] = []
 
-    def listener(session: Any, _runtime: Runtime, exit_event: TeamExit) -> None:
-        exits.append(exit_event)
+    def exits() -> list[tuple[str, str]]:
+        with runtime.database.session() as session:
+            return sorted((row.payload["team"], row.payload["reason"]) for row in events.published(session, TeamLeft))
 
-    runtime.team_exit_listeners.append(listener)
     first = timer.ensure_sweep(runtime)
     assert timer.ensure_sweep(runtime) == first  # a second start adds no job
     worker = jobs.Worker(runtime, kinds=[timer.FINALIZE_JOB], poll_seconds=0)
@@ -50,9 +49,9 @@ def test_a_closed_appeal_window_becomes_final_through_the_job_and_exits_run_once
         assert worker.run(until_idle=True) == 1  # the current slot's sweep; the next one waits
     with runtime.database.session() as session:
         assert service.decision_record(session, world.slug, "stage-1")["final"] is False
-    assert exits == []
+    assert exits() == []
     done, waiting = _sweeps(runtime)
-    assert done.status == "succeeded" and done.result == {"final": [], "released": []}
+    assert done.status == "succeeded" and done.result == {"final": []}
     assert waiting.status == "queued" and waiting.run_after is not None and waiting.run_after > utcnow()
 
     with clock.frozen(AFTER_DEADLINE + timedelta(days=11)):  # the window has closed
@@ -63,7 +62,9 @@ def test_a_closed_appeal_window_becomes_final_through_the_job_and_exits_run_once
         # The sweep after it runs again (a retry, or the next hour): nothing happens twice.
         assert _make_queued_sweeps_due(runtime) == 1
         assert worker.run(until_idle=True) == 1
-    assert sorted((e.team, e.reason) for e in exits) == [
+        # The exits' reactions are event jobs, run by any worker (here: delivered now).
+        assert events.drain(runtime) > 0
+    assert exits() == [
         ("team-a", "eliminated"),
         ("team-b", "challenge_ended"),
         ("team-c", "challenge_ended"),
@@ -73,7 +74,7 @@ def test_a_closed_appeal_window_becomes_final_through_the_job_and_exits_run_once
         assert record["final"] is True
         kinds = [event["kind"] for event in service.ledger_events(session, world.slug)]
         assert kinds.count("decision.final") == 1 and kinds[-1] == "challenge.ended"
-        # The job wired the runtime: the exits ran the teams' release plans, recorded in the chain.
+        # The exits' events ran the teams' release plans, recorded in the chain.
         assert "release.action" in kinds
         assert service.verify_database(session, world.slug).ok
     statuses = [job.status for job in _sweeps(runtime)]

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from baton.accounts import service as accounts
-from baton.core.runtime import Runtime, TeamExit
+from baton.challenge.events import TeamLeft
+from baton.core.runtime import Runtime
 from baton.hub import cards, commits, repos
 from baton.hub.models import Repo
 
 NOW = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
-EXIT = TeamExit(challenge="demo-2026", team="team-lab", stage="stage-1", reason="eliminated", organizations=("lab",))
+EXIT = TeamLeft(
+    challenge="demo-2026", team="team-lab", stage="stage-1", reason="eliminated", at=NOW, organizations=("lab",)
+)
 
 
 def make_repo(

@@ -15,17 +15,15 @@ from conftest import Tokens
 def _release_team(runtime: Runtime) -> None:
     make_repo(runtime, "model", "lab/base", {"model.safetensors": weights(0)}, card={"license": "apache-2.0"})
     make_repo(runtime, "dataset", "lab/contacts", {"contacts.csv": "name,phone\n김민지,010-2345-6789\n".encode()})
-    with runtime.database.session(write=True) as session:
-        release.execute_plan(
-            session,
-            runtime,
-            EXIT,
-            [
-                PlannedRepo("model", "lab/base", license="apache-2.0"),
-                PlannedRepo("dataset", "lab/contacts", asset_kind="dataset", license="cc-by-4.0"),
-            ],
-            now=NOW,
-        )
+    release.execute_plan(
+        runtime,
+        EXIT,
+        [
+            PlannedRepo("model", "lab/base", license="apache-2.0"),
+            PlannedRepo("dataset", "lab/contacts", asset_kind="dataset", license="cc-by-4.0"),
+        ],
+        now=NOW,
+    )
     # The ecosystem builds on the released model: a direct fine-tune, a quantized one of that, and a
     # private derivative that outsiders must not see.
     card = {"license": "apache-2.0", "base_model": "lab/base", "base_model_relation": "finetune"}

@@ -28,8 +28,8 @@ CLEAN = "question,answer\n대한민국의 수도는?,서울\n1 더하기 2는?,3
 
 
 def _execute(runtime: Runtime, planned: list[PlannedRepo], now=NOW) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    with runtime.database.session(write=True) as session:
-        items = release.execute_plan(session, runtime, EXIT, planned, now=now)
+    items = release.execute_plan(runtime, EXIT, planned, now=now)
+    with runtime.database.session() as session:
         return [release.item_json(session, item) for item in items]
 
 
@@ -159,12 +159,12 @@ def test_an_embargoed_repo_waits_for_its_date(runtime: Runtime, users: Tokens) -
     until = NOW + timedelta(days=30)
     (item,) = _execute(runtime, [PlannedRepo("model", "lab/later", license="mit", embargo_until=until)])
     assert item["state"] == "embargoed"
-    with runtime.database.session(write=True) as session:
-        assert release.release_due(session, runtime, NOW + timedelta(days=29)) == []
+    assert release.release_due(runtime, NOW + timedelta(days=29)) == []
+    with runtime.database.session() as session:
         assert get(session, "model", "lab/later").private is True
-    with runtime.database.session(write=True) as session:
-        (due,) = release.release_due(session, runtime, until)
-        assert due.state == "released" and due.released_at == until
+    (due,) = release.release_due(runtime, until)
+    assert due.state == "released" and due.released_at == until
+    with runtime.database.session() as session:
         assert get(session, "model", "lab/later").private is False
 
 

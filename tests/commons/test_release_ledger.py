@@ -45,7 +45,7 @@ def _finalized_world(runtime: Runtime) -> str:
     assert record["eliminated"] == ["team-a"]
     with runtime.database.session(write=True) as session:
         later = AFTER_DEADLINE + timedelta(days=11)
-        assert service.finalize_due(session, runtime, now=later) == [(world.slug, "stage-1")]
+        assert service.finalize_due(session, now=later) == [(world.slug, "stage-1")]
     return world.slug
 
 

@@ -25,9 +25,7 @@ class OtherThing(events.Event):
     name: str
 
 
-def make_registry(
-    calls: list[tuple[str, str]], *, fail_times: int = 0, max_attempts: int | None = None
-) -> Registry:
+def make_registry(calls: list[tuple[str, str]], *, fail_times: int = 0, max_attempts: int | None = None) -> Registry:
     failures = {"left": fail_times}
 
     def register_alpha(registry: Registry) -> None:

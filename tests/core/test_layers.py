@@ -8,7 +8,7 @@ from pathlib import Path
 import baton.core
 
 DOMAINS = ("accounts", "storage", "hub", "provenance", "evaluation", "challenge", "commons", "talent", "web", "demo")
-NAMED = re.compile(r"\bbaton[./](%s)\b" % "|".join(DOMAINS))
+NAMED = re.compile(r"\bbaton[./](" + "|".join(DOMAINS) + r")\b")
 
 
 def test_core_names_no_domain_anywhere_in_its_code() -> None:

@@ -3,41 +3,45 @@ them is recorded), and the commons catalogue can count the people of each former
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 from sqlalchemy import text
 
-from baton.core.runtime import Runtime, TeamExit
-from baton.talent import service
-from baton.talent.service import placements_by_team
-from baton.wiring import wire
+from baton.challenge.events import TeamLeft
+from baton.core import events
+from baton.core.runtime import Runtime
+from baton.talent.service import invite_team, placements_by_team
 
 from .talent_helpers import NLP, Cast, cast, consent, create_profile, listed_person
 
 __all__ = ["cast"]
 
-EXIT = TeamExit(
+EXIT = TeamLeft(
     challenge="k-llm-2026",
     team="team-orca",
     stage="stage-1",
     reason="eliminated",
+    at=datetime(2026, 6, 1, tzinfo=UTC),
     organizations=("rival",),
     members=("dave", "fay", "no-such-user", "rival"),
 )
 
 
-def _exit(runtime: Runtime, exit: TeamExit = EXIT) -> None:
-    """Call the talent listener exactly as the challenge does, inside its transaction."""
-    wire(runtime)
-    assert service.on_team_exit in runtime.team_exit_listeners
+def _exit(runtime: Runtime, exit: TeamLeft = EXIT) -> None:
+    """Publish the exit as the challenge does, and deliver it (the talent domain's handler invites)."""
+    assert "talent.invite_team" in runtime.registry.describe()["events"]["challenge.team_left"]["handlers"]
     with runtime.database.session(write=True) as session:
-        service.on_team_exit(session, runtime, exit)
+        events.publish(session, exit)
+    events.drain(runtime)
 
 
 def test_team_exit_invites_members_and_shares_nothing_before_consent(
     client: httpx.Client, cast: Cast, runtime: Runtime
 ) -> None:
     _exit(runtime)
-    _exit(runtime)  # idempotent: the same exit does not invite twice
+    _exit(runtime)  # the same exit published again is the same event: not delivered twice
+    assert invite_team(runtime, EXIT) == {"invited": 0}  # and a handler run again invites no one twice
     invitations = client.get("/api/talent/me/invitations", headers=cast.headers("dave")).json()
     assert [(row["challenge"], row["team"], row["status"]) for row in invitations] == [
         ("k-llm-2026", "team-orca", "pending")

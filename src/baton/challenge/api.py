@@ -175,15 +175,6 @@ def blind_battle(battle: Battle) -> dict[str, Any]:
     }
 
 
-def _finalize_if_due(runtime: Any) -> None:
-    """Decisions become final lazily on reads too (the worker or `baton challenge finalize` also do it)."""
-    with runtime.database.session() as session:
-        if not service.due(session):
-            return
-    with runtime.database.session(write=True) as session:
-        service.finalize_due(session, runtime)
-
-
 @router.post("", status_code=201)
 def create_challenge(body: ChallengeBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
@@ -199,13 +190,12 @@ def list_challenges(runtime: RuntimeDep) -> list[dict[str, Any]]:
 @router.post("/finalize")
 def finalize(runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
-        done = service.finalize_due(session, runtime)
+        done = service.finalize_due(session)
     return {"finalized": [{"challenge": slug, "stage": stage} for slug, stage in done]}
 
 
 @router.get("/{slug}")
 def get_challenge(slug: str, runtime: RuntimeDep) -> dict[str, Any]:
-    _finalize_if_due(runtime)
     with runtime.database.session() as session:
         challenge = service.get_challenge(session, slug)
         spec = service.spec_of(challenge)
@@ -253,7 +243,6 @@ def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: OperatorUse
 
 @router.get("/{slug}/teams")
 def list_teams(slug: str, runtime: RuntimeDep, user: OptionalUser) -> list[dict[str, Any]]:
-    _finalize_if_due(runtime)
     with runtime.database.session() as session:
         return [team_json(session, user, team) for team in service.list_teams(session, slug)]
 
@@ -416,7 +405,6 @@ def decide(slug: str, stage: str, runtime: RuntimeDep, user: OperatorUser) -> di
 
 @router.get("/{slug}/stages/{stage}/decision")
 def get_decision(slug: str, stage: str, runtime: RuntimeDep) -> dict[str, Any]:
-    _finalize_if_due(runtime)
     with runtime.database.session() as session:
         return service.decision_record(session, slug, stage)
 

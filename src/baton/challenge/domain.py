@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from baton.challenge import api, commons_api, models, pages, release_models, timer  # noqa: F401
+from baton.challenge import api, models, pages, timer  # noqa: F401  (models: the domain's tables)
+from baton.challenge.events import TeamLeft
 from baton.core.registry import Registry
 
 
 def register(registry: Registry) -> None:
     registry.router(api.router)
-    registry.router(commons_api.router)
     registry.router(pages.router)
-    registry.job("challenge.finalize_due", timer.finalize_due_job)
-    registry.on_startup(timer.ensure_sweep)  # finality and embargoes on a timer (one job per hour)
-    registry.job("challenge.release_due", "baton.challenge.release:release_due_job")
-    registry.job("challenge.release_recheck", "baton.challenge.release:recheck_job")
+    registry.publishes(TeamLeft)
+    # Finality on a timer: decisions whose appeal window closed become final (one job per hour).
+    registry.every(timer.FINALIZE_JOB, timer.SWEEP_SECONDS, timer.finalize_sweep)

@@ -100,9 +100,8 @@ def decide(
     """Compute and record a stage's decision."""
     from baton.accounts import service as accounts
     from baton.challenge import service
-    from baton.wiring import wire
 
-    runtime = wire(open_runtime(data_dir))
+    runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
             record = service.decide(session, runtime, slug, stage, operator=accounts.act_as(session, operator))
@@ -127,14 +126,23 @@ def finalize(
     now: Annotated[str | None, typer.Option("--now", help="Act as if it were this time (ISO, with zone).")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Make final the decisions whose appeal window has closed with every appeal answered."""
-    from baton.challenge import service
-    from baton.wiring import wire
+    """Make final the decisions whose appeal window has closed with every appeal answered.
 
-    runtime = wire(open_runtime(data_dir))
+    The exits' reactions (release plans, invitations) are events: this command delivers them before
+    it returns, as a worker would, all stamped with the same time (``--now`` moves Baton's clock).
+    """
+    from contextlib import nullcontext
+
+    from baton.challenge import service
+    from baton.core import clock, events
+
+    moment = parse_moment(now)
+    runtime = open_runtime(data_dir)
     try:
-        with runtime.database.session(write=True) as session:
-            done = service.finalize_due(session, runtime, now=parse_moment(now))
+        with clock.frozen(moment) if moment is not None else nullcontext():
+            with runtime.database.session(write=True) as session:
+                done = service.finalize_due(session)
+            delivered = events.drain(runtime)
     except BatonError as error:
         fail(error)
         return
@@ -144,6 +152,8 @@ def finalize(
         console.print(f"final: {slug} {stage}")
     if not done:
         console.print("nothing to finalize")
+    if delivered:
+        console.print(f"ran {delivered} event job(s): release plans, invitations (see `baton jobs list`)")
 
 
 @app.command("reveal")

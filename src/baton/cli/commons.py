@@ -104,10 +104,9 @@ def release_due(
 
     runtime = open_runtime(data_dir)
     try:
-        with runtime.database.session(write=True) as session:
-            items = release.release_due(session, runtime, parse_moment(now))
-            for item in items:
-                console.print(f"{item.repo_name}: {item.state}")
+        items = release.release_due(runtime, parse_moment(now))
+        for item in items:
+            console.print(f"{item.repo_name}: {item.state}")
     except BatonError as error:
         fail(error)
     finally:

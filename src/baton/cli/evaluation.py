@@ -231,11 +231,9 @@ def submit(
 ) -> None:
     """Queue an evaluation as a background job (run by `baton worker`); prints the run id."""
     from baton.evaluation import service
-    from baton.wiring import wire
 
     runtime = open_runtime(data_dir)
     try:
-        wire(runtime)
         with runtime.database.session(write=True) as session:
             run = service.submit_run(
                 session,

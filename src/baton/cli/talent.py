@@ -14,7 +14,6 @@ from baton.core.errors import BatonError
 from baton.talent import consent as notices
 from baton.talent import matchmaking, retention, service
 from baton.talent.taxonomy import load_taxonomy
-from baton.wiring import wire
 
 app = typer.Typer(help="Talent pool: retention, requests, reviews, matching.", no_args_is_help=True)
 
@@ -28,7 +27,7 @@ def _print_json(data: Any) -> None:
 @app.command("purge-expired")
 def purge_expired(data_dir: DataDirOption = None) -> None:
     """Destroy every profile past its retention period (and stale invitations) now."""
-    runtime = wire(open_runtime(data_dir))
+    runtime = open_runtime(data_dir)
     try:
         counts = retention.purge_expired_in(runtime)
         console.print(

@@ -51,8 +51,8 @@ def resolve(runtime: RuntimeDep, user: OperatorUser, finding_id: DbId, body: Res
 
 @router.post("/api/commons/release-due")
 def post_release_due(runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
-    with runtime.database.session(write=True) as session:
-        items = release.release_due(session, runtime)
+    items = release.release_due(runtime)  # checks read outside the write transaction
+    with runtime.database.session() as session:
         return {"items": [release.item_json(session, item, with_findings=False) for item in items]}
 
 

@@ -1,8 +1,9 @@
 """Release plan execution: what a team's outputs become when it leaves the challenge.
 
-When a team's exit is final the challenge calls ``on_team_exit`` (wired on
-``Runtime.team_exit_listeners``) inside the transaction that makes it final. Each repo of the team's
-release plan becomes a ``ReleaseItem`` and goes through the checks first:
+When a team's exit is final the challenge publishes ``TeamLeft`` (``baton.challenge.events``) in the
+transaction that makes it final; ``run_release_plan`` handles it as a job. Each repo of the team's
+release plan becomes a ``ReleaseItem`` and goes through the checks first, read outside any write
+transaction (a personal-data scan reads whole files; uploads and commits do not wait for it):
 
 - dataset files are scanned for personal data (``baton.commons.pii``); any finding holds the dataset;
 - a model's license is checked against its bases' along the lineage (``baton.commons.licensing``);
@@ -30,13 +31,14 @@ from sqlalchemy.orm import Session
 from baton.accounts import service as accounts
 from baton.accounts.actor import Actor
 from baton.accounts.models import Account
-from baton.challenge import clock
+from baton.challenge.events import TeamLeft
 from baton.commons.models import ReleaseAction, ReleaseFinding, ReleaseItem
-from baton.core import jobs
+from baton.core import clock
 from baton.core.errors import BadRequestError, ConflictError, NotFoundError
-from baton.core.runtime import Runtime, TeamExit
+from baton.core.runtime import Runtime
 from baton.hub import cards, commits, repos
-from baton.hub.models import Commit, LineageEdge, Repo
+from baton.hub.events import CommitLanded
+from baton.hub.models import LineageEdge, Repo
 
 logger = logging.getLogger("baton.release")
 
@@ -209,10 +211,33 @@ def check_license(session: Session, repo: Repo, planned_license: str | None) -> 
     return outcome
 
 
+Prechecked = dict[tuple[int, str], list[CheckOutcome]]  # (item id, commit) -> the checks' outcomes
+
+
+class HeadMovedError(ConflictError):
+    """A repo's head moved between its checks (read outside the write) and the write: check again."""
+
+    code = "ReleaseHeadMoved"
+    retryable = True
+
+
 def run_checks(
-    session: Session, runtime: Runtime, item: ReleaseItem, repo: Repo, commit_oid: str
+    session: Session,
+    runtime: Runtime,
+    item: ReleaseItem,
+    repo: Repo,
+    commit_oid: str,
+    prechecked: Prechecked | None = None,
 ) -> list[CheckOutcome]:
-    """The checks that apply to the item's repo: personal data for datasets, licenses for the rest."""
+    """The checks that apply to the item's repo: personal data for datasets, licenses for the rest.
+
+    With ``prechecked`` (from :func:`precheck`, run before the write transaction) the outcomes come
+    from there; a revision it lacks means the head moved since, and the caller checks again.
+    """
+    if prechecked is not None:
+        if (item.id, commit_oid) not in prechecked:
+            raise HeadMovedError(f"{item.repo_type} {item.repo_name} changed while it was being checked")
+        return prechecked[(item.id, commit_oid)]
     outcomes = []
     if repo.repo_type == "dataset":
         outcomes.append(scan_personal_data(session, runtime, repo, commit_oid))
@@ -352,12 +377,18 @@ def _signature(kind: str, detail: dict[str, Any]) -> str:
 
 
 def _check_and_hold(
-    session: Session, runtime: Runtime, item: ReleaseItem, repo: Repo, commit_oid: str, now: datetime
+    session: Session,
+    runtime: Runtime,
+    item: ReleaseItem,
+    repo: Repo,
+    commit_oid: str,
+    now: datetime,
+    prechecked: Prechecked | None = None,
 ) -> list[ReleaseFinding]:
     """Run the checks on ``commit_oid``; new findings (not accepted before) are stored open."""
     item.checked_commit = commit_oid
     added: list[ReleaseFinding] = []
-    for outcome in run_checks(session, runtime, item, repo, commit_oid):
+    for outcome in run_checks(session, runtime, item, repo, commit_oid, prechecked):
         if outcome.kind == "license":
             item.effective_license = outcome.effective_license
         accepted = _resolved_signatures(session, item, outcome.kind)
@@ -460,7 +491,9 @@ def _release(session: Session, runtime: Runtime, item: ReleaseItem, repo: Repo, 
     )
 
 
-def advance(session: Session, runtime: Runtime, item: ReleaseItem, now: datetime) -> ReleaseItem:
+def advance(
+    session: Session, runtime: Runtime, item: ReleaseItem, now: datetime, prechecked: Prechecked | None = None
+) -> ReleaseItem:
     """Move one item as far as its checks and embargo allow (idempotent for released items)."""
     if item.state == "released":
         return item
@@ -484,7 +517,7 @@ def advance(session: Session, runtime: Runtime, item: ReleaseItem, now: datetime
     item.repo_pk = repo.id
     head = commits.resolve_revision(session, repo, None).oid
     if item.checked_commit != head or item.state == "pending":
-        _check_and_hold(session, runtime, item, repo, head, now)
+        _check_and_hold(session, runtime, item, repo, head, now, prechecked)
     open_findings = _open_findings(session, item)
     if open_findings:
         if item.state != "held":
@@ -502,27 +535,10 @@ def advance(session: Session, runtime: Runtime, item: ReleaseItem, now: datetime
     return item
 
 
-def execute_plan(
-    session: Session,
-    runtime: Runtime,
-    exit: TeamExit,
-    planned: Sequence[PlannedRepo],
-    *,
-    now: datetime | None = None,
-) -> list[ReleaseItem]:
-    """Create the items of a team's plan (once) and advance each; returns them in plan order."""
-    now = now or clock.now()
+def create_items(session: Session, exit: TeamLeft, planned: Sequence[PlannedRepo], now: datetime) -> list[ReleaseItem]:
+    """The items of a team's plan, made once (the plan's start is recorded when they are made)."""
     items: list[ReleaseItem] = []
-    record(
-        session,
-        None,
-        "plan_started",
-        "baton",
-        {"stage": exit.stage, "reason": exit.reason, "repos": [f"{p.repo_type}:{p.repo_id}" for p in planned]},
-        challenge=exit.challenge,
-        team=exit.team,
-        now=now,
-    )
+    created = False
     for entry in planned:
         item = session.scalar(
             select(ReleaseItem).where(
@@ -533,6 +549,22 @@ def execute_plan(
             )
         )
         if item is None:
+            if not created:
+                record(
+                    session,
+                    None,
+                    "plan_started",
+                    "baton",
+                    {
+                        "stage": exit.stage,
+                        "reason": exit.reason,
+                        "repos": [f"{p.repo_type}:{p.repo_id}" for p in planned],
+                    },
+                    challenge=exit.challenge,
+                    team=exit.team,
+                    now=now,
+                )
+                created = True
             item = ReleaseItem(
                 challenge=exit.challenge,
                 team=exit.team,
@@ -550,28 +582,93 @@ def execute_plan(
             )
             session.add(item)
             session.flush()
-        items.append(advance(session, runtime, item, now))
+        items.append(item)
     return items
 
 
-def on_team_exit(session: Session, runtime: Runtime, exit: TeamExit) -> None:
-    """The ``team_exit_listeners`` entry: run the team's release plan, if it filed one."""
-    planned, now = _plan_of(session, runtime, exit)
-    if planned is None:
-        record(
-            session, None, "no_plan", "baton", {"stage": exit.stage}, challenge=exit.challenge, team=exit.team, now=now
-        )
-        return
-    execute_plan(session, runtime, exit, planned, now=now)
+def precheck(runtime: Runtime, item_ids: Iterable[int]) -> Prechecked:
+    """Run the items' slow checks (personal-data scans read whole files) in read-only sessions.
+
+    Nothing here holds the write lock: uploads and commits go on while files are scanned. The
+    write that follows uses these outcomes, or finds that a head moved and checks again.
+    """
+    outcomes: Prechecked = {}
+    for item_id in item_ids:
+        with runtime.database.session() as session:
+            item = session.get(ReleaseItem, item_id)
+            if item is None or item.state == "released":
+                continue
+            repo = _item_repo(session, item)
+            if repo is None:
+                continue
+            head = commits.resolve_revision(session, repo, None).oid
+            if head == item.checked_commit and item.state != "pending":
+                continue
+            outcomes[(item.id, head)] = run_checks(session, runtime, item, repo, head)
+    return outcomes
 
 
-def _plan_of(session: Session, runtime: Runtime, exit: TeamExit) -> tuple[list[PlannedRepo] | None, datetime]:
-    """The team's release plan from the challenge service (None when it names no repo)."""
+def advance_items(runtime: Runtime, item_ids: Sequence[int], now: datetime, *, attempts: int = 3) -> list[ReleaseItem]:
+    """Check the items outside any write transaction, then advance them in one (again if a head moved)."""
+    for attempt in range(attempts):
+        prechecked = precheck(runtime, item_ids)
+        try:
+            with runtime.database.session(write=True) as session:
+                done = []
+                for item_id in item_ids:
+                    item = session.get(ReleaseItem, item_id)
+                    if item is not None:
+                        done.append(advance(session, runtime, item, now, prechecked))
+                return done
+        except HeadMovedError:
+            if attempt == attempts - 1:
+                raise
+    return []
+
+
+def run_release_plan(runtime: Runtime, exit: TeamLeft) -> dict[str, Any]:
+    """Handler of ``challenge.team_left``: run the team's release plan, if it filed one (idempotent).
+
+    The items are made in one short write; their checks run outside it; each then advances (held,
+    embargoed or released) in another write. Every action is stamped with the moment of the exit.
+    """
     from baton.challenge import service
 
-    plan = service.release_plan(session, exit.challenge, exit.team)
-    entries = plan.get("repos") or []
-    return ([planned_from(entry) for entry in entries] or None), clock.now()
+    with runtime.database.session(write=True) as session:
+        plan = service.release_plan(session, exit.challenge, exit.team)
+        planned = [planned_from(entry) for entry in plan.get("repos") or []]
+        if not planned:
+            said = session.scalar(
+                select(ReleaseAction.id).where(
+                    ReleaseAction.challenge == exit.challenge,
+                    ReleaseAction.team == exit.team,
+                    ReleaseAction.action == "no_plan",
+                )
+            )
+            if said is None:
+                record(
+                    session,
+                    None,
+                    "no_plan",
+                    "baton",
+                    {"stage": exit.stage},
+                    challenge=exit.challenge,
+                    team=exit.team,
+                    now=exit.at,
+                )
+            return {"items": {}}
+    items = execute_plan(runtime, exit, planned)
+    return {"items": {item.repo_name: item.state for item in items}}
+
+
+def execute_plan(
+    runtime: Runtime, exit: TeamLeft, planned: Sequence[PlannedRepo], *, now: datetime | None = None
+) -> list[ReleaseItem]:
+    """Make the plan's items (once) and advance each, its checks outside the write; in plan order."""
+    moment = now or exit.at
+    with runtime.database.session(write=True) as session:
+        item_ids = [item.id for item in create_items(session, exit, planned, moment)]
+    return advance_items(runtime, item_ids, moment)
 
 
 def _as_moment(value: Any) -> datetime | None:
@@ -606,53 +703,56 @@ def planned_from(entry: Any) -> PlannedRepo:
     )
 
 
-def release_due(session: Session, runtime: Runtime, now: datetime | None = None) -> list[ReleaseItem]:
-    """Release every embargoed item whose date has come (its checks run again on the current head)."""
+def release_due(runtime: Runtime, now: datetime | None = None) -> list[ReleaseItem]:
+    """Release every embargoed item whose date has come (its checks run again on the current head,
+    outside the write transaction)."""
     now = now or clock.now()
-    due = list(
-        session.scalars(
-            select(ReleaseItem)
-            .where(ReleaseItem.state == "embargoed", ReleaseItem.embargo_until <= now)
-            .order_by(ReleaseItem.id)
+    with runtime.database.session() as session:
+        due = list(
+            session.scalars(
+                select(ReleaseItem.id)
+                .where(ReleaseItem.state == "embargoed", ReleaseItem.embargo_until <= now)
+                .order_by(ReleaseItem.id)
+            )
         )
-    )
-    return [advance(session, runtime, item, now) for item in due]
+    return advance_items(runtime, due, now) if due else []
 
 
-def on_sweep(session: Session, runtime: Runtime) -> dict[str, Any]:
-    """Sweep listener (``Runtime.sweep_listeners``, wired in ``baton.wiring``): the challenge's
-    finality sweep also releases what is due, in its transaction."""
-    released = release_due(session, runtime)
-    return {"released": [item.repo_name for item in released if item.state == "released"]}
-
-
-def release_due_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
-    """Job handler for ``challenge.release_due``: release what is due now."""
-    with runtime.database.session(write=True) as session:
-        items = release_due(session, runtime)
-        return {"released": [item.repo_name for item in items if item.state == "released"]}
+def release_due_sweep(runtime: Runtime) -> dict[str, Any]:
+    """The periodic ``commons.release_due`` job: release what is due now."""
+    items = release_due(runtime)
+    return {"released": [item.repo_name for item in items if item.state == "released"]}
 
 
 # --------------------------------------------------------------------------------------------- re-checks
 
-RECHECK_JOB = "challenge.release_recheck"
+
+def recheck_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    """Job handler for ``commons.release_recheck``: re-check the held items of one repo (``repo_id``).
+
+    Commits reach the re-check through the ``hub.commit_landed`` event; this kind remains for
+    operators and for re-checks queued before events existed.
+    """
+    repo_id = payload.get("repo_id")
+    if isinstance(repo_id, bool) or not isinstance(repo_id, int):
+        raise ReleaseError(f"commons.release_recheck needs an integer repo_id, got {repo_id!r}")
+    return recheck_repo(runtime, repo_id)
 
 
-def on_commit(session: Session, repo: Repo, commit: Commit, changed_paths: list[str]) -> None:
-    """Commit listener (wired in ``baton.wiring``): a new commit to a held repo queues its re-check."""
-    held = session.scalar(
-        select(ReleaseItem.id).where(ReleaseItem.repo_pk == repo.id, ReleaseItem.state == "held").limit(1)
-    )
-    if held is not None:
-        jobs.enqueue(
-            session,
-            RECHECK_JOB,
-            {"repo_id": repo.id, "commit": commit.oid},
-            dedupe_key=f"{RECHECK_JOB}:{repo.id}:{commit.oid}",
-        )
+def recheck_on_commit(runtime: Runtime, event: CommitLanded) -> dict[str, Any]:
+    """Handler of ``hub.commit_landed``: a new commit to a repo whose release is held re-checks it."""
+    if not event.default_branch:
+        return {"items": {}}
+    return recheck_repo(runtime, event.repo_pk)
 
 
-def recheck(session: Session, runtime: Runtime, item: ReleaseItem, now: datetime | None = None) -> ReleaseItem:
+def recheck(
+    session: Session,
+    runtime: Runtime,
+    item: ReleaseItem,
+    now: datetime | None = None,
+    prechecked: Prechecked | None = None,
+) -> ReleaseItem:
     """Run a held item's checks again on its repo's head, if the head moved past the checked commit.
 
     A finding the new head no longer shows is marked cleaned by Baton (with the commit that cleaned
@@ -668,7 +768,7 @@ def recheck(session: Session, runtime: Runtime, item: ReleaseItem, now: datetime
     head = commits.resolve_revision(session, repo, None).oid
     if head == item.checked_commit:
         return item
-    outcomes = run_checks(session, runtime, item, repo, head)
+    outcomes = run_checks(session, runtime, item, repo, head, prechecked)
     kinds = {outcome.kind for outcome in outcomes}
     present = {_signature(outcome.kind, detail) for outcome in outcomes for _summary, detail in outcome.findings}
     still_open: set[str] = set()
@@ -725,25 +825,36 @@ def recheck(session: Session, runtime: Runtime, item: ReleaseItem, now: datetime
     )
     if remaining == 0:
         item.state = "pending"
-        advance(session, runtime, item, now)
+        advance(session, runtime, item, now, prechecked)
     return item
 
 
-def recheck_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
-    """Job handler for ``challenge.release_recheck``: re-check the held items of the committed repo."""
-    repo_id = payload.get("repo_id")
-    if isinstance(repo_id, bool) or not isinstance(repo_id, int):
-        raise ReleaseError(f"challenge.release_recheck needs an integer repo_id, got {repo_id!r}")
-    with runtime.database.session(write=True) as session:
-        items = list(
+def recheck_repo(runtime: Runtime, repo_pk: int, *, attempts: int = 3) -> dict[str, Any]:
+    """Re-check the held items of one repo: the checks read outside the write transaction."""
+    with runtime.database.session() as session:
+        item_ids = list(
             session.scalars(
-                select(ReleaseItem)
-                .where(ReleaseItem.repo_pk == repo_id, ReleaseItem.state == "held")
+                select(ReleaseItem.id)
+                .where(ReleaseItem.repo_pk == repo_pk, ReleaseItem.state == "held")
                 .order_by(ReleaseItem.id)
             )
         )
-        done = [recheck(session, runtime, item) for item in items]
-        return {"items": {item.repo_name: item.state for item in done}}
+    if not item_ids:
+        return {"items": {}}
+    for attempt in range(attempts):
+        prechecked = precheck(runtime, item_ids)
+        try:
+            with runtime.database.session(write=True) as session:
+                done = []
+                for item_id in item_ids:
+                    item = session.get(ReleaseItem, item_id)
+                    if item is not None:
+                        done.append(recheck(session, runtime, item, prechecked=prechecked))
+                return {"items": {item.repo_name: item.state for item in done}}
+        except HeadMovedError:
+            if attempt == attempts - 1:
+                raise
+    return {"items": {}}
 
 
 # --------------------------------------------------------------------------------------------- operators

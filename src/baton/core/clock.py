@@ -69,6 +69,3 @@ def frozen(moment: datetime) -> Iterator[ManualClock]:
         yield clock
     finally:
         install(previous)
-
-
-_aware = aware  # the old private name, still used by the challenge service (removed once it moves)

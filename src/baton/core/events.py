@@ -219,3 +219,14 @@ def _event_id(payload: dict[str, Any]) -> int:
     if not isinstance(event_id, int) or isinstance(event_id, bool):
         raise BadRequestError("An event job's payload needs an integer 'event'.")
     return event_id
+
+
+def drain(runtime: Runtime, *, worker_id: str | None = None) -> int:
+    """Deliver every pending event now, in this process (the CLI and the demo, so their user sees the
+    effects at once; a running worker would deliver them too). Returns how many jobs ran.
+
+    Only event jobs run (the dispatcher and the handlers, including those of events that the
+    handlers publish in turn); a handler that fails waits for its retry like any job.
+    """
+    worker = jobs.Worker(runtime, kinds=runtime.registry.event_job_kinds(), worker_id=worker_id, poll_seconds=0)
+    return worker.run(until_idle=True)

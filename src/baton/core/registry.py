@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from baton.core import events, jobs
+from baton.core import events, jobs, schedule
 from baton.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -123,6 +123,13 @@ class Registry:
     def ordered_routers(self) -> list[APIRouter]:
         """The routers in the order they are matched: registration order, fallbacks after the rest."""
         return [e.router for e in self.routers if not e.fallback] + [e.router for e in self.routers if e.fallback]
+
+    def every(self, kind: str, seconds: int, action: Callable[[Runtime], dict[str, Any]]) -> schedule.Periodic:
+        """A periodic job: ``action(runtime)`` once per ``seconds``, its chain started with each server and worker."""
+        periodic = schedule.Periodic(kind, seconds, action)
+        self.job(kind, periodic.run)
+        self.on_startup(periodic.ensure)
+        return periodic
 
     def on_startup(self, action: Callable[[Runtime], object]) -> None:
         """Something to do once when a server or worker starts (e.g. make sure a sweep is queued)."""

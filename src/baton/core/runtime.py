@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from baton.core.blobs import BlobStore
 from baton.core.database import Database
@@ -36,38 +34,12 @@ def secret_key(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-@dataclass(frozen=True)
-class TeamExit:
-    """A challenge team has left for good (its elimination is final, or the challenge ended).
-
-    The challenge calls ``Runtime.team_exit_listeners`` with this inside the transaction that makes
-    the exit final; other domains (releases, the talent pool) react without the challenge knowing them.
-    """
-
-    challenge: str  # challenge slug
-    team: str  # team slug
-    stage: str  # the stage at which the team left
-    reason: str  # "eliminated" or "challenge_ended"
-    organizations: tuple[str, ...] = ()  # account names of the consortium's organizations
-    members: tuple[str, ...] = ()  # user names of the team's people
-
-
 @dataclass
 class Runtime:
     settings: Settings
     database: Database
     store: BlobStore
     signer: UrlSigner
-    # Called inside the transaction of every commit made through the API, as
-    # listener(session, repo, commit, changed_paths). The app wires domains in here (provenance
-    # queues a scan), so the hub does not depend on them.
-    commit_listeners: list[Callable[..., Any]] = field(default_factory=list)
-    # Called as listener(session, runtime, team_exit) when a team's exit becomes final.
-    team_exit_listeners: list[Callable[..., Any]] = field(default_factory=list)
-    # Called as listener(session, runtime) inside the transaction of each finality sweep (the
-    # challenge's timer), after the due decisions became final; each returns a dict that is merged
-    # into the sweep job's result (the commons releases due embargoes here).
-    sweep_listeners: list[Callable[..., dict[str, Any]]] = field(default_factory=list)
     rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter({}))
     # The domains' job kinds, events and handlers (``baton.domains.build_registry``).
     registry: Registry = field(default_factory=Registry)

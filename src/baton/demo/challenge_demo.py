@@ -35,7 +35,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +46,10 @@ from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
 from baton.accounts.models import Account
-from baton.challenge import clock, service
+from baton.challenge import service
 from baton.challenge.errors import ConflictOfInterestError
 from baton.commons import release
+from baton.core import clock, events
 from baton.core.runtime import Runtime
 from baton.demo import seed
 from baton.hub import cards, commits, repos
@@ -784,15 +785,12 @@ def _reviews(world: _World, session: Session) -> None:
 
 def run_challenge_demo(runtime: Runtime, progress: Progress | None = None) -> ChallengeDemoResult:
     """Run the simulated challenge once on ``runtime`` (after ``seed_demo``); a second call does nothing."""
-    from baton.wiring import wire
-
     started = time.monotonic()
-    wire(runtime)  # the release plans run from the team-exit listeners
     with runtime.database.session() as session:
         if SLUG in {challenge.slug for challenge in service.list_challenges(session)}:
             return ChallengeDemoResult(created=False, lines=["The demo challenge ran already."])
     world = _World(runtime=runtime, progress=progress or (lambda _line: None))
-    real_now = datetime.now(UTC).replace(microsecond=0)
+    real_now = clock.now().replace(microsecond=0)
     start = real_now - timedelta(days=16)
     stage_1_deadline = start + timedelta(days=2)
     stage_2_deadline = real_now + timedelta(days=30)
@@ -913,7 +911,8 @@ def _run(
     world.say(f"appeal: {GAON.slug} appealed; the operator answered (not upheld)")
     simulated.set(deadline_1 + timedelta(days=11, hours=2))
     with runtime.database.session(write=True) as session:
-        finalized = service.finalize_due(session, runtime)
+        finalized = service.finalize_due(session)
+    events.drain(runtime)  # the exits' events: release plans and invitations, as a worker would run them
     world.say(f"final: {', '.join(stage for _slug, stage in finalized)}; eliminated teams' release plans ran")
     with runtime.database.session() as session:
         for item in release.list_items(session, challenge=SLUG):

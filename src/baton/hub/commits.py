@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
+from baton.core import events
 from baton.core.blobs import check_sha256
 from baton.core.bodies import parse_body
 from baton.core.database import utcnow
@@ -38,6 +39,7 @@ from baton.core.errors import (
 )
 from baton.core.settings import Settings
 from baton.hub import cards, paths, scanning
+from baton.hub.events import MAX_LISTED_PATHS, CommitLanded
 from baton.hub.models import BlobGrant, Commit, Ref, Repo, TreeEntry
 from baton.hub.repos import blob_readable_by, refuse_if_commit_held, set_lineage
 from baton.storage import BlobStore
@@ -478,6 +480,20 @@ def apply_commit(
     )
     ref.commit_oid = commit.oid
     repo.last_modified = commit.created_at
+    changed = sorted({*prepared.additions, *(deletion.path for deletion in prepared.deletions)})
+    events.publish(
+        session,
+        CommitLanded(
+            repo_pk=repo.id,
+            repo=f"{repo.namespace}/{repo.name}",
+            repo_type=repo.repo_type,
+            branch=branch,
+            default_branch=branch == repo.default_branch,
+            commit=commit.oid,
+            changed_paths=tuple(changed[:MAX_LISTED_PATHS]),
+            paths_truncated=len(changed) > MAX_LISTED_PATHS,
+        ),
+    )
     if branch == repo.default_branch:
         repo.used_storage = total
         if prepared.card is not None:

@@ -456,10 +456,6 @@ async def commit(
                 message=header.description or "",
                 parent_commit=header.parentCommit or None,
             )
-            if branch == repo.default_branch:
-                changed = [*prepared.additions, *(deletion.path for deletion in prepared.deletions)]
-                for listener in runtime.commit_listeners:
-                    listener(session, repo, new, changed)
             url = web_url(request, runtime, repo)
             return {
                 "commitUrl": f"{url}/commit/{new.oid}",

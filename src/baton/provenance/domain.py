@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from baton.core.registry import Registry
-from baton.provenance import api, models  # noqa: F401  (models: the domain's tables)
+from baton.core.runtime import Runtime
+from baton.hub.events import CommitLanded
+from baton.hub.models import Repo
+from baton.provenance import api, models, service  # noqa: F401  (models: the domain's tables)
 
 
 def register(registry: Registry) -> None:
     registry.router(api.router)
-    registry.job("provenance.scan", "baton.provenance.service:scan_job")
+    registry.job(service.SCAN_JOB, "baton.provenance.service:scan_job")
+    registry.subscribe(CommitLanded, "scan_new_weights", scan_new_weights)
+
+
+def scan_new_weights(runtime: Runtime, event: CommitLanded) -> dict[str, Any]:
+    """New weights on a model's default branch get fingerprinted and scanned (once per revision)."""
+    if event.repo_type != "model" or not event.default_branch:
+        return {"queued": False}
+    if not event.paths_truncated and not service.has_weights(list(event.changed_paths)):
+        return {"queued": False}
+    with runtime.database.session(write=True) as session:
+        repo = session.get(Repo, event.repo_pk)
+        if repo is None:  # deleted since
+            return {"queued": False}
+        job = service.enqueue_scan(session, repo, event.commit)
+        return {"queued": True, "job": job.id}

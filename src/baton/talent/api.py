@@ -132,7 +132,9 @@ def delete_me(runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
 
 @router.get("/me/export")
 def export_me(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
-    with runtime.database.session(write=True) as session:
+    with runtime.database.session(write=True) as session:  # the audit record, append-only
+        service.record_export(session, user)
+    with runtime.database.session() as session:
         return service.export_profile(session, user)
 
 

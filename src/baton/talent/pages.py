@@ -159,7 +159,9 @@ def export_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Respon
     if user is None:
         return _sign_in(request)
     try:
-        with runtime.database.session(write=True) as session:
+        with runtime.database.session(write=True) as session:  # the audit record, append-only
+            service.record_export(session, user)
+        with runtime.database.session() as session:
             data = service.export_profile(session, user)
     except BatonError as error:
         return JSONResponse(error.to_json(), status_code=error.status_code)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from baton.accounts import service as accounts
 from baton.accounts.actor import Actor
 from baton.accounts.models import Account
-from baton.challenge import clock, ledger, recompute
+from baton.challenge import ledger, recompute
 from baton.challenge.access import is_member
 from baton.challenge.errors import (
     ChallengeNotFoundError,
@@ -27,6 +27,7 @@ from baton.challenge.errors import (
 from baton.challenge.models import Challenge, Decision, LedgerEntry, Submission, Team
 from baton.challenge.review import conflicted
 from baton.challenge.spec import ChallengeSpec, Stage, load_spec
+from baton.core import clock
 from baton.core.errors import PermissionDeniedError
 
 # What an operator-only action is called when a non-operator is refused.
@@ -38,7 +39,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return clock._aware(moment).isoformat()
+    return clock.aware(moment).isoformat()
 
 
 def spec_of(challenge: Challenge) -> ChallengeSpec:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from baton.accounts.actor import Actor
 from baton.challenge import recompute
 from baton.challenge.errors import GatePendingError, StageStateError
+from baton.challenge.events import TeamLeft
 from baton.challenge.models import Appeal, Challenge, Decision, Team
 from baton.challenge.service._common import (
     OPERATOR_ACTION,
@@ -33,8 +34,9 @@ from baton.challenge.service._common import (
 from baton.challenge.service.appeals import list_appeals
 from baton.challenge.service.gates import check_gate, gate_standing
 from baton.challenge.service.sealed_names import _reveal_battles, _reveal_public
+from baton.core import events
 from baton.core.errors import NotFoundError
-from baton.core.runtime import Runtime, TeamExit
+from baton.core.runtime import Runtime
 
 
 def decide(
@@ -146,24 +148,24 @@ def _leave(team: Team, stage: str, reason: str) -> dict[str, Any]:
     return {"team": team.slug, "reason": reason}
 
 
-def _notify_exits(
-    session: Session, runtime: Runtime | None, challenge: Challenge, leaving: Sequence[tuple[Team, str, str]]
+def _publish_exits(
+    session: Session, challenge: Challenge, leaving: Sequence[tuple[Team, str, str]], moment: datetime
 ) -> None:
-    """Call every ``runtime.team_exit_listeners`` entry for each (team, stage, reason), in this transaction."""
+    """Publish a ``TeamLeft`` for each (team, stage, reason), in this transaction (``baton.core.events``)."""
     session.flush()
-    if runtime is None:
-        return
     for team, stage, reason in leaving:
-        exit_event = TeamExit(
-            challenge=challenge.slug,
-            team=team.slug,
-            stage=stage,
-            reason=reason,
-            organizations=tuple(team.organizations),
-            members=tuple(team.members),
+        events.publish(
+            session,
+            TeamLeft(
+                challenge=challenge.slug,
+                team=team.slug,
+                stage=stage,
+                reason=reason,
+                at=moment,
+                organizations=tuple(team.organizations),
+                members=tuple(team.members),
+            ),
         )
-        for listener in list(runtime.team_exit_listeners):
-            listener(session, runtime, exit_event)
 
 
 def due(session: Session, now: datetime | None = None) -> bool:
@@ -190,12 +192,12 @@ def _open_appeals(session: Session, decision: Decision) -> int:
     )
 
 
-def finalize_due(session: Session, runtime: Runtime | None, now: datetime | None = None) -> list[tuple[str, str]]:
+def finalize_due(session: Session, now: datetime | None = None) -> list[tuple[str, str]]:
     """Make final every decision whose appeal window has closed with all its appeals answered.
 
-    For each team eliminated there, every ``runtime.team_exit_listeners`` entry is called with a
-    ``TeamExit`` in this transaction; after the last stage the remaining teams exit with reason
-    ``challenge_ended``.
+    For each team eliminated there a ``TeamLeft`` event is published in this transaction (the
+    commons runs its release plan, the talent pool invites its people, as jobs); after the last
+    stage the remaining teams leave with reason ``challenge_ended``.
     """
     moment = _now(now)
     finalized: list[tuple[str, str]] = []
@@ -237,11 +239,9 @@ def finalize_due(session: Session, runtime: Runtime | None, now: datetime | None
             {"stage": stage, "decision_seq": decision.seq, "final_at": iso(moment), "exits": exits},
             moment,
         )
-        # The exits' consequences (release plans run, each action appended to this ledger) follow
-        # the finality they stem from, in the same transaction.
-        _notify_exits(session, runtime, challenge, leaving)
-        # After the exits: a release plan may just have made a team's repos public, and those open now.
-        challenge = _lock(session, slug)
+        # The exits' consequences (release plans, invitations) are events, stored with the finality
+        # they stem from and carried out by jobs; each release action reveals what it makes public.
+        _publish_exits(session, challenge, leaving, moment)
         _reveal_public(session, challenge, stage, "decision_final", moment)
         if last:
             challenge.ended_at = moment

@@ -14,7 +14,7 @@ plus the items provided to their organization under a ``provision`` consent. Any
 One module per sub-domain: ``profiles`` (the person's rights over their profile), ``consent``,
 ``visibility`` (who sees what, and the JSON shapes), ``disclosure`` (provision and export),
 ``openings``, ``preferences``, ``review`` (human review), ``invitations`` (from the challenge,
-``on_team_exit``) and ``placements``; ``inputs`` holds the pydantic inputs and ``common`` the
+``invite_team``) and ``placements``; ``inputs`` holds the pydantic inputs and ``common`` the
 helpers they share. This package re-exports their public names, so callers use
 ``from baton.talent import service`` and ``service.create_profile(...)``.
 """
@@ -42,7 +42,13 @@ from baton.talent.service.common import (
     validate_skills,
 )
 from baton.talent.service.consent import grant_consent, withdraw_consent
-from baton.talent.service.disclosure import export_profile, provide_profile, provided_profiles, request_log
+from baton.talent.service.disclosure import (
+    export_profile,
+    provide_profile,
+    provided_profiles,
+    record_export,
+    request_log,
+)
 from baton.talent.service.inputs import (
     CareerEntry,
     CollectionConsent,
@@ -57,8 +63,9 @@ from baton.talent.service.invitations import (
     accept_invitation,
     decline_invitation,
     invitation_json,
+    invite_members,
+    invite_team,
     list_invitations,
-    on_team_exit,
 )
 from baton.talent.service.openings import (
     close_opening,
@@ -137,10 +144,11 @@ __all__ = [
     "get_opening",
     "grant_consent",
     "invitation_json",
+    "invite_members",
+    "invite_team",
     "list_invitations",
     "list_openings",
     "list_reviews",
-    "on_team_exit",
     "opening_json",
     "organization_ids_of",
     "own_profile",
@@ -153,6 +161,7 @@ __all__ = [
     "profile_json",
     "provide_profile",
     "provided_profiles",
+    "record_export",
     "record_hire",
     "renew_retention",
     "report_placement",

@@ -107,8 +107,17 @@ def provided_profiles(session: Session, viewer: Actor, organization: str) -> lis
 # Export (Art. 35).
 
 
+def record_export(session: Session, user: Actor) -> None:
+    """The audit record of an export (Art. 35), written in its own short transaction before the read."""
+    profile = find_profile(session, user)
+    if profile is not None:
+        _log(session, profile, "access", "export of all data provided")
+        session.flush()
+
+
 def export_profile(session: Session, user: Actor) -> dict[str, Any]:
-    """Everything Baton's talent pool holds about the person, as one JSON document."""
+    """Everything Baton's talent pool holds about the person, as one JSON document (reads only;
+    :func:`record_export` writes its audit record)."""
     profile = find_profile(session, user)
     invitations = [
         invitation_json(row)
@@ -118,8 +127,6 @@ def export_profile(session: Session, user: Actor) -> dict[str, Any]:
         if not invitations:
             raise NoProfileError(f"'{user.name}' has no talent profile and no invitations")
         return {"account": user.name, "profile": None, "invitations": invitations}
-    _log(session, profile, "access", "export of all data provided")
-    session.flush()
     opening_titles = dict(session.execute(select(TalentOpening.id, TalentOpening.title)).all())
     return {
         "account": user.name,

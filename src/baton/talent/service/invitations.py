@@ -9,15 +9,26 @@ from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
 from baton.accounts.actor import Actor
+from baton.challenge.events import TeamLeft
 from baton.core.database import utcnow
-from baton.core.runtime import TeamExit
+from baton.core.runtime import Runtime
 from baton.talent.errors import InvitationNotFoundError
 from baton.talent.models import TalentInvitation
 from baton.talent.service.common import _iso, collected_items, find_profile
 
 
-def on_team_exit(session: Session, runtime: Any, exit: TeamExit) -> None:
-    """A team left for good: invite each of its people to opt in. Nothing else about them is recorded."""
+def invite_team(runtime: Runtime, exit: TeamLeft) -> dict[str, Any]:
+    """Handler of ``challenge.team_left``: invite each of the team's people to opt in (once each).
+
+    Nothing else about them is recorded. Idempotent: a person already invited for this team is skipped.
+    """
+    with runtime.database.session(write=True) as session:
+        return {"invited": invite_members(session, exit)}
+
+
+def invite_members(session: Session, exit: TeamLeft) -> int:
+    """Add the pending invitations of a team that left; returns how many are new."""
+    added = 0
     for name in exit.members:
         account = accounts.find_account(session, name)
         if account is None or account.kind != "user":
@@ -40,7 +51,9 @@ def on_team_exit(session: Session, runtime: Any, exit: TeamExit) -> None:
                     status="pending",
                 )
             )
+            added += 1
     session.flush()
+    return added
 
 
 def list_invitations(session: Session, user: Actor) -> list[TalentInvitation]:

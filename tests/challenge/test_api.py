@@ -213,7 +213,11 @@ def test_roles_and_a_two_stage_challenge_with_repechage(runtime: Runtime, client
                 json={"answer": "Recounted; unchanged.", "upheld": False},
             )
         )
-        decision = ok(client.get(f"{base}/stages/stage-1/decision"))  # made final lazily on read
+        # Changed on purpose (issue 13): reads never make a decision final; the operator (or the sweep) does.
+        assert ok(client.get(f"{base}/stages/stage-1/decision"))["final"] is False
+        done = ok(client.post("/api/challenges/finalize", headers=h["op"]))
+        assert done["finalized"] and done["finalized"][0]["stage"] == "stage-1"
+        decision = ok(client.get(f"{base}/stages/stage-1/decision"))
         assert decision["final"] is True and decision["appeals"][0]["upheld"] is False
         statuses = {t["team"]: t["status"] for t in ok(client.get(f"{base}/teams"))}
         assert statuses == {"team-a": "eliminated", "team-b": "eliminated", "team-c": "active"}

@@ -89,3 +89,17 @@ def test_garbage_and_non_finite_numbers() -> None:
     assert any("not a Baton ledger bundle" in p.what for p in report.problems)
     with pytest.raises(ValueError, match="finite"):
         ledger.make_event(None, "x", "t", {"score": float("nan")})
+
+
+def test_timestamps_that_go_backwards_are_reported_without_breaking_the_chain() -> None:
+    times = ["2026-01-01T00:00:00+00:00", "2026-01-03T00:00:00+00:00", "2026-01-02T00:00:00+00:00"]
+    events: list[ledger.Event] = []
+    for moment in times:
+        events.append(ledger.make_event(events[-1] if events else None, "reviewer.assigned", moment, {"team": "t"}))
+    report = ledger.verify_bundle(ledger.export_bundle("c", events), events[-1].hash)
+    assert report.ok  # the chain is intact; the time is odd, and said
+    (warning,) = report.warnings
+    assert warning.seq == 3 and warning.line == 4 and "go backwards" in warning.what
+    assert "2026-01-03T00:00:00+00:00" in warning.what
+    assert report.to_json()["warnings"][0]["seq"] == 3
+    assert ledger.verify_bundle(ledger.export_bundle("c", chain()), None).warnings == []

@@ -143,7 +143,7 @@ def test_retention_destroys_expired_profiles(client: httpx.Client, cast: Cast, r
         )
         queued = jobs.list_jobs(session, kind="talent.retention")
         assert queued and queued[0].run_after is not None  # a sweep is scheduled
-    result = jobs.default_registry().resolve("talent.retention")(runtime, {})
+    result = runtime.registry.job_registry().resolve("talent.retention")(runtime, {})
     assert result == {"profiles_destroyed": 1, "invitations_deleted": 0}
     assert _traces(runtime, "dave", public_id, profile_id, NEEDLES) == []
     assert client.get("/api/talent/me", headers=cast.headers("fay")).json()["id"] == fay["id"]

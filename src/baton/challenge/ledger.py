@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from baton.core import boundedjson
@@ -132,6 +133,9 @@ class VerifyReport:
     commitments: int = 0  # sealed names and battles the ledger commits to
     commitments_opened: int = 0  # of which a matching opening was checked (revealed, or given beside)
     problems: list[Problem] = field(default_factory=list)
+    # What is odd but does not break the chain: timestamps that go backwards (a clock set back, or
+    # events recorded with an explicit earlier time).
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -157,7 +161,33 @@ class VerifyReport:
                 "sealed": self.commitments_sealed,
             },
             "problems": [{"seq": p.seq, "line": p.line, "what": p.what} for p in self.problems],
+            "warnings": [{"seq": p.seq, "line": p.line, "what": p.what} for p in self.warnings],
         }
+
+
+def check_times(events: Sequence[Event], *, lines: Sequence[int | None] | None = None) -> list[Problem]:
+    """Every event recorded at a time before the event ahead of it in the chain."""
+    found: list[Problem] = []
+    previous: tuple[datetime, str] | None = None
+    for index, event in enumerate(events):
+        try:
+            moment = datetime.fromisoformat(event.recorded_at)
+        except (TypeError, ValueError):
+            continue  # the chain check reports what is malformed
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if previous is not None and moment < previous[0]:
+            line = lines[index] if lines is not None else None
+            found.append(
+                Problem(
+                    event.seq,
+                    line,
+                    f"recorded at {event.recorded_at}, before the event ahead of it ({previous[1]}): "
+                    "the ledger's timestamps go backwards",
+                )
+            )
+        previous = (moment, event.recorded_at)
+    return found
 
 
 def check_chain(events: Sequence[Event], *, lines: Sequence[int | None] | None = None) -> list[Problem]:
@@ -349,6 +379,7 @@ def _verify_events(
 ) -> VerifyReport:
     report = VerifyReport(challenge=challenge, events=len(events), published_head=published_head)
     report.problems.extend(check_chain(events, lines=lines))
+    report.warnings.extend(check_times(events, lines=lines))
     report.head = events[-1].hash if events else GENESIS
     if published_head is not None:
         positions = [index for index, event in enumerate(events) if event.hash == published_head]

@@ -299,6 +299,8 @@ def verify(
     else:
         for problem in report.problems:
             console.print(f"[red]✗[/red] {problem}")
+        for warning in report.warnings:
+            console.print(f"[yellow]![/yellow] {warning}")
         status = "[green]verified[/green]" if report.ok else f"[red]{len(report.problems)} problem(s)[/red]"
         where = f" (published head at seq {report.head_seq})" if report.head_seq else ""
         console.print(

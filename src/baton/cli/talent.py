@@ -77,7 +77,9 @@ def export(
     """Answer an access request: everything the pool holds about USER, as JSON (logged)."""
     runtime = open_runtime(data_dir)
     try:
-        with runtime.database.session(write=True) as session:
+        with runtime.database.session(write=True) as session:  # the audit record, append-only
+            service.record_export(session, accounts.act_as(session, user))
+        with runtime.database.session() as session:
             data = service.export_profile(session, accounts.act_as(session, user))
         _print_json(data)
     except BatonError as error:

@@ -18,8 +18,9 @@ Leases are compared with the workers' clocks: keep machines' clocks in sync (NTP
 longer than any skew.
 
 Handlers are looked up by kind in a ``JobRegistry`` of lazy ``"module:attr"`` entries, so a
-worker imports (say) torch only when it runs a job that needs it. ``HANDLERS`` lists the built-in
-kinds; each domain adds its own there. A ``Worker`` runs the claim → handle → record loop.
+worker imports (say) torch only when it runs a job that needs it. ``HANDLERS`` lists core's own
+kinds; each domain registers its kinds in its ``domain.py`` (``baton.core.registry``), and a worker
+takes them all from ``runtime.registry``. A ``Worker`` runs the claim → handle → record loop.
 """
 
 from __future__ import annotations

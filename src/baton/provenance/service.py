@@ -51,12 +51,6 @@ def has_weights(paths: Iterable[str]) -> bool:
     return any(path.endswith((".safetensors", ".safetensors.index.json")) for path in paths)
 
 
-def on_commit(session: Session, repo: Repo, commit: Commit, changed_paths: list[str]) -> None:
-    """Commit listener (wired in app.py): new weights on a model's default branch get scanned."""
-    if repo.repo_type == "model" and has_weights(changed_paths):
-        enqueue_scan(session, repo, commit.oid)
-
-
 def enqueue_scan(session: Session, repo: Repo, commit_oid: str) -> jobs.Job:
     """Queue fingerprinting and scanning of a model revision (once per revision)."""
     return jobs.enqueue(

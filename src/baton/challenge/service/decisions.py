@@ -142,7 +142,7 @@ def decision_record(session: Session, slug: str, stage: str) -> dict[str, Any]:
 
 
 def _leave(team: Team, stage: str, reason: str) -> dict[str, Any]:
-    """Project a team's exit (its status); the listeners are called by ``_notify_exits``."""
+    """Project a team's exit (its status); ``_publish_exits`` announces it."""
     team.status = "eliminated" if reason == "eliminated" else "ended"
     team.exit_stage = stage
     return {"team": team.slug, "reason": reason}

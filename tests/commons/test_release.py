@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from baton.accounts import service as accounts
 from baton.cli.main import app as cli
-from baton.commons import release
+from baton.commons import checks, release
 from baton.commons.release import PlannedRepo
 from baton.core.errors import BadRequestError, ConflictError, PermissionDeniedError
 from baton.core.runtime import Runtime
@@ -138,7 +138,7 @@ def test_a_non_commercial_base_holds_a_permissive_derivative(runtime: Runtime, u
     assert conflict["kind"] == "license" and "lab/base" in conflict["summary"]
     # The grandchild's check walked the lineage up to lab/base through lab/tuned.
     with runtime.database.session() as session:
-        bases = release.lineage_licenses(session, get(session, "model", "lab/tuned-nc"))
+        bases = checks.lineage_licenses(session, get(session, "model", "lab/tuned-nc"))
     assert [(base["id"], base["depth"]) for base in bases] == [("lab/tuned", 1), ("lab/base", 2)]
 
     with runtime.database.session(write=True) as session:

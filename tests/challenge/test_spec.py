@@ -88,8 +88,11 @@ def test_stage_chain_must_agree_and_tie_break_rules_exist() -> None:
     with pytest.raises(InvalidSpecError) as caught:
         load_spec(two)
     message = caught.value.message
-    assert "'s1' advances 2" in message or "unknown tie-break rule 'criterion:nope'" in message
-    assert "line 12" in message or "line 16" in message
+    assert "'s1' advances 2" in message and "line 14: stages[1].teams:" in message  # s2's `teams`
+    # With the chain agreeing, the unknown tie-break rule is found at its own line.
+    with pytest.raises(InvalidSpecError) as caught:
+        load_spec(two.replace("teams: 3", "teams: 2"))
+    assert "line 16: stages[1].tie_break: stage 's2': unknown tie-break rule 'criterion:nope'" in caught.value.message
 
 
 def test_not_yaml_and_not_a_mapping() -> None:

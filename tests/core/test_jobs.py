@@ -69,7 +69,7 @@ def registry_with(**handlers: Callable[[Runtime, dict[str, Any]], Any]) -> jobs.
 def child_environment(settings: Settings) -> dict[str, str]:
     environment = {name: value for name, value in os.environ.items() if not name.startswith("BATON_")}
     environment["BATON_DATABASE_URL"] = settings.resolved_database_url
-    environment["PYTHONPATH"] = str(HERE)
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     return environment
 
 

@@ -109,29 +109,36 @@ class Stage(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Stage:
-        problems = []
+        problems: list[tuple[str, str]] = []  # (the field it is about, what is wrong)
         total_weight = sum(criterion.weight for criterion in self.criteria)
         if abs(total_weight - self.total) > WEIGHT_TOLERANCE:
             parts = " + ".join(f"{c.id} {c.weight:g}" for c in self.criteria)
             problems.append(
-                f"criteria weights sum to {total_weight:g} ({parts}), not the stage total "
-                f"{self.total:g}; change the weights or `total`"
+                (
+                    "criteria",
+                    f"criteria weights sum to {total_weight:g} ({parts}), not the stage total "
+                    f"{self.total:g}; change the weights or `total`",
+                )
             )
         if self.advance > self.teams:
             problems.append(
-                f"advances {self.advance} teams but only {self.teams} compete in it; `advance` must be at most `teams`"
+                (
+                    "advance",
+                    f"advances {self.advance} teams but only {self.teams} compete in it; "
+                    "`advance` must be at most `teams`",
+                )
             )
         ids = [c.id for c in self.criteria]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            problems.append(f"criterion ids repeat: {', '.join(duplicates)}")
+            problems.append(("criteria", f"criterion ids repeat: {', '.join(duplicates)}"))
         gate_ids = [g.id for g in self.gates]
         if len(set(gate_ids)) != len(gate_ids):
-            problems.append("gate ids repeat")
+            problems.append(("gates", "gate ids repeat"))
         if self.opens is not None and self.opens >= self.deadline:
-            problems.append("opens after its deadline")
+            problems.append(("opens", "opens after its deadline"))
         if problems:
-            raise ValueError(f"stage '{self.id}': " + "; ".join(problems))
+            raise Located(f"stage '{self.id}': " + "; ".join(text for _field, text in problems), problems[0][0])
         return self
 
     def criterion(self, criterion_id: str) -> Criterion:
@@ -145,6 +152,15 @@ class Stage(_Model):
             if gate.id == gate_id:
                 return gate
         raise KeyError(gate_id)
+
+
+class Located(ValueError):
+    """A validation error that says which part of the spec it is about: ``where`` is a path below the
+    model that raised it, which the loader appends to pydantic's location to find the YAML line."""
+
+    def __init__(self, message: str, *where: str | int) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 TIE_BREAK_FIXED = ("earliest_submission", "draw")
@@ -173,22 +189,30 @@ class ChallengeSpec(_Model):
     def _consistent(self) -> ChallengeSpec:
         ids = [stage.id for stage in self.stages]
         if len(set(ids)) != len(ids):
-            raise ValueError("stage ids repeat")
+            raise Located("stage ids repeat", "stages")
         if self.stages[0].repechage:
-            raise ValueError(f"the first stage '{self.stages[0].id}' cannot be a repechage stage")
-        for previous, stage in zip(self.stages, self.stages[1:], strict=False):
+            raise Located(
+                f"the first stage '{self.stages[0].id}' cannot be a repechage stage", "stages", 0, "repechage"
+            )
+        for index, (previous, stage) in enumerate(zip(self.stages, self.stages[1:], strict=False), start=1):
             if stage.deadline <= previous.deadline:
-                raise ValueError(f"stage '{stage.id}' has its deadline before the previous stage's")
+                raise Located(
+                    f"stage '{stage.id}' has its deadline before the previous stage's", "stages", index, "deadline"
+                )
             expected = previous.advance + stage.repechage
             if stage.teams != expected:
-                raise ValueError(
+                raise Located(
                     f"stage '{stage.id}' expects {stage.teams} teams but '{previous.id}' advances {previous.advance}"
                     + (f" and {stage.repechage} are admitted by repechage" if stage.repechage else "")
-                    + f" ({expected}); make them agree"
+                    + f" ({expected}); make them agree",
+                    "stages",
+                    index,
+                    "teams",
                 )
-        for stage in self.stages:
+        for index, stage in enumerate(self.stages):
+            where = ("stages", index, "tie_break") if stage.tie_break else ("tie_break",)
             for rule in stage.tie_break or self.tie_break:
-                _check_rule(rule, stage)
+                _check_rule(rule, stage, where)
         return self
 
     def stage(self, stage_id: str) -> Stage:
@@ -217,7 +241,7 @@ class ChallengeSpec(_Model):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_rule(rule: str, stage: Stage) -> None:
+def _check_rule(rule: str, stage: Stage, where: tuple[str | int, ...]) -> None:
     if rule in TIE_BREAK_FIXED:
         return
     kind, _, name = rule.partition(":")
@@ -225,9 +249,10 @@ def _check_rule(rule: str, stage: Stage) -> None:
         return
     if kind == "group" and name in {c.group for c in stage.criteria if c.group}:
         return
-    raise ValueError(
+    raise Located(
         f"stage '{stage.id}': unknown tie-break rule '{rule}' "
-        "(use criterion:<id>, group:<name>, earliest_submission or draw)"
+        "(use criterion:<id>, group:<name>, earliest_submission or draw)",
+        *where,
     )
 
 
@@ -239,29 +264,6 @@ def _describe(loc: tuple[Any, ...]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top level)"
-
-
-def _narrow(loc: tuple[Any, ...], message: str, data: dict[str, Any]) -> tuple[Any, ...]:
-    """Point a whole-challenge error that names a stage (or criterion) at that stage's line."""
-    found = re.search(r"stage '([^']+)'", message)
-    stages = data.get("stages")
-    if len(loc) == 2 and loc[0] == "stages":
-        # A stage's own check: point at the field the first problem is about.
-        for words, name in (("weights sum", "criteria"), ("advances", "advance"), ("ids repeat", "criteria")):
-            if words in message.split(";")[0]:
-                return (*loc, name)
-        return loc
-    if loc or not found or not isinstance(stages, list):
-        return loc
-    for index, stage in enumerate(stages):
-        if isinstance(stage, dict) and stage.get("id") == found.group(1):
-            rule = re.search(r"tie-break rule '([^']+)'", message)
-            if rule and isinstance(stage.get("tie_break"), list):
-                return ("stages", index, "tie_break")
-            if rule:
-                return ("tie_break",)
-            return ("stages", index)
-    return loc
 
 
 def load_spec(source: str | dict[str, Any], *, origin: str = "challenge YAML") -> ChallengeSpec:
@@ -290,7 +292,8 @@ def load_spec(source: str | dict[str, Any], *, origin: str = "challenge YAML") -
         problems = []
         for item in error.errors():
             message = str(item.get("msg", "")).removeprefix("Value error, ")
-            loc = _narrow(tuple(item.get("loc", ())), message, data)
+            cause = (item.get("ctx") or {}).get("error")
+            loc = (*item.get("loc", ()), *(cause.where if isinstance(cause, Located) else ()))
             line = yamlcost.line_of(node, loc)
             problems.append(f"{'line ' + str(line) + ': ' if line else ''}{_describe(loc)}: {message}")
         raise InvalidSpecError(

@@ -267,3 +267,26 @@ def test_embargoes_and_held_items_from_the_cli(
     # private, so it is listed without its name (the operators' `commons held` above names it).
     assert states == {"lab/cli-later": "released", None: "held"}
     assert "lab/cli-contacts" not in listed.output
+
+
+def test_checks_run_outside_the_write_and_again_when_a_commit_lands_in_between(
+    runtime: Runtime, users: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_repo(runtime, "dataset", "lab/moving", {"a.csv": CLEAN})
+    real_precheck = release.precheck
+    checked_heads: list[set[str]] = []
+
+    def precheck_then_a_commit_lands(runtime_: Runtime, item_ids: list[int]) -> release.Prechecked:
+        outcomes = real_precheck(runtime_, item_ids)
+        checked_heads.append({commit_oid for _item, commit_oid in outcomes})
+        if len(checked_heads) == 1:  # someone pushes personal data while the first checks run
+            commit(runtime, "dataset", "lab/moving", {"b.csv": PERSONAL})
+        return outcomes
+
+    monkeypatch.setattr(release, "precheck", precheck_then_a_commit_lands)
+    (item,) = _execute(runtime, [PlannedRepo("dataset", "lab/moving", asset_kind="dataset", license="cc-by-4.0")])
+    # The first outcome was for a head that had moved: nothing was written from it, and the checks
+    # ran again on the new head, which holds the personal data.
+    assert len(checked_heads) == 2 and checked_heads[0] != checked_heads[1]
+    assert item["state"] == "held" and item["checked_commit"] in checked_heads[1]
+    assert item["findings"] and {finding["detail"]["path"] for finding in item["findings"]} == {"b.csv"}

@@ -20,7 +20,7 @@ challenge's hash-chained ledger in the same transaction (kinds and counts of fin
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -448,22 +448,32 @@ def precheck(runtime: Runtime, item_ids: Iterable[int]) -> Prechecked:
     return outcomes
 
 
-def advance_items(runtime: Runtime, item_ids: Sequence[int], now: datetime, *, attempts: int = 3) -> list[ReleaseItem]:
-    """Check the items outside any write transaction, then advance them in one (again if a head moved)."""
+def checked_then_written(
+    runtime: Runtime,
+    item_ids: Sequence[int],
+    step: Callable[[Session, ReleaseItem, Prechecked], ReleaseItem],
+    *,
+    attempts: int = 3,
+) -> list[ReleaseItem]:
+    """Run the items' checks outside any write transaction, then ``step`` each item in one write;
+    all over again (up to ``attempts`` times) if a repo's head moved in between."""
     for attempt in range(attempts):
         prechecked = precheck(runtime, item_ids)
         try:
             with runtime.database.session(write=True) as session:
-                done = []
-                for item_id in item_ids:
-                    item = session.get(ReleaseItem, item_id)
-                    if item is not None:
-                        done.append(advance(session, runtime, item, now, prechecked))
-                return done
+                items = [item for item in (session.get(ReleaseItem, i) for i in item_ids) if item is not None]
+                return [step(session, item, prechecked) for item in items]
         except HeadMovedError:
             if attempt == attempts - 1:
                 raise
     return []
+
+
+def advance_items(runtime: Runtime, item_ids: Sequence[int], now: datetime) -> list[ReleaseItem]:
+    """Check the items outside any write transaction, then advance them in one."""
+    return checked_then_written(
+        runtime, item_ids, lambda session, item, prechecked: advance(session, runtime, item, now, prechecked)
+    )
 
 
 def run_release_plan(runtime: Runtime, exit: TeamLeft) -> dict[str, Any]:
@@ -669,7 +679,7 @@ def recheck(
     return item
 
 
-def recheck_repo(runtime: Runtime, repo_pk: int, *, attempts: int = 3) -> dict[str, Any]:
+def recheck_repo(runtime: Runtime, repo_pk: int) -> dict[str, Any]:
     """Re-check the held items of one repo: the checks read outside the write transaction."""
     with runtime.database.session() as session:
         item_ids = list(
@@ -679,22 +689,10 @@ def recheck_repo(runtime: Runtime, repo_pk: int, *, attempts: int = 3) -> dict[s
                 .order_by(ReleaseItem.id)
             )
         )
-    if not item_ids:
-        return {"items": {}}
-    for attempt in range(attempts):
-        prechecked = precheck(runtime, item_ids)
-        try:
-            with runtime.database.session(write=True) as session:
-                done = []
-                for item_id in item_ids:
-                    item = session.get(ReleaseItem, item_id)
-                    if item is not None:
-                        done.append(recheck(session, runtime, item, prechecked=prechecked))
-                return {"items": {item.repo_name: item.state for item in done}}
-        except HeadMovedError:
-            if attempt == attempts - 1:
-                raise
-    return {"items": {}}
+    done = checked_then_written(
+        runtime, item_ids, lambda session, item, prechecked: recheck(session, runtime, item, prechecked=prechecked)
+    )
+    return {"items": {item.repo_name: item.state for item in done}}
 
 
 # --------------------------------------------------------------------------------------------- operators

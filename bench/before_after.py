@@ -101,7 +101,12 @@ def main() -> None:
     chosen = [BENCHMARKS[name.strip()] for name in args.only.split(",") if name.strip()]
     workdir = Path(tempfile.mkdtemp(prefix="baton-before-"))
     before = workdir / "before"
-    subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(before), args.before], check=True)
+    subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(before), args.before],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     samples: dict[str, dict[str, list[float]]] = {}
     try:
         for round_number in range(args.rounds):
@@ -114,7 +119,12 @@ def main() -> None:
                         samples.setdefault(metric, {}).setdefault(side, []).append(value)
                     print(f"round {round_number + 1} {benchmark.name} {side} done", file=sys.stderr, flush=True)
     finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)], check=False)
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"| metric (lower is better) | before ({args.before}) | after | after / before | runs before | runs after |")
     print("| --- | --- | --- | --- | --- | --- |")

@@ -174,7 +174,7 @@ def test_grace_zero_collects_every_unreferenced_blob(client: TestClient, runtime
     for content in uploads:
         lfs_upload(client, "bob/target", bob, content)
     before = len(blob_files(runtime))
-    time.sleep(0.01)  # the blobs' times must lie before "now"
+    age(runtime, seconds=1)  # the blobs' times lie before "now" (set, not slept for)
     report = collect_garbage(runtime, grace_seconds=0)
     assert report.deleted == 3
     assert report.freed_bytes == sum(len(content) for content in uploads)

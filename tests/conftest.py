@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,6 +38,42 @@ from baton.core.settings import Settings
 from baton.domains import migrate, open_runtime
 
 POSTGRES_URL = os.environ.get("BATON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("BATON_TEST_REQUIRE_POSTGRES") == "1"  # .ci/run sets it
+
+
+def _postgres_problem() -> str | None:
+    """None when the test PostgreSQL answers; otherwise why it does not (one line)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            return None
+    except Exception as error:  # noqa: BLE001 - any failure means "not available", said in its own words
+        return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+POSTGRES_PROBLEM = _postgres_problem()
+# Every database test runs on SQLite, and on PostgreSQL when one answers.
+DATABASES = ["sqlite"] if POSTGRES_PROBLEM else ["sqlite", "postgresql"]
+POSTGRES_SKIPPED = (
+    f"PostgreSQL skipped: {POSTGRES_URL} did not answer ({POSTGRES_PROBLEM}); the database tests ran on "
+    "SQLite only. To run them on PostgreSQL too, start one there (trust auth, database `test`) or set "
+    "BATON_TEST_POSTGRES_URL=postgresql://USER@HOST:PORT/DB; `.ci/run` requires it."
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if POSTGRES_PROBLEM and REQUIRE_POSTGRES:
+        pytest.exit(f"BATON_TEST_REQUIRE_POSTGRES=1, but {POSTGRES_SKIPPED}", returncode=3)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return POSTGRES_SKIPPED if POSTGRES_PROBLEM else f"databases: SQLite and PostgreSQL ({POSTGRES_URL})"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if POSTGRES_PROBLEM:
+        terminalreporter.write_line(POSTGRES_SKIPPED, yellow=True, bold=True)
 
 # The HF clients must never reach the internet, and must not try Xet.
 os.environ["HF_HUB_DISABLE_XET"] = "1"
@@ -62,6 +99,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url(worker_id: str) -> Iterator[str]:
+    if POSTGRES_PROBLEM:
+        pytest.skip(POSTGRES_SKIPPED)
     schema = f"baton_test_{worker_id}_{uuid.uuid4().hex[:8]}"
     admin = Database(POSTGRES_URL)
     with admin.engine.begin() as connection:
@@ -81,7 +120,7 @@ def worker_id(request: pytest.FixtureRequest) -> str:
     return str(getattr(request.config, "workerinput", {}).get("workerid", "main"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         path = tmp_path / "baton.db"

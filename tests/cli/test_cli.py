@@ -37,7 +37,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
+    """A data folder made as a newcomer makes one: ``baton init``."""
+    folder = tmp_path / "data"
+    result = CliRunner().invoke(app, ["init", "--data-dir", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(folder.resolve()) and folder.is_dir()
+    return folder
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -274,6 +279,7 @@ def test_hub_gc_dry_run_reports_and_keeps(data_dir: Path) -> None:
 
 def test_baton_data_dir_environment_variable_is_honoured(tmp_path: Path) -> None:
     data_dir = tmp_path / "from-env"
+    run_ok("init", env={"BATON_DATA_DIR": str(data_dir)})
     result = run_ok("user", "create", "vic", env={"BATON_DATA_DIR": str(data_dir)})
     assert (data_dir / "baton.db").is_file()
     database = Database(f"sqlite:///{data_dir / 'baton.db'}")
@@ -283,6 +289,7 @@ def test_baton_data_dir_environment_variable_is_honoured(tmp_path: Path) -> None
         database.dispose()
     # An explicit --data-dir wins over the environment.
     other = tmp_path / "explicit"
+    run_ok("init", "--data-dir", str(other), env={"BATON_DATA_DIR": str(data_dir)})
     run_ok("user", "create", "vic", "--data-dir", str(other), env={"BATON_DATA_DIR": str(data_dir)})
     assert (other / "baton.db").is_file()
 
@@ -293,6 +300,8 @@ def test_console_script_in_a_subprocess(tmp_path: Path) -> None:
     environment["BATON_DATA_DIR"] = str(data_dir)
     script = Path(sys.executable).parent / "baton"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "baton.cli.main"]
+    initialised = subprocess.run([*command, "init"], env=environment, capture_output=True, text=True, timeout=60)
+    assert initialised.returncode == 0 and initialised.stdout.strip() == str(data_dir.resolve()), initialised.stderr
     created = subprocess.run(
         [*command, "user", "create", "wes", "--admin"], env=environment, capture_output=True, text=True, timeout=60
     )
@@ -314,6 +323,7 @@ def test_console_script_in_a_subprocess(tmp_path: Path) -> None:
 def test_commands_use_postgresql_from_baton_database_url(postgres_url: str, tmp_path: Path) -> None:
     name = f"pg-{uuid.uuid4().hex[:8]}"
     env = {"BATON_DATABASE_URL": postgres_url, "BATON_DATA_DIR": str(tmp_path / "data")}
+    run_ok("init", env=env)
     created = run_ok("user", "create", name, "--org", f"{name}-org", env=env)
     token = last_line(created)
     assert not (tmp_path / "data" / "baton.db").exists()  # nothing went to SQLite
@@ -325,3 +335,51 @@ def test_commands_use_postgresql_from_baton_database_url(postgres_url: str, tmp_
         database.dispose()
     refused = run("user", "create", name, env=env)
     assert refused.exit_code != 0 and "taken" in refused.stderr
+
+
+def test_a_command_where_there_is_no_data_folder_says_where_it_looked_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("jobs", "list")
+    assert result.exit_code == 2
+    assert "No Baton data folder at" in result.stderr and str(tmp_path / "baton-data") in result.stderr.replace(
+        "\n", ""
+    )
+    assert "baton init --data-dir" in result.stderr.replace("\n", " ")
+    assert not (tmp_path / "baton-data").exists()  # nothing made on the way
+    elsewhere = tmp_path / "elsewhere"
+    result = run("user", "create", "dana", "--data-dir", str(elsewhere))
+    assert result.exit_code == 2 and "--data-dir / BATON_DATA_DIR" in result.stderr and not elsewhere.exists()
+
+
+def test_serve_and_demo_check_their_port_before_any_work(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in ("serve", "demo"):
+            folder = tmp_path / command
+            result = run(command, "--port", str(port), "--data-dir", str(folder))
+            assert result.exit_code == 2, result.output
+            assert f"Port {port} on 127.0.0.1 is not free" in result.stderr
+            assert f"baton {command} --port {port + 1}" in result.stderr
+            assert not folder.exists() and "token" not in result.output  # nothing loaded, no tokens printed
+
+
+def test_hints_keep_their_brackets() -> None:
+    import typer
+
+    from baton.cli.common import fail
+    from baton.core.errors import ConfigurationError
+
+    broken = typer.Typer()
+
+    @broken.command()
+    def backend() -> None:
+        fail(ConfigurationError("The 'hf' backend needs torch", hint="Install the ML extras: pip install 'baton[ml]'"))
+
+    result = CliRunner().invoke(broken, [])
+    assert result.exit_code == 2 and "pip install 'baton[ml]'" in result.stderr  # Rich would eat "[ml]"

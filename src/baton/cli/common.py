@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from baton import domains
-from baton.core.errors import BatonError
+from baton.core.errors import BatonError, ConfigurationError
 from baton.core.runtime import Runtime
 from baton.core.settings import load_settings
 
@@ -31,15 +33,35 @@ def print_table(table: Table) -> None:
     output.print(table)
 
 
-def open_runtime(data_dir: Path | None) -> Runtime:
-    return domains.open_runtime(load_settings(data_dir=data_dir))
+def open_runtime(data_dir: Path | None, *, create: bool = False) -> Runtime:
+    """The runtime on the data folder; only ``serve``, ``demo`` and ``init`` may create the folder.
+
+    Any other command run where there is no data folder stops here and says where it looked,
+    instead of making an empty one and answering "not found" about everything.
+    """
+    settings = load_settings(data_dir=data_dir)
+    folder = Path(settings.data_dir).expanduser().resolve()
+    if not create and not folder.is_dir():
+        where = "--data-dir / BATON_DATA_DIR" if data_dir is not None else f"the default ./baton-data in {Path.cwd()}"
+        fail(
+            ConfigurationError(
+                f"No Baton data folder at {folder} (from {where}).",
+                hint=f"Run the command where the data folder is, pass --data-dir PATH, or create one: "
+                f"baton init --data-dir {shlex.quote(str(folder))}",
+            )
+        )
+    return domains.open_runtime(settings)
 
 
-def fail(error: BatonError) -> None:
-    """Print a Baton error the way the API shows it, and exit non-zero."""
-    console.print(f"[red]error[/red] ({error.code}): {error.message}")
+def fail(error: BatonError) -> NoReturn:
+    """Print a Baton error the way the API shows it (to stderr), and exit non-zero.
+
+    The message and hint are printed as plain text: a hint such as ``pip install 'baton[ml]'`` keeps
+    its brackets (Rich would read ``[ml]`` as markup and drop it).
+    """
+    console.print(f"[red]error[/red] ({escape(error.code)}): {escape(error.message)}", soft_wrap=True)
     if error.hint:
-        console.print(f"[yellow]hint[/yellow]: {error.hint}")
+        console.print(f"[yellow]hint[/yellow]: {escape(error.hint)}", soft_wrap=True)
     raise typer.Exit(code=2)
 
 

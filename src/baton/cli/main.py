@@ -12,6 +12,7 @@ from baton.cli import talent as talent_cli
 app = typer.Typer(help="Baton: staged AI challenges and the commons hub.", no_args_is_help=True)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
+app.command("init")(serve.init)
 app.add_typer(user.app, name="user")
 app.add_typer(org.app, name="org")
 app.add_typer(hub.app, name="hub")

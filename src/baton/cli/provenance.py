@@ -16,6 +16,9 @@ app = typer.Typer(help="Provenance: was a model derived from another? Decided fr
 
 
 def _needs_hub(spec: str) -> bool:
+    """A hub repo id, unless it is an existing path or is written as one (/, ./, ../, ~)."""
+    if spec.startswith(("/", "./", "../", "~")):
+        return False
     return not Path(spec).expanduser().exists()
 
 

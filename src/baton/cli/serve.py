@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -10,8 +11,9 @@ import typer
 import uvicorn
 
 from baton.app import create_app
-from baton.cli.common import DataDirOption, console, open_runtime
+from baton.cli.common import DataDirOption, console, fail, open_runtime
 from baton.core import jobs
+from baton.core.errors import ConfigurationError
 from baton.core.runtime import Runtime
 from baton.demo import challenge_demo
 from baton.demo.seed import seed_demo
@@ -54,8 +56,29 @@ def _simulate_challenge(runtime: Runtime) -> None:
     )
 
 
+def check_port(host: str, port: int, command: str) -> None:
+    """Stop before any work when ``host:port`` cannot be listened on (another server has it)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        fail(ConfigurationError(f"Cannot listen on {host!r}: {error.strerror}.", hint="Pass --host 127.0.0.1."))
+    family, kind, protocol, _name, address = infos[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as error:
+            fail(
+                ConfigurationError(
+                    f"Port {port} on {host} is not free ({error.strerror}): another server is listening there.",
+                    hint=f"Stop it, or pick another port: baton {command} --port {port + 1 if port < 65535 else 8001}",
+                )
+            )
+
+
 def _run(data_dir: Path | None, host: str, port: int, *, demo: bool, worker: bool) -> None:
-    runtime = open_runtime(data_dir)
+    check_port(host, port, "demo" if demo else "serve")  # before loading anything or printing tokens
+    runtime = open_runtime(data_dir, create=True)
     if demo:
         result = seed_demo(runtime)
         if result.created:
@@ -90,6 +113,16 @@ def serve(
 ) -> None:
     """Run Baton's HTTP server (HF-compatible hub API included)."""
     _run(data_dir, host, port, demo=False, worker=worker)
+
+
+def init(data_dir: DataDirOption = None) -> None:
+    """Create a data folder (database, blob store, secret key) without serving; other commands need one."""
+    runtime = open_runtime(data_dir, create=True)
+    try:
+        typer.echo(str(runtime.settings.data_dir.resolve()))
+        console.print(f"Baton data folder ready at {runtime.settings.data_dir.resolve()}")
+    finally:
+        runtime.close()
 
 
 def demo(

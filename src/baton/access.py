@@ -72,6 +72,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("HEAD", "/{type_plural}/{namespace}/{name}/resolve/{rest:path}"): PUBLIC,
     ("GET", _HUB_REPO + "/xet-read-token/{revision:path}"): PUBLIC,
     ("GET", _HUB_REPO + "/xet-write-token/{revision:path}"): PUBLIC,
+    ("GET", "/xet-is-not-supported-here/set-HF_HUB_DISABLE_XET=1-and-run-it-again"): PUBLIC,
     ("PUT", _HUB_REPO + "/settings"): MEMBER,
     ("POST", _HUB_REPO + "/branch/{branch:path}"): MEMBER,
     ("DELETE", _HUB_REPO + "/branch/{branch:path}"): MEMBER,

@@ -296,9 +296,36 @@ def test_xet_is_refused_with_a_hint(api: HfApi) -> None:
     response = httpx.get(
         f"{api.endpoint}/api/models/lab/x/xet-write-token/main",
         headers={"Authorization": f"Bearer {api.token}"},
+        follow_redirects=True,
     )
     assert response.status_code == 501
     assert "HF_HUB_DISABLE_XET=1" in response.json()["hint"]
+    # The URL the client ends on is itself the advice: hf_xet prints only the status and the URL.
+    assert "set-HF_HUB_DISABLE_XET=1-and-run-it-again" in str(response.url)
+
+
+def test_an_unmodified_client_with_hf_xet_is_told_the_fix_in_its_own_error(api: HfApi, tmp_path: Path) -> None:
+    """huggingface_hub with hf_xet installed and HF_HUB_DISABLE_XET unset (a newcomer's setup)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(_safetensors(os.urandom(4096)))
+    api.create_repo("bob/xet")
+    script = (
+        "from huggingface_hub import HfApi\n"
+        f"HfApi(endpoint={api.endpoint!r}, token={api.token!r}).upload_folder(folder_path={str(folder)!r}, "
+        "repo_id='bob/xet')\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "HF_HUB_DISABLE_XET"}
+    environment["HF_HOME"] = str(tmp_path / "hf-home")
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "set-HF_HUB_DISABLE_XET=1-and-run-it-again" in last, result.stderr[-2000:]
 
 
 def _safetensors(payload: bytes) -> bytes:

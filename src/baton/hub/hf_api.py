@@ -16,7 +16,7 @@ from typing import Any, Literal
 from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, StrictBool, StrictStr
 from sqlalchemy.orm import Session
 
@@ -773,15 +773,23 @@ def resolve_typed_file(
 
 # Xet is not spoken: say how to upload without it ---------------------------------------------
 
+# huggingface_hub (1.x and 2.x) uploads through Xet whenever ``hf_xet`` is installed, without asking
+# the server; ``hf_xet`` then fetches a write token here and, when that fails, prints only the status
+# and the URL it requested. So the token routes send the client on to a URL that *is* the advice, and
+# that URL answers 501 with the same advice in the body: the line the person sees names the fix.
+XET_ADVICE_PATH = "/xet-is-not-supported-here/set-HF_HUB_DISABLE_XET=1-and-run-it-again"
+XET_HINT = "Set HF_HUB_DISABLE_XET=1 in the environment; the client then uses the LFS protocol Baton serves."
+
 
 @router.get("/api/{type_plural}/{namespace}/{name}/xet-write-token/{revision:path}")
 @router.get("/api/{type_plural}/{namespace}/{name}/xet-read-token/{revision:path}")
 def xet_token(type_plural: str, namespace: str, name: str, revision: str) -> Response:
-    raise NotSupportedError(
-        "Baton does not speak the Xet storage protocol",
-        code="XetNotSupported",
-        hint="Set HF_HUB_DISABLE_XET=1 in the environment; the client then uses the LFS protocol Baton serves.",
-    )
+    return RedirectResponse(XET_ADVICE_PATH, status_code=307)
+
+
+@router.get(XET_ADVICE_PATH)
+def xet_advice() -> Response:
+    raise NotSupportedError("Baton does not speak the Xet storage protocol", code="XetNotSupported", hint=XET_HINT)
 
 
 def ndjson_lines(body: bytes, max_line_bytes: int | None = None) -> list[dict[str, Any]]:

@@ -11,6 +11,14 @@ from baton.core.errors import BadRequestError
 from baton.core.http import DbId, RuntimeDep, json_body
 from baton.hub import commits, repos
 from baton.hub.hf_api import iso, key_from
+from baton.hub.schemas import (
+    AccessRequester,
+    AccessRequestInfo,
+    AccessStatus,
+    HoldInfo,
+    HoldReleased,
+    RepoLineageInfo,
+)
 
 router = APIRouter()
 
@@ -18,7 +26,7 @@ router = APIRouter()
 @router.post("/api/{type_plural}/{namespace}/{name}/ask-access")
 async def ask_access(
     type_plural: str, namespace: str, name: str, request: Request, runtime: RuntimeDep, user: WriteUser
-) -> dict[str, Any]:
+) -> AccessStatus:
     key = key_from(type_plural, namespace, name)
     if request.headers.get("content-type", "").startswith("application/json"):
         fields = await json_body(request, "The access request")
@@ -32,24 +40,26 @@ async def ask_access(
     with runtime.database.session(write=True) as session:
         repo = repos.get_repo(session, user, key)
         access = repos.request_access(session, user, repo, fields)
-        return {"status": access.status}
+        return AccessStatus.model_validate({"status": access.status})
 
 
 @router.get("/api/{type_plural}/{namespace}/{name}/user-access-request/{status}")
 def list_access_requests(
     type_plural: str, namespace: str, name: str, status: str, runtime: RuntimeDep, user: WriteUser
-) -> list[dict[str, Any]]:
+) -> list[AccessRequestInfo]:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session() as session:
         rows = repos.list_access_requests(session, user, key, status)
         return [
-            {
-                "requestId": str(request.id),
-                "user": {"user": account.name, "fullname": account.fullname, "email": account.email},
-                "status": request.status,
-                "timestamp": iso(request.created_at),
-                "fields": request.fields,
-            }
+            AccessRequestInfo.model_validate(
+                {
+                    "requestId": str(request.id),
+                    "user": AccessRequester(user=account.name, fullname=account.fullname, email=account.email),
+                    "status": request.status,
+                    "timestamp": iso(request.created_at),
+                    "fields": request.fields,
+                }
+            )
             for request, account in rows
         ]
 
@@ -62,13 +72,13 @@ def handle_access_request(
     request_body: dict[str, Any],
     runtime: RuntimeDep,
     user: WriteUser,
-) -> dict[str, Any]:
+) -> AccessStatus:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
         access = repos.decide_access(
             session, user, key, str(request_body.get("user", "")), str(request_body.get("status", ""))
         )
-        return {"status": access.status}
+        return AccessStatus.model_validate({"status": access.status})
 
 
 @router.post("/api/{type_plural}/{namespace}/{name}/user-access-request/grant")
@@ -79,19 +89,19 @@ def grant_access(
     request_body: dict[str, Any],
     runtime: RuntimeDep,
     user: WriteUser,
-) -> dict[str, Any]:
+) -> AccessStatus:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
         access = repos.decide_access(session, user, key, str(request_body.get("user", "")), "accepted")
-        return {"status": access.status}
+        return AccessStatus.model_validate({"status": access.status})
 
 
 @router.get("/api/{type_plural}/{namespace}/{name}/lineage")
-def lineage(type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+def lineage(type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser) -> RepoLineageInfo:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session() as session:
         repo = repos.get_repo(session, user, key)
-        return {"id": repo.repo_id} | repos.lineage(session, user, repo)
+        return RepoLineageInfo.model_validate({"id": repo.repo_id} | repos.lineage(session, user, repo))
 
 
 @router.post("/api/{type_plural}/{namespace}/{name}/holds")
@@ -102,7 +112,7 @@ def create_hold(
     request_body: dict[str, Any],
     runtime: RuntimeDep,
     user: OperatorUser,
-) -> dict[str, Any]:
+) -> HoldInfo:
     """Pin a revision (operators only): it cannot be deleted, nor the repo deleted or moved."""
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
@@ -115,11 +125,11 @@ def create_hold(
             holder=str(request_body.get("holder") or user.name),
             reason=str(request_body.get("reason") or ""),
         )
-        return {"id": hold.id, "commit": hold.commit_oid, "holder": hold.holder}
+        return HoldInfo(id=hold.id, commit=hold.commit_oid, holder=hold.holder)
 
 
 @router.delete("/api/holds/{hold_id}")
-def release_hold(hold_id: DbId, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+def release_hold(hold_id: DbId, runtime: RuntimeDep, user: OperatorUser) -> HoldReleased:
     with runtime.database.session(write=True) as session:
         repos.release_hold(session, hold_id)
-    return {"released": hold_id}
+    return HoldReleased(released=hold_id)

@@ -41,12 +41,40 @@ from baton.hub import cards, commits, paths, repos
 from baton.hub.commits import FileEntry
 from baton.hub.models import Commit, Repo
 from baton.hub.repos import RepoKey
+from baton.hub.schemas import (
+    TREE_ITEMS,
+    AccessTokenInfo,
+    CommitAuthor,
+    CommitInfo,
+    GitRef,
+    GitRefs,
+    RepoInfo,
+    RepoSettings,
+    RepoSummary,
+    RepoUrl,
+    TreeFile,
+    TreeFolder,
+    TreeItem,
+    WhoAmI,
+    WhoAmIAuth,
+    WhoAmIOrg,
+    YamlMessage,
+    YamlValidation,
+)
 
 router = APIRouter()
 
 TYPE_PLURALS = {"models": "model", "datasets": "dataset", "spaces": "space"}
 PAGE_SIZE_TREE = 1000
 PAGE_SIZE_COMMITS = 50
+
+# For routes that answer with an empty body or with file bytes: no JSON in their OpenAPI entry.
+EMPTY_BODY: dict[int | str, dict[str, Any]] = {200: {"description": "Done; the body is empty"}}
+FILE_BYTES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file's bytes", "content": {"application/octet-stream": {}}},
+    206: {"description": "The requested byte range", "content": {"application/octet-stream": {}}},
+    304: {"description": "Not modified (If-None-Match matched the ETag)"},
+}
 
 
 def iso(moment: datetime) -> str:
@@ -108,40 +136,38 @@ def web_url(request: Request, runtime: Runtime, repo: Repo) -> str:
 
 
 @router.get("/api/whoami-v2")
-def whoami(runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+def whoami(runtime: RuntimeDep, user: RequiredUser) -> WhoAmI:
     with runtime.database.session() as session:
         account = accounts.account_of(session, user)
         orgs = accounts.organizations_of(session, user.account_id)
         token = session.get(ApiToken, user.token_id) if user.token_id is not None else None
-        return {
-            "type": "user",
-            "id": str(account.id),
-            "name": account.name,
-            "fullname": account.fullname,
-            "email": account.email,
-            "isPro": False,
-            "canPay": False,
-            "orgs": [
-                {"type": "org", "name": org.name, "fullname": org.fullname, "roleInOrg": role} for org, role in orgs
-            ],
-            "auth": {
-                "type": "access_token",
-                "accessToken": {
-                    "displayName": token.name if token else "",
+        return WhoAmI(
+            type="user",
+            id=str(account.id),
+            name=account.name,
+            fullname=account.fullname,
+            email=account.email,
+            is_pro=False,
+            can_pay=False,
+            orgs=[WhoAmIOrg(type="org", name=org.name, fullname=org.fullname, role_in_org=role) for org, role in orgs],
+            auth=WhoAmIAuth(
+                type="access_token",
+                access_token=AccessTokenInfo(
+                    display_name=token.name if token else "",
                     # The Hub's own word for a token that can write; "read" for every narrower token.
-                    "role": "write" if user.can("write") else "read",
-                    "scopes": sorted(user.scopes),
-                    "expiresAt": iso(user.token_expires_at) if user.token_expires_at else None,
-                },
-            },
-        }
+                    role="write" if user.can("write") else "read",
+                    scopes=sorted(user.scopes),
+                    expires_at=iso(user.token_expires_at) if user.token_expires_at else None,
+                ),
+            ),
+        )
 
 
 # Repo lifecycle ------------------------------------------------------------------------------
 
 
 @router.post("/api/repos/create")
-def create_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUser, request: Request) -> Any:
+def create_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUser, request: Request) -> RepoUrl:
     name = str(request_body.get("name", ""))
     namespace = request_body.get("organization") or user.name
     repo_type = repos.check_repo_type(request_body.get("type"))
@@ -151,7 +177,7 @@ def create_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUs
         with runtime.database.session(write=True) as session:
             repo, _created = repos.create_repo(session, user, key, private=private)
             commits.initial_commit(session, runtime.store, user, repo)
-            return {"url": web_url(request, runtime, repo), "name": repo.repo_id, "id": str(repo.id)}
+            return RepoUrl(url=web_url(request, runtime, repo), name=repo.repo_id, id=str(repo.id))
     except RepoExistsError as error:
         # The client reads "url" from the 409 body when it was called with exist_ok=True.
         prefix = "" if key.repo_type == "model" else f"{key.repo_type}s/"
@@ -159,7 +185,7 @@ def create_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUs
         raise
 
 
-@router.delete("/api/repos/delete")
+@router.delete("/api/repos/delete", response_class=Response, responses=EMPTY_BODY)
 def delete_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUser) -> Response:
     namespace = request_body.get("organization") or user.name
     key = repos.parse_repo_id(request_body.get("type"), f"{namespace}/{request_body.get('name', '')}")
@@ -168,7 +194,7 @@ def delete_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUs
     return Response(status_code=200)
 
 
-@router.post("/api/repos/move")
+@router.post("/api/repos/move", response_class=Response, responses=EMPTY_BODY)
 def move_repo(request_body: dict[str, Any], runtime: RuntimeDep, user: WriteUser) -> Response:
     repo_type = request_body.get("type")
     source = repos.parse_repo_id(repo_type, str(request_body.get("fromRepo", "")))
@@ -186,7 +212,7 @@ def update_settings(
     request_body: dict[str, Any],
     runtime: RuntimeDep,
     user: WriteUser,
-) -> dict[str, Any]:
+) -> RepoSettings:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
         repo = repos.update_settings(
@@ -197,11 +223,15 @@ def update_settings(
             visibility=request_body.get("visibility"),
             gated=request_body.get("gated"),
         )
-        return {"private": repo.private, "gated": repo.gated or False}
+        return RepoSettings.model_validate({"private": repo.private, "gated": repo.gated or False})
 
 
-@router.post("/api/validate-yaml")
-def validate_yaml(request_body: dict[str, Any]) -> JSONResponse:
+@router.post(
+    "/api/validate-yaml",
+    response_model=YamlValidation,
+    responses={400: {"description": "The card has errors: the error body, with errors and warnings"}},
+)
+def validate_yaml(request_body: dict[str, Any]) -> YamlValidation | JSONResponse:
     content = request_body.get("content")
     if not isinstance(content, str):
         raise BadRequestError("'content' must be the text of README.md")
@@ -210,7 +240,7 @@ def validate_yaml(request_body: dict[str, Any]) -> JSONResponse:
     except InvalidYamlError as error:
         body = error.to_json() | {"errors": [{"message": error.message}], "warnings": []}
         return JSONResponse(body, status_code=400, headers={"X-Error-Code": error.code})
-    return JSONResponse({"errors": [], "warnings": [{"message": warning} for warning in warnings]})
+    return YamlValidation(errors=[], warnings=[YamlMessage(message=warning) for warning in warnings])
 
 
 # Repo info and listing -----------------------------------------------------------------------
@@ -277,14 +307,14 @@ def repo_info_payload(session: Session, repo: Repo, commit: Commit, with_metadat
     return payload
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}")
+@router.get("/api/{type_plural}/{namespace}/{name}", response_model_exclude_unset=True)
 def repo_info(
     type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser, request: Request
-) -> dict[str, Any]:
+) -> RepoInfo:
     return _repo_info(type_plural, namespace, name, None, runtime, user, request)
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/revision/{revision:path}")
+@router.get("/api/{type_plural}/{namespace}/{name}/revision/{revision:path}", response_model_exclude_unset=True)
 def repo_info_at_revision(
     type_plural: str,
     namespace: str,
@@ -293,7 +323,7 @@ def repo_info_at_revision(
     runtime: RuntimeDep,
     user: OptionalUser,
     request: Request,
-) -> dict[str, Any]:
+) -> RepoInfo:
     raw_revision, _ = raw_tail(request, f"/{namespace}/{name}/revision/")
     return _repo_info(type_plural, namespace, name, raw_revision, runtime, user, request)
 
@@ -306,7 +336,7 @@ def _repo_info(
     runtime: Runtime,
     user: Actor | None,
     request: Request,
-) -> dict[str, Any]:
+) -> RepoInfo:
     key = key_from(type_plural, namespace, name)
     with_metadata = request.query_params.get("blobs") in ("1", "true", "True") or (
         "blobs" in request.query_params.getlist("expand")
@@ -316,11 +346,11 @@ def _repo_info(
         commit = commits.resolve_revision(session, repo, revision)
         payload = repo_info_payload(session, repo, commit, with_metadata)
         payload["lineage"] = repos.lineage(session, user, repo)
-        return payload
+        return RepoInfo.model_validate(payload)
 
 
-@router.get("/api/{type_plural}")
-def list_repos(type_plural: str, runtime: RuntimeDep, user: OptionalUser, request: Request) -> list[dict[str, Any]]:
+@router.get("/api/{type_plural}", response_model_exclude_unset=True)
+def list_repos(type_plural: str, runtime: RuntimeDep, user: OptionalUser, request: Request) -> list[RepoSummary]:
     repo_type = TYPE_PLURALS.get(type_plural)
     if repo_type is None:
         raise BadRequestError(f"Unknown listing '{type_plural}'", hint="Use /api/models or /api/datasets.")
@@ -345,7 +375,7 @@ def list_repos(type_plural: str, runtime: RuntimeDep, user: OptionalUser, reques
             item = repo_summary(repo, heads.get(repo.id))
             if with_card:
                 item["cardData"] = repo.card_data or {}
-            result.append(item)
+            result.append(RepoSummary.model_validate(item))
         return result
 
 
@@ -362,22 +392,22 @@ def _int_param(value: str | None, name: str) -> int | None:
 
 
 @router.get("/api/{type_plural}/{namespace}/{name}/refs")
-def list_refs(type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+def list_refs(type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: OptionalUser) -> GitRefs:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session() as session:
         repo = repos.get_repo(session, user, key)
         refs = commits.list_refs(session, repo)
 
-        def item(ref: Any) -> dict[str, str]:
+        def item(ref: Any) -> GitRef:
             prefix = "refs/heads/" if ref.kind == "branch" else "refs/tags/"
-            return {"name": ref.name, "ref": prefix + ref.name, "targetCommit": ref.commit_oid}
+            return GitRef(name=ref.name, ref=prefix + ref.name, target_commit=ref.commit_oid)
 
-        return {
-            "branches": [item(ref) for ref in refs if ref.kind == "branch"],
-            "tags": [item(ref) for ref in refs if ref.kind == "tag"],
-            "converts": [],
-            "pullRequests": [],
-        }
+        return GitRefs(
+            branches=[item(ref) for ref in refs if ref.kind == "branch"],
+            tags=[item(ref) for ref in refs if ref.kind == "tag"],
+            converts=[],
+            pull_requests=[],
+        )
 
 
 @router.get("/api/{type_plural}/{namespace}/{name}/commits/{revision:path}")
@@ -389,7 +419,8 @@ def list_commits(
     runtime: RuntimeDep,
     user: OptionalUser,
     request: Request,
-) -> Response:
+    response: Response,
+) -> list[CommitInfo]:
     key = key_from(type_plural, namespace, name)
     raw_revision, _ = raw_tail(request, f"/{namespace}/{name}/commits/")
     page = _int_param(request.query_params.get("p"), "p") or 0
@@ -400,22 +431,23 @@ def list_commits(
         history = list(commits.list_commits(session, repo, head, limit=(page + 1) * limit + 1))
         window = history[page * limit : (page + 1) * limit]
         body = [
-            {
-                "id": commit.oid,
-                "title": commit.title,
-                "message": commit.message,
-                "date": iso(commit.created_at),
-                "authors": [{"user": commit.author}],
-            }
+            CommitInfo(
+                id=commit.oid,
+                title=commit.title,
+                message=commit.message,
+                date=iso(commit.created_at),
+                authors=[CommitAuthor(user=commit.author)],
+            )
             for commit in window
         ]
-    headers = {}
     if len(history) > (page + 1) * limit:
-        headers["Link"] = next_page_link(request, p=page + 1)
-    return JSONResponse(body, headers=headers)
+        response.headers["Link"] = next_page_link(request, p=page + 1)
+    return body
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}")
+@router.post(
+    "/api/{type_plural}/{namespace}/{name}/branch/{branch:path}", response_class=Response, responses=EMPTY_BODY
+)
 def create_branch(
     type_plural: str,
     namespace: str,
@@ -442,7 +474,9 @@ def create_branch(
     return Response(status_code=200)
 
 
-@router.delete("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}")
+@router.delete(
+    "/api/{type_plural}/{namespace}/{name}/branch/{branch:path}", response_class=Response, responses=EMPTY_BODY
+)
 def delete_branch(
     type_plural: str,
     namespace: str,
@@ -463,7 +497,7 @@ def delete_branch(
     )
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/tag/{revision:path}")
+@router.post("/api/{type_plural}/{namespace}/{name}/tag/{revision:path}", response_class=Response, responses=EMPTY_BODY)
 def create_tag(
     type_plural: str,
     namespace: str,
@@ -489,7 +523,7 @@ def create_tag(
     return Response(status_code=200)
 
 
-@router.delete("/api/{type_plural}/{namespace}/{name}/tag/{tag:path}")
+@router.delete("/api/{type_plural}/{namespace}/{name}/tag/{tag:path}", response_class=Response, responses=EMPTY_BODY)
 def delete_tag(
     type_plural: str,
     namespace: str,
@@ -559,7 +593,11 @@ def list_tree_items(entries: list[FileEntry], folder: str, recursive: bool) -> l
     return [items[path] for path in sorted(items)]
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/tree/{rest:path}")
+@router.get(
+    "/api/{type_plural}/{namespace}/{name}/tree/{rest:path}",
+    response_model=list[TreeItem],
+    response_model_exclude_unset=True,
+)
 def list_tree(
     type_plural: str,
     namespace: str,
@@ -568,7 +606,8 @@ def list_tree(
     runtime: RuntimeDep,
     user: OptionalUser,
     request: Request,
-) -> Response:
+    response: Response,
+) -> list[TreeFile | TreeFolder]:
     key = key_from(type_plural, namespace, name)
     revision, folder = raw_tail(request, f"/{namespace}/{name}/tree/")
     params = request.query_params
@@ -586,10 +625,9 @@ def list_tree(
         if params.get("expand") in ("1", "true", "True"):
             _add_last_commits(session, repo, commit, items[cursor : cursor + limit])
     page = items[cursor : cursor + limit]
-    headers = {}
     if cursor + limit < len(items):
-        headers["Link"] = next_page_link(request, cursor=cursor + limit)
-    return JSONResponse(page, headers=headers)
+        response.headers["Link"] = next_page_link(request, cursor=cursor + limit)
+    return TREE_ITEMS.validate_python(page)
 
 
 def _add_last_commits(session: Session, repo: Repo, head: Commit, items: list[dict[str, Any]]) -> None:
@@ -627,7 +665,11 @@ class PathsInfoRequest(BaseModel):
     expand: StrictBool = False
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/paths-info/{revision:path}")
+@router.post(
+    "/api/{type_plural}/{namespace}/{name}/paths-info/{revision:path}",
+    response_model=list[TreeItem],
+    response_model_exclude_unset=True,
+)
 async def paths_info(
     type_plural: str,
     namespace: str,
@@ -636,7 +678,7 @@ async def paths_info(
     runtime: RuntimeDep,
     user: OptionalUser,
     request: Request,
-) -> list[dict[str, Any]]:
+) -> list[TreeFile | TreeFolder]:
     key = key_from(type_plural, namespace, name)
     raw_revision, _ = raw_tail(request, f"/{namespace}/{name}/paths-info/")
     if request.headers.get("content-type", "").startswith("application/json"):
@@ -649,7 +691,7 @@ async def paths_info(
         asked = PathsInfoRequest(paths=values, expand=str(form.get("expand", "")).lower() == "true")
     wanted, expand = asked.paths, asked.expand
 
-    def run() -> list[dict[str, Any]]:
+    def run() -> list[TreeFile | TreeFolder]:
         with runtime.database.session() as session:
             repo = repos.get_repo(session, user, key)
             commit = commits.resolve_revision(session, repo, raw_revision)
@@ -664,7 +706,7 @@ async def paths_info(
                     found.append(folder_item(clean))
             if expand:
                 _add_last_commits(session, repo, commit, found)
-            return found
+            return TREE_ITEMS.validate_python(found)
 
     from starlette.concurrency import run_in_threadpool
 
@@ -748,14 +790,21 @@ def _stream(runtime: Runtime, sha256: str, start: int, end: int) -> Iterator[byt
     yield from runtime.store.open_range(sha256, start, end)
 
 
-@router.api_route("/{namespace}/{name}/resolve/{rest:path}", methods=["GET", "HEAD"])
+@router.api_route(
+    "/{namespace}/{name}/resolve/{rest:path}", methods=["GET", "HEAD"], response_class=Response, responses=FILE_BYTES
+)
 def resolve_model_file(
     namespace: str, name: str, rest: str, request: Request, runtime: RuntimeDep, user: OptionalUser
 ) -> Response:
     return _download("model", namespace, name, request, runtime, user)
 
 
-@router.api_route("/{type_plural}/{namespace}/{name}/resolve/{rest:path}", methods=["GET", "HEAD"])
+@router.api_route(
+    "/{type_plural}/{namespace}/{name}/resolve/{rest:path}",
+    methods=["GET", "HEAD"],
+    response_class=Response,
+    responses=FILE_BYTES,
+)
 def resolve_typed_file(
     type_plural: str,
     namespace: str,
@@ -781,8 +830,22 @@ XET_ADVICE_PATH = "/xet-is-not-supported-here/set-HF_HUB_DISABLE_XET=1-and-run-i
 XET_HINT = "Set HF_HUB_DISABLE_XET=1 in the environment; the client then uses the LFS protocol Baton serves."
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/xet-write-token/{revision:path}")
-@router.get("/api/{type_plural}/{namespace}/{name}/xet-read-token/{revision:path}")
+XET_REFUSED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Never sent: Baton refuses every Xet token with a 501 (XetNotSupported)"},
+    501: {"description": "Xet is not spoken; set HF_HUB_DISABLE_XET=1"},
+}
+
+
+@router.get(
+    "/api/{type_plural}/{namespace}/{name}/xet-write-token/{revision:path}",
+    response_class=Response,
+    responses=XET_REFUSED,
+)
+@router.get(
+    "/api/{type_plural}/{namespace}/{name}/xet-read-token/{revision:path}",
+    response_class=Response,
+    responses=XET_REFUSED,
+)
 def xet_token(type_plural: str, namespace: str, name: str, revision: str) -> Response:
     return RedirectResponse(XET_ADVICE_PATH, status_code=307)
 

@@ -42,8 +42,19 @@ from baton.core.errors import (
 from baton.core.http import MAX_DB_INT, RuntimeDep, read_body
 from baton.core.runtime import Runtime
 from baton.hub import commits, gitignore, paths, repos
-from baton.hub.hf_api import TYPE_PLURALS, base_url, key_from, ndjson_lines, raw_tail, web_url
+from baton.hub.hf_api import EMPTY_BODY, TYPE_PLURALS, base_url, key_from, ndjson_lines, raw_tail, web_url
 from baton.hub.repos import RepoKey
+from baton.hub.schemas import (
+    CommitResult,
+    LfsActions,
+    LfsBatchResponse,
+    LfsLink,
+    LfsObject,
+    LfsObjectError,
+    PreuploadAnswer,
+    PreuploadResponse,
+    ScanReport,
+)
 
 router = APIRouter()
 
@@ -58,6 +69,12 @@ UPLOAD_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_PARTS = 10_000
 ByteCount = Annotated[int, Path(ge=0, le=MAX_DB_INT)]
 PartNumber = Annotated[int, Path(ge=1, le=MAX_PARTS)]
+
+
+class LfsJSONResponse(JSONResponse):
+    """JSON in Git LFS's media type, as the batch API answers."""
+
+    media_type = LFS_MEDIA_TYPE
 
 
 class PreuploadFile(BaseModel):
@@ -105,7 +122,7 @@ def preupload(
     runtime: RuntimeDep,
     user: WriteUser,
     request: Request,
-) -> dict[str, Any]:
+) -> PreuploadResponse:
     key = key_from(type_plural, namespace, name)
     raw_revision, _ = raw_tail(request, f"/{namespace}/{name}/preupload/")
     files = request_body.files
@@ -117,7 +134,7 @@ def preupload(
         except RevisionNotFoundError:
             commit, current = None, {}
     ignore_rules = _ignore_rules(runtime, request_body.gitIgnore, current.get(".gitignore"))
-    answers = []
+    answers: list[PreuploadAnswer] = []
     for item in files:
         path = paths.validate_new_path(item.path)
         size = item.size
@@ -130,14 +147,14 @@ def preupload(
         lfs = paths.is_lfs_candidate(path, size, sample) or size > runtime.settings.max_regular_file_size
         existing = current.get(path)
         answers.append(
-            {
-                "path": path,
-                "uploadMode": "lfs" if lfs else "regular",
-                "shouldIgnore": ignore_rules.is_ignored(path),
-                "oid": commits.entry_etag(existing) if existing else None,
-            }
+            PreuploadAnswer(
+                path=path,
+                upload_mode="lfs" if lfs else "regular",
+                should_ignore=ignore_rules.is_ignored(path),
+                oid=commits.entry_etag(existing) if existing else None,
+            )
         )
-    return {"files": answers, "commitOid": commit.oid if commit else None}
+    return PreuploadResponse(files=answers, commit_oid=commit.oid if commit else None)
 
 
 def _ignore_rules(runtime: Runtime, sent: str | None, committed: commits.FileEntry | None) -> gitignore.IgnoreRules:
@@ -160,11 +177,11 @@ def _read_text(runtime: Runtime, entry: commits.FileEntry | None, limit: int = 1
     return b"".join(runtime.store.open_range(entry.sha256)).decode("utf-8", errors="replace")
 
 
-def _lfs_error(oid: str, size: int, code: int, message: str) -> dict[str, Any]:
-    return {"oid": oid, "size": size, "error": {"code": code, "message": message}}
+def _lfs_error(oid: str, size: int, code: int, message: str) -> LfsObject:
+    return LfsObject(oid=oid, size=size, error=LfsObjectError(code=code, message=message))
 
 
-async def lfs_batch(request: Request, user: Actor, repo_type: str, namespace: str, name: str) -> Response:
+async def lfs_batch(request: Request, user: Actor, repo_type: str, namespace: str, name: str) -> LfsBatchResponse:
     runtime: Runtime = request.app.state.runtime
     key = repos.parse_repo_id(repo_type, f"{namespace}/{name}")
     limit_actions(runtime, request, "upload", user)
@@ -178,8 +195,8 @@ async def lfs_batch(request: Request, user: Actor, repo_type: str, namespace: st
     multipart = "multipart" in (batch.transfers or ["basic"])
     root = base_url(request, runtime)
 
-    def plan() -> list[dict[str, Any]]:
-        answers = []
+    def plan() -> list[LfsObject]:
+        answers: list[LfsObject] = []
         reused: list[tuple[str, int]] = []
         with runtime.database.session() as session:
             repo = repos.get_writable_repo(session, user, key)
@@ -199,9 +216,9 @@ async def lfs_batch(request: Request, user: Actor, repo_type: str, namespace: st
                 if size > runtime.settings.max_file_size:
                     answers.append(_lfs_error(oid, size, 413, f"{size} bytes is over the per-file limit"))
                     continue
-                answer: dict[str, Any] = {"oid": oid, "size": size, "authenticated": True}
+                answer = LfsObject(oid=oid, size=size, authenticated=True)
                 if commits.blob_needs_upload(session, runtime.store, user, repo, oid):
-                    answer["actions"] = _upload_actions(runtime, root, key, oid, size, multipart, user)
+                    answer.actions = _upload_actions(runtime, root, key, oid, size, multipart, user)
                 else:
                     reused.append((oid, size))
                 answers.append(answer)
@@ -214,31 +231,32 @@ async def lfs_batch(request: Request, user: Actor, repo_type: str, namespace: st
         return answers
 
     answers = await run_in_threadpool(plan)
-    any_multipart = any("chunk_size" in a.get("actions", {}).get("upload", {}).get("header", {}) for a in answers)
-    return JSONResponse(
-        {"transfer": "multipart" if any_multipart else "basic", "objects": answers, "hash_algo": "sha256"},
-        media_type=LFS_MEDIA_TYPE,
+    any_multipart = any(
+        answer.actions is not None and "chunk_size" in (answer.actions.upload.header or {}) for answer in answers
     )
+    return LfsBatchResponse(transfer="multipart" if any_multipart else "basic", objects=answers, hash_algo="sha256")
 
 
 def _upload_actions(
     runtime: Runtime, root: str, key: RepoKey, oid: str, size: int, multipart: bool, user: Actor
-) -> dict[str, Any]:
+) -> LfsActions:
     scope = f"{key.repo_type}/{key.namespace}/{key.name}"
 
     def signed(path: str) -> str:
         # Bound to the uploader's token, so each use re-checks that the token still may write here.
         return root + runtime.signer.sign(path, by=user.token_id)
 
-    verify = {"href": signed(f"/api/lfs/{scope}/verify/{oid}")}
+    verify = LfsLink(href=signed(f"/api/lfs/{scope}/verify/{oid}"))
     if not multipart or size < MULTIPART_THRESHOLD:
-        return {"upload": {"href": signed(f"/api/lfs/{scope}/objects/{oid}/{size}"), "header": {}}, "verify": verify}
+        return LfsActions(
+            upload=LfsLink(href=signed(f"/api/lfs/{scope}/objects/{oid}/{size}"), header={}), verify=verify
+        )
     upload_id = secrets.token_urlsafe(16).replace("-", "x")
     header: dict[str, str] = {"chunk_size": str(PART_SIZE)}
     for part in range(1, math.ceil(size / PART_SIZE) + 1):
         header[f"{part:05d}"] = signed(f"/api/lfs/{scope}/parts/{oid}/{size}/{upload_id}/{part}")
     complete = signed(f"/api/lfs/{scope}/complete/{oid}/{size}/{upload_id}")
-    return {"upload": {"href": complete, "header": header}, "verify": verify}
+    return LfsActions(upload=LfsLink(href=complete, header=header), verify=verify)
 
 
 def signed_link_uploader(request: Request, runtime: RuntimeDep, repo_type: str, namespace: str, name: str) -> Actor:
@@ -299,7 +317,9 @@ def _granting_repo(runtime: Runtime, repo_type: str, namespace: str, name: str, 
         commits.grant_blob(session, repo, oid, size)
 
 
-@router.put("/api/lfs/{repo_type}/{namespace}/{name}/objects/{oid}/{size}")
+@router.put(
+    "/api/lfs/{repo_type}/{namespace}/{name}/objects/{oid}/{size}", response_class=Response, responses=EMPTY_BODY
+)
 async def upload_object(
     repo_type: str,
     namespace: str,
@@ -328,7 +348,11 @@ async def upload_object(
     return Response(status_code=200)
 
 
-@router.put("/api/lfs/{repo_type}/{namespace}/{name}/parts/{oid}/{size}/{upload_id}/{part}")
+@router.put(
+    "/api/lfs/{repo_type}/{namespace}/{name}/parts/{oid}/{size}/{upload_id}/{part}",
+    response_class=Response,
+    responses=EMPTY_BODY,
+)
 async def upload_part(
     repo_type: str,
     namespace: str,
@@ -356,7 +380,11 @@ async def upload_part(
 # a valid signature is a 401 whatever it sends.
 
 
-@router.post("/api/lfs/{repo_type}/{namespace}/{name}/complete/{oid}/{size}/{upload_id}")
+@router.post(
+    "/api/lfs/{repo_type}/{namespace}/{name}/complete/{oid}/{size}/{upload_id}",
+    response_class=Response,
+    responses=EMPTY_BODY,
+)
 async def complete_upload(
     repo_type: str,
     namespace: str,
@@ -386,7 +414,7 @@ async def complete_upload(
     return Response(status_code=200)
 
 
-@router.post("/api/lfs/{repo_type}/{namespace}/{name}/verify/{oid}")
+@router.post("/api/lfs/{repo_type}/{namespace}/{name}/verify/{oid}", response_class=Response, responses=EMPTY_BODY)
 async def verify_object(
     repo_type: str,
     namespace: str,
@@ -425,7 +453,7 @@ async def commit(
     request: Request,
     runtime: RuntimeDep,
     user: WriteUser,
-) -> dict[str, Any]:
+) -> CommitResult:
     key = key_from(type_plural, namespace, name)
     limit_actions(runtime, request, "upload", user)
     branch, _ = raw_tail(request, f"/{namespace}/{name}/commit/")
@@ -438,7 +466,7 @@ async def commit(
     lines = ndjson_lines(body, max_line_bytes=runtime.settings.max_regular_file_size * 4 // 3 + 64 * 1024)
     header, operations = commits.parse_ndjson_operations(lines)
 
-    def run() -> dict[str, Any]:
+    def run() -> CommitResult:
         with runtime.database.session() as session:
             repo = repos.get_writable_repo(session, user, key)
             prepared = commits.prepare_commit(session, runtime.store, runtime.settings, user, repo, operations)
@@ -457,13 +485,13 @@ async def commit(
                 parent_commit=header.parentCommit or None,
             )
             url = web_url(request, runtime, repo)
-            return {
-                "commitUrl": f"{url}/commit/{new.oid}",
-                "commitOid": new.oid,
-                "pullRequestUrl": None,
+            return CommitResult(
+                commit_url=f"{url}/commit/{new.oid}",
+                commit_oid=new.oid,
+                pull_request_url=None,
                 # Beyond the Hub's answer (clients ignore it): what each added file was found to be.
-                "scans": [scan.to_json() for scan in prepared.scans.values()],
-            }
+                scans=[ScanReport.model_validate(scan.to_json()) for scan in prepared.scans.values()],
+            )
 
     return await run_in_threadpool(run)
 
@@ -471,21 +499,31 @@ async def commit(
 def install_lfs_routes(app_router: APIRouter) -> None:
     """LFS batch URLs end in ``<name>.git/...``, which path parameters cannot split cleanly."""
 
-    async def model_batch(namespace: str, repo_git: str, request: Request, user: WriteUser) -> Response:
+    async def model_batch(namespace: str, repo_git: str, request: Request, user: WriteUser) -> LfsBatchResponse:
         return await lfs_batch(request, user, "model", namespace, repo_git.removesuffix(".git"))
 
     async def typed_batch(
         type_plural: str, namespace: str, repo_git: str, request: Request, user: WriteUser
-    ) -> Response:
+    ) -> LfsBatchResponse:
         repo_type = TYPE_PLURALS.get(type_plural)
         if repo_type is None:
             raise BadRequestError(f"Unknown repo type '{type_plural}'")
         return await lfs_batch(request, user, repo_type, namespace, repo_git.removesuffix(".git"))
 
-    app_router.add_api_route("/{namespace}/{repo_git}/info/lfs/objects/batch", model_batch, methods=["POST"])
-    app_router.add_api_route(
-        "/{type_plural}/{namespace}/{repo_git}/info/lfs/objects/batch", typed_batch, methods=["POST"]
-    )
+    # Answers leave out what does not apply (no actions for bytes Baton has, an error instead of
+    # authenticated), so only the keys each answer set are sent.
+    for path, endpoint in (
+        ("/{namespace}/{repo_git}/info/lfs/objects/batch", model_batch),
+        ("/{type_plural}/{namespace}/{repo_git}/info/lfs/objects/batch", typed_batch),
+    ):
+        app_router.add_api_route(
+            path,
+            endpoint,
+            methods=["POST"],
+            response_model=LfsBatchResponse,
+            response_class=LfsJSONResponse,
+            response_model_exclude_unset=True,
+        )
 
 
 install_lfs_routes(router)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
 from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, ReviewUser, VoteUser, WriteUser, limit_actions
-from baton.challenge import access, service
+from baton.challenge import access, schemas, service
 from baton.challenge.models import Battle, Challenge, GateResult, Submission, Team
 from baton.core.errors import BadRequestError, NotFoundError
 from baton.core.http import DbId, RuntimeDep
@@ -175,27 +175,32 @@ def blind_battle(battle: Battle) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201)
-def create_challenge(body: ChallengeBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+@router.post("", status_code=201, response_model_exclude_unset=True)
+def create_challenge(body: ChallengeBody, runtime: RuntimeDep, user: OperatorUser) -> schemas.Challenge:
     with runtime.database.session(write=True) as session:
-        return challenge_json(service.create_challenge(session, body.yaml, operator=user))
+        return schemas.Challenge.model_validate(
+            challenge_json(service.create_challenge(session, body.yaml, operator=user))
+        )
 
 
-@router.get("")
-def list_challenges(runtime: RuntimeDep) -> list[dict[str, Any]]:
+@router.get("", response_model_exclude_unset=True)
+def list_challenges(runtime: RuntimeDep) -> list[schemas.Challenge]:
     with runtime.database.session() as session:
-        return [challenge_json(challenge) for challenge in service.list_challenges(session)]
+        return [
+            schemas.Challenge.model_validate(challenge_json(challenge))
+            for challenge in service.list_challenges(session)
+        ]
 
 
-@router.post("/finalize")
-def finalize(runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+@router.post("/finalize", response_model_exclude_unset=True)
+def finalize(runtime: RuntimeDep, user: OperatorUser) -> schemas.Finalized:
     with runtime.database.session(write=True) as session:
         done = service.finalize_due(session)
-    return {"finalized": [{"challenge": slug, "stage": stage} for slug, stage in done]}
+    return schemas.Finalized(finalized=[schemas.FinalizedStage(challenge=slug, stage=stage) for slug, stage in done])
 
 
-@router.get("/{slug}")
-def get_challenge(slug: str, runtime: RuntimeDep) -> dict[str, Any]:
+@router.get("/{slug}", response_model_exclude_unset=True)
+def get_challenge(slug: str, runtime: RuntimeDep) -> schemas.ChallengeDetail:
     with runtime.database.session() as session:
         challenge = service.get_challenge(session, slug)
         spec = service.spec_of(challenge)
@@ -216,17 +221,19 @@ def get_challenge(slug: str, runtime: RuntimeDep) -> dict[str, Any]:
                     "advance": None if record is None else record["advance"],
                 }
             )
-        return challenge_json(challenge) | {"stages": stages}
+        return schemas.ChallengeDetail.model_validate(challenge_json(challenge) | {"stages": stages})
 
 
-@router.put("/{slug}/spec")
-def revise_challenge(slug: str, body: ChallengeBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+@router.put("/{slug}/spec", response_model_exclude_unset=True)
+def revise_challenge(slug: str, body: ChallengeBody, runtime: RuntimeDep, user: OperatorUser) -> schemas.Challenge:
     with runtime.database.session(write=True) as session:
-        return challenge_json(service.revise_challenge(session, slug, body.yaml, operator=user))
+        return schemas.Challenge.model_validate(
+            challenge_json(service.revise_challenge(session, slug, body.yaml, operator=user))
+        )
 
 
-@router.post("/{slug}/teams", status_code=201)
-def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+@router.post("/{slug}/teams", status_code=201, response_model_exclude_unset=True)
+def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: OperatorUser) -> schemas.TeamOut:
     with runtime.database.session(write=True) as session:
         entry = service.TeamEntry(
             team=body.team,
@@ -238,90 +245,101 @@ def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: OperatorUse
             stage=body.stage,
         )
         team = service.enter_team(session, slug, entry, operator=user)
-        return team_json(session, user, team)
+        return schemas.TeamOut.model_validate(team_json(session, user, team))
 
 
-@router.get("/{slug}/teams")
-def list_teams(slug: str, runtime: RuntimeDep, user: OptionalUser) -> list[dict[str, Any]]:
+@router.get("/{slug}/teams", response_model_exclude_unset=True)
+def list_teams(slug: str, runtime: RuntimeDep, user: OptionalUser) -> list[schemas.TeamOut]:
     with runtime.database.session() as session:
-        return [team_json(session, user, team) for team in service.list_teams(session, slug)]
+        return [
+            schemas.TeamOut.model_validate(team_json(session, user, team)) for team in service.list_teams(session, slug)
+        ]
 
 
-@router.get("/{slug}/teams/{team}")
-def get_team(slug: str, team: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+@router.get("/{slug}/teams/{team}", response_model_exclude_unset=True)
+def get_team(slug: str, team: str, runtime: RuntimeDep, user: OptionalUser) -> schemas.TeamOut:
     with runtime.database.session() as session:
-        return team_json(session, user, service.get_team(session, slug, team))
+        return schemas.TeamOut.model_validate(team_json(session, user, service.get_team(session, slug, team)))
 
 
-@router.get("/{slug}/teams/{team}/release-plan")
-def get_release_plan(slug: str, team: str, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+@router.get("/{slug}/teams/{team}/release-plan", response_model_exclude_unset=True)
+def get_release_plan(slug: str, team: str, runtime: RuntimeDep, user: OptionalUser) -> schemas.ReleasePlan:
     with runtime.database.session() as session:
         plan = service.release_plan(session, slug, team)
-        return access.release_plan_view_for(session, user, service.get_team(session, slug, team), plan)
+        view = access.release_plan_view_for(session, user, service.get_team(session, slug, team), plan)
+        return schemas.ReleasePlan.model_validate(view)
 
 
-@router.put("/{slug}/teams/{team}/release-plan")
+@router.put("/{slug}/teams/{team}/release-plan", response_model_exclude_unset=True)
 def put_release_plan(
     slug: str, team: str, plan: dict[str, Any], runtime: RuntimeDep, user: WriteUser
-) -> dict[str, Any]:
+) -> schemas.ReleasePlan:
     with runtime.database.session(write=True) as session:
-        return service.file_release_plan(session, slug, team, plan, user=user)
+        return schemas.ReleasePlan.model_validate(service.file_release_plan(session, slug, team, plan, user=user))
 
 
-@router.post("/{slug}/stages/{stage}/submissions", status_code=201)
-def submit(slug: str, stage: str, body: SubmissionBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+@router.post("/{slug}/stages/{stage}/submissions", status_code=201, response_model_exclude_unset=True)
+def submit(slug: str, stage: str, body: SubmissionBody, runtime: RuntimeDep, user: WriteUser) -> schemas.SubmissionOut:
     with runtime.database.session(write=True) as session:
         submission = service.submit(
             session, slug, stage, body.team, repo=body.repo, repo_type=body.repo_type, revision=body.revision, user=user
         )
-        return submission_json(session, user, service.get_team(session, slug, body.team), submission)
+        team = service.get_team(session, slug, body.team)
+        return schemas.SubmissionOut.model_validate(submission_json(session, user, team, submission))
 
 
-@router.get("/{slug}/stages/{stage}/submissions")
-def list_submissions(slug: str, stage: str, runtime: RuntimeDep, user: OptionalUser) -> list[dict[str, Any]]:
+@router.get("/{slug}/stages/{stage}/submissions", response_model_exclude_unset=True)
+def list_submissions(slug: str, stage: str, runtime: RuntimeDep, user: OptionalUser) -> list[schemas.SubmissionOut]:
     with runtime.database.session() as session:
         return [
-            submission_json(session, user, team, sub) for team, sub in service.list_submissions(session, slug, stage)
+            schemas.SubmissionOut.model_validate(submission_json(session, user, team, sub))
+            for team, sub in service.list_submissions(session, slug, stage)
         ]
 
 
-@router.post("/{slug}/stages/{stage}/scores", status_code=201)
-def record_score(slug: str, stage: str, body: ScoreBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+@router.post("/{slug}/stages/{stage}/scores", status_code=201, response_model_exclude_unset=True)
+def record_score(
+    slug: str, stage: str, body: ScoreBody, runtime: RuntimeDep, user: OperatorUser
+) -> schemas.ScoreRecorded:
     with runtime.database.session(write=True) as session:
         score = service.BenchmarkScore(task=body.task, model=body.model, score=body.score, stderr=body.stderr, n=body.n)
-        return service.record_score(session, slug, stage, score, operator=user)
+        return schemas.ScoreRecorded.model_validate(service.record_score(session, slug, stage, score, operator=user))
 
 
-@router.post("/{slug}/stages/{stage}/reviewers", status_code=201)
+@router.post("/{slug}/stages/{stage}/reviewers", status_code=201, response_model_exclude_unset=True)
 def assign_reviewer(
     slug: str, stage: str, body: AssignmentBody, runtime: RuntimeDep, user: OperatorUser
-) -> dict[str, Any]:
+) -> schemas.ReviewerAssigned:
     from baton.accounts import service as accounts
 
     with runtime.database.session(write=True) as session:
         reviewer = accounts.get_account(session, body.reviewer)
         assignment = service.assign_reviewer(session, slug, stage, body.team, reviewer, operator=user)
-        return {"team": body.team, "reviewer": body.reviewer, "pseudonym": assignment.pseudonym, "stage": stage}
+        return schemas.ReviewerAssigned(
+            team=body.team, reviewer=body.reviewer, pseudonym=assignment.pseudonym, stage=stage
+        )
 
 
-@router.get("/{slug}/stages/{stage}/assignments")
-def my_assignments(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUser) -> dict[str, Any]:
+@router.get("/{slug}/stages/{stage}/assignments", response_model_exclude_unset=True)
+def my_assignments(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUser) -> schemas.Assignments:
     with runtime.database.session() as session:
         teams = service.assignments_of(session, slug, stage, user)
         challenge = service.get_challenge(session, slug)
         criterion = service.review_criterion(service.stage_of(service.spec_of(challenge), stage), None)
-        return {
-            "stage": stage,
-            "criterion": criterion.id,
-            "rubric": [item.model_dump() for item in criterion.rubric],
-            "teams": [{"team": team.slug, "name": team.name} for team in teams],
-        }
+        return schemas.Assignments(
+            stage=stage,
+            criterion=criterion.id,
+            rubric=[schemas.RubricItem.model_validate(item.model_dump()) for item in criterion.rubric],
+            teams=[schemas.AssignedTeam(team=team.slug, name=team.name) for team in teams],
+        )
 
 
-@router.post("/{slug}/stages/{stage}/reviews", status_code=201)
-def record_review(slug: str, stage: str, body: ReviewBody, runtime: RuntimeDep, user: ReviewUser) -> dict[str, Any]:
+@router.post("/{slug}/stages/{stage}/reviews", status_code=201, response_model_exclude_unset=True)
+def record_review(
+    slug: str, stage: str, body: ReviewBody, runtime: RuntimeDep, user: ReviewUser
+) -> schemas.ReviewRecorded:
     with runtime.database.session(write=True) as session:
-        return service.record_review(
+        recorded = service.record_review(
             session,
             slug,
             stage,
@@ -331,10 +349,13 @@ def record_review(slug: str, stage: str, body: ReviewBody, runtime: RuntimeDep, 
             comment=body.comment,
             criterion=body.criterion,
         )
+        return schemas.ReviewRecorded.model_validate(recorded)
 
 
-@router.post("/{slug}/stages/{stage}/battles", status_code=201)
-def create_battle(slug: str, stage: str, body: BattleBody, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+@router.post("/{slug}/stages/{stage}/battles", status_code=201, response_model_exclude_unset=True)
+def create_battle(
+    slug: str, stage: str, body: BattleBody, runtime: RuntimeDep, user: OperatorUser
+) -> schemas.BattleCreated:
     with runtime.database.session(write=True) as session:
         new_battle = service.NewBattle(
             prompt=body.prompt,
@@ -345,90 +366,92 @@ def create_battle(slug: str, stage: str, body: BattleBody, runtime: RuntimeDep, 
             criterion=body.criterion,
         )
         battle = service.create_battle(session, slug, stage, new_battle, operator=user)
-        return blind_battle(battle) | {
-            "team_a": battle.team_a,
-            "team_b": battle.team_b,
-            "reveals_identity": battle.reveals_identity,
-        }
+        return schemas.BattleCreated.model_validate(
+            blind_battle(battle)
+            | {"team_a": battle.team_a, "team_b": battle.team_b, "reveals_identity": battle.reveals_identity}
+        )
 
 
-@router.get("/{slug}/stages/{stage}/battles/next")
-def next_battle(slug: str, stage: str, runtime: RuntimeDep, user: VoteUser) -> dict[str, Any]:
+@router.get("/{slug}/stages/{stage}/battles/next", response_model_exclude_unset=True)
+def next_battle(slug: str, stage: str, runtime: RuntimeDep, user: VoteUser) -> schemas.BlindBattle | schemas.NoBattle:
     with runtime.database.session() as session:
         battle = service.next_battle(session, slug, stage, voter=user)
         if battle is None:
-            return {"battle": None, "message": "No battle left for you in this stage. Thank you for voting."}
-        return blind_battle(battle)
+            return schemas.NoBattle(battle=None, message="No battle left for you in this stage. Thank you for voting.")
+        return schemas.BlindBattle.model_validate(blind_battle(battle))
 
 
-@router.post("/{slug}/stages/{stage}/votes", status_code=201)
+@router.post("/{slug}/stages/{stage}/votes", status_code=201, response_model_exclude_unset=True)
 def vote(
     slug: str, stage: str, body: VoteBody, runtime: RuntimeDep, user: VoteUser, request: Request
-) -> dict[str, Any]:
+) -> schemas.VoteRecorded:
     limit_actions(runtime, request, "vote", user)
     with runtime.database.session(write=True) as session:
         recorded = service.record_vote(session, slug, stage, body.battle, voter=user, choice=body.choice)
-        return {"battle": recorded["battle"], "choice": recorded["choice"], "voter": recorded["voter"]}
+        return schemas.VoteRecorded(battle=recorded["battle"], choice=recorded["choice"], voter=recorded["voter"])
 
 
-@router.post("/{slug}/stages/{stage}/gates/{gate}/check")
+@router.post("/{slug}/stages/{stage}/gates/{gate}/check", response_model_exclude_unset=True)
 def check_gate(
     slug: str, stage: str, gate: str, body: GateBody, runtime: RuntimeDep, user: OperatorUser
-) -> dict[str, Any]:
+) -> schemas.GateResult:
     with runtime.database.session(write=True) as session:
         result = service.check_gate(session, slug, stage, body.team, operator=user, gate=gate)
-        return gate_json(service.get_team(session, slug, body.team), result)
+        return schemas.GateResult.model_validate(gate_json(service.get_team(session, slug, body.team), result))
 
 
-@router.post("/{slug}/stages/{stage}/gates/{gate}/override")
+@router.post("/{slug}/stages/{stage}/gates/{gate}/override", response_model_exclude_unset=True)
 def override_gate(
     slug: str, stage: str, gate: str, body: OverrideBody, runtime: RuntimeDep, user: OperatorUser
-) -> dict[str, Any]:
+) -> schemas.GateResult:
     with runtime.database.session(write=True) as session:
         result = service.override_gate(
             session, slug, stage, body.team, outcome=body.outcome, reason=body.reason, operator=user, gate=gate
         )
-        return gate_json(service.get_team(session, slug, body.team), result)
+        return schemas.GateResult.model_validate(gate_json(service.get_team(session, slug, body.team), result))
 
 
-@router.get("/{slug}/gates/queue")
-def gate_queue(slug: str, runtime: RuntimeDep, user: OperatorUser) -> list[dict[str, Any]]:
+@router.get("/{slug}/gates/queue", response_model_exclude_unset=True)
+def gate_queue(slug: str, runtime: RuntimeDep, user: OperatorUser) -> list[schemas.GateResult]:
     with runtime.database.session() as session:
-        return [gate_json(team, result) for team, result in service.gate_queue(session, slug)]
+        return [
+            schemas.GateResult.model_validate(gate_json(team, result))
+            for team, result in service.gate_queue(session, slug)
+        ]
 
 
-@router.post("/{slug}/stages/{stage}/decision", status_code=201)
-def decide(slug: str, stage: str, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+@router.post("/{slug}/stages/{stage}/decision", status_code=201, response_model_exclude_unset=True)
+def decide(slug: str, stage: str, runtime: RuntimeDep, user: OperatorUser) -> schemas.Decision:
     with runtime.database.session(write=True) as session:
-        return service.decide(session, runtime, slug, stage, operator=user)
+        return schemas.Decision.model_validate(service.decide(session, runtime, slug, stage, operator=user))
 
 
-@router.get("/{slug}/stages/{stage}/decision")
-def get_decision(slug: str, stage: str, runtime: RuntimeDep) -> dict[str, Any]:
+@router.get("/{slug}/stages/{stage}/decision", response_model_exclude_unset=True)
+def get_decision(slug: str, stage: str, runtime: RuntimeDep) -> schemas.DecisionRecord:
     with runtime.database.session() as session:
-        return service.decision_record(session, slug, stage)
+        return schemas.DecisionRecord.model_validate(service.decision_record(session, slug, stage))
 
 
-@router.post("/{slug}/stages/{stage}/appeals", status_code=201)
-def file_appeal(slug: str, stage: str, body: AppealBody, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+@router.post("/{slug}/stages/{stage}/appeals", status_code=201, response_model_exclude_unset=True)
+def file_appeal(slug: str, stage: str, body: AppealBody, runtime: RuntimeDep, user: WriteUser) -> schemas.Appeal:
     with runtime.database.session(write=True) as session:
         appeal = service.file_appeal(session, slug, stage, body.team, text=body.text, user=user)
-        return service.appeal_json(session, appeal)
+        return schemas.Appeal.model_validate(service.appeal_json(session, appeal))
 
 
-@router.get("/{slug}/appeals")
-def list_appeals(slug: str, runtime: RuntimeDep, stage: str | None = None) -> list[dict[str, Any]]:
+@router.get("/{slug}/appeals", response_model_exclude_unset=True)
+def list_appeals(slug: str, runtime: RuntimeDep, stage: str | None = None) -> list[schemas.Appeal]:
     with runtime.database.session() as session:
-        return service.list_appeals(session, slug, stage)
+        return [schemas.Appeal.model_validate(appeal) for appeal in service.list_appeals(session, slug, stage)]
 
 
-@router.post("/{slug}/appeals/{appeal_id}/answer")
+@router.post("/{slug}/appeals/{appeal_id}/answer", response_model_exclude_unset=True)
 def answer_appeal(
     slug: str, appeal_id: DbId, body: AnswerBody, runtime: RuntimeDep, user: OperatorUser
-) -> dict[str, Any]:
+) -> schemas.Appeal:
     with runtime.database.session(write=True) as session:
         appeal = service.answer_appeal(session, slug, appeal_id, answer=body.answer, upheld=body.upheld, operator=user)
-        return service.appeal_json(session, appeal)
+        return schemas.Appeal.model_validate(service.appeal_json(session, appeal))
 
 
 def _download(text: str, media_type: str, filename: str) -> PlainTextResponse:
@@ -437,14 +460,35 @@ def _download(text: str, media_type: str, filename: str) -> PlainTextResponse:
     )
 
 
-@router.get("/{slug}/ledger")
+_FILE = {"type": "string", "format": "binary"}
+
+
+@router.get(
+    "/{slug}/ledger",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The ledger bundle: one event per line",
+            "content": {"application/x-ndjson": {"schema": _FILE}},
+        }
+    },
+)
 def export_ledger(slug: str, runtime: RuntimeDep) -> PlainTextResponse:
     with runtime.database.session() as session:
         bundle = service.export_bundle(session, slug)
     return _download(bundle, "application/x-ndjson", f"{slug}.ledger.jsonl")
 
 
-@router.get("/{slug}/openings")
+@router.get(
+    "/{slug}/openings",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Every commitment's opening (a JSON document)",
+            "content": {"application/json": {"schema": _FILE}},
+        }
+    },
+)
 def get_openings(slug: str, runtime: RuntimeDep, user: OperatorUser) -> PlainTextResponse:
     """Every commitment's opening, revealed or not: for operators, who hand them to auditors."""
     with runtime.database.session() as session:
@@ -452,9 +496,9 @@ def get_openings(slug: str, runtime: RuntimeDep, user: OperatorUser) -> PlainTex
     return _download(document, "application/json", f"{slug}.openings.json")
 
 
-@router.get("/{slug}/verify")
-def verify(slug: str, runtime: RuntimeDep, user: OptionalUser, head: str | None = None) -> dict[str, Any]:
+@router.get("/{slug}/verify", response_model_exclude_unset=True)
+def verify(slug: str, runtime: RuntimeDep, user: OptionalUser, head: str | None = None) -> schemas.Verification:
     if head is not None and (len(head) != 64 or any(c not in "0123456789abcdef" for c in head)):
         raise BadRequestError("head must be a 64-character sha256 hex digest", hint="Copy it from a decision record.")
     with runtime.database.session() as session:
-        return service.verify_database(session, slug, head).to_json()
+        return schemas.Verification.model_validate(service.verify_database(session, slug, head).to_json())

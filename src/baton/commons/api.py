@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from baton.accounts.http import OperatorUser
 from baton.challenge import report as reports
-from baton.commons import release
+from baton.commons import release, schemas
 from baton.core.http import DbId, RuntimeDep
 
 router = APIRouter()
@@ -26,37 +26,56 @@ class Resolution(BaseModel):
     reason: str = Field(min_length=1, max_length=4000)
 
 
-@router.get("/api/commons/held")
-def get_held(runtime: RuntimeDep, user: OperatorUser, challenge: str | None = None) -> list[dict[str, Any]]:
+@router.get("/api/commons/held", response_model_exclude_unset=True)
+def get_held(runtime: RuntimeDep, user: OperatorUser, challenge: str | None = None) -> list[schemas.ReleaseItem]:
     with runtime.database.session() as session:
-        return release.held_items(session, challenge)
+        return [schemas.ReleaseItem.model_validate(item) for item in release.held_items(session, challenge)]
 
 
-@router.get("/api/commons/actions")
+@router.get("/api/commons/actions", response_model_exclude_unset=True)
 def get_actions(
     runtime: RuntimeDep, user: OperatorUser, challenge: str, team: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[schemas.Action]:
     with runtime.database.session() as session:
-        return release.actions_of(session, challenge, team)
+        return [schemas.Action.model_validate(action) for action in release.actions_of(session, challenge, team)]
 
 
-@router.post("/api/commons/findings/{finding_id}/resolve")
-def resolve(runtime: RuntimeDep, user: OperatorUser, finding_id: DbId, body: Resolution) -> dict[str, Any]:
+@router.post("/api/commons/findings/{finding_id}/resolve", response_model_exclude_unset=True)
+def resolve(runtime: RuntimeDep, user: OperatorUser, finding_id: DbId, body: Resolution) -> schemas.ReleaseItem:
     with runtime.database.session(write=True) as session:
         item = release.resolve_finding(
             session, runtime, finding_id, user, resolution=body.resolution, reason=body.reason
         )
-        return release.item_json(session, item)
+        return schemas.ReleaseItem.model_validate(release.item_json(session, item))
 
 
-@router.post("/api/commons/release-due")
-def post_release_due(runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+@router.post("/api/commons/release-due", response_model_exclude_unset=True)
+def post_release_due(runtime: RuntimeDep, user: OperatorUser) -> schemas.ReleaseDue:
     items = release.release_due(runtime)  # checks read outside the write transaction
     with runtime.database.session() as session:
-        return {"items": [release.item_json(session, item, with_findings=False) for item in items]}
+        return schemas.ReleaseDue.model_validate(
+            {"items": [release.item_json(session, item, with_findings=False) for item in items]}
+        )
 
 
-@router.get("/api/challenges/{challenge}/stages/{stage}/report", response_model=None)
+_REPORT_FORMATS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The decision report: JSON (format=json), CSV or an HTML page",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.get(
+    "/api/challenges/{challenge}/stages/{stage}/report",
+    response_model=None,
+    response_class=Response,
+    responses=_REPORT_FORMATS,
+)
 def get_report(
     runtime: RuntimeDep,
     challenge: str,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, WriteUser
 from baton.core.http import DbId, QueryCount, RuntimeDep
-from baton.evaluation import service
+from baton.evaluation import schemas, service
 from baton.evaluation.runner import DEFAULT_REQUEST_BATCH
 
 router = APIRouter()
@@ -51,27 +51,27 @@ class EndpointRequest(BaseModel):
     weight_hash: str | None = None
 
 
-@router.get("/api/evaluation/tasks")
-def list_tasks() -> list[dict[str, Any]]:
+@router.get("/api/evaluation/tasks", response_model_exclude_unset=True)
+def list_tasks() -> list[schemas.TaskInfo]:
     from baton.evaluation.tasks import builtin_tasks, load_task
 
     rows = []
     for name in builtin_tasks():
         task = load_task(name)
         rows.append(
-            {
-                "name": name,
-                "version": task.version,
-                "output_type": task.output_type,
-                "metrics": list(task.config.metrics),
-                "description": task.config.description,
-            }
+            schemas.TaskInfo(
+                name=name,
+                version=task.version,
+                output_type=task.output_type,
+                metrics=list(task.config.metrics),
+                description=task.config.description,
+            )
         )
     return rows
 
 
-@router.post("/api/evaluation/runs", status_code=201)
-def submit(body: RunRequest, runtime: RuntimeDep, user: WriteUser) -> dict[str, Any]:
+@router.post("/api/evaluation/runs", status_code=201, response_model_exclude_unset=True)
+def submit(body: RunRequest, runtime: RuntimeDep, user: WriteUser) -> schemas.Run:
     with runtime.database.session(write=True) as session:
         run = service.submit_run(
             session,
@@ -94,55 +94,58 @@ def submit(body: RunRequest, runtime: RuntimeDep, user: WriteUser) -> dict[str, 
                 ray_gpus=body.ray_gpus,
             ),
         )
-        return service.run_json(session, run)
+        return schemas.Run.model_validate(service.run_json(session, run))
 
 
-@router.get("/api/evaluation/runs")
+@router.get("/api/evaluation/runs", response_model_exclude_unset=True)
 def list_runs(
     runtime: RuntimeDep,
     user: OptionalUser,
     model: str | None = None,
     status: str | None = None,
     limit: QueryCount = 100,
-) -> list[dict[str, Any]]:
+) -> list[schemas.Run]:
     with runtime.database.session() as session:
         runs = service.list_runs(session, user, model_repo=model, status=status, limit=max(1, min(limit, 1000)))
-        return [service.run_json(session, run) for run in runs]
+        return [schemas.Run.model_validate(service.run_json(session, run)) for run in runs]
 
 
-@router.get("/api/evaluation/runs/{run_id}")
-def get_run(run_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+@router.get("/api/evaluation/runs/{run_id}", response_model_exclude_unset=True)
+def get_run(run_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> schemas.Run:
     with runtime.database.session() as session:
-        return service.run_json(session, service.get_run(session, user, run_id), detail=True)
+        return schemas.Run.model_validate(
+            service.run_json(session, service.get_run(session, user, run_id), detail=True)
+        )
 
 
-@router.get("/api/evaluation/runs/{run_id}/items")
+@router.get("/api/evaluation/runs/{run_id}/items", response_model_exclude_unset=True)
 def get_items(
     run_id: DbId, runtime: RuntimeDep, user: OptionalUser, offset: QueryCount = 0, limit: QueryCount = 1000
-) -> list[dict[str, Any]]:
+) -> list[schemas.RunItem]:
     with runtime.database.session() as session:
-        return service.run_items(session, service.get_run(session, user, run_id), offset=offset, limit=limit)
+        items = service.run_items(session, service.get_run(session, user, run_id), offset=offset, limit=limit)
+        return [schemas.RunItem.model_validate(item) for item in items]
 
 
-@router.get("/api/evaluation/runs/{run_id}/results")
-def get_results(run_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+@router.get("/api/evaluation/runs/{run_id}/results", response_model_exclude_unset=True)
+def get_results(run_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> schemas.Results:
     with runtime.database.session() as session:
-        return service.results_json(session, service.get_run(session, user, run_id))
+        return schemas.Results.model_validate(service.results_json(session, service.get_run(session, user, run_id)))
 
 
-@router.get("/api/evaluation/endpoints")
-def list_endpoints(runtime: RuntimeDep, user: RequiredUser) -> list[dict[str, Any]]:
+@router.get("/api/evaluation/endpoints", response_model_exclude_unset=True)
+def list_endpoints(runtime: RuntimeDep, user: RequiredUser) -> list[schemas.Endpoint]:
     with runtime.database.session() as session:
         shown = [service.endpoint_json(endpoint) for endpoint in service.list_endpoints(session)]
     if not user.is_operator:
         # Where an endpoint lives inside the operator's network is theirs to know; submitters pick by name.
         for endpoint in shown:
             endpoint.pop("base_url")
-    return shown
+    return [schemas.Endpoint.model_validate(endpoint) for endpoint in shown]
 
 
-@router.post("/api/evaluation/endpoints", status_code=201)
-def add_endpoint(body: EndpointRequest, runtime: RuntimeDep, user: OperatorUser) -> dict[str, Any]:
+@router.post("/api/evaluation/endpoints", status_code=201, response_model_exclude_unset=True)
+def add_endpoint(body: EndpointRequest, runtime: RuntimeDep, user: OperatorUser) -> schemas.Endpoint:
     with runtime.database.session(write=True) as session:
         endpoint = service.register_endpoint(session, registered_by=user, **body.model_dump())
-        return service.endpoint_json(endpoint)
+        return schemas.Endpoint.model_validate(service.endpoint_json(endpoint))

@@ -6,8 +6,6 @@ reference is sealed for whoever cannot read it).
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
@@ -17,7 +15,7 @@ from baton.core.http import DbId, RuntimeDep
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.hub.hf_api import key_from
-from baton.provenance import access, service
+from baton.provenance import access, schemas, service
 from baton.provenance.models import ProvenanceReport
 from baton.provenance.report import render_html
 
@@ -28,7 +26,7 @@ def pseudonym_key(runtime: Runtime) -> bytes:
     return runtime.signer.derived_key(access.PSEUDONYM_PURPOSE)
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/provenance")
+@router.get("/api/{type_plural}/{namespace}/{name}/provenance", response_model_exclude_unset=True)
 def repo_provenance(
     type_plural: str,
     namespace: str,
@@ -36,7 +34,7 @@ def repo_provenance(
     runtime: RuntimeDep,
     user: OptionalUser,
     revision: str | None = None,
-) -> dict[str, Any]:
+) -> schemas.RepoProvenance:
     key = key_from(type_plural, namespace, name)
     secret = pseudonym_key(runtime)
     with runtime.database.session() as session:
@@ -46,22 +44,20 @@ def repo_provenance(
             view = access.report_view_for(session, user, report)
             if view is not None:
                 shown.append(access.report_json(session, report, view, secret))
-        return {
-            "summary": service.summarize(session, repo, commit.oid, access.PublicNames(session, user, secret)),
-            "reports": shown,
-        }
+        summary = service.summarize(session, repo, commit.oid, access.PublicNames(session, user, secret))
+        return schemas.RepoProvenance.model_validate({"summary": summary, "reports": shown})
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/provenance/scan")
+@router.post("/api/{type_plural}/{namespace}/{name}/provenance/scan", response_model_exclude_unset=True)
 def request_scan(
     type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: WriteUser, revision: str | None = None
-) -> dict[str, Any]:
+) -> schemas.ScanQueued:
     key = key_from(type_plural, namespace, name)
     with runtime.database.session(write=True) as session:
         repo = repos.get_writable_repo(session, user, key)
         commit = commits.resolve_revision(session, repo, revision)
         job = service.enqueue_scan(session, repo, commit.oid)
-        return {"job": job.id, "status": job.status, "commit": commit.oid}
+        return schemas.ScanQueued(job=job.id, status=job.status, commit=commit.oid)
 
 
 def _not_found(report_id: int) -> NotFoundError:
@@ -81,11 +77,13 @@ def report_html(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> HTM
 
 
 # After the .html route: an int parameter would otherwise swallow "5.html" and fail.
-@router.get("/api/provenance/reports/{report_id}")
-def report_json(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> dict[str, Any]:
+@router.get("/api/provenance/reports/{report_id}", response_model_exclude_unset=True)
+def report_json(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> schemas.Report:
     with runtime.database.session() as session:
         report = session.get(ProvenanceReport, report_id)
         view = access.report_view_for(session, user, report) if report is not None else None
         if report is None or view is None:
             raise _not_found(report_id)
-        return access.report_json(session, report, view, pseudonym_key(runtime), detail=True)
+        return schemas.Report.model_validate(
+            access.report_json(session, report, view, pseudonym_key(runtime), detail=True)
+        )

@@ -18,6 +18,7 @@ from baton.accounts.http import OptionalUser
 from baton.challenge.pages import PageUser, page_language
 from baton.commons import catalogue as commons_catalogue
 from baton.commons import pages as commons_pages
+from baton.commons import schemas as commons_schemas
 from baton.core.http import RuntimeDep
 from baton.talent import service as talent_service
 
@@ -31,10 +32,10 @@ def catalogue(session: Session, user: Actor | None = None, *, challenge: str | N
     )
 
 
-@router.get("/api/commons")
-def get_commons(runtime: RuntimeDep, user: OptionalUser, challenge: str | None = None) -> dict[str, Any]:
+@router.get("/api/commons", response_model_exclude_unset=True)
+def get_commons(runtime: RuntimeDep, user: OptionalUser, challenge: str | None = None) -> commons_schemas.Catalogue:
     with runtime.database.session() as session:
-        return catalogue(session, user, challenge=challenge)
+        return commons_schemas.Catalogue.model_validate(catalogue(session, user, challenge=challenge))
 
 
 @router.get("/commons", response_class=HTMLResponse, include_in_schema=False)

@@ -27,6 +27,7 @@ from baton.core.http import DbId, RuntimeDep
 from baton.core.runtime import Runtime
 from baton.talent import consent as notices
 from baton.talent import matchmaking, service
+from baton.talent.schemas import ExportDocument
 
 router = APIRouter(include_in_schema=False)
 
@@ -154,7 +155,10 @@ def recommendations_page(request: Request, runtime: RuntimeDep, user: PageUser) 
         return _render(request, user, "talent_recommendations.html", error=error, **context)
 
 
-@router.get("/talent/export")
+@router.get(
+    "/talent/export",
+    responses={200: {"model": ExportDocument, "description": "The export, as a JSON attachment."}},
+)
 def export_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     if user is None:
         return _sign_in(request)
@@ -165,7 +169,8 @@ def export_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Respon
             data = service.export_profile(session, user)
     except BatonError as error:
         return JSONResponse(error.to_json(), status_code=error.status_code)
-    return JSONResponse(data, headers={"Content-Disposition": 'attachment; filename="baton-talent-export.json"'})
+    document = ExportDocument.model_validate(data).model_dump(mode="json", exclude_unset=True)
+    return JSONResponse(document, headers={"Content-Disposition": 'attachment; filename="baton-talent-export.json"'})
 
 
 # Actions: run the service call, then go back to the page (or show it again with the error).

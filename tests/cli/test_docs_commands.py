@@ -58,7 +58,7 @@ def problem_with(text: str) -> str | None:
         words.append(token)
     path, command, rest = reference.find(words)
     if hasattr(command, "list_commands"):
-        if rest and rest[0] != "..." and not rest[0].startswith("-"):
+        if rest and rest[0] != "..." and not rest[0].startswith("-") and not rest[0].isupper():
             return f"{' '.join(path)} has no command {rest[0]!r}"
         return None
     names = {name for parameter in command.params for name in (*parameter.opts, *parameter.secondary_opts)}

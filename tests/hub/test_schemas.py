@@ -66,9 +66,10 @@ EMPTY_ROUTES = {
     ("PUT", f"{LFS}/parts/{{oid}}/{{size}}/{{upload_id}}/{{part}}"),
     ("POST", f"{LFS}/complete/{{oid}}/{{size}}/{{upload_id}}"),
     ("POST", f"{LFS}/verify/{{oid}}"),
-    # Always a 501 (XetNotSupported): nothing to describe on success.
+    # Always a 501 (XetNotSupported), after a redirect to the advice URL: nothing to describe on success.
     ("GET", f"{REPO}/xet-read-token/{{revision}}"),
     ("GET", f"{REPO}/xet-write-token/{{revision}}"),
+    ("GET", "/xet-is-not-supported-here/set-HF_HUB_DISABLE_XET=1-and-run-it-again"),
 }
 FILE_ROUTES = {
     (method, path)

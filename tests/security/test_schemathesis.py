@@ -1,9 +1,11 @@
-"""Schemathesis over /openapi.json against a real server: no 5xx, no dropped connection, on any operation.
+"""Schemathesis over /openapi.json against a real server: no 5xx, no dropped connection, and every
+successful JSON answer conforms to the response schema the route declares, on any operation.
 
 Every operation in the schema gets generated requests (valid and invalid parameters and bodies),
 sent over a real socket to uvicorn, once with an operator's token (the deepest code paths) and
-once without (the refusals). A 5xx other than the intended 501 for Xet, or a connection that
-closes without an answer, fails the test with the request that caused it.
+once without (the refusals). A 5xx other than the intended 501 for Xet, a connection that closes
+without an answer, or a 2xx JSON body that does not match its declared schema (a renamed or missing
+key, a wrong type) fails the test with the request that caused it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from baton.core.ratelimit import RateLimiter
 from baton.core.runtime import Runtime
@@ -44,7 +47,7 @@ def _intended(response: requests.Response) -> bool:
 
 # One database is enough for the fuzzing run (the route tests run on both).
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_no_operation_answers_5xx_or_drops_the_connection(live_server: Any, runtime: Runtime, users: Any) -> None:
+def test_no_operation_answers_5xx_or_breaks_its_response_schema(live_server: Any, runtime: Runtime, users: Any) -> None:
     runtime.rate_limiter = RateLimiter({})  # thousands of requests from one address
     _seed(live_server, users)
     schema = schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
@@ -73,6 +76,11 @@ def test_no_operation_answers_5xx_or_drops_the_connection(live_server: Any, runt
                 return
             if response.status_code >= 500 and not _intended(response):
                 failures.append(f"{label}: {response.status_code} {response.text[:200]}: {case.as_curl_command()}")
+            elif 200 <= response.status_code < 300 and "json" in response.headers.get("content-type", ""):
+                try:
+                    case.validate_response(response, checks=[response_schema_conformance])
+                except Exception as error:  # noqa: BLE001 - schemathesis raises a group of what the body breaks
+                    failures.append(f"{label}: answer does not match its schema: {str(error)[:300]}")
 
         return probe
 

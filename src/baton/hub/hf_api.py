@@ -831,7 +831,8 @@ XET_HINT = "Set HF_HUB_DISABLE_XET=1 in the environment; the client then uses th
 
 
 XET_REFUSED: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Never sent: Baton refuses every Xet token with a 501 (XetNotSupported)"},
+    200: {"description": "Never sent: Baton refuses every Xet token (XetNotSupported)"},
+    307: {"description": "To the advice URL, which answers 501 XetNotSupported: set HF_HUB_DISABLE_XET=1"},
     501: {"description": "Xet is not spoken; set HF_HUB_DISABLE_XET=1"},
 }
 
@@ -850,7 +851,7 @@ def xet_token(type_plural: str, namespace: str, name: str, revision: str) -> Res
     return RedirectResponse(XET_ADVICE_PATH, status_code=307)
 
 
-@router.get(XET_ADVICE_PATH)
+@router.get(XET_ADVICE_PATH, response_class=Response, responses=XET_REFUSED)
 def xet_advice() -> Response:
     raise NotSupportedError("Baton does not speak the Xet storage protocol", code="XetNotSupported", hint=XET_HINT)
 

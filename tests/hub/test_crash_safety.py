@@ -129,6 +129,7 @@ def server(tmp_path: Path, database_url: str) -> Iterator[BatonServer]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BATON_", "HF_"))}
     env["BATON_DATABASE_URL"] = database_url
     instance = BatonServer(data_dir=tmp_path / "data", env=env, log_path=tmp_path / "server.log")
+    instance.run_cli("init")  # as an operator sets one up: only init, serve and demo make a data folder
     try:
         yield instance
     finally:

@@ -51,6 +51,9 @@ def test_decide_finalize_export_and_verify(runtime: Runtime, tmp_path: Path, mon
         head = service.get_challenge(session, world.slug).head_hash
     result = runner.invoke(app, ["challenge", "verify", "--bundle", str(bundle), "--head", head])
     assert result.exit_code == 0, result.output
+    as_json = runner.invoke(app, ["challenge", "verify", "--bundle", str(bundle), "--head", head, "--json"])
+    verified = json.loads(as_json.stdout)  # exactly one JSON document on stdout
+    assert as_json.exit_code == 0 and verified["ok"] is True and verified["head"] == head
     assert "verified" in result.output and "1 decisions recomputed" in result.output
     assert runner.invoke(app, ["challenge", "verify", world.slug, "--head", head, *data]).exit_code == 0
     # One altered line: reported with its line and seq, exit code 1.
@@ -171,3 +174,14 @@ def test_appeals_filed_and_answered_from_the_command_line(runtime: Runtime, monk
     # With every appeal answered and the window closed, the decision becomes final.
     final = runner.invoke(app, ["challenge", "finalize", "--now", "2030-01-01T00:00:00+00:00", *data])
     assert f"final: {world.slug} stage-1" in final.output
+
+
+def test_decide_json_prints_one_document(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATON_DATABASE_URL", runtime.settings.database_url)
+    world = make_world(runtime)
+    feed_inputs(world, submit_all(world))
+    data = ["--data-dir", str(runtime.settings.data_dir)]
+    result = runner.invoke(app, ["challenge", "decide", world.slug, "stage-1", "--as", "op", "--json", *data])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)  # exactly one JSON document on stdout, nothing else
+    assert record["teams"][0]["team"] == "team-c" and record["eliminated"] == ["team-a"]

@@ -38,7 +38,7 @@ def test_compare_prints_the_contract_json_and_exits_zero(tmp_path: Path) -> None
         app, ["provenance", "compare", str(first), str(second), "--json", "--html", str(tmp_path / "r.html")]
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(result.stdout)  # exactly one JSON document on stdout
     assert report["verdict"] in ("derived", "copied")
     assert isinstance(report["p_value"], float) and report["p_value"] < 0.01
     assert {"relation", "components"} <= set(report)
@@ -47,7 +47,7 @@ def test_compare_prints_the_contract_json_and_exits_zero(tmp_path: Path) -> None
 
     result = runner.invoke(app, ["provenance", "compare", str(first), str(third), "--json"])
     assert result.exit_code == 0, result.output  # exit 0 whatever the verdict
-    assert json.loads(result.stdout.strip().splitlines()[-1])["verdict"] == "independent"
+    assert json.loads(result.stdout)["verdict"] == "independent"
 
     missing = runner.invoke(
         app, ["provenance", "compare", str(tmp_path / "nope"), str(second), "--data-dir", str(tmp_path / "d")]
@@ -79,5 +79,5 @@ def test_scan_compares_a_hub_repo_against_the_hub(tmp_path: Path, database_url: 
         app, ["provenance", "scan", "minji/original", "--json", "--data-dir", str(data_dir)], env=env
     )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = json.loads(result.stdout)  # exactly one JSON document on stdout
     assert summary["repo"] == "minji/original" and summary["compared"] == 1 and summary["flags"] == []

@@ -124,6 +124,8 @@ def baton_server(
     log_path = work / "server.log"
     process: subprocess.Popen[bytes] | None = None
     try:
+        # Only init, serve and demo make a data folder; the user comes before the server starts.
+        subprocess.run([BATON, "init", "--data-dir", str(data_dir)], env=env, check=True, capture_output=True)
         created = subprocess.run(
             [BATON, "user", "create", user, "--data-dir", str(data_dir)],
             env=env,

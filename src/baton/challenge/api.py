@@ -19,9 +19,9 @@ from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, Review
 from baton.challenge import access, schemas, service
 from baton.challenge.models import Battle, Challenge, GateResult, Submission, Team
 from baton.core.errors import BadRequestError, NotFoundError
-from baton.core.http import DbId, RuntimeDep
+from baton.core.http import DbId, ExactRoute, RuntimeDep
 
-router = APIRouter(prefix="/api/challenges", tags=["challenge"])
+router = APIRouter(prefix="/api/challenges", tags=["challenge"], route_class=ExactRoute)
 
 
 class ChallengeBody(BaseModel):
@@ -175,7 +175,7 @@ def blind_battle(battle: Battle) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201, response_model_exclude_unset=True)
+@router.post("", status_code=201)
 def create_challenge(body: ChallengeBody, runtime: RuntimeDep, user: OperatorUser) -> schemas.Challenge:
     with runtime.database.session(write=True) as session:
         return schemas.Challenge.model_validate(
@@ -183,7 +183,7 @@ def create_challenge(body: ChallengeBody, runtime: RuntimeDep, user: OperatorUse
         )
 
 
-@router.get("", response_model_exclude_unset=True)
+@router.get("")
 def list_challenges(runtime: RuntimeDep) -> list[schemas.Challenge]:
     with runtime.database.session() as session:
         return [
@@ -192,14 +192,14 @@ def list_challenges(runtime: RuntimeDep) -> list[schemas.Challenge]:
         ]
 
 
-@router.post("/finalize", response_model_exclude_unset=True)
+@router.post("/finalize")
 def finalize(runtime: RuntimeDep, user: OperatorUser) -> schemas.Finalized:
     with runtime.database.session(write=True) as session:
         done = service.finalize_due(session)
     return schemas.Finalized(finalized=[schemas.FinalizedStage(challenge=slug, stage=stage) for slug, stage in done])
 
 
-@router.get("/{slug}", response_model_exclude_unset=True)
+@router.get("/{slug}")
 def get_challenge(slug: str, runtime: RuntimeDep) -> schemas.ChallengeDetail:
     with runtime.database.session() as session:
         challenge = service.get_challenge(session, slug)
@@ -224,7 +224,7 @@ def get_challenge(slug: str, runtime: RuntimeDep) -> schemas.ChallengeDetail:
         return schemas.ChallengeDetail.model_validate(challenge_json(challenge) | {"stages": stages})
 
 
-@router.put("/{slug}/spec", response_model_exclude_unset=True)
+@router.put("/{slug}/spec")
 def revise_challenge(slug: str, body: ChallengeBody, runtime: RuntimeDep, user: OperatorUser) -> schemas.Challenge:
     with runtime.database.session(write=True) as session:
         return schemas.Challenge.model_validate(
@@ -232,7 +232,7 @@ def revise_challenge(slug: str, body: ChallengeBody, runtime: RuntimeDep, user: 
         )
 
 
-@router.post("/{slug}/teams", status_code=201, response_model_exclude_unset=True)
+@router.post("/{slug}/teams", status_code=201)
 def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: OperatorUser) -> schemas.TeamOut:
     with runtime.database.session(write=True) as session:
         entry = service.TeamEntry(
@@ -248,7 +248,7 @@ def enter_team(slug: str, body: TeamBody, runtime: RuntimeDep, user: OperatorUse
         return schemas.TeamOut.model_validate(team_json(session, user, team))
 
 
-@router.get("/{slug}/teams", response_model_exclude_unset=True)
+@router.get("/{slug}/teams")
 def list_teams(slug: str, runtime: RuntimeDep, user: OptionalUser) -> list[schemas.TeamOut]:
     with runtime.database.session() as session:
         return [
@@ -256,13 +256,13 @@ def list_teams(slug: str, runtime: RuntimeDep, user: OptionalUser) -> list[schem
         ]
 
 
-@router.get("/{slug}/teams/{team}", response_model_exclude_unset=True)
+@router.get("/{slug}/teams/{team}")
 def get_team(slug: str, team: str, runtime: RuntimeDep, user: OptionalUser) -> schemas.TeamOut:
     with runtime.database.session() as session:
         return schemas.TeamOut.model_validate(team_json(session, user, service.get_team(session, slug, team)))
 
 
-@router.get("/{slug}/teams/{team}/release-plan", response_model_exclude_unset=True)
+@router.get("/{slug}/teams/{team}/release-plan")
 def get_release_plan(slug: str, team: str, runtime: RuntimeDep, user: OptionalUser) -> schemas.ReleasePlan:
     with runtime.database.session() as session:
         plan = service.release_plan(session, slug, team)
@@ -270,7 +270,7 @@ def get_release_plan(slug: str, team: str, runtime: RuntimeDep, user: OptionalUs
         return schemas.ReleasePlan.model_validate(view)
 
 
-@router.put("/{slug}/teams/{team}/release-plan", response_model_exclude_unset=True)
+@router.put("/{slug}/teams/{team}/release-plan")
 def put_release_plan(
     slug: str, team: str, plan: dict[str, Any], runtime: RuntimeDep, user: WriteUser
 ) -> schemas.ReleasePlan:
@@ -278,7 +278,7 @@ def put_release_plan(
         return schemas.ReleasePlan.model_validate(service.file_release_plan(session, slug, team, plan, user=user))
 
 
-@router.post("/{slug}/stages/{stage}/submissions", status_code=201, response_model_exclude_unset=True)
+@router.post("/{slug}/stages/{stage}/submissions", status_code=201)
 def submit(slug: str, stage: str, body: SubmissionBody, runtime: RuntimeDep, user: WriteUser) -> schemas.SubmissionOut:
     with runtime.database.session(write=True) as session:
         submission = service.submit(
@@ -288,7 +288,7 @@ def submit(slug: str, stage: str, body: SubmissionBody, runtime: RuntimeDep, use
         return schemas.SubmissionOut.model_validate(submission_json(session, user, team, submission))
 
 
-@router.get("/{slug}/stages/{stage}/submissions", response_model_exclude_unset=True)
+@router.get("/{slug}/stages/{stage}/submissions")
 def list_submissions(slug: str, stage: str, runtime: RuntimeDep, user: OptionalUser) -> list[schemas.SubmissionOut]:
     with runtime.database.session() as session:
         return [
@@ -297,7 +297,7 @@ def list_submissions(slug: str, stage: str, runtime: RuntimeDep, user: OptionalU
         ]
 
 
-@router.post("/{slug}/stages/{stage}/scores", status_code=201, response_model_exclude_unset=True)
+@router.post("/{slug}/stages/{stage}/scores", status_code=201)
 def record_score(
     slug: str, stage: str, body: ScoreBody, runtime: RuntimeDep, user: OperatorUser
 ) -> schemas.ScoreRecorded:
@@ -306,7 +306,7 @@ def record_score(
         return schemas.ScoreRecorded.model_validate(service.record_score(session, slug, stage, score, operator=user))
 
 
-@router.post("/{slug}/stages/{stage}/reviewers", status_code=201, response_model_exclude_unset=True)
+@router.post("/{slug}/stages/{stage}/reviewers", status_code=201)
 def assign_reviewer(
     slug: str, stage: str, body: AssignmentBody, runtime: RuntimeDep, user: OperatorUser
 ) -> schemas.ReviewerAssigned:
@@ -320,7 +320,7 @@ def assign_reviewer(
         )
 
 
-@router.get("/{slug}/stages/{stage}/assignments", response_model_exclude_unset=True)
+@router.get("/{slug}/stages/{stage}/assignments")
 def my_assignments(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUser) -> schemas.Assignments:
     with runtime.database.session() as session:
         teams = service.assignments_of(session, slug, stage, user)
@@ -334,7 +334,7 @@ def my_assignments(slug: str, stage: str, runtime: RuntimeDep, user: RequiredUse
         )
 
 
-@router.post("/{slug}/stages/{stage}/reviews", status_code=201, response_model_exclude_unset=True)
+@router.post("/{slug}/stages/{stage}/reviews", status_code=201)
 def record_review(
     slug: str, stage: str, body: ReviewBody, runtime: RuntimeDep, user: ReviewUser
 ) -> schemas.ReviewRecorded:
@@ -352,7 +352,7 @@ def record_review(
         return schemas.ReviewRecorded.model_validate(recorded)
 
 
-@router.post("/{slug}/stages/{stage}/battles", status_code=201, response_model_exclude_unset=True)
+@router.post("/{slug}/stages/{stage}/battles", status_code=201)
 def create_battle(
     slug: str, stage: str, body: BattleBody, runtime: RuntimeDep, user: OperatorUser
 ) -> schemas.BattleCreated:
@@ -372,7 +372,7 @@ def create_battle(
         )
 
 
-@router.get("/{slug}/stages/{stage}/battles/next", response_model_exclude_unset=True)
+@router.get("/{slug}/stages/{stage}/battles/next")
 def next_battle(slug: str, stage: str, runtime: RuntimeDep, user: VoteUser) -> schemas.BlindBattle | schemas.NoBattle:
     with runtime.database.session() as session:
         battle = service.next_battle(session, slug, stage, voter=user)
@@ -381,7 +381,7 @@ def next_battle(slug: str, stage: str, runtime: RuntimeDep, user: VoteUser) -> s
         return schemas.BlindBattle.model_validate(blind_battle(battle))
 
 
-@router.post("/{slug}/stages/{stage}/votes", status_code=201, response_model_exclude_unset=True)
+@router.post("/{slug}/stages/{stage}/votes", status_code=201)
 def vote(
     slug: str, stage: str, body: VoteBody, runtime: RuntimeDep, user: VoteUser, request: Request
 ) -> schemas.VoteRecorded:
@@ -391,7 +391,7 @@ def vote(
         return schemas.VoteRecorded(battle=recorded["battle"], choice=recorded["choice"], voter=recorded["voter"])
 
 
-@router.post("/{slug}/stages/{stage}/gates/{gate}/check", response_model_exclude_unset=True)
+@router.post("/{slug}/stages/{stage}/gates/{gate}/check")
 def check_gate(
     slug: str, stage: str, gate: str, body: GateBody, runtime: RuntimeDep, user: OperatorUser
 ) -> schemas.GateResult:
@@ -400,7 +400,7 @@ def check_gate(
         return schemas.GateResult.model_validate(gate_json(service.get_team(session, slug, body.team), result))
 
 
-@router.post("/{slug}/stages/{stage}/gates/{gate}/override", response_model_exclude_unset=True)
+@router.post("/{slug}/stages/{stage}/gates/{gate}/override")
 def override_gate(
     slug: str, stage: str, gate: str, body: OverrideBody, runtime: RuntimeDep, user: OperatorUser
 ) -> schemas.GateResult:
@@ -411,7 +411,7 @@ def override_gate(
         return schemas.GateResult.model_validate(gate_json(service.get_team(session, slug, body.team), result))
 
 
-@router.get("/{slug}/gates/queue", response_model_exclude_unset=True)
+@router.get("/{slug}/gates/queue")
 def gate_queue(slug: str, runtime: RuntimeDep, user: OperatorUser) -> list[schemas.GateResult]:
     with runtime.database.session() as session:
         return [
@@ -420,32 +420,32 @@ def gate_queue(slug: str, runtime: RuntimeDep, user: OperatorUser) -> list[schem
         ]
 
 
-@router.post("/{slug}/stages/{stage}/decision", status_code=201, response_model_exclude_unset=True)
+@router.post("/{slug}/stages/{stage}/decision", status_code=201)
 def decide(slug: str, stage: str, runtime: RuntimeDep, user: OperatorUser) -> schemas.Decision:
     with runtime.database.session(write=True) as session:
         return schemas.Decision.model_validate(service.decide(session, runtime, slug, stage, operator=user))
 
 
-@router.get("/{slug}/stages/{stage}/decision", response_model_exclude_unset=True)
+@router.get("/{slug}/stages/{stage}/decision")
 def get_decision(slug: str, stage: str, runtime: RuntimeDep) -> schemas.DecisionRecord:
     with runtime.database.session() as session:
         return schemas.DecisionRecord.model_validate(service.decision_record(session, slug, stage))
 
 
-@router.post("/{slug}/stages/{stage}/appeals", status_code=201, response_model_exclude_unset=True)
+@router.post("/{slug}/stages/{stage}/appeals", status_code=201)
 def file_appeal(slug: str, stage: str, body: AppealBody, runtime: RuntimeDep, user: WriteUser) -> schemas.Appeal:
     with runtime.database.session(write=True) as session:
         appeal = service.file_appeal(session, slug, stage, body.team, text=body.text, user=user)
         return schemas.Appeal.model_validate(service.appeal_json(session, appeal))
 
 
-@router.get("/{slug}/appeals", response_model_exclude_unset=True)
+@router.get("/{slug}/appeals")
 def list_appeals(slug: str, runtime: RuntimeDep, stage: str | None = None) -> list[schemas.Appeal]:
     with runtime.database.session() as session:
         return [schemas.Appeal.model_validate(appeal) for appeal in service.list_appeals(session, slug, stage)]
 
 
-@router.post("/{slug}/appeals/{appeal_id}/answer", response_model_exclude_unset=True)
+@router.post("/{slug}/appeals/{appeal_id}/answer")
 def answer_appeal(
     slug: str, appeal_id: DbId, body: AnswerBody, runtime: RuntimeDep, user: OperatorUser
 ) -> schemas.Appeal:
@@ -496,7 +496,7 @@ def get_openings(slug: str, runtime: RuntimeDep, user: OperatorUser) -> PlainTex
     return _download(document, "application/json", f"{slug}.openings.json")
 
 
-@router.get("/{slug}/verify", response_model_exclude_unset=True)
+@router.get("/{slug}/verify")
 def verify(slug: str, runtime: RuntimeDep, user: OptionalUser, head: str | None = None) -> schemas.Verification:
     if head is not None and (len(head) != 64 or any(c not in "0123456789abcdef" for c in head)):
         raise BadRequestError("head must be a 64-character sha256 hex digest", hint="Copy it from a decision record.")

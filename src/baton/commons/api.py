@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 from baton.accounts.http import OperatorUser
 from baton.challenge import report as reports
 from baton.commons import release, schemas
-from baton.core.http import DbId, RuntimeDep
+from baton.core.http import DbId, ExactRoute, RuntimeDep
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 
 
 class Resolution(BaseModel):
@@ -26,13 +26,13 @@ class Resolution(BaseModel):
     reason: str = Field(min_length=1, max_length=4000)
 
 
-@router.get("/api/commons/held", response_model_exclude_unset=True)
+@router.get("/api/commons/held")
 def get_held(runtime: RuntimeDep, user: OperatorUser, challenge: str | None = None) -> list[schemas.ReleaseItem]:
     with runtime.database.session() as session:
         return [schemas.ReleaseItem.model_validate(item) for item in release.held_items(session, challenge)]
 
 
-@router.get("/api/commons/actions", response_model_exclude_unset=True)
+@router.get("/api/commons/actions")
 def get_actions(
     runtime: RuntimeDep, user: OperatorUser, challenge: str, team: str | None = None
 ) -> list[schemas.Action]:
@@ -40,7 +40,7 @@ def get_actions(
         return [schemas.Action.model_validate(action) for action in release.actions_of(session, challenge, team)]
 
 
-@router.post("/api/commons/findings/{finding_id}/resolve", response_model_exclude_unset=True)
+@router.post("/api/commons/findings/{finding_id}/resolve")
 def resolve(runtime: RuntimeDep, user: OperatorUser, finding_id: DbId, body: Resolution) -> schemas.ReleaseItem:
     with runtime.database.session(write=True) as session:
         item = release.resolve_finding(
@@ -49,7 +49,7 @@ def resolve(runtime: RuntimeDep, user: OperatorUser, finding_id: DbId, body: Res
         return schemas.ReleaseItem.model_validate(release.item_json(session, item))
 
 
-@router.post("/api/commons/release-due", response_model_exclude_unset=True)
+@router.post("/api/commons/release-due")
 def post_release_due(runtime: RuntimeDep, user: OperatorUser) -> schemas.ReleaseDue:
     items = release.release_due(runtime)  # checks read outside the write transaction
     with runtime.database.session() as session:

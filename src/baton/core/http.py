@@ -12,6 +12,7 @@ from typing import Annotated, Any, Final
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -254,3 +255,17 @@ def bearer_token(request: Request) -> str | None:
 def client_address(request: Request) -> str:
     """The peer's address (rate limits key on it); behind a proxy this is the proxy's."""
     return request.client.host if request.client else "unknown"
+
+
+class ExactRoute(APIRoute):
+    """A route that sends exactly the keys its answer was built with (``response_model_exclude_unset``).
+
+    Response models declare the keys a service sets only sometimes as optional fields; with this
+    route class a key the service did not set is left out instead of being sent as ``null``, so a
+    typed answer is the service's answer, key for key (a profile item a viewer may not see is never
+    added). Routers use it with ``APIRouter(route_class=ExactRoute)``.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["response_model_exclude_unset"] = True
+        super().__init__(path, endpoint, **kwargs)

@@ -14,11 +14,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, WriteUser
-from baton.core.http import DbId, QueryCount, RuntimeDep
+from baton.core.http import DbId, ExactRoute, QueryCount, RuntimeDep
 from baton.evaluation import schemas, service
 from baton.evaluation.runner import DEFAULT_REQUEST_BATCH
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 
 
 class RunRequest(BaseModel):
@@ -51,7 +51,7 @@ class EndpointRequest(BaseModel):
     weight_hash: str | None = None
 
 
-@router.get("/api/evaluation/tasks", response_model_exclude_unset=True)
+@router.get("/api/evaluation/tasks")
 def list_tasks() -> list[schemas.TaskInfo]:
     from baton.evaluation.tasks import builtin_tasks, load_task
 
@@ -70,7 +70,7 @@ def list_tasks() -> list[schemas.TaskInfo]:
     return rows
 
 
-@router.post("/api/evaluation/runs", status_code=201, response_model_exclude_unset=True)
+@router.post("/api/evaluation/runs", status_code=201)
 def submit(body: RunRequest, runtime: RuntimeDep, user: WriteUser) -> schemas.Run:
     with runtime.database.session(write=True) as session:
         run = service.submit_run(
@@ -97,7 +97,7 @@ def submit(body: RunRequest, runtime: RuntimeDep, user: WriteUser) -> schemas.Ru
         return schemas.Run.model_validate(service.run_json(session, run))
 
 
-@router.get("/api/evaluation/runs", response_model_exclude_unset=True)
+@router.get("/api/evaluation/runs")
 def list_runs(
     runtime: RuntimeDep,
     user: OptionalUser,
@@ -110,7 +110,7 @@ def list_runs(
         return [schemas.Run.model_validate(service.run_json(session, run)) for run in runs]
 
 
-@router.get("/api/evaluation/runs/{run_id}", response_model_exclude_unset=True)
+@router.get("/api/evaluation/runs/{run_id}")
 def get_run(run_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> schemas.Run:
     with runtime.database.session() as session:
         return schemas.Run.model_validate(
@@ -118,7 +118,7 @@ def get_run(run_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> schemas.Ru
         )
 
 
-@router.get("/api/evaluation/runs/{run_id}/items", response_model_exclude_unset=True)
+@router.get("/api/evaluation/runs/{run_id}/items")
 def get_items(
     run_id: DbId, runtime: RuntimeDep, user: OptionalUser, offset: QueryCount = 0, limit: QueryCount = 1000
 ) -> list[schemas.RunItem]:
@@ -127,13 +127,13 @@ def get_items(
         return [schemas.RunItem.model_validate(item) for item in items]
 
 
-@router.get("/api/evaluation/runs/{run_id}/results", response_model_exclude_unset=True)
+@router.get("/api/evaluation/runs/{run_id}/results")
 def get_results(run_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> schemas.Results:
     with runtime.database.session() as session:
         return schemas.Results.model_validate(service.results_json(session, service.get_run(session, user, run_id)))
 
 
-@router.get("/api/evaluation/endpoints", response_model_exclude_unset=True)
+@router.get("/api/evaluation/endpoints")
 def list_endpoints(runtime: RuntimeDep, user: RequiredUser) -> list[schemas.Endpoint]:
     with runtime.database.session() as session:
         shown = [service.endpoint_json(endpoint) for endpoint in service.list_endpoints(session)]
@@ -144,7 +144,7 @@ def list_endpoints(runtime: RuntimeDep, user: RequiredUser) -> list[schemas.Endp
     return [schemas.Endpoint.model_validate(endpoint) for endpoint in shown]
 
 
-@router.post("/api/evaluation/endpoints", status_code=201, response_model_exclude_unset=True)
+@router.post("/api/evaluation/endpoints", status_code=201)
 def add_endpoint(body: EndpointRequest, runtime: RuntimeDep, user: OperatorUser) -> schemas.Endpoint:
     with runtime.database.session(write=True) as session:
         endpoint = service.register_endpoint(session, registered_by=user, **body.model_dump())

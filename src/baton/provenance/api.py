@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from baton.accounts.http import OptionalUser, WriteUser
 from baton.core.errors import NotFoundError
-from baton.core.http import DbId, RuntimeDep
+from baton.core.http import DbId, ExactRoute, RuntimeDep
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.hub.hf_api import key_from
@@ -19,14 +19,14 @@ from baton.provenance import access, schemas, service
 from baton.provenance.models import ProvenanceReport
 from baton.provenance.report import render_html
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 
 
 def pseudonym_key(runtime: Runtime) -> bytes:
     return runtime.signer.derived_key(access.PSEUDONYM_PURPOSE)
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/provenance", response_model_exclude_unset=True)
+@router.get("/api/{type_plural}/{namespace}/{name}/provenance")
 def repo_provenance(
     type_plural: str,
     namespace: str,
@@ -48,7 +48,7 @@ def repo_provenance(
         return schemas.RepoProvenance.model_validate({"summary": summary, "reports": shown})
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/provenance/scan", response_model_exclude_unset=True)
+@router.post("/api/{type_plural}/{namespace}/{name}/provenance/scan")
 def request_scan(
     type_plural: str, namespace: str, name: str, runtime: RuntimeDep, user: WriteUser, revision: str | None = None
 ) -> schemas.ScanQueued:
@@ -77,7 +77,7 @@ def report_html(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> HTM
 
 
 # After the .html route: an int parameter would otherwise swallow "5.html" and fail.
-@router.get("/api/provenance/reports/{report_id}", response_model_exclude_unset=True)
+@router.get("/api/provenance/reports/{report_id}")
 def report_json(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> schemas.Report:
     with runtime.database.session() as session:
         report = session.get(ProvenanceReport, report_id)

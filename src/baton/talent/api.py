@@ -6,20 +6,18 @@ from the caller answers 404, exactly like one that does not exist.
 
 Every route answers one of the models of ``baton.talent.schemas`` (so ``/openapi.json`` documents
 it), built from the service's dict, and serializes only the keys that dict has
-(``_ExactRoute``): a profile item a viewer may not see is never added, not even as ``null``.
+(``core.http.ExactRoute``): a profile item a viewer may not see is never added, not even as ``null``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from baton.accounts.http import OperatorUser, OptionalUser, RequiredUser, WriteUser
-from baton.core.http import MAX_DB_ID, DbId, QueryCount, RuntimeDep
+from baton.core.http import MAX_DB_ID, DbId, ExactRoute, QueryCount, RuntimeDep
 from baton.talent import consent as notices
 from baton.talent import groups, matchmaking, retention, service
 from baton.talent.schemas import (
@@ -53,20 +51,7 @@ from baton.talent.schemas import (
 from baton.talent.service import CollectionConsent, OpeningFields, ProfileFields
 from baton.talent.taxonomy import load_taxonomy
 
-
-class _ExactRoute(APIRoute):
-    """A route that sends exactly the keys its answer was built with (``response_model_exclude_unset``).
-
-    Profiles differ per audience: the models declare every item as optional, and only the items
-    the service wrote for this viewer are set, so only those are sent.
-    """
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        kwargs["response_model_exclude_unset"] = True
-        super().__init__(path, endpoint, **kwargs)
-
-
-router = APIRouter(prefix="/api/talent", tags=["talent"], route_class=_ExactRoute)
+router = APIRouter(prefix="/api/talent", tags=["talent"], route_class=ExactRoute)
 _OWN_MATCHES: TypeAdapter[list[OwnMatch]] = TypeAdapter(list[OwnMatch])
 
 

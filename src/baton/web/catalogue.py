@@ -19,10 +19,10 @@ from baton.challenge.pages import PageUser, page_language
 from baton.commons import catalogue as commons_catalogue
 from baton.commons import pages as commons_pages
 from baton.commons import schemas as commons_schemas
-from baton.core.http import RuntimeDep
+from baton.core.http import ExactRoute, RuntimeDep
 from baton.talent import service as talent_service
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 
 
 def catalogue(session: Session, user: Actor | None = None, *, challenge: str | None = None) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def catalogue(session: Session, user: Actor | None = None, *, challenge: str | N
     )
 
 
-@router.get("/api/commons", response_model_exclude_unset=True)
+@router.get("/api/commons")
 def get_commons(runtime: RuntimeDep, user: OptionalUser, challenge: str | None = None) -> commons_schemas.Catalogue:
     with runtime.database.session() as session:
         return commons_schemas.Catalogue.model_validate(catalogue(session, user, challenge=challenge))

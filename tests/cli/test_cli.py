@@ -210,7 +210,7 @@ def test_user_tokens_are_listed_and_revoked(data_dir: Path, database: OpenDataba
     with database().session() as session:
         token_id = session.scalar(select(ApiToken.id))
     revoked = run_ok("user", "token", "revoke", "sol", str(token_id), "--data-dir", str(data_dir))
-    assert "revoked" in revoked.stderr + revoked.stdout
+    assert "revoked" in revoked.stdout
     assert "revoked" in run_ok("user", "token", "list", "sol", "--data-dir", str(data_dir)).stdout
     with database().session() as session, pytest.raises(AuthenticationError):
         accounts.authenticate(session, first)
@@ -225,7 +225,7 @@ def test_org_create_and_add(data_dir: Path, database: OpenDatabase) -> None:
     run_ok("user", "create", "sam", "--data-dir", str(data_dir))
     run_ok("user", "create", "tia", "--data-dir", str(data_dir))
     created = run_ok("org", "create", "guild", "--admin", "sam", "--data-dir", str(data_dir))
-    assert "guild" in created.stderr
+    assert "guild" in created.stdout
     run_ok("org", "add", "guild", "tia", "--data-dir", str(data_dir))
     db = database()
     assert role_of(db, "sam", "guild") == "admin"
@@ -260,13 +260,13 @@ def test_hub_gc_dry_run_reports_and_keeps(data_dir: Path) -> None:
     os.utime(store.blob_path(orphan.sha256), (old, old))
 
     dry = run_ok("hub", "gc", "--dry-run", "--data-dir", str(data_dir))
-    assert "would delete 1 blobs" in dry.stderr
-    assert f"({orphan.size} bytes)" in dry.stderr
+    assert "would delete 1 blobs" in dry.stdout
+    assert f"({orphan.size} bytes)" in dry.stdout
     assert store.exists(orphan.sha256)
 
     young = store.put([b"just uploaded"])
     kept = run_ok("hub", "gc", "--data-dir", str(data_dir))
-    assert "deleted 1 blobs" in kept.stderr and "kept 1" in kept.stderr
+    assert "deleted 1 blobs" in kept.stdout and "kept 1" in kept.stdout
     assert not store.exists(orphan.sha256)
     assert store.exists(young.sha256)  # inside the default grace period of a day
 

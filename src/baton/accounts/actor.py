@@ -100,7 +100,7 @@ class Actor:
                 f"This token of '{self.name}' cannot {action}: it lacks the '{scope}' scope",
                 code="InsufficientScope",
                 hint=f"Use a token with the '{scope}' scope (to {_SCOPE_HINTS.get(scope, scope)}): "
-                f"`baton user token create {self.name} --scope {scope}`, or a write token.",
+                f"baton user token create {self.name} --scope {scope} (or use a write token).",
             )
 
     def require_operator(self, action: str = "do this") -> None:
@@ -109,6 +109,6 @@ class Actor:
             raise PermissionDeniedError(
                 f"'{self.name}' is not an operator and cannot {action}",
                 code="NotOperator",
-                hint="Operators are site admins (`baton user create NAME --admin`).",
+                hint="Operators are site admins (a new one: baton user create NAME --admin).",
             )
         self.require(ADMIN, action)

@@ -146,7 +146,7 @@ def set_membership(session: Session, org: Account, user: Account, role: str) -> 
     if org.kind != ORGANIZATION:
         raise BadRequestError(
             f"'{org.name}' is a user, not an organization",
-            hint="Name an organization; create one first with `baton org create NAME --admin USER`.",
+            hint=f"Name an organization; create one first: baton org create NAME --admin {user.name}",
         )
     if user.kind != USER:
         raise BadRequestError(
@@ -271,10 +271,12 @@ def actor_from_token(session: Session, token: ApiToken, now: datetime | None = N
     if token.revoked:
         raise AuthenticationError("Invalid or revoked token")
     if token.expires_at <= (now or utcnow()):
+        owner = session.get(Account, token.user_id)
+        owner_name = owner.name if owner is not None else "NAME"
         raise AuthenticationError(
             f"The token '{token.name}' ({token.display_prefix}...) expired on {token.expires_at:%Y-%m-%d}",
             code="TokenExpired",
-            hint="Issue a new one: `baton user token create NAME` (tokens last 90 days unless "
+            hint=f"Issue a new one: baton user token create {owner_name} (tokens last 90 days unless "
             "--expires-in says otherwise, at most 365).",
         )
     user = session.get(Account, token.user_id)
@@ -313,7 +315,7 @@ def revoke_token(session: Session, user: Account, token_id: int) -> ApiToken:
         raise NotFoundError(
             f"No token {token_id} for user '{user.name}'",
             code="TokenNotFound",
-            hint=f"List the tokens with `baton user token list {user.name}`.",
+            hint=f"List the tokens: baton user token list {user.name}",
         )
     token.revoked = True
     session.flush()

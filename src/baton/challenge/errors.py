@@ -7,12 +7,12 @@ from baton.core.errors import BadRequestError, ConflictError, NotFoundError, Per
 
 class InvalidSpecError(BadRequestError):
     code = "InvalidChallengeSpec"
-    default_hint = "Fix the challenge YAML at the line shown and run `baton challenge validate FILE` again."
+    default_hint = "Fix the challenge YAML at the line shown, then check it again: baton challenge validate FILE"
 
 
 class ChallengeNotFoundError(NotFoundError):
     code = "ChallengeNotFound"
-    default_hint = "List the challenges with `GET /api/challenges` (or `baton challenge list`)."
+    default_hint = "List the challenges: baton challenge list (or GET /api/challenges)."
 
 
 class StageNotFoundError(NotFoundError):
@@ -59,7 +59,7 @@ class GatePendingError(ConflictError):
     code = "GatePending"
     default_hint = (
         "An operator must resolve the gate first: POST /api/challenges/<slug>/stages/<stage>/gates/<gate>/override "
-        "with an outcome and a written reason (or `baton challenge override`)."
+        "with an outcome and a written reason (or: baton challenge override --help)."
     )
 
 
@@ -70,4 +70,4 @@ class AppealError(ConflictError):
 
 class LedgerError(ConflictError):
     code = "LedgerBroken"
-    default_hint = "Run `baton challenge verify` to see which ledger line is wrong."
+    default_hint = "See which ledger line is wrong: baton challenge verify SLUG"

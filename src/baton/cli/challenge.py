@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -10,8 +9,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.orm import Session
 
-from baton.cli.common import DataDirOption, console, fail, open_runtime, parse_moment
-from baton.core.errors import BatonError
+from baton.cli.common import DataDirOption, emit, fail, note, open_runtime, parse_moment, print_json, say
+from baton.core.errors import BadRequestError, BatonError
 from baton.core.runtime import Runtime
 
 app = typer.Typer(help="Staged challenges: specs, decisions, the verifiable ledger.", no_args_is_help=True)
@@ -34,11 +33,11 @@ def validate(
     except BatonError as error:
         fail(error)
         return
-    console.print(f"[green]valid[/green]: {spec.challenge} v{spec.version} — {spec.title}")
+    say(f"[green]valid[/green]: {spec.challenge} v{spec.version} — {spec.title}")
     for stage in spec.stages:
         weights = ", ".join(f"{c.id} {c.weight:g}" for c in stage.criteria)
         gates = ", ".join(g.id for g in stage.gates) or "none"
-        console.print(
+        say(
             f"  {stage.id}: {stage.teams} teams → {stage.advance} advance"
             + (f" (+{stage.repechage} by repechage)" if stage.repechage else "")
             + f"; deadline {stage.deadline.isoformat()}; {weights}; gates: {gates}"
@@ -51,7 +50,7 @@ def examples() -> None:
     from baton.challenge.spec import EXAMPLES_DIR
 
     for path in sorted(EXAMPLES_DIR.glob("*.yaml")):
-        typer.echo(str(path))
+        emit(str(path))
 
 
 @app.command("create")
@@ -72,7 +71,7 @@ def create(path: Path, operator: OperatorOption, data_dir: DataDirOption = None)
         return
     finally:
         runtime.close()
-    console.print(f"created {spec.challenge}; ledger head {head}")
+    say(f"created {spec.challenge}; ledger head {head}")
 
 
 @app.command("list")
@@ -84,7 +83,7 @@ def list_challenges(data_dir: DataDirOption = None) -> None:
     try:
         with runtime.database.session() as session:
             for challenge in service.list_challenges(session):
-                typer.echo(f"{challenge.slug}\t{challenge.last_seq} events\thead {challenge.head_hash}")
+                emit(f"{challenge.slug}\t{challenge.last_seq} events\thead {challenge.head_hash}")
     finally:
         runtime.close()
 
@@ -111,14 +110,14 @@ def decide(
     finally:
         runtime.close()
     if as_json:
-        typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        print_json(record)
         return
     for row in record["teams"]:
-        console.print(
+        say(
             f"  {row['rank']}. {row['team']}: {row['composite']:.2f} [{row['lower']:.2f}, {row['upper']:.2f}] "
             f"{row['outcome']}" + (f" ({row['eliminated_by']})" if row["eliminated_by"] else "")
         )
-    console.print(f"head {record['head']}; appeals until {record['appeal_deadline']}")
+    say(f"head {record['head']}; appeals until {record['appeal_deadline']}")
 
 
 @app.command("finalize")
@@ -149,11 +148,11 @@ def finalize(
     finally:
         runtime.close()
     for slug, stage in done:
-        console.print(f"final: {slug} {stage}")
+        say(f"final: {slug} {stage}")
     if not done:
-        console.print("nothing to finalize")
+        say("nothing to finalize")
     if delivered:
-        console.print(f"ran {delivered} event job(s): release plans, invitations (see `baton jobs list`)")
+        note(f"ran {delivered} event job(s): release plans, invitations (see `baton jobs list`)")
 
 
 @app.command("reveal")
@@ -181,9 +180,9 @@ def reveal(
 
     seq, opened = _act(data_dir, action)
     if seq is None:
-        console.print(f"{slug}: nothing to reveal (every sealed repo is still private, or opened already)")
+        say(f"{slug}: nothing to reveal (every sealed repo is still private, or opened already)")
         return
-    console.print(f"{slug}: revealed {len(opened)} opening(s) at seq {seq}: {', '.join(sorted(set(opened)))}")
+    say(f"{slug}: revealed {len(opened)} opening(s) at seq {seq}: {', '.join(sorted(set(opened)))}")
 
 
 @app.command("override")
@@ -219,7 +218,7 @@ def override(
         return
     finally:
         runtime.close()
-    console.print(f"{gate} for {team} in {stage}: {outcome}")
+    say(f"{gate} for {team} in {stage}: {outcome}")
 
 
 @app.command("export")
@@ -251,10 +250,10 @@ def export(
     finally:
         runtime.close()
     output.write_text(bundle, encoding="utf-8")
-    console.print(f"wrote {output}; head {head}")
+    say(f"wrote {output}; head {head}")
     if openings is not None and kept is not None:
         openings.write_text(kept, encoding="utf-8")
-        console.print(f"wrote {openings} (openings of sealed names: keep it private)")
+        say(f"wrote {openings} (openings of sealed names: keep it private)")
 
 
 @app.command("verify")
@@ -295,20 +294,20 @@ def verify(
         finally:
             runtime.close()
     if as_json:
-        typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        print_json(report.to_json())
     else:
         for problem in report.problems:
-            console.print(f"[red]✗[/red] {problem}")
+            say(f"[red]✗[/red] {problem}")
         for warning in report.warnings:
-            console.print(f"[yellow]![/yellow] {warning}")
+            say(f"[yellow]![/yellow] {warning}")
         status = "[green]verified[/green]" if report.ok else f"[red]{len(report.problems)} problem(s)[/red]"
         where = f" (published head at seq {report.head_seq})" if report.head_seq else ""
-        console.print(
+        say(
             f"{status}: {report.challenge}, {report.events} events, {report.decisions_checked} decisions "
             f"recomputed; head {report.head}{where}"
         )
         if report.commitments:
-            console.print(
+            say(
                 f"commitments: {report.commitments}, {report.commitments_opened} opened and checked, "
                 f"{report.commitments_sealed} still sealed (private repos, or battles whose voting is open)"
             )
@@ -320,8 +319,7 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as error:
-        console.print(f"[red]error[/red]: cannot read {path}: {error.strerror}")
-        raise typer.Exit(code=2) from None
+        fail(BadRequestError(f"Cannot read {path}: {error.strerror}.", hint="Check the path and its permissions."))
 
 
 def _read_openings(path: Path) -> list[dict[str, Any]]:
@@ -330,8 +328,7 @@ def _read_openings(path: Path) -> list[dict[str, Any]]:
     try:
         return ledger.parse_openings(_read(path))
     except ValueError as error:
-        console.print(f"[red]error[/red]: {path}: {error}")
-        raise typer.Exit(code=2) from None
+        fail(BadRequestError(f"{path}: {error}", hint="Pass the file that baton challenge export --openings wrote."))
 
 
 # --- the people's actions, as a local operator runs them (the API does the same with tokens) ---------
@@ -395,7 +392,7 @@ def assign_reviewer(
         return assignment.pseudonym
 
     pseudonym = _act(data_dir, action)
-    console.print(f"{reviewer} reviews {team} in {stage} (published as {pseudonym})")
+    say(f"{reviewer} reviews {team} in {stage} (published as {pseudonym})")
 
 
 @app.command("review")
@@ -432,7 +429,7 @@ def review(
         )
 
     recorded = _act(data_dir, action)
-    console.print(f"review of {team} in {stage} recorded as {recorded.get('reviewer')}: total {recorded.get('total')}")
+    say(f"review of {team} in {stage} recorded as {recorded.get('reviewer')}: total {recorded.get('total')}")
 
 
 @app.command("next-battle")
@@ -460,15 +457,15 @@ def next_battle(
 
     shown = _act(data_dir, action, write=False)
     if shown is None:
-        console.print(f"no battle left for {voter} in {stage}")
+        note(f"no battle left for {voter} in {stage}")
         raise typer.Exit(code=1)
     if as_json:
-        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+        print_json(shown)
         return
-    typer.echo(
+    emit(
         f"battle {shown['battle']}\n\nprompt:\n{shown['prompt']}\n\nA:\n{shown['answer_a']}\n\nB:\n{shown['answer_b']}"
     )
-    typer.echo(
+    note(
         f"\nvote: baton challenge vote {slug} {stage} --as {voter} --battle {shown['battle']} --choice a|b|tie|both_bad"
     )
 
@@ -490,7 +487,7 @@ def vote(
         return service.record_vote(session, slug, stage, battle, voter=accounts.act_as(session, voter), choice=choice)
 
     recorded = _act(data_dir, action)
-    console.print(f"vote {choice} on {battle} recorded as {recorded.get('voter')}")
+    say(f"vote {choice} on {battle} recorded as {recorded.get('voter')}")
 
 
 @app.command("appeal")
@@ -511,8 +508,8 @@ def appeal(
         return service.appeal_json(session, row)
 
     filed = _act(data_dir, action)
-    typer.echo(str(filed["id"]))
-    console.print(f"appeal {filed['id']} filed for {team} against {stage}; an operator answers it")
+    emit(str(filed["id"]))
+    note(f"appeal {filed['id']} filed for {team} against {stage}; an operator answers it")
 
 
 @app.command("answer-appeal")
@@ -536,7 +533,7 @@ def answer_appeal(
         )
 
     _act(data_dir, action)
-    console.print(f"appeal {appeal_id} answered: {'upheld' if upheld else 'rejected'}")
+    say(f"appeal {appeal_id} answered: {'upheld' if upheld else 'rejected'}")
 
 
 @app.command("appeals")
@@ -549,4 +546,4 @@ def appeals(
     from baton.challenge import service
 
     listed = _act(data_dir, lambda session, _runtime: service.list_appeals(session, slug, stage), write=False)
-    typer.echo(json.dumps(listed, ensure_ascii=False, indent=2))
+    print_json(listed)

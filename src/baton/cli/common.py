@@ -1,14 +1,31 @@
-"""Options and helpers every CLI command shares."""
+"""Options and helpers every CLI command shares.
+
+Where a command's words go (every command writes through these helpers; a test keeps it so):
+
+- ``say`` (stdout): the command's result for a person: the verdict, the listing, what was created or
+  changed. ``print_table`` and ``print_json`` write results too.
+- ``emit`` (stdout): text exactly as given, without markup: a value a script captures, e.g.
+  ``TOKEN=$(baton user create alice)``, or text people wrote (a battle's prompt). A command that emits
+  a value for capture prints only that on stdout; the sentence that describes it goes to stderr with
+  ``note``, so capturing stays clean.
+- ``note`` (stderr): progress, and sentences beside an emitted value.
+- ``warn`` (stderr): something the person should know although the command succeeded.
+- ``fail`` (stderr): the error and its hint, then exit status 2.
+
+``--json`` prints exactly one JSON document on stdout (``print_json``) and nothing else there.
+Long-running commands (``serve``, ``demo``, ``worker``, ``eval serve``) write their log to stderr.
+"""
 
 from __future__ import annotations
 
+import json
 import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.table import Table
 
@@ -17,12 +34,38 @@ from baton.core.errors import BatonError, ConfigurationError
 from baton.core.runtime import Runtime
 from baton.core.settings import load_settings
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # progress, notes, warnings, errors
+_stdout = Console(soft_wrap=True)  # results; a fresh Console per call would lose the terminal check
 
 DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", envvar="BATON_DATA_DIR", help="Data folder (default ./baton-data)."),
 ]
+
+
+def say(message: str) -> None:
+    """A line of the command's result, to stdout (Rich markup allowed: escape what users wrote)."""
+    _stdout.print(message)
+
+
+def emit(value: str) -> None:
+    """Text for stdout exactly as given (no markup, no wrapping): a value to capture, or users' text."""
+    typer.echo(value)
+
+
+def note(message: RenderableType) -> None:
+    """Progress, or a sentence beside an emitted value, to stderr."""
+    console.print(message, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    """Something to know although the command succeeded, to stderr."""
+    console.print(f"[yellow]warning[/yellow]: {message}", soft_wrap=True)
+
+
+def print_json(data: object, *, indent: int | None = 2) -> None:
+    """The one JSON document of ``--json`` (or of a command whose result is JSON), to stdout."""
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=indent, default=str))
 
 
 def print_table(table: Table) -> None:

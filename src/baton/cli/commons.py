@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from baton.cli.common import DataDirOption, console, fail, open_runtime, parse_moment
+from baton.cli.common import DataDirOption, fail, open_runtime, parse_moment, print_json, say
 from baton.core.errors import BatonError
 
 app = typer.Typer(help="The commons: released assets, held releases, embargoes.", no_args_is_help=True)
@@ -30,21 +30,20 @@ def list_assets(
     finally:
         runtime.close()
     if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        print_json(data)
         return
     for team in data["teams"]:
-        console.print(f"[bold]{team['challenge']} / {team['team']}[/bold] (left at {team['stage']}, {team['reason']})")
+        say(f"[bold]{team['challenge']} / {team['team']}[/bold] (left at {team['stage']}, {team['reason']})")
         for asset in team["assets"]:
             notes = "; ".join(asset["notes"])
             # The public catalogue: a repo still private shows its sealed name (see challenge.access).
             name = asset["repo"] or f"{(asset.get('sealed') or {}).get('pseudonym') or ''} (private repo)".strip()
-            console.print(
+            say(
                 f"  {name:<40} {asset['state']:<10} downloads {asset['downloads'] or 0:>6}  "
-                f"built on it {asset['built_on_it_total']:>3}  {notes}",
-                soft_wrap=True,
+                f"built on it {asset['built_on_it_total']:>3}  {escape(notes)}"
             )
     if not data["teams"]:
-        console.print("nothing released yet")
+        say("nothing released yet")
 
 
 @app.command("held")
@@ -62,12 +61,12 @@ def held(
     finally:
         runtime.close()
     for item in items:
-        console.print(f"[bold]{item['repo']}[/bold] ({item['challenge']} / {item['team']})")
+        say(f"[bold]{item['repo']}[/bold] ({item['challenge']} / {item['team']})")
         for finding in item["findings"]:
             if finding["state"] == "open":
-                console.print(f"  finding {finding['id']} [{finding['kind']}]: {finding['summary']}", soft_wrap=True)
+                say(escape(f"  finding {finding['id']} [{finding['kind']}]: {finding['summary']}"))
     if not items:
-        console.print("no release is held")
+        say("no release is held")
 
 
 @app.command("resolve")
@@ -87,7 +86,7 @@ def resolve(
         with runtime.database.session(write=True) as session:
             actor = accounts.act_as(session, operator)
             item = release.resolve_finding(session, runtime, finding, actor, resolution=resolution, reason=reason)
-            console.print(f"{item.repo_name}: {item.state}")
+            say(f"{item.repo_name}: {item.state}")
     except BatonError as error:
         fail(error)
     finally:
@@ -106,10 +105,10 @@ def release_due(
     try:
         items = release.release_due(runtime, parse_moment(now))
         for item in items:
-            console.print(f"{item.repo_name}: {item.state}")
+            say(f"{item.repo_name}: {item.state}")
     except BatonError as error:
         fail(error)
     finally:
         runtime.close()
     if not items:
-        console.print("nothing is due")
+        say("nothing is due")

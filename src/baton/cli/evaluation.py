@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.cli.common import DataDirOption, console, emit, fail, note, open_runtime, print_json, say
 from baton.core.errors import BadRequestError, BatonError
 from baton.core.settings import load_settings
 
@@ -148,15 +148,19 @@ def run(
         if runtime is not None:
             runtime.close()
     payload = result.to_json()
+    # Without --output the JSON document is the result on stdout and the summary goes beside it on
+    # stderr; with --output the file holds the JSON and the summary is the result.
+    show = note
     if output is None:
-        typer.echo(json.dumps(payload, ensure_ascii=False))
+        print_json(payload, indent=None)
     else:
         _write_atomically(output, payload)
-        console.print(f"wrote {output}")
+        note(f"wrote {output}")
+        show = say
     for name, summary in result.metrics.items():
         interval = summary.get("ci95") or [None, None]
-        console.print(f"{task.name} {name} = {summary.get('value')} ± {summary.get('stderr')} (95% CI {interval})")
-    console.print(f"requests: {result.requests_total} ({result.requests_computed} computed, rest from cache)")
+        show(f"{task.name} {name} = {summary.get('value')} ± {summary.get('stderr')} (95% CI {interval})")
+    show(f"requests: {result.requests_total} ({result.requests_computed} computed, rest from cache)")
 
 
 @app.command("tasks")
@@ -182,10 +186,10 @@ def tasks(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON l
             }
         )
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
+        print_json(rows, indent=None)
         return
     for row in rows:
-        typer.echo(f"{row['name']:<20} v{row['version']:<6} {row['output_type']:<22} {row['description']}")
+        emit(f"{row['name']:<20} v{row['version']:<6} {row['output_type']:<22} {row['description']}")
 
 
 def _parse_options(values: list[str]) -> dict[str, Any]:
@@ -262,8 +266,8 @@ def submit(
         return
     finally:
         runtime.close()
-    typer.echo(str(run_id))
-    console.print(f"run {run_id} queued as job {job_id}; follow it with `baton eval show {run_id}`")
+    emit(str(run_id))
+    note(f"run {run_id} queued as job {job_id}; follow it with `baton eval show {run_id}`")
 
 
 @app.command("runs")
@@ -280,7 +284,7 @@ def runs(
     try:
         with runtime.database.session() as session:
             for run in service.list_runs(session, None, model_repo=model, status=status, limit=limit, system=True):
-                typer.echo(json.dumps(service.run_json(session, run), ensure_ascii=False))
+                print_json(service.run_json(session, run), indent=None)
     except BatonError as error:
         fail(error)
     finally:
@@ -302,12 +306,12 @@ def show(
     try:
         with runtime.database.session() as session:
             run = service.get_run(session, None, run_id, system=True)
-            typer.echo(json.dumps(service.run_json(session, run, detail=True), ensure_ascii=False, indent=2))
+            print_json(service.run_json(session, run, detail=True))
             if output is not None:
                 if run.status != "succeeded":
                     raise BadRequestError(f"Run {run_id} is {run.status}; its results exist once it succeeds.")
                 _write_atomically(output, service.results_json(session, run))
-                console.print(f"wrote {output}")
+                note(f"wrote {output}")
     except BatonError as error:
         fail(error)
     finally:
@@ -343,7 +347,7 @@ def endpoint_add(
                 revision=revision,
                 weight_hash=weight_hash,
             )
-            console.print(f"endpoint {endpoint.name} -> {endpoint.base_url} ({endpoint.model})")
+            say(f"endpoint {endpoint.name} -> {endpoint.base_url} ({endpoint.model})")
     except BatonError as error:
         fail(error)
     finally:
@@ -359,7 +363,7 @@ def endpoint_list(data_dir: DataDirOption = None) -> None:
     try:
         with runtime.database.session() as session:
             for endpoint in service.list_endpoints(session):
-                typer.echo(json.dumps(service.endpoint_json(endpoint), ensure_ascii=False))
+                print_json(service.endpoint_json(endpoint), indent=None)
     except BatonError as error:
         fail(error)
     finally:
@@ -396,7 +400,7 @@ def serve(
         if runtime is not None:
             runtime.close()
     described = backend.describe()
-    console.print(
+    note(
         f"serving {model} (weights sha256 {described['weight_hash'][:16]}...) as {served_name or model} "
         f"on http://{host}:{port}/v1"
     )
@@ -422,8 +426,8 @@ def load_data(
         with runtime.database.session(write=True) as session:
             account = accounts.act_as(session, user)
             repo_id, oid = service.load_task_data(session, runtime, account, task_name, _parse_data(file), repo=repo)
-        console.print(f"committed {task_name} data to datasets/{repo_id} at {oid}")
-        typer.echo(oid)
+        note(f"committed {task_name} data to datasets/{repo_id} at {oid}")
+        emit(oid)
     except BatonError as error:
         fail(error)
     finally:
@@ -488,10 +492,10 @@ def contamination(
         if runtime is not None:
             runtime.close()
     if output is None:
-        typer.echo(json.dumps(report, ensure_ascii=False))
+        print_json(report, indent=None)
     else:
         _write_atomically(output, report)
-    console.print(
+    say(
         f"{report['task']}: {report['items_flagged']} of {report['items_checked']} items share "
         f">= {min_fraction:.0%} of their {n}-grams with {used} bytes of {source}"
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from baton.cli.common import DataDirOption, console, open_runtime
+from baton.cli.common import DataDirOption, open_runtime, say
 from baton.hub import maintenance
 
 app = typer.Typer(help="Hub maintenance.", no_args_is_help=True)
@@ -26,6 +26,6 @@ def gc(
         grace = runtime.settings.gc_grace_seconds if grace_seconds is None else grace_seconds
         report = maintenance.collect_garbage(runtime, grace_seconds=grace, dry_run=dry_run)
         verb = "would delete" if dry_run else "deleted"
-        console.print(f"{verb} {report.deleted} blobs ({report.freed_bytes} bytes); kept {report.kept}")
+        say(f"{verb} {report.deleted} blobs ({report.freed_bytes} bytes); kept {report.kept}")
     finally:
         runtime.close()

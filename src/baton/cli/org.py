@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from baton.accounts import service as accounts
-from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.cli.common import DataDirOption, fail, open_runtime, say
 from baton.core.errors import BatonError
 
 app = typer.Typer(help="Organizations and memberships.", no_args_is_help=True)
@@ -23,7 +23,7 @@ def create(
     try:
         with runtime.database.session(write=True) as session:
             accounts.create_organization(session, name, creator=accounts.get_account(session, admin))
-        console.print(f"created organization [bold]{name}[/bold] (admin: {admin})")
+        say(f"created organization [bold]{name}[/bold] (admin: {admin})")
     except BatonError as error:
         fail(error)
     finally:
@@ -43,7 +43,7 @@ def add(
             accounts.set_membership(
                 session, accounts.get_account(session, org), accounts.get_account(session, user), role
             )
-        console.print(f"{user} is now '{role}' in {org}")
+        say(f"{user} is now '{role}' in {org}")
     except BatonError as error:
         fail(error)
     finally:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.cli.common import DataDirOption, fail, open_runtime, print_json, say
 from baton.core.errors import BatonError, RepoNotFoundError
 from baton.core.runtime import Runtime
 
@@ -50,15 +49,15 @@ def compare(
     if html_path is not None:
         html_path.write_text(render_html(result, subject.label, reference.label), encoding="utf-8")
     if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
+        print_json(result, indent=None)
         return
     words = explain(result, subject.label, reference.label)
-    console.print(f"[bold]{result.get('verdict')}[/bold] relation={result.get('relation')} p={result.get('p_value')}")
+    say(f"[bold]{result.get('verdict')}[/bold] relation={result.get('relation')} p={result.get('p_value')}")
     for component in result.get("components") or []:
         if component.get("status") != "independent":
-            console.print(f"  {component.get('name')}: {component.get('status')} ← {component.get('source')}")
-    console.print(words["en"])
-    console.print(words["ko"])
+            say(f"  {component.get('name')}: {component.get('status')} ← {component.get('source')}")
+    say(words["en"])
+    say(words["ko"])
 
 
 @app.command("scan")
@@ -87,8 +86,8 @@ def scan(
     finally:
         runtime.close()
     if as_json:
-        typer.echo(json.dumps(summary, ensure_ascii=False))
+        print_json(summary, indent=None)
         return
-    console.print(f"{summary['repo']}@{summary['commit'][:12]}: {summary['status']} ({summary['compared']} compared)")
+    say(f"{summary['repo']}@{summary['commit'][:12]}: {summary['status']} ({summary['compared']} compared)")
     for entry in summary["declared_checks"] + summary["flags"]:
-        console.print(f"  {entry['message']} (p={entry['p_value']})")
+        say(f"  {entry['message']} (p={entry['p_value']})")

@@ -11,7 +11,7 @@ import typer
 import uvicorn
 
 from baton.app import create_app
-from baton.cli.common import DataDirOption, console, fail, open_runtime
+from baton.cli.common import DataDirOption, console, emit, fail, note, open_runtime
 from baton.core import jobs
 from baton.core.errors import ConfigurationError
 from baton.core.runtime import Runtime
@@ -119,8 +119,8 @@ def init(data_dir: DataDirOption = None) -> None:
     """Create a data folder (database, blob store, secret key) without serving; other commands need one."""
     runtime = open_runtime(data_dir, create=True)
     try:
-        typer.echo(str(runtime.settings.data_dir.resolve()))
-        console.print(f"Baton data folder ready at {runtime.settings.data_dir.resolve()}")
+        emit(str(runtime.settings.data_dir.resolve()))
+        note(f"Baton data folder ready at {runtime.settings.data_dir.resolve()}")
     finally:
         runtime.close()
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+import shlex
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from baton.accounts import service as accounts
-from baton.cli.common import DataDirOption, console, fail, open_runtime
-from baton.core.errors import BatonError
+from baton.cli.common import DataDirOption, emit, fail, note, open_runtime, print_json, say
+from baton.core.errors import BadRequestError, BatonError
 from baton.talent import consent as notices
 from baton.talent import matchmaking, retention, service
 from baton.talent.taxonomy import load_taxonomy
@@ -20,21 +20,17 @@ app = typer.Typer(help="Talent pool: retention, requests, reviews, matching.", n
 OperatorOption = Annotated[str, typer.Option("--operator", help="Site admin acting as the operator.")]
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
 @app.command("purge-expired")
 def purge_expired(data_dir: DataDirOption = None) -> None:
     """Destroy every profile past its retention period (and stale invitations) now."""
     runtime = open_runtime(data_dir)
     try:
         counts = retention.purge_expired_in(runtime)
-        console.print(
+        say(
             f"destroyed {counts['profiles_destroyed']} expired profile(s), "
             f"deleted {counts['invitations_deleted']} stale invitation(s)"
         )
-        _print_json(counts)
+        print_json(counts)
     except BatonError as error:
         fail(error)
     finally:
@@ -56,16 +52,16 @@ def skills(
     table = Table("code", "English", "한국어")
     for concept in found:
         table.add_row(concept.code, concept.label("en"), concept.label("ko"))
-    console.print(table)
+    note(table)  # for the person; the codes on stdout are for scripts
     for concept in found:
-        typer.echo(concept.code)
+        emit(concept.code)
 
 
 @app.command("notices")
 def show_notices(lang: Annotated[str, typer.Option("--lang", help="ko or en.")] = "ko") -> None:
     """Print the current consent notices (purpose, items, retention, right to refuse)."""
     try:
-        _print_json([notices.current_notice(purpose).render(lang) for purpose in notices.PURPOSES])
+        print_json([notices.current_notice(purpose).render(lang) for purpose in notices.PURPOSES])
     except BatonError as error:
         fail(error)
 
@@ -81,7 +77,7 @@ def export(
             service.record_export(session, accounts.act_as(session, user))
         with runtime.database.session() as session:
             data = service.export_profile(session, accounts.act_as(session, user))
-        _print_json(data)
+        print_json(data)
     except BatonError as error:
         fail(error)
     finally:
@@ -96,13 +92,17 @@ def delete(
 ) -> None:
     """Carry out a deletion request received outside Baton: delete USER's profile and every record of them."""
     if not yes:
-        console.print("[red]refused[/red]: deletion cannot be undone; pass --yes to carry it out")
-        raise typer.Exit(code=2)
+        fail(
+            BadRequestError(
+                f"Refused to delete {user}'s profile: the deletion cannot be undone.",
+                hint=f"To carry it out: baton talent delete {shlex.quote(user)} --yes",
+            )
+        )
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
             result = service.delete_profile(session, accounts.act_as(session, user))
-        console.print(result["message"])
+        say(result["message"])
     except BatonError as error:
         fail(error)
     finally:
@@ -120,7 +120,7 @@ def reviews(
             rows = service.list_reviews(
                 session, accounts.act_as(session, operator), status=None if show_all else "open"
             )
-            _print_json([service.review_for_operator(session, row) for row in rows])
+            print_json([service.review_for_operator(session, row) for row in rows])
     except BatonError as error:
         fail(error)
     finally:
@@ -139,7 +139,7 @@ def answer(
     try:
         with runtime.database.session(write=True) as session:
             row = service.answer_review(session, accounts.act_as(session, operator), review, text)
-            console.print(f"review {row.id} answered")
+            say(f"review {row.id} answered")
     except BatonError as error:
         fail(error)
     finally:
@@ -153,11 +153,11 @@ def match(operator: OperatorOption, data_dir: DataDirOption = None) -> None:
     try:
         with runtime.database.session(write=True) as session:
             result = matchmaking.run_matching(session, accounts.act_as(session, operator))
-        console.print(
+        say(
             f"run {result['id']}: {result['matched']} of {result['people']} people matched to "
             f"{result['openings']} openings; {len(result['blocking_pairs'])} blocking pair(s) (non-binding)"
         )
-        _print_json(result)
+        print_json(result)
     except BatonError as error:
         fail(error)
     finally:
@@ -170,7 +170,7 @@ def exposure(operator: OperatorOption, top_k: int = 10, data_dir: DataDirOption 
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session() as session:
-            _print_json(matchmaking.exposure(session, accounts.act_as(session, operator), top_k=top_k))
+            print_json(matchmaking.exposure(session, accounts.act_as(session, operator), top_k=top_k))
     except BatonError as error:
         fail(error)
     finally:
@@ -185,7 +185,7 @@ def placements(
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session() as session:
-            _print_json(service.placements_by_team(session, challenge))
+            print_json(service.placements_by_team(session, challenge))
     except BatonError as error:
         fail(error)
     finally:

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from baton.accounts import service as accounts
-from baton.cli.common import DataDirOption, console, fail, open_runtime, print_table
+from baton.cli.common import DataDirOption, emit, fail, note, open_runtime, print_table, say
 from baton.core.database import utcnow
 from baton.core.errors import BatonError
 
@@ -23,7 +23,7 @@ def create(
     role: Annotated[str, typer.Option("--role", help="Role in --org: read, write or admin.")] = "write",
     data_dir: DataDirOption = None,
 ) -> None:
-    """Create a user; prints the new API token as the last line (it is shown only once)."""
+    """Create a user; prints the new API token, alone on stdout (it is shown only once)."""
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
@@ -32,12 +32,12 @@ def create(
                 organization = accounts.find_account(session, org)
                 if organization is None:
                     organization = accounts.create_organization(session, org, creator=user)
-                    console.print(f"created organization [bold]{org}[/bold] with {name} as admin")
+                    note(f"created organization [bold]{org}[/bold] with {name} as admin")
                 else:
                     accounts.set_membership(session, organization, user, role)
             issued = accounts.issue_token(session, user, name="cli")
-        console.print(f"created user [bold]{name}[/bold]" + (" (admin)" if admin else ""))
-        typer.echo(issued.value)
+        note(f"created user [bold]{name}[/bold]" + (" (admin)" if admin else ""))
+        emit(issued.value)
     except BatonError as error:
         fail(error)
     finally:
@@ -66,18 +66,18 @@ def create_token(
     ] = accounts.DEFAULT_TOKEN_DAYS,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Issue another token for a user; prints it as the last line (it is shown only once)."""
+    """Issue another token for a user; prints it, alone on stdout (it is shown only once)."""
     scopes = ["read"] if read_only else (scope or ["write"])
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
             user = accounts.get_account(session, name)
             issued = accounts.issue_token(session, user, name=token_name, scopes=scopes, expires_in_days=expires_in)
-            console.print(
+            note(
                 f"token {issued.token.id} for [bold]{name}[/bold]: scopes {issued.token.scopes}, "
                 f"expires {issued.token.expires_at:%Y-%m-%d}"
             )
-        typer.echo(issued.value)
+        emit(issued.value)
     except BatonError as error:
         fail(error)
     finally:
@@ -126,7 +126,7 @@ def revoke_token(
         with runtime.database.session(write=True) as session:
             user = accounts.get_account(session, name)
             token = accounts.revoke_token(session, user, token_id)
-            console.print(f"revoked token {token.id} ({token.name}) of [bold]{name}[/bold]")
+            say(f"revoked token {token.id} ({token.name}) of [bold]{name}[/bold]")
     except BatonError as error:
         fail(error)
     finally:

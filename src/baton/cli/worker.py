@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.logging import RichHandler
 from rich.table import Table
 
-from baton.cli.common import DataDirOption, console, fail, open_runtime, print_table
+from baton.cli.common import DataDirOption, console, fail, open_runtime, print_json, print_table, say
 from baton.core import jobs
 from baton.core.errors import BadRequestError, BatonError
 from baton.core.job_models import JOB_STATUSES
@@ -154,7 +153,7 @@ def show_command(
             "started_at": job.started_at,
             "finished_at": job.finished_at,
         }
-        typer.echo(json.dumps(fields, indent=2, default=str, ensure_ascii=False))
+        print_json(fields)
     except BatonError as error:
         fail(error)
     finally:
@@ -171,7 +170,7 @@ def retry_command(
     try:
         with runtime.database.session(write=True) as session:
             job = jobs.requeue(session, job_id)
-        console.print(f"job {job.id} ({job.kind}) queued again")
+        say(f"job {job.id} ({job.kind}) queued again")
     except BatonError as error:
         fail(error)
     finally:

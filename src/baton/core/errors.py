@@ -79,7 +79,7 @@ class AuthenticationError(BatonError):
     status_code = 401
     code = "Unauthorized"
     default_hint = (
-        "Pass a valid token: `Authorization: Bearer <token>` (create one with `baton user token create NAME`)."
+        "Pass a valid token in the header 'Authorization: Bearer TOKEN' (create one: baton user token create NAME)."
     )
 
 
@@ -101,12 +101,12 @@ class RepoNotFoundError(NotFoundError):
 
 class RevisionNotFoundError(NotFoundError):
     code = "RevisionNotFound"
-    default_hint = "List the branches and tags with `list_repo_refs` and pick one of them."
+    default_hint = "List the branches and tags (HfApi().list_repo_refs) and pick one of them."
 
 
 class EntryNotFoundError(NotFoundError):
     code = "EntryNotFound"
-    default_hint = "List the files with `list_repo_files` to see what the revision holds."
+    default_hint = "List the files (HfApi().list_repo_files) to see what the revision holds."
 
 
 class GatedRepoError(BatonError):

@@ -135,7 +135,7 @@ class UnknownJobKindError(NotFoundError):
 
 
 def _job_not_found(job_id: int) -> NotFoundError:
-    return NotFoundError(f"No job with id {job_id}.", code="JobNotFound", hint="List the jobs with `baton jobs list`.")
+    return NotFoundError(f"No job with id {job_id}.", code="JobNotFound", hint="List the jobs: baton jobs list")
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -60,7 +60,7 @@ class PrivateTaskBackendError(PermissionDeniedError):
     code = "PrivateTaskBackend"
     default_hint = (
         "Run private tasks on local weights (--backend hf with a folder or a hub repo) or on a server the "
-        "operator registered on pinned weights (`baton eval endpoint add`, then --endpoint NAME)."
+        "operator registered on pinned weights (baton eval endpoint add, then --endpoint NAME)."
     )
 
 

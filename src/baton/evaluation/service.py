@@ -73,12 +73,14 @@ OPERATOR_OPTIONS: dict[str, frozenset[str]] = {"openai": frozenset({"base_url", 
 
 class RunNotFoundError(NotFoundError):
     code = "EvaluationRunNotFound"
-    default_hint = "List the runs with `baton eval runs` or GET /api/evaluation/runs."
+    default_hint = "List the runs: baton eval runs (or GET /api/evaluation/runs)."
 
 
 class EndpointNotFoundError(NotFoundError):
     code = "EvaluationEndpointNotFound"
-    default_hint = "An operator registers servers with `baton eval endpoint add` (list: `baton eval endpoint list`)."
+    default_hint = (
+        "List the registered servers: baton eval endpoint list (an operator adds one: baton eval endpoint add --help)."
+    )
 
 
 # --- keys and JSON --------------------------------------------------------------------------------
@@ -246,7 +248,7 @@ def _load_submitted_task(task: str | None, task_yaml: str | None, num_fewshot: i
             loaded.config = loaded.config.model_copy(update={"num_fewshot": num_fewshot})
         return loaded
     if not task:
-        raise BadRequestError("Name a task (a built-in task name) or give its YAML.", hint="`baton eval tasks`")
+        raise BadRequestError("Name a task (a built-in one) or give its YAML.", hint="List them: baton eval tasks")
     if not local and task not in builtin_tasks():
         raise TaskNotFoundError(
             f"No built-in task named {task!r}",
@@ -377,7 +379,8 @@ def submit_run(session: Session, runtime: Runtime, user: Actor | None, request: 
     if request.backend == "openai" and request.endpoint is None and "base_url" not in clean_options:
         raise BadRequestError(
             "The openai backend needs a registered endpoint (or, for an operator, options.base_url)",
-            hint="Register the server with `baton eval endpoint add` and submit with endpoint NAME.",
+            hint="An operator registers the server (baton eval endpoint add NAME --base-url URL --model MODEL); "
+            "then submit with endpoint NAME.",
         )
     if loaded.private and request.backend == "openai" and request.endpoint is None:
         raise runner.PrivateTaskBackendError(

@@ -49,7 +49,7 @@ Row = dict[str, Any]
 
 class TaskConfigError(BadRequestError):
     code = "InvalidTask"
-    default_hint = "Fix the task YAML at the line named and retry; `baton eval tasks` lists the built-in tasks."
+    default_hint = "Fix the task YAML at the line named and retry (list the built-in tasks: baton eval tasks)."
 
 
 class TaskDataError(BadRequestError):
@@ -59,7 +59,7 @@ class TaskDataError(BadRequestError):
 
 class TaskNotFoundError(NotFoundError):
     code = "TaskNotFound"
-    default_hint = "Pass a built-in task name (`baton eval tasks` lists them) or the path of a task YAML file."
+    default_hint = "Pass a built-in task name or the path of a task YAML file (list the tasks: baton eval tasks)."
 
 
 # --- the YAML schema ----------------------------------------------------------------------------
@@ -534,7 +534,7 @@ class Task:
             splits = ", ".join(sorted(self.config.data)) or "none"
             raise TaskConfigError(
                 f"{self.source}: task '{self.name}' has no data file for split '{split}' (splits given: {splits})",
-                hint="Add it under `data:` in the YAML, or pass the file (e.g. --data test=path/to/test.csv).",
+                hint="Add it under 'data:' in the YAML, or pass the file (e.g. --data test=path/to/test.csv).",
             )
         file_format = spec.file_format or _infer_format(spec.path)
         if file_format is None:
@@ -560,7 +560,7 @@ class Task:
         if not path.is_file():
             raise TaskDataError(
                 f"{self.source}: data file for split '{split}' not found: {path}",
-                hint="Check `data:` in the task YAML (paths are relative to the YAML file).",
+                hint="Check 'data:' in the task YAML (paths are relative to the YAML file).",
             )
         return path.read_bytes(), str(path)
 
@@ -918,7 +918,7 @@ def task_from_yaml(text: str, *, label: str = "inline task", runtime: Runtime | 
     if local:
         raise TaskConfigError(
             f"{label}: splits {', '.join(local)} point at local files, which a server-side run cannot read",
-            hint="Load the data into a dataset repo (`baton eval load-data`) and point data: at it "
+            hint="Load the data into a dataset repo (baton eval load-data --help) and point data: at it "
             "({split: {hub: namespace/name@revision, path: file}}).",
         )
     return Task(config=config, source=label, base_dir=None, runtime=runtime)

@@ -49,7 +49,7 @@ def create_challenge(
     if session.scalar(select(Challenge.id).where(Challenge.slug == spec.challenge)) is not None:
         raise ConflictError(
             f"A challenge '{spec.challenge}' exists already",
-            hint="Pick another `challenge:` slug in the YAML, or revise the existing one.",
+            hint="Pick another slug for 'challenge:' in the YAML, or revise the existing one.",
         )
     moment = _now(now)
     challenge = Challenge(
@@ -84,11 +84,13 @@ def revise_challenge(
     current = spec_of(challenge)
     spec = load_spec(source)
     if spec.challenge != current.challenge:
-        raise BadRequestError(f"The YAML defines '{spec.challenge}', not '{slug}'", hint="Keep the `challenge:` slug.")
+        raise BadRequestError(
+            f"The YAML defines '{spec.challenge}', not '{slug}'", hint="Keep the slug of 'challenge:'."
+        )
     if spec.version <= current.version:
         raise ConflictError(
             f"Version {spec.version} is not newer than the current version {current.version}",
-            hint=f"Set `version: {current.version + 1}` in the YAML.",
+            hint=f"Set 'version: {current.version + 1}' in the YAML.",
         )
     for stage in current.stages:
         if _latest_decision(session, challenge, stage.id) is None:
@@ -141,7 +143,11 @@ def _accounts(session: Session, names: Sequence[str], kind: str) -> list[str]:
             what = "organization" if kind == ORGANIZATION else "user"
             raise NotFoundError(
                 f"No {what} '{name}'",
-                hint=f"Create it first (baton {'org' if kind == ORGANIZATION else 'user'} create {name}).",
+                hint=(
+                    f"Create it first: baton org create {name} --admin USER"
+                    if kind == ORGANIZATION
+                    else f"Create it first: baton user create {name}"
+                ),
             )
         found.append(account.name)
     return found
@@ -194,13 +200,13 @@ def enter_team(session: Session, slug: str, entry: TeamEntry, *, operator: Actor
         if entered >= target_stage.teams:
             raise ConflictError(
                 f"{target_stage.id} takes {target_stage.teams} teams and has them all",
-                hint="Raise `teams` (and `advance`) in a new version of the YAML, or admit it by repechage later.",
+                hint="Raise 'teams' (and 'advance') in a new version of the YAML, or admit it by repechage later.",
             )
     else:
         if target_stage.repechage == 0:
             raise StageStateError(
                 f"{target_stage.id} admits no team by repechage",
-                hint="Only a stage with `repechage: N` in the YAML admits new teams mid-challenge.",
+                hint="Only a stage with 'repechage: N' in the YAML admits new teams mid-challenge.",
             )
         if entered >= target_stage.repechage:
             raise ConflictError(f"{target_stage.id} admits {target_stage.repechage} team(s) by repechage, all taken")

@@ -64,7 +64,7 @@ def decide(
     if len(teams) < stage_spec.advance:
         raise StageStateError(
             f"{stage} advances {stage_spec.advance} teams but only {len(teams)} compete in it",
-            hint="Admit teams (repechage) or lower `advance` in a new version of the challenge YAML.",
+            hint="Admit teams (repechage) or lower 'advance' in a new version of the challenge YAML.",
         )
     pending: list[str] = []
     for team_slug in teams:

@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -150,7 +151,7 @@ def run(
     payload = result.to_json()
     # Without --output the JSON document is the result on stdout and the summary goes beside it on
     # stderr; with --output the file holds the JSON and the summary is the result.
-    show = note
+    show: Callable[[str], None] = note
     if output is None:
         print_json(payload, indent=None)
     else:

@@ -55,6 +55,8 @@ _HUB_REPO = "/api/{type_plural}/{namespace}/{name}"
 ROUTES: Final[dict[tuple[str, str], str]] = {
     # --- hub: repos, files and uploads (Hugging Face-compatible) ---
     ("GET", "/api/whoami-v2"): SIGNED_IN,
+    # --- accounts: a user's own password (with the current one), or anyone's by an operator ---
+    ("PUT", "/api/users/{name}/password"): WRITE,
     ("POST", "/api/repos/create"): MEMBER,
     ("DELETE", "/api/repos/delete"): MEMBER,
     ("POST", "/api/repos/move"): MEMBER,

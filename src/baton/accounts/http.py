@@ -8,6 +8,10 @@ before the route runs:
 - ``WriteUser`` / ``VoteUser`` / ``ReviewUser``: a token with that scope.
 - ``OperatorUser``: a site admin's token with the admin scope.
 
+Pages read the web session cookie instead of a token: ``page_actor(request)`` (or the ``PageActor``
+dependency) gives the signed-in person or None; ``check_page_csrf`` guards their forms, and the
+cookie helpers set and clear the cookie with its attributes (see ``baton.accounts.web_sessions``).
+
 Services still check what only they can know (membership of a team, a reviewer's assignment).
 """
 
@@ -16,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from baton.accounts import service as accounts
+from baton.accounts import web_sessions
 from baton.accounts.actor import REVIEW, VOTE, WRITE, Actor
 from baton.core.errors import AuthenticationError
-from baton.core.http import RuntimeDep, bearer_token, client_address
+from baton.core.http import RuntimeDep, bearer_token, client_address, get_runtime
 from baton.core.runtime import Runtime
 
 
@@ -81,3 +86,52 @@ def limit_actions(runtime: Runtime, request: Request, kind: str, user: Actor | N
     runtime.rate_limiter.hit(kind, "address:" + client_address(request))
     if user is not None:
         runtime.rate_limiter.hit(kind, f"account:{user.account_id}")
+
+
+# --- pages: the web session cookie ----------------------------------------------------------------
+
+
+def page_actor(request: Request) -> Actor | None:
+    """The person signed in to the pages (the ``baton_session`` cookie), or None: pages call this one function."""
+    return web_sessions.actor_from_cookie(get_runtime(request), request.cookies.get(web_sessions.COOKIE_NAME))
+
+
+PageActor = Annotated[Actor | None, Depends(page_actor)]
+
+
+def is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def set_session_cookie(response: Response, request: Request, value: str) -> None:
+    """Sign the browser in: the session cookie (HttpOnly, SameSite=Lax, Path=/, Secure over https)."""
+    response.set_cookie(**web_sessions.session_cookie(value, https=is_https(request)))
+    response.delete_cookie(**web_sessions.cleared_cookie(web_sessions.PRESESSION_COOKIE_NAME, https=is_https(request)))
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(**web_sessions.cleared_cookie(web_sessions.COOKIE_NAME, https=is_https(request)))
+
+
+def page_csrf_token(request: Request) -> str:
+    """The CSRF value for the forms of a page shown to a signed-in person."""
+    return web_sessions.csrf_token(get_runtime(request), request.cookies.get(web_sessions.COOKIE_NAME, ""))
+
+
+def check_page_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse a signed-in person's form without this session's CSRF value (403 CsrfFailed)."""
+    web_sessions.check_csrf(get_runtime(request), request.cookies.get(web_sessions.COOKIE_NAME), submitted)
+
+
+def sign_in_form_csrf(request: Request, response: Response) -> str:
+    """For the sign-in form: set (or keep) the pre-session cookie and return the value the form carries."""
+    value = web_sessions.presession_cookie(request.cookies.get(web_sessions.PRESESSION_COOKIE_NAME))
+    response.set_cookie(**web_sessions.presession_cookie_options(value, https=is_https(request)))
+    return web_sessions.presession_csrf(get_runtime(request), value)
+
+
+def check_sign_in_form_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse a sign-in form not sent from Baton's page in this browser (login CSRF; 403 CsrfFailed)."""
+    web_sessions.check_presession_csrf(
+        get_runtime(request), request.cookies.get(web_sessions.PRESESSION_COOKIE_NAME), submitted
+    )

@@ -1,13 +1,15 @@
-"""baton user ...: create users and tokens."""
+"""baton user ...: create users, set their passwords, and manage their tokens."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from baton.accounts import service as accounts
+from baton.accounts import web_sessions
 from baton.cli.common import DataDirOption, emit, fail, note, open_runtime, print_table, say
 from baton.core.database import utcnow
 from baton.core.errors import BatonError
@@ -38,6 +40,31 @@ def create(
             issued = accounts.issue_token(session, user, name="cli")
         note(f"created user [bold]{name}[/bold]" + (" (admin)" if admin else ""))
         emit(issued.value)
+    except BatonError as error:
+        fail(error)
+    finally:
+        runtime.close()
+
+
+@app.command("set-password")
+def set_password(
+    name: Annotated[str, typer.Argument(help="Existing user.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin (for scripts)."),
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set or reset a user's web sign-in password (asked twice, not shown); signs the user out of every browser."""
+    if password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        password = typer.prompt(f"New password for {name}", hide_input=True, confirmation_prompt=True)
+    runtime = open_runtime(data_dir)
+    try:
+        change = web_sessions.reset_password(runtime, name, password)
+        ended = f"; {change.sessions_ended} web session(s) signed out" if change.sessions_ended else ""
+        say(f"password set for [bold]{name}[/bold]{ended}")
     except BatonError as error:
         fail(error)
     finally:

@@ -21,6 +21,7 @@ from baton.core.clock import ManualClock
 from baton.core.errors import (
     AuthenticationError,
     BadRequestError,
+    NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
 )
@@ -465,3 +466,17 @@ def test_a_token_holder_signing_in_counts_against_the_address_not_a_name(runtime
         assert session.scalar(select(func.count()).select_from(SignInAttempt)) == 0  # a success leaves none
         token = session.scalars(select(ApiToken).where(ApiToken.user_id == actor(runtime, "bob").account_id)).one()
         assert session.scalars(select(WebSession.token_id)).one() == token.id
+
+
+def test_nul_and_control_characters_from_outside_are_answered_not_crashed_on(runtime: Runtime, people: Any) -> None:
+    # PostgreSQL refuses NUL in text: what comes from a form or a header must never reach a query raw.
+    assert refused(runtime, "bo\x00b", BOB_PASSWORD).code == "SignInFailed"
+    signed = web_sessions.sign_in_with_password(
+        runtime, name="bob", password=BOB_PASSWORD, client="10.0.0.1\x00", user_agent="agent\x00\n\x1b[31m"
+    )
+    with runtime.database.session() as session:
+        row = session.scalars(select(WebSession)).one()
+        assert (row.user_agent, row.client) == ("agent???[31m", "10.0.0.1?")
+    assert web_sessions.actor_from_cookie(runtime, signed.cookie) is not None
+    with pytest.raises(NotFoundError):
+        web_sessions.set_password(runtime, actor(runtime, "alice"), "ca\x00rol", "a password for nobody")

@@ -64,6 +64,7 @@ def test_a_user_changes_their_own_password_with_the_current_one(
         ("carol", "carol", {"new_password": "a first one for c"}, 403, "NoPasswordYet"),
         ("alice", "lab", {"new_password": "for an organization"}, 400, "NotAUser"),
         ("alice", "nobody", {"new_password": "for nobody at all"}, 404, "NotFound"),
+        ("alice", "ca%00rol", {"new_password": "for nobody at all"}, 404, "NotFound"),
         ("bob", "bob", {"new_password": "x" * 5000}, 400, "BadRequest"),
         ("bob", "bob", {"new_password": "a quiet harbour", "is_admin": True}, 400, "BadRequest"),
         (None, "bob", {"new_password": "a quiet harbour at dawn"}, 401, "Unauthorized"),

@@ -141,8 +141,13 @@ def _session_id(value: str | None) -> str | None:
     return hashlib.sha256(value.encode("ascii")).hexdigest()
 
 
+def _printable(text: str | None, length: int) -> str:
+    """Header-borne text as stored: printable characters only (PostgreSQL refuses NUL), cut to ``length``."""
+    return "".join(character if character.isprintable() else "?" for character in (text or "")[:length])
+
+
 def _client(client: str | None) -> str:
-    return (client or "unknown")[:CLIENT_LENGTH]
+    return _printable(client, CLIENT_LENGTH) or "unknown"
 
 
 # --------------------------------------------------------------------------------------------- limits
@@ -237,7 +242,7 @@ def _open(
             expires_at=expires,
             opened_by=opened_by,
             token_id=token.id if token is not None else None,
-            user_agent=(user_agent or "")[:USER_AGENT_LENGTH],
+            user_agent=_printable(user_agent, USER_AGENT_LENGTH),
             client=client,
         )
     )
@@ -263,7 +268,7 @@ def sign_in_with_password(
     key = _name_key(runtime, name)
     attempt = _count_attempt(runtime, key, client)
     with runtime.database.session() as session:
-        account = accounts.find_account(session, name) if 0 < len(name) <= 96 else None
+        account = accounts.find_account(session, name) if accounts.NAME_PATTERN.match(name) else None
         stored = session.get(AccountPassword, account.id) if account is not None and account.kind == USER else None
         account_id = account.id if account is not None else None
         stored_hash = stored.password_hash if stored is not None else None
@@ -417,6 +422,10 @@ def prune(runtime: Runtime) -> dict[str, Any]:
 
 
 def _user_account(session: Session, name: str) -> Account:
+    if not accounts.NAME_PATTERN.match(name):
+        raise NotFoundError(
+            f"No user named '{name[:96]}'", hint="Check the spelling: `baton user create NAME` makes one."
+        )
     account = accounts.get_account(session, name)
     if account.kind != USER:
         raise BadRequestError(

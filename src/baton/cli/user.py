@@ -14,7 +14,7 @@ from baton.cli.common import DataDirOption, emit, fail, note, open_runtime, prin
 from baton.core.database import utcnow
 from baton.core.errors import BatonError
 
-app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
+app = typer.Typer(help="Users, their passwords and their API tokens.", no_args_is_help=True)
 
 
 @app.command("create")

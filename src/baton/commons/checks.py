@@ -182,5 +182,3 @@ def run_checks(
     else:
         outcomes.append(check_license(session, repo, item.license))
     return outcomes
-
-

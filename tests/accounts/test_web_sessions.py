@@ -359,7 +359,7 @@ def test_a_user_needs_the_current_password_and_wrong_ones_are_limited(runtime: R
         web_sessions.set_password(runtime, bob, "bob", "a brand new passphrase")
     assert missing.value.code == "CurrentPasswordNeeded"
     for _ in range(5):
-        with pytest.raises(AuthenticationError) as wrong:
+        with pytest.raises(PermissionDeniedError) as wrong:
             web_sessions.set_password(
                 runtime, bob, "bob", "a brand new passphrase", current_password="guess guess guess", client=THERE
             )

@@ -57,7 +57,7 @@ def test_a_user_changes_their_own_password_with_the_current_one(
     ("who", "name", "body", "status", "code"),
     [
         ("bob", "bob", {"new_password": "a quiet harbour at dawn"}, 400, "CurrentPasswordNeeded"),
-        ("bob", "bob", {"current_password": "not it at all", "new_password": "a quiet harbour"}, 401, "WrongPassword"),
+        ("bob", "bob", {"current_password": "not it at all", "new_password": "a quiet harbour"}, 403, "WrongPassword"),
         ("bob", "bob", {"current_password": BOB_PASSWORD, "new_password": "tiny9"}, 400, "PasswordTooShort"),
         ("bob", "carol", {"new_password": "bob sets carol's"}, 403, "NotOperator"),
         ("carol", "carol", {"new_password": "carol's own one here"}, 400, "PasswordTooWeak"),

@@ -528,7 +528,8 @@ def set_password(
         where = _client(client)
         attempt = _count_attempt(runtime, key, where)
         if not passwords.verify_password(stored_hash, current_password):
-            raise AuthenticationError(
+            # 403, not 401: the caller is who they say (their token or session is good).
+            raise PermissionDeniedError(
                 "The current password is wrong",
                 code="WrongPassword",
                 hint="Type your current password again; forgot it? Ask an operator to reset it.",

@@ -182,3 +182,5 @@ def run_checks(
     else:
         outcomes.append(check_license(session, repo, item.license))
     return outcomes
+
+

@@ -86,9 +86,7 @@ _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _PRESESSION_VALUE = re.compile(r"^([0-9]{1,12})\.([A-Za-z0-9_-]{32})$")
 
 SIGN_IN_FAILED: Final = "The user name or password is wrong"
-_SIGN_IN_HINT: Final = (
-    "Check both and try again; an operator can set a new password with `baton user set-password NAME`."
-)
+_SIGN_IN_HINT: Final = "Check both and try again; an operator can set a new password: baton user set-password NAME"
 
 
 class PasswordChange(NamedTuple):
@@ -195,7 +193,7 @@ def _count_attempt(runtime: Runtime, name_key: str | None, client: str) -> int:
             error.hint = (
                 f"Wait {error.headers['Retry-After']} seconds and try again; after "
                 f"{FAILURES_PER_NAME_AND_CLIENT.failures} wrong passwords for one name, Baton waits before the next. "
-                "Forgot it? An operator can set a new one with `baton user set-password NAME`."
+                "Forgot it? An operator can set a new one: baton user set-password NAME"
             )
             raise error
         attempt = SignInAttempt(name_key=name_key or "", client=client, at=now)
@@ -308,7 +306,7 @@ def sign_in_with_token(runtime: Runtime, *, token: str, client: str | None, user
             raise AuthenticationError(
                 "That token is not valid (or was revoked)",
                 code="SignInFailed",
-                hint="Paste the whole token (it starts with 'baton_'), or create one: `baton user token create NAME`.",
+                hint="Paste the whole token (it starts with 'baton_'), or create one: baton user token create NAME",
             ) from None
         _forget_attempts(session, attempt, None, client)
         cookie = _open(
@@ -424,14 +422,14 @@ def prune(runtime: Runtime) -> dict[str, Any]:
 def _user_account(session: Session, name: str) -> Account:
     if not accounts.NAME_PATTERN.match(name):
         raise NotFoundError(
-            f"No user named '{name[:96]}'", hint="Check the spelling: `baton user create NAME` makes one."
+            f"No user named '{name[:96]}'", hint="Check the spelling (a new user: baton user create NAME)."
         )
     account = accounts.get_account(session, name)
     if account.kind != USER:
         raise BadRequestError(
             f"'{name}' is an organization; organizations do not sign in and have no password",
             code="NotAUser",
-            hint="Set a password for each member instead: `baton user set-password NAME`.",
+            hint="Set a password for each member instead: baton user set-password NAME",
         )
     return account
 
@@ -516,7 +514,7 @@ def set_password(
             raise PermissionDeniedError(
                 f"'{account_name}' has no password yet; an operator sets the first one",
                 code="NoPasswordYet",
-                hint=f"Ask an operator to run `baton user set-password {account_name}` on the server.",
+                hint=f"Ask an operator to run this on the server: baton user set-password {account_name}",
             )
         if current_password is None:
             raise BadRequestError(

@@ -195,6 +195,12 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/api/talent/matching-runs/{run_id}"): OPERATOR,
     ("GET", "/api/talent/exposure"): OPERATOR,
     ("POST", "/api/talent/purge-expired"): OPERATOR,
+    # --- the site: static files, the language switch, the API's documentation ---
+    ("GET", "/static/{path:path}"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
+    ("GET", "/robots.txt"): PUBLIC,
+    ("GET", "/language/{lang}"): PUBLIC,
+    ("GET", "/api/docs"): PUBLIC,
     # --- pages ---
     ("GET", "/login"): PAGE,
     ("POST", "/login"): PUBLIC,

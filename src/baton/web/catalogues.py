@@ -50,7 +50,7 @@ class Found:
 
 
 def _files() -> Iterator[tuple[str, Path, dict[str, Any], dict[str, str]]]:
-    for path in sorted(TEMPLATES_DIR.glob("*.html")):
+    for path in sorted(TEMPLATES_DIR.rglob("*.html")):
         yield "jinja2.ext:babel_extract", path, TEMPLATE_KEYWORDS, TEMPLATE_OPTIONS
     for path in sorted(WEB_DIR.rglob("*.py")):
         yield "python", path, PYTHON_KEYWORDS, {}

@@ -10,10 +10,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from baton.core.registry import Registry
-from baton.web import api_docs, catalogue, language, signin, static
+from baton.web import api_docs, catalogue, language, repo_pages, signin, static
 
 
 def routers() -> list[APIRouter]:
+    """The web layer's routers matched in registration order (``CATCH_ALL`` comes after everyone's)."""
     return [
         static.router,
         language.router,
@@ -23,6 +24,13 @@ def routers() -> list[APIRouter]:
     ]
 
 
+# Matched after every other route of the site, the hub's download routes included: the repo pages
+# (``/{namespace}/{name}/...``, ``/datasets/...``), then a single name (``/{account}``), last of all.
+CATCH_ALL = (repo_pages.router, repo_pages.account_router)
+
+
 def register(registry: Registry) -> None:
     for router in routers():
         registry.router(router)
+    for router in CATCH_ALL:
+        registry.router(router, fallback=True)

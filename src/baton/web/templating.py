@@ -95,9 +95,9 @@ def environment() -> Environment:
 @cache
 def _web_routes() -> Router:
     """The web layer's routes, to name paths when a page is drawn without a request (tests, files)."""
-    from baton.web.domain import routers
+    from baton.web.domain import CATCH_ALL, routers
 
-    return Router(routes=[route for router in routers() for route in router.routes])
+    return Router(routes=[route for router in [*routers(), *CATCH_ALL] for route in router.routes])
 
 
 def path_for(request: Request | None, name: str, **params: Any) -> str:

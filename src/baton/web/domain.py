@@ -10,7 +10,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from baton.core.registry import Registry
-from baton.web import api_docs, catalogue, language, signin, static
+from baton.web import (
+    api_docs,
+    catalogue,
+    challenge_pages,
+    language,
+    provenance_pages,
+    signin,
+    static,
+    talent_pages,
+)
 
 
 def routers() -> list[APIRouter]:
@@ -20,9 +29,18 @@ def routers() -> list[APIRouter]:
         signin.router,
         api_docs.router,
         catalogue.router,
+        challenge_pages.router,
+        challenge_pages.downloads,
+        talent_pages.router,
+        provenance_pages.router,
     ]
+
+
+# Matched before the lower domains' routers: /api/provenance/reports/{id}.html would otherwise be
+# taken by the provenance domain's /api/provenance/reports/{id} (and refused: "5.html" is no id).
+FIRST = (provenance_pages.router,)
 
 
 def register(registry: Registry) -> None:
     for router in routers():
-        registry.router(router)
+        registry.router(router, first=router in FIRST)

@@ -131,7 +131,8 @@ def update() -> list[str]:
         catalog.revision_date = catalog.creation_date = _EPOCH
         if language == "en":
             for message in catalog:
-                if message.id and not message.string:
+                strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+                if message.id and not any(strings):
                     message.string = message.id
         with i18n.catalogue_path(language).open("wb") as target:
             pofile.write_po(target, catalog, width=0, sort_output=True, omit_header=False, include_previous=False)

@@ -10,7 +10,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from baton.core.registry import Registry
-from baton.web import api_docs, catalogue, language, repo_pages, signin, static
+from baton.web import (
+    api_docs,
+    catalogue,
+    challenge_pages,
+    language,
+    provenance_pages,
+    repo_pages,
+    signin,
+    static,
+    talent_pages,
+)
 
 
 def routers() -> list[APIRouter]:
@@ -21,8 +31,16 @@ def routers() -> list[APIRouter]:
         signin.router,
         api_docs.router,
         catalogue.router,
+        challenge_pages.router,
+        challenge_pages.downloads,
+        talent_pages.router,
+        provenance_pages.router,
     ]
 
+
+# Matched before the lower domains' routers: /api/provenance/reports/{id}.html would otherwise be
+# taken by the provenance domain's /api/provenance/reports/{id} (and refused: "5.html" is no id).
+FIRST = (provenance_pages.router,)
 
 # Matched after every other route of the site, the hub's download routes included: the repo pages
 # (``/{namespace}/{name}/...``, ``/datasets/...``), then a single name (``/{account}``), last of all.
@@ -31,6 +49,6 @@ CATCH_ALL = (repo_pages.router, repo_pages.account_router)
 
 def register(registry: Registry) -> None:
     for router in routers():
-        registry.router(router)
+        registry.router(router, first=router in FIRST)
     for router in CATCH_ALL:
         registry.router(router, fallback=True)

@@ -26,7 +26,7 @@ from baton.core.errors import AuthenticationError, RateLimitedError
 from baton.core.http import MAX_DB_ID, RuntimeDep, client_address
 from baton.core.runtime import Runtime
 from baton.web import templating
-from baton.web.i18n import N_, page_language, translate
+from baton.web.i18n import N_, page_language, requested_language, translate
 
 SESSION_COOKIE: Final = "baton_session"
 SESSION_TTL_SECONDS: Final = 12 * 3600
@@ -103,10 +103,13 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 def sign_in_redirect(request: Request) -> RedirectResponse:
-    """To the sign-in page, coming back here afterwards."""
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    target = templating.with_query(templating.path_for(request, "login_page"), next=here)
-    return RedirectResponse(target, status_code=303)
+    """To the sign-in page, coming back here afterwards (a ``?lang=`` switch is remembered on the way)."""
+    target = templating.with_query(templating.path_for(request, "login_page"), next=templating.here(request))
+    response = RedirectResponse(target, status_code=303)
+    chosen = requested_language(request)
+    if chosen:
+        templating.remember_language(request, response, chosen)
+    return response
 
 
 def _login_page(

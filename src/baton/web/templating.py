@@ -136,7 +136,7 @@ def with_query(path: str, **params: str | None) -> str:
     return f"{path}?{urlencode(kept)}" if kept else path
 
 
-def _here(request: Request) -> str:
+def here(request: Request) -> str:
     """This page's path and query without ``lang``: where the language switch comes back to."""
     query = [(key, value) for key, value in request.query_params.multi_items() if key != "lang"]
     path = quote(request.url.path)
@@ -163,7 +163,7 @@ def render(template: str, *, lang: str, request: Request | None = None, **contex
     }
     if request is not None:
         values["switch_url"] = with_query(
-            path_for(request, "switch_language", lang=values["other_lang"]), next=_here(request)
+            path_for(request, "switch_language", lang=values["other_lang"]), next=here(request)
         )
     values.update(context)
     if values["standalone"]:
@@ -180,15 +180,19 @@ def render_page(
     headers: Mapping[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    """A page in the request's language (:func:`baton.web.i18n.page_language`), with the site's headers.
+    """A page in the request's language (:func:`baton.web.i18n.page_language`), with the site's headers."""
+    page = render(template, lang=i18n.page_language(request), request=request, viewer=viewer, **context)
+    return page_response(request, page, status_code=status_code, headers=headers)
 
-    A ``?lang=`` on the request is remembered (cookie ``baton_lang``) for the person's next pages.
-    """
-    lang = i18n.page_language(request)
-    page = render(template, lang=lang, request=request, viewer=viewer, **context)
+
+def page_response(
+    request: Request, page: str, *, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    """A drawn page as the answer, with the site's headers; a ``?lang=`` switch is remembered (``baton_lang``)."""
     response = HTMLResponse(page, status_code=status_code, headers={**PAGE_HEADERS, **(headers or {})})
-    if i18n.requested_language(request) and request.cookies.get(i18n.LANGUAGE_COOKIE) != lang:
-        remember_language(request, response, lang)
+    chosen = i18n.requested_language(request)
+    if chosen and request.cookies.get(i18n.LANGUAGE_COOKIE) != chosen:
+        remember_language(request, response, chosen)
     return response
 
 

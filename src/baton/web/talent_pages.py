@@ -1,71 +1,42 @@
-"""Minimal talent pool pages: profile and consent, openings, recommendations (Korean and English).
+"""The talent pool's pages: home and invitations, profile and consent, openings, recommendations.
 
-Sign-in reuses the challenge pages' token login (``/login``: an HttpOnly, SameSite=Strict signed
-cookie); every form that changes something carries the value derived from that cookie. The pages
-call the same service functions as the API, so every rule (consent, visibility, roles) holds here.
+They call the same service functions as the API (``baton.talent.service``), so every rule (consent,
+visibility, roles) holds here too. A person signs in once (``baton.web.signin``); every form that
+changes something carries the value derived from the sign-in cookie and needs the write scope.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from baton.accounts import service as accounts
 from baton.accounts.actor import WRITE, Actor
-from baton.challenge.pages import SESSION_COOKIE, PageUser, csrf_value
 from baton.core.errors import BadRequestError, BatonError
 from baton.core.http import DbId, RuntimeDep
 from baton.core.runtime import Runtime
 from baton.talent import consent as notices
 from baton.talent import matchmaking, service
 from baton.talent.schemas import ExportDocument
+from baton.web import templating
+from baton.web.i18n import N_, page_language, translate
+from baton.web.signin import PageUser, request_csrf, sign_in_redirect
 
 router = APIRouter(include_in_schema=False)
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("baton.talent", "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def _lang(request: Request) -> str:
-    chosen = request.query_params.get("lang") or request.cookies.get("baton_lang")
-    if chosen in ("ko", "en"):
-        return chosen
-    return "en" if request.headers.get("accept-language", "").lower().startswith("en") else "ko"
-
-
 def _render(request: Request, user: Actor, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    lang = _lang(request)
     context.setdefault("error", None)
     context.setdefault("done", None)
-    page = (
-        _environment()
-        .get_template(name)
-        .render(lang=lang, viewer=user.name, csrf=csrf_value(request.cookies.get(SESSION_COOKIE, "")), **context)
+    return templating.render_page(
+        request, name, viewer=user.name, status_code=status, csrf=request_csrf(request), **context
     )
-    response = HTMLResponse(page, status_code=status)
-    if request.query_params.get("lang") in ("ko", "en"):
-        response.set_cookie("baton_lang", lang, samesite="strict", httponly=True, path="/talent")
-    return response
-
-
-def _sign_in(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
 
 def _split(value: str) -> list[str]:
@@ -74,7 +45,7 @@ def _split(value: str) -> list[str]:
 
 async def _checked_form(request: Request) -> FormData:
     form = await request.form()
-    if form.get("csrf") != csrf_value(request.cookies.get(SESSION_COOKIE, "")):
+    if form.get("csrf") != request_csrf(request):
         raise BadRequestError("This form has expired", hint="Reload the page and submit it again.")
     return form
 
@@ -122,34 +93,37 @@ def _recommendations(session: Session, user: Actor) -> tuple[dict[str, Any], Bat
         return {"recommendations": None, "reviews": reviews}, error
 
 
-@router.get("/talent", response_class=HTMLResponse)
+@router.get("/talent", name="talent_home", response_class=HTMLResponse)
 def home_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     if user is None:
-        return _sign_in(request)
+        return sign_in_redirect(request)
+    done = None
+    if request.query_params.get("deleted"):
+        done = translate(page_language(request), N_("Your profile and every record about you were deleted."))
     with runtime.database.session() as session:
-        return _render(request, user, "talent_home.html", **_home(session, user))
+        return _render(request, user, "talent_home.html", done=done, **_home(session, user))
 
 
-@router.get("/talent/profile", response_class=HTMLResponse)
+@router.get("/talent/profile", name="talent_profile", response_class=HTMLResponse)
 def profile_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     if user is None:
-        return _sign_in(request)
+        return sign_in_redirect(request)
     with runtime.database.session() as session:
-        return _render(request, user, "talent_profile.html", **_profile(session, user, _lang(request)))
+        return _render(request, user, "talent_profile.html", **_profile(session, user, page_language(request)))
 
 
-@router.get("/talent/openings", response_class=HTMLResponse)
+@router.get("/talent/openings", name="talent_openings", response_class=HTMLResponse)
 def openings_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     if user is None:
-        return _sign_in(request)
+        return sign_in_redirect(request)
     with runtime.database.session() as session:
         return _render(request, user, "talent_openings.html", **_openings(session, user))
 
 
-@router.get("/talent/recommendations", response_class=HTMLResponse)
+@router.get("/talent/recommendations", name="talent_recommendations", response_class=HTMLResponse)
 def recommendations_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     if user is None:
-        return _sign_in(request)
+        return sign_in_redirect(request)
     with runtime.database.session() as session:
         context, error = _recommendations(session, user)
         return _render(request, user, "talent_recommendations.html", error=error, **context)
@@ -157,11 +131,12 @@ def recommendations_page(request: Request, runtime: RuntimeDep, user: PageUser) 
 
 @router.get(
     "/talent/export",
+    name="talent_export",
     responses={200: {"model": ExportDocument, "description": "The export, as a JSON attachment."}},
 )
 def export_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     if user is None:
-        return _sign_in(request)
+        return sign_in_redirect(request)
     try:
         with runtime.database.session(write=True) as session:  # the audit record, append-only
             service.record_export(session, user)
@@ -182,7 +157,7 @@ async def _act(
     request: Request, runtime: Runtime, user: Actor | None, action: Action, page: str, back: str
 ) -> Response:
     if user is None:
-        return _sign_in(request)
+        return sign_in_redirect(request)
 
     def work(form: FormData) -> str | None:
         # Forms change things: the signed-in token must hold the write scope, as over the API.
@@ -198,7 +173,7 @@ async def _act(
         def again() -> dict[str, Any]:
             with runtime.database.session() as session:
                 if page == "talent_profile.html":
-                    return _profile(session, user, _lang(request))
+                    return _profile(session, user, page_language(request))
                 if page == "talent_openings.html":
                     return _openings(session, user)
                 if page == "talent_recommendations.html":
@@ -234,14 +209,14 @@ def _create_profile(session: Session, user: Actor, form: FormData) -> None:
     service.create_profile(session, user, service.parse_profile_fields(data), consent)
 
 
-@router.post("/talent/profile")
+@router.post("/talent/profile", name="talent_create_profile")
 async def create_profile(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     return await _act(
         request, runtime, user, lambda s, u, f: _create_profile(s, u, f), "talent_profile.html", "/talent/profile"
     )
 
 
-@router.post("/talent/consent")
+@router.post("/talent/consent", name="talent_consent")
 async def give_consent(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     def action(session: Session, person: Actor, form: FormData) -> None:
         service.grant_consent(
@@ -251,13 +226,13 @@ async def give_consent(request: Request, runtime: RuntimeDep, user: PageUser) ->
             str(form.get("notice_version", "")),
             [str(item) for item in form.getlist("items")],
             recipient=str(form.get("recipient") or "") or None,
-            language=_lang(request),
+            language=page_language(request),
         )
 
     return await _act(request, runtime, user, action, "talent_profile.html", "/talent/profile")
 
 
-@router.post("/talent/withdraw")
+@router.post("/talent/withdraw", name="talent_withdraw")
 async def withdraw(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     def action(session: Session, person: Actor, form: FormData) -> None:
         recipient = str(form.get("recipient") or "") or None
@@ -266,7 +241,7 @@ async def withdraw(request: Request, runtime: RuntimeDep, user: PageUser) -> Res
     return await _act(request, runtime, user, action, "talent_profile.html", "/talent/profile")
 
 
-@router.post("/talent/visibility")
+@router.post("/talent/visibility", name="talent_visibility")
 async def visibility(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     def action(session: Session, person: Actor, form: FormData) -> None:
         service.set_visibility(
@@ -280,7 +255,7 @@ async def visibility(request: Request, runtime: RuntimeDep, user: PageUser) -> R
     return await _act(request, runtime, user, action, "talent_profile.html", "/talent/profile")
 
 
-@router.post("/talent/automated")
+@router.post("/talent/automated", name="talent_automated")
 async def automated(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     def action(session: Session, person: Actor, form: FormData) -> None:
         service.set_automated_recommendation(session, person, accept=form.get("accept") == "1")
@@ -288,7 +263,7 @@ async def automated(request: Request, runtime: RuntimeDep, user: PageUser) -> Re
     return await _act(request, runtime, user, action, "talent_profile.html", "/talent/profile")
 
 
-@router.post("/talent/suspend")
+@router.post("/talent/suspend", name="talent_suspend")
 async def suspend(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     return await _act(
         request,
@@ -300,7 +275,7 @@ async def suspend(request: Request, runtime: RuntimeDep, user: PageUser) -> Resp
     )
 
 
-@router.post("/talent/resume")
+@router.post("/talent/resume", name="talent_resume")
 async def resume(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     return await _act(
         request,
@@ -312,7 +287,7 @@ async def resume(request: Request, runtime: RuntimeDep, user: PageUser) -> Respo
     )
 
 
-@router.post("/talent/delete")
+@router.post("/talent/delete", name="talent_delete")
 async def delete(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     def action(session: Session, person: Actor, form: FormData) -> str:
         if form.get("confirm") != "1":
@@ -323,7 +298,7 @@ async def delete(request: Request, runtime: RuntimeDep, user: PageUser) -> Respo
     return await _act(request, runtime, user, action, "talent_profile.html", "/talent")
 
 
-@router.post("/talent/invitations/{invitation_id}/{answer}")
+@router.post("/talent/invitations/{invitation_id}/{answer}", name="talent_invitation")
 async def invitation(
     request: Request, runtime: RuntimeDep, user: PageUser, invitation_id: DbId, answer: str
 ) -> Response:
@@ -339,7 +314,7 @@ async def invitation(
     return await _act(request, runtime, user, action, "talent_home.html", "/talent")
 
 
-@router.post("/talent/openings")
+@router.post("/talent/openings", name="talent_post_opening")
 async def post_opening(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     def action(session: Session, person: Actor, form: FormData) -> None:
         data: dict[str, Any] = {
@@ -357,7 +332,7 @@ async def post_opening(request: Request, runtime: RuntimeDep, user: PageUser) ->
     return await _act(request, runtime, user, action, "talent_openings.html", "/talent/openings")
 
 
-@router.post("/talent/review")
+@router.post("/talent/review", name="talent_review")
 async def review(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     def action(session: Session, person: Actor, form: FormData) -> None:
         service.request_review(session, person, str(form.get("subject", "")), str(form.get("message", "")))

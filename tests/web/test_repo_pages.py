@@ -499,3 +499,26 @@ def test_json_clients_are_untouched(runtime: Runtime, world: Any) -> None:
     assert response.status_code == 404 and response.json()["error"] == "RepoNotFound"
     assert json.loads(client.get("/api/models/lab/tiny/tree/main", headers={"Accept": "*/*"}).text)
     assert BROWSER["Accept"].startswith("text/html")
+
+
+# --------------------------------------------------------------------------------------------- bounds
+
+
+def test_listings_are_bounded(runtime: Runtime, world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from baton.accounts import service as accounts
+    from baton.hub.models import LineageEdge
+
+    with runtime.database.session(write=True) as session:
+        actor = accounts.act_as(session, "alice")
+        for number in range(repo_view.MAX_EDGES + 5):
+            child, _ = repos.create_repo(
+                session, actor, repos.RepoKey("model", "lab", f"child-{number:03d}"), private=False
+            )
+            session.add(LineageEdge(child_repo_id=child.id, base="lab/tiny", relation="finetune"))
+    page = _get(browser(runtime), "/lab/tiny/lineage", headers=ENGLISH)
+    table = page.split('id="lineage-table"', 1)[1]
+    assert table.count('data-direction="derivative"') == repo_view.MAX_EDGES
+
+    monkeypatch.setattr(repo_view, "MAX_TREE_ITEMS_SHOWN", 2)
+    files = _get(browser(runtime), "/lab/tiny/tree/main", headers=ENGLISH)
+    assert files.count('<tr class="f') == 2 and 'id="tree-truncated"' in files

@@ -33,6 +33,7 @@ from baton.evaluation.models import RUN_SUCCEEDED
 from baton.hub import cards, commits, paths, repos
 from baton.hub.commits import FileEntry
 from baton.hub.models import AccessRequest, Commit, Repo
+from baton.hub.models import LineageEdge as LineageEdgeRow
 from baton.hub.repos import RepoKey
 from baton.provenance import access as provenance_access
 from baton.provenance import service as provenance
@@ -50,6 +51,7 @@ MAX_MEMBERS: Final = 200
 MAX_TEAMS_CHECKED: Final = 1_000
 MAX_RUNS: Final = 20
 MAX_VERIFIED_DERIVATIVES: Final = 50
+MAX_EDGES: Final = 50  # declared bases, and declared derivatives, drawn per page
 TYPE_PREFIX: Final = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 
 
@@ -532,26 +534,41 @@ DIFFERENCE_NOTES: Final = {
 
 
 def lineage_view(session: Session, runtime: Runtime, user: Actor | None, repo: Repo) -> LineageView:
-    declared = repos.lineage(session, user, repo)
     edges: dict[tuple[str, str], LineageEdge] = {}
-    for base in declared["base_models"]:
-        name = str(base["id"])
-        edges[("base", name)] = LineageEdge(
+    bases = session.scalars(
+        select(LineageEdgeRow)
+        .where(LineageEdgeRow.child_repo_id == repo.id)
+        .order_by(LineageEdgeRow.id)
+        .limit(MAX_EDGES)
+    )
+    for base in bases:
+        edges[("base", base.base)] = LineageEdge(
             "base",
-            name,
-            _repo_link(session, user, "model", name),
+            base.base,
+            _repo_link(session, user, "model", base.base),
             declared=True,
-            relation=base.get("relation"),
+            relation=base.relation,
             note="declared-unchecked",
         )
-    for child in declared["derivatives"]:
-        name = str(child["id"])
-        edges[("derivative", name)] = LineageEdge(
+    # The visible repos that declare this one as their base (as ``repos.lineage`` shows them), bounded.
+    children = session.execute(
+        select(LineageEdgeRow, Repo)
+        .join(Repo, Repo.id == LineageEdgeRow.child_repo_id)
+        .where(LineageEdgeRow.base == repo.repo_id)
+        .order_by(Repo.private, Repo.namespace, Repo.name)
+        .limit(MAX_EDGES * 4)
+    ).all()
+    shown = 0
+    for edge_row, child in children:
+        if shown >= MAX_EDGES or (child.private and not repos.has_role(session, user, child, "read")):
+            continue
+        shown += 1
+        edges[("derivative", child.repo_id)] = LineageEdge(
             "derivative",
-            name,
-            repo_path(str(child["type"]), name),
+            child.repo_id,
+            repo_path(child.repo_type, child.repo_id),
             declared=True,
-            relation=child.get("relation"),
+            relation=edge_row.relation,
             note="declared-unchecked",
         )
     status = None

@@ -12,6 +12,7 @@ from baton.core.http import BodyLimitMiddleware, body_limits, install_error_hand
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings, load_settings
 from baton.domains import open_runtime
+from baton.web import errors
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -24,9 +25,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         yield
         runtime.close()
 
-    app = FastAPI(title="Baton", version=__version__, lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    # /api/docs is the web layer's page, drawn with Baton's own copy of Swagger UI (no CDN).
+    app = FastAPI(title="Baton", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
-    install_error_handlers(app)
+    # Browsers asking for a page get the web layer's error pages; API clients the JSON errors.
+    install_error_handlers(app, page_for_error=errors.page_for_error)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(runtime))
 
     @app.get("/healthz", include_in_schema=False)

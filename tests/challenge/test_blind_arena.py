@@ -138,6 +138,8 @@ FILLERS: dict[str, list[str]] = {
     "version": ["1"],
     "public_id": ["x"],
     "organization": [organization for _name, organization, *_rest in TEAMS.values()],
+    "lang": ["ko", "en"],
+    "path": ["baton.css"],
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from baton.challenge import report
 from baton.core.errors import BadRequestError
+from baton.web.challenge_pages import render_report
 
 
 def _record() -> dict[str, Any]:
@@ -162,8 +163,8 @@ def test_svg_charts_are_wellformed_and_scaled() -> None:
 
 def test_html_in_both_languages_with_gates_overrides_and_appeals() -> None:
     data = report.build_report(_record(), appeals=APPEALS, ledger_head="cd" * 32)
-    english = report.render_html(data, "en")
-    korean = report.render_html(data, "ko")
+    english = render_report(data, "en")
+    korean = render_report(data, "ko")
     assert "Decision report" in english and "평가 결과 보고서" in korean
     for page in (english, korean):
         assert "the shared tokenizer is a public one" in page  # the override's reason stands in the record
@@ -177,7 +178,7 @@ def test_html_in_both_languages_with_gates_overrides_and_appeals() -> None:
 def test_html_escapes_text_from_the_record() -> None:
     record = _record()
     record["teams"][0]["gates"]["independence"]["reason"] = "<script>alert(1)</script>"
-    page = report.render_html(report.build_report(record), "en")
+    page = render_report(report.build_report(record), "en")
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
 
@@ -186,7 +187,7 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(BadRequestError, match="no 'teams'"):
         report.build_report({"challenge": "c", "stage": "s", "criteria": []})
     with pytest.raises(BadRequestError, match="language"):
-        report.render_html(report.build_report(_record()), "fr")
+        render_report(report.build_report(_record()), "fr")
 
 
 def test_a_report_naming_a_voter_is_refused() -> None:

@@ -19,10 +19,11 @@ from baton.accounts.actor import Actor
 from baton.app import create_app
 from baton.core import clock
 from baton.core.runtime import Runtime
-from baton.talent import api, groups, matchmaking, pages, service
+from baton.talent import api, groups, matchmaking, service
 from baton.talent import consent as notices
 from baton.talent.errors import ProfileNotFoundError
 from baton.talent.schemas import ExportDocument
+from baton.web import talent_pages
 
 from .talent_helpers import ML, NLP, Cast, cast, consent, create_profile, listed_person
 
@@ -55,7 +56,7 @@ def test_every_json_route_documents_its_2xx_response(runtime: Runtime) -> None:
                 item = _resolve(spec, schema["items"])
                 assert item.get("properties") or item.get("oneOf") or item.get("anyOf"), (method, route.path)
     export = next(
-        route for route in pages.router.routes if isinstance(route, APIRoute) and route.path == "/talent/export"
+        route for route in talent_pages.router.routes if isinstance(route, APIRoute) and route.path == "/talent/export"
     )
     assert export.responses[200]["model"] is ExportDocument
 

@@ -1,10 +1,11 @@
-"""A stage's decision report: every number behind the decision, in HTML (Korean and English), JSON and CSV.
+"""A stage's decision report: every number behind the decision, in JSON and CSV, and the charts of its page.
 
 The report is rendered from the decision record the challenge engine publishes (see
 ``baton.challenge.service.decision_record``), plus the stage's appeals. Voters and reviewers appear
 only under the pseudonyms the record carries; ``check_pseudonymous`` refuses a report that would name
 one of them. Plots are inline SVG drawn here (no plotting library): the composite score per team
-stacked by criterion with its 95% interval, and each criterion's points with their intervals.
+stacked by criterion with its 95% interval, and each criterion's points with their intervals. The
+report's page is the web layer's (``baton.web.challenge_pages``).
 """
 
 from __future__ import annotations
@@ -477,27 +478,7 @@ def _grid_step(total: float) -> float:
     return total / 10
 
 
-# --------------------------------------------------------------------------------------------- HTML
-
-
-def render_html(report: dict[str, Any], lang: str = "en", *, base_path: str = "", viewer: str | None = None) -> str:
-    """The report as a self-contained HTML page in ``lang`` (with a link to the other language)."""
-    from baton.challenge.pages import render_template
-
-    check_language(lang)
-    other = "en" if lang == "ko" else "ko"
-    return render_template(
-        "report.html",
-        lang=lang,
-        other_lang=other,
-        t=labels(lang),
-        report=report,
-        base_path=base_path,
-        viewer=viewer,
-        composite_svg=composite_chart_svg(report, lang),
-        criteria_svg=criteria_chart_svg(report, lang),
-        fmt=format_number,
-    )
+# --------------------------------------------------------------------------------------------- numbers
 
 
 def format_number(value: Any, digits: int = 2) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from baton.cli.common import DataDirOption, fail, open_runtime, print_json, say
-from baton.core.errors import BatonError, RepoNotFoundError
+from baton.core.errors import BadRequestError, BatonError, RepoNotFoundError
 from baton.core.runtime import Runtime
 
 app = typer.Typer(help="Provenance: was a model derived from another? Decided from the weights.", no_args_is_help=True)
@@ -27,14 +27,19 @@ def compare(
     second: Annotated[str, typer.Argument(help="The reference: a local folder or a hub repo id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     html_path: Annotated[Path | None, typer.Option("--html", help="Also write the HTML report here.")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the HTML report: ko or en.")] = "ko",
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.01,
     data_dir: DataDirOption = None,
 ) -> None:
     """Compare two checkpoints; exit code 0 whatever the verdict."""
     from baton.provenance.compare import compare as run_compare
     from baton.provenance.reader import open_source
-    from baton.provenance.report import explain, render_html
+    from baton.provenance.report import explain
+    from baton.web.provenance_pages import render_provenance
 
+    if lang not in ("ko", "en"):
+        fail(BadRequestError(f"No report language '{lang}'", hint="Use --lang ko (한국어) or --lang en (English)."))
+        return
     runtime: Runtime | None = open_runtime(data_dir) if _needs_hub(first) or _needs_hub(second) else None
     try:
         subject = open_source(first, runtime)
@@ -47,7 +52,8 @@ def compare(
         if runtime is not None:
             runtime.close()
     if html_path is not None:
-        html_path.write_text(render_html(result, subject.label, reference.label), encoding="utf-8")
+        page = render_provenance(result, subject.label, reference.label, lang=lang, standalone=True)
+        html_path.write_text(page, encoding="utf-8")
     if as_json:
         print_json(result, indent=None)
         return

@@ -1,20 +1,19 @@
-"""HTTP routes of the commons (held releases, resolutions, due releases) and of the decision report.
+"""HTTP routes of the commons: held releases, resolutions, due releases.
 
-Thin: each route calls ``baton.commons.release`` or ``baton.challenge.report`` and returns JSON (or
-CSV). The catalogue's routes (``GET /api/commons`` and the ``/commons`` page) show the talent
-domain's placements too, so they live in the web layer (``baton.web.catalogue``).
+Thin: each route calls ``baton.commons.release`` and returns JSON. The catalogue's routes
+(``GET /api/commons`` and the ``/commons`` page) show the talent domain's placements too, so they
+live in the web layer (``baton.web.catalogue``), and so does the decision report's download route,
+whose HTML form is the report's page (``baton.web.challenge_pages``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from baton.accounts.http import OperatorUser
-from baton.challenge import report as reports
 from baton.commons import release, schemas
 from baton.core.http import DbId, ExactRoute, RuntimeDep
 
@@ -56,42 +55,3 @@ def post_release_due(runtime: RuntimeDep, user: OperatorUser) -> schemas.Release
         return schemas.ReleaseDue.model_validate(
             {"items": [release.item_json(session, item, with_findings=False) for item in items]}
         )
-
-
-_REPORT_FORMATS: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The decision report: JSON (format=json), CSV or an HTML page",
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "text/csv": {"schema": {"type": "string"}},
-            "text/html": {"schema": {"type": "string"}},
-        },
-    }
-}
-
-
-@router.get(
-    "/api/challenges/{challenge}/stages/{stage}/report",
-    response_model=None,
-    response_class=Response,
-    responses=_REPORT_FORMATS,
-)
-def get_report(
-    runtime: RuntimeDep,
-    challenge: str,
-    stage: str,
-    format: Annotated[Literal["json", "csv", "html"], Query()] = "json",
-    lang: Annotated[Literal["ko", "en"], Query()] = "en",
-) -> Response:
-    with runtime.database.session() as session:
-        data = reports.load_report(session, challenge, stage)
-    name = f"{challenge}-{stage}-decision"
-    if format == "csv":
-        return Response(
-            reports.to_csv(data, lang),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    if format == "html":
-        return Response(reports.render_html(data, lang), media_type="text/html; charset=utf-8")
-    return Response(reports.to_json(data), media_type="application/json")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from baton.challenge.events import TeamLeft
-from baton.commons import api, models, pages, release  # noqa: F401  (models: the domain's tables)
+from baton.commons import api, models, release  # noqa: F401  (models: the domain's tables)
 from baton.core.registry import Registry
 from baton.hub.events import CommitLanded
 

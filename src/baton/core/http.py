@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -177,15 +177,35 @@ def body_limits(runtime: Runtime) -> BodyLimitFor:
     return limit_for
 
 
-def install_error_handlers(app: FastAPI) -> None:
+# A hook from a higher layer (the web layer's error pages): given the request, the error and the
+# status, it answers with a page for a browser, or None to keep the JSON answer.
+PageForError = Callable[[Request, BatonError, int], Awaitable[Response | None]]
+
+
+def install_error_handlers(app: FastAPI, page_for_error: PageForError | None = None) -> None:
+    """The one error shape for every error; with ``page_for_error``, browsers asking for pages get pages."""
     app.add_middleware(SafeHeadersMiddleware)
 
+    async def answer(request: Request, error: BatonError, status: int | None = None) -> Response:
+        status = status or error.status_code
+        if page_for_error is not None:
+            try:
+                page = await page_for_error(request, error, status)
+            except Exception:
+                logger.exception("The error page for %s %s failed", request.method, request.url.path)
+                page = None
+            if page is not None:
+                return page
+        response = error_response(error)
+        response.status_code = status
+        return response
+
     @app.exception_handler(BatonError)
-    async def _baton_error(_request: Request, error: BatonError) -> JSONResponse:
-        return error_response(error)
+    async def _baton_error(request: Request, error: BatonError) -> Response:
+        return await answer(request, error)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
         # Unmatched routes (404) and wrong methods (405) get the one error shape too.
         status = error.status_code
         code, hint = {
@@ -193,30 +213,30 @@ def install_error_handlers(app: FastAPI) -> None:
             405: ("MethodNotAllowed", "Check the HTTP method; the API routes are listed at /api/docs."),
         }.get(status, ("HttpError", ""))
         message = f"{request.method} {request.url.path}: {error.detail}"
-        response = error_response(BatonError(message, code=code, hint=hint))
-        response.status_code = status
-        for name, value in (error.headers or {}).items():
-            response.headers[name] = value
-        return response
+        return await answer(
+            request, BatonError(message, code=code, hint=hint, headers=dict(error.headers or {})), status
+        )
 
     @app.exception_handler(Exception)
-    async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    async def _unexpected_error(request: Request, error: Exception) -> Response:
         # A bug, not bad input: log the traceback, answer in the one shape without leaking details.
         logger.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-        return error_response(
+        return await answer(
+            request,
             BatonError(
                 "Baton hit an internal error while handling this request",
                 hint="Retry; if it persists, report it with the time of the request (the server log has details).",
-            )
+            ),
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, error: RequestValidationError) -> Response:
         problems = describe_problems(error.errors())
-        return error_response(
+        return await answer(
+            request,
             BadRequestError(
                 f"Invalid request: {problems}", hint="Check the path, query and body of the request against /api/docs."
-            )
+            ),
         )
 
 

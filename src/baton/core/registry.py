@@ -31,6 +31,7 @@ class RouterEntry:
     domain: str
     router: APIRouter
     fallback: bool = False  # matched after every other router (broad patterns, e.g. HF download paths)
+    first: bool = False  # matched before the others (a specific path a lower domain's pattern would take)
 
 
 @dataclass
@@ -116,13 +117,19 @@ class Registry:
         self.bus.subscribe(events.Subscription(event_type, kind, handler, max_attempts))
         self._job_owners[kind] = owner
 
-    def router(self, router: APIRouter, *, fallback: bool = False) -> None:
-        """An HTTP router; ``create_app`` includes them in registration order, fallbacks last."""
-        self.routers.append(RouterEntry(self._owner(), router, fallback))
+    def router(self, router: APIRouter, *, fallback: bool = False, first: bool = False) -> None:
+        """An HTTP router; ``create_app`` includes them in registration order, ``first`` ones before, fallbacks last."""
+        if fallback and first:
+            raise ConfigurationError("A router is matched first or as a fallback, not both.")
+        self.routers.append(RouterEntry(self._owner(), router, fallback, first))
 
     def ordered_routers(self) -> list[APIRouter]:
-        """The routers in the order they are matched: registration order, fallbacks after the rest."""
-        return [e.router for e in self.routers if not e.fallback] + [e.router for e in self.routers if e.fallback]
+        """The routers in the order they are matched: ``first`` ones, the rest in registration order, fallbacks."""
+        return (
+            [e.router for e in self.routers if e.first]
+            + [e.router for e in self.routers if not e.first and not e.fallback]
+            + [e.router for e in self.routers if e.fallback]
+        )
 
     def every(self, kind: str, seconds: int, action: Callable[[Runtime], dict[str, Any]]) -> schedule.Periodic:
         """A periodic job: ``action(runtime)`` once per ``seconds``, its chain started with each server and worker."""

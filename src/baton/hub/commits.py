@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, StrictInt, StrictStr
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
@@ -40,7 +42,7 @@ from baton.core.errors import (
 from baton.core.settings import Settings
 from baton.hub import cards, paths, scanning
 from baton.hub.events import MAX_LISTED_PATHS, CommitLanded
-from baton.hub.models import BlobGrant, Commit, Ref, Repo, TreeEntry
+from baton.hub.models import BlobGrant, Commit, FileScan, Ref, Repo, TreeEntry
 from baton.hub.repos import blob_readable_by, refuse_if_commit_held, set_lineage
 from baton.storage import BlobStore
 
@@ -183,6 +185,70 @@ def get_entry(session: Session, commit: Commit, path: str) -> FileEntry:
     if row is None:
         raise EntryNotFoundError(f"{path} does not exist at revision {commit.oid}")
     return FileEntry(*row)
+
+
+def history(session: Session, repo: Repo, start: Commit, limit: int) -> list[Commit]:
+    """``start`` and its ancestors, newest first, at most ``limit``: one recursive query, bounded by ``limit``."""
+    limit = max(0, min(limit, 10_000))
+    if limit == 0:
+        return []
+    chain = (
+        select(Commit.oid.label("oid"), Commit.parent_oid.label("parent_oid"), literal(1).label("depth"))
+        .where(Commit.oid == start.oid, Commit.repo_id == repo.id)
+        .cte("chain", recursive=True)
+    )
+    chain = chain.union_all(
+        select(Commit.oid, Commit.parent_oid, chain.c.depth + 1)
+        .join(chain, Commit.oid == chain.c.parent_oid)
+        .where(Commit.repo_id == repo.id, chain.c.depth < limit)
+    )
+    rows = session.execute(
+        select(Commit).join(chain, Commit.oid == chain.c.oid).order_by(chain.c.depth).limit(limit)
+    ).scalars()
+    return list(rows)
+
+
+def folder_entries(session: Session, tree_id: str, folder: str, limit: int) -> list[FileEntry]:
+    """The files of a tree under ``folder`` ("" for all), sorted by path, at most ``limit`` of them."""
+    query = select(TreeEntry.path, TreeEntry.sha256, TreeEntry.size, TreeEntry.is_lfs, TreeEntry.git_oid).where(
+        TreeEntry.tree_id == tree_id
+    )
+    if folder:
+        escaped = folder.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(TreeEntry.path.like(escaped + "/%", escape="\\"))
+    rows = session.execute(query.order_by(TreeEntry.path).limit(limit)).all()
+    return [FileEntry(*row) for row in rows]
+
+
+def file_scans(session: Session, entries: list[FileEntry]) -> dict[tuple[str, str], FileScan]:
+    """What the content scan recorded for each of ``entries``, by (sha256, path); unrecorded ones are absent."""
+    found: dict[tuple[str, str], FileScan] = {}
+    wanted = {(entry.sha256, entry.path) for entry in entries}
+    hashes = sorted({sha256 for sha256, _path in wanted})
+    for start in range(0, len(hashes), 500):
+        for scan in session.scalars(select(FileScan).where(FileScan.sha256.in_(hashes[start : start + 500]))):
+            if (scan.sha256, scan.path) in wanted:
+                found[(scan.sha256, scan.path)] = scan
+    return found
+
+
+def _record_scans(session: Session, prepared: PreparedCommit) -> None:
+    """Keep what the scan found of each added file (once per bytes and path; concurrent commits may race)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    for path, scan in prepared.scans.items():
+        entry = prepared.additions.get(path)
+        if entry is None:
+            continue
+        statement = insert(FileScan).values(
+            sha256=entry.sha256,
+            path=path,
+            format=scan.format[:64],
+            description=scan.description,
+            imports=list(scan.globals_found),
+            created_at=utcnow(),
+        )
+        session.execute(statement.on_conflict_do_nothing(index_elements=[FileScan.sha256, FileScan.path]))
 
 
 def list_commits(session: Session, repo: Repo, head: Commit, limit: int | None = None) -> Iterator[Commit]:
@@ -480,6 +546,7 @@ def apply_commit(
     )
     ref.commit_oid = commit.oid
     repo.last_modified = commit.created_at
+    _record_scans(session, prepared)
     changed = sorted({*prepared.additions, *(deletion.path for deletion in prepared.deletions)})
     events.publish(
         session,

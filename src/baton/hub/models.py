@@ -151,4 +151,24 @@ class LineageEdge(Base):
     relation: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class FileScan(Base):
+    """What the content scan found a file to be when it was committed (``hub.scanning``), by its bytes and path.
+
+    Every file a tree holds passed the scan (a refused file never lands); this keeps what the scan
+    said (format, compression, what its pickles import) so pages can show it without reading the
+    file again. Files committed before this table existed have no row.
+    """
+
+    __tablename__ = "file_scans"
+    __table_args__ = (UniqueConstraint("sha256", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    format: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    imports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 Index("ix_commits_repo_created", Commit.repo_id, Commit.created_at)

@@ -1,4 +1,4 @@
-"""Provenance routes: a repo revision's reports (JSON and HTML) and on-demand scans.
+"""Provenance routes: a repo revision's reports (JSON; their page is the web layer's) and on-demand scans.
 
 What each route shows of a report is decided by ``provenance.access.report_view_for`` (a private
 reference is sealed for whoever cannot read it).
@@ -7,7 +7,6 @@ reference is sealed for whoever cannot read it).
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
 
 from baton.accounts.http import OptionalUser, WriteUser
 from baton.core.errors import NotFoundError
@@ -17,7 +16,6 @@ from baton.hub import commits, repos
 from baton.hub.hf_api import key_from
 from baton.provenance import access, schemas, service
 from baton.provenance.models import ProvenanceReport
-from baton.provenance.report import render_html
 
 router = APIRouter(route_class=ExactRoute)
 
@@ -64,19 +62,7 @@ def _not_found(report_id: int) -> NotFoundError:
     return NotFoundError(f"No provenance report {report_id}", code="ReportNotFound")
 
 
-@router.get("/api/provenance/reports/{report_id}.html", response_class=HTMLResponse)
-def report_html(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> HTMLResponse:
-    with runtime.database.session() as session:
-        report = session.get(ProvenanceReport, report_id)
-        view = access.report_view_for(session, user, report) if report is not None else None
-        if report is None or view is None:
-            raise _not_found(report_id)
-        subject, reference, withheld = access.html_labels(session, report, view, pseudonym_key(runtime))
-        result = report.report if view == "full" else access.public_result(report.report)
-    return HTMLResponse(render_html(result, subject, reference, withheld=withheld))
-
-
-# After the .html route: an int parameter would otherwise swallow "5.html" and fail.
+# The report's page, /api/provenance/reports/{report_id}.html, is the web layer's (baton.web.provenance_pages).
 @router.get("/api/provenance/reports/{report_id}")
 def report_json(report_id: DbId, runtime: RuntimeDep, user: OptionalUser) -> schemas.Report:
     with runtime.database.session() as session:

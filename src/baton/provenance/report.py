@@ -1,11 +1,11 @@
-"""Provenance reports a non-specialist can follow: plain-language explanations in Korean and
-English, and a self-contained HTML page (no scripts, no external assets) beside the JSON.
+"""Provenance reports a non-specialist can follow: plain-language explanations in Korean and English.
+
+The report's page (``/api/provenance/reports/{id}.html`` and ``baton provenance compare --html``) is
+drawn by the web layer (``baton.web.provenance_pages``) from these words and the report's JSON.
 """
 
 from __future__ import annotations
 
-import html
-import json
 from typing import Any
 
 VERDICT_TEXT = {
@@ -23,10 +23,9 @@ RELATION_TEXT = {
     "upcycled": ("MoE 업사이클링", "MoE upcycling"),
     "copied_component": ("구성요소 복사", "a copied component"),
 }
-STATUS_COLORS = {"independent": "#1b7f3b", "derived": "#b35c00", "copied": "#b00020", "inconclusive": "#5b5b5b"}
 
 
-def _number(value: Any, digits: int = 3) -> str:
+def format_number(value: Any, digits: int = 3) -> str:
     if isinstance(value, bool) or value is None:
         return "—" if value is None else str(value)
     if isinstance(value, float):
@@ -46,7 +45,7 @@ def explain(result: dict[str, Any], subject: str, reference: str) -> dict[str, s
     flagged = _flagged(result)
     names = ", ".join(str(c.get("name")) for c in flagged[:6]) + (" …" if len(flagged) > 6 else "")
     alpha = result.get("alpha", 0.01)
-    p_value = _number(result.get("p_value"))
+    p_value = format_number(result.get("p_value"))
     ko = [f"판정: {subject} 은(는) {reference} 에 대해 '{verdict_ko}'입니다."]
     en = [f"Verdict: {subject} is {verdict_en} with respect to {reference}."]
     if verdict in ("derived", "copied"):
@@ -78,115 +77,13 @@ def explain(result: dict[str, Any], subject: str, reference: str) -> dict[str, s
     norms = result.get("norms") or {}
     if norms.get("raw_cosine") is not None:
         ko.append(
-            f"정규화 계수(norm gain)의 단순 코사인 유사도는 {_number(norms.get('raw_cosine'))}이지만, "
-            f"좌표를 무작위로 섞어도 {_number(norms.get('shuffled_raw_cosine'))}이 나오므로 아무것도 말해주지 "
-            f"않습니다. 평균을 뺀 상관계수(Pearson)는 {_number(norms.get('pearson'))}입니다."
+            f"정규화 계수(norm gain)의 단순 코사인 유사도는 {format_number(norms.get('raw_cosine'))}이지만, "
+            f"좌표를 무작위로 섞어도 {format_number(norms.get('shuffled_raw_cosine'))}이 나오므로 아무것도 말해주지 "
+            f"않습니다. 평균을 뺀 상관계수(Pearson)는 {format_number(norms.get('pearson'))}입니다."
         )
         en.append(
-            f"The raw cosine of the norm gains is {_number(norms.get('raw_cosine'))}, but shuffling the "
-            f"coordinates gives {_number(norms.get('shuffled_raw_cosine'))} too, so it says nothing; the "
-            f"centered (Pearson) correlation is {_number(norms.get('pearson'))}."
+            f"The raw cosine of the norm gains is {format_number(norms.get('raw_cosine'))}, but shuffling the "
+            f"coordinates gives {format_number(norms.get('shuffled_raw_cosine'))} too, so it says nothing; the "
+            f"centered (Pearson) correlation is {format_number(norms.get('pearson'))}."
         )
     return {"ko": " ".join(ko), "en": " ".join(en)}
-
-
-def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
-    head = "".join(f"<th>{html.escape(title)}</th>" for _, title in columns)
-    body = []
-    for row in rows:
-        cells = []
-        for key, _ in columns:
-            value = row.get(key)
-            text = html.escape(_number(value) if not isinstance(value, str) else value)
-            if key == "status" and isinstance(value, str):
-                color = STATUS_COLORS.get(value, "#333")
-                text = f'<span class="status" style="background:{color}">{text}</span>'
-            cells.append(f"<td>{text}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-WITHHELD_TEXT = (
-    "기준 모델은 비공개 저장소입니다. 가명과 (저장소, 리비전)에 대한 솔트 해시 약속값만 공개하며, 층별 통계와 "
-    "설정(config)은 공개하지 않습니다. 판정, p값, 구성요소별 결과는 공개됩니다.",
-    "The reference model is in a private repo: it is named by a pseudonym and a salted hash commitment to its "
-    "(repo, revision); its per-layer statistics and configuration are withheld. The verdict, p-value and "
-    "per-component results are public.",
-)
-
-
-def render_html(result: dict[str, Any], subject: str, reference: str, *, withheld: bool = False) -> str:
-    """A self-contained page: verdict, explanation (KO/EN), components, norms, context, JSON.
-
-    ``withheld``: ``result`` is the public view of a report on a private reference (no evidence,
-    norms or context); the page says so instead of showing empty sections.
-    """
-    verdict = str(result.get("verdict", "inconclusive"))
-    verdict_ko, verdict_en = VERDICT_TEXT.get(verdict, (verdict, verdict))
-    words = explain(result, subject, reference)
-    columns = [
-        ("name", "component / 구성요소"),
-        ("status", "status / 상태"),
-        ("source", "source / 출처"),
-        ("test", "test / 검정"),
-        ("statistic", "statistic / 통계량"),
-        ("p_value", "p"),
-    ]
-    if withheld:  # the source layer and statistics describe the private reference
-        columns = [column for column in columns if column[0] not in ("source", "statistic")]
-    components = _table(list(result.get("components") or []), columns)
-    evidence_rows = list(result.get("evidence") or [])
-    evidence = (
-        _table(evidence_rows, [(key, key) for key in sorted({k for row in evidence_rows for k in row})])
-        if evidence_rows
-        else "<p>—</p>"
-    )
-    norms = result.get("norms") or {}
-    context = result.get("context") or {}
-    color = STATUS_COLORS.get(verdict, "#333")
-    correction = html.escape(str(result.get("correction", "")))
-    if withheld:
-        notice = (
-            f'<p class="withheld" lang="ko">{html.escape(WITHHELD_TEXT[0])}</p>\n'
-            f'<p class="withheld" lang="en">{html.escape(WITHHELD_TEXT[1])}</p>'
-        )
-        details = ""
-    else:
-        notice = ""
-        details = f"""<h2>정규화 계수 · Norm gains (the LayerNorm trap)</h2>
-<p>raw cosine {html.escape(_number(norms.get("raw_cosine")))} · shuffled baseline
- {html.escape(_number(norms.get("shuffled_raw_cosine")))} · Pearson {html.escape(_number(norms.get("pearson")))}
- · p {html.escape(_number(norms.get("p_value")))}</p>
-<h2>참고 정보 (증거 아님) · Context (not evidence)</h2>
-<pre>{html.escape(json.dumps(context, ensure_ascii=False, indent=2))}</pre>
-<h2>근거 표 · Evidence</h2>
-{evidence}
-"""
-    return f"""<!doctype html>
-<html lang="ko"><head><meta charset="utf-8">
-<title>Provenance: {html.escape(subject)} vs {html.escape(reference)}</title>
-<style>
-body{{font-family:system-ui,"Noto Sans KR",sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}}
-.verdict{{display:inline-block;padding:.3em .8em;border-radius:4px;color:#fff;background:{color};font-weight:600}}
-.status{{padding:.1em .5em;border-radius:3px;color:#fff}}
-table{{border-collapse:collapse;width:100%;margin:1em 0;font-size:.9em}}
-th,td{{border:1px solid #ddd;padding:.3em .5em;text-align:left}} th{{background:#f4f4f4}}
-pre{{background:#f7f7f7;padding:1em;overflow:auto;font-size:.8em}} .muted{{color:#666}}
-</style></head><body>
-<h1>출처 분석 보고서 · Provenance report</h1>
-<p><b>{html.escape(subject)}</b> vs <b>{html.escape(reference)}</b></p>
-<p><span class="verdict">{html.escape(verdict_ko)} · {html.escape(verdict_en)}</span>
- relation: <b>{html.escape(str(result.get("relation") or "—"))}</b>,
- p = <b>{html.escape(_number(result.get("p_value")))}</b>,
- α = {html.escape(_number(result.get("alpha")))}</p>
-<p class="muted">{correction}</p>
-{notice}
-<h2>설명 · Explanation</h2>
-<p lang="ko">{html.escape(words["ko"])}</p>
-<p lang="en">{html.escape(words["en"])}</p>
-<h2>구성요소별 판정 · Components</h2>
-{components}
-{details}
-<details><summary>JSON</summary><pre>{html.escape(json.dumps(result, ensure_ascii=False, indent=2))}</pre></details>
-</body></html>
-"""

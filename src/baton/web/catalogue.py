@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
 from baton.accounts.http import OptionalUser
-from baton.challenge.pages import PageUser, page_language
 from baton.commons import catalogue as commons_catalogue
-from baton.commons import pages as commons_pages
 from baton.commons import schemas as commons_schemas
 from baton.core.http import ExactRoute, RuntimeDep
 from baton.talent import service as talent_service
+from baton.web import templating
+from baton.web.signin import PageUser
 
 router = APIRouter(route_class=ExactRoute)
 
@@ -32,21 +32,16 @@ def catalogue(session: Session, user: Actor | None = None, *, challenge: str | N
     )
 
 
-@router.get("/api/commons")
+@router.get("/api/commons", name="get_commons")
 def get_commons(runtime: RuntimeDep, user: OptionalUser, challenge: str | None = None) -> commons_schemas.Catalogue:
     with runtime.database.session() as session:
         return commons_schemas.Catalogue.model_validate(catalogue(session, user, challenge=challenge))
 
 
-@router.get("/commons", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/commons", name="commons_page", response_class=HTMLResponse, include_in_schema=False)
 def commons_page(
-    request: Request,
-    runtime: RuntimeDep,
-    user: PageUser,
-    challenge: Annotated[str | None, Query()] = None,
-    lang: str | None = None,
+    request: Request, runtime: RuntimeDep, user: PageUser, challenge: Annotated[str | None, Query()] = None
 ) -> HTMLResponse:
-    language = page_language(request, lang)
     with runtime.database.session() as session:
         data = catalogue(session, user, challenge=challenge)
-    return HTMLResponse(commons_pages.render_catalogue(data, lang=language, viewer=user.name if user else None))
+    return templating.render_page(request, "commons.html", viewer=user.name if user else None, data=data)

@@ -1,10 +1,54 @@
-"""What the web layer brings: pages and API answers that combine domains (the catalogue with placements)."""
+"""What the web layer brings: the site's pages, its static files and the answers that combine domains.
+
+``routers()`` lists them; ``register`` adds them to the registry, and ``baton.web.templating`` names
+paths from the same list when a page is drawn without a request. Each route is declared in
+``baton.access``.
+"""
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from baton.core.registry import Registry
-from baton.web import catalogue
+from baton.web import (
+    api_docs,
+    catalogue,
+    challenge_pages,
+    language,
+    provenance_pages,
+    repo_pages,
+    signin,
+    static,
+    talent_pages,
+)
+
+
+def routers() -> list[APIRouter]:
+    """The web layer's routers matched in registration order (``CATCH_ALL`` comes after everyone's)."""
+    return [
+        static.router,
+        language.router,
+        signin.router,
+        api_docs.router,
+        catalogue.router,
+        challenge_pages.router,
+        challenge_pages.downloads,
+        talent_pages.router,
+        provenance_pages.router,
+    ]
+
+
+# Matched before the lower domains' routers: /api/provenance/reports/{id}.html would otherwise be
+# taken by the provenance domain's /api/provenance/reports/{id} (and refused: "5.html" is no id).
+FIRST = (provenance_pages.router,)
+
+# Matched after every other route of the site, the hub's download routes included: the repo pages
+# (``/{namespace}/{name}/...``, ``/datasets/...``), then a single name (``/{account}``), last of all.
+CATCH_ALL = (repo_pages.router, repo_pages.account_router)
 
 
 def register(registry: Registry) -> None:
-    registry.router(catalogue.router)
+    for router in routers():
+        registry.router(router, first=router in FIRST)
+    for router in CATCH_ALL:
+        registry.router(router, fallback=True)

@@ -1,0 +1,120 @@
+"""A provenance report as a page: ``/api/provenance/reports/{id}.html``, and the file ``baton provenance
+compare --html`` writes (the same template, with the stylesheet inlined and no links).
+
+What a viewer may see of a report is the provenance domain's decision (``provenance.access``): a
+report on a private reference is shown in its public form, with the reference sealed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from baton.accounts.http import OptionalUser
+from baton.core.errors import NotFoundError
+from baton.core.http import DbId, RuntimeDep
+from baton.provenance import access
+from baton.provenance.api import pseudonym_key
+from baton.provenance.models import ProvenanceReport
+from baton.provenance.report import RELATION_TEXT, VERDICT_TEXT, explain, format_number
+from baton.web import templating
+from baton.web.i18n import N_, checked_language, page_language, translate
+from baton.web.signin import PageUser
+
+# Matched before the provenance domain's JSON route, whose id parameter would take "5.html".
+router = APIRouter()
+
+COMPONENT_COLUMNS = (
+    ("name", N_("Component")),
+    ("status", N_("Status")),
+    ("source", N_("Source")),
+    ("test", N_("Test")),
+    ("statistic", N_("Statistic")),
+    ("p_value", N_("p-value")),
+)
+WITHHELD_COLUMNS = ("source", "statistic")  # they describe the private reference
+WITHHELD = N_(
+    "The reference model is in a private repo: it is named by a pseudonym and a salted hash commitment to its "
+    "(repo, revision); its per-layer statistics and configuration are withheld. The verdict, p-value and "
+    "per-component results are public."
+)
+
+
+def render_provenance(
+    result: dict[str, Any],
+    subject: str,
+    reference: str,
+    *,
+    lang: str,
+    withheld: bool = False,
+    request: Request | None = None,
+    viewer: str | None = None,
+    standalone: bool = False,
+) -> str:
+    """The report page: verdict, the explanation, components, and (unless withheld) norms, context, evidence."""
+    lang = checked_language(lang)
+    index = 0 if lang == "ko" else 1
+    verdict = str(result.get("verdict", "inconclusive"))
+    relation = result.get("relation")
+    columns = [column for column in COMPONENT_COLUMNS if not (withheld and column[0] in WITHHELD_COLUMNS)]
+    evidence = list(result.get("evidence") or [])
+    words = explain(result, subject, reference)
+    # The explanation and the privacy notice are given in both languages, the page's first: a report is
+    # passed on between people who read either.
+    languages = (lang, "en" if lang == "ko" else "ko")
+    return templating.render(
+        "provenance_report.html",
+        lang=lang,
+        request=request,
+        viewer=viewer,
+        standalone=standalone,
+        subject=subject,
+        reference=reference,
+        verdict=verdict,
+        verdict_text=VERDICT_TEXT.get(verdict, (verdict, verdict))[index],
+        relation=RELATION_TEXT[relation][index] if relation in RELATION_TEXT else (relation or "—"),
+        explanations=[(language, words[language]) for language in languages],
+        withheld_notices=[(language, translate(language, WITHHELD)) for language in languages] if withheld else [],
+        result=result,
+        withheld=withheld,
+        columns=columns,
+        components=list(result.get("components") or []),
+        evidence=evidence,
+        evidence_keys=sorted({key for row in evidence for key in row}),
+        norms=result.get("norms") or {},
+        context_json=json.dumps(result.get("context") or {}, ensure_ascii=False, indent=2),
+        result_json=json.dumps(result, ensure_ascii=False, indent=2),
+        number=format_number,
+    )
+
+
+@router.get(
+    "/api/provenance/reports/{report_id}.html",
+    name="provenance_report_page",
+    response_class=HTMLResponse,
+    responses={200: {"description": "The report as a page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+)
+def report_html(
+    request: Request, report_id: DbId, runtime: RuntimeDep, user: OptionalUser, page_viewer: PageUser
+) -> HTMLResponse:
+    viewer = user or page_viewer  # a token, or else the person signed in to the site
+    with runtime.database.session() as session:
+        report = session.get(ProvenanceReport, report_id)
+        view = access.report_view_for(session, viewer, report) if report is not None else None
+        if report is None or view is None:
+            raise NotFoundError(f"No provenance report {report_id}", code="ReportNotFound")
+        subject, reference, withheld = access.html_labels(session, report, view, pseudonym_key(runtime))
+        result = report.report if view == "full" else access.public_result(report.report)
+    page = render_provenance(
+        result,
+        subject,
+        reference,
+        lang=page_language(request),
+        withheld=withheld,
+        request=request,
+        viewer=page_viewer.name if page_viewer else None,
+    )
+    return templating.page_response(request, page)

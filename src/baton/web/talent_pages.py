@@ -1,0 +1,340 @@
+"""The talent pool's pages: home and invitations, profile and consent, openings, recommendations.
+
+They call the same service functions as the API (``baton.talent.service``), so every rule (consent,
+visibility, roles) holds here too. A person signs in once (``baton.web.signin``); every form that
+changes something carries the value derived from the sign-in cookie and needs the write scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from baton.accounts import service as accounts
+from baton.accounts.actor import WRITE, Actor
+from baton.core.errors import BadRequestError, BatonError
+from baton.core.http import DbId, RuntimeDep
+from baton.core.runtime import Runtime
+from baton.talent import consent as notices
+from baton.talent import matchmaking, service
+from baton.talent.schemas import ExportDocument
+from baton.web import templating
+from baton.web.i18n import N_, page_language, translate
+from baton.web.signin import PageUser, request_csrf, sign_in_redirect
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(request: Request, user: Actor, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("error", None)
+    context.setdefault("done", None)
+    return templating.render_page(
+        request, name, viewer=user.name, status_code=status, csrf=request_csrf(request), **context
+    )
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+
+
+async def _checked_form(request: Request) -> FormData:
+    form = await request.form()
+    if form.get("csrf") != request_csrf(request):
+        raise BadRequestError("This form has expired", hint="Reload the page and submit it again.")
+    return form
+
+
+# The pages, each as a function of (session, user, lang) -> (template, context).
+
+
+def _home(session: Session, user: Actor) -> dict[str, Any]:
+    return {"invitations": [service.invitation_json(row) for row in service.list_invitations(session, user)]}
+
+
+def _profile(session: Session, user: Actor, lang: str) -> dict[str, Any]:
+    profile = service.find_profile(session, user)
+    context: dict[str, Any] = {
+        "profile": None,
+        "collection": notices.current_notice(notices.COLLECTION).render(lang),
+        "collection_labels": {item: labels[lang] for item, labels in notices.ITEM_LABELS.items()},
+    }
+    if profile is not None:
+        context["profile"] = service.own_profile_json(session, profile)
+        context["collected"] = service.collected_items(session, profile)
+        context["purpose_notices"] = [
+            notices.current_notice(purpose).render(lang)
+            for purpose in (notices.POOL, notices.RECOMMENDATION, notices.PROVISION)
+        ]
+    return context
+
+
+def _openings(session: Session, user: Actor) -> dict[str, Any]:
+    writable = [
+        org.name for org, role in accounts.organizations_of(session, user.account_id) if role in ("write", "admin")
+    ]
+    return {
+        "openings": [service.opening_json(session, row) for row in service.list_openings(session)],
+        "organizations": writable,
+    }
+
+
+def _recommendations(session: Session, user: Actor) -> tuple[dict[str, Any], BatonError | None]:
+    reviews: list[dict[str, Any]] = []
+    try:
+        reviews = [service.review_json(row) for row in service.own_reviews(session, user)]
+        return {"recommendations": matchmaking.recommendations_for_person(session, user), "reviews": reviews}, None
+    except BatonError as error:
+        return {"recommendations": None, "reviews": reviews}, error
+
+
+@router.get("/talent", name="talent_home", response_class=HTMLResponse)
+def home_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    if user is None:
+        return sign_in_redirect(request)
+    done = None
+    if request.query_params.get("deleted"):
+        done = translate(page_language(request), N_("Your profile and every record about you were deleted."))
+    with runtime.database.session() as session:
+        return _render(request, user, "talent_home.html", done=done, **_home(session, user))
+
+
+@router.get("/talent/profile", name="talent_profile", response_class=HTMLResponse)
+def profile_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    if user is None:
+        return sign_in_redirect(request)
+    with runtime.database.session() as session:
+        return _render(request, user, "talent_profile.html", **_profile(session, user, page_language(request)))
+
+
+@router.get("/talent/openings", name="talent_openings", response_class=HTMLResponse)
+def openings_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    if user is None:
+        return sign_in_redirect(request)
+    with runtime.database.session() as session:
+        return _render(request, user, "talent_openings.html", **_openings(session, user))
+
+
+@router.get("/talent/recommendations", name="talent_recommendations", response_class=HTMLResponse)
+def recommendations_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    if user is None:
+        return sign_in_redirect(request)
+    with runtime.database.session() as session:
+        context, error = _recommendations(session, user)
+        return _render(request, user, "talent_recommendations.html", error=error, **context)
+
+
+@router.get(
+    "/talent/export",
+    name="talent_export",
+    responses={200: {"model": ExportDocument, "description": "The export, as a JSON attachment."}},
+)
+def export_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    if user is None:
+        return sign_in_redirect(request)
+    try:
+        with runtime.database.session(write=True) as session:  # the audit record, append-only
+            service.record_export(session, user)
+        with runtime.database.session() as session:
+            data = service.export_profile(session, user)
+    except BatonError as error:
+        return JSONResponse(error.to_json(), status_code=error.status_code)
+    document = ExportDocument.model_validate(data).model_dump(mode="json", exclude_unset=True)
+    return JSONResponse(document, headers={"Content-Disposition": 'attachment; filename="baton-talent-export.json"'})
+
+
+# Actions: run the service call, then go back to the page (or show it again with the error).
+
+Action = Callable[[Session, Actor, FormData], str | None]
+
+
+async def _act(
+    request: Request, runtime: Runtime, user: Actor | None, action: Action, page: str, back: str
+) -> Response:
+    if user is None:
+        return sign_in_redirect(request)
+
+    def work(form: FormData) -> str | None:
+        # Forms change things: the signed-in token must hold the write scope, as over the API.
+        user.require(WRITE, "change your talent profile or openings")
+        with runtime.database.session(write=True) as session:
+            return action(session, user, form)
+
+    try:
+        form = await _checked_form(request)
+        target = await run_in_threadpool(work, form)
+    except BatonError as error:
+
+        def again() -> dict[str, Any]:
+            with runtime.database.session() as session:
+                if page == "talent_profile.html":
+                    return _profile(session, user, page_language(request))
+                if page == "talent_openings.html":
+                    return _openings(session, user)
+                if page == "talent_recommendations.html":
+                    return _recommendations(session, user)[0]
+                return _home(session, user)
+
+        context = await run_in_threadpool(again)
+        return _render(request, user, page, status=error.status_code, error=error, **context)
+    return RedirectResponse(target or back, status_code=303)
+
+
+def _create_profile(session: Session, user: Actor, form: FormData) -> None:
+    if form.get("agree") != "1":
+        raise BadRequestError(
+            "A profile needs your consent to the collection notice",
+            hint="Read the notice and tick the consent box; only the required items are needed.",
+        )
+    optional = [str(item) for item in form.getlist("optional")]
+    data: dict[str, Any] = {
+        "name": str(form.get("name", "")),
+        "contact_email": str(form.get("contact_email", "")),
+        "skills": _split(str(form.get("skills", ""))),
+    }
+    for item in ("keywords", "desired_roles"):
+        values = _split(str(form.get(item, "")))
+        if values:
+            data[item] = values
+    if form.get("expert_research") == "1":
+        data["service_status"] = "expert_research_personnel"
+    consent = service.CollectionConsent(
+        notice_version=notices.CURRENT_VERSION[notices.COLLECTION], optional_items=optional, language="ko"
+    )
+    service.create_profile(session, user, service.parse_profile_fields(data), consent)
+
+
+@router.post("/talent/profile", name="talent_create_profile")
+async def create_profile(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    return await _act(
+        request, runtime, user, lambda s, u, f: _create_profile(s, u, f), "talent_profile.html", "/talent/profile"
+    )
+
+
+@router.post("/talent/consent", name="talent_consent")
+async def give_consent(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    def action(session: Session, person: Actor, form: FormData) -> None:
+        service.grant_consent(
+            session,
+            person,
+            str(form.get("purpose", "")),
+            str(form.get("notice_version", "")),
+            [str(item) for item in form.getlist("items")],
+            recipient=str(form.get("recipient") or "") or None,
+            language=page_language(request),
+        )
+
+    return await _act(request, runtime, user, action, "talent_profile.html", "/talent/profile")
+
+
+@router.post("/talent/withdraw", name="talent_withdraw")
+async def withdraw(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    def action(session: Session, person: Actor, form: FormData) -> None:
+        recipient = str(form.get("recipient") or "") or None
+        service.withdraw_consent(session, person, str(form.get("purpose", "")), recipient=recipient)
+
+    return await _act(request, runtime, user, action, "talent_profile.html", "/talent/profile")
+
+
+@router.post("/talent/visibility", name="talent_visibility")
+async def visibility(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    def action(session: Session, person: Actor, form: FormData) -> None:
+        service.set_visibility(
+            session,
+            person,
+            str(form.get("visibility", "")),
+            organizations=_split(str(form.get("organizations", ""))),
+            hidden_from=_split(str(form.get("hidden_from", ""))),
+        )
+
+    return await _act(request, runtime, user, action, "talent_profile.html", "/talent/profile")
+
+
+@router.post("/talent/automated", name="talent_automated")
+async def automated(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    def action(session: Session, person: Actor, form: FormData) -> None:
+        service.set_automated_recommendation(session, person, accept=form.get("accept") == "1")
+
+    return await _act(request, runtime, user, action, "talent_profile.html", "/talent/profile")
+
+
+@router.post("/talent/suspend", name="talent_suspend")
+async def suspend(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    return await _act(
+        request,
+        runtime,
+        user,
+        lambda s, u, _f: (service.suspend_profile(s, u), None)[1],
+        "talent_profile.html",
+        "/talent/profile",
+    )
+
+
+@router.post("/talent/resume", name="talent_resume")
+async def resume(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    return await _act(
+        request,
+        runtime,
+        user,
+        lambda s, u, _f: (service.resume_profile(s, u), None)[1],
+        "talent_profile.html",
+        "/talent/profile",
+    )
+
+
+@router.post("/talent/delete", name="talent_delete")
+async def delete(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    def action(session: Session, person: Actor, form: FormData) -> str:
+        if form.get("confirm") != "1":
+            raise BadRequestError("Tick the box to confirm the deletion", hint="Deletion cannot be undone.")
+        service.delete_profile(session, person)
+        return "/talent?deleted=1"
+
+    return await _act(request, runtime, user, action, "talent_profile.html", "/talent")
+
+
+@router.post("/talent/invitations/{invitation_id}/{answer}", name="talent_invitation")
+async def invitation(
+    request: Request, runtime: RuntimeDep, user: PageUser, invitation_id: DbId, answer: str
+) -> Response:
+    def action(session: Session, person: Actor, _form: FormData) -> str:
+        if answer == "accept":
+            service.accept_invitation(session, person, invitation_id)
+            return "/talent/profile"
+        if answer == "decline":
+            service.decline_invitation(session, person, invitation_id)
+            return "/talent"
+        raise BadRequestError(f"Unknown answer '{answer}'", hint="Accept or decline.")
+
+    return await _act(request, runtime, user, action, "talent_home.html", "/talent")
+
+
+@router.post("/talent/openings", name="talent_post_opening")
+async def post_opening(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    def action(session: Session, person: Actor, form: FormData) -> None:
+        data: dict[str, Any] = {
+            "title": str(form.get("title", "")),
+            "description": str(form.get("description", "")),
+            "required_skills": _split(str(form.get("required_skills", ""))),
+            "preferred_skills": _split(str(form.get("preferred_skills", ""))),
+            "places": str(form.get("places") or "1"),
+            "location": str(form.get("location", "")),
+        }
+        if form.get("starts_on"):
+            data["starts_on"] = str(form.get("starts_on"))
+        service.create_opening(session, person, str(form.get("organization", "")), service.parse_opening_fields(data))
+
+    return await _act(request, runtime, user, action, "talent_openings.html", "/talent/openings")
+
+
+@router.post("/talent/review", name="talent_review")
+async def review(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    def action(session: Session, person: Actor, form: FormData) -> None:
+        service.request_review(session, person, str(form.get("subject", "")), str(form.get("message", "")))
+
+    return await _act(request, runtime, user, action, "talent_recommendations.html", "/talent/recommendations")

@@ -119,7 +119,9 @@ def test_index_follows_commits_moves_visibility_and_deletion(hub: Runtime) -> No
     with hub.database.session(write=True) as session:
         bob = accounts.act_as(session, "bob")
         repo = repos.get_repo(session, bob, repos.parse_repo_id("model", "bob/summarizer"))
-        commits.commit_files(session, hub.store, hub.settings, bob, repo, {}, title="drop card", deletions=["README.md"])
+        commits.commit_files(
+            session, hub.store, hub.settings, bob, repo, {}, title="drop card", deletions=["README.md"]
+        )
     assert found(hub, "번역") == []
 
     with hub.database.session(write=True) as session:

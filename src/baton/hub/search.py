@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import and_, case, delete, exists, false, func, insert, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from baton.core import text
@@ -244,20 +244,20 @@ def search_condition(query: SearchQuery, repo: Any) -> tuple[ColumnElement[bool]
     conditions: list[ColumnElement[bool]] = []
     rank: ColumnElement[int] = literal(0)
     if query.terms:
+        # Aliases, and correlation said outright: the outer query may read repo_terms itself (facets).
+        hit = aliased(RepoTerm)
         matching = (
-            select(RepoTerm.repo_id)
-            .where(RepoTerm.term.in_(query.terms), RepoTerm.field.in_(TEXT_FIELDS))
-            .group_by(RepoTerm.repo_id)
-            .having(func.count(func.distinct(RepoTerm.term)) == len(query.terms))
+            select(hit.repo_id)
+            .where(hit.term.in_(query.terms), hit.field.in_(TEXT_FIELDS))
+            .group_by(hit.repo_id)
+            .having(func.count(func.distinct(hit.term)) == len(query.terms))
+            .correlate(None)
         )
         conditions.append(repo.id.in_(matching))
+        weighed = aliased(RepoTerm)
         weights = (
-            select(func.coalesce(func.sum(RepoTerm.weight), 0))
-            .where(
-                RepoTerm.repo_id == repo.id,
-                RepoTerm.term.in_(query.terms),
-                RepoTerm.field.in_(TEXT_FIELDS),
-            )
+            select(func.coalesce(func.sum(weighed.weight), 0))
+            .where(weighed.repo_id == repo.id, weighed.term.in_(query.terms), weighed.field.in_(TEXT_FIELDS))
             .correlate(repo)
             .scalar_subquery()
         )
@@ -273,10 +273,11 @@ def search_condition(query: SearchQuery, repo: Any) -> tuple[ColumnElement[bool]
 
 def facet_condition(repo: Any, values: Iterable[str]) -> ColumnElement[bool]:
     """Whether ``repo`` has one of the exact facet values (``license:mit``, ...)."""
+    facet = aliased(RepoTerm)
     return exists(
-        select(RepoTerm.repo_id).where(
-            RepoTerm.repo_id == repo.id, RepoTerm.field == FACET, RepoTerm.term.in_(sorted(set(values)))
-        )
+        select(facet.repo_id)
+        .where(facet.repo_id == repo.id, facet.field == FACET, facet.term.in_(sorted(set(values))))
+        .correlate(repo)
     )
 
 

@@ -92,8 +92,8 @@ class ListingItem(BaseModel):
 class FacetValue(BaseModel):
     value: str
     count: int
-    label: str | None = None  # how the page names the value (a team's name)
-    selected: bool = False
+    label: str | None  # how the page names the value (a team's name)
+    selected: bool
 
 
 class Facets(BaseModel):
@@ -280,11 +280,12 @@ def _facet_terms(
         .limit(MAX_FACET_VALUES)
     ).all()
     chosen = selected.lower() if selected else None
-    values = [FacetValue(value=term[len(prefix) + 1 :], count=count) for term, count in rows]
-    for value in values:
-        value.selected = value.value == chosen
+    values = [
+        FacetValue(value=term[len(prefix) + 1 :], count=count, label=None, selected=term[len(prefix) + 1 :] == chosen)
+        for term, count in rows
+    ]
     if chosen is not None and not any(v.selected for v in values):
-        values.append(FacetValue(value=chosen, count=0, selected=True))
+        values.append(FacetValue(value=chosen, count=0, label=None, selected=True))
     return values
 
 
@@ -309,7 +310,8 @@ def _team_facets(
         if filters.team is None or org == filters.team:
             stage_counts[teams[org].stage] = stage_counts.get(teams[org].stage, 0) + count
     stage_values = [
-        FacetValue(value=stage, count=count, selected=stage == filters.stage) for stage, count in stage_counts.items()
+        FacetValue(value=stage, count=count, label=None, selected=stage == filters.stage)
+        for stage, count in stage_counts.items()
     ]
     team_values.sort(key=lambda v: (-v.count, v.value))
     stage_values.sort(key=lambda v: v.value)
@@ -320,7 +322,7 @@ def _release_facets(session: Session, query: _Query, selected: str | None) -> li
     state = _release_state(Repo).label("state")
     rows = session.execute(select(state, func.count()).where(*query.where("release")).group_by(state)).all()
     counts = {value: count for value, count in rows}
-    return [FacetValue(value=s, count=counts.get(s, 0), selected=s == selected) for s in RELEASE_STATES]
+    return [FacetValue(value=s, count=counts.get(s, 0), label=None, selected=s == selected) for s in RELEASE_STATES]
 
 
 def _order(sort: Sort, query: _Query, viewer: Actor | None, repo_type: str) -> list[Any]:

@@ -455,8 +455,7 @@ def list_repos(
     rank: ColumnElement[int] | None = None
     parsed = search_index.parse_query(search)
     if parsed is not None:
-        condition, rank = search_index.search_condition(parsed, Repo)
-        query = query.where(condition)
+        query, rank = search_index.ranked(query, parsed, Repo)
     column = SORT_COLUMNS.get(sort or "")
     if sort and column is None and sort not in ("likes", "trending_score", "trendingScore"):
         raise BadRequestError(f"Unknown sort key '{sort}'", hint="Use one of: " + ", ".join(sorted(SORT_COLUMNS)))

@@ -14,7 +14,12 @@ and field:
 | `owner` | the namespace, the same way                                           | 6                |
 | `tag`   | card tags, pipeline tag, library, languages, license, task categories | 5                |
 | `card`  | the README's text below the front matter, its first 64 KiB            | min(count, 3)    |
-| `facet` | exact filter values (``license:mit``, ``kind:text-generation``, ...)  | 0, never matched |
+
+and, for filters (weight 0, never matched by a text query), one row per exact value, lower-cased,
+with the facet as its field: `license`, `kind` (pipeline tag, ``base_model_relation``, a
+dataset's task categories), `lang`, `library`, `label` (a card tag), `dataset` (a model's
+declared training datasets). A filter is then a primary-key lookup, and a facet's counts one
+pass over its field.
 
 A query's terms must all match (in any text field); a repo's rank is the sum of the weights it
 matches, plus a bonus when the query, as typed, is part of ``namespace/name`` (which alone also
@@ -38,7 +43,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import and_, case, delete, exists, false, func, insert, literal, or_, select
+from sqlalchemy import Select, case, delete, exists, false, func, insert, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -51,8 +56,14 @@ NAME: Final = "name"
 OWNER: Final = "owner"
 TAG: Final = "tag"
 CARD: Final = "card"
-FACET: Final = "facet"
 TEXT_FIELDS: Final = (NAME, OWNER, TAG, CARD)
+LICENSE: Final = "license"
+KIND: Final = "kind"
+LANG: Final = "lang"
+LIBRARY: Final = "library"
+LABEL: Final = "label"
+DATASET: Final = "dataset"
+FACET_FIELDS: Final = (LICENSE, KIND, LANG, LIBRARY, LABEL, DATASET)
 WEIGHTS: Final = {NAME: 16, OWNER: 6, TAG: 5}
 CARD_WEIGHT_MAX: Final = 3
 NAME_SUBSTRING_BONUS: Final = 16
@@ -116,24 +127,24 @@ def _strings(value: Any) -> list[str]:
     return [item.strip() for item in items[:MAX_FACET_VALUES] if isinstance(item, str) and item.strip()]
 
 
-def facets_of(card_data: dict[str, Any] | None, repo_type: str) -> set[str]:
-    """Exact filter values of a card: ``license:``, ``kind:``, ``lang:``, ``library:``, ``tag:``,
-    ``dataset:`` (a model's declared training datasets), lower-cased."""
+def facets_of(card_data: dict[str, Any] | None, repo_type: str) -> set[tuple[str, str]]:
+    """Exact filter values of a card as (facet, value), lower-cased (see the module's table)."""
     card = card_data if isinstance(card_data, dict) else {}
-    found: set[str] = set()
-    for key, prefix in (
-        ("license", "license"),
-        ("pipeline_tag", "kind"),
-        ("base_model_relation", "kind"),
-        ("task_categories", "kind"),
-        ("language", "lang"),
-        ("library_name", "library"),
-        ("tags", "tag"),
-    ):
-        found.update(f"{prefix}:{value.lower()}" for value in _strings(card.get(key)))
+    found: set[tuple[str, str]] = set()
+    keys = [
+        ("license", LICENSE),
+        ("pipeline_tag", KIND),
+        ("base_model_relation", KIND),
+        ("task_categories", KIND),
+        ("language", LANG),
+        ("library_name", LIBRARY),
+        ("tags", LABEL),
+    ]
     if repo_type == "model":
-        found.update(f"dataset:{value.lower()}" for value in _strings(card.get("datasets")))
-    return {value for value in found if len(value) <= MAX_TERM_CHARS}
+        keys.append(("datasets", DATASET))
+    for key, facet in keys:
+        found.update((facet, value.lower()) for value in _strings(card.get(key)))
+    return {(facet, value) for facet, value in found if len(value) <= MAX_TERM_CHARS}
 
 
 def _tag_terms(card_data: dict[str, Any] | None) -> set[str]:
@@ -181,8 +192,9 @@ def index_repo(session: Session, repo: Any, card: dict[str, int] | None = None) 
     ``card`` (from :func:`card_terms`) is given (None keeps those already indexed)."""
     index_names(session, repo)
     rows = _rows(repo.id, TAG, _tag_terms(repo.card_data), WEIGHTS[TAG])
-    rows += _rows(repo.id, FACET, facets_of(repo.card_data, repo.repo_type), 0)
-    _replace(session, repo.id, (TAG, FACET), rows)
+    for facet, value in sorted(facets_of(repo.card_data, repo.repo_type)):
+        rows.append({"repo_id": repo.id, "field": facet, "term": value, "weight": 0})
+    _replace(session, repo.id, (TAG, *FACET_FIELDS), rows)
     if card is not None:
         card_rows = [{"repo_id": repo.id, "field": CARD, "term": t, "weight": w} for t, w in sorted(card.items())]
         _replace(session, repo.id, (CARD,), card_rows)
@@ -234,51 +246,80 @@ def _like_pattern(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def search_condition(query: SearchQuery, repo: Any) -> tuple[ColumnElement[bool], ColumnElement[int]]:
-    """(where, rank) for ``repo`` (the ``Repo`` class or an alias of it) matching ``query``.
-
-    ``where`` holds for repos having every query term in a text field, or whose
-    ``namespace/name`` contains the query as typed; ``rank`` is the sum of the weights matched
-    (each term once per field), plus ``NAME_SUBSTRING_BONUS`` for the id match.
-    """
-    conditions: list[ColumnElement[bool]] = []
-    rank: ColumnElement[int] = literal(0)
-    if query.terms:
-        # Aliases, and correlation said outright: the outer query may read repo_terms itself (facets).
-        hit = aliased(RepoTerm)
-        matching = (
-            select(hit.repo_id)
-            .where(hit.term.in_(query.terms), hit.field.in_(TEXT_FIELDS))
-            .group_by(hit.repo_id)
-            .having(func.count(func.distinct(hit.term)) == len(query.terms))
-            .correlate(None)
-        )
-        conditions.append(repo.id.in_(matching))
-        weighed = aliased(RepoTerm)
-        weights = (
-            select(func.coalesce(func.sum(weighed.weight), 0))
-            .where(weighed.repo_id == repo.id, weighed.term.in_(query.terms), weighed.field.in_(TEXT_FIELDS))
-            .correlate(repo)
-            .scalar_subquery()
-        )
-        rank = weights
-    if query.substring is not None:
-        in_id = func.lower(repo.namespace + "/" + repo.name).like(_like_pattern(query.substring), escape="\\")
-        conditions.append(in_id)
-        rank = rank + case((in_id, NAME_SUBSTRING_BONUS), else_=0)
-    if not conditions:
-        return false(), rank
-    return or_(*conditions), rank
-
-
-def facet_condition(repo: Any, values: Iterable[str]) -> ColumnElement[bool]:
-    """Whether ``repo`` has one of the exact facet values (``license:mit``, ...)."""
-    facet = aliased(RepoTerm)
-    return exists(
-        select(facet.repo_id)
-        .where(facet.repo_id == repo.id, facet.field == FACET, facet.term.in_(sorted(set(values))))
-        .correlate(repo)
+def _hits(query: SearchQuery, *, score: bool = True) -> Select[Any]:
+    """Repos with every query term in a text field: (repo_id[, score = the weights matched])."""
+    # An alias, and correlation said outright: the outer query may read repo_terms itself.
+    hit = aliased(RepoTerm)
+    columns: list[Any] = [hit.repo_id.label("repo_id")]
+    if score:
+        columns.append(func.sum(hit.weight).label("score"))
+    return (
+        select(*columns)
+        .where(hit.term.in_(query.terms), hit.field.in_(TEXT_FIELDS))
+        .group_by(hit.repo_id)
+        .having(func.count(func.distinct(hit.term)) == len(query.terms))
+        .correlate(None)
     )
+
+
+def _in_id(query: SearchQuery, repo: Any) -> ColumnElement[bool] | None:
+    if query.substring is None:
+        return None
+    pattern = _like_pattern(query.substring)
+    matched: ColumnElement[bool] = func.lower(repo.namespace + "/" + repo.name).like(pattern, escape="\\")
+    return matched
+
+
+def search_condition(query: SearchQuery, repo: Any) -> ColumnElement[bool]:
+    """Whether ``repo`` (the ``Repo`` class or an alias of it) matches ``query``: every query term
+    in a text field, or the query as typed within ``namespace/name``. For counts and filters;
+    :func:`ranked` joins the same for a ranked page."""
+    conditions: list[ColumnElement[bool]] = []
+    if query.terms:
+        conditions.append(repo.id.in_(_hits(query, score=False)))
+    in_id = _in_id(query, repo)
+    if in_id is not None:
+        conditions.append(in_id)
+    return or_(*conditions) if conditions else false()
+
+
+def ranked(statement: Select[Any], query: SearchQuery, repo: Any) -> tuple[Select[Any], ColumnElement[int]]:
+    """``statement`` (over ``repo``) narrowed to the repos matching ``query``, and their rank: the
+    sum of the weights matched (each term once per field), plus ``NAME_SUBSTRING_BONUS`` for the id
+    match. One pass over the term index, joined."""
+    in_id = _in_id(query, repo)
+    bonus: ColumnElement[int] = case((in_id, NAME_SUBSTRING_BONUS), else_=0) if in_id is not None else literal(0)
+    if not query.terms:
+        return statement.where(in_id if in_id is not None else false()), bonus
+    hits = _hits(query).subquery("hits")
+    if in_id is None:
+        return statement.join(hits, hits.c.repo_id == repo.id), hits.c.score
+    statement = statement.outerjoin(hits, hits.c.repo_id == repo.id).where(or_(hits.c.repo_id.is_not(None), in_id))
+    return statement, func.coalesce(hits.c.score, 0) + bonus
+
+
+def facet_condition(repo: Any, facet: str, values: Iterable[str]) -> ColumnElement[bool]:
+    """Whether ``repo`` has one of ``values`` (lower-cased) in ``facet`` (``LICENSE``, ``KIND``, ...)."""
+    row = aliased(RepoTerm)
+    wanted = sorted({value.lower() for value in values if len(value) <= MAX_TERM_CHARS})
+    if not wanted:
+        return false()
+    return exists(
+        select(row.repo_id).where(row.repo_id == repo.id, row.field == facet, row.term.in_(wanted)).correlate(repo)
+    )
+
+
+# What a prefix of the Hugging Face client's filter= value names.
+_FILTER_PREFIXES: Final = {
+    "license": LICENSE,
+    "dataset": DATASET,
+    "language": LANG,
+    "lang": LANG,
+    "library": LIBRARY,
+    "kind": KIND,
+    "pipeline_tag": KIND,
+    "tag": LABEL,
+}
 
 
 def hf_filter_condition(repo: Any, value: str) -> ColumnElement[bool]:
@@ -288,11 +329,6 @@ def hf_filter_condition(repo: Any, value: str) -> ColumnElement[bool]:
     if not lowered or len(lowered) > MAX_TERM_CHARS:
         return false()
     prefix, _, rest = lowered.partition(":")
-    if rest and prefix in ("license", "dataset", "kind", "lang", "library", "tag", "language"):
-        return facet_condition(repo, [f"{'lang' if prefix == 'language' else prefix}:{rest}"])
-    candidates = [f"{kind}:{lowered}" for kind in ("tag", "kind", "lang", "library")]
-    return facet_condition(repo, [c for c in candidates if len(c) <= MAX_TERM_CHARS])
-
-
-def all_of(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
-    return and_(*conditions) if conditions else literal(True)
+    if rest and prefix in _FILTER_PREFIXES:
+        return facet_condition(repo, _FILTER_PREFIXES[prefix], [rest])
+    return or_(*(facet_condition(repo, facet, [lowered]) for facet in (LABEL, KIND, LANG, LIBRARY)))

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, not_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal, not_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from baton.accounts.actor import Actor
@@ -172,16 +172,8 @@ def check_params(
 
 
 def _release_exists(repo: Any, state: str) -> ColumnElement[bool]:
-    return exists(select(ReleaseItem.id).where(ReleaseItem.repo_pk == repo.id, ReleaseItem.state == state))
-
-
-def _release_state(repo: Any) -> ColumnElement[str]:
-    state: ColumnElement[str] = case(
-        (_release_exists(repo, "released"), literal("released")),
-        (_release_exists(repo, "held"), literal("held")),
-        else_=literal("not_released"),
-    )
-    return state
+    item = aliased(ReleaseItem)  # the outer query may read release items itself (the facet counts)
+    return exists(select(item.id).where(item.repo_pk == repo.id, item.state == state).correlate_except(item))
 
 
 def _release_condition(state: str) -> ColumnElement[bool]:
@@ -198,40 +190,34 @@ def _repo_id_of(repo: Any) -> ColumnElement[str]:
     return repo_id
 
 
-def _derivatives(viewer: Actor | None, repo_type: str) -> ColumnElement[int]:
-    """Visible repos built on the outer repo: models naming it as base_model (models), or models
-    naming it in ``datasets`` (datasets)."""
+def _derivative_counts(viewer: Actor | None, repo_type: str) -> Any:
+    """(base, n): visible repos built on each base: models naming it as ``base_model`` (models), or
+    models naming it in ``datasets`` (datasets, lower-cased ids)."""
     child = aliased(Repo)
     if repo_type == "model":
-        query = (
-            select(func.count())
-            .select_from(LineageEdge)
+        return (
+            select(LineageEdge.base.label("base"), func.count().label("n"))
             .join(child, child.id == LineageEdge.child_repo_id)
-            .where(LineageEdge.base == _repo_id_of(Repo), visible_to(viewer, child))
+            .where(visible_to(viewer, child))
+            .group_by(LineageEdge.base)
+            .subquery("derived")
         )
-    else:
-        query = (
-            select(func.count())
-            .select_from(RepoTerm)
-            .join(child, child.id == RepoTerm.repo_id)
-            .where(
-                RepoTerm.field == search.FACET,
-                RepoTerm.term == "dataset:" + func.lower(_repo_id_of(Repo)),
-                visible_to(viewer, child),
-            )
-        )
-    return query.correlate(Repo).scalar_subquery()
-
-
-def _evaluations(repo_type: str) -> ColumnElement[int]:
-    if repo_type != "model":
-        return literal(0)
     return (
-        select(func.count())
-        .select_from(EvaluationRun)
-        .where(EvaluationRun.model_repo == _repo_id_of(Repo), EvaluationRun.status == RUN_SUCCEEDED)
-        .correlate(Repo)
-        .scalar_subquery()
+        select(RepoTerm.term.label("base"), func.count().label("n"))
+        .join(child, child.id == RepoTerm.repo_id)
+        .where(RepoTerm.field == search.DATASET, visible_to(viewer, child))
+        .group_by(RepoTerm.term)
+        .subquery("derived")
+    )
+
+
+def _evaluation_counts() -> Any:
+    """(model_repo, n): finished evaluation runs per model repo."""
+    return (
+        select(EvaluationRun.model_repo.label("model_repo"), func.count().label("n"))
+        .where(EvaluationRun.status == RUN_SUCCEEDED)
+        .group_by(EvaluationRun.model_repo)
+        .subquery("evaluated")
     )
 
 
@@ -246,16 +232,13 @@ class _Query:
         filters: Filters,
         teams: dict[str, challenge_service.TeamStage],
     ) -> None:
-        self.base: list[ColumnElement[bool]] = [Repo.repo_type == repo_type, visible_to(viewer)]
-        self.rank: ColumnElement[int] | None = None
-        if parsed is not None:
-            condition, self.rank = search.search_condition(parsed, Repo)
-            self.base.append(condition)
+        self.viewer, self.repo_type, self.parsed = viewer, repo_type, parsed
+        self.scope: list[ColumnElement[bool]] = [Repo.repo_type == repo_type, visible_to(viewer)]
         self.by_filter: dict[str, ColumnElement[bool]] = {}
         if filters.kind:
-            self.by_filter["kind"] = search.facet_condition(Repo, [f"kind:{filters.kind.lower()}"])
+            self.by_filter["kind"] = search.facet_condition(Repo, search.KIND, [filters.kind])
         if filters.license:
-            self.by_filter["license"] = search.facet_condition(Repo, [f"license:{filters.license.lower()}"])
+            self.by_filter["license"] = search.facet_condition(Repo, search.LICENSE, [filters.license])
         if filters.team:
             self.by_filter["team"] = Repo.namespace == filters.team if filters.team in teams else false()
         if filters.stage:
@@ -264,80 +247,150 @@ class _Query:
         if filters.release:
             self.by_filter["release"] = _release_condition(filters.release)
 
-    def where(self, *leave_out: str) -> list[ColumnElement[bool]]:
-        return self.base + [c for name, c in self.by_filter.items() if name not in leave_out]
+    def where(self, leave_out: frozenset[str] = frozenset()) -> list[ColumnElement[bool]]:
+        """Every condition (the search's as a filter), but the filters in ``leave_out``."""
+        found = list(self.scope)
+        if self.parsed is not None:
+            found.append(search.search_condition(self.parsed, Repo))
+        return found + [c for name, c in self.by_filter.items() if name not in leave_out]
+
+    def page(self, sort: Sort, offset: int, limit: int) -> Select[Any]:
+        """The page's repos, their search rank and the total (a window count), in order."""
+        statement = select(Repo).where(*self.scope, *self.by_filter.values())
+        rank: ColumnElement[Any] = literal(None)
+        if self.parsed is not None:
+            statement, rank = search.ranked(statement, self.parsed, Repo)
+        tie = [Repo.downloads.desc(), Repo.id.desc()]
+        order: list[Any] = tie
+        if sort == "relevance" and self.parsed is not None:
+            order = [rank.desc(), *tie]
+        elif sort == "derivatives":
+            derived = _derivative_counts(self.viewer, self.repo_type)
+            key = _repo_id_of(Repo) if self.repo_type == "model" else func.lower(_repo_id_of(Repo))
+            statement = statement.outerjoin(derived, derived.c.base == key)
+            order = [func.coalesce(derived.c.n, 0).desc(), *tie]
+        elif sort == "evaluations" and self.repo_type == "model":
+            evaluated = _evaluation_counts()
+            statement = statement.outerjoin(evaluated, evaluated.c.model_repo == _repo_id_of(Repo))
+            order = [func.coalesce(evaluated.c.n, 0).desc(), *tie]
+        elif sort == "modified":
+            order = [Repo.last_modified.desc(), Repo.id.desc()]
+        elif sort == "name":
+            order = [func.lower(Repo.namespace), func.lower(Repo.name), Repo.id]
+        return (
+            statement.add_columns(rank.label("rank"), func.count().over().label("total"))
+            .order_by(*order)
+            .offset(offset)
+            .limit(limit)
+        )
 
 
-def _facet_terms(
-    session: Session, query: _Query, prefix: str, selected: str | None, leave_out: str
-) -> list[FacetValue]:
-    rows = session.execute(
-        select(RepoTerm.term, func.count())
-        .join(Repo, Repo.id == RepoTerm.repo_id)
-        .where(RepoTerm.field == search.FACET, RepoTerm.term.like(prefix + ":%"), *query.where(leave_out))
-        .group_by(RepoTerm.term)
-        .order_by(func.count().desc(), RepoTerm.term)
-        .limit(MAX_FACET_VALUES)
-    ).all()
-    chosen = selected.lower() if selected else None
-    values = [
-        FacetValue(value=term[len(prefix) + 1 :], count=count, label=None, selected=term[len(prefix) + 1 :] == chosen)
-        for term, count in rows
-    ]
+# Which filters each facet leaves out: its own (team and stage together: one decides the other).
+_FAMILIES: Final = {"kind": {"kind"}, "license": {"license"}, "team": {"team", "stage"}, "release": {"release"}}
+
+
+def _facet_counts(
+    session: Session, query: _Query, filters: Filters, teams: dict[str, challenge_service.TeamStage]
+) -> tuple[dict[str, list[tuple[str, int]]], int | None]:
+    """(facet → [(value, count)], the total under every filter or None), in one statement per set of
+    conditions: the facets whose own filter is not set share one, over a CTE of the matching repos
+    (computed once on both databases, and the search's term lookup with it)."""
+    selected = {name for name, value in filters.model_dump().items() if value}
+    groups: dict[frozenset[str], list[str]] = {}
+    for family, own in _FAMILIES.items():
+        groups.setdefault(frozenset(own & selected), []).append(family)
+    out: dict[str, list[tuple[str, int]]] = {}
+    total = None
+    for leave_out, families in groups.items():
+        matched = select(Repo.id.label("id"), Repo.namespace.label("namespace")).where(*query.where(leave_out)).cte()
+        parts: list[Any] = [select(literal("all").label("facet"), literal("").label("value"), func.count().label("n"))]
+        parts[0] = parts[0].select_from(matched)
+        for family in families:
+            if family in ("kind", "license"):
+                field = search.KIND if family == "kind" else search.LICENSE
+                top = (
+                    select(literal(family).label("facet"), RepoTerm.term.label("value"), func.count().label("n"))
+                    .join(matched, matched.c.id == RepoTerm.repo_id)
+                    .where(RepoTerm.field == field)
+                    .group_by(RepoTerm.term)
+                    .order_by(func.count().desc(), RepoTerm.term)
+                    .limit(MAX_FACET_VALUES)
+                    .subquery()
+                )
+                parts.append(select(top.c.facet, top.c.value, top.c.n))
+            elif family == "team" and teams:
+                parts.append(
+                    select(literal("team").label("facet"), matched.c.namespace, func.count())
+                    .where(matched.c.namespace.in_(sorted(teams)))
+                    .group_by(matched.c.namespace)
+                )
+            elif family == "release":
+                for state in ("released", "held"):
+                    condition = [ReleaseItem.state == state]
+                    if state == "held":
+                        condition.append(not_(_release_exists(matched.c, "released")))
+                    parts.append(
+                        select(
+                            literal("release").label("facet"),
+                            literal(state).label("value"),
+                            func.count(func.distinct(ReleaseItem.repo_pk)),
+                        )
+                        .select_from(matched)
+                        .join(ReleaseItem, ReleaseItem.repo_pk == matched.c.id)
+                        .where(*condition)
+                    )
+        rows = session.execute(union_all(*parts)).all()
+        everything = 0
+        for facet, value, count in rows:
+            if facet == "all":
+                everything = count
+            else:
+                out.setdefault(facet, []).append((value, count))
+        if "release" in families:
+            counted = dict(out.get("release", []))
+            out["release"] = [*counted.items(), ("not_released", everything - sum(counted.values()))]
+        if not leave_out:
+            total = everything
+    return out, total
+
+
+def _values(pairs: list[tuple[str, int]], chosen: str | None) -> list[FacetValue]:
+    chosen = chosen.lower() if chosen else None
+    ordered = sorted(pairs, key=lambda pair: (-pair[1], pair[0]))[:MAX_FACET_VALUES]
+    values = [FacetValue(value=value, count=count, label=None, selected=value == chosen) for value, count in ordered]
     if chosen is not None and not any(v.selected for v in values):
         values.append(FacetValue(value=chosen, count=0, label=None, selected=True))
     return values
 
 
-def _team_facets(
-    session: Session, query: _Query, filters: Filters, teams: dict[str, challenge_service.TeamStage]
-) -> tuple[list[FacetValue], list[FacetValue]]:
-    counts: dict[str, int] = {}
-    if teams:
-        rows = session.execute(
-            select(Repo.namespace, func.count())
-            .where(Repo.namespace.in_(sorted(teams)), *query.where("team", "stage"))
-            .group_by(Repo.namespace)
-        ).all()
-        counts = {namespace: count for namespace, count in rows}
+def _facets(
+    counts: dict[str, list[tuple[str, int]]], filters: Filters, teams: dict[str, challenge_service.TeamStage]
+) -> Facets:
+    by_team = dict(counts.get("team", []))
     team_values = [
         FacetValue(value=org, count=count, label=teams[org].team_name, selected=org == filters.team)
-        for org, count in counts.items()
+        for org, count in by_team.items()
         if filters.stage is None or teams[org].stage == filters.stage
     ]
-    stage_counts: dict[str, int] = {}
-    for org, count in counts.items():
-        if filters.team is None or org == filters.team:
-            stage_counts[teams[org].stage] = stage_counts.get(teams[org].stage, 0) + count
-    stage_values = [
-        FacetValue(value=stage, count=count, label=None, selected=stage == filters.stage)
-        for stage, count in stage_counts.items()
-    ]
     team_values.sort(key=lambda v: (-v.count, v.value))
-    stage_values.sort(key=lambda v: v.value)
-    return team_values[:MAX_FACET_VALUES], stage_values[:MAX_FACET_VALUES]
-
-
-def _release_facets(session: Session, query: _Query, selected: str | None) -> list[FacetValue]:
-    state = _release_state(Repo).label("state")
-    rows = session.execute(select(state, func.count()).where(*query.where("release")).group_by(state)).all()
-    counts = {value: count for value, count in rows}
-    return [FacetValue(value=s, count=counts.get(s, 0), label=None, selected=s == selected) for s in RELEASE_STATES]
-
-
-def _order(sort: Sort, query: _Query, viewer: Actor | None, repo_type: str) -> list[Any]:
-    tie = [Repo.downloads.desc(), Repo.id.desc()]
-    if sort == "relevance" and query.rank is not None:
-        return [query.rank.desc(), *tie]
-    if sort == "derivatives":
-        return [_derivatives(viewer, repo_type).desc(), *tie]
-    if sort == "evaluations":
-        return [_evaluations(repo_type).desc(), *tie]
-    if sort == "modified":
-        return [Repo.last_modified.desc(), Repo.id.desc()]
-    if sort == "name":
-        return [func.lower(Repo.namespace), func.lower(Repo.name), Repo.id]
-    return tie
+    by_stage: dict[str, int] = {}
+    for org, count in by_team.items():
+        if filters.team is None or org == filters.team:
+            by_stage[teams[org].stage] = by_stage.get(teams[org].stage, 0) + count
+    releases = dict(counts.get("release", []))
+    return Facets(
+        kinds=_values(counts.get("kind", []), filters.kind),
+        licenses=_values(counts.get("license", []), filters.license),
+        teams=team_values[:MAX_FACET_VALUES],
+        stages=[
+            FacetValue(value=stage, count=count, label=None, selected=stage == filters.stage)
+            for stage, count in sorted(by_stage.items())
+        ][:MAX_FACET_VALUES],
+        releases=[
+            FacetValue(value=state, count=releases.get(state, 0), label=None, selected=state == filters.release)
+            for state in RELEASE_STATES
+        ],
+    )
 
 
 def _team_label(label: challenge_service.TeamStage) -> TeamLabel:
@@ -395,29 +448,17 @@ def list_page(
         chosen = "downloads"
     teams = challenge_service.teams_by_organization(session)
     built = _Query(viewer, repo_type, parsed, filters, teams)
-
-    total = session.scalar(select(func.count()).select_from(Repo).where(*built.where())) or 0
-    columns: list[Any] = [Repo, built.rank if built.rank is not None else literal(None)]
-    rows = session.execute(
-        select(*columns)
-        .where(*built.where())
-        .order_by(*_order(chosen, built, viewer, repo_type))
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    found: list[tuple[Repo, int | None]] = [(repo, rank) for repo, rank in rows]
+    rows = session.execute(built.page(chosen, (page - 1) * page_size, page_size)).all()
+    found: list[tuple[Repo, int | None]] = [(repo, rank) for repo, rank, _total in rows]
+    total: int | None = rows[0][2] if rows else None
     items = _items(session, viewer, repo_type, found, teams)
-
     facets = None
     if with_facets:
-        team_values, stage_values = _team_facets(session, built, filters, teams)
-        facets = Facets(
-            kinds=_facet_terms(session, built, "kind", filters.kind, "kind"),
-            licenses=_facet_terms(session, built, "license", filters.license, "license"),
-            teams=team_values,
-            stages=stage_values,
-            releases=_release_facets(session, built, filters.release),
-        )
+        counts, everything = _facet_counts(session, built, filters, teams)
+        facets = _facets(counts, filters, teams)
+        total = everything if total is None else total
+    if total is None:  # a page past the last, without facets
+        total = session.scalar(select(func.count()).select_from(Repo).where(*built.where())) or 0
     return ListingPage(
         repo_type=repo_type,
         query=parsed.text if parsed is not None else None,
@@ -461,11 +502,11 @@ def _items(
         ).all()
         evaluations = {str(name): count for name, count in evaluation_rows}
     else:
-        terms = {"dataset:" + repo_id.lower(): repo_id for repo_id in ids}
+        terms = {repo_id.lower(): repo_id for repo_id in ids}
         derivative_rows = session.execute(
             select(RepoTerm.term, func.count())
             .join(child, child.id == RepoTerm.repo_id)
-            .where(RepoTerm.field == search.FACET, RepoTerm.term.in_(sorted(terms)), visible_to(viewer, child))
+            .where(RepoTerm.field == search.DATASET, RepoTerm.term.in_(sorted(terms)), visible_to(viewer, child))
             .group_by(RepoTerm.term)
         ).all()
         derivatives = {terms[term]: count for term, count in derivative_rows}

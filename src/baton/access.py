@@ -144,6 +144,9 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/api/challenges/{challenge}/stages/{stage}/report"): PUBLIC,
     # --- commons ---
     ("GET", "/api/commons"): PUBLIC,
+    # --- web: the models and datasets listing's data ---
+    ("GET", "/api/web/models"): PUBLIC,
+    ("GET", "/api/web/datasets"): PUBLIC,
     ("GET", "/api/commons/held"): OPERATOR,
     ("GET", "/api/commons/actions"): OPERATOR,
     ("POST", "/api/commons/findings/{finding_id}/resolve"): OPERATOR,

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from baton import __version__
-from baton.core.http import BodyLimitMiddleware, body_limits, install_error_handlers
+from baton.core.http import BodyLimitMiddleware, ServerTimingMiddleware, body_limits, install_error_handlers
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings, load_settings
 from baton.domains import open_runtime
@@ -31,6 +31,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Browsers asking for a page get the web layer's error pages; API clients the JSON errors.
     install_error_handlers(app, page_for_error=errors.page_for_error)
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(runtime))
+    if runtime.settings.server_timing:
+        app.add_middleware(ServerTimingMiddleware)  # added last: the outermost, it times the rest
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -29,3 +29,19 @@ def gc(
         say(f"{verb} {report.deleted} blobs ({report.freed_bytes} bytes); kept {report.kept}")
     finally:
         runtime.close()
+
+
+@app.command("reindex")
+def reindex(
+    repo: Annotated[
+        list[str] | None, typer.Option("--repo", help="Only this repo (namespace/name); repeat for several.")
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Rebuild the search index of repo names, tags and card text (repos from before the index)."""
+    runtime = open_runtime(data_dir)
+    try:
+        report = maintenance.reindex(runtime, repo_ids=repo)
+        say(f"indexed {report.repos} repos ({report.terms} terms in the index)")
+    finally:
+        runtime.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Final
 
@@ -98,6 +99,34 @@ class SafeHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, checked_send)
+
+
+class ServerTimingMiddleware:
+    """Adds ``Server-Timing: app;dur=<ms>`` to every response: the time from the request's arrival
+    to its response headers, measured inside the server (``BATON_SERVER_TIMING=1``).
+
+    JSON and HTML answers are built whole before their headers go out, so for them this is the
+    time the server spent on the request, without the network and the client; benchmarks read it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - started) * 1000
+                message = dict(message)
+                timing = (b"server-timing", f"app;dur={elapsed:.2f}".encode())
+                message["headers"] = [*message.get("headers", []), timing]
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
 
 
 BodyLimitFor = Callable[[str, str], int | None]

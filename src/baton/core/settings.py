@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         default="",
         description="Overrides of the rate limits, e.g. 'vote=30/60,upload=off' (count/seconds per kind)",
     )
+    server_timing: bool = Field(
+        default=False,
+        description="Add a Server-Timing header (the server's time per request, in ms) to every response",
+    )
     evaluation_model_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Server folders operators may evaluate over HTTP (separated by the OS path separator, ':')",

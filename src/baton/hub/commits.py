@@ -41,6 +41,7 @@ from baton.core.errors import (
 )
 from baton.core.settings import Settings
 from baton.hub import cards, paths, scanning
+from baton.hub import search as search_index
 from baton.hub.events import MAX_LISTED_PATHS, CommitLanded
 from baton.hub.models import BlobGrant, Commit, FileScan, Ref, Repo, TreeEntry
 from baton.hub.repos import blob_readable_by, refuse_if_commit_held, set_lineage
@@ -99,8 +100,9 @@ class PreparedCommit:
 
     additions: dict[str, FileEntry] = field(default_factory=dict)
     deletions: list[DeleteFile | DeleteFolder] = field(default_factory=list)
-    # The parsed card when README.md is added by this commit.
+    # The parsed card when README.md is added by this commit, and its text's search terms.
     card: cards.CardData | None = None
+    card_terms: dict[str, int] = field(default_factory=dict)
     # What each added file was found to be (format, compression, what its pickles import).
     scans: dict[str, scanning.ScanResult] = field(default_factory=dict)
 
@@ -360,7 +362,9 @@ def prepare_commit(
                     hint="Upload it as an LFS file (the client does so when preupload says 'lfs').",
                 )
             if path == "README.md":
-                prepared.card = cards.parse_card(operation.content.decode("utf-8", errors="replace"))
+                readme = operation.content.decode("utf-8", errors="replace")
+                prepared.card = cards.parse_card(readme)
+                prepared.card_terms = search_index.card_terms(readme)
             info = store.put([operation.content], max_size=settings.max_file_size)
             prepared.scans[path] = _scan_blob(store, info.sha256, path, info.size)
             prepared.additions[path] = FileEntry(path, info.sha256, info.size, False, git_blob_oid(operation.content))
@@ -385,6 +389,7 @@ def prepare_commit(
             if path == "README.md":
                 text = b"".join(store.open_range(operation.sha256)).decode("utf-8", errors="replace")
                 prepared.card = cards.parse_card(text)
+                prepared.card_terms = search_index.card_terms(text)
             pointer = lfs_pointer(operation.sha256, operation.size)
             prepared.additions[path] = FileEntry(path, operation.sha256, operation.size, True, git_blob_oid(pointer))
         elif isinstance(operation, DeleteFile):
@@ -566,9 +571,11 @@ def apply_commit(
         if prepared.card is not None:
             repo.card_data = prepared.card.raw
             set_lineage(session, repo, prepared.card.base_models, prepared.card.base_model_relation)
+            search_index.index_repo(session, repo, card=prepared.card_terms)
         elif "README.md" not in files:
             repo.card_data = {}
             set_lineage(session, repo, [], None)
+            search_index.index_repo(session, repo, card={})
     session.flush()
     return commit
 

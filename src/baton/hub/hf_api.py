@@ -365,6 +365,7 @@ def list_repos(type_plural: str, runtime: RuntimeDep, user: OptionalUser, reques
             repo_type,
             search=params.get("search"),
             author=params.get("author"),
+            filters=params.getlist("filter"),
             sort=params.get("sort"),
             direction=direction,
             limit=min(limit, 1000) if limit is not None else 1000,

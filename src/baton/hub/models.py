@@ -171,4 +171,22 @@ class FileScan(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RepoTerm(Base):
+    """One normalised term of a repo, for search and filters (``baton.hub.search``).
+
+    ``field`` says where the term comes from: ``name``, ``owner`` (the namespace), ``tag`` (card
+    tags, pipeline tag, library, languages, license), ``card`` (the card's text) or ``facet`` (an
+    exact filter value such as ``license:mit``, never matched by a text query). A query sums the
+    weights of the terms it matches; the term index answers both.
+    """
+
+    __tablename__ = "repo_terms"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(8), primary_key=True)
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+
+
 Index("ix_commits_repo_created", Commit.repo_id, Commit.created_at)
+Index("ix_repo_terms_term", RepoTerm.term, RepoTerm.field, RepoTerm.repo_id)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from baton.core.errors import (
     RepoExistsError,
     RepoNotFoundError,
 )
+from baton.hub import search as search_index
 from baton.hub.models import (
     GATED_MODES,
     REPO_TYPES,
@@ -228,6 +229,7 @@ def create_repo(
     )
     session.add(repo)
     session.flush()
+    search_index.index_repo(session, repo, card={})
     return repo, True
 
 
@@ -256,6 +258,7 @@ def delete_repo(session: Session, user: Actor, key: RepoKey) -> None:
     session.execute(delete(BlobGrant).where(BlobGrant.repo_id == repo.id))
     session.execute(delete(Ref).where(Ref.repo_id == repo.id))
     session.execute(delete(Commit).where(Commit.repo_id == repo.id))
+    search_index.remove_repo(session, repo.id)
     session.delete(repo)
     session.flush()
 
@@ -283,6 +286,7 @@ def move_repo(session: Session, user: Actor, source: RepoKey, target: RepoKey) -
     repo.name = target.name
     repo.owner_id = new_owner.id
     session.flush()
+    search_index.index_names(session, repo)
     return repo
 
 
@@ -407,6 +411,23 @@ SORT_COLUMNS = {
 }
 
 
+def visible_to(user: Actor | None, repo: Any = Repo) -> ColumnElement[bool]:
+    """THE rule for which repos a listing shows ``user``: public ones; with a sign-in also the
+    user's own and those of the organizations they belong to; every repo for site admins.
+
+    ``repo`` is the ``Repo`` class or an alias of it (a query over two repos). Every listing of
+    repos (``list_repos``, the web layer's pages, counts of derivatives) uses this condition, the
+    same rule ``get_repo`` applies to one repo.
+    """
+    public: ColumnElement[bool] = repo.private.is_(False)
+    if user is None:
+        return public
+    if user.is_admin:
+        return literal(True)
+    member_of = select(Membership.org_id).where(Membership.user_id == user.account_id)
+    return or_(public, repo.owner_id == user.account_id, repo.owner_id.in_(member_of))
+
+
 def list_repos(
     session: Session,
     user: Actor | None,
@@ -414,37 +435,36 @@ def list_repos(
     *,
     search: str | None = None,
     author: str | None = None,
+    filters: list[str] | None = None,
     sort: str | None = None,
     direction: int = -1,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[Repo]:
-    query = select(Repo).where(Repo.repo_type == check_repo_type(repo_type))
-    visible: ColumnElement[bool] = Repo.private.is_(False)
-    if user is not None:
-        if user.is_admin:
-            visible = Repo.private.in_([True, False])
-        else:
-            member_of = select(Membership.org_id).where(Membership.user_id == user.account_id)
-            visible = or_(visible, Repo.owner_id == user.account_id, Repo.owner_id.in_(member_of))
-    query = query.where(visible)
+    """Repos ``user`` may see, as the Hugging Face client lists them.
+
+    ``search`` goes through the term index (``baton.hub.search``: names, tags and card text, in
+    Korean by morphemes; a part of the id as typed matches too), best match first unless ``sort``
+    says otherwise; each of ``filters`` must be one of the repo's tags (``license:mit``, ...).
+    """
+    query = select(Repo).where(Repo.repo_type == check_repo_type(repo_type), visible_to(user))
     if author:
         query = query.where(Repo.namespace == author)
-    if search:
-        pattern = "%" + search.replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(
-                Repo.name.ilike(pattern, escape="\\"),
-                (Repo.namespace + "/" + Repo.name).ilike(pattern, escape="\\"),
-            )
-        )
+    for value in (filters or [])[: search_index.MAX_QUERY_TERMS]:
+        query = query.where(search_index.hf_filter_condition(Repo, value))
+    rank: ColumnElement[int] | None = None
+    parsed = search_index.parse_query(search)
+    if parsed is not None:
+        query, rank = search_index.ranked(query, parsed, Repo)
     column = SORT_COLUMNS.get(sort or "")
     if sort and column is None and sort not in ("likes", "trending_score", "trendingScore"):
         raise BadRequestError(f"Unknown sort key '{sort}'", hint="Use one of: " + ", ".join(sorted(SORT_COLUMNS)))
-    if column is None:
-        query = query.order_by(Repo.created_at.desc(), Repo.id.desc())
-    else:
+    if column is not None:
         query = query.order_by(column.desc() if direction < 0 else column.asc(), Repo.id.desc())
+    elif rank is not None:
+        query = query.order_by(rank.desc(), Repo.downloads.desc(), Repo.id.desc())
+    else:
+        query = query.order_by(Repo.created_at.desc(), Repo.id.desc())
     if offset:
         query = query.offset(offset)
     if limit is not None:

@@ -40,6 +40,7 @@ from baton.challenge.service.appeals import answer_appeal, appeal_json, file_app
 from baton.challenge.service.arena import CHOICES, NewBattle, create_battle, get_battle, next_battle, record_vote
 from baton.challenge.service.challenges import (
     TeamEntry,
+    TeamStage,
     create_challenge,
     enter_team,
     file_release_plan,
@@ -49,6 +50,7 @@ from baton.challenge.service.challenges import (
     pseudonym,
     release_plan,
     revise_challenge,
+    teams_by_organization,
 )
 from baton.challenge.service.decisions import decide, decision_record, due, finalize_due
 from baton.challenge.service.gates import check_gate, gate_queue, gate_standing, override_gate
@@ -88,6 +90,7 @@ __all__ = [
     "ChallengeNames",
     "NewBattle",
     "TeamEntry",
+    "TeamStage",
     "answer_appeal",
     "appeal_json",
     "assign_reviewer",
@@ -149,5 +152,6 @@ __all__ = [
     "state_of",
     "submission_sealed",
     "submit",
+    "teams_by_organization",
     "verify_database",
 ]

@@ -16,7 +16,7 @@ from baton.accounts.actor import Actor
 from baton.accounts.models import ORGANIZATION, USER
 from baton.challenge import ledger
 from baton.challenge.errors import DeadlinePassedError, StageStateError
-from baton.challenge.models import Challenge, Team
+from baton.challenge.models import Challenge, Decision, Team
 from baton.challenge.service._common import (
     OPERATOR_ACTION,
     _append,
@@ -119,6 +119,64 @@ def revise_challenge(
 
 def list_challenges(session: Session) -> list[Challenge]:
     return list(session.scalars(select(Challenge).order_by(Challenge.created_at, Challenge.id)))
+
+
+# Challenges and teams read to label repos by team (``teams_by_organization``): the latest ones.
+MAX_LABELLED_CHALLENGES = 50
+MAX_LABELLED_TEAMS = 2000
+
+
+@dataclass(frozen=True)
+class TeamStage:
+    """A team an organization belongs to, and the last stage the team reached."""
+
+    challenge: str
+    team: str
+    team_name: str
+    stage: str
+    status: str  # active, eliminated, ended
+
+
+def reached_stage(spec: ChallengeSpec, team: Team, advanced: dict[str, set[str]]) -> str:
+    """The last stage ``team`` reached: where it left, or the furthest stage it competes in (its
+    entry stage, then each stage after one whose current decision advanced it)."""
+    if team.exit_stage:
+        return team.exit_stage
+    ids = [stage.id for stage in spec.stages]
+    index = ids.index(team.entered_stage) if team.entered_stage in ids else 0
+    while index + 1 < len(ids) and team.slug in advanced.get(ids[index], set()):
+        index += 1
+    return ids[index]
+
+
+def teams_by_organization(session: Session) -> dict[str, TeamStage]:
+    """Organization name → its team and the stage the team reached, over the latest challenges
+    (an organization in several: its team in the most recent one). Team names, their
+    organizations and stages are public (``GET /api/challenges/{c}/teams``); nothing sealed."""
+    challenges = list(
+        session.scalars(
+            select(Challenge).order_by(Challenge.created_at.desc(), Challenge.id.desc()).limit(MAX_LABELLED_CHALLENGES)
+        )
+    )
+    found: dict[str, TeamStage] = {}
+    for challenge in challenges:  # most recent first: the first label an organization gets stays
+        spec = spec_of(challenge)
+        advanced: dict[str, set[str]] = {}
+        for stage, record in session.execute(
+            select(Decision.stage, Decision.record)
+            .where(Decision.challenge_id == challenge.id, Decision.superseded.is_(False))
+            .order_by(Decision.id)
+        ):
+            advanced[stage] = set(record.get("advance") or []) if isinstance(record, dict) else set()
+        teams = session.scalars(
+            select(Team).where(Team.challenge_id == challenge.id).order_by(Team.slug).limit(MAX_LABELLED_TEAMS)
+        )
+        for team in teams:
+            label = TeamStage(challenge.slug, team.slug, team.name, reached_stage(spec, team, advanced), team.status)
+            for organization in team.organizations or []:
+                if isinstance(organization, str):
+                    found.setdefault(organization, label)
+    return found
 
 
 def get_team(session: Session, slug: str, team: str) -> Team:

@@ -1,7 +1,7 @@
 """file scans: what the content scan found each committed file to be, for the repo pages
 
 Revision ID: 0015_file_scans
-Revises: 0012_commons_jobs
+Revises: 0014_repo_search
 
 Files committed before this table existed have no row: pages say so instead of scanning again.
 """
@@ -14,7 +14,7 @@ from alembic import op
 import baton.core.database
 
 revision: str = "0015_file_scans"
-down_revision: str | None = "0012_commons_jobs"
+down_revision: str | None = "0014_repo_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,380 @@
+"""The models and datasets listing (``baton.web.listing``) and its JSON API: search, filters, sorts,
+pages, facets and who sees what, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from baton.accounts import service as accounts
+from baton.challenge import service as challenge_service
+from baton.challenge.models import Challenge, Decision, Team
+from baton.challenge.service.challenges import reached_stage
+from baton.challenge.spec import load_spec
+from baton.commons.models import ReleaseItem
+from baton.core.errors import BadRequestError
+from baton.core.runtime import Runtime
+from baton.evaluation.models import EvaluationRun
+from baton.hub import cards, commits, repos
+from baton.hub.models import Repo
+from baton.web import listing
+from baton.web.listing import ListingPage
+
+NOW = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
+SPEC = """\
+challenge: listing-test
+title: Listing test
+timezone: Asia/Seoul
+stages:
+  - id: stage-1
+    title: Stage 1
+    deadline: 2026-01-10T18:00:00+09:00
+    teams: 2
+    advance: 1
+    criteria: [{id: bench, kind: benchmark, weight: 100, normalization: raw, tasks: [t1]}]
+  - id: stage-2
+    title: Stage 2
+    deadline: 2026-04-10T18:00:00+09:00
+    teams: 1
+    advance: 1
+    criteria: [{id: bench, kind: benchmark, weight: 100, normalization: raw, tasks: [t1]}]
+"""
+
+
+def make(
+    runtime: Runtime,
+    repo_id: str,
+    *,
+    card: dict[str, Any] | None = None,
+    body: str = "",
+    repo_type: str = "model",
+    private: bool = False,
+    author: str = "bob",
+    downloads: int = 0,
+) -> None:
+    with runtime.database.session(write=True) as session:
+        user = accounts.act_as(session, author)
+        repo, _ = repos.create_repo(session, user, repos.parse_repo_id(repo_type, repo_id), private=private)
+        commits.initial_commit(session, runtime.store, user, repo)
+        readme = cards.render_card(card or {}, body or f"# {repo_id}\n").encode()
+        commits.commit_files(session, runtime.store, runtime.settings, user, repo, {"README.md": readme}, title="card")
+        repo.downloads = downloads
+
+
+def page(runtime: Runtime, repo_type: str = "model", *, user: str | None = None, **kw: Any) -> ListingPage:
+    with runtime.database.session() as session:
+        actor = accounts.act_as(session, user) if user else None
+        return listing.list_page(session, actor, repo_type, **kw)
+
+
+def ids(result: ListingPage) -> list[str]:
+    return [item.id for item in result.items]
+
+
+def facet(values: list[listing.FacetValue]) -> dict[str, int]:
+    return {value.value: value.count for value in values}
+
+
+@pytest.fixture
+def world(runtime: Runtime, users: Any) -> Runtime:
+    """Two challenge teams (org-a, org-b), lab's and bob's repos, a dataset and lineage."""
+    with runtime.database.session(write=True) as session:
+        alice = accounts.get_account(session, "alice")
+        for org in ("org-a", "org-b"):
+            created = accounts.create_organization(session, org, creator=alice)
+            accounts.set_membership(session, created, accounts.get_account(session, "carol"), "write")
+        operator = accounts.act_as(session, "alice")
+        challenge_service.create_challenge(session, SPEC, operator=operator, now=NOW)
+        for slug, org in (("team-a", "org-a"), ("team-b", "org-b")):
+            challenge_service.enter_team(
+                session,
+                "listing-test",
+                challenge_service.TeamEntry(
+                    team=slug, name=f"Team {slug[-1].upper()}", organizations=[org], members=["carol"]
+                ),
+                operator=operator,
+                now=NOW,
+            )
+    make(
+        runtime,
+        "org-a/hangul-7b",
+        card={"license": "apache-2.0", "pipeline_tag": "text-generation", "language": ["ko"]},
+        body="한국어 언어모델을 처음부터 학습했습니다.\n",
+        author="carol",
+        downloads=50,
+    )
+    make(
+        runtime,
+        "org-b/hangul-7b-q4",
+        card={
+            "license": "apache-2.0",
+            "pipeline_tag": "text-generation",
+            "base_model": "org-a/hangul-7b",
+            "base_model_relation": "quantized",
+        },
+        body="Quantized build of hangul-7b.\n",
+        author="carol",
+        downloads=500,
+    )
+    make(
+        runtime,
+        "lab/vision-base",
+        card={"license": "mit", "pipeline_tag": "image-classification", "datasets": ["lab/photos"]},
+        body="An image model.\n",
+        author="alice",
+        downloads=10,
+    )
+    make(
+        runtime,
+        "bob/chat-ft",
+        card={"license": "mit", "base_model": "org-a/hangul-7b", "base_model_relation": "finetune"},
+        body="대화 모델. Fine-tuned for chat.\n",
+        downloads=5,
+    )
+    make(runtime, "lab/secret", card={"license": "mit"}, body="비밀 모델\n", private=True, author="alice")
+    make(
+        runtime,
+        "lab/photos",
+        repo_type="dataset",
+        card={"license": "cc-by-4.0", "task_categories": ["image-classification"]},
+        body="고양이 사진 모음\n",
+        author="alice",
+    )
+    with runtime.database.session(write=True) as session:
+        pks = {repo.repo_id: repo.id for repo in session.scalars(select(Repo))}
+        for index in range(3):  # hangul-7b: 3 finished runs; q4: 1; a failed one counts for nothing
+            session.add(_run("org-a/hangul-7b", "succeeded", index))
+        session.add(_run("org-b/hangul-7b-q4", "succeeded", 9))
+        session.add(_run("bob/chat-ft", "failed", 10))
+        session.add(_release(pks["org-b/hangul-7b-q4"], "org-b/hangul-7b-q4", "released"))
+        session.add(_release(pks["org-a/hangul-7b"], "org-a/hangul-7b", "held"))
+        # bob/chat-ft was last touched first, org-a/hangul-7b most recently
+        for offset, repo_id in enumerate(["bob/chat-ft", "lab/vision-base", "org-b/hangul-7b-q4", "org-a/hangul-7b"]):
+            session.execute(
+                update(Repo).where(Repo.id == pks[repo_id]).values(last_modified=NOW + timedelta(hours=offset))
+            )
+    return runtime
+
+
+def _run(model: str, status: str, index: int) -> EvaluationRun:
+    return EvaluationRun(
+        task=f"t{index}",
+        task_name=f"t{index}",
+        task_version="1",
+        model=model,
+        model_repo=model,
+        backend="dummy",
+        status=status,
+    )
+
+
+def _release(pk: int, name: str, state: str) -> ReleaseItem:
+    return ReleaseItem(
+        challenge="listing-test",
+        team="team-" + name[4],
+        stage="stage-1",
+        exit_reason="eliminated",
+        repo_type="model",
+        repo_name=name,
+        repo_pk=pk,
+        asset_kind="model",
+        access="public",
+        state=state,
+    )
+
+
+def test_default_listing_is_by_downloads_with_counts_and_labels(world: Runtime) -> None:
+    result = page(world)
+    assert ids(result) == ["org-b/hangul-7b-q4", "org-a/hangul-7b", "lab/vision-base", "bob/chat-ft"]
+    assert result.total == 4 and result.pages == 1 and result.sort == "downloads"
+    base = result.items[1]
+    assert base.derivatives == 2 and base.evaluations == 3 and base.release == "held"
+    assert base.team is not None and base.team.name == "Team A" and base.team.stage == "stage-1"
+    assert base.kind == "text-generation" and base.license == "apache-2.0"
+    quantized = result.items[0]
+    assert quantized.variant == "quantized" and quantized.release == "released" and quantized.evaluations == 1
+    assert result.items[3].team is None and result.items[3].evaluations == 0  # a failed run is no evaluation
+
+
+def test_each_sort(world: Runtime) -> None:
+    assert ids(page(world, sort="derivatives"))[0] == "org-a/hangul-7b"
+    assert ids(page(world, sort="evaluations"))[:2] == ["org-a/hangul-7b", "org-b/hangul-7b-q4"]
+    assert ids(page(world, sort="modified")) == [
+        "org-a/hangul-7b",
+        "org-b/hangul-7b-q4",
+        "lab/vision-base",
+        "bob/chat-ft",
+    ]
+    assert ids(page(world, sort="name")) == ["bob/chat-ft", "lab/vision-base", "org-a/hangul-7b", "org-b/hangul-7b-q4"]
+    # relevance without a search falls back to downloads
+    assert page(world, sort="relevance").sort == "downloads"
+
+
+def test_search_ranks_by_relevance_by_default(world: Runtime) -> None:
+    result = page(world, query="hangul")
+    assert result.sort == "relevance" and result.terms == ["hangul"]
+    # both have "hangul" in their names; q4's card mentions it too
+    assert ids(result) == ["org-b/hangul-7b-q4", "org-a/hangul-7b"]
+    assert all(item.score is not None and item.score > 0 for item in result.items)
+    assert ids(page(world, query="언어 모델")) == ["org-a/hangul-7b"]
+    assert ids(page(world, query="언어 모델", sort="name")) == ["org-a/hangul-7b"]
+    assert ids(page(world, repo_type="dataset", query="고양이 사진")) == ["lab/photos"]
+
+
+def test_each_filter(world: Runtime) -> None:
+    assert ids(page(world, kind="text-generation")) == ["org-b/hangul-7b-q4", "org-a/hangul-7b"]
+    assert ids(page(world, kind="quantized")) == ["org-b/hangul-7b-q4"]  # a variant kind from base_model_relation
+    assert ids(page(world, license="MIT")) == ["lab/vision-base", "bob/chat-ft"]
+    assert ids(page(world, team="org-a")) == ["org-a/hangul-7b"]
+    assert ids(page(world, team="lab")) == []  # lab is no team
+    assert ids(page(world, stage="stage-1")) == ["org-b/hangul-7b-q4", "org-a/hangul-7b"]
+    assert ids(page(world, stage="stage-2")) == []
+    assert ids(page(world, release="released")) == ["org-b/hangul-7b-q4"]
+    assert ids(page(world, release="held")) == ["org-a/hangul-7b"]
+    assert ids(page(world, release="not_released")) == ["lab/vision-base", "bob/chat-ft"]
+    assert ids(page(world, repo_type="dataset", kind="image-classification")) == ["lab/photos"]
+    combined = page(world, license="apache-2.0", team="org-b", query="hangul")
+    assert ids(combined) == ["org-b/hangul-7b-q4"]
+
+
+def test_facets_count_the_other_filters_and_only_visible_repos(world: Runtime) -> None:
+    facets = page(world).facets
+    assert facets is not None
+    assert facet(facets.licenses) == {"apache-2.0": 2, "mit": 2}  # lab/secret (mit) is not counted
+    assert facet(facets.kinds) == {"text-generation": 2, "image-classification": 1, "quantized": 1, "finetune": 1}
+    assert facet(facets.teams) == {"org-a": 1, "org-b": 1}
+    assert {v.value: v.label for v in facets.teams} == {"org-a": "Team A", "org-b": "Team B"}
+    assert facet(facets.stages) == {"stage-1": 2}
+    assert facet(facets.releases) == {"released": 1, "held": 1, "not_released": 2}
+    as_alice = page(world, user="alice").facets
+    assert as_alice is not None and facet(as_alice.licenses)["mit"] == 3
+    narrowed = page(world, license="mit").facets
+    assert narrowed is not None
+    assert facet(narrowed.licenses) == {"apache-2.0": 2, "mit": 2}  # its own filter left out
+    assert [v.value for v in narrowed.licenses if v.selected] == ["mit"]
+    assert facet(narrowed.teams) == {}  # no mit repo belongs to a team
+    assert facet(narrowed.releases) == {"released": 0, "held": 0, "not_released": 2}
+
+
+def test_stage_is_the_last_stage_the_team_reached(world: Runtime) -> None:
+    with world.database.session(write=True) as session:
+        challenge = session.scalar(select(Challenge).where(Challenge.slug == "listing-test"))
+        assert challenge is not None
+        session.add(
+            Decision(
+                challenge_id=challenge.id,
+                stage="stage-1",
+                seq=99,
+                record={"advance": ["team-a"]},
+                decided_at=NOW,
+                appeal_deadline=NOW,
+            )
+        )
+        session.execute(update(Team).where(Team.slug == "team-b").values(status="eliminated", exit_stage="stage-1"))
+    assert ids(page(world, stage="stage-2")) == ["org-a/hangul-7b"]
+    assert ids(page(world, stage="stage-1")) == ["org-b/hangul-7b-q4"]
+    facets = page(world, team="org-a").facets
+    assert facets is not None and facet(facets.stages) == {"stage-2": 1}
+    assert facet(facets.teams) == {"org-a": 1, "org-b": 1}
+
+
+def test_reached_stage_walks_the_decisions() -> None:
+    spec = load_spec(SPEC)
+    team = Team(slug="t", entered_stage="stage-1", exit_stage=None)
+    assert reached_stage(spec, team, {}) == "stage-1"
+    assert reached_stage(spec, team, {"stage-1": {"t"}}) == "stage-2"
+    assert reached_stage(spec, team, {"stage-1": {"t"}, "stage-2": {"t"}}) == "stage-2"  # the last stage
+    assert reached_stage(spec, team, {"stage-1": {"other"}}) == "stage-1"
+    left = Team(slug="t", entered_stage="stage-1", exit_stage="stage-1")
+    assert reached_stage(spec, left, {"stage-1": {"t"}}) == "stage-1"
+
+
+def test_pagination_edges(world: Runtime) -> None:
+    first = page(world, page_size=3)
+    assert len(first.items) == 3 and first.total == 4 and first.pages == 2
+    last = page(world, page_size=3, page=2)
+    assert ids(last) == ["bob/chat-ft"] and last.total == 4
+    beyond = page(world, page_size=3, page=3)
+    assert beyond.items == [] and beyond.total == 4 and beyond.pages == 2
+    assert ids(first) + ids(last) == ids(page(world, page_size=100))
+
+
+@pytest.mark.parametrize(
+    ("kw", "code"),
+    [
+        ({"page_size": 0}, "BadRequest"),
+        ({"page_size": 101}, "BadRequest"),
+        ({"page": 0}, "PageOutOfRange"),
+        ({"page": 10**6}, "PageOutOfRange"),
+        ({"sort": "likes"}, "BadSort"),
+        ({"release": "maybe"}, "BadFilter"),
+        ({"license": "x" * 65}, "BadFilter"),
+        ({"team": "a\x00b"}, "BadFilter"),
+        ({"query": "모델 " * 100}, "SearchTooLong"),
+    ],
+)
+def test_bad_parameters_are_refused_with_a_hint(world: Runtime, kw: dict[str, Any], code: str) -> None:
+    with pytest.raises(BadRequestError) as raised:
+        page(world, **kw)
+    assert raised.value.code == code and raised.value.hint
+
+
+def test_private_repos_only_for_who_may_see_them(world: Runtime) -> None:
+    assert "lab/secret" not in ids(page(world, page_size=100))
+    assert "lab/secret" not in ids(page(world, user="carol", page_size=100))  # not in lab
+    assert "lab/secret" in ids(page(world, user="bob", page_size=100))  # lab member
+    assert "lab/secret" in ids(page(world, user="alice", page_size=100))
+    assert page(world, query="비밀").total == 0
+    assert ids(page(world, user="bob", query="비밀")) == ["lab/secret"]
+
+
+def test_private_derivatives_are_not_counted_for_outsiders(world: Runtime) -> None:
+    make(world, "lab/hidden-ft", card={"base_model": "org-a/hangul-7b"}, private=True, author="alice")
+    [public_view] = [i for i in page(world).items if i.id == "org-a/hangul-7b"]
+    [member_view] = [i for i in page(world, user="bob").items if i.id == "org-a/hangul-7b"]
+    assert public_view.derivatives == 2 and member_view.derivatives == 3
+    dataset = page(world, repo_type="dataset").items[0]
+    assert dataset.id == "lab/photos" and dataset.derivatives == 1  # lab/vision-base names it in datasets
+
+
+def test_the_json_api_is_the_page_data(world: Runtime, client: httpx.Client, users: Any) -> None:
+    response = client.get("/api/web/models", params={"q": "hangul", "license": "apache-2.0", "page_size": 1})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == 2 and body["pages"] == 2 and [i["id"] for i in body["items"]] == ["org-b/hangul-7b-q4"]
+    assert body["items"][0]["team"]["name"] == "Team B" and body["facets"]["releases"]
+    assert body == page(world, query="hangul", license="apache-2.0", page_size=1).model_dump(mode="json")
+    datasets = client.get("/api/web/datasets", params={"facets": "false"}).json()
+    assert [i["id"] for i in datasets["items"]] == ["lab/photos"] and datasets["facets"] is None
+    as_bob = client.get("/api/web/models", params={"page_size": 100}, headers=users.headers("bob")).json()
+    assert "lab/secret" in [i["id"] for i in as_bob["items"]]
+    anonymous = client.get("/api/web/models", params={"page_size": 100}).json()
+    assert "lab/secret" not in [i["id"] for i in anonymous["items"]]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page_size": "1000"},
+        {"page": "-1"},
+        {"q": "x" * 5000},
+        {"sort": "downloads; DROP TABLE repos"},
+        {"license": "y" * 500},
+        {"page": "abc"},
+    ],
+)
+def test_the_json_api_refuses_unbounded_requests(world: Runtime, client: httpx.Client, params: dict[str, str]) -> None:
+    response = client.get("/api/web/models", params=params)
+    assert response.status_code == 400, response.text
+    assert response.json()["hint"]
+
+
+@pytest.mark.parametrize("query", ["%", "_", "' OR '1'='1", '"', "\\", "을를", "🙂", "\x00%"])
+def test_hostile_searches_through_the_api(world: Runtime, client: httpx.Client, query: str) -> None:
+    response = client.get("/api/web/models", params={"q": query})
+    assert response.status_code == 200, response.text
+    assert response.json()["total"] == 0

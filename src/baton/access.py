@@ -19,8 +19,14 @@ Rules:
 - ``OPERATOR``: a site admin's token with the ``admin`` scope.
 - ``SIGNED_LINK``: no token; the URL carries Baton's signature, bound to the uploader's token,
   whose access is re-checked at every use.
-- ``PAGE``: a page for browsers: the sign-in cookie stands for the token (scopes included), forms
-  carry a value only the page knows; without a sign-in it asks for one.
+- ``PAGE``: a page for browsers: the sign-in cookie (a web session in the database) stands for
+  the person (a token's scopes when signed in with one), forms carry the session's CSRF value;
+  without a sign-in it asks for one.
+
+The web session cookie is a credential for pages only, with one exception: the file-download
+routes (``GET``/``HEAD`` ``.../resolve/...``, ``PUBLIC``) also accept it when no Authorization
+header is sent (``baton.accounts.http.file_reader``), so a signed-in browser downloads the gated
+and private files it may read. No other route, and no method that changes anything, reads it.
 """
 
 from __future__ import annotations
@@ -209,7 +215,13 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     # --- pages ---
     ("GET", "/login"): PAGE,
     ("POST", "/login"): PUBLIC,
-    ("POST", "/logout"): PUBLIC,
+    ("GET", "/logout"): PAGE,
+    ("POST", "/logout"): PAGE,
+    ("GET", "/settings/account"): PAGE,
+    ("POST", "/settings/account/password"): PAGE,
+    ("POST", "/settings/account/sessions/end-others"): PAGE,
+    ("GET", "/settings/users/{name}/password"): PAGE,
+    ("POST", "/settings/users/{name}/password"): PAGE,
     ("GET", "/commons"): PAGE,
     ("GET", "/challenges/{challenge}/stages/{stage}/arena"): PAGE,
     ("POST", "/challenges/{challenge}/stages/{stage}/arena/vote"): PAGE,

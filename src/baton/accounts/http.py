@@ -7,6 +7,8 @@ before the route runs:
 - ``RequiredUser``: any valid token (reads that need to know who asks).
 - ``WriteUser`` / ``VoteUser`` / ``ReviewUser``: a token with that scope.
 - ``OperatorUser``: a site admin's token with the admin scope.
+- ``FileReader``: for the file-download routes only: ``OptionalUser``, or without an
+  Authorization header the web session cookie (GET/HEAD only).
 
 Pages read the web session cookie instead of a token: ``page_actor(request)`` (or the ``PageActor``
 dependency) gives the signed-in person or None; ``check_page_csrf`` guards their forms, and the
@@ -97,6 +99,25 @@ def page_actor(request: Request) -> Actor | None:
 
 
 PageActor = Annotated[Actor | None, Depends(page_actor)]
+
+
+# Downloads: the one place outside the pages where the session cookie counts.
+COOKIE_READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def file_reader(request: Request, runtime: RuntimeDep) -> Actor | None:
+    """Who downloads a file: the token's actor, or, without an Authorization header, the browser's sign-in.
+
+    Only for the file-download routes (GET/HEAD): a link on a page of a gated or private repo works
+    for a signed-in reader. Any other method, or any Authorization header (even one that is no
+    bearer token), ignores the cookie, so no cross-site form can act with it.
+    """
+    if request.method not in COOKIE_READ_METHODS or "authorization" in request.headers:
+        return optional_user(request, runtime)
+    return page_actor(request)
+
+
+FileReader = Annotated[Actor | None, Depends(file_reader)]
 
 
 def is_https(request: Request) -> bool:

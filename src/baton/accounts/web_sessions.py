@@ -390,6 +390,63 @@ def _end_all(session: Session, account_id: int, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+@dataclass(frozen=True)
+class SessionInfo:
+    """One live web session, as its owner sees it on the account settings page."""
+
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    opened_by: str
+    user_agent: str
+    client: str
+    current: bool
+
+
+SESSIONS_LISTED: Final = 50
+
+
+def active_sessions(runtime: Runtime, account_id: int, current_cookie: str | None = None) -> list[SessionInfo]:
+    """The account's live web sessions, most recently seen first (at most 50); ``current`` marks the caller's."""
+    current_id = _session_id(current_cookie)
+    with runtime.database.session() as session:
+        now = utcnow()
+        rows = session.scalars(
+            select(WebSession)
+            .where(
+                WebSession.account_id == account_id,
+                WebSession.ended_at.is_(None),
+                WebSession.expires_at > now,
+                WebSession.last_seen_at > now - IDLE_TIMEOUT,
+            )
+            .order_by(WebSession.last_seen_at.desc(), WebSession.created_at.desc())
+            .limit(SESSIONS_LISTED)
+        )
+        return [
+            SessionInfo(
+                created_at=row.created_at,
+                last_seen_at=row.last_seen_at,
+                expires_at=row.expires_at,
+                opened_by=row.opened_by,
+                user_agent=row.user_agent,
+                client=row.client,
+                current=row.id == current_id,
+            )
+            for row in rows
+        ]
+
+
+def end_other_sessions(runtime: Runtime, account_id: int, keep_cookie: str | None) -> int:
+    """End every web session of the account except the one behind ``keep_cookie``; returns how many ended."""
+    keep = _session_id(keep_cookie)
+    with runtime.database.session(write=True) as session:
+        condition = (WebSession.account_id == account_id) & WebSession.ended_at.is_(None)
+        if keep is not None:
+            condition = condition & (WebSession.id != keep)
+        result = session.execute(update(WebSession).where(condition).values(ended_at=utcnow()))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 def end_sessions(runtime: Runtime, account_id: int) -> int:
     """End every web session of an account (e.g. when it is compromised); returns how many were open."""
     with runtime.database.session(write=True) as session:
@@ -509,14 +566,17 @@ def set_password(
     if own and account_id != actor.account_id:
         raise NotFoundError(f"No user named '{name}'", hint="Check the spelling.")
     password = passwords.check_policy(new_password, user_name=account_name)
-    if own and not operator:
-        if stored_hash is None:
-            raise PermissionDeniedError(
-                f"'{account_name}' has no password yet; an operator sets the first one",
-                code="NoPasswordYet",
-                hint=f"Ask an operator to run this on the server: baton user set-password {account_name}",
-            )
-        if current_password is None:
+    # An operator changing their own password may skip the current one (they could reset it anyway),
+    # but when one is given it is checked: the account page always asks for it.
+    check_current = own and (not operator or (current_password is not None and stored_hash is not None))
+    if own and not operator and stored_hash is None:
+        raise PermissionDeniedError(
+            f"'{account_name}' has no password yet; an operator sets the first one",
+            code="NoPasswordYet",
+            hint=f"Ask an operator to run this on the server: baton user set-password {account_name}",
+        )
+    if check_current:
+        if current_password is None or stored_hash is None:
             raise BadRequestError(
                 "Changing your password needs your current one",
                 code="CurrentPasswordNeeded",
@@ -535,6 +595,15 @@ def set_password(
         with runtime.database.session(write=True) as session:
             _forget_attempts(session, attempt, key, where)
     return _store(runtime, account_id, passwords.hash_password(password), keep_cookie)
+
+
+def is_user(runtime: Runtime, name: str) -> bool:
+    """Whether ``name`` is a user (not an organization, not unknown): someone who may have a password."""
+    if not accounts.NAME_PATTERN.match(name):
+        return False
+    with runtime.database.session() as session:
+        account = accounts.find_account(session, name)
+        return account is not None and account.kind == USER
 
 
 def has_password(runtime: Runtime, name: str) -> bool:

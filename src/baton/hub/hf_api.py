@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
 from baton.accounts.actor import Actor
-from baton.accounts.http import OptionalUser, RequiredUser, WriteUser
+from baton.accounts.http import FileReader, OptionalUser, RequiredUser, WriteUser
 from baton.accounts.models import ApiToken
 from baton.core.errors import (
     BadRequestError,
@@ -765,6 +765,9 @@ def _download(
         "Accept-Ranges": "bytes",
         "Content-Disposition": f"inline; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",
         "Cache-Control": "private, max-age=0, must-revalidate",
+        # A browser signed in to the pages downloads here too: an uploaded file never runs as a page of this site.
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
     }
     byte_range = parse_range(request.headers.get("range"), entry.size)
     if request.headers.get("if-none-match") == etag and byte_range is None:
@@ -795,7 +798,7 @@ def _stream(runtime: Runtime, sha256: str, start: int, end: int) -> Iterator[byt
     "/{namespace}/{name}/resolve/{rest:path}", methods=["GET", "HEAD"], response_class=Response, responses=FILE_BYTES
 )
 def resolve_model_file(
-    namespace: str, name: str, rest: str, request: Request, runtime: RuntimeDep, user: OptionalUser
+    namespace: str, name: str, rest: str, request: Request, runtime: RuntimeDep, user: FileReader
 ) -> Response:
     return _download("model", namespace, name, request, runtime, user)
 
@@ -813,7 +816,7 @@ def resolve_typed_file(
     rest: str,
     request: Request,
     runtime: RuntimeDep,
-    user: OptionalUser,
+    user: FileReader,
 ) -> Response:
     repo_type = TYPE_PLURALS.get(type_plural)
     if repo_type is None or repo_type == "model":

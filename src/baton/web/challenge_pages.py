@@ -22,7 +22,7 @@ from baton.core.http import RuntimeDep
 from baton.web import templating
 from baton.web.errors import error_page
 from baton.web.i18n import N_, page_language, translate
-from baton.web.signin import PageUser, request_csrf, sign_in_redirect
+from baton.web.signin import PageUser, csrf_ok, request_csrf, sign_in_redirect
 
 router = APIRouter(include_in_schema=False)
 downloads = APIRouter()
@@ -106,7 +106,7 @@ def arena_vote(
 ) -> Response:
     if user is None:
         return sign_in_redirect(request)
-    if csrf != request_csrf(request):
+    if not csrf_ok(request, csrf):
         error = AuthenticationError(
             "This vote did not come from the voting page", hint="Open the arena page again and vote from there."
         )

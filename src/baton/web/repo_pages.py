@@ -18,7 +18,6 @@ Every form carries the sign-in's CSRF value and is refused without it.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 from urllib.parse import quote
@@ -117,8 +116,7 @@ def _page(
 
 
 def _csrf_ok(request: Request, value: str) -> bool:
-    cookie = request.cookies.get(signin.SESSION_COOKIE)
-    return bool(cookie) and hmac.compare_digest(value.encode(), signin.request_csrf(request).encode())
+    return signin.csrf_ok(request, value)
 
 
 def _refused(request: Request, user: Actor | None) -> HTMLResponse:
@@ -415,7 +413,12 @@ for _kind in PREFIXES:
 def account_page(request: Request, runtime: RuntimeDep, user: PageUser, account: str) -> HTMLResponse:
     with runtime.database.session() as session:
         view = repo_view.account_view(session, user, account)
-        return templating.render_page(request, "account.html", viewer=_viewer(user), account=view)
+        # An operator sets other users' passwords from their page; one's own is changed in one's settings.
+        own = user is not None and user.name == view.name
+        password_link = user is not None and user.is_operator and view.kind != "org" and not own
+        return templating.render_page(
+            request, "account.html", viewer=_viewer(user), account=view, own=own, password_link=password_link
+        )
 
 
 # Registered last of all (see baton.web.domain): a single name after every other page of the site.

@@ -26,7 +26,7 @@ from baton.talent import matchmaking, service
 from baton.talent.schemas import ExportDocument
 from baton.web import templating
 from baton.web.i18n import N_, page_language, translate
-from baton.web.signin import PageUser, request_csrf, sign_in_redirect
+from baton.web.signin import PageUser, csrf_ok, request_csrf, sign_in_redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,7 +45,7 @@ def _split(value: str) -> list[str]:
 
 async def _checked_form(request: Request) -> FormData:
     form = await request.form()
-    if form.get("csrf") != request_csrf(request):
+    if not csrf_ok(request, form.get("csrf")):
         raise BadRequestError("This form has expired", hint="Reload the page and submit it again.")
     return form
 

@@ -23,6 +23,8 @@ from jinja2 import Environment, PackageLoader, pass_context
 from jinja2.runtime import Context
 from starlette.routing import NoMatchFound, Router
 
+from baton.accounts.http import page_csrf_token
+from baton.core.errors import PermissionDeniedError
 from baton.web import i18n, static
 from baton.web.i18n import N_
 
@@ -166,9 +168,19 @@ def render(template: str, *, lang: str, request: Request | None = None, **contex
             path_for(request, "switch_language", lang=values["other_lang"]), next=here(request)
         )
     values.update(context)
+    if values["viewer"] and request is not None and "header_csrf" not in values:
+        values["header_csrf"] = _header_csrf(request)
     if values["standalone"]:
         values["inline_css"] = static.asset_text("baton.css")
     return environment().get_template(template).render(values)
+
+
+def _header_csrf(request: Request) -> str | None:
+    """The sign-out button's CSRF value (None when the request has no session to bind it to)."""
+    try:
+        return page_csrf_token(request)
+    except PermissionDeniedError:
+        return None
 
 
 def render_page(

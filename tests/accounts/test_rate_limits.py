@@ -13,6 +13,7 @@ from baton.core.ratelimit import DEFAULT_LIMITS, Limit, RateLimiter, parse_limit
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings
 from baton.domains import open_runtime
+from web.sign_in_support import sign_in_with_token
 
 
 class FakeClock:
@@ -100,8 +101,8 @@ def test_guessing_tokens_is_limited_per_address(limited: tuple[TestClient, Runti
 def test_sign_in_attempts_are_limited(limited: tuple[TestClient, Runtime]) -> None:
     client, _runtime = limited
     for _ in range(2):
-        assert client.post("/login", data={"token": "wrong"}, follow_redirects=False).status_code == 401
-    answer = client.post("/login", data={"token": "wrong"}, follow_redirects=False)
+        assert sign_in_with_token(client, "wrong").status_code == 401
+    answer = sign_in_with_token(client, "wrong")
     assert answer.status_code == 429 and "Retry-After" in answer.headers
 
 

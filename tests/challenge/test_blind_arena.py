@@ -28,6 +28,7 @@ from baton.challenge.models import Battle
 from baton.core import clock
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
+from web.sign_in_support import sign_in_with_token
 
 from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE
 
@@ -192,7 +193,7 @@ def test_no_public_response_links_a_battle_to_a_team_while_voting_is_open(runtim
     named_teams: set[str] = set()
     called = 0
     with clock.frozen(BEFORE_DEADLINE), TestClient(app) as anonymous, TestClient(app) as voter:
-        signed_in = voter.post("/login", data={"token": token, "next": "/commons"}, follow_redirects=False)
+        signed_in = sign_in_with_token(voter, token, "/commons")
         assert signed_in.status_code == 303 and "baton_session" in voter.cookies
         bearer = {"Authorization": f"Bearer {token}"}
         served = voter.get(f"/api/challenges/{SLUG}/stages/{STAGE}/battles/next", headers=bearer)

@@ -24,6 +24,7 @@ from baton.talent import consent as notices
 from baton.talent.errors import ProfileNotFoundError
 from baton.talent.schemas import ExportDocument
 from baton.web import talent_pages
+from web.sign_in_support import sign_in_with_token
 
 from .talent_helpers import ML, NLP, Cast, cast, consent, create_profile, listed_person
 
@@ -194,7 +195,7 @@ def test_own_views_exports_and_operator_views_are_exactly_the_service_dicts(
     check("carol", "/api/talent/placements", lambda s, a: service.placements_by_team(s))
 
     # The export download (the page) carries the same document.
-    signed_in = client.post("/login", data={"token": cast["dave"], "next": "/talent"}, follow_redirects=False)
+    signed_in = sign_in_with_token(client, cast["dave"], "/talent")
     assert signed_in.status_code == 303, signed_in.text
     download = client.get("/talent/export")
     assert "attachment" in download.headers["content-disposition"]

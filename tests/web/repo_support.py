@@ -18,6 +18,7 @@ from baton.hub import commits, repos
 from baton.hub.models import Repo
 from baton.hub.repos import RepoKey
 from baton.provenance.models import ProvenanceReport
+from web.sign_in_support import sign_in_with_token
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 ENGLISH = BROWSER | {"Accept-Language": "en"}
@@ -71,7 +72,7 @@ def browser(runtime: Runtime, user: str | None = None, *, scopes: tuple[str, ...
     if user is not None:
         with runtime.database.session(write=True) as session:
             token = accounts.issue_token(session, accounts.get_account(session, user), scopes=scopes).value
-        response = client.post("/login", data={"token": token, "next": "/"}, follow_redirects=False)
+        response = sign_in_with_token(client, token)
         assert response.status_code == 303, response.text
     return client
 

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.web import repo_view
-from baton.web.signin import SESSION_COOKIE, csrf_value
 
 from .repo_support import (
     BROWSER,
@@ -298,7 +297,7 @@ def test_settings_are_for_admins_only(runtime: Runtime, world: Any) -> None:
     bob = browser(runtime, "bob")
     assert 'id="tab-settings"' not in _get(bob, "/lab/tiny")
     _get(bob, "/lab/tiny/settings", 403)
-    token = csrf_value(bob.cookies[SESSION_COOKIE])  # what a page served to bob would carry
+    token = csrf_of(_get(bob, "/lab/tiny"))  # bob's session's value (the header's sign-out form carries it)
     refused = bob.post(
         "/lab/tiny/settings/visibility", data={"visibility": "private", "csrf": token}, follow_redirects=False
     )
@@ -456,8 +455,9 @@ def test_user_and_organization_pages(runtime: Runtime, world: Any) -> None:
 def test_catch_all_routes_never_shadow_the_site(runtime: Runtime, world: Any) -> None:
     client = browser(runtime)
     assert 'id="token"' in _get(client, "/login")
-    logout = client.get("/logout")
-    assert logout.status_code == 405 and logout.headers["allow"] == "POST"
+    logout = client.get("/logout", follow_redirects=False)  # signed out: nothing to confirm, back home
+    assert logout.status_code == 303 and logout.headers["location"] == "/"
+    assert 'id="settings-title"' not in _get(client, "/settings/account")  # asks to sign in instead
     assert client.get("/api/models/lab/tiny").json()["id"] == "lab/tiny"
     assert client.get("/static/baton.css").status_code == 200
     assert client.get("/lab/tiny/resolve/main/config.json", headers={"Accept": "*/*"}).status_code == 200

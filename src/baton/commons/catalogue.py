@@ -201,4 +201,3 @@ def catalogue(
         },
         "placements_shown": placements_of is not None,
     }
-

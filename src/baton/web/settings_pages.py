@@ -3,7 +3,7 @@
 ``/settings/account`` changes one's own password (the current one, then the new one twice) and
 lists the live web sessions, with a button that ends all but this one. A password change ends
 every other session and replaces this one (a new cookie), as ``web_sessions.set_password`` does.
-``/settings/users/{name}/password`` lets an operator set or reset anyone's password. Every form
+``/settings/users/{user_name}/password`` lets an operator set or reset anyone's password. Every form
 carries the session's CSRF value.
 """
 
@@ -212,8 +212,9 @@ def _checked_user(request: Request, runtime: Runtime, user: Actor, name: str) ->
     return error_page(request, error, viewer=user.name)
 
 
-@router.get("/settings/users/{name}/password", name="user_password_page", response_class=HTMLResponse)
-def user_password_page(request: Request, runtime: RuntimeDep, user: PageUser, name: str) -> Response:
+@router.get("/settings/users/{user_name}/password", name="user_password_page", response_class=HTMLResponse)
+def user_password_page(request: Request, runtime: RuntimeDep, user: PageUser, user_name: str) -> Response:
+    name = user_name
     if user is None:
         return sign_in_redirect(request)
     refused = _operator_refusal(request, user) or _checked_user(request, runtime, user, name)
@@ -224,16 +225,17 @@ def user_password_page(request: Request, runtime: RuntimeDep, user: PageUser, na
     return _user_password_page(request, runtime, user, name)
 
 
-@router.post("/settings/users/{name}/password", name="user_password_set")
+@router.post("/settings/users/{user_name}/password", name="user_password_set")
 def set_user_password(
     request: Request,
     runtime: RuntimeDep,
     user: PageUser,
-    name: str,
+    user_name: str,
     new_password: Annotated[str, Form(max_length=PASSWORD_FORM_LENGTH)] = "",
     new_password_again: Annotated[str, Form(max_length=PASSWORD_FORM_LENGTH)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
+    name = user_name
     if user is None:
         return sign_in_redirect(request)
     refused = _operator_refusal(request, user)

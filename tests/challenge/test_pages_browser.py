@@ -1,5 +1,5 @@
 """The pages a person acts on or reads, driven in Debian's Chromium through Playwright against a real server:
-token sign-in (HttpOnly cookie), blind arena voting, a stage's decision report, the commons catalogue."""
+token sign-in (an HttpOnly web session cookie), blind arena voting, a stage's decision report, the commons catalogue."""
 
 from __future__ import annotations
 
@@ -63,17 +63,18 @@ def test_a_voter_signs_in_with_a_token_and_votes_blind(runtime: Runtime, live_se
 
         page.goto(arena)
         assert "/login" in page.url  # not signed in: sent to sign in, then back
+        page.click("#token-sign-in summary")  # the second way to sign in: an access token
         page.fill("#token", "baton_not-a-real-token")
-        page.click("#sign-in")
+        page.click("#sign-in-token")
         assert "not valid" in page.inner_text("[role=alert]")
-        page.fill("#token", token)
-        page.click("#sign-in")
+        page.fill("#token", token)  # the token form stays open after its error
+        page.click("#sign-in-token")
         page.wait_for_url(re.compile(r".*/arena$"))
         assert page.inner_text("#viewer") == "voter0"
 
         (cookie,) = [c for c in context.cookies() if c["name"] == "baton_session"]
-        assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
-        assert token not in cookie["value"]  # the cookie names the token, it does not carry it
+        assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+        assert token not in cookie["value"]  # an opaque session id, never the token
         assert "baton_session" not in page.evaluate("document.cookie")  # scripts cannot read it
 
         first = page.get_attribute("#battle", "data-battle")
@@ -100,7 +101,8 @@ def test_a_voter_signs_in_with_a_token_and_votes_blind(runtime: Runtime, live_se
         assert response.status == 401
         # Signing out drops the cookie.
         page.goto(arena)
-        page.click("header button")
+        page.click("#sign-out")
+        page.wait_for_selector("#sign-in-link")
         assert not [c for c in context.cookies() if c["name"] == "baton_session"]
         context.close()
 

@@ -30,8 +30,9 @@ def _sign_in(browser: Any, base: str, token: str, lang: str = "en") -> Any:
     page = browser.new_page(locale="en-US" if lang == "en" else "ko-KR")
     page.goto(f"{base}/talent/profile?lang={lang}")
     assert "/login" in page.url  # pages need a signed-in person
+    page.click("#token-sign-in summary")
     page.fill("#token", token)
-    page.click("#sign-in")
+    page.click("#sign-in-token")
     page.wait_for_url(f"{base}/talent/profile*")
     return page
 

@@ -104,8 +104,9 @@ def test_an_owner_makes_a_repo_private_in_the_browser(
     page = context.new_page()
     page.goto(f"{live_server.url}/lab/open/settings?lang=en")
     assert "/login" in page.url  # sent to sign in, then back
+    page.click("#token-sign-in summary")
     page.fill("#token", token)
-    page.click("#sign-in")
+    page.click("#sign-in-token")
     page.wait_for_url(re.compile(r".*/lab/open/settings(\?lang=en)?$"))
     assert page.is_checked("#visibility-public")
     page.check("#visibility-private")

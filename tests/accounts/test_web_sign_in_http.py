@@ -248,3 +248,19 @@ def test_cli_prompts_twice_and_refuses_a_weak_or_mismatched_password(runtime: Ru
         cli, ["user", "set-password", "carol"], input="a lantern in the fog\nanother thing\n", env=env
     )
     assert mismatch.exit_code != 0
+
+
+def test_an_operators_own_current_password_is_checked_when_given(
+    runtime: Runtime, client: TestClient, users: Any
+) -> None:
+    web_sessions.reset_password(runtime, "alice", "keeper of the lighthouse")
+    wrong = {"current_password": "not the keeper's", "new_password": "a new lamp for the keeper"}
+    refused = client.put("/api/users/alice/password", json=wrong, headers=users.headers("alice"))
+    assert refused.status_code == 403 and refused.json()["error"] == "WrongPassword"
+    web_sessions.sign_in_with_password(runtime, name="alice", password="keeper of the lighthouse", client="o")
+    # Without one, an operator may still reset their own (as they may anyone's).
+    answer = client.put(
+        "/api/users/alice/password", json={"new_password": "a new lamp for the keeper"}, headers=users.headers("alice")
+    )
+    assert answer.status_code == 200
+    web_sessions.sign_in_with_password(runtime, name="alice", password="a new lamp for the keeper", client="o")

@@ -64,10 +64,10 @@ def test_hugging_face_client_paths_keep_the_json_errors(client: TestClient) -> N
 
 
 def test_a_wrong_method_is_a_page_too_with_its_allow_header(client: TestClient) -> None:
-    response = client.get("/logout", headers={"Accept": BROWSER, "Accept-Language": "en"})
+    response = client.get("/settings/account/password", headers={"Accept": BROWSER, "Accept-Language": "en"})
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     assert "Not available this way" in _page(response)
-    assert client.get("/logout").json()["error"] == "MethodNotAllowed"
+    assert client.get("/settings/account/password").json()["error"] == "MethodNotAllowed"
 
 
 def test_the_page_shows_the_message_escaped(client: TestClient) -> None:

@@ -201,3 +201,4 @@ def catalogue(
         },
         "placements_shown": placements_of is not None,
     }
+

@@ -207,6 +207,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/language/{lang}"): PUBLIC,
     ("GET", "/api/docs"): PUBLIC,
     # --- pages ---
+    ("GET", "/"): PAGE,
     ("GET", "/login"): PAGE,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,

@@ -14,6 +14,7 @@ def test_the_api_docs_load_only_local_assets(client: TestClient) -> None:
     assets = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert any("swagger-ui-bundle.js" in url for url in assets) and any("swagger-ui.css" in url for url in assets)
     assert not re.search(r"https?://", page), "the page must not load or name another site"
+    assert '<html lang="en">' in page and page.count("<h1") == 1  # a language and a heading for screen readers
     assert '"validatorUrl": null' in page  # Swagger UI's online validator would call validator.swagger.io
     for url in assets:
         assert url.startswith("/static/"), url

@@ -8,6 +8,7 @@ lets the page load nothing from elsewhere, and Swagger UI's online validator is 
 
 from __future__ import annotations
 
+import html
 from typing import Final
 
 from fastapi import APIRouter, Request
@@ -36,6 +37,13 @@ def api_docs(request: Request) -> HTMLResponse:
         swagger_favicon_url=templating.static_url(request, "favicon.svg"),
         swagger_ui_parameters={"validatorUrl": None},
     )
+    # Swagger UI's page names no language and draws its title as <h2>: give it both, for screen readers
+    # (English: Swagger UI and the API's descriptions are in English whatever the site's language).
+    title = html.escape(f"{request.app.title} API")
+    marked = bytes(page.body).decode().replace("<html>", '<html lang="en">', 1)
+    hidden = "position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap"
+    marked = marked.replace("<body>", f'<body>\n<h1 style="{hidden}">{title}</h1>', 1)
+    page = HTMLResponse(marked)
     page.headers.update(
         {
             "Content-Security-Policy": DOCS_POLICY,

@@ -3,6 +3,7 @@ pages, facets and who sees what, on both databases."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -378,3 +379,16 @@ def test_hostile_searches_through_the_api(world: Runtime, client: httpx.Client, 
     response = client.get("/api/web/models", params={"q": query})
     assert response.status_code == 200, response.text
     assert response.json()["total"] == 0
+
+
+def test_server_timing_is_added_only_when_enabled(runtime: Runtime, client: httpx.Client) -> None:
+    from fastapi.testclient import TestClient
+
+    from baton.app import create_app
+
+    assert "server-timing" not in client.get("/api/web/models").headers
+    runtime.settings.server_timing = True
+    with TestClient(create_app(runtime=runtime), base_url="http://testserver") as timed:
+        header = timed.get("/api/web/models").headers["server-timing"]
+        assert re.fullmatch(r"app;dur=\d+\.\d\d", header)
+        assert timed.get("/no/such/page").headers["server-timing"].startswith("app;dur=")

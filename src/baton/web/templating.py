@@ -100,7 +100,7 @@ def _web_routes() -> Router:
     return Router(routes=[route for router in [*routers(), *CATCH_ALL] for route in router.routes])
 
 
-def path_for(request: Request | None, name: str, **params: Any) -> str:
+def path_for(request: Request | None, name: str, /, **params: Any) -> str:
     """The path of the route called ``name`` (with the app's root path), or a navigation item's fallback."""
     try:
         if request is None:
@@ -114,7 +114,7 @@ def path_for(request: Request | None, name: str, **params: Any) -> str:
 
 
 @pass_context
-def _path_for(context: Context, name: str, **params: Any) -> str:
+def _path_for(context: Context, name: str, /, **params: Any) -> str:
     return path_for(context.get("request"), name, **params)
 
 

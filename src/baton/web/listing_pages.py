@@ -106,8 +106,8 @@ def _number(value: str | None, default: int, code: str) -> int:
     if value is None:
         return default
     text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > MAX_NUMBER_DIGITS:
-        raise BadRequestError(f"Not a number: {text[:40]!r}", code=code)
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_NUMBER_DIGITS or int(text) < 1:
+        raise BadRequestError(f"Not a number from 1: {text[:40]!r}", code=code)
     return int(text)
 
 

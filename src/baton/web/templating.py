@@ -136,11 +136,17 @@ def with_query(path: str, **params: str | None) -> str:
     return f"{path}?{urlencode(kept)}" if kept else path
 
 
+MAX_HERE: Final = 2000
+
+
 def here(request: Request) -> str:
-    """This page's path and query without ``lang``: where the language switch comes back to."""
+    """This page's path and query without ``lang``: where the language switch comes back to. Past
+    ``MAX_HERE`` characters (the sign-in's bound on ``next``), the path alone: a page does not echo a
+    huge query back in every link."""
     query = [(key, value) for key, value in request.query_params.multi_items() if key != "lang"]
     path = quote(request.url.path)
-    return path + ("?" + urlencode(query) if query else "")
+    found = path + ("?" + urlencode(query) if query else "")
+    return found if len(found) <= MAX_HERE else path
 
 
 # --------------------------------------------------------------------------------------------- pages

@@ -212,6 +212,8 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
     ("GET", "/commons"): PAGE,
+    ("GET", "/models"): PAGE,
+    ("GET", "/datasets"): PAGE,
     ("GET", "/challenges/{challenge}/stages/{stage}/arena"): PAGE,
     ("POST", "/challenges/{challenge}/stages/{stage}/arena/vote"): PAGE,
     ("GET", "/challenges/{challenge}/stages/{stage}/report"): PAGE,

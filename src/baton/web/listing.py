@@ -455,7 +455,7 @@ def list_page(
         counts, total = _facet_counts(session, built, filters, teams)
         facets = _facets(counts, filters, teams)
     if total is None:  # no facets asked for, or each had its own filter set
-        total = session.scalar(select(func.count()).select_from(Repo).where(*built.where())) or 0
+        total = _count(session, built)
     return ListingPage(
         repo_type=repo_type,
         query=parsed.text if parsed is not None else None,
@@ -469,6 +469,20 @@ def list_page(
         items=items,
         facets=facets,
     )
+
+
+def _count(session: Session, built: _Query) -> int:
+    return session.scalar(select(func.count()).select_from(Repo).where(*built.where())) or 0
+
+
+def count_matching(session: Session, viewer: Actor | None, repo_type: str, query: str | None) -> int:
+    """How many ``repo_type`` repos that ``viewer`` may see match ``query``, without filters: what a
+    search of the other listing would find ("also 3 datasets match"). One statement; 0 without a search."""
+    check_params(repo_type, None, 1, 1, None)
+    parsed = search.parse_query(query)
+    if parsed is None:
+        return 0
+    return _count(session, _Query(viewer, repo_type, parsed, Filters(), {}))
 
 
 def _items(

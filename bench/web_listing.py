@@ -23,7 +23,8 @@ said: the listing's JSON data (``/api/web/models``, ``/api/web/datasets``) witho
 Korean and English searches, with filters and sorts, deep pages; the Hugging Face API
 (``/api/models?search=``, ``filter=``); the long repo's ``model_info`` and commit list. HTML
 pages (``/models``, ``/datasets``, ``/{org}/{name}``) are measured beside their JSON peer when
-they answer 200, and listed as skipped otherwise (this branch has no pages yet). p50/p95 are
+they answer 200, and listed as skipped otherwise. The pages take ``q=`` as their JSON peer does;
+the header's search box sends ``search=``, measured once beside ``q=``. p50/p95 are
 nearest-rank over ``--requests`` calls after 5 warm-up calls, median over ``--runs`` runs.
 
     .venv/bin/python bench/web_listing.py --repos 10000 --commits 1000 --requests 40 --runs 3
@@ -296,6 +297,8 @@ def url_pairs() -> list[tuple[str, str | None, str]]:
     """(label, HTML page or None, its JSON peer)."""
     pairs: list[tuple[str, str | None, str]] = [(label, page, "/api/web" + page) for label, page in LISTINGS]
     pairs += [
+        # The header's search box sends search= (the page also counts the datasets that match).
+        ("header search 'hangul'", "/models?search=hangul", "/api/web/models?q=hangul"),
         ("repo page (1,000 commits)", f"/{LONG_REPO}", f"/api/models/{LONG_REPO}"),
         ("repo commits (1,000 commits)", f"/{LONG_REPO}/commits/main", f"/api/models/{LONG_REPO}/commits/main"),
         (HF_API[0], None, "/api/models?search=hangul&limit=30"),

@@ -213,6 +213,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/language/{lang}"): PUBLIC,
     ("GET", "/api/docs"): PUBLIC,
     # --- pages ---
+    ("GET", "/"): PAGE,
     ("GET", "/login"): PAGE,
     ("POST", "/login"): PUBLIC,
     ("GET", "/logout"): PAGE,
@@ -223,6 +224,8 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/settings/users/{user_name}/password"): PAGE,
     ("POST", "/settings/users/{user_name}/password"): PAGE,
     ("GET", "/commons"): PAGE,
+    ("GET", "/models"): PAGE,
+    ("GET", "/datasets"): PAGE,
     ("GET", "/challenges/{challenge}/stages/{stage}/arena"): PAGE,
     ("POST", "/challenges/{challenge}/stages/{stage}/arena/vote"): PAGE,
     ("GET", "/challenges/{challenge}/stages/{stage}/report"): PAGE,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import baton
 
@@ -33,3 +36,31 @@ def test_no_page_is_written_in_python() -> None:
         if re.search(r"<!doctype html|<html[\s>]", path.read_text(encoding="utf-8"), re.IGNORECASE)
     ]
     assert writers == []
+
+
+def test_the_report_page_is_matched_before_the_provenance_json_route(client: Any) -> None:
+    """Registered ``first``: otherwise the JSON route's id would take "5.html" and refuse it as no id."""
+    page = client.get("/api/provenance/reports/5.html")
+    assert page.status_code == 404 and page.json()["error"] == "ReportNotFound"
+    assert client.get("/api/provenance/reports/5").json()["error"] == "ReportNotFound"
+    assert client.get("/api/provenance/reports/0.html").status_code == 400  # ids are still checked
+
+
+def test_a_router_is_matched_first_or_as_a_fallback_not_both() -> None:
+    from fastapi import APIRouter
+
+    from baton.core.errors import ConfigurationError
+    from baton.core.registry import Registry
+
+    registry = Registry()
+    early, normal, late = APIRouter(), APIRouter(), APIRouter()
+
+    def register(target: Registry) -> None:
+        target.router(late, fallback=True)
+        target.router(normal)
+        target.router(early, first=True)
+        with pytest.raises(ConfigurationError):
+            target.router(APIRouter(), first=True, fallback=True)
+
+    registry.add_domain("sample", register)
+    assert registry.ordered_routers() == [early, normal, late]

@@ -462,10 +462,14 @@ def test_catch_all_routes_never_shadow_the_site(runtime: Runtime, world: Any) ->
     assert client.get("/static/baton.css").status_code == 200
     assert client.get("/lab/tiny/resolve/main/config.json", headers={"Accept": "*/*"}).status_code == 200
     # Reserved top-level words are never an account or a namespace.
-    for path in ("/settings", "/api", "/datasets", "/Commons/x"):
+    for path in ("/settings", "/api", "/spaces", "/Commons/x"):
         response = client.get(path)
         assert response.status_code in (404, 405), path
         assert 'id="account-title"' not in response.text and 'id="repo-title"' not in response.text
+    # /models and /datasets are the listings, never an account either
+    for path in ("/models", "/datasets"):
+        page = _get(client, path)
+        assert 'id="listing-title"' in page and 'id="account-title"' not in page
 
 
 def test_sealed_team_targets_stay_sealed_on_the_organization_page(runtime: Runtime) -> None:

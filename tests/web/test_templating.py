@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.datastructures import URLPath
+from starlette.requests import Request
+from starlette.routing import NoMatchFound
 
 from baton.web import templating
 
@@ -35,7 +42,39 @@ def test_pages_are_drawn_in_the_language_asked_for() -> None:
 def test_links_and_static_files_are_named_not_written() -> None:
     page = _error_page("en")
     assert re.search(r'href="/static/baton\.css\?v=[0-9a-f]{12}"', page)
-    assert 'action="/models"' in page  # the search box goes to the model listing (its route comes later)
+    assert 'action="/models"' in page  # the search box goes to the model listing
     assert templating.path_for(None, "static_file", path="baton.css") == "/static/baton.css"
     stand_alone = _error_page("en", standalone=True)
     assert "/static/" not in stand_alone and ".site-header" in stand_alone  # the stylesheet inlined, no links
+
+
+def test_paths_named_for_a_request_are_remembered_by_its_app() -> None:
+    app = FastAPI()
+
+    @app.get("/things/{name}", name="thing")
+    def thing(name: str) -> str:
+        return name
+
+    asked: list[str] = []
+    original = app.url_path_for
+
+    def counting(name: str, /, **params: Any) -> URLPath:
+        asked.append(name)
+        return original(name, **params)
+
+    app.url_path_for = counting  # type: ignore[method-assign]
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": [], "app": app, "root_path": "/base"})
+    # a route parameter may be called "name" (as the repo pages' are)
+    assert templating.path_for(request, "thing", name="a") == "/base/things/a"
+    assert templating.path_for(request, "thing", name="a") == "/base/things/a"
+    assert templating.path_for(request, "thing", name="b") == "/base/things/b"
+    assert asked == ["thing", "thing"]  # the second "a" was remembered
+    # a navigation item whose page is not there yet: its fallback, looked up once
+    assert (
+        templating.path_for(request, "datasets_page")
+        == templating.path_for(request, "datasets_page")
+        == "/base/datasets"
+    )
+    assert asked.count("datasets_page") == 1
+    with pytest.raises(NoMatchFound):
+        templating.path_for(request, "no_such_page")

@@ -202,3 +202,43 @@ def catalogue(
         "placements_shown": placements_of is not None,
     }
 
+
+def latest_releases(session: Session, user: Actor | None = None, *, limit: int = 8) -> list[dict[str, Any]]:
+    """The most recently released assets ``user`` may see, newest first (the site's home page).
+
+    An asset whose repo is sealed or private for ``user`` is left out, not shown under a pseudonym:
+    the list is a way in to the files, and such a repo has none to offer.
+    """
+    query = (
+        select(ReleaseItem)
+        .where(ReleaseItem.state == "released")
+        .order_by(ReleaseItem.released_at.desc(), ReleaseItem.id.desc())
+        .limit(max(1, limit) * 4)  # room for the ones left out
+    )
+    shown: list[dict[str, Any]] = []
+    for item in session.scalars(query):
+        entry = access.release_item_view_for(session, user, item, release.item_json(session, item, with_findings=False))
+        repo = session.get(Repo, item.repo_pk) if item.repo_pk is not None else None
+        if (
+            entry.get("repo") is None
+            or repo is None
+            or (repo.private and not repos.has_role(session, user, repo, "read"))
+        ):
+            continue
+        shown.append(
+            {
+                "repo": repo.repo_id,
+                "type": repo.repo_type,
+                "kind": item.asset_kind,
+                "challenge": item.challenge,
+                "team": item.team,
+                "license": item.effective_license or item.license,
+                "gated": repo.gated,
+                "released_at": entry.get("released_at"),
+                "downloads": repo.downloads,
+                "url": f"/{'' if repo.repo_type == 'model' else repo.repo_type + 's/'}{repo.repo_id}",
+            }
+        )
+        if len(shown) >= limit:
+            break
+    return shown

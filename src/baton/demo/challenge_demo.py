@@ -990,6 +990,7 @@ def urls(base: str, result: ChallengeDemoResult | None = None) -> list[tuple[str
     """Where to look once the server runs."""
     del result
     return [
+        ("home", f"{base}/"),
         ("commons catalogue", f"{base}/commons"),
         ("stage 1 decision report", f"{base}/challenges/{SLUG}/stages/{STAGE_1}/report"),
         ("stage 1 report (JSON, CSV)", f"{base}/api/challenges/{SLUG}/stages/{STAGE_1}/report?format=csv"),

@@ -189,4 +189,4 @@ class RepoTerm(Base):
 
 
 Index("ix_commits_repo_created", Commit.repo_id, Commit.created_at)
-Index("ix_repo_terms_term", RepoTerm.term, RepoTerm.field, RepoTerm.repo_id)
+Index("ix_repo_terms_field_term", RepoTerm.field, RepoTerm.term, RepoTerm.repo_id)

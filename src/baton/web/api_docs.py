@@ -1,7 +1,8 @@
 """The API's documentation page, ``/api/docs``: Swagger UI from Baton's own copy (no CDN).
 
 FastAPI's default page loads Swagger UI from a CDN, so it is blank without the internet; the app is
-made with ``docs_url=None`` and this route draws the page with the vendored files
+made with ``docs_url=None`` and this route draws the page (``templates/api_docs.html``, with a language
+and a heading) with the vendored files
 (``web/static/vendor/swagger-ui``, Apache-2.0, license beside them). Its Content-Security-Policy
 lets the page load nothing from elsewhere, and Swagger UI's online validator is switched off.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 from typing import Final
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
 from baton.web import templating
@@ -28,19 +28,19 @@ DOCS_POLICY: Final = (
 @router.get("/api/docs", name="api_docs", response_class=HTMLResponse)
 def api_docs(request: Request) -> HTMLResponse:
     root = str(request.scope.get("root_path", ""))
-    page = get_swagger_ui_html(
-        openapi_url=root + (request.app.openapi_url or "/openapi.json"),
+    # In English whatever the site's language: Swagger UI and the API's descriptions are in English.
+    page = templating.render(
+        "api_docs.html",
+        lang="en",
+        request=request,
         title=f"{request.app.title} API",
-        swagger_js_url=templating.static_url(request, "vendor/swagger-ui/swagger-ui-bundle.js"),
-        swagger_css_url=templating.static_url(request, "vendor/swagger-ui/swagger-ui.css"),
-        swagger_favicon_url=templating.static_url(request, "favicon.svg"),
-        swagger_ui_parameters={"validatorUrl": None},
+        openapi_url=root + (request.app.openapi_url or "/openapi.json"),
     )
-    page.headers.update(
-        {
+    return HTMLResponse(
+        page,
+        headers={
             "Content-Security-Policy": DOCS_POLICY,
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin",
-        }
+        },
     )
-    return page

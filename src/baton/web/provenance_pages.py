@@ -36,6 +36,7 @@ COMPONENT_COLUMNS = (
     ("p_value", N_("p-value")),
 )
 WITHHELD_COLUMNS = ("source", "statistic")  # they describe the private reference
+TITLE = N_("Provenance report")
 WITHHELD = N_(
     "The reference model is in a private repo: it is named by a pseudonym and a salted hash commitment to its "
     "(repo, revision); its per-layer statistics and configuration are withheld. The verdict, p-value and "
@@ -62,8 +63,8 @@ def render_provenance(
     columns = [column for column in COMPONENT_COLUMNS if not (withheld and column[0] in WITHHELD_COLUMNS)]
     evidence = list(result.get("evidence") or [])
     words = explain(result, subject, reference)
-    # The explanation and the privacy notice are given in both languages, the page's first: a report is
-    # passed on between people who read either.
+    # The title, the explanation and the privacy notice are given in both languages, the page's first:
+    # a report is passed on between people who read either.
     languages = (lang, "en" if lang == "ko" else "ko")
     return templating.render(
         "provenance_report.html",
@@ -76,6 +77,7 @@ def render_provenance(
         verdict=verdict,
         verdict_text=VERDICT_TEXT.get(verdict, (verdict, verdict))[index],
         relation=RELATION_TEXT[relation][index] if relation in RELATION_TEXT else (relation or "—"),
+        titles=[(language, translate(language, TITLE)) for language in languages],
         explanations=[(language, words[language]) for language in languages],
         withheld_notices=[(language, translate(language, WITHHELD)) for language in languages] if withheld else [],
         result=result,

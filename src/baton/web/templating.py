@@ -51,8 +51,7 @@ class NavItem:
     label: str
 
 
-# The site's navigation. Models and datasets get their pages later (routes ``models_page`` and
-# ``datasets_page``); until then the links go to the paths those pages will have.
+# The site's navigation. A route named here that does not exist (yet) is linked by its fallback path.
 NAVIGATION: Final = (
     NavItem("home", "/", N_("Home")),
     NavItem("models_page", "/models", N_("Models")),
@@ -61,7 +60,8 @@ NAVIGATION: Final = (
     NavItem("commons_page", "/commons", N_("Commons")),
     NavItem("talent_home", "/talent", N_("Talent")),
 )
-# Where the header's search box sends its query (GET, parameter ``search``): the model listing.
+# Where the header's search box sends its query (GET, parameter ``search``): the model listing, which
+# also says how many datasets match (``baton.web.listing_pages``).
 SEARCH_ROUTE: Final = NavItem("models_page", "/models", N_("Search models and datasets"))
 
 
@@ -102,12 +102,37 @@ def _web_routes() -> Router:
     return Router(routes=[route for router in [*routers(), *CATCH_ALL] for route in router.routes])
 
 
-def path_for(request: Request | None, name: str, **params: Any) -> str:
+# Naming a path walks the app's routes (about a millisecond each time, and a page names a dozen):
+# each app remembers the paths it named, by route name and parameters, up to this many.
+PATH_CACHE_SIZE: Final = 4096
+
+
+def _app_path(request: Request, name: str, params: dict[str, Any]) -> str:
+    state = request.app.state
+    cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] | None = getattr(state, "baton_paths", None)
+    if cache is None:
+        cache = state.baton_paths = {}
+    key = (name, tuple(sorted((param, str(value)) for param, value in params.items())))
+    found = cache.get(key)
+    if found is None:
+        try:
+            found = str(request.app.url_path_for(name, **params))
+        except NoMatchFound:
+            found = ""  # no route has the name (a navigation item whose page does not exist yet)
+        if len(cache) >= PATH_CACHE_SIZE:
+            cache.clear()
+        cache[key] = found
+    if not found:
+        raise NoMatchFound(name, params)
+    return found
+
+
+def path_for(request: Request | None, name: str, /, **params: Any) -> str:
     """The path of the route called ``name`` (with the app's root path), or a navigation item's fallback."""
     try:
         if request is None:
             return str(_web_routes().url_path_for(name, **params))
-        return str(request.scope.get("root_path", "")) + str(request.app.url_path_for(name, **params))
+        return str(request.scope.get("root_path", "")) + _app_path(request, name, params)
     except NoMatchFound:
         for item in (*NAVIGATION, SEARCH_ROUTE):
             if item.route == name and not params:
@@ -116,7 +141,7 @@ def path_for(request: Request | None, name: str, **params: Any) -> str:
 
 
 @pass_context
-def _path_for(context: Context, name: str, **params: Any) -> str:
+def _path_for(context: Context, name: str, /, **params: Any) -> str:
     return path_for(context.get("request"), name, **params)
 
 
@@ -138,11 +163,17 @@ def with_query(path: str, **params: str | None) -> str:
     return f"{path}?{urlencode(kept)}" if kept else path
 
 
+MAX_HERE: Final = 2000
+
+
 def here(request: Request) -> str:
-    """This page's path and query without ``lang``: where the language switch comes back to."""
+    """This page's path and query without ``lang``: where the language switch comes back to. Past
+    ``MAX_HERE`` characters (the sign-in's bound on ``next``), the path alone: a page does not echo a
+    huge query back in every link."""
     query = [(key, value) for key, value in request.query_params.multi_items() if key != "lang"]
     path = quote(request.url.path)
-    return path + ("?" + urlencode(query) if query else "")
+    found = path + ("?" + urlencode(query) if query else "")
+    return found if len(found) <= MAX_HERE else path
 
 
 # --------------------------------------------------------------------------------------------- pages

@@ -31,9 +31,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("repo_id", "field", "term", name=op.f("pk_repo_terms")),
     )
-    op.create_index("ix_repo_terms_term", "repo_terms", ["term", "field", "repo_id"], unique=False)
+    op.create_index("ix_repo_terms_field_term", "repo_terms", ["field", "term", "repo_id"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_repo_terms_term", table_name="repo_terms")
+    op.drop_index("ix_repo_terms_field_term", table_name="repo_terms")
     op.drop_table("repo_terms")

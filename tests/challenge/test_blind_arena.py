@@ -141,6 +141,7 @@ FILLERS: dict[str, list[str]] = {
     "organization": [organization for _name, organization, *_rest in TEAMS.values()],
     "lang": ["ko", "en"],
     "path": ["baton.css"],
+    "user_name": [VOTER],
 }
 
 

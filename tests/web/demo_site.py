@@ -157,7 +157,7 @@ def page_forms(text: str) -> list[dict[str, object]]:
 def sign_in(client: httpx.Client, user: str, secret: str) -> None:
     """Sign ``client`` in as ``user`` through the site's own /login form (the one place that knows how).
 
-    For now the form takes an API token (``secret``); when the password form lands, this is what changes."""
+    The demo's people sign in with an API token (``secret``): the page's second form, with its CSRF value."""
     page = client.get("/login", headers=HTML)
     assert page.status_code == 200, page.text
     (form,) = [form for form in page_forms(page.text) if "token" in form["names"]]  # type: ignore[operator]

@@ -89,8 +89,9 @@ def contexts(browser: Any, demo_site: tuple[DemoSite, LiveServer]) -> Iterator[d
             if role is not None:
                 page = context.new_page()
                 page.goto(f"{server.url}/login")
+                page.click("#token-sign-in summary")  # the demo's people sign in with tokens
                 page.fill("#token", site.tokens[site.roles[role]])
-                page.click("#sign-in")
+                page.click("#sign-in-token")
                 page.wait_for_selector("#viewer")
                 page.close()
             made[(role, lang)] = context
@@ -199,8 +200,11 @@ def test_sign_in_by_keyboard_alone(browser: Any, demo_site: tuple[DemoSite, Live
     page = context.new_page()
     try:
         page.goto(f"{server.url}/login")
-        _tab_through(page, "#sign-in")  # the skip link, the header, the token field, the button
-        page.keyboard.press("Shift+Tab")
+        _tab_through(page, "#sign-in")  # the skip link, the header, the name and password fields, the button
+        page.keyboard.press("Tab")  # the token form's summary: Enter opens it
+        assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.id") == "token"
         page.keyboard.type(site.tokens[site.roles["voter"]])
         page.keyboard.press("Enter")
@@ -243,7 +247,7 @@ def test_axe_is_loaded_and_reports(browser: Any, demo_site: tuple[DemoSite, Live
     try:
         page.goto(f"{server.url}/login")
         page.evaluate(
-            "document.documentElement.removeAttribute('lang'); document.querySelector('label[for=token]').remove()"
+            "document.documentElement.removeAttribute('lang'); document.querySelector('label[for=name]').remove()"
         )
         found = {violation["id"] for violation in _axe(page)}
         assert {"html-has-lang", "label"} <= found, json.dumps(sorted(found))

@@ -14,6 +14,8 @@ from baton.core.runtime import Runtime
 from baton.hub.models import Repo
 from challenge.ce_support import AFTER_DEADLINE, feed_inputs, headers, make_world, submit_all
 
+from .sign_in_support import sign_in_with_token
+
 AFTER_FINALITY = AFTER_DEADLINE + timedelta(days=11)
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -81,7 +83,7 @@ def test_a_private_repo_is_never_shown_to_who_may_not_read_it(runtime: Runtime, 
         anonymous = client.get("/?lang=en", headers=BROWSER).text
         assert "org-team-a/model" not in anonymous and 'id="no-releases"' in anonymous
         token = headers(runtime, "m-team-a")["Authorization"].removeprefix("Bearer ")
-        signed_in = client.post("/login", data={"token": token, "next": "/"}, follow_redirects=False)
+        signed_in = sign_in_with_token(client, token)
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
         member = client.get("/?lang=en", headers=BROWSER).text
     assert 'id="viewer">m-team-a<' in member and 'data-repo="org-team-a/model"' in member

@@ -53,7 +53,7 @@ def csrf_in(page: str, form_id: str | None = None) -> str:
 
 
 def viewer_of(browser: TestClient) -> str | None:
-    found = re.search(r'id="viewer"><strong>([^<]+)</strong>', browser.get("/commons").text)
+    found = re.search(r'<strong id="viewer">([^<]+)</strong>', browser.get("/commons").text)
     return found.group(1) if found else None
 
 
@@ -86,7 +86,7 @@ def test_password_sign_in_sets_the_session_cookie_and_goes_to_next(runtime: Runt
     assert web_sessions.actor_from_cookie(runtime, browser.cookies[COOKIE]) is not None
     header = browser.get("/commons").text
     assert viewer_of(browser) == "bob"
-    assert 'href="/bob" id="viewer"' in header and 'href="/settings/account"' in header
+    assert 'href="/bob" id="viewer-link"' in header and 'href="/settings/account"' in header
     assert 'id="sign-out"' in header and csrf_in(header.split('class="account"', 1)[1])
 
 

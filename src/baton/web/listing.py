@@ -171,13 +171,14 @@ def check_params(
 # -- SQL pieces --------------------------------------------------------------------------------
 
 
-def _release_exists(repo: Any, state: str) -> ColumnElement[bool]:
+def _release_exists(repo_pk: Any, state: str) -> ColumnElement[bool]:
+    """Whether the repo ``repo_pk`` (a column) has a release item in ``state``."""
     item = aliased(ReleaseItem)  # the outer query may read release items itself (the facet counts)
-    return exists(select(item.id).where(item.repo_pk == repo.id, item.state == state).correlate_except(item))
+    return exists(select(item.id).where(item.repo_pk == repo_pk, item.state == state).correlate_except(item))
 
 
 def _release_condition(state: str) -> ColumnElement[bool]:
-    released, held = _release_exists(Repo, "released"), _release_exists(Repo, "held")
+    released, held = _release_exists(Repo.id, "released"), _release_exists(Repo.id, "held")
     if state == "released":
         return released
     if state == "held":
@@ -307,8 +308,7 @@ def _facet_counts(
                 field = search.KIND if family == "kind" else search.LICENSE
                 top = (
                     select(literal(family).label("facet"), RepoTerm.term.label("value"), func.count().label("n"))
-                    .join(matched, matched.c.id == RepoTerm.repo_id)
-                    .where(RepoTerm.field == field)
+                    .where(RepoTerm.field == field, RepoTerm.repo_id.in_(select(matched.c.id)))
                     .group_by(RepoTerm.term)
                     .order_by(func.count().desc(), RepoTerm.term)
                     .limit(MAX_FACET_VALUES)
@@ -322,19 +322,18 @@ def _facet_counts(
                     .group_by(matched.c.namespace)
                 )
             elif family == "release":
+                # Driven by the (few) release items, each looked up in the matching repos.
                 for state in ("released", "held"):
-                    condition = [ReleaseItem.state == state]
+                    item = aliased(ReleaseItem)
+                    condition = [item.state == state, item.repo_pk.in_(select(matched.c.id))]
                     if state == "held":
-                        condition.append(not_(_release_exists(matched.c, "released")))
+                        condition.append(not_(_release_exists(item.repo_pk, "released")))
                     parts.append(
                         select(
                             literal("release").label("facet"),
                             literal(state).label("value"),
-                            func.count(func.distinct(ReleaseItem.repo_pk)),
-                        )
-                        .select_from(matched)
-                        .join(ReleaseItem, ReleaseItem.repo_pk == matched.c.id)
-                        .where(*condition)
+                            func.count(func.distinct(item.repo_pk)),
+                        ).where(*condition)
                     )
         rows = session.execute(union_all(*parts)).all()
         everything = 0

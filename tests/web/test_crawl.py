@@ -21,28 +21,14 @@ from .site_crawler import Crawl, PageShape, Visit, crawl
 
 pytestmark = pytest.mark.integration
 
-# Pages that other branches add (the /models and /datasets lists): tolerated as 404 only while no route
-# serves them, so the crawl checks them as soon as they exist.
-PENDING = ("/models", "/datasets")
-
-
 # Bugs found by the crawl and left to their owners, each with the visits it excuses (reported as a warning).
 # (None now: a signed-in browser's Download links work, /resolve/ reads the sign-in cookie on GET and HEAD.)
 KNOWN_BUGS: dict[str, Any] = {}
 
 
-def _pending(server: LiveServer) -> set[str]:
-    app: Any = server.server.config.app
-    served = {getattr(route, "path", None) for route in app.routes}
-    return {path for path in PENDING if path not in served}
-
-
-def _failures(result: Crawl, pending: set[str], role: str | None = None) -> list[str]:
+def _failures(result: Crawl, role: str | None = None) -> list[str]:
     failed, excused = [], {}
     for visit in result.visits:
-        landed = urlsplit(visit.final_url or visit.url).path
-        if visit.status >= 400 and landed in pending:
-            continue
         known = [bug for bug, matches in KNOWN_BUGS.items() if matches(visit, role)]
         if known:
             excused.setdefault(known[0], []).append(visit.url)
@@ -65,27 +51,20 @@ def _walk(site: DemoSite, server: LiveServer, role: str | None) -> Crawl:
     return result
 
 
-def _report_pending(result: Crawl, pending: set[str]) -> None:
-    if pending:
-        waiting = sorted({urlsplit(v.url).path for v in result.visits if urlsplit(v.url).path in pending})
-        warnings.warn(f"not served yet (another branch adds them): {', '.join(waiting)}", stacklevel=2)
-
-
 def test_anonymous_crawl_answers_every_link_and_shows_nothing_private(
     demo_site: tuple[DemoSite, LiveServer],
 ) -> None:
     site, server = demo_site
     result = _walk(site, server, None)
-    pending = _pending(server)
     pages = result.pages()
     assert not result.truncated, f"more than {len(result.visits)} URLs: the crawl stopped early"
     # The walk reaches the whole demo: the challenge's report, released repos and their tabs, account pages.
     paths = {urlsplit(visit.url).path for visit in pages}
     assert "/challenges/baton-demo/stages/stage-1/report" in paths
     assert {"/gaon-tech/gaon-lm", "/gaon-tech/gaon-lm/lineage", "/commons", "/login", "/api/docs"} <= paths
+    assert {"/models", "/datasets"} <= paths
     assert len(pages) > 100, len(pages)
-    assert _failures(result, pending) == []
-    _report_pending(result, pending)
+    assert _failures(result) == []
 
     secrets = private_data(site)
     kinds = {secret.what.split(" ")[0] for secret in secrets}
@@ -110,11 +89,9 @@ def test_the_leak_check_finds_what_a_signed_in_member_may_see(demo_site: tuple[D
 def test_crawl_as_each_demo_role(demo_site: tuple[DemoSite, LiveServer], role: str) -> None:
     site, server = demo_site
     result = _walk(site, server, role)
-    pending = _pending(server)
     assert not result.truncated, f"more than {len(result.visits)} URLs: the crawl stopped early"
     assert len(result.pages()) > 100
-    assert _failures(result, pending, role) == []
-    _report_pending(result, pending)
+    assert _failures(result, role) == []
     # The links the known bug excuses do work with the person's token: only the cookie is not enough.
     token = {"Authorization": f"Bearer {site.tokens[site.roles[role]]}"}
     excused = [visit.url for visit in result.visits if any(bug(visit, role) for bug in KNOWN_BUGS.values())]
@@ -139,15 +116,13 @@ def test_failures_name_bad_statuses_and_malformed_pages() -> None:
         visits=[
             _visit(200),
             _visit(404, "http://x/gone"),
-            _visit(404, "http://x/models"),
             _visit(200, "http://x/b", problems=["2 <h1> elements"]),
         ]
     )
-    assert _failures(crawl_result, {"/models"}) == [
+    assert _failures(crawl_result) == [
         "404 http://x/gone (redirects [], linked from (test))",
         "http://x/b: 2 <h1> elements (linked from (test))",
     ]
-    assert len(_failures(crawl_result, set())) == 3
 
 
 def test_page_shape_finds_nesting_mistakes_and_missing_parts() -> None:

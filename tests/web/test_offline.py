@@ -13,6 +13,8 @@ from baton.core.runtime import Runtime
 from baton.web.provenance_pages import render_provenance
 from challenge.ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, headers, make_world, submit_all
 
+from .sign_in_support import sign_in_with_token
+
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 # The attributes that make a browser fetch something, by element.
 FETCHING = {
@@ -98,7 +100,7 @@ def test_every_page_kind_loads_only_from_baton(runtime: Runtime, client: TestCli
     for where, url in pages.items():
         assert_offline(_page(client, url), where)
     token = headers(runtime, "voter0")["Authorization"].removeprefix("Bearer ")
-    assert client.post("/login", data={"token": token}, follow_redirects=False).status_code == 303
+    assert sign_in_with_token(client, token).status_code == 303
     signed_in = {
         "arena": f"/challenges/{world.slug}/stages/stage-2/arena",
         "talent home": "/talent",

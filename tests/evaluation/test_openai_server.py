@@ -26,7 +26,7 @@ from baton.evaluation.backends.openai import BackendUnreachableError, OpenAIBack
 from baton.evaluation.runner import run
 from baton.evaluation.tasks import load_task
 from baton.evaluation.types import Request
-from conftest import free_port
+from live_servers import free_port
 
 BATON = Path(sys.executable).parent / "baton"
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ from baton.evaluation.backends.openai import OpenAIBackend
 from baton.evaluation.runner import run
 from baton.evaluation.tasks import load_task
 from baton.evaluation.types import Request
-from conftest import free_port
+from live_servers import free_port
 
 VLLM_PYTHON = os.environ.get("BATON_VLLM_PYTHON")
 pytestmark = [

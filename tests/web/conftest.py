@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import LiveServer
+from live_servers import LiveServer
 
 from .demo_site import DemoSite, load_demo
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from baton.hub.models import Repo
 from baton.provenance.models import ProvenanceReport
-from conftest import LiveServer
+from live_servers import LiveServer
 
 from .demo_site import DemoSite
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from conftest import LiveServer
+from live_servers import LiveServer
 
 from .demo_site import DemoSite, leaks, private_data, sign_in
 from .site_crawler import Crawl, PageShape, Visit, crawl

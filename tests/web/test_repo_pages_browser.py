@@ -16,6 +16,8 @@ import pytest
 
 from baton.accounts import service as accounts
 from baton.core.runtime import Runtime
+from baton.hub import repos
+from baton.hub.repos import RepoKey
 
 from .repo_support import make_repo, model_card, weights
 
@@ -121,3 +123,37 @@ def test_an_owner_makes_a_repo_private_in_the_browser(
     assert response is not None and response.status == 404
     assert "Page not found" in visitor.inner_text("h1")
     anonymous.close()
+
+
+def test_a_signed_in_user_requests_gated_access_in_the_browser(
+    runtime: Runtime, users: Any, live_server: Any, browser: Any
+) -> None:
+    """Anonymous: "sign in to request access"; the link signs carol in and brings her back to the form,
+    which she fills in and sends; the page then says the request is pending, and the owner sees it."""
+    fields = {"Affiliation": "text", "I agree to the terms": "checkbox"}
+    card = model_card("Gated", extra_gated_prompt="Research use only.", extra_gated_fields=fields)
+    make_repo(runtime, "lab/gated", {"README.md": card, "config.json": b"{}"}, gated="manual")
+    with runtime.database.session(write=True) as session:
+        token = accounts.issue_token(session, accounts.get_account(session, "carol"), name="browser").value
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/lab/gated?lang=en")
+    assert not page.is_visible("#access-form")
+    page.click("#access-sign-in a")
+    assert "/login" in page.url
+    page.click("#token-sign-in summary")
+    page.fill("#token", token)
+    page.click("#sign-in-token")
+    page.wait_for_url(re.compile(r".*/lab/gated(\?.*)?$"))
+    assert "Research use only." in page.inner_text("#access")
+    page.fill("#gated-field-0", "Seoul National University")
+    page.check("#gated-field-1")
+    page.click("#request-access")
+    page.wait_for_selector('#access-status[data-status="pending"]')
+    assert not page.is_visible("#access-form")
+    context.close()
+    with runtime.database.session() as session:
+        owner = accounts.act_as(session, "alice")
+        pending = repos.list_access_requests(session, owner, RepoKey("model", "lab", "gated"), "pending")
+        requested = [(account.name, request.fields) for request, account in pending]
+    assert requested == [("carol", {"Affiliation": "Seoul National University", "I agree to the terms": True})]

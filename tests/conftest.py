@@ -186,6 +186,16 @@ def client(runtime: Runtime) -> Iterator[httpx.Client]:
         yield test_client
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright (its own browser download is not reachable), headless."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+        yield launched
+        launched.close()
+
+
 @pytest.fixture
 def live_server(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     """A real uvicorn server on a free loopback port, with HF_ENDPOINT pointing at it."""

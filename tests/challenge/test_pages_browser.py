@@ -4,7 +4,6 @@ token sign-in (an HttpOnly web session cookie), blind arena voting, a stage's de
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,16 +19,6 @@ from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, make_world
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
 
 
 def _token(runtime: Runtime, name: str) -> str:

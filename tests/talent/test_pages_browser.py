@@ -4,7 +4,6 @@ automated recommendations, ask for a human review, and get refused clearly on ba
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,15 +14,6 @@ from .talent_helpers import NLP, Cast, cast
 __all__ = ["cast"]
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    playwright_sync = pytest.importorskip("playwright.sync_api")
-    with playwright_sync.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
-        yield launched
-        launched.close()
 
 
 def _sign_in(browser: Any, base: str, token: str, lang: str = "en") -> Any:

@@ -22,7 +22,6 @@ from .demo_site import DemoSite
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 BLOCKING = ("serious", "critical")
@@ -56,15 +55,6 @@ PAGES = [
     ("talent recommendations", "member", "/talent/recommendations"),
 ]
 # Pages other branches add: skipped (with the reason) while the server answers 404 there.
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
 
 
 def _offline(route: Any) -> None:

@@ -15,15 +15,6 @@ pytestmark = pytest.mark.integration
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def offline(browser: Any) -> Iterator[tuple[Any, list[str], list[str]]]:
     """A Korean browser whose requests may only go to the loopback; what else it tried, and its console errors."""

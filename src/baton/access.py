@@ -130,6 +130,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("POST", "/api/challenges/{slug}/stages/{stage}/submissions"): MEMBER,
     ("GET", "/api/challenges/{slug}/stages/{stage}/submissions"): PUBLIC,
     ("POST", "/api/challenges/{slug}/stages/{stage}/scores"): OPERATOR,
+    ("POST", "/api/challenges/{slug}/stages/{stage}/target-scores"): OPERATOR,
     ("POST", "/api/challenges/{slug}/stages/{stage}/reviewers"): OPERATOR,
     ("GET", "/api/challenges/{slug}/stages/{stage}/assignments"): SIGNED_IN,
     ("POST", "/api/challenges/{slug}/stages/{stage}/reviews"): REVIEW,

@@ -51,6 +51,17 @@ class ScoreBody(BaseModel):
     score: float
     stderr: float = 0.0
     n: int | None = None
+    task_version: str | None = None
+
+
+class TargetScoreBody(BaseModel):
+    team: str
+    task: str
+    score: float
+    source: str = Field(max_length=2000)  # a URL or a document reference; an empty one is refused
+    stderr: float | None = None
+    task_version: str | None = None
+    model: str | None = None  # one of the team's declared target models (default: its first)
 
 
 class AssignmentBody(BaseModel):
@@ -302,8 +313,34 @@ def record_score(
     slug: str, stage: str, body: ScoreBody, runtime: RuntimeDep, user: OperatorUser
 ) -> schemas.ScoreRecorded:
     with runtime.database.session(write=True) as session:
-        score = service.BenchmarkScore(task=body.task, model=body.model, score=body.score, stderr=body.stderr, n=body.n)
+        score = service.BenchmarkScore(
+            task=body.task,
+            model=body.model,
+            score=body.score,
+            stderr=body.stderr,
+            n=body.n,
+            task_version=body.task_version,
+        )
         return schemas.ScoreRecorded.model_validate(service.record_score(session, slug, stage, score, operator=user))
+
+
+@router.post("/{slug}/stages/{stage}/target-scores", status_code=201)
+def record_target_score(
+    slug: str, stage: str, body: TargetScoreBody, runtime: RuntimeDep, user: OperatorUser
+) -> schemas.TargetScoreRecorded:
+    """A team's declared target model's score, entered by an operator with its cited source."""
+    with runtime.database.session(write=True) as session:
+        entry = service.TargetScoreEntry(
+            team=body.team,
+            task=body.task,
+            score=body.score,
+            source=body.source,
+            stderr=body.stderr,
+            task_version=body.task_version,
+            model=body.model,
+        )
+        recorded = service.record_target_score(session, slug, stage, entry, operator=user)
+        return schemas.TargetScoreRecorded.model_validate(recorded)
 
 
 @router.post("/{slug}/stages/{stage}/reviewers", status_code=201)

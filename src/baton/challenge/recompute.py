@@ -22,7 +22,7 @@ from baton.challenge import review as review_math
 from baton.challenge import scoring
 from baton.challenge.ledger import Event
 from baton.challenge.scoring import Estimate, rounded
-from baton.challenge.spec import ChallengeSpec, Criterion, Stage, load_spec
+from baton.challenge.spec import BenchmarkTask, ChallengeSpec, Criterion, Stage, load_spec
 from baton.core.sealing import Sealed, is_commitment, opens
 
 GATE_PASS, GATE_FAIL, GATE_INCONCLUSIVE, GATE_MISSING = "pass", "fail", "inconclusive", "missing"
@@ -38,6 +38,7 @@ INPUT_KINDS = frozenset(
         "release_plan.filed",
         "submission.made",
         "score.recorded",
+        "target_score.recorded",
         "reviewer.assigned",
         "review.recorded",
         "battle.created",
@@ -88,6 +89,11 @@ class Battle:
 class StageData:
     submissions: dict[str, dict[str, Any]] = field(default_factory=dict)  # team -> latest submission payload
     scores: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (model, task) -> payload
+    # (model, task, task version or None) -> (payload, seq): the latest score measured on that version
+    versioned_scores: dict[tuple[str, str, str | None], tuple[dict[str, Any], int]] = field(default_factory=dict)
+    # (team, task) -> the latest target_score.recorded payload (with its seq and time); by version too
+    entered_targets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    versioned_entered_targets: dict[tuple[str, str, str | None], dict[str, Any]] = field(default_factory=dict)
     reviews: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (criterion, team, reviewer)
     battles: dict[str, Battle] = field(default_factory=dict)
     votes: list[tuple[str, str, str]] = field(default_factory=list)  # (battle, voter, choice)
@@ -146,7 +152,15 @@ def apply(state: State, event: Event) -> None:
     elif kind == "submission.made":
         state.stage_data(payload["stage"]).submissions[payload["team"]] = payload
     elif kind == "score.recorded":
-        state.stage_data(payload["stage"]).scores[(payload["model"], payload["task"])] = payload
+        data = state.stage_data(payload["stage"])
+        data.scores[(payload["model"], payload["task"])] = payload
+        data.versioned_scores[(payload["model"], payload["task"], score_version(payload))] = (payload, event.seq)
+    elif kind == "target_score.recorded":
+        check_target_score_payload(payload)
+        data = state.stage_data(payload["stage"])
+        entered = dict(payload, seq=event.seq, recorded_at=event.recorded_at)
+        data.entered_targets[(payload["team"], payload["task"])] = entered
+        data.versioned_entered_targets[(payload["team"], payload["task"], payload.get("task_version"))] = entered
     elif kind == "review.recorded":
         key = (payload["criterion"], payload["team"], payload["reviewer"])
         state.stage_data(payload["stage"]).reviews[key] = payload
@@ -282,15 +296,115 @@ def submission_model(data: StageData, team: str) -> str | None:
 # --- criteria ------------------------------------------------------------------------------------
 
 
-def _target_estimate(data: StageData, info: TeamInfo | None, task: str) -> tuple[Estimate | None, str | None]:
-    if info is None:
+def score_version(payload: dict[str, Any]) -> str | None:
+    """The task version a recorded score was measured on: its ``task_version``, else its run manifest's."""
+    version = payload.get("task_version")
+    if version is None:
+        source = payload.get("source")
+        manifest = source.get("manifest") if isinstance(source, dict) else None
+        task = manifest.get("task") if isinstance(manifest, dict) else None
+        version = task.get("version") if isinstance(task, dict) else None
+    return None if version is None else str(version)
+
+
+def check_target_score_payload(payload: dict[str, Any]) -> None:
+    """ValueError unless ``payload`` is an entered target score as the service records it."""
+    for key in ("stage", "team", "task", "target_model", "source", "operator"):
+        if not isinstance(payload.get(key), str) or not payload[key].strip():
+            raise ValueError(f"an entered target score needs a non-empty string '{key}'")
+    if not isinstance(payload.get("score"), int | float) or isinstance(payload.get("score"), bool):
+        raise ValueError("an entered target score needs a number 'score'")
+
+
+def _version_reason(task: BenchmarkTask, measured: str | None, what: str) -> str:
+    if measured is None:
+        return f"{what} was recorded without a task version; the criterion counts version {task.version} only"
+    return f"{what} was measured on version {measured} of {task.id}; the criterion counts version {task.version} only"
+
+
+def _measured(data: StageData, model: str, task: BenchmarkTask) -> tuple[dict[str, Any] | None, int | None, str | None]:
+    """The score of ``model`` on ``task`` that counts (payload, seq), or why the one recorded does not."""
+    if task.version is None:
+        payload = data.scores.get((model, task.id))
+        if payload is None:
+            return None, None, None
+        return payload, data.versioned_scores.get((model, task.id, score_version(payload)), (payload, None))[1], None
+    found = data.versioned_scores.get((model, task.id, task.version))
+    if found is not None:
+        return found[0], found[1], None
+    latest = data.scores.get((model, task.id))
+    if latest is None:
+        return None, None, None
+    return None, None, _version_reason(task, score_version(latest), "the score")
+
+
+def _entered(data: StageData, team: str, task: BenchmarkTask) -> tuple[dict[str, Any] | None, str | None]:
+    if task.version is None:
+        return data.entered_targets.get((team, task.id)), None
+    found = data.versioned_entered_targets.get((team, task.id, task.version))
+    if found is not None:
+        return found, None
+    latest = data.entered_targets.get((team, task.id))
+    if latest is None:
         return None, None
-    for target in info.target_models:
-        for model in (target, target.split("@", 1)[0]):
-            payload = data.scores.get((model, task))
-            if payload is not None:
-                return Estimate(float(payload["score"]), float(payload.get("stderr") or 0.0)), model
-    return None, None
+    return None, _version_reason(task, latest.get("task_version"), "the entered target score")
+
+
+@dataclass
+class TargetScore:
+    """A team's declared target model's score on a task, and where it comes from (the record's origin)."""
+
+    estimate: Estimate | None = None
+    model: str | None = None
+    origin: dict[str, Any] | None = None
+    reason: str | None = None  # why no target score counts, when one was recorded
+
+
+def target_score(data: StageData, info: TeamInfo | None, task: BenchmarkTask) -> TargetScore:
+    """The target score that counts for a team's task under the task's ``target_source``.
+
+    ``measured``: a score.recorded of a declared target model (on the task's version, when it names one);
+    ``entered``: a target_score.recorded by an operator with its cited source; ``either`` (default): the
+    measured score when there is one, else the entered one.
+    """
+    if info is None:
+        return TargetScore()
+    reasons: list[str] = []
+    if task.target_source in ("measured", "either"):
+        for target in info.target_models:
+            for model in (target, target.split("@", 1)[0]):
+                payload, seq, reason = _measured(data, model, task)
+                if payload is not None:
+                    origin = {
+                        "kind": "measured",
+                        "model": model,
+                        "score_seq": seq,
+                        "task_version": score_version(payload),
+                    }
+                    source = payload.get("source")
+                    if isinstance(source, dict) and source.get("metric") is not None:
+                        origin["metric"] = source["metric"]
+                    return TargetScore(
+                        Estimate(float(payload["score"]), float(payload.get("stderr") or 0.0)), model, origin
+                    )
+                if reason is not None and reason not in reasons:
+                    reasons.append(f"measured target: {reason}")
+    if task.target_source in ("entered", "either"):
+        entered, reason = _entered(data, info.team, task)
+        if entered is not None:
+            origin = {
+                "kind": "entered",
+                "source": entered["source"],
+                "operator": entered["operator"],
+                "entered_at": entered["recorded_at"],
+                "entry_seq": entered["seq"],
+                "task_version": entered.get("task_version"),
+            }
+            stderr = float(entered.get("stderr") or 0.0)
+            return TargetScore(Estimate(float(entered["score"]), stderr), str(entered["target_model"]), origin)
+        if reason is not None:
+            reasons.append(f"entered target: {reason}")
+    return TargetScore(reason="; ".join(reasons) or None)
 
 
 def _benchmark(
@@ -298,39 +412,52 @@ def _benchmark(
 ) -> tuple[dict[str, Estimate], dict[str, dict[str, Any]]]:
     per_task: dict[str, dict[str, Estimate]] = {}
     details: dict[str, dict[str, Any]] = {team: {"tasks": {}, "missing": []} for team in teams}
+    ratio = criterion.normalization == "ratio_to_target"
     for task in criterion.tasks:
         values: dict[str, Estimate] = {}
         targets: dict[str, Estimate | None] = {}
+        cap = criterion.task_cap(task)
         for team in teams:
             model = submission_model(data, team)
-            payload = data.scores.get((model, task)) if model else None
+            payload, _seq, reason = _measured(data, model, task) if model else (None, None, None)
             entry: dict[str, Any] = {"model": model}
+            if not task.plain:  # a task written as an object states its terms beside its result
+                entry.update(weight=task.weight, version=task.version)
             if payload is None:
-                details[team]["missing"].append(task)
-                details[team]["tasks"][task] = entry
+                details[team]["missing"].append(task.id)
+                if reason is not None:
+                    entry["reason"] = reason
+                details[team]["tasks"][task.id] = entry
                 continue
             values[team] = Estimate(float(payload["score"]), float(payload.get("stderr") or 0.0))
             entry.update(score=payload["score"], stderr=payload.get("stderr"), n=payload.get("n"))
-            if criterion.normalization == "ratio_to_target":
-                target, target_model = _target_estimate(data, state.teams.get(team), task)
-                targets[team] = target
+            if ratio:
+                found = target_score(data, state.teams.get(team), task)
+                targets[team] = found.estimate
                 entry.update(
-                    target_model=target_model,
-                    target_score=None if target is None else target.value,
-                    target_stderr=None if target is None else target.stderr,
+                    target_model=found.model,
+                    target_score=None if found.estimate is None else found.estimate.value,
+                    target_stderr=None if found.estimate is None else found.estimate.stderr,
+                    target_origin=found.origin,
+                    cap=cap,
                 )
-                if target is None:
-                    details[team]["missing"].append(f"{task} (target)")
-            details[team]["tasks"][task] = entry
+                if found.estimate is None:
+                    details[team]["missing"].append(f"{task.id} (target)")
+                    if found.reason is not None:
+                        entry["target_reason"] = found.reason
+            details[team]["tasks"][task.id] = entry
         normalized = scoring.normalize(
-            criterion.normalization, values, targets=targets, cap=criterion.cap, seed=sub_seed(seed, criterion.id, task)
+            criterion.normalization, values, targets=targets, cap=cap, seed=sub_seed(seed, criterion.id, task.id)
         )
         for team, estimate in normalized.items():
-            details[team]["tasks"][task]["normalized"] = rounded(estimate.value)
-            details[team]["tasks"][task]["normalized_stderr"] = rounded(estimate.stderr)
-        per_task[task] = normalized
+            details[team]["tasks"][task.id]["normalized"] = rounded(estimate.value)
+            details[team]["tasks"][task.id]["normalized_stderr"] = rounded(estimate.stderr)
+        per_task[task.id] = normalized
+    weights = [task.weight for task in criterion.tasks]
     result = {
-        team: scoring.mean_estimate([per_task[task].get(team, Estimate(0.0, 0.0)) for task in criterion.tasks])
+        team: scoring.weighted_mean_estimate(
+            [per_task[task.id].get(team, Estimate(0.0, 0.0)) for task in criterion.tasks], weights
+        )
         for team in teams
     }
     return result, details

@@ -119,6 +119,21 @@ class ScoreRecorded(Schema):
     n: int | None
     source: dict[str, Any]
     operator: str
+    task_version: str | None = None
+
+
+class TargetScoreRecorded(Schema):
+    stage: str
+    team: str
+    task: str
+    task_version: str | None
+    target_model: str
+    score: float
+    stderr: float | None
+    source: str
+    operator: str
+    seq: int
+    recorded_at: str
 
 
 class ReviewerAssigned(Schema):

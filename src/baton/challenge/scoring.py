@@ -141,6 +141,27 @@ def mean_estimate(estimates: Sequence[Estimate]) -> Estimate:
     )
 
 
+def weighted_mean_estimate(estimates: Sequence[Estimate], weights: Sequence[float]) -> Estimate:
+    """The weighted mean of independent estimates: ``Σ wᵢ·vᵢ / Σ wᵢ`` with stderr ``sqrt(Σ (wᵢ·seᵢ)²) / Σ wᵢ``.
+
+    Equal weights give exactly ``mean_estimate`` (a plain task list is the all-ones case).
+    """
+    if len(estimates) != len(weights):
+        raise ValueError("one weight per estimate")
+    if not estimates:
+        return Estimate(0.0, 0.0)
+    if all(weight == 1.0 for weight in weights):
+        return mean_estimate(estimates)
+    total = math.fsum(weights)
+    if total <= 0:
+        raise ValueError("the weights must sum to more than 0")
+    return Estimate(
+        math.fsum(weight * est.value for weight, est in zip(weights, estimates, strict=True)) / total,
+        math.sqrt(math.fsum((weight * est.stderr) ** 2 for weight, est in zip(weights, estimates, strict=True)))
+        / total,
+    )
+
+
 def composite(points: Sequence[Estimate]) -> Estimate:
     """Sum of independent weighted criterion points."""
     return Estimate(sum(p.value for p in points), math.sqrt(sum(p.stderr**2 for p in points)))

@@ -16,7 +16,16 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from baton.challenge.errors import InvalidSpecError
 from baton.core import yamlcost
@@ -26,6 +35,7 @@ EXAMPLES_DIR = Path(__file__).parent / "examples"
 WEIGHT_TOLERANCE = 1e-6
 
 Normalization = Literal["raw", "ratio_to_target", "minmax", "rank"]
+TargetSource = Literal["measured", "entered", "either"]
 
 
 class _Model(BaseModel):
@@ -39,6 +49,47 @@ class RubricItem(_Model):
     weight: float = Field(default=1.0, gt=0)
 
 
+class BenchmarkTask(_Model):
+    """One task of a benchmark criterion, written as a plain id (``mmlu``: weight 1, the criterion's cap, any
+    version) or as an object: ``{id: mmlu, weight: 2, version: "1.1", cap: 1.05, target_source: measured}``.
+
+    ``version`` names the task version (``baton.evaluation`` task YAML) a score must have been measured
+    on to count; ``cap`` and ``target_source`` apply to ``ratio_to_target`` criteria only. A task with
+    nothing but its id is recorded as the plain id, so plain lists keep their normalized form.
+    """
+
+    id: str = Field(min_length=1, max_length=200)
+    weight: float = Field(default=1.0, gt=0)
+    version: str | None = Field(default=None, min_length=1, max_length=50)
+    cap: float | None = Field(default=None, gt=0)
+    target_source: TargetSource = "either"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_id(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"id": value}
+        if (
+            isinstance(value, dict)
+            and isinstance(value.get("version"), int | float)
+            and not isinstance(value.get("version"), bool)
+        ):
+            # YAML reads `version: 1.0` as a number; keep what the author wrote, as the evaluation tasks do.
+            return {**value, "version": str(value["version"])}
+        return value
+
+    @model_serializer(mode="wrap")
+    def _as_plain_id(self, handler: SerializerFunctionWrapHandler) -> Any:
+        if self.weight == 1.0 and self.version is None and self.cap is None and self.target_source == "either":
+            return self.id
+        return handler(self)
+
+    @property
+    def plain(self) -> bool:
+        """Written as a plain id (or an object saying no more than one)."""
+        return self.weight == 1.0 and self.version is None and self.cap is None and self.target_source == "either"
+
+
 class Criterion(_Model):
     """One scored criterion of a stage; its value per team lies in [0, 1] and earns weight × value points."""
 
@@ -50,8 +101,8 @@ class Criterion(_Model):
     weight: float = Field(gt=0)
     normalization: Normalization = "raw"
     # benchmark
-    tasks: list[str] = Field(default_factory=list)
-    cap: float = Field(default=1.0, gt=0)  # ratio_to_target: ratios above this count as this
+    tasks: list[BenchmarkTask] = Field(default_factory=list)  # plain ids or {id, weight, version, cap, target_source}
+    cap: float = Field(default=1.0, gt=0)  # ratio_to_target: ratios above this count as this (a task's cap wins)
     # review
     rubric: list[RubricItem] = Field(default_factory=list)
     aggregation: Literal["trimmed_mean", "median", "mean"] = "trimmed_mean"
@@ -70,7 +121,37 @@ class Criterion(_Model):
             raise ValueError(f"review criterion '{self.id}' has no rubric (add `rubric: [{{id: ..., max: 10}}]`)")
         if self.normalization == "ratio_to_target" and self.kind != "benchmark":
             raise ValueError(f"criterion '{self.id}': ratio_to_target applies to benchmark criteria only")
+        self._check_tasks()
         return self
+
+    def _check_tasks(self) -> None:
+        seen: set[str] = set()
+        for index, task in enumerate(self.tasks):
+            if task.id in seen:
+                raise Located(
+                    f"criterion '{self.id}': task '{task.id}' is listed twice (give each task once, with its weight)",
+                    "tasks",
+                    index,
+                )
+            seen.add(task.id)
+            if self.normalization != "ratio_to_target":
+                for name, given in (("cap", task.cap is not None), ("target_source", task.target_source != "either")):
+                    if given:
+                        raise Located(
+                            f"criterion '{self.id}': task '{task.id}' sets `{name}`, which applies to "
+                            f"normalization ratio_to_target only (this criterion uses {self.normalization})",
+                            "tasks",
+                            index,
+                            name,
+                        )
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [task.id for task in self.tasks]
+
+    def task_cap(self, task: BenchmarkTask) -> float:
+        """The ratio that earns a task full marks under ratio_to_target: the task's own cap, else the criterion's."""
+        return self.cap if task.cap is None else task.cap
 
 
 class Gate(_Model):

@@ -547,3 +547,52 @@ def appeals(
 
     listed = _act(data_dir, lambda session, _runtime: service.list_appeals(session, slug, stage), write=False)
     print_json(listed)
+
+
+@app.command("target-score")
+def target_score(
+    slug: str,
+    operator: OperatorOption,
+    stage: Annotated[str, typer.Option("--stage", help="The stage whose ratio_to_target criterion uses it.")],
+    team: Annotated[str, typer.Option("--team", help="The team whose declared target model it scores.")],
+    task: Annotated[str, typer.Option("--task", help="The task id, as the challenge YAML names it.")],
+    score: Annotated[float, typer.Option("--score", help="The target model's score on the task.")],
+    source: Annotated[
+        str, typer.Option("--source", help="Where the score comes from: a URL or a document reference (required).")
+    ],
+    stderr: Annotated[
+        float | None, typer.Option("--stderr", help="Its standard error, if the source gives one.")
+    ] = None,
+    task_version: Annotated[
+        str | None, typer.Option("--task-version", help="The task version it was measured on (as the YAML names it).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="One of the team's declared target models (default: its first).")
+    ] = None,
+    now: Annotated[str | None, typer.Option("--now", help="Record it at this ISO date-time (with its zone).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the recorded entry as JSON.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Enter a team's declared target model's score on a task, with its cited source (operator)."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    moment = parse_moment(now)
+    entry = service.TargetScoreEntry(
+        team=team, task=task, score=score, source=source, stderr=stderr, task_version=task_version, model=model
+    )
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
+        actor = accounts.act_as(session, operator)
+        return service.record_target_score(session, slug, stage, entry, operator=actor, now=moment)
+
+    recorded = _act(data_dir, action)
+    if as_json:
+        print_json(recorded)
+        return
+    version = f" version {recorded['task_version']}" if recorded["task_version"] else ""
+    error = f" ± {recorded['stderr']:g}" if recorded["stderr"] is not None else ""
+    emit(
+        f"{recorded['team']}'s target {recorded['target_model']} on {recorded['task']}{version}: "
+        f"{recorded['score']:g}{error} (entered, source: {recorded['source']}; ledger seq {recorded['seq']})"
+    )

@@ -12,6 +12,7 @@ The operations live in submodules by sub-domain, and are all re-exported here (c
 - ``challenges``: create, revise and look up challenges; teams, their membership and release plans.
 - ``submissions``: a team pins a hub revision for a stage.
 - ``scores``: benchmark scores and evaluation results.
+- ``targets``: declared target models' scores entered by an operator with a cited source.
 - ``review``: expert reviewers' assignments and scores.
 - ``arena``: blind battles and votes.
 - ``gates``: the independence gate and operators' overrides.
@@ -81,6 +82,7 @@ from baton.challenge.service.sealed_names import (
     submission_sealed,
 )
 from baton.challenge.service.submissions import list_submissions, submit
+from baton.challenge.service.targets import TargetScoreEntry, record_target_score
 from baton.challenge.spec import load_spec
 
 __all__ = [
@@ -89,6 +91,7 @@ __all__ = [
     "BenchmarkScore",
     "ChallengeNames",
     "NewBattle",
+    "TargetScoreEntry",
     "TeamEntry",
     "TeamStage",
     "answer_appeal",
@@ -140,6 +143,7 @@ __all__ = [
     "record_release_action",
     "record_review",
     "record_score",
+    "record_target_score",
     "record_vote",
     "release_plan",
     "reveal_public",

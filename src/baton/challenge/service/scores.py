@@ -30,7 +30,7 @@ from baton.core.errors import BadRequestError
 
 
 def _benchmark_tasks(stage: Stage) -> set[str]:
-    return {task for criterion in stage.criteria if criterion.kind == "benchmark" for task in criterion.tasks}
+    return {task for criterion in stage.criteria if criterion.kind == "benchmark" for task in criterion.task_ids}
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,9 @@ class BenchmarkScore:
     """One evaluation result (``record_score``): ``model`` scored ``score`` ± ``stderr`` on ``task`` over ``n`` items.
 
     ``model`` is a team's submission ("repo@commit", or its sealed label) or a declared target model;
-    ``source`` says where the score comes from (an evaluation run's metric and manifest, say).
+    ``source`` says where the score comes from (an evaluation run's metric and manifest, say);
+    ``task_version`` the version of the task it was measured on (a criterion naming a version counts
+    only scores measured on it).
     """
 
     task: str
@@ -47,6 +49,7 @@ class BenchmarkScore:
     stderr: float = 0.0
     n: int | None = None
     source: dict[str, Any] | None = None
+    task_version: str | None = None
 
 
 def record_score(
@@ -108,8 +111,19 @@ def record_score(
         "source": source or {},
         "operator": operator.name,
     }
+    if result.task_version is not None:
+        payload["task_version"] = _task_version(result.task_version)
     _append(session, challenge, "score.recorded", payload, moment)
     return payload
+
+
+def _task_version(value: Any) -> str:
+    text = str(value).strip()
+    if not text or len(text) > 50:
+        raise BadRequestError(
+            f"task version '{value}' is not a version", hint="Give the task's version as its YAML names it, e.g. 1.0."
+        )
+    return text
 
 
 def _declared_targets(session: Session, challenge: Challenge) -> dict[str, list[str]]:
@@ -158,5 +172,13 @@ def record_evaluation(
         stderr=entry.get("stderr") or 0.0,
         n=entry.get("count"),
         source={"metric": name, "manifest": result.get("manifest") or {}},
+        task_version=_manifest_version(result.get("manifest")),
     )
     return record_score(session, slug, stage, score, operator=operator, now=now)
+
+
+def _manifest_version(manifest: Any) -> str | None:
+    """The task version an evaluation run's manifest names (``manifest.task.version``), if any."""
+    task = manifest.get("task") if isinstance(manifest, dict) else None
+    version = task.get("version") if isinstance(task, dict) else None
+    return None if version is None else str(version)

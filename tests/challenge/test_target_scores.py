@@ -218,12 +218,16 @@ def _enter(world: World, session: Any, **fields: Any) -> dict[str, Any]:
 
 
 def test_an_entered_target_score_needs_a_source_and_names_what_the_spec_scores(runtime: Runtime) -> None:
-    versioned = SPEC.replace("- {id: t1, cap: 0.9}", "- {id: t1, cap: 0.9, version: '3'}")
+    versioned = SPEC.replace("- {id: t1, cap: 0.9}", "- {id: t1, cap: 0.9, version: '3'}").replace(
+        "- {id: t2, target_source: entered}",
+        "- {id: t2, target_source: entered}\n          - {id: t4, target_source: measured}",
+    )
     world = make_world(runtime, teams=2, spec=versioned)
     refusals: list[tuple[dict[str, Any], type[Exception], str]] = [
         ({"source": ""}, BadRequestError, "needs its source"),
         ({"source": "   "}, BadRequestError, "needs its source"),
         ({"task": "t3"}, BadRequestError, "not compared with target models"),  # t3 is in the raw criterion only
+        ({"task": "t4"}, BadRequestError, "counts measured target scores only"),
         ({}, BadRequestError, "counts version 3 of task 't1'; the entry names no version"),
         ({"task_version": "2"}, BadRequestError, "not version 2"),
         ({"task_version": "3", "team": "team-z"}, Exception, "No team 'team-z'"),

@@ -89,10 +89,11 @@ def record_target_score(
 ) -> dict[str, Any]:
     """Record a declared target model's score entered by an operator (``target_score.recorded``).
 
-    Refused: a non-operator, a stage whose decision is final, a task no ratio_to_target criterion of the
-    stage scores, a team not competing in the stage or without a declared target model, a model that is
-    not one of its declared targets, a score or stderr that is not a finite number (stderr ≥ 0), a missing
-    or empty source, and a task version other than the one the spec names.
+    Refused: a non-operator, a stage whose decision is final, a task no ratio_to_target criterion of
+    the stage scores (or only with ``target_source: measured``), a team not competing in the stage or
+    without a declared target model, a model that is not one of its declared targets, a score or
+    stderr that is not a finite number (stderr ≥ 0), a missing or empty source, and a task version
+    other than the one the spec names.
     """
     operator.require_operator(OPERATOR_ACTION)
     moment = _now(now)
@@ -115,6 +116,11 @@ def record_target_score(
         raise BadRequestError(
             f"Task '{entry.task}' is not compared with target models in {stage}",
             hint="Tasks of its ratio_to_target criteria: " + (", ".join(sorted(tasks)) or "none"),
+        )
+    if all(task.target_source == "measured" for task in tasks[entry.task]):
+        raise BadRequestError(
+            f"Task '{entry.task}' counts measured target scores only in {stage} (target_source: measured)",
+            hint="Record an evaluation of the target model on the task instead (POST .../scores with its model).",
         )
     named = sorted({task.version for task in tasks[entry.task] if task.version is not None})
     version = None if entry.task_version is None else str(entry.task_version).strip() or None

@@ -365,6 +365,7 @@ def test_precedence_of_measured_and_entered_target_scores() -> None:
     none = found(version="3")
     assert none.estimate is None and none.origin is None and none.reason is not None
     assert "measured on version 2" in none.reason and "entered target score was measured on version 2" in none.reason
+    assert none.reason.count("measured target:") == 1 and none.reason.count("entered target:") == 1
     # t2 has no measured score: either falls back to the entered one; measured finds nothing.
     fallback = found(id="t2").origin
     assert fallback is not None and fallback["kind"] == "entered"

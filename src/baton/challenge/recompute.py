@@ -387,7 +387,7 @@ def target_score(data: StageData, info: TeamInfo | None, task: BenchmarkTask) ->
                     return TargetScore(
                         Estimate(float(payload["score"]), float(payload.get("stderr") or 0.0)), model, origin
                     )
-                if reason is not None and reason not in reasons:
+                if reason is not None and f"measured target: {reason}" not in reasons:
                     reasons.append(f"measured target: {reason}")
     if task.target_source in ("entered", "either"):
         entered, reason = _entered(data, info.team, task)

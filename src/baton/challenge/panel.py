@@ -146,8 +146,8 @@ def ordinal_alpha(units: Mapping[Hashable, Mapping[Hashable, float]]) -> Agreeme
     observed = float((coincidence * delta).sum())
     expected = float((np.outer(marginal, marginal) * delta).sum())
     if expected <= 0:
-        return Agreement(None, len(rows), len(raters), int(round(total)))
-    return Agreement(1.0 - (total - 1) * observed / expected, len(rows), len(raters), int(round(total)))
+        return Agreement(None, len(rows), len(raters), round(total))
+    return Agreement(1.0 - (total - 1) * observed / expected, len(rows), len(raters), round(total))
 
 
 # --- aggregation with a two-way bootstrap ------------------------------------------------------
@@ -305,9 +305,7 @@ def criterion_values(
         "value": "mean over items of the per-item aggregate of raters' ratings, scaled to [0, 1]",
         "interval": "two-way bootstrap over raters and items, 2.5-97.5 percentiles",
         "bootstrap_rounds": criterion.bootstrap_rounds,
-        "dimensions": [
-            {"id": d.id, "min": d.min, "max": d.max, "weight": d.weight} for d in dimensions
-        ],
+        "dimensions": [{"id": d.id, "min": d.min, "max": d.max, "weight": d.weight} for d in dimensions],
         "items": len(items),
         "min_raters": criterion.min_raters,
         "ratings_total": sum(1 for team, _i, _r in ratings if team in teams),

@@ -130,7 +130,8 @@ class Criterion(_Model):
             )
         if self.scale is not None and self.dimensions:
             raise Located(
-                f"panel criterion '{self.id}' has both `scale` and `dimensions`; give one scale, or a scale per dimension",
+                f"panel criterion '{self.id}' has both `scale` and `dimensions`; "
+                "give one scale, or a scale per dimension",
                 "dimensions",
             )
         ids = [dimension.id for dimension in self.dimensions]

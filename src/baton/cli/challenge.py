@@ -547,3 +547,10 @@ def appeals(
 
     listed = _act(data_dir, lambda session, _runtime: service.list_appeals(session, slug, stage), write=False)
     print_json(listed)
+
+
+# A panel criterion's commands live in their own module (panel-assign, panel-assignments,
+# panel-conflict, rate, import-ratings).
+from baton.cli.challenge_panel import register as _register_panel  # noqa: E402
+
+_register_panel(app)

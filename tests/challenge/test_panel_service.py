@@ -160,6 +160,8 @@ def test_conflicts_are_refused_and_excluded_and_verify_recomputes_the_decision(r
         assert declared["recorded"] and declared["source"] == "declared"
         again = service.declare_conflict(session, world.slug, "stage-1", "team-c", actor=world.account(session, "rev3"))
         assert again["recorded"] is False
+        with pytest.raises(PermissionDeniedError, match="'voter4' rates no team"):
+            service.declare_conflict(session, world.slug, "stage-1", "team-c", actor=world.account(session, "voter4"))
         with pytest.raises(ConflictOfInterestError):
             service.rate(
                 session, world.slug, "stage-1", "team-c", rater=world.account(session, "rev3"), item=1, score=5
@@ -369,3 +371,9 @@ def test_raters_rate_only_their_teams_over_http(runtime: Runtime, client: TestCl
     assert answer.status_code == 201 and answer.json()["source"] == "declared"
     answer = client.post(base + "/ratings", json={"team": "team-a", "item": 3, "score": 5}, headers=rev1)
     assert answer.status_code == 403 and answer.json()["error"] == "ConflictOfInterest"
+    answer = client.post(base + "/ratings", json={"team": "team-a", "item": 3, "score": 4}, headers=operator)
+    assert answer.status_code == 403  # the operator rates nothing without an assignment
+    answer = client.post(
+        base + "/ratings", json={"team": "team-b", "item": 3, "score": 4.5}, headers=headers(runtime, "rev2")
+    )
+    assert answer.status_code == 400 and "the score '4.5' is not a whole number" in answer.json()["message"]

@@ -30,7 +30,7 @@ class ConflictBody(BaseModel):
 class RatingBody(BaseModel):
     team: str
     item: str | int
-    score: int | None = None  # a single scale
+    score: int | float | None = None  # a single scale (whole points; checked by the service)
     scores: dict[str, Any] | None = None  # one entry per dimension
     criterion: str | None = None
 

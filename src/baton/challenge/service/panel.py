@@ -279,6 +279,12 @@ def declare_conflict(
         person, by = rater, "operator"
     if person is None or person.kind != USER:
         raise BadRequestError("Conflicts of interest are declared for people")
+    if by == RATER and not actor.is_operator and not _is_rater(session, challenge, person.id):
+        raise PermissionDeniedError(
+            f"'{person.name}' rates no team of {challenge.slug}; raters declare their own conflicts",
+            hint="An operator records a conflict for a rater: baton challenge panel-conflict SLUG STAGE TEAM "
+            "--as OPERATOR --rater NAME",
+        )
     row = _team(session, challenge, team)
     existing = _recorded_conflict(session, challenge, row, person.id)
     if existing is not None:
@@ -291,6 +297,17 @@ def declare_conflict(
         }
     payload = _add_conflict(session, challenge, stage, row, person, source="declared", by=by, moment=moment)
     return {**payload, "recorded": True}
+
+
+def _is_rater(session: Session, challenge: Challenge, rater_id: int) -> bool:
+    return (
+        session.scalar(
+            select(PanelAssignment.id)
+            .where(PanelAssignment.challenge_id == challenge.id, PanelAssignment.rater_id == rater_id)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def record_affiliation_conflicts(session: Session, slug: str, stage: str, *, now: datetime | None = None) -> int:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from baton.accounts import service as accounts
-from baton.challenge import ledger, recompute, service
+from baton.challenge import ledger, recompute, report, service
 from baton.challenge.errors import ConflictOfInterestError, StageStateError
 from baton.cli.main import app
 from baton.core.errors import BadRequestError, PermissionDeniedError
@@ -189,12 +189,14 @@ def test_conflicts_are_refused_and_excluded_and_verify_recomputes_the_decision(r
     assert row["team-c"]["criteria"]["users"]["points"] == pytest.approx(25.0)
     assert row["team-a"]["criteria"]["users"]["detail"]["kind"] == "panel"
     assert record["advance"] == ["team-c", "team-b"]
+    built = report.build_report(record)  # the reports render a panel criterion like any other
+    assert "team-c" in report.to_csv(built) and "<svg" in report.criteria_chart_svg(built)
     # verify: the exported bundle recomputes the decision; an altered rating changes it.
     with runtime.database.session() as session:
         bundle = service.export_bundle(session, world.slug)
         events = service.events_of(session, service.get_challenge(session, world.slug))
-    report = ledger.verify_bundle(bundle, _head(world)[1])
-    assert report.ok and report.decisions_checked == 1, report.problems
+    verified = ledger.verify_bundle(bundle, _head(world)[1])
+    assert verified.ok and verified.decisions_checked == 1, verified.problems
     index = next(i for i, event in enumerate(events) if event.kind == "panel.ratings")
     altered = json.loads(json.dumps(events[index].payload))
     for entry in altered["ratings"]:

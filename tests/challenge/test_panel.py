@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pytest
@@ -134,7 +135,7 @@ def _units(table: Mapping[str, str]) -> dict[int, dict[str, float]]:
     return units
 
 
-def _alpha_by_pairs(units: Mapping[int, Mapping[str, float]]) -> float:
+def _alpha_by_pairs(units: Mapping[Any, Mapping[Any, float]]) -> float:
     """Alpha from its definition, pair by pair (no coincidence matrix): 1 - D_o / D_e, where D_o
     averages the ordinal distance over pairs of values within a unit (weighted 1/(m_u - 1)) and D_e
     over all pairs of pairable values."""

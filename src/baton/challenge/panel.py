@@ -113,7 +113,7 @@ class Agreement:
     values: int  # pairable values
 
 
-def ordinal_alpha(units: Mapping[Hashable, Mapping[Hashable, float]]) -> Agreement:
+def ordinal_alpha(units: Mapping[Any, Mapping[Any, float]]) -> Agreement:
     """Krippendorff's alpha for ordinal data; ``units`` maps each unit to {rater: value}.
 
     From the coincidence matrix ``o[c][k]`` (each ordered pair of values within a unit of ``m``

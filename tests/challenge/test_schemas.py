@@ -24,6 +24,7 @@ from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, headers, m
 
 TYPED_MODULES = {
     "baton.challenge.api",
+    "baton.challenge.panel_api",
     "baton.commons.api",
     "baton.web.catalogue",
     "baton.provenance.api",

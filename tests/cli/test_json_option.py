@@ -19,6 +19,11 @@ COVERED = {
     "baton challenge verify": "tests/challenge/test_cli.py",
     "baton challenge next-battle": "tests/challenge/test_cli.py",
     "baton challenge target-score": "tests/challenge/test_target_scores.py",
+    "baton challenge panel-assign": "tests/challenge/test_panel_service.py",
+    "baton challenge panel-assignments": "tests/challenge/test_panel_service.py",
+    "baton challenge panel-conflict": "tests/challenge/test_panel_service.py",
+    "baton challenge rate": "tests/challenge/test_panel_service.py",
+    "baton challenge import-ratings": "tests/challenge/test_panel_service.py",
     "baton commons list": "tests/commons/test_release.py",
 }
 

@@ -197,3 +197,34 @@ class Opening(Base):
     battle: Mapped[str | None] = mapped_column(String(40), nullable=True)
     revealed_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PanelAssignment(Base):
+    """A rater of a panel criterion assigned to rate a team's answers in a stage (projection of
+    ``panel.assigned``); the ledger names the rater by ``pseudonym`` only."""
+
+    __tablename__ = "challenge_panel_assignments"
+    __table_args__ = (UniqueConstraint("challenge_id", "stage", "criterion", "team_id", "rater_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge_challenges.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    criterion: Mapped[str] = mapped_column(String(64))
+    team_id: Mapped[int] = mapped_column(ForeignKey("challenge_teams.id", ondelete="CASCADE"), index=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    pseudonym: Mapped[str] = mapped_column(String(40))
+
+
+class PanelConflict(Base):
+    """A rater's conflict of interest with a team (projection of ``panel.conflict``): the rater cannot
+    rate the team, and any ratings already given are left out of its aggregates."""
+
+    __tablename__ = "challenge_panel_conflicts"
+    __table_args__ = (UniqueConstraint("challenge_id", "team_id", "rater_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenge_challenges.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("challenge_teams.id", ondelete="CASCADE"), index=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # declared, affiliation
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from baton.challenge import decisions as ranking
+from baton.challenge import panel as panel_math
 from baton.challenge import review as review_math
 from baton.challenge import scoring
 from baton.challenge.ledger import Event
@@ -43,6 +44,10 @@ INPUT_KINDS = frozenset(
         "review.recorded",
         "battle.created",
         "vote.recorded",
+        "panel.assigned",
+        "panel.conflict",
+        "panel.rating",
+        "panel.ratings",
         "commitments.revealed",
         "gate.checked",
         "gate.overridden",
@@ -97,6 +102,8 @@ class StageData:
     reviews: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (criterion, team, reviewer)
     battles: dict[str, Battle] = field(default_factory=dict)
     votes: list[tuple[str, str, str]] = field(default_factory=list)  # (battle, voter, choice)
+    # panel criterion -> (team, item, rater) -> points per dimension (the latest rating counts)
+    ratings: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = field(default_factory=dict)
     gates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (gate, team) -> check payload
     overrides: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     seed: int | None = None
@@ -117,6 +124,8 @@ class State:
     releases: list[dict[str, Any]] = field(default_factory=list)  # release.action payloads, in order
     sealed_battles: dict[str, Battle] = field(default_factory=dict)  # commitment -> battle awaiting its opening
     opened: dict[str, dict[str, Any]] = field(default_factory=dict)  # commitment -> revealed value
+    # (team, rater pseudonym) -> how the panel conflict became known ("declared" or "affiliation")
+    panel_conflicts: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def stage_data(self, stage: str) -> StageData:
         return self.stages.setdefault(stage, StageData())
@@ -194,6 +203,15 @@ def apply(state: State, event: Event) -> None:
                 sealed.answer_a, sealed.answer_b = str(value["answer_a"]), str(value["answer_b"])
     elif kind == "vote.recorded":
         state.stage_data(payload["stage"]).votes.append((payload["battle"], payload["voter"], payload["choice"]))
+    elif kind == "panel.rating":
+        ratings = state.stage_data(payload["stage"]).ratings.setdefault(payload["criterion"], {})
+        ratings[(payload["team"], str(payload["item"]), payload["rater"])] = dict(payload["scores"])
+    elif kind == "panel.ratings":
+        ratings = state.stage_data(payload["stage"]).ratings.setdefault(payload["criterion"], {})
+        for entry in payload["ratings"]:
+            ratings[(entry["team"], str(entry["item"]), entry["rater"])] = dict(entry["scores"])
+    elif kind == "panel.conflict":
+        state.panel_conflicts.setdefault((payload["team"], payload["rater"]), str(payload["source"]))
     elif kind == "gate.checked":
         state.stage_data(payload["stage"]).gates[(payload["gate"], payload["team"])] = payload
     elif kind == "gate.overridden":
@@ -219,7 +237,7 @@ def apply(state: State, event: Event) -> None:
         state.releases.append(payload)
     elif kind not in KNOWN_KINDS:
         raise ValueError(f"unknown event kind '{kind}'")
-    # Other known kinds (reviewer.assigned, appeal answers' text) carry record only.
+    # Other known kinds (reviewer.assigned, panel.assigned, appeal answers' text) carry record only.
 
 
 RELEASE_ACTIONS = frozenset(
@@ -492,6 +510,20 @@ def _review(
     return normalized, details, published
 
 
+def _panel(
+    state: State, data: StageData, criterion: Criterion, teams: Sequence[str], seed: int
+) -> tuple[dict[str, Estimate], dict[str, dict[str, Any]], dict[str, Any]]:
+    natural, details, published = panel_math.criterion_values(
+        criterion,
+        teams,
+        data.ratings.get(criterion.id, {}),
+        state.panel_conflicts,
+        {team: sub_seed(seed, criterion.id, team) for team in teams},
+    )
+    normalized = scoring.normalize(criterion.normalization, natural, seed=sub_seed(seed, criterion.id, "rank"))
+    return normalized, details, published
+
+
 def identities(state: State, data: StageData, teams: Sequence[str]) -> list[str]:
     """Names an answer must not contain: the teams' names, their organizations, their models' repos."""
     names: set[str] = set()
@@ -655,11 +687,14 @@ def compute_decision(
     criteria_details: dict[str, dict[str, dict[str, Any]]] = {}
     arena_published: dict[str, Any] = {}
     review_published: dict[str, Any] = {}
+    panel_published: dict[str, Any] = {}
     for criterion in stage.criteria:
         if criterion.kind == "benchmark":
             values, details = _benchmark(state, data, criterion, teams, seed)
         elif criterion.kind == "review":
             values, details, review_published[criterion.id] = _review(state, data, criterion, teams, seed)
+        elif criterion.kind == "panel":
+            values, details, panel_published[criterion.id] = _panel(state, data, criterion, teams, seed)
         else:
             values, details, arena_published[criterion.id] = _arena(state, data, criterion, teams, seed)
         criteria_values[criterion.id] = values
@@ -723,7 +758,7 @@ def compute_decision(
         team_rows.append(row)
     decided = datetime.fromisoformat(decided_at)
     appeal_days = spec.appeal_days_for(stage)
-    return {
+    record: dict[str, Any] = {
         "challenge": spec.challenge,
         "stage": stage.id,
         "stage_title": stage.title,
@@ -759,6 +794,9 @@ def compute_decision(
         "arena": arena_published,
         "reviews": review_published,
     }
+    if panel_published:  # only stages with a panel carry the key, so older records recompute as they were
+        record["panel"] = panel_published
+    return record
 
 
 # --- verification ------------------------------------------------------------------------------

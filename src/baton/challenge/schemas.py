@@ -237,7 +237,7 @@ class CriterionInfo(Schema):
     title: str
     title_ko: str
     group: str | None
-    kind: str  # benchmark, review, arena
+    kind: str  # benchmark, review, arena, panel
     weight: float
     normalization: str
 
@@ -308,6 +308,7 @@ class Decision(Schema):
     tie_breaks: list[dict[str, Any]]
     arena: dict[str, Any]  # per arena criterion: its published ratings and votes
     reviews: dict[str, Any]  # per review criterion: its published reviews
+    panel: dict[str, Any] | None = None  # per panel criterion (stages with one): aggregates, alpha, exclusions
 
 
 class DecisionRecord(Decision):
@@ -345,3 +346,79 @@ class Verification(Schema):
     commitments: Commitments
     problems: list[LedgerProblem]
     warnings: list[LedgerProblem]
+
+
+# --- panel ---------------------------------------------------------------------------------------
+
+
+class PanelAssigned(Schema):
+    team: str
+    rater: str
+    pseudonym: str
+
+
+class PanelSkipped(Schema):
+    team: str
+    rater: str
+    reason: str
+
+
+class PanelAssignment(Schema):
+    """An operator's assignment of raters to teams (``service.assign_raters``)."""
+
+    stage: str
+    criterion: str
+    assigned: list[PanelAssigned]
+    existing: int
+    skipped: list[PanelSkipped]
+
+
+class PanelDimension(Schema):
+    id: str
+    title: str
+    min: int
+    max: int
+
+
+class RaterPanel(Schema):
+    criterion: str
+    title: str
+    items: list[str]
+    dimensions: list[PanelDimension]
+    teams: list[str]
+
+
+class RaterAssignments(Schema):
+    """What a rater is asked to rate (``service.panel_assignments_of``)."""
+
+    stage: str
+    rater: str
+    panels: list[RaterPanel]
+
+
+class PanelConflict(Schema):
+    stage: str
+    team: str
+    rater: str
+    source: str  # declared, affiliation
+    by: str | None = None
+    recorded: bool
+
+
+class PanelRating(Schema):
+    stage: str
+    criterion: str
+    team: str
+    item: str
+    rater: str
+    scores: dict[str, int]
+
+
+class RatingsImported(Schema):
+    stage: str
+    criterion: str
+    ratings: int
+    raters: int
+    teams: int
+    sha256: str
+    seq: int

@@ -90,6 +90,35 @@ class BenchmarkTask(_Model):
         return self.weight == 1.0 and self.version is None and self.cap is None and self.target_source == "either"
 
 
+class PanelScale(_Model):
+    """The integer points a panel rater gives on one dimension (e.g. 1..5); ordinal data."""
+
+    min: int = 1
+    max: int = 5
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PanelScale:
+        if self.max <= self.min:
+            raise Located(f"the scale's max {self.max} must be above its min {self.min}", "max")
+        if self.max - self.min > 100:
+            raise Located("a panel scale has at most 101 points (use e.g. 0..100)", "max")
+        return self
+
+
+class PanelDimension(PanelScale):
+    """One dimension of a panel's rubric: its own scale and its weight in the rating's value."""
+
+    id: str = Field(pattern=SLUG)
+    title: str = ""
+    weight: float = Field(default=1.0, gt=0)
+
+
+# A panel's items: how many (numbered 1..N) or their ids.
+MAX_PANEL_ITEMS = 10_000
+PANEL_FIELDS = ("scale", "dimensions", "items", "min_raters")
+SINGLE_DIMENSION = "score"  # the dimension's id when a panel has one `scale`
+
+
 class Criterion(_Model):
     """One scored criterion of a stage; its value per team lies in [0, 1] and earns weight × value points."""
 
@@ -97,7 +126,7 @@ class Criterion(_Model):
     title: str = ""
     title_ko: str = ""
     group: str | None = None  # for reports: e.g. the three benchmark criteria form "benchmarks"
-    kind: Literal["benchmark", "review", "arena"]
+    kind: Literal["benchmark", "review", "arena", "panel"]
     weight: float = Field(gt=0)
     normalization: Normalization = "raw"
     # benchmark
@@ -112,6 +141,11 @@ class Criterion(_Model):
     max_votes_per_voter: int = Field(default=200, ge=1)
     bootstrap_rounds: int = Field(default=200, ge=10)
     exclude_contrarian: bool = True
+    # panel (absolute ratings by expert users; also aggregation, trim, bootstrap_rounds)
+    scale: PanelScale | None = None
+    dimensions: list[PanelDimension] = Field(default_factory=list)
+    items: int | list[str] | None = None
+    min_raters: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Criterion:
@@ -122,6 +156,12 @@ class Criterion(_Model):
         if self.normalization == "ratio_to_target" and self.kind != "benchmark":
             raise ValueError(f"criterion '{self.id}': ratio_to_target applies to benchmark criteria only")
         self._check_tasks()
+        if self.kind == "panel":
+            self._check_panel()
+        else:
+            for name in PANEL_FIELDS:
+                if name in self.model_fields_set:
+                    raise Located(f"criterion '{self.id}': `{name}` applies to panel criteria only", name)
         return self
 
     def _check_tasks(self) -> None:
@@ -152,6 +192,70 @@ class Criterion(_Model):
     def task_cap(self, task: BenchmarkTask) -> float:
         """The ratio that earns a task full marks under ratio_to_target: the task's own cap, else the criterion's."""
         return self.cap if task.cap is None else task.cap
+
+    def _check_panel(self) -> None:
+        if self.scale is None and not self.dimensions:
+            raise Located(
+                f"panel criterion '{self.id}' has no scale (add `scale: {{min: 1, max: 5}}`, "
+                "or `dimensions: [{id: ..., min: 1, max: 5}]` for several)",
+                "kind",
+            )
+        if self.scale is not None and self.dimensions:
+            raise Located(
+                f"panel criterion '{self.id}' has both `scale` and `dimensions`; "
+                "give one scale, or a scale per dimension",
+                "dimensions",
+            )
+        ids = [dimension.id for dimension in self.dimensions]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise Located(f"panel criterion '{self.id}': dimension ids repeat: {', '.join(repeated)}", "dimensions")
+        if self.items is None:
+            raise Located(
+                f"panel criterion '{self.id}' lists no items (add `items: 20` for items 1..20, or `items: [q1, q2]`)",
+                "kind",
+            )
+        if isinstance(self.items, int):
+            if not 1 <= self.items <= MAX_PANEL_ITEMS:
+                raise Located(f"panel criterion '{self.id}': items must be 1..{MAX_PANEL_ITEMS}", "items")
+        else:
+            if not self.items:
+                raise Located(f"panel criterion '{self.id}': the item list is empty", "items")
+            for index, item in enumerate(self.items):
+                if not slug_ok(item):
+                    raise Located(
+                        f"panel criterion '{self.id}': item id '{item}' is not a slug (a-z, 0-9, '-', '_', '.')",
+                        "items",
+                        index,
+                    )
+            seen = [i for i in self.items if self.items.count(i) > 1]
+            if seen:
+                raise Located(f"panel criterion '{self.id}': item ids repeat: {', '.join(sorted(set(seen)))}", "items")
+            if len(self.items) > MAX_PANEL_ITEMS:
+                raise Located(f"panel criterion '{self.id}': at most {MAX_PANEL_ITEMS} items", "items")
+
+    def panel_items(self) -> list[str]:
+        """A panel's item ids: "1".."N" for ``items: N``, else the listed ids."""
+        if isinstance(self.items, int):
+            return [str(number) for number in range(1, self.items + 1)]
+        return list(self.items or [])
+
+    def panel_dimensions(self) -> list[PanelDimension]:
+        """A panel's dimensions; a single ``scale`` is one dimension named ``score``."""
+        if self.dimensions:
+            return list(self.dimensions)
+        scale = self.scale or PanelScale()
+        return [PanelDimension(id=SINGLE_DIMENSION, min=scale.min, max=scale.max)]
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A panel's fields are recorded for panel criteria only, so the other criteria's normalized
+        # spec (and the spec_sha256 that decisions publish) reads as it did before panels existed.
+        data: dict[str, Any] = handler(self)
+        if self.kind != "panel":
+            for name in PANEL_FIELDS:
+                data.pop(name, None)
+        return data
 
 
 class Gate(_Model):

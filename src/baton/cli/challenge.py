@@ -596,3 +596,8 @@ def target_score(
         f"{recorded['team']}'s target {recorded['target_model']} on {recorded['task']}{version}: "
         f"{recorded['score']:g}{error} (entered, source: {recorded['source']}; ledger seq {recorded['seq']})"
     )
+# A panel criterion's commands live in their own module (panel-assign, panel-assignments,
+# panel-conflict, rate, import-ratings).
+from baton.cli.challenge_panel import register as _register_panel  # noqa: E402
+
+_register_panel(app)

@@ -15,6 +15,7 @@ The operations live in submodules by sub-domain, and are all re-exported here (c
 - ``targets``: declared target models' scores entered by an operator with a cited source.
 - ``review``: expert reviewers' assignments and scores.
 - ``arena``: blind battles and votes.
+- ``panel``: a panel's raters, their conflicts of interest and their ratings (one by one or imported).
 - ``gates``: the independence gate and operators' overrides.
 - ``decisions``: deciding a stage, its record, and finality (``finalize_due``, team exits).
 - ``appeals``: appeals against a decision and their answers.
@@ -55,6 +56,14 @@ from baton.challenge.service.challenges import (
 )
 from baton.challenge.service.decisions import decide, decision_record, due, finalize_due
 from baton.challenge.service.gates import check_gate, gate_queue, gate_standing, override_gate
+from baton.challenge.service.panel import (
+    assign_raters,
+    declare_conflict,
+    import_ratings,
+    panel_assignments_of,
+    panel_criterion,
+    rate,
+)
 from baton.challenge.service.records import (
     check_ledger_head,
     export_bundle,
@@ -96,6 +105,7 @@ __all__ = [
     "TeamStage",
     "answer_appeal",
     "appeal_json",
+    "assign_raters",
     "assign_reviewer",
     "assignments_of",
     "check_gate",
@@ -105,6 +115,7 @@ __all__ = [
     "current_submission",
     "decide",
     "decision_record",
+    "declare_conflict",
     "due",
     "enter_team",
     "events_of",
@@ -121,6 +132,7 @@ __all__ = [
     "get_challenge_by_id",
     "get_team",
     "has_challenge",
+    "import_ratings",
     "iso",
     "ledger_events",
     "list_appeals",
@@ -133,12 +145,15 @@ __all__ = [
     "next_battle",
     "openings",
     "override_gate",
+    "panel_assignments_of",
+    "panel_criterion",
     "participants",
     "pseudonym",
     "pseudonym_for",
     "public_model",
     "public_plan",
     "public_target",
+    "rate",
     "record_evaluation",
     "record_release_action",
     "record_review",

@@ -33,6 +33,7 @@ from baton.challenge.service._common import (
 )
 from baton.challenge.service.appeals import list_appeals
 from baton.challenge.service.gates import check_gate, gate_standing
+from baton.challenge.service.panel import raters_short, record_affiliation_conflicts
 from baton.challenge.service.sealed_names import _reveal_battles, _reveal_public
 from baton.core import events
 from baton.core.errors import NotFoundError
@@ -79,6 +80,7 @@ def decide(
                 pending.append(f"{team_slug} ({gate.id}: {standing.reason})")
     if pending:
         raise GatePendingError(f"Gates of {stage} await an operator: " + "; ".join(pending))
+    record_affiliation_conflicts(session, slug, stage, now=moment)  # a panel rater affiliated since assignment
     state = state_of(session, challenge)
     reviews = state.stage_data(stage).reviews
     short: list[str] = []
@@ -91,6 +93,13 @@ def decide(
                 short.append(f"{team_slug} has {count} of {criterion.min_reviewers} reviews for {criterion.id}")
     if short:
         raise StageStateError("Reviews are missing: " + "; ".join(short), hint="Assign reviewers and collect scores.")
+    short = raters_short(state, stage_spec, teams)
+    if short:
+        raise StageStateError(
+            "Ratings are missing: " + "; ".join(short),
+            hint="Assign raters (baton challenge panel-assign SLUG STAGE --rater NAME --as OPERATOR) and collect "
+            "their ratings (baton challenge rate, or baton challenge import-ratings SLUG STAGE FILE).",
+        )
     # Deciding closes the stage's voting (``record_vote`` refuses from now on): open the battles, so
     # the decision is computed from, and verifiable against, the revealed teams and answers.
     revealed = _reveal_battles(session, challenge, stage, moment)

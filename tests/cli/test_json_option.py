@@ -18,6 +18,11 @@ COVERED = {
     "baton challenge decide": "tests/challenge/test_cli.py",
     "baton challenge verify": "tests/challenge/test_cli.py",
     "baton challenge next-battle": "tests/challenge/test_cli.py",
+    "baton challenge enter": "tests/challenge/test_cli_operations.py",
+    "baton challenge submit": "tests/challenge/test_cli_operations.py",
+    "baton challenge record-score": "tests/challenge/test_cli_operations.py",
+    "baton challenge battles": "tests/challenge/test_cli_operations.py",
+    "baton challenge revise": "tests/challenge/test_cli_operations.py",
     "baton commons list": "tests/commons/test_release.py",
 }
 

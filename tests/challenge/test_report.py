@@ -386,3 +386,25 @@ def test_a_report_naming_a_voter_is_refused() -> None:
     leaked["arena"]["arena"]["contrarian_voters"] = ["alice"]
     with pytest.raises(BadRequestError, match="pseudonyms"):
         report.check_pseudonymous(report.build_report(leaked), ["alice", "bob"])
+
+
+def test_the_report_routes_give_times_in_the_challenges_zone(runtime: Runtime, client: Any) -> None:
+    from baton.challenge import service
+
+    from .ce_support import AFTER_DEADLINE, feed_inputs, make_world, submit_all
+
+    world = make_world(runtime)
+    feed_inputs(world, submit_all(world))
+    with runtime.database.session(write=True) as session:
+        service.decide(session, runtime, world.slug, "stage-1", operator=world.op(session), now=AFTER_DEADLINE)
+    base = f"/api/challenges/{world.slug}/stages/stage-1/report"
+    data = client.get(base).json()
+    assert data["timezone"] == "Asia/Seoul"
+    assert data["decided_at"] == "2026-01-11T09:00:00+09:00"  # 00:00 UTC, given in Seoul time
+    assert [team["points_rank"] for team in data["teams"]] == [1, 2, 3]
+    answer = client.get(base, params={"format": "csv", "lang": "ko"})
+    assert answer.headers["content-type"].startswith("text/csv") and answer.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert [row["team"] for row in rows] == [team["team"] for team in data["teams"]]
+    page = client.get(f"/challenges/{world.slug}/stages/stage-1/report?lang=ko").text
+    assert "2026-01-11 09:00 KST (UTC+09:00)" in page and "Asia/Seoul" in page

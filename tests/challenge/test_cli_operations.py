@@ -266,3 +266,51 @@ def test_a_challenge_end_to_end_through_the_cli(
     assert verified["ok"] is True and verified["decisions_checked"] == 1
     entered_at = [e["recorded_at"] for e in events if e["kind"] == "team.entered"]
     assert entered_at == ["2026-01-05T09:00:00+00:00"] * 3  # the --now time, not the wall clock
+
+
+def test_a_score_from_an_evaluation_run_and_the_decision_in_the_challenges_zone(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baton.challenge import service
+    from baton.evaluation.models import EvaluationRun
+
+    from .ce_support import feed_inputs, make_world, submit_all
+
+    monkeypatch.setenv("BATON_DATABASE_URL", runtime.settings.database_url)
+    data = ["--data-dir", str(runtime.settings.data_dir)]
+    world = make_world(runtime)
+    models = submit_all(world)
+    feed_inputs(world, models)
+    repo, commit = models["team-a"].split("@")
+    with runtime.database.session(write=True) as session:
+        run = EvaluationRun(
+            task="t1",
+            task_name="t1",
+            task_version="1",
+            model=models["team-a"],
+            model_repo=repo,
+            model_commit=commit,
+            backend="dummy",
+            status="succeeded",
+            metrics={"accuracy": {"value": 0.77, "stderr": 0.02, "count": 250}},
+            manifest={"task": {"name": "t1", "version": "1"}, "backend": "dummy"},
+        )
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    score = ["challenge", "record-score", world.slug, "stage-1", "--as", "op", "--now", BEFORE]
+    both = runner.invoke(app, [*score, "--run", str(run_id), "--score", "0.5", *data])
+    assert both.exit_code == 2 and "--run" in both.output  # one source of the score, not two
+    recorded = _json([*score, "--run", str(run_id)], data)
+    assert recorded["task"] == "t1" and recorded["score"] == 0.77 and recorded["n"] == 250
+    assert recorded["model"] == models["team-a"]
+    with runtime.database.session() as session:
+        (event,) = [
+            e
+            for e in service.ledger_events(session, world.slug)
+            if e["kind"] == "score.recorded" and e["payload"].get("source")
+        ]
+    assert event["payload"]["source"]["metric"] == "accuracy" and event["recorded_at"] == "2026-01-05T09:00:00+00:00"
+    # People read the decision's times in the challenge's zone (Asia/Seoul).
+    decided = _run(["challenge", "decide", world.slug, "stage-1", "--as", "op", "--now", AFTER], data)
+    assert "appeals until 2026-01-21 09:00 KST (UTC+09:00)" in decided.stdout

@@ -122,6 +122,7 @@ def decide(
             record = service.decide(
                 session, runtime, slug, stage, operator=accounts.act_as(session, operator), now=moment
             )
+            zone = service.spec_of(service.get_challenge(session, slug)).timezone
     except BatonError as error:
         fail(error)
         return
@@ -135,7 +136,9 @@ def decide(
             f"  {row['rank']}. {row['team']}: {row['composite']:.2f} [{row['lower']:.2f}, {row['upper']:.2f}] "
             f"{row['outcome']}" + (f" ({row['eliminated_by']})" if row["eliminated_by"] else "")
         )
-    say(f"head {record['head']}; appeals until {record['appeal_deadline']}")
+    from baton.challenge.report import show_time
+
+    say(f"head {record['head']}; appeals until {show_time(record['appeal_deadline'], zone)}")
 
 
 @app.command("finalize")

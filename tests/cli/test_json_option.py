@@ -24,6 +24,11 @@ COVERED = {
     "baton challenge panel-conflict": "tests/challenge/test_panel_service.py",
     "baton challenge rate": "tests/challenge/test_panel_service.py",
     "baton challenge import-ratings": "tests/challenge/test_panel_service.py",
+    "baton challenge enter": "tests/challenge/test_cli_operations.py",
+    "baton challenge submit": "tests/challenge/test_cli_operations.py",
+    "baton challenge record-score": "tests/challenge/test_cli_operations.py",
+    "baton challenge battles": "tests/challenge/test_cli_operations.py",
+    "baton challenge revise": "tests/challenge/test_cli_operations.py",
     "baton commons list": "tests/commons/test_release.py",
 }
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, tzinfo
 from html import escape
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baton.core.errors import BadRequestError
 
@@ -24,138 +27,13 @@ if TYPE_CHECKING:
 
 LANGUAGES = ("ko", "en")
 
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "Decision report",
-        "stage": "Stage",
-        "decided_at": "Decided at",
-        "appeal_deadline": "Appeal window closes",
-        "final": "Final",
-        "not_final": "Not final yet (appeal window open or appeals unanswered)",
-        "ledger_head": "Ledger head hash",
-        "decision_head": "Computed from ledger event",
-        "seed": "Seed",
-        "rank": "Rank",
-        "team": "Team",
-        "composite": "Composite",
-        "interval": "95% interval",
-        "outcome": "Outcome",
-        "advance": "Advances",
-        "eliminated": "Eliminated",
-        "eliminated_by": "Reason",
-        "criteria": "Criteria",
-        "criterion": "Criterion",
-        "group": "Group",
-        "weight": "Weight",
-        "normalization": "Normalization",
-        "value": "Value",
-        "stderr": "Std. error",
-        "points": "Points",
-        "lower": "Lower",
-        "upper": "Upper",
-        "breakdown": "Breakdown per criterion",
-        "gates": "Gates",
-        "gate": "Gate",
-        "source": "Source",
-        "reason": "Reason",
-        "tie_breaks": "Tie-breaks",
-        "rule": "Rule",
-        "order": "Order",
-        "arena": "User evaluation (arena)",
-        "rating": "Rating",
-        "votes_total": "Votes cast",
-        "votes_used": "Votes used",
-        "excluded_reveals": "Excluded: answer reveals the model",
-        "excluded_contrarian": "Excluded: votes of contrarian voters",
-        "contrarian_voters": "Voters whose votes contradict the consensus beyond chance",
-        "reviews": "Expert review",
-        "reviewers": "Reviewers (pseudonyms)",
-        "totals": "Rubric totals",
-        "aggregate": "Aggregate",
-        "method": "Method",
-        "appeals": "Appeals",
-        "filed_at": "Filed",
-        "text": "Appeal",
-        "answer": "Answer",
-        "upheld": "Upheld",
-        "pending": "Awaiting an answer",
-        "yes": "yes",
-        "no": "no",
-        "none": "None",
-        "chart_composite": "Composite score by criterion, with 95% interval",
-        "chart_criteria": "Points per criterion, with 95% intervals",
-        "downloads": "Download",
-        "other_language": "한국어",
-        "verify": "Recompute it yourself: baton challenge verify --bundle ledger.jsonl --head HASH",
-        "pseudonyms": "Voters and reviewers appear under pseudonyms (a keyed hash, stable within the challenge).",
-    },
-    "ko": {
-        "title": "평가 결과 보고서",
-        "stage": "단계",
-        "decided_at": "결정 시각",
-        "appeal_deadline": "이의 신청 마감",
-        "final": "확정",
-        "not_final": "미확정 (이의 신청 기간 중이거나 답변되지 않은 이의 신청이 있음)",
-        "ledger_head": "원장 최신 해시",
-        "decision_head": "계산에 쓰인 원장 항목",
-        "seed": "시드",
-        "rank": "순위",
-        "team": "팀",
-        "composite": "종합 점수",
-        "interval": "95% 구간",
-        "outcome": "결과",
-        "advance": "진출",
-        "eliminated": "탈락",
-        "eliminated_by": "사유",
-        "criteria": "평가 항목",
-        "criterion": "평가 항목",
-        "group": "분류",
-        "weight": "배점",
-        "normalization": "정규화",
-        "value": "값",
-        "stderr": "표준오차",
-        "points": "점수",
-        "lower": "하한",
-        "upper": "상한",
-        "breakdown": "항목별 점수",
-        "gates": "요건 심사",
-        "gate": "요건",
-        "source": "근거",
-        "reason": "사유",
-        "tie_breaks": "동점 처리",
-        "rule": "규칙",
-        "order": "순서",
-        "arena": "사용자 평가 (아레나)",
-        "rating": "레이팅",
-        "votes_total": "전체 투표",
-        "votes_used": "반영된 투표",
-        "excluded_reveals": "제외: 모델을 드러낸 답변",
-        "excluded_contrarian": "제외: 합의에 반하는 투표자의 투표",
-        "contrarian_voters": "우연으로 보기 어려울 만큼 합의에 반하는 투표자",
-        "reviews": "전문가 평가",
-        "reviewers": "평가위원 (가명)",
-        "totals": "루브릭 합계",
-        "aggregate": "집계",
-        "method": "방법",
-        "appeals": "이의 신청",
-        "filed_at": "신청 시각",
-        "text": "신청 내용",
-        "answer": "답변",
-        "upheld": "인용",
-        "pending": "답변 대기",
-        "yes": "예",
-        "no": "아니오",
-        "none": "없음",
-        "chart_composite": "항목별 종합 점수와 95% 구간",
-        "chart_criteria": "항목별 점수와 95% 구간",
-        "downloads": "내려받기",
-        "other_language": "English",
-        "verify": "직접 다시 계산하기: baton challenge verify --bundle ledger.jsonl --head HASH",
-        "pseudonyms": "투표자와 평가위원은 가명(대회별 비밀키 해시)으로 표시됩니다.",
-    },
+# The report's words are the web layer's (its gettext catalogues): this module computes, the page and
+# the charts' callers translate. Charts take their titles from the caller; these are the fallbacks
+# for a caller without a catalogue (scripts, tests).
+CHART_TITLES = {
+    "composite": "Composite score by criterion, with 95% interval",
+    "criteria": "Points per criterion, with 95% intervals",
 }
-
-OUTCOME_LABELS = {"advance": "advance", "eliminated": "eliminated"}
 # Colour-blind-safe palette (Okabe–Ito), one colour per criterion in order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
 
@@ -170,8 +48,75 @@ def check_language(lang: str) -> str:
     return lang
 
 
-def labels(lang: str) -> dict[str, str]:
-    return LABELS[check_language(lang)]
+def title_in(item: dict[str, Any], lang: str, *, fallback: str | None = None) -> str:
+    """An item's title (a stage, a criterion, a gate) in ``lang``: ``title_ko`` on Korean pages when set."""
+    if lang == "ko" and item.get("title_ko"):
+        return str(item["title_ko"])
+    return str(item.get("title") or fallback or item.get("id") or "")
+
+
+def local_time(value: Any, zone: str) -> str | None:
+    """An ISO instant (any offset) as ISO in the challenge's time zone; None and unreadable values as given."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(_zone(zone)).isoformat()
+
+
+def show_time(value: Any, zone: str) -> str:
+    """An ISO instant for people: '2026-01-11 09:00 KST (UTC+09:00)' in the challenge's time zone."""
+    if not value:
+        return "–"
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(_zone(zone))
+    offset = local.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
+    name = local.tzname() or ""
+    named = f" {name}" if name and not name.startswith(("+", "-")) else ""
+    return f"{local:%Y-%m-%d %H:%M}{named} (UTC{offset})"
+
+
+def _zone(zone: str) -> tzinfo:
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def outcome_of(team: dict[str, Any]) -> dict[str, Any]:
+    """A team's outcome as structured fields: kind advance / gate / lowest / rank / eliminated, and the gate.
+
+    Pages translate it; the record carries ``eliminated_by`` as ``gate:<id>``, ``lowest`` or ``rank``.
+    """
+    if team.get("outcome") == "advance":
+        return {"kind": "advance", "gate": None}
+    reason = str(team.get("eliminated_by") or "")
+    if reason.startswith("gate:"):
+        return {"kind": "gate", "gate": reason.split(":", 1)[1]}
+    if reason in ("lowest", "rank"):
+        return {"kind": reason, "gate": None}
+    return {"kind": "eliminated", "gate": None}
+
+
+def _points_ranks(teams: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Rank on the composite's points among every team, gate failures included (for records without it).
+
+    Equal composites (to 6 decimals) keep the decision's order between them.
+    """
+    ordered = sorted(
+        teams, key=lambda t: (-round(float(t.get("composite") or 0.0), 6), t.get("rank") or 10**9, t["team"])
+    )
+    return {team["team"]: position for position, team in enumerate(ordered, start=1)}
 
 
 # --------------------------------------------------------------------------------------------- model
@@ -182,21 +127,33 @@ def build_report(
     *,
     appeals: Sequence[dict[str, Any]] = (),
     ledger_head: str | None = None,
+    timezone: str | None = None,
+    entries: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The report's data: the decision record, the stage's appeals and the ledger's current head.
 
-    Teams are ordered by rank; each team's criteria follow the record's criterion order, so every
-    format lists the same numbers in the same order.
+    Teams are ordered by their rank on points (``points_rank``: the record's, or computed from the
+    composites for records without it), each with its outcome beside it, so a team eliminated by a
+    gate stands above the teams it outscored. Each team's criteria follow the record's criterion
+    order, so every format lists the same numbers in the same order. Times are given in ``timezone``
+    (the challenge's); ``entries`` says how teams entered the stage (``{"via": "repechage", "stage"}``)
+    where the record's rows do not.
     """
     for key in ("challenge", "stage", "criteria", "teams"):
         if key not in record:
             raise ReportError(
                 f"The decision record has no '{key}'", hint="Render a record from decision_record() unchanged."
             )
+    zone = timezone or record.get("timezone") or "UTC"
     criteria = list(record["criteria"])
     order = [criterion["id"] for criterion in criteria]
+    computed = _points_ranks(record["teams"])
+    known_entries = entries or {}
     teams = []
-    for team in sorted(record["teams"], key=lambda entry: (entry.get("rank") or 10**9, entry["team"])):
+    for team in sorted(
+        record["teams"],
+        key=lambda entry: (entry.get("points_rank") or computed[entry["team"]], entry.get("rank") or 10**9),
+    ):
         breakdown = []
         for criterion_id in order:
             cell = (team.get("criteria") or {}).get(criterion_id) or {}
@@ -205,17 +162,31 @@ def build_report(
                 | {k: cell.get(k) for k in _CELL_KEYS}
                 | {"detail": cell.get("detail") or {}}
             )
-        teams.append(team | {"breakdown": breakdown})
+        entry = team.get("entry") or known_entries.get(team["team"])
+        if entry is None and team.get("repechage"):
+            entry = {"via": "repechage", "stage": record["stage"]}
+        teams.append(
+            team
+            | {
+                "points_rank": team.get("points_rank") or computed[team["team"]],
+                "entry": entry,
+                "repechage": bool(entry and entry.get("via") == "repechage"),
+                "outcome_reason": outcome_of(team),
+                "breakdown": breakdown,
+            }
+        )
     return {
         "challenge": record["challenge"],
         "stage": record["stage"],
         "stage_title": record.get("stage_title") or record["stage"],
+        "stage_title_ko": record.get("stage_title_ko"),
         "spec_version": record.get("spec_version"),
-        "decided_at": record.get("decided_at"),
+        "timezone": zone,
+        "decided_at": local_time(record.get("decided_at"), zone),
         "appeal_days": record.get("appeal_days"),
-        "appeal_deadline": record.get("appeal_deadline"),
+        "appeal_deadline": local_time(record.get("appeal_deadline"), zone),
         "final": bool(record.get("final")),
-        "final_at": record.get("final_at"),
+        "final_at": local_time(record.get("final_at"), zone),
         "decision_head": record.get("head"),
         "decision_head_seq": record.get("head_seq"),
         "ledger_head": ledger_head,
@@ -228,7 +199,12 @@ def build_report(
         "tie_breaks": list(record.get("tie_breaks") or []),
         "arena": record.get("arena") or {},
         "reviews": record.get("reviews") or {},
-        "appeals": [dict(appeal) for appeal in appeals],
+        "gates": list(record.get("gates") or []),
+        "appeals": [
+            dict(appeal)
+            | {key: local_time(appeal.get(key), zone) for key in ("filed_at", "answered_at") if key in appeal}
+            for appeal in appeals
+        ],
     }
 
 
@@ -238,8 +214,14 @@ def load_report(session: Session, challenge: str, stage: str) -> dict[str, Any]:
 
     record = service.decision_record(session, challenge, stage)
     appeals = [_public_appeal(appeal) for appeal in record.get("appeals") or []]
-    head = service.get_challenge(session, challenge).head_hash
-    return build_report(record, appeals=appeals, ledger_head=head)
+    row = service.get_challenge(session, challenge)
+    entries = {
+        team.slug: {"via": "repechage", "stage": team.entered_stage}
+        for team in service.list_teams(session, challenge)
+        if team.repechage and team.entered_stage == stage
+    }
+    zone = service.spec_of(row).timezone
+    return build_report(record, appeals=appeals, ledger_head=row.head_hash, timezone=zone, entries=entries)
 
 
 def _public_appeal(appeal: dict[str, Any]) -> dict[str, Any]:
@@ -270,73 +252,60 @@ def to_json(report: dict[str, Any]) -> str:
 
 
 CSV_COLUMNS = (
-    "rank",
+    "points_rank",
     "team",
+    "name",
+    "entry",
     "outcome",
     "eliminated_by",
+    "decision_rank",
     "composite",
-    "lower",
-    "upper",
-    "criterion",
-    "weight",
-    "value",
-    "stderr",
-    "points",
-    "criterion_lower",
-    "criterion_upper",
+    "composite_stderr",
+    "composite_lower",
+    "composite_upper",
 )
 
 
-def to_csv(report: dict[str, Any], lang: str = "en") -> str:
-    """One row per team and criterion: the breakdown behind each composite, with its interval.
+def csv_columns(report: dict[str, Any]) -> list[str]:
+    """The CSV's one header row: the team columns, then points and interval per criterion (by id)."""
+    per_criterion = [
+        f"{criterion['id']}_{part}" for criterion in report["criteria"] for part in ("points", "lower", "upper")
+    ]
+    return [*CSV_COLUMNS, *per_criterion]
 
-    Column names are the stable English keys in both languages (spreadsheets and scripts read
-    them); ``lang`` adds a second header row with the Korean names when it is ``ko``.
+
+def to_csv(report: dict[str, Any]) -> str:
+    """One row per team, in the order of the rank on points: its outcome, composite with interval, and
+    points with interval per criterion.
+
+    One header row of stable keys (spreadsheets and scripts read them in any language), codes for the
+    outcome (``advance``/``eliminated``) and its reason (``gate:<id>``, ``lowest``, ``rank``), and
+    ``entry`` as how the team entered the stage (``repechage``, ``advanced``, ``entered`` or empty).
+    The text starts with a byte-order mark so that Excel reads it as UTF-8.
     """
-    text = labels(lang)
-    weights = {criterion["id"]: criterion.get("weight") for criterion in report["criteria"]}
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    if lang == "ko":
-        writer.writerow(
-            [
-                text["rank"],
-                text["team"],
-                text["outcome"],
-                text["eliminated_by"],
-                text["composite"],
-                text["lower"],
-                text["upper"],
-                text["criterion"],
-                text["weight"],
-                text["value"],
-                text["stderr"],
-                text["points"],
-                text["lower"],
-                text["upper"],
-            ]
-        )
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(csv_columns(report))
     for team in report["teams"]:
-        for cell in team["breakdown"]:
-            writer.writerow(
-                [
-                    team.get("rank"),
-                    team["team"],
-                    team.get("outcome"),
-                    team.get("eliminated_by") or "",
-                    _num(team.get("composite")),
-                    _num(team.get("lower")),
-                    _num(team.get("upper")),
-                    cell["criterion"],
-                    _num(weights.get(cell["criterion"])),
-                    _num(cell.get("value")),
-                    _num(cell.get("stderr")),
-                    _num(cell.get("points")),
-                    _num(cell.get("lower")),
-                    _num(cell.get("upper")),
-                ]
-            )
+        cells = {cell["criterion"]: cell for cell in team["breakdown"]}
+        row = [
+            team.get("points_rank"),
+            team["team"],
+            team.get("name") or team["team"],
+            (team.get("entry") or {}).get("via") or "",
+            team.get("outcome"),
+            team.get("eliminated_by") or "",
+            team.get("rank"),
+            _num(team.get("composite")),
+            _num(team.get("stderr")),
+            _num(team.get("lower")),
+            _num(team.get("upper")),
+        ]
+        for criterion in report["criteria"]:
+            cell = cells.get(criterion["id"]) or {}
+            row += [_num(cell.get("points")), _num(cell.get("lower")), _num(cell.get("upper"))]
+        writer.writerow(row)
     return buffer.getvalue()
 
 
@@ -353,6 +322,22 @@ def _num(value: Any) -> str:
 # --------------------------------------------------------------------------------------------- SVG
 
 
+def text_width(text: str, size: float, *, bold: bool = False) -> float:
+    """A conservative estimate of ``text``'s width in a sans-serif font at ``size``: wide characters
+    (Hangul, CJK) take an em, capitals three quarters, the rest 0.6 (bold 10% more)."""
+    ems = 0.0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        if unicodedata.east_asian_width(char) in ("W", "F"):
+            ems += 1.0
+        elif char.isupper() or char in "mw@%":
+            ems += 0.75
+        else:
+            ems += 0.6
+    return ems * size * (1.1 if bold else 1.0)
+
+
 def _svg_text(x: float, y: float, text: str, *, anchor: str = "start", size: int = 12, weight: str = "normal") -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
@@ -360,22 +345,35 @@ def _svg_text(x: float, y: float, text: str, *, anchor: str = "start", size: int
     )
 
 
-def composite_chart_svg(report: dict[str, Any], lang: str = "en") -> str:
-    """Horizontal bars: each team's composite stacked by criterion, with its 95% interval as a whisker."""
-    text = labels(lang)
+def _team_label(team: dict[str, Any]) -> str:
+    return f"{team.get('points_rank') or team.get('rank') or '-'}. {team['team']}"
+
+
+def composite_chart_svg(report: dict[str, Any], lang: str = "en", *, title: str | None = None) -> str:
+    """Horizontal bars: each team's composite stacked by criterion, with its 95% interval as a whisker.
+
+    Teams stand in the order of their rank on points; the teams that advance are in bold. The margins
+    and the legend's columns are sized from the labels' widths, so no label is cut off.
+    """
+    check_language(lang)
+    heading = title or CHART_TITLES["composite"]
     teams, criteria = report["teams"], report["criteria"]
     total = max(report["total"], max((float(t.get("upper") or 0) for t in teams), default=0.0), 1e-9)
-    left, right, row, top = 150, 30, 30, 40
-    plot = 520
-    legend_rows = (len(criteria) + 2) // 3
+    labels = [_team_label(team) for team in teams]
+    left = max(60.0, *(text_width(label, 12, bold=True) + 16 for label in labels)) if labels else 60.0
+    plot, right, row, top = 520, 56, 30, 40
+    legend = [f"{title_in(c, lang)} ({float(c.get('weight') or 0):g})" for c in criteria]
+    column = max((16 + text_width(item, 11) + 20 for item in legend), default=0.0)
+    width = max(left + plot + right, column + 20, text_width(heading, 12, bold=True) + 20)
+    columns = max(1, min(3, len(legend), int((width - 20) // max(column, 1.0))))
+    legend_rows = (len(legend) + columns - 1) // columns
     height = top + row * max(1, len(teams)) + 40 + 20 * legend_rows
-    width = left + plot + right
     scale = plot / total
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif">',
-        f"<title>{escape(text['chart_composite'])}</title>",
-        _svg_text(left, 18, text["chart_composite"], weight="bold"),
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" width="{width:.0f}" height="{height}" '
+        f'viewBox="0 0 {width:.0f} {height}" font-family="sans-serif">',
+        f"<title>{escape(heading)}</title>",
+        _svg_text(10, 18, heading, weight="bold"),
     ]
     step = _grid_step(total)
     tick = 0.0
@@ -387,9 +385,8 @@ def composite_chart_svg(report: dict[str, Any], lang: str = "en") -> str:
         tick += step
     for index, team in enumerate(teams):
         y = top + index * row
-        label = f"{team.get('rank') or '-'}. {team['team']}"
         weight = "bold" if team.get("outcome") == "advance" else "normal"
-        parts.append(_svg_text(left - 8, y + 17, label, anchor="end", weight=weight))
+        parts.append(_svg_text(left - 8, y + 17, labels[index], anchor="end", weight=weight))
         x = float(left)
         for position, cell in enumerate(team["breakdown"]):
             points = max(0.0, float(cell.get("points") or 0.0))
@@ -410,34 +407,42 @@ def composite_chart_svg(report: dict[str, Any], lang: str = "en") -> str:
                 f'<line x1="{x2:.1f}" y1="{yc - 6}" x2="{x2:.1f}" y2="{yc + 6}"/></g>'
             )
         if composite is not None:
+            shown = f"{float(composite):.2f}"
             end = left + max(float(composite), float(upper or 0)) * scale
-            parts.append(_svg_text(min(end + 6, width - 2), y + 17, f"{float(composite):.2f}", size=11))
+            parts.append(_svg_text(min(end + 6, width - 4 - text_width(shown, 11)), y + 17, shown, size=11))
     legend_y = axis_y + 34
-    for position, criterion in enumerate(criteria):
-        x = left + (position % 3) * 180
-        y = legend_y + (position // 3) * 20
+    for position, item in enumerate(legend):
+        x = 10 + (position % columns) * column
+        y = legend_y + (position // columns) * 20
         colour = PALETTE[position % len(PALETTE)]
-        parts.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{colour}"/>')
-        name = str(criterion.get("title") or criterion["id"])
-        parts.append(_svg_text(x + 16, y, f"{name} ({float(criterion.get('weight') or 0):g})", size=11))
+        parts.append(f'<rect x="{x:.1f}" y="{y - 10}" width="12" height="12" fill="{colour}"/>')
+        parts.append(_svg_text(x + 16, y, item, size=11))
     parts.append("</svg>")
     return "".join(parts)
 
 
-def criteria_chart_svg(report: dict[str, Any], lang: str = "en") -> str:
-    """One panel per criterion: each team's points with its 95% interval, on the criterion's 0..weight."""
-    text = labels(lang)
+def criteria_chart_svg(report: dict[str, Any], lang: str = "en", *, title: str | None = None) -> str:
+    """One panel per criterion: each team's points with its 95% interval, on the criterion's 0..weight.
+
+    The team labels' column and the panels are as wide as their longest label needs.
+    """
+    check_language(lang)
+    heading = title or CHART_TITLES["criteria"]
     teams, criteria = report["teams"], report["criteria"]
-    panel_width, left, row = 300, 110, 22
+    row, value_room = 22, 44
+    left = max([60.0, *(text_width(str(team["team"]), 10) + 12 for team in teams)])
+    titles = [f"{title_in(c, lang)} (0–{float(c.get('weight') or 0.0):g})" for c in criteria]
+    panel_width = max([300.0, *(text_width(name, 11, bold=True) + 8 - left for name in titles)])
     panel_height = 36 + row * max(1, len(teams))
     columns = 2
     rows = (len(criteria) + columns - 1) // columns
-    width, height = columns * (panel_width + left) + 20, 30 + rows * (panel_height + 16)
+    width = max(20 + columns * (panel_width + left), text_width(heading, 12, bold=True) + 20)
+    height = 30 + rows * (panel_height + 16)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif">',
-        f"<title>{escape(text['chart_criteria'])}</title>",
-        _svg_text(10, 18, text["chart_criteria"], weight="bold"),
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" width="{width:.0f}" height="{height}" '
+        f'viewBox="0 0 {width:.0f} {height}" font-family="sans-serif">',
+        f"<title>{escape(heading)}</title>",
+        _svg_text(10, 18, heading, weight="bold"),
     ]
     for position, criterion in enumerate(criteria):
         origin_x = 10 + (position % columns) * (panel_width + left) + left
@@ -446,16 +451,17 @@ def criteria_chart_svg(report: dict[str, Any], lang: str = "en") -> str:
         top_value = max(
             [weight, *(float(team["breakdown"][position].get("upper") or 0.0) for team in teams)], default=weight
         )
-        scale = (panel_width - 40) / max(top_value, 1e-9)
+        scale = (panel_width - value_room) / max(top_value, 1e-9)
         colour = PALETTE[position % len(PALETTE)]
-        name = str(criterion.get("title") or criterion["id"])
-        parts.append(_svg_text(origin_x - left + 4, origin_y + 12, f"{name} (0–{weight:g})", size=11, weight="bold"))
+        parts.append(_svg_text(origin_x - left + 4, origin_y + 12, titles[position], size=11, weight="bold"))
         for index, team in enumerate(teams):
             cell = team["breakdown"][position]
             y = origin_y + 20 + index * row
             parts.append(_svg_text(origin_x - 6, y + 13, str(team["team"]), anchor="end", size=10))
             points = max(0.0, float(cell.get("points") or 0.0))
-            parts.append(f'<rect x="{origin_x}" y="{y + 3}" width="{points * scale:.1f}" height="12" fill="{colour}"/>')
+            parts.append(
+                f'<rect x="{origin_x:.1f}" y="{y + 3}" width="{points * scale:.1f}" height="12" fill="{colour}"/>'
+            )
             lower, upper = cell.get("lower"), cell.get("upper")
             if lower is not None and upper is not None:
                 x1, x2, yc = origin_x + float(lower) * scale, origin_x + float(upper) * scale, y + 9

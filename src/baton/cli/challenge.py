@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from baton.cli.common import DataDirOption, emit, fail, note, open_runtime, parse_moment, print_json, say
@@ -16,6 +18,17 @@ from baton.core.runtime import Runtime
 app = typer.Typer(help="Staged challenges: specs, decisions, the verifiable ledger.", no_args_is_help=True)
 
 OperatorOption = Annotated[str, typer.Option("--as", help="The operator (a site admin) acting.")]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="Act as if it were this time (ISO, with zone); default: Baton's clock."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")]
+
+
+def _at(now: str | None) -> datetime | None:
+    """``--now`` as an instant in UTC (the ledger's times are UTC, as Baton's clock gives them); None: the clock."""
+    moment = parse_moment(now)
+    return None if moment is None else moment.astimezone(UTC)
 
 
 @app.command("validate")
@@ -54,17 +67,18 @@ def examples() -> None:
 
 
 @app.command("create")
-def create(path: Path, operator: OperatorOption, data_dir: DataDirOption = None) -> None:
+def create(path: Path, operator: OperatorOption, now: NowOption = None, data_dir: DataDirOption = None) -> None:
     """Create a challenge from its YAML (recorded as the ledger's first event)."""
     from baton.accounts import service as accounts
     from baton.challenge import service
     from baton.challenge.spec import load_spec_file
 
+    moment = _at(now)
     runtime = open_runtime(data_dir)
     try:
         spec = load_spec_file(path)
         with runtime.database.session(write=True) as session:
-            challenge = service.create_challenge(session, spec, operator=accounts.act_as(session, operator))
+            challenge = service.create_challenge(session, spec, operator=accounts.act_as(session, operator), now=moment)
             head = challenge.head_hash
     except BatonError as error:
         fail(error)
@@ -94,16 +108,21 @@ def decide(
     stage: str,
     operator: OperatorOption,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision record.")] = False,
+    now: NowOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Compute and record a stage's decision."""
     from baton.accounts import service as accounts
     from baton.challenge import service
 
+    moment = _at(now)
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
-            record = service.decide(session, runtime, slug, stage, operator=accounts.act_as(session, operator))
+            record = service.decide(
+                session, runtime, slug, stage, operator=accounts.act_as(session, operator), now=moment
+            )
+            zone = service.spec_of(service.get_challenge(session, slug)).timezone
     except BatonError as error:
         fail(error)
         return
@@ -117,12 +136,14 @@ def decide(
             f"  {row['rank']}. {row['team']}: {row['composite']:.2f} [{row['lower']:.2f}, {row['upper']:.2f}] "
             f"{row['outcome']}" + (f" ({row['eliminated_by']})" if row["eliminated_by"] else "")
         )
-    say(f"head {record['head']}; appeals until {record['appeal_deadline']}")
+    from baton.challenge.report import show_time
+
+    say(f"head {record['head']}; appeals until {show_time(record['appeal_deadline'], zone)}")
 
 
 @app.command("finalize")
 def finalize(
-    now: Annotated[str | None, typer.Option("--now", help="Act as if it were this time (ISO, with zone).")] = None,
+    now: NowOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Make final the decisions whose appeal window has closed with every appeal answered.
@@ -135,7 +156,7 @@ def finalize(
     from baton.challenge import service
     from baton.core import clock, events
 
-    moment = parse_moment(now)
+    moment = _at(now)
     runtime = open_runtime(data_dir)
     try:
         with clock.frozen(moment) if moment is not None else nullcontext():
@@ -161,6 +182,7 @@ def reveal(
     operator: Annotated[
         str | None, typer.Option("--as", help="The operator (a site admin) acting; recorded with the reveal.")
     ] = None,
+    now: NowOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Publish the openings of every sealed repo of the challenge that is public now.
@@ -171,9 +193,11 @@ def reveal(
     from baton.accounts import service as accounts
     from baton.challenge import service
 
+    moment = _at(now)
+
     def action(session: Session, _runtime: Runtime) -> tuple[int | None, list[str]]:
         acting = accounts.act_as(session, operator) if operator is not None else None
-        event = service.reveal_public(session, slug, operator=acting)
+        event = service.reveal_public(session, slug, operator=acting, now=moment)
         if event is None:
             return None, []
         return event.seq, [str(opening["value"]["repo"]) for opening in event.payload["openings"]]
@@ -194,12 +218,14 @@ def override(
     outcome: Annotated[str, typer.Option("--outcome", help="pass or fail")],
     reason: Annotated[str, typer.Option("--reason", help="The written reason (published with the decision).")],
     gate: Annotated[str, typer.Option("--gate")] = "independence",
+    now: NowOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Rule on a gate (e.g. an inconclusive independence check), with a written reason."""
     from baton.accounts import service as accounts
     from baton.challenge import service
 
+    moment = _at(now)
     runtime = open_runtime(data_dir)
     try:
         with runtime.database.session(write=True) as session:
@@ -212,6 +238,7 @@ def override(
                 reason=reason,
                 gate=gate,
                 operator=accounts.act_as(session, operator),
+                now=moment,
             )
     except BatonError as error:
         fail(error)
@@ -374,11 +401,14 @@ def assign_reviewer(
     team: str,
     reviewer: Annotated[str, typer.Argument(help="The reviewer's user name.")],
     operator: OperatorOption,
+    now: NowOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Assign a reviewer to a team for a stage (refused if the reviewer is affiliated with the team)."""
     from baton.accounts import service as accounts
     from baton.challenge import service
+
+    moment = _at(now)
 
     def action(session: Session, _runtime: Runtime) -> str:
         assignment = service.assign_reviewer(
@@ -388,6 +418,7 @@ def assign_reviewer(
             team,
             accounts.get_account(session, reviewer),
             operator=accounts.act_as(session, operator),
+            now=moment,
         )
         return assignment.pseudonym
 
@@ -408,6 +439,7 @@ def review(
     criterion: Annotated[
         str | None, typer.Option("--criterion", help="The review criterion (needed only if the stage has several).")
     ] = None,
+    now: NowOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Enter an assigned reviewer's scores for a team (every rubric item, within its maximum)."""
@@ -415,6 +447,7 @@ def review(
     from baton.challenge import service
 
     scores = _scores(score)
+    moment = _at(now)
 
     def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
         return service.record_review(
@@ -426,6 +459,7 @@ def review(
             scores=scores,
             comment=comment,
             criterion=criterion,
+            now=moment,
         )
 
     recorded = _act(data_dir, action)
@@ -477,14 +511,18 @@ def vote(
     voter: UserOption,
     battle: Annotated[str, typer.Option("--battle", help="The battle's id, as `next-battle` shows it.")],
     choice: Annotated[str, typer.Option("--choice", help="a, b, tie or both_bad.")],
+    now: NowOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Cast a user's vote on a blind battle (conflicts of interest, limits and the deadline apply)."""
     from baton.accounts import service as accounts
     from baton.challenge import service
 
+    moment = _at(now)
+
     def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
-        return service.record_vote(session, slug, stage, battle, voter=accounts.act_as(session, voter), choice=choice)
+        voting = accounts.act_as(session, voter)
+        return service.record_vote(session, slug, stage, battle, voter=voting, choice=choice, now=moment)
 
     recorded = _act(data_dir, action)
     say(f"vote {choice} on {battle} recorded as {recorded.get('voter')}")
@@ -497,14 +535,18 @@ def appeal(
     team: str,
     user: UserOption,
     text: Annotated[str, typer.Option("--text", help="What the team contests and why.")],
+    now: NowOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """File a team's appeal against a stage's decision, during its appeal window (team members only)."""
     from baton.accounts import service as accounts
     from baton.challenge import service
 
+    moment = _at(now)
+
     def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
-        row = service.file_appeal(session, slug, stage, team, text=text, user=accounts.act_as(session, user))
+        acting = accounts.act_as(session, user)
+        row = service.file_appeal(session, slug, stage, team, text=text, user=acting, now=moment)
         return service.appeal_json(session, row)
 
     filed = _act(data_dir, action)
@@ -521,16 +563,18 @@ def answer_appeal(
     upheld: Annotated[
         bool, typer.Option("--upheld/--rejected", help="Whether the appeal is upheld (then decide the stage again).")
     ],
+    now: NowOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Answer an appeal; the decision becomes final once its window has closed and every appeal is answered."""
     from baton.accounts import service as accounts
     from baton.challenge import service
 
+    moment = _at(now)
+
     def action(session: Session, _runtime: Runtime) -> None:
-        service.answer_appeal(
-            session, slug, appeal_id, answer=answer, upheld=upheld, operator=accounts.act_as(session, operator)
-        )
+        acting = accounts.act_as(session, operator)
+        service.answer_appeal(session, slug, appeal_id, answer=answer, upheld=upheld, operator=acting, now=moment)
 
     _act(data_dir, action)
     say(f"appeal {appeal_id} answered: {'upheld' if upheld else 'rejected'}")
@@ -547,6 +591,280 @@ def appeals(
 
     listed = _act(data_dir, lambda session, _runtime: service.list_appeals(session, slug, stage), write=False)
     print_json(listed)
+
+
+# --- the operators' inputs: teams, submissions, scores, battles, revisions (thin over the service) -----
+
+
+def _read_document(path: Path, subject: str) -> Any:
+    """A YAML (or JSON) file the operator gives: a release plan, a spec."""
+    import yaml
+
+    from baton.core import yamlcost
+
+    text = _read(path)
+    try:
+        return yamlcost.load(text, subject)
+    except (yamlcost.YamlCostError, yaml.YAMLError) as error:
+        fail(BadRequestError(f"{path}: {subject} is not readable YAML or JSON ({error})", hint="Check the file."))
+
+
+@app.command("enter")
+def enter(
+    slug: str,
+    team: Annotated[str, typer.Argument(help="The team's id (lowercase letters, digits, '-', '_', '.').")],
+    operator: OperatorOption,
+    organization: Annotated[
+        list[str], typer.Option("--org", help="An organization of the team's consortium (repeat for each).")
+    ],
+    name: Annotated[str, typer.Option("--name", help="The team's display name (default: its id).")] = "",
+    member: Annotated[
+        list[str] | None, typer.Option("--member", help="A person in the team (a user; repeat for each).")
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option("--target", help="A declared target model, 'namespace/name[@revision]' (repeat for each)."),
+    ] = None,
+    release_plan: Annotated[
+        Path | None, typer.Option("--release-plan", help="The team's release plan (YAML or JSON: repos: [...]).")
+    ] = None,
+    stage: Annotated[
+        str | None, typer.Option("--stage", help="Enter a later stage by repechage (default: the first stage).")
+    ] = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Enter a team into a challenge: its organizations, members, declared target models and release plan."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    moment = _at(now)
+    plan = _read_document(release_plan, "the release plan") if release_plan is not None else None
+    if plan is not None and not isinstance(plan, dict):
+        fail(BadRequestError(f"{release_plan}: a release plan is a mapping", hint="Write it as repos: [...]."))
+    entry = service.TeamEntry(
+        team=team,
+        name=name,
+        organizations=organization,
+        members=member or [],
+        target_models=target or [],
+        release_plan=plan,
+        stage=stage,
+    )
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
+        row = service.enter_team(session, slug, entry, operator=accounts.act_as(session, operator), now=moment)
+        return {
+            "challenge": slug,
+            "team": row.slug,
+            "name": row.name,
+            "organizations": list(row.organizations),
+            "members": list(row.members),
+            "target_models": list(row.target_models),
+            "stage": row.entered_stage,
+            "repechage": row.repechage,
+            "entered_at": service.iso(row.entered_at),
+        }
+
+    entered = _act(data_dir, action)
+    if as_json:
+        print_json(entered)
+        return
+    how = " by repechage" if entered["repechage"] else ""
+    say(f"{escape(entered['team'])} entered {escape(slug)} at {entered['stage']}{how}")
+
+
+@app.command("submit")
+def submit(
+    slug: str,
+    stage: str,
+    team: str,
+    user: Annotated[str, typer.Option("--as", help="A member of the team, who can write to the repo.")],
+    repo: Annotated[str, typer.Option("--repo", help="The hub repo, 'namespace/name'.")],
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="A branch, tag or commit (default: the default branch's head).")
+    ] = None,
+    repo_type: Annotated[str, typer.Option("--repo-type", help="model, dataset or space.")] = "model",
+    now: NowOption = None,
+    as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Pin a hub revision as the team's submission for a stage (before its deadline; replaces an earlier one)."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    moment = _at(now)
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
+        row = service.submit(
+            session,
+            slug,
+            stage,
+            team,
+            repo=repo,
+            repo_type=repo_type,
+            revision=revision,
+            user=accounts.act_as(session, user),
+            now=moment,
+        )
+        return {
+            "challenge": slug,
+            "stage": stage,
+            "team": team,
+            "repo": row.repo_name,
+            "repo_type": row.repo_type,
+            "revision": row.commit_oid,
+            "model": f"{row.repo_name}@{row.commit_oid}",
+            "sealed": row.commitment is not None,
+            "submitted_at": service.iso(row.submitted_at),
+        }
+
+    made = _act(data_dir, action)
+    if as_json:
+        print_json(made)
+        return
+    say(f"{team} submitted {escape(made['model'])} for {stage}")
+
+
+@app.command("record-score")
+def record_score(
+    slug: str,
+    stage: str,
+    operator: OperatorOption,
+    task: Annotated[str | None, typer.Option("--task", help="The benchmark task (one of the stage's tasks).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="The scored model: a team's submission 'repo@commit' or a declared target model."),
+    ] = None,
+    score: Annotated[float | None, typer.Option("--score", help="The score.")] = None,
+    stderr: Annotated[float, typer.Option("--stderr", help="Its standard error.")] = 0.0,
+    n: Annotated[int | None, typer.Option("--n", help="How many items it was computed over.")] = None,
+    run: Annotated[
+        int | None,
+        typer.Option("--run", help="Take the score from this evaluation run (see baton eval runs) instead of --score."),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option("--metric", help="With --run: the run's metric (default: its first).")
+    ] = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Record a benchmark score for a stage, given directly or taken from a finished evaluation run."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    if (score is None) == (run is None):
+        raise typer.BadParameter("give --score (with --task and --model) or --run ID, one of them")
+    if run is None and (task is None or model is None):
+        raise typer.BadParameter("--score needs --task and --model")
+    moment = _at(now)
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
+        acting = accounts.act_as(session, operator)
+        if run is None:
+            result = service.BenchmarkScore(
+                task=str(task), model=str(model), score=float(score or 0.0), stderr=stderr, n=n
+            )
+            return service.record_score(session, slug, stage, result, operator=acting, now=moment)
+        from baton.evaluation import service as evaluations
+
+        found = evaluations.get_run(session, acting, run)
+        scored = model or (f"{found.model_repo}@{found.model_commit}" if found.model_repo else found.model)
+        result_json = {"task": found.task_name, "metrics": found.metrics or {}, "manifest": found.manifest or {}}
+        return service.record_evaluation(
+            session, slug, stage, result_json, model=scored, operator=acting, metric=metric, task=task, now=moment
+        )
+
+    recorded = _act(data_dir, action)
+    if as_json:
+        print_json(recorded)
+        return
+    say(f"{escape(str(recorded.get('task')))} for {escape(str(recorded.get('model')))}: {recorded.get('score')}")
+
+
+@app.command("battles")
+def battles(
+    slug: str,
+    stage: str,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON lines, one battle a line: prompt, team_a, team_b, answer_a, answer_b (and criterion)."
+        ),
+    ],
+    operator: OperatorOption,
+    criterion: Annotated[
+        str | None, typer.Option("--criterion", help="The arena criterion (needed only if the stage has several).")
+    ] = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a stage's blind battles from a file of prompts and two teams' answers (all or none)."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+    from baton.core.jsonlines import json_object_lines
+
+    moment = _at(now)
+    text = _read(path)
+    requests: list[Any] = []
+    fields = ("prompt", "team_a", "team_b", "answer_a", "answer_b")
+    try:
+        for number, line in json_object_lines(text.splitlines(), lambda n: f"{path} line {n}", BadRequestError):
+            missing = [key for key in fields if not isinstance(line.get(key), str)]
+            if missing:
+                raise BadRequestError(
+                    f"{path} line {number}: no {', '.join(missing)}",
+                    hint='Write each battle as {"prompt", "team_a", "team_b", "answer_a", "answer_b"} on its line.',
+                )
+            chosen = line.get("criterion", criterion)
+            requests.append(service.NewBattle(**{key: line[key] for key in fields}, criterion=chosen))
+    except BatonError as error:
+        fail(error)
+    if not requests:
+        fail(BadRequestError(f"{path} holds no battle", hint="Write one battle a line as JSON."))
+
+    def action(session: Session, _runtime: Runtime) -> list[dict[str, Any]]:
+        acting = accounts.act_as(session, operator)
+        made = [
+            service.create_battle(session, slug, stage, request, operator=acting, now=moment) for request in requests
+        ]
+        return [{"battle": row.battle, "criterion": row.criterion} for row in made]
+
+    created = _act(data_dir, action)
+    if as_json:
+        print_json(created)
+        return
+    say(f"{len(created)} battle(s) created for {stage}: {', '.join(row['battle'] for row in created)}")
+
+
+@app.command("revise")
+def revise(
+    slug: str,
+    path: Annotated[Path, typer.Argument(help="The new version of the challenge YAML (a higher 'version').")],
+    operator: OperatorOption,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Record a new version of a challenge's YAML; stages already decided must stay exactly as they were."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    moment = _at(now)
+    source = _read(path)
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
+        row = service.revise_challenge(session, slug, source, operator=accounts.act_as(session, operator), now=moment)
+        return {"challenge": row.slug, "version": row.spec_version, "head": row.head_hash}
+
+    revised = _act(data_dir, action)
+    if as_json:
+        print_json(revised)
+        return
+    say(f"{slug} is at version {revised['version']}; ledger head {revised['head']}")
 
 
 @app.command("target-score")
@@ -577,7 +895,7 @@ def target_score(
     from baton.accounts import service as accounts
     from baton.challenge import service
 
-    moment = parse_moment(now)
+    moment = _at(now)
     entry = service.TargetScoreEntry(
         team=team, task=task, score=score, source=source, stderr=stderr, task_version=task_version, model=model
     )
@@ -596,6 +914,8 @@ def target_score(
         f"{recorded['team']}'s target {recorded['target_model']} on {recorded['task']}{version}: "
         f"{recorded['score']:g}{error} (entered, source: {recorded['source']}; ledger seq {recorded['seq']})"
     )
+
+
 # A panel criterion's commands live in their own module (panel-assign, panel-assignments,
 # panel-conflict, rate, import-ratings).
 from baton.cli.challenge_panel import register as _register_panel  # noqa: E402

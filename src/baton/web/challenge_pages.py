@@ -51,6 +51,7 @@ def _arena_page(
     battle: dict[str, Any] | None,
     notice: str | None = None,
     error: str | None = None,
+    closed: bool = False,
     status_code: int = 200,
 ) -> HTMLResponse:
     return templating.render_page(
@@ -64,6 +65,7 @@ def _arena_page(
         csrf=request_csrf(request),
         notice=notice,
         error=error,
+        closed=closed,
     )
 
 
@@ -76,6 +78,10 @@ def arena_page(
     try:
         user.require(VOTE, "vote")
         with runtime.database.session() as session:
+            if service.voting_closed(session, challenge, stage):
+                return _arena_page(
+                    request, viewer=user.name, challenge=challenge, stage=stage, battle=None, closed=True
+                )
             battle = service.next_battle(session, challenge, stage, voter=user)
             shown = (
                 {
@@ -117,36 +123,174 @@ def arena_vote(
         with runtime.database.session(write=True) as session:
             service.record_vote(session, challenge, stage, battle, voter=user, choice=choice)
     except BatonError as error:
+        closed = _voting_closed(runtime, challenge, stage)
         return _arena_page(
             request,
             viewer=user.name,
             challenge=challenge,
             stage=stage,
             battle=None,
-            error=f"{error.message} {error.hint}".strip(),
+            error=None if closed else f"{error.message} {error.hint}".strip(),
+            closed=closed,
             status_code=error.status_code,
         )
     target = templating.path_for(request, "arena_page", challenge=challenge, stage=stage)
     return RedirectResponse(templating.with_query(target, voted="1"), status_code=303)
 
 
+def _voting_closed(runtime: Any, challenge: str, stage: str) -> bool:
+    try:
+        with runtime.database.session() as session:
+            return service.voting_closed(session, challenge, stage)
+    except BatonError:
+        return False
+
+
 # --------------------------------------------------------------------------------------------- report
+
+
+_GATE_OUTCOMES = {
+    "pass": N_("Passed"),
+    "fail": N_("Failed"),
+    "inconclusive": N_("Inconclusive: an operator rules"),
+    "missing": N_("Not checked"),
+}
+_GATE_SOURCES = {"provenance": N_("Provenance check"), "override": N_("Operator's ruling")}
+_GATE_KINDS = {"independence": N_("Independence")}
+_METHODS = {
+    "trimmed_mean": N_("Trimmed mean"),
+    "median": N_("Median"),
+    "mean": N_("Mean"),
+    "raw": N_("Raw score"),
+    "ratio_to_target": N_("Ratio to the target model"),
+    "minmax": N_("Min-max"),
+    "rank": N_("Rank"),
+}
+
+
+def _method_text(method: Any, lang: str) -> str:
+    """An aggregation or normalization method of the record, in ``lang`` (unknown ones as recorded)."""
+    if not method:
+        return "–"
+    return translate(lang, _METHODS[method]) if method in _METHODS else str(method)
+
+
+def _gate_title(report: dict[str, Any], gate: str, lang: str) -> str:
+    """A gate's title: ``title_ko`` on Korean pages, else the translated name of its kind, else its title or id."""
+    for item in report.get("gates") or []:
+        if item.get("id") == gate:
+            if lang == "ko" and item.get("title_ko"):
+                return str(item["title_ko"])
+            if item.get("kind") in _GATE_KINDS and (lang == "ko" or not item.get("title")):
+                return translate(lang, _GATE_KINDS[item["kind"]])
+            return reports.title_in(item, lang, fallback=gate)
+    return gate
+
+
+def _outcome_text(report: dict[str, Any], team: dict[str, Any], lang: str) -> str:
+    """A team's outcome in ``lang``, from the record's structured fields (never its English words)."""
+    reason = team["outcome_reason"]
+    kind = reason["kind"]
+    if kind == "advance":
+        return translate(lang, N_("Advances"))
+    if kind == "gate":
+        return translate(lang, N_("Eliminated by the gate %(gate)s"), gate=_gate_title(report, reason["gate"], lang))
+    if kind == "lowest":
+        return translate(lang, N_("Eliminated as the lowest on points"))
+    if kind == "rank":
+        return translate(lang, N_("Eliminated on rank (below the places that advance)"))
+    return translate(lang, N_("Eliminated"))
+
+
+def _entry_text(team: dict[str, Any], lang: str) -> str:
+    entry = team.get("entry") or {}
+    if entry.get("via") == "repechage":
+        return translate(lang, N_("Entered by repechage (%(stage)s)"), stage=entry.get("stage") or "")
+    return ""
+
+
+def _gate_rows(report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    """Each team's gate results: the verdict and its source in ``lang``, the evidence as recorded.
+
+    Provenance evidence is recorded as English text (the engine's messages): it is shown as evidence
+    under a translated verdict, marked as English. An operator's ruling is shown as written.
+    """
+    rows = []
+    for team in report["teams"]:
+        for gate, result in (team.get("gates") or {}).items():
+            outcome = str(result.get("outcome") or "missing")
+            source = result.get("source")
+            evidence = str(result.get("reason") or "")
+            if outcome == "missing":
+                evidence = ""
+            rows.append(
+                {
+                    "team": team["team"],
+                    "gate": gate,
+                    "gate_title": _gate_title(report, gate, lang),
+                    "outcome": outcome,
+                    "outcome_text": translate(lang, _GATE_OUTCOMES.get(outcome, N_("Not checked"))),
+                    "source_text": translate(lang, _GATE_SOURCES[source]) if source in _GATE_SOURCES else "–",
+                    "evidence": evidence,
+                    "evidence_lang": "en" if source == "provenance" else None,
+                }
+            )
+    return rows
+
+
+def _rule_text(report: dict[str, Any], rule: str, lang: str) -> str:
+    """A tie-break rule of the record (``criterion:<id>``, ``group:<name>``, ``earliest_submission``, ``draw``)."""
+    kind, _, name = str(rule).partition(":")
+    if kind == "criterion":
+        titles = {c["id"]: reports.title_in(c, lang) for c in report["criteria"]}
+        return translate(lang, N_("Points in %(criterion)s"), criterion=titles.get(name, name))
+    if kind == "group":
+        return translate(lang, N_("Points in the group %(group)s"), group=name)
+    if rule == "earliest_submission":
+        return translate(lang, N_("Earliest submission"))
+    if rule == "draw":
+        return translate(lang, N_("A draw from the stage's recorded seed"))
+    return str(rule)
 
 
 def render_report(
     report: dict[str, Any], lang: str, *, request: Request | None = None, viewer: str | None = None
 ) -> str:
-    """A stage's decision report (``baton.challenge.report.load_report``) as a page in ``lang``."""
+    """A stage's decision report (``baton.challenge.report.load_report``) as a page in ``lang``.
+
+    Titles are the spec's in ``lang`` (``title_ko`` on Korean pages), outcomes and gate verdicts come
+    from the record's structured fields through the catalogue, and times are shown in the challenge's
+    time zone, named.
+    """
     reports.check_language(lang)
+    zone = str(report.get("timezone") or "UTC")
+    composite_title = translate(lang, N_("Composite score by criterion, with its %(level)s interval"), level="95%")
+    criteria_title = translate(lang, N_("Points per criterion, with their %(level)s intervals"), level="95%")
+    teams = [
+        team | {"outcome_text": _outcome_text(report, team, lang), "entry_text": _entry_text(team, lang)}
+        for team in report["teams"]
+    ]
+    stage_title = reports.title_in(
+        {"title": report.get("stage_title"), "title_ko": report.get("stage_title_ko")}, lang, fallback=report["stage"]
+    )
     return templating.render(
         "report.html",
         lang=lang,
         request=request,
         viewer=viewer,
         report=report,
-        composite_svg=reports.composite_chart_svg(report, lang),
-        criteria_svg=reports.criteria_chart_svg(report, lang),
+        teams=teams,
+        stage_title=stage_title,
+        criteria=[c | {"shown_title": reports.title_in(c, lang)} for c in report["criteria"]],
+        criterion_titles={c["id"]: reports.title_in(c, lang) for c in report["criteria"]},
+        gate_rows=_gate_rows(report, lang),
+        tie_breaks=[tb | {"rule_text": _rule_text(report, tb.get("rule", ""), lang)} for tb in report["tie_breaks"]],
+        zone=zone,
+        when=lambda value: reports.show_time(value, zone),
+        composite_svg=reports.composite_chart_svg(report, lang, title=composite_title),
+        criteria_svg=reports.criteria_chart_svg(report, lang, title=criteria_title),
         fmt=reports.format_number,
+        method=lambda value: _method_text(value, lang),
     )
 
 
@@ -183,7 +327,7 @@ def get_report(
     name = f"{challenge}-{stage}-decision"
     if format == "csv":
         return Response(
-            reports.to_csv(data, lang),
+            reports.to_csv(data),  # one header row of stable keys in every language
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )

@@ -39,7 +39,15 @@ from baton.challenge.service._common import (
     state_of,
 )
 from baton.challenge.service.appeals import answer_appeal, appeal_json, file_appeal, list_appeals
-from baton.challenge.service.arena import CHOICES, NewBattle, create_battle, get_battle, next_battle, record_vote
+from baton.challenge.service.arena import (
+    CHOICES,
+    NewBattle,
+    create_battle,
+    get_battle,
+    next_battle,
+    record_vote,
+    voting_closed,
+)
 from baton.challenge.service.challenges import (
     TeamEntry,
     TeamStage,
@@ -173,4 +181,5 @@ __all__ = [
     "submit",
     "teams_by_organization",
     "verify_database",
+    "voting_closed",
 ]

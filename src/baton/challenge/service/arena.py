@@ -245,3 +245,10 @@ def record_vote(
     }
     _append(session, challenge, "vote.recorded", payload, moment)
     return payload
+
+
+def voting_closed(session: Session, slug: str, stage: str) -> bool:
+    """Whether the stage's arena is closed: deciding the stage closes its voting (``record_vote`` refuses)."""
+    challenge = get_challenge(session, slug)
+    stage_of(spec_of(challenge), stage)
+    return _latest_decision(session, challenge, stage) is not None

@@ -38,10 +38,24 @@ def validate(
         weights = ", ".join(f"{c.id} {c.weight:g}" for c in stage.criteria)
         gates = ", ".join(g.id for g in stage.gates) or "none"
         say(
-            f"  {stage.id}: {stage.teams} teams → {stage.advance} advance"
+            f"  {stage.id}: {_who_goes_on(stage)}"
             + (f" (+{stage.repechage} by repechage)" if stage.repechage else "")
             + f"; deadline {stage.deadline.isoformat()}; {weights}; gates: {gates}"
         )
+
+
+def _who_goes_on(stage: Any) -> str:
+    """A stage's size and advancement rule in a few words (``validate``)."""
+    if stage.is_repechage:
+        opens = stage.opens.isoformat() if stage.opens is not None else "?"
+        return f"repechage open to {' and '.join(stage.open_to)} teams from {opens}, admits up to {stage.admits}"
+    if stage.advancement is None:
+        return f"{stage.teams} teams → {stage.advance} advance"
+    rule = stage.advancement
+    parts = [f"lowest {rule.eliminate_lowest} and gate failures eliminated"] if rule.eliminate_lowest else []
+    if rule.advance_up_to is not None:
+        parts.append(f"up to {rule.advance_up_to} advance")
+    return f"up to {stage.teams} teams → " + ", ".join(parts) + " (no refill)"
 
 
 @app.command("examples")
@@ -547,3 +561,33 @@ def appeals(
 
     listed = _act(data_dir, lambda session, _runtime: service.list_appeals(session, slug, stage), write=False)
     print_json(listed)
+
+
+@app.command("apply")
+def apply(
+    slug: str,
+    stage: Annotated[str, typer.Argument(help="The repechage (a stage with kind: repechage).")],
+    team: str,
+    user: UserOption,
+    statement: Annotated[str, typer.Option("--statement", help="What the team brings (kept in the ledger).")] = "",
+    now: Annotated[str | None, typer.Option("--now", help="Act as if it were this time (ISO, with zone).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the application as JSON.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Apply to a repechage for a team (a new team, or one eliminated earlier under its own id), during its call."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    moment = parse_moment(now)
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
+        return service.apply_to_repechage(
+            session, slug, stage, team, user=accounts.act_as(session, user), statement=statement, now=moment
+        )
+
+    applied = _act(data_dir, action)
+    if as_json:
+        print_json(applied)
+        return
+    left = f", eliminated in {applied['eliminated_in']}" if applied["eliminated_in"] else ""
+    say(f"{team} applied to {stage} as a {applied['as']} team{left} (ledger seq {applied['seq']})")

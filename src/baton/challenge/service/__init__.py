@@ -17,6 +17,7 @@ The operations live in submodules by sub-domain, and are all re-exported here (c
 - ``gates``: the independence gate and operators' overrides.
 - ``decisions``: deciding a stage, its record, and finality (``finalize_due``, team exits).
 - ``appeals``: appeals against a decision and their answers.
+- ``repechage``: applications to a repechage, and readmitting the teams it admitted.
 - ``sealed_names``: private repos and open battles named by commitments in the public ledger.
 - ``records``: the ledger as a whole (read, export, verify) and release actions.
 - ``_common``: helpers they share (the row lock, the ledger append, lookups).
@@ -33,6 +34,7 @@ from baton.challenge.service._common import (
     participants,
     pseudonym_for,
     spec_of,
+    stage_entries,
     stage_of,
     state_of,
 )
@@ -62,6 +64,7 @@ from baton.challenge.service.records import (
     record_release_action,
     verify_database,
 )
+from baton.challenge.service.repechage import apply_to_repechage, list_applications
 from baton.challenge.service.review import assign_reviewer, assignments_of, record_review, review_criterion
 from baton.challenge.service.scores import BenchmarkScore, record_evaluation, record_score
 from baton.challenge.service.sealed_names import (
@@ -93,6 +96,7 @@ __all__ = [
     "TeamStage",
     "answer_appeal",
     "appeal_json",
+    "apply_to_repechage",
     "assign_reviewer",
     "assignments_of",
     "check_gate",
@@ -121,6 +125,7 @@ __all__ = [
     "iso",
     "ledger_events",
     "list_appeals",
+    "list_applications",
     "list_challenges",
     "list_submissions",
     "list_teams",
@@ -148,6 +153,7 @@ __all__ = [
     "seal_if_private",
     "seal_model",
     "spec_of",
+    "stage_entries",
     "stage_of",
     "state_of",
     "submission_sealed",

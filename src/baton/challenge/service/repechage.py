@@ -56,9 +56,9 @@ def apply_to_repechage(
     moment = _now(now)
     challenge = _lock(session, slug)
     spec = spec_of(challenge)
-    stage_spec = _repechage(spec, stage)
     row = _team(session, challenge, team)
-    _require_member(session, row, user)
+    _require_member(session, row, user)  # who may, before anything about the stage is told
+    stage_spec = _repechage(spec, stage)
     if len(statement) > MAX_STATEMENT:
         raise BadRequestError(f"The statement is longer than {MAX_STATEMENT} characters", hint="Shorten it.")
     opens = stage_spec.opens or stage_spec.deadline

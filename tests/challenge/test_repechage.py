@@ -297,3 +297,19 @@ def _written(tmp_path: Path) -> Path:
     path = tmp_path / "programme.yaml"
     path.write_text(SPEC, encoding="utf-8")
     return path
+
+
+def test_the_stage_a_team_reached_passes_over_the_repechage() -> None:
+    from baton.challenge.service.challenges import reached_stage
+    from baton.challenge.spec import load_spec
+
+    spec = load_spec(SPEC)
+    advancer = Team(slug="a", entered_stage="stage-1", exit_stage=None)
+    readmitted = Team(slug="e", entered_stage="stage-1", exit_stage=None)
+    new = Team(slug="f", entered_stage="repechage-1", exit_stage=None)
+    decided = {"stage-1": {"a"}, "repechage-1": {"e", "f"}}
+    assert reached_stage(spec, advancer, decided) == "stage-2"
+    assert reached_stage(spec, readmitted, decided) == "stage-2"
+    assert reached_stage(spec, new, decided) == "stage-2"
+    assert reached_stage(spec, new, {"stage-1": {"a"}}) == "repechage-1"
+    assert reached_stage(spec, advancer, {}) == "stage-1"

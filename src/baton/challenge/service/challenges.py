@@ -145,9 +145,15 @@ def reached_stage(spec: ChallengeSpec, team: Team, advanced: dict[str, set[str]]
         return team.exit_stage
     ids = [stage.id for stage in spec.stages]
     index = ids.index(team.entered_stage) if team.entered_stage in ids else 0
-    while index + 1 < len(ids) and team.slug in advanced.get(ids[index], set()):
-        index += 1
-    return ids[index]
+    reached = ids[index]
+    for later in spec.stages[index + 1 :]:
+        if later.is_repechage:
+            continue  # a repechage's applicants are counted where they competed; its admitted, in the next stage
+        via = [spec.previous_regular(later.id), spec.repechage_before(later.id)]
+        if not any(stage is not None and team.slug in advanced.get(stage.id, set()) for stage in via):
+            break
+        reached = later.id
+    return reached
 
 
 def teams_by_organization(session: Session) -> dict[str, TeamStage]:

@@ -20,6 +20,7 @@ from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, make_world
 pytestmark = pytest.mark.integration
 
 
+
 def _token(runtime: Runtime, name: str) -> str:
     with runtime.database.session(write=True) as session:
         return accounts.issue_token(session, accounts.get_account(session, name), name="browser").value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.orm import Session
@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 from baton.cli.common import DataDirOption, emit, fail, note, open_runtime, parse_moment, print_json, say
 from baton.core.errors import BadRequestError, BatonError
 from baton.core.runtime import Runtime
+
+if TYPE_CHECKING:
+    from baton.challenge.spec import Stage
 
 app = typer.Typer(help="Staged challenges: specs, decisions, the verifiable ledger.", no_args_is_help=True)
 
@@ -44,7 +47,7 @@ def validate(
         )
 
 
-def _who_goes_on(stage: Any) -> str:
+def _who_goes_on(stage: Stage) -> str:
     """A stage's size and advancement rule in a few words (``validate``)."""
     if stage.is_repechage:
         opens = stage.opens.isoformat() if stage.opens is not None else "?"

@@ -313,3 +313,20 @@ def test_the_stage_a_team_reached_passes_over_the_repechage() -> None:
     assert reached_stage(spec, new, decided) == "stage-2"
     assert reached_stage(spec, new, {"stage-1": {"a"}}) == "repechage-1"
     assert reached_stage(spec, advancer, {}) == "stage-1"
+
+
+def test_the_older_advance_n_still_refills_a_gate_failures_slot(runtime: Runtime) -> None:
+    from .ce_support import feed_inputs
+
+    world = make_world(runtime, teams=3, advance=2)
+    feed_inputs(world, submit_all(world), scores={"team-a": 0.5, "team-b": 0.6, "team-c": 0.9})
+    _gates(world, "stage-1", {"team-c": "fail"}, AFTER_DEADLINE)
+    with runtime.database.session(write=True) as session:
+        record = service.decide(session, runtime, world.slug, "stage-1", operator=world.op(session), now=AFTER_DEADLINE)
+    rows = {row["team"]: row for row in record["teams"]}
+    assert record["advancement"] == {"advance": 2, "refill": True}
+    assert sorted(record["advance"]) == ["team-a", "team-b"]  # team-c's slot went to the next on points
+    assert rows["team-c"]["eliminated_by"] == "gate:independence" and rows["team-c"]["rank"] == 3
+    assert rows["team-c"]["points_rank"] < rows["team-a"]["points_rank"]
+    with runtime.database.session() as session:
+        assert service.verify_database(session, world.slug).ok

@@ -186,6 +186,7 @@ def test_the_programme_shape_validates_and_states_its_rules() -> None:
         (("open_to: [new, eliminated]", "open_to: [losers]"), 16, "open_to"),
         (("    teams: 4\n", "    teams: 6\n"), 21, "at most 5 can arrive"),
         (("    teams: 4\n", "    teams: 3\n"), 21, "may advance 4"),
+        (("    teams: 5\n", ""), 5, "give `teams`"),
     ],
 )
 def test_advancement_and_repechage_problems_name_their_line(change: tuple[str, str], line: int, words: str) -> None:

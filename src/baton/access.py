@@ -149,6 +149,8 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/api/challenges/{slug}/stages/{stage}/decision"): PUBLIC,
     ("POST", "/api/challenges/{slug}/stages/{stage}/appeals"): MEMBER,
     ("GET", "/api/challenges/{slug}/appeals"): PUBLIC,
+    ("POST", "/api/challenges/{slug}/stages/{stage}/applications"): MEMBER,
+    ("GET", "/api/challenges/{slug}/stages/{stage}/applications"): PUBLIC,
     ("POST", "/api/challenges/{slug}/appeals/{appeal_id}/answer"): OPERATOR,
     ("GET", "/api/challenges/{slug}/ledger"): PUBLIC,
     ("GET", "/api/challenges/{slug}/verify"): PUBLIC,

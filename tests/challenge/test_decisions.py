@@ -45,3 +45,44 @@ def test_earliest_submission_then_seeded_draw() -> None:
 def test_equal_to_published_precision_counts_as_a_tie() -> None:
     teams = [candidate("a", 80.0000001, review=1), candidate("b", 80.0, review=2)]
     assert rank(teams, advance=1, rules=["criterion:review"], seed=0).advance == ["b"]
+
+
+def test_programme_stage_one_eliminate_the_lowest_and_every_gate_failure_without_refill() -> None:
+    """Five teams; the 2nd on points fails the independence gate and the 5th is lowest: three go on,
+    and the 5th does not take the freed slot (the programme left it to the repechage)."""
+    teams = [
+        candidate("a", 90),
+        candidate("b", 85, gate="independence"),
+        candidate("c", 80),
+        candidate("d", 75),
+        candidate("e", 70),
+    ]
+    result = rank(teams, rules=["draw"], seed=1, eliminate_lowest=1, advance_up_to=4)
+    assert result.advance == ["a", "c", "d"]
+    assert result.points_order == ["a", "b", "c", "d", "e"]
+    assert result.order == ["a", "c", "d", "e", "b"]
+    assert result.eliminated_by == {"b": "gate:independence", "e": "lowest"}
+    # The older `advance: 4` refills the slot from the ranking: the 5th goes on.
+    assert rank(teams, advance=4, rules=["draw"], seed=1).advance == ["a", "c", "d", "e"]
+    # `advance_up_to: 4` alone: the first four on points are the slots; the 5th is beyond them.
+    alone = rank(teams, rules=["draw"], seed=1, advance_up_to=4)
+    assert alone.advance == ["a", "c", "d"]
+    assert alone.eliminated_by == {"b": "gate:independence", "e": "rank"}
+
+
+def test_a_gate_failure_among_the_lowest_counts_as_one_of_them() -> None:
+    """`eliminate_lowest: 1` takes the last place on points; when a gate failure holds it, nobody else goes."""
+    teams = [candidate("a", 90), candidate("b", 85), candidate("c", 80), candidate("d", 60, gate="independence")]
+    result = rank(teams, rules=["draw"], seed=1, eliminate_lowest=1)
+    assert result.advance == ["a", "b", "c"]
+    assert result.eliminated_by == {"d": "gate:independence"}
+    two = rank(teams, rules=["draw"], seed=1, eliminate_lowest=2)
+    assert two.advance == ["a", "b"] and two.eliminated_by == {"c": "lowest", "d": "gate:independence"}
+
+
+def test_ties_are_broken_across_gate_failures_for_the_points_rank() -> None:
+    teams = [candidate("a", 80, review=30, gate="independence"), candidate("b", 80, review=32), candidate("c", 70)]
+    result = rank(teams, rules=["criterion:review", "draw"], seed=1, eliminate_lowest=1)
+    assert result.points_order == ["b", "a", "c"]
+    assert result.tie_breaks == [{"teams": ["a", "b"], "rule": "criterion:review", "order": ["b", "a"]}]
+    assert result.advance == ["b"] and result.eliminated_by == {"a": "gate:independence", "c": "lowest"}

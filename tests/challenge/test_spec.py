@@ -122,3 +122,92 @@ def test_release_plan_validation() -> None:
         load_release_plan({"repos": [{"repo": "lab/m", "kind": "weights", "license": "mit"}]})
     with pytest.raises(InvalidSpecError, match="embargo_until"):
         load_release_plan({"repos": [{"repo": "lab/m", "kind": "model", "license": "mit", "embargo_until": "soon"}]})
+
+
+PROGRAMME = """\
+challenge: programme
+title: Programme
+timezone: Asia/Seoul
+stages:
+  - id: stage-1
+    deadline: 2026-01-10T18:00:00+09:00
+    teams: 5
+    advancement: {eliminate_lowest: 1, advance_up_to: 4}
+    criteria:
+      - {id: bench, kind: benchmark, weight: 100, tasks: [t1]}
+  - id: repechage-1
+    kind: repechage
+    opens: 2026-01-26T09:00:00+09:00
+    deadline: 2026-02-10T18:00:00+09:00
+    admits: 1
+    open_to: [new, eliminated]
+    criteria:
+      - {id: expert, kind: review, weight: 100, rubric: [{id: plan, max: 10}]}
+  - id: stage-2
+    deadline: 2026-06-10T18:00:00+09:00
+    teams: 4
+    advancement: {advance_up_to: 3}
+    criteria:
+      - {id: bench, kind: benchmark, weight: 100, tasks: [t1]}
+"""
+
+
+def test_the_programme_shape_validates_and_states_its_rules() -> None:
+    spec = load_spec(PROGRAMME)
+    first, repechage, second = spec.stages
+    assert first.advancement_rule() == {"eliminate_lowest": 1, "advance_up_to": 4, "refill": False}
+    assert first.most_advancing() == 4
+    assert repechage.is_repechage and repechage.advancement_rule() == {"admits": 1, "refill": True}
+    assert second.advancement_rule() == {"eliminate_lowest": 0, "advance_up_to": 3, "refill": False}
+    assert spec.previous_regular("stage-2") == first and spec.repechage_before("stage-2") == repechage
+    assert spec.next_regular("repechage-1") == second
+    assert load_spec(spec.to_json()) == spec
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "words"),
+    [
+        (
+            (
+                "    advancement: {eliminate_lowest: 1, advance_up_to: 4}\n",
+                "    advance: 4\n    advancement: {eliminate_lowest: 1}\n",
+            ),
+            9,
+            "not both",
+        ),
+        (("{eliminate_lowest: 1, advance_up_to: 4}", "{eliminate_lowest: 5}"), 8, "none could go on"),
+        (("{eliminate_lowest: 1, advance_up_to: 4}", "{advance_up_to: 6}"), 8, "only 5 compete"),
+        (("{eliminate_lowest: 1, advance_up_to: 4}", "{}"), 8, "give `eliminate_lowest: K`"),
+        (("{eliminate_lowest: 1, advance_up_to: 4}", "{eliminate_lowest: -1}"), 8, "greater than or equal to 0"),
+        (("    advancement: {eliminate_lowest: 1, advance_up_to: 4}\n", ""), 5, "say who goes on"),
+        (("    admits: 1\n", ""), 12, "needs `admits: N`"),
+        (("    opens: 2026-01-26T09:00:00+09:00\n", ""), 12, "needs `opens`"),
+        (("    admits: 1\n", "    admits: 1\n    advance: 1\n"), 16, "belongs to a regular stage"),
+        (("open_to: [new, eliminated]", "open_to: [losers]"), 16, "open_to"),
+        (("    teams: 4\n", "    teams: 6\n"), 21, "at most 5 can arrive"),
+        (("    teams: 4\n", "    teams: 3\n"), 21, "may advance 4"),
+        (("    teams: 5\n", ""), 5, "give `teams`"),
+    ],
+)
+def test_advancement_and_repechage_problems_name_their_line(change: tuple[str, str], line: int, words: str) -> None:
+    assert change[0] in PROGRAMME
+    with pytest.raises(InvalidSpecError) as caught:
+        load_spec(PROGRAMME.replace(*change))
+    assert words in caught.value.message
+    assert f"line {line}:" in caught.value.message
+
+
+def test_a_repechage_sits_between_two_regular_stages() -> None:
+    last = PROGRAMME[: PROGRAMME.index("  - id: stage-2")]
+    with pytest.raises(InvalidSpecError) as caught:
+        load_spec(last)
+    assert (
+        "line 12: stages[1].kind: repechage 'repechage-1' must be followed by a regular stage" in caught.value.message
+    )
+    first = PROGRAMME.replace(
+        "    teams: 5\n    advancement: {eliminate_lowest: 1, advance_up_to: 4}\n",
+        "    kind: repechage\n    opens: 2026-01-01T09:00:00+09:00\n    admits: 1\n",
+    )
+    with pytest.raises(InvalidSpecError) as caught:
+        load_spec(first)
+    assert "line 7: stages[0].kind: the first stage 'stage-1' cannot be a repechage" in caught.value.message

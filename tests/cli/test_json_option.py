@@ -29,6 +29,7 @@ COVERED = {
     "baton challenge record-score": "tests/challenge/test_cli_operations.py",
     "baton challenge battles": "tests/challenge/test_cli_operations.py",
     "baton challenge revise": "tests/challenge/test_cli_operations.py",
+    "baton challenge apply": "tests/challenge/test_repechage.py",
     "baton commons list": "tests/commons/test_release.py",
 }
 

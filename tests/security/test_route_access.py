@@ -182,6 +182,7 @@ MEMBER_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "json": {"team": "team-a", "repo": "org-team-a/model"}
     },
     ("POST", "/api/challenges/{slug}/stages/{stage}/appeals"): {"json": {"team": "team-a", "text": "We object."}},
+    ("POST", "/api/challenges/{slug}/stages/{stage}/applications"): {"json": {"team": "team-a"}},
     ("POST", "/api/talent/openings"): {
         "json": {"organization": "org-team-a", "title": "Another opening", "required_skills": [NLP]}
     },

@@ -105,6 +105,11 @@ class AppealBody(BaseModel):
     text: str = Field(max_length=20_000)
 
 
+class ApplicationBody(BaseModel):
+    team: str
+    statement: str = Field(default="", max_length=20_000)
+
+
 class AnswerBody(BaseModel):
     answer: str = Field(max_length=20_000)
     upheld: bool
@@ -474,6 +479,21 @@ def file_appeal(slug: str, stage: str, body: AppealBody, runtime: RuntimeDep, us
     with runtime.database.session(write=True) as session:
         appeal = service.file_appeal(session, slug, stage, body.team, text=body.text, user=user)
         return schemas.Appeal.model_validate(service.appeal_json(session, appeal))
+
+
+@router.post("/{slug}/stages/{stage}/applications", status_code=201)
+def apply_to_repechage(
+    slug: str, stage: str, body: ApplicationBody, runtime: RuntimeDep, user: WriteUser
+) -> schemas.Application:
+    with runtime.database.session(write=True) as session:
+        application = service.apply_to_repechage(session, slug, stage, body.team, user=user, statement=body.statement)
+        return schemas.Application.model_validate(application)
+
+
+@router.get("/{slug}/stages/{stage}/applications")
+def list_applications(slug: str, stage: str, runtime: RuntimeDep) -> list[schemas.Application]:
+    with runtime.database.session() as session:
+        return [schemas.Application.model_validate(item) for item in service.list_applications(session, slug, stage)]
 
 
 @router.get("/{slug}/appeals")

@@ -1,4 +1,5 @@
-"""Who advances: gates first, then the composite's point estimate, then the tie-break rules.
+"""Who advances: gates first, then the composite's point estimate, then the tie-break rules, under
+the stage's advancement rule (``advance: N``, or ``eliminate_lowest`` / ``advance_up_to``).
 
 Intervals are published beside the point estimates but do not decide: the programme's rules rank
 by points. Teams whose composite points are equal (to the published precision) are ordered by the
@@ -34,6 +35,7 @@ class Ranking:
     eliminated: list[str]
     eliminated_by: dict[str, str]
     tie_breaks: list[dict[str, Any]] = field(default_factory=list)
+    points_order: list[str] = field(default_factory=list)  # every team by points, gate failures in place
 
 
 def _key_for(rule: str, candidate: Candidate) -> tuple[float | str, ...] | None:
@@ -85,28 +87,59 @@ def _order_tied(
     return [candidate for group in groups for candidate in group]
 
 
-def rank(candidates: Sequence[Candidate], *, advance: int, rules: Sequence[str], seed: int) -> Ranking:
+def rank(
+    candidates: Sequence[Candidate],
+    *,
+    advance: int | None = None,
+    rules: Sequence[str],
+    seed: int,
+    eliminate_lowest: int = 0,
+    advance_up_to: int | None = None,
+) -> Ranking:
+    """Order every candidate by points (tie-breaks applied to all of them, gate failures included),
+    then say who goes on.
+
+    ``advance`` N (the older form): the first N of the gate passers in that order; a gate failure's
+    slot goes to the next passer. Otherwise the rule form: the ``eliminate_lowest`` K last in the
+    points order are eliminated (``lowest``; a gate failure among them is named by its gate and
+    counts as one of the K), every gate failure is eliminated, and of the rest those placed beyond
+    ``advance_up_to`` on points are eliminated (``rank``): a slot freed by a gate failure is not
+    refilled.
+    """
     draw = random.Random(seed)
     log: list[dict[str, Any]] = []
-    passing = [c for c in candidates if c.failed_gate is None]
-    failing = sorted(
-        (c for c in candidates if c.failed_gate is not None), key=lambda c: (-rounded(c.composite), c.team)
-    )
     by_points: dict[float, list[Candidate]] = {}
-    for candidate in passing:
+    for candidate in candidates:
         by_points.setdefault(rounded(candidate.composite), []).append(candidate)
     ordered: list[Candidate] = []
     for points in sorted(by_points, reverse=True):
         group = by_points[points]
         ordered.extend(group if len(group) == 1 else _order_tied(group, rules, draw, log))
-    advancing = [c.team for c in ordered[:advance]]
-    eliminated_by = {c.team: "rank" for c in ordered[advance:]}
+    passing = [c for c in ordered if c.failed_gate is None]
+    failing = [c for c in ordered if c.failed_gate is not None]
+    eliminated_by: dict[str, str] = {}
+    if advance is not None:
+        advancing = [c.team for c in passing[:advance]]
+        eliminated_by.update({c.team: "rank" for c in passing[advance:]})
+    else:
+        advancing = []
+        cut = len(ordered) - eliminate_lowest
+        for position, candidate in enumerate(ordered, start=1):
+            if candidate.failed_gate is not None:
+                continue
+            if position > cut:
+                eliminated_by[candidate.team] = "lowest"
+            elif advance_up_to is not None and position > advance_up_to:
+                eliminated_by[candidate.team] = "rank"
+            else:
+                advancing.append(candidate.team)
     eliminated_by.update({c.team: f"gate:{c.failed_gate}" for c in failing})
-    order = [c.team for c in ordered] + [c.team for c in failing]
+    order = [c.team for c in passing] + [c.team for c in failing]
     return Ranking(
         order=order,
         advance=advancing,
         eliminated=[team for team in order if team not in advancing],
         eliminated_by=eliminated_by,
         tie_breaks=log,
+        points_order=[c.team for c in ordered],
     )

@@ -71,3 +71,11 @@ class AppealError(ConflictError):
 class LedgerError(ConflictError):
     code = "LedgerBroken"
     default_hint = "See which ledger line is wrong: baton challenge verify SLUG"
+
+
+class RepechageError(ConflictError):
+    code = "RepechageRefused"
+    default_hint = (
+        "A repechage takes one application per team during its call (from opens to deadline), from new "
+        "teams and teams eliminated earlier, as its YAML's open_to says: baton challenge apply --help"
+    )

@@ -57,6 +57,7 @@ INPUT_KINDS = frozenset(
         "appeal.answered",
         "decision.final",
         "challenge.ended",
+        "repechage.applied",
     }
 )
 RELEASE_ACTION = "release.action"
@@ -106,6 +107,7 @@ class StageData:
     ratings: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = field(default_factory=dict)
     gates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (gate, team) -> check payload
     overrides: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    applications: dict[str, dict[str, Any]] = field(default_factory=dict)  # a repechage's: team -> payload
     seed: int | None = None
     decision: dict[str, Any] | None = None
     decision_seq: int | None = None
@@ -231,6 +233,8 @@ def apply(state: State, event: Event) -> None:
         state.stage_data(payload["stage"]).final = True
     elif kind == "challenge.ended":
         state.ended = True
+    elif kind == "repechage.applied":
+        state.stage_data(payload["stage"]).applications[payload["team"]] = dict(payload)
     elif kind == RELEASE_ACTION:
         # A consequence of a final exit: kept for readers, never an input to a decision.
         check_release_payload(payload)
@@ -284,16 +288,58 @@ def replay(events: Iterable[Event]) -> State:
 
 
 def participants(state: State, stage_id: str) -> list[str]:
-    """The teams competing in a stage: the first stage's entrants; later, the previous stage's advancers
-    (from its latest decision) plus the teams admitted to this stage by repechage."""
+    """The teams competing in a stage: the first stage's entrants; a repechage's applicants; a later
+    stage's advancers from the previous regular stage (its latest decision), the teams a repechage
+    between them admitted, and the teams entered directly into it (the older ``repechage: N``)."""
+    return sorted(entries(state, stage_id))
+
+
+def entries(state: State, stage_id: str) -> dict[str, dict[str, Any]]:
+    """How each team competing in a stage came into it: ``{"via": "entered"}`` (the first stage, or
+    entered directly by the older ``repechage: N``), ``{"via": "advanced", "stage": s}``,
+    ``{"via": "repechage", "stage": r}`` (admitted by repechage ``r``), or in a repechage
+    ``{"via": "applied", "as": "new" | "eliminated", "eliminated_in": s | None}``."""
     spec = state.require_spec()
-    index = spec.stage_index(stage_id)
-    admitted = [team.team for team in state.teams.values() if team.stage == stage_id]
-    if index == 0:
-        return sorted(admitted)
-    previous = state.stages.get(spec.stages[index - 1].id)
-    advanced = list(previous.decision["advance"]) if previous and previous.decision else []
-    return sorted(set(advanced) | set(admitted))
+    stage = spec.stage(stage_id)
+    found: dict[str, dict[str, Any]] = {}
+    if stage.is_repechage:
+        for team, application in state.stage_data(stage_id).applications.items():
+            found[team] = {
+                "via": "applied",
+                "as": application.get("as", "new"),
+                "eliminated_in": application.get("eliminated_in"),
+            }
+        return found
+    for info in state.teams.values():
+        if info.stage == stage_id:
+            found[info.team] = {"via": "entered"}
+    repechage = spec.repechage_before(stage_id)
+    if repechage is not None:
+        admitted = state.stages.get(repechage.id)
+        for team in admitted.decision["advance"] if admitted and admitted.decision else []:
+            found[team] = {"via": "repechage", "stage": repechage.id}
+    previous = spec.previous_regular(stage_id)
+    if previous is not None:
+        decided = state.stages.get(previous.id)
+        for team in decided.decision["advance"] if decided and decided.decision else []:
+            found[team] = {"via": "advanced", "stage": previous.id}
+    return found
+
+
+def repechage_limit(state: State, stage: Stage) -> dict[str, Any]:
+    """How many a repechage admits: at most ``admits``, and no more than the room left in the next
+    stage (its ``teams`` less the teams that advanced into it)."""
+    spec = state.require_spec()
+    limit = int(stage.admits or 0)
+    rule: dict[str, Any] = stage.advancement_rule()
+    after = spec.next_regular(stage.id)
+    if after is not None:
+        arriving = [team for team, entry in entries(state, after.id).items() if entry["via"] != "repechage"]
+        room = max(0, after.teams - len(arriving))
+        rule["room"] = room
+        limit = min(limit, room)
+    rule["limit"] = limit
+    return rule
 
 
 def sub_seed(seed: int, *parts: str) -> int:
@@ -748,13 +794,17 @@ def compute_decision(
             "criteria": per_criterion,
             "submission": None if submission is None else submission_model(data, team),
         }
-    result = ranking.rank(candidates, advance=stage.advance, rules=spec.tie_break_for(stage), seed=seed)
+    rule, result = _advance(state, stage, candidates, seed)
+    came = entries(state, stage_id)
+    points_rank = {team: position for position, team in enumerate(result.points_order, start=1)}
     team_rows = []
     for position, team in enumerate(result.order, start=1):
         row = rows[team]
         row["rank"] = position
+        row["points_rank"] = points_rank[team]
         row["outcome"] = "advance" if team in result.advance else "eliminated"
         row["eliminated_by"] = result.eliminated_by.get(team)
+        row["entry"] = came.get(team, {"via": "entered"})
         team_rows.append(row)
     decided = datetime.fromisoformat(decided_at)
     appeal_days = spec.appeal_days_for(stage)
@@ -772,7 +822,9 @@ def compute_decision(
         "head_seq": head_seq,
         "seed": seed,
         "total": stage.total,
-        "advance_count": stage.advance,
+        "advance_count": len(result.advance),
+        "kind": stage.kind,
+        "advancement": rule,
         "last_stage": spec.stages[-1].id == stage.id,
         "criteria": [
             {
@@ -797,6 +849,28 @@ def compute_decision(
     if panel_published:  # only stages with a panel carry the key, so older records recompute as they were
         record["panel"] = panel_published
     return record
+
+
+def _advance(
+    state: State, stage: Stage, candidates: Sequence[ranking.Candidate], seed: int
+) -> tuple[dict[str, Any], ranking.Ranking]:
+    """The stage's advancement rule (as the record states it) applied to the candidates."""
+    spec = state.require_spec()
+    rules = spec.tie_break_for(stage)
+    if stage.is_repechage:
+        rule = repechage_limit(state, stage)
+        return rule, ranking.rank(candidates, advance=int(rule["limit"]), rules=rules, seed=seed)
+    rule = stage.advancement_rule()
+    if stage.advancement is not None:
+        result = ranking.rank(
+            candidates,
+            rules=rules,
+            seed=seed,
+            eliminate_lowest=stage.advancement.eliminate_lowest,
+            advance_up_to=stage.advancement.advance_up_to,
+        )
+        return rule, result
+    return rule, ranking.rank(candidates, advance=stage.advance or 0, rules=rules, seed=seed)
 
 
 # --- verification ------------------------------------------------------------------------------

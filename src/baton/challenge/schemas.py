@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Schema(BaseModel):
@@ -278,8 +278,10 @@ class DecisionTeam(Schema):
     criteria: dict[str, CriterionScore]
     submission: str | None
     rank: int
+    points_rank: int  # on composite points among all the stage's teams, gate failures included
     outcome: str  # advance, eliminated
-    eliminated_by: str | None
+    eliminated_by: str | None  # gate:<id>, lowest (eliminate_lowest), rank (beyond the number advancing)
+    entry: dict[str, Any]  # how it came into the stage: {"via": entered|advanced|repechage|applied, ...}
 
 
 class Decision(Schema):
@@ -299,6 +301,8 @@ class Decision(Schema):
     seed: int
     total: float
     advance_count: int
+    kind: str  # stage, repechage
+    advancement: dict[str, Any]  # the rule applied (advance; eliminate_lowest/advance_up_to; admits)
     last_stage: bool
     criteria: list[CriterionInfo]
     gates: list[GateInfo]
@@ -318,6 +322,19 @@ class DecisionRecord(Decision):
     final: bool
     final_at: str | None
     appeals: list[Appeal]
+
+
+class Application(Schema):
+    """An application to a repechage (``service.apply_to_repechage``)."""
+
+    stage: str
+    team: str
+    as_: str = Field(alias="as")  # new, eliminated
+    eliminated_in: str | None
+    statement: str
+    by: str
+    seq: int
+    applied_at: str
 
 
 # --- ledger --------------------------------------------------------------------------------------

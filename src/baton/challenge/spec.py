@@ -269,15 +269,44 @@ class Gate(_Model):
     on_inconclusive: Literal["fail", "operator", "pass"] = "operator"
 
 
+class Advancement(_Model):
+    """Who goes on, as the programme words it: ``eliminate_lowest`` K teams on points (among all the
+    stage's teams, gate failures included) and every gate failure, then at most ``advance_up_to``
+    of the rest by points. Slots freed by a gate failure are not refilled from the ranking."""
+
+    eliminate_lowest: int = Field(default=0, ge=0)
+    advance_up_to: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _something(self) -> Advancement:
+        if self.eliminate_lowest == 0 and self.advance_up_to is None:
+            raise ValueError("give `eliminate_lowest: K`, `advance_up_to: N` or both")
+        return self
+
+
+REPECHAGE = "repechage"
+Applicant = Literal["new", "eliminated"]
+
+
+def _everyone() -> list[Applicant]:
+    return ["new", "eliminated"]
+
+
 class Stage(_Model):
     id: str = Field(pattern=SLUG)
+    kind: Literal["stage", "repechage"] = "stage"  # a repechage (패자부활) is a selection of its own
     title: str = ""
     title_ko: str = ""
-    opens: datetime | None = None
+    opens: datetime | None = None  # a repechage's call for applications opens here
     deadline: datetime
-    teams: int = Field(ge=1)  # how many teams compete in the stage
-    advance: int = Field(ge=0)  # how many of them go on
-    repechage: int = Field(default=0, ge=0)  # new teams admitted at this stage (패자부활)
+    # A regular stage: how many teams compete in it at most (the first stage: exactly); a
+    # repechage: how many applications it takes at most (0: no limit).
+    teams: int = Field(default=0, ge=0)
+    advance: int | None = Field(default=None, ge=0)  # the top N among gate passers go on (slots refilled)
+    advancement: Advancement | None = None  # or the rule form (no refill)
+    admits: int | None = Field(default=None, ge=1)  # a repechage: at most N teams join the next stage
+    open_to: list[Applicant] = Field(default_factory=_everyone)
+    repechage: int = Field(default=0, ge=0)  # new teams entered directly into this stage (the older form)
     appeal_days: int | None = Field(default=None, ge=0)
     seed: int | None = None
     total: float = Field(default=100.0, gt=0)
@@ -305,14 +334,7 @@ class Stage(_Model):
                     f"{self.total:g}; change the weights or `total`",
                 )
             )
-        if self.advance > self.teams:
-            problems.append(
-                (
-                    "advance",
-                    f"advances {self.advance} teams but only {self.teams} compete in it; "
-                    "`advance` must be at most `teams`",
-                )
-            )
+        problems.extend(self._advancement_problems())
         ids = [c.id for c in self.criteria]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -325,6 +347,94 @@ class Stage(_Model):
         if problems:
             raise Located(f"stage '{self.id}': " + "; ".join(text for _field, text in problems), problems[0][0])
         return self
+
+    def _advancement_problems(self) -> list[tuple[str, str]]:
+        """What is wrong with who goes on: one form of the rule per stage, numbers the stage can meet."""
+        if self.kind == REPECHAGE:
+            return self._repechage_problems()
+        problems: list[tuple[str, str]] = []
+        if self.teams < 1:
+            problems.append(("id", "give `teams`, how many teams compete in the stage"))
+        if self.admits is not None:
+            problems.append(("admits", "`admits` belongs to a stage with `kind: repechage`"))
+        if self.advance is not None and self.advancement is not None:
+            problems.append(
+                ("advancement", "give `advance: N` or `advancement: {eliminate_lowest: K, advance_up_to: N}`, not both")
+            )
+        elif self.advance is None and self.advancement is None:
+            problems.append(
+                ("id", "say who goes on: `advance: N` or `advancement: {eliminate_lowest: K, advance_up_to: N}`")
+            )
+        elif self.advance is not None and self.teams and self.advance > self.teams:
+            problems.append(
+                (
+                    "advance",
+                    f"advances {self.advance} teams but only {self.teams} compete in it; "
+                    "`advance` must be at most `teams`",
+                )
+            )
+        elif self.advancement is not None and self.teams:
+            rule = self.advancement
+            if rule.eliminate_lowest >= self.teams:
+                problems.append(
+                    (
+                        "advancement",
+                        f"eliminates the lowest {rule.eliminate_lowest} of {self.teams} teams, so none could go on; "
+                        "`eliminate_lowest` must be below `teams`",
+                    )
+                )
+            if rule.advance_up_to is not None and rule.advance_up_to > self.teams:
+                problems.append(
+                    (
+                        "advancement",
+                        f"advances up to {rule.advance_up_to} teams but only {self.teams} compete in it; "
+                        "`advance_up_to` must be at most `teams`",
+                    )
+                )
+        return problems
+
+    def _repechage_problems(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if self.admits is None:
+            problems.append(("kind", "a repechage needs `admits: N`, how many teams it admits at most"))
+        if self.opens is None:
+            problems.append(("kind", "a repechage needs `opens`, when its call for applications opens"))
+        for name in ("advance", "advancement"):
+            if getattr(self, name) is not None:
+                problems.append((name, f"a repechage admits `admits: N` teams; `{name}` belongs to a regular stage"))
+        if self.repechage:
+            problems.append(("repechage", "`repechage: N` belongs to a regular stage; a repechage has `admits`"))
+        if not self.open_to:
+            problems.append(("open_to", "`open_to` lists nobody; use new, eliminated or both"))
+        if self.teams and self.admits is not None and self.admits > self.teams:
+            problems.append(("admits", f"admits {self.admits} teams but takes only {self.teams} applications"))
+        return problems
+
+    @property
+    def is_repechage(self) -> bool:
+        return self.kind == REPECHAGE
+
+    def most_advancing(self) -> int:
+        """The most teams that can go on from this stage (a repechage: the most it admits)."""
+        if self.is_repechage:
+            return self.admits or 0
+        if self.advance is not None:
+            return self.advance
+        rule = self.advancement or Advancement(advance_up_to=self.teams)
+        most = self.teams - rule.eliminate_lowest
+        return most if rule.advance_up_to is None else min(most, rule.advance_up_to)
+
+    def advancement_rule(self) -> dict[str, Any]:
+        """The rule this stage's decision applies, as the record states it."""
+        if self.is_repechage:
+            return {"admits": self.admits, "refill": True}
+        if self.advancement is not None:
+            return {
+                "eliminate_lowest": self.advancement.eliminate_lowest,
+                "advance_up_to": self.advancement.advance_up_to,
+                "refill": False,
+            }
+        return {"advance": self.advance, "refill": True}
 
     def criterion(self, criterion_id: str) -> Criterion:
         for criterion in self.criteria:
@@ -384,21 +494,97 @@ class ChallengeSpec(_Model):
                 raise Located(
                     f"stage '{stage.id}' has its deadline before the previous stage's", "stages", index, "deadline"
                 )
-            expected = previous.advance + stage.repechage
-            if stage.teams != expected:
-                raise Located(
-                    f"stage '{stage.id}' expects {stage.teams} teams but '{previous.id}' advances {previous.advance}"
-                    + (f" and {stage.repechage} are admitted by repechage" if stage.repechage else "")
-                    + f" ({expected}); make them agree",
-                    "stages",
-                    index,
-                    "teams",
-                )
+        self._check_repechages()
+        for index, stage in enumerate(self.stages):
+            if index == 0 or stage.is_repechage:
+                continue
+            self._check_sizes(index)
         for index, stage in enumerate(self.stages):
             where = ("stages", index, "tie_break") if stage.tie_break else ("tie_break",)
             for rule in stage.tie_break or self.tie_break:
                 _check_rule(rule, stage, where)
         return self
+
+    def _check_repechages(self) -> None:
+        """A repechage sits between two regular stages: after the stage whose eliminated may apply,
+        before the stage its admitted teams join."""
+        for index, stage in enumerate(self.stages):
+            if not stage.is_repechage:
+                continue
+            if index == 0:
+                raise Located(
+                    f"the first stage '{stage.id}' cannot be a repechage: it follows a regular stage",
+                    "stages",
+                    0,
+                    "kind",
+                )
+            if index == len(self.stages) - 1 or self.stages[index + 1].is_repechage:
+                raise Located(
+                    f"repechage '{stage.id}' must be followed by a regular stage, which its admitted teams join",
+                    "stages",
+                    index,
+                    "kind",
+                )
+            if self.stages[index - 1].is_repechage:
+                raise Located(f"repechage '{stage.id}' follows another repechage", "stages", index, "kind")
+
+    def _check_sizes(self, index: int) -> None:
+        """A later stage's `teams` against what can arrive: the previous regular stage's advancers, plus
+        what a repechage between them admits (or the older `repechage: N` enters directly). With
+        `advance: N` and no repechage selection the count is known and must match exactly; otherwise
+        `teams` is the most that compete, and the decision checks the real count."""
+        stage = self.stages[index]
+        previous = self.previous_regular(stage.id)
+        if previous is None:  # pragma: no cover - the first stage is regular (checked above)
+            return
+        between = self.repechage_before(stage.id)
+        most = previous.most_advancing()
+        admits = (between.admits or 0) if between is not None else 0
+        exact = previous.advancement is None and between is None
+        expected = most + stage.repechage
+        where = ("stages", index, "teams")
+        if exact and stage.teams != expected:
+            raise Located(
+                f"stage '{stage.id}' expects {stage.teams} teams but '{previous.id}' advances {previous.advance}"
+                + (f" and {stage.repechage} are admitted by repechage" if stage.repechage else "")
+                + f" ({expected}); make them agree",
+                *where,
+            )
+        if not exact and stage.teams < expected:
+            raise Located(
+                f"stage '{stage.id}' takes {stage.teams} teams but '{previous.id}' may advance {most}"
+                + (f" and {stage.repechage} are entered directly" if stage.repechage else "")
+                + "; raise `teams` or lower what the earlier stage advances",
+                *where,
+            )
+        if not exact and stage.teams > expected + admits:
+            via = f" and '{between.id}' admits at most {admits}" if between is not None else ""
+            raise Located(
+                f"stage '{stage.id}' takes {stage.teams} teams but at most {expected + admits} can arrive "
+                f"('{previous.id}' advances at most {most}{via}); lower `teams`",
+                *where,
+            )
+
+    def previous_regular(self, stage_id: str) -> Stage | None:
+        """The regular stage before ``stage_id`` (None for the first)."""
+        for stage in reversed(self.stages[: self.stage_index(stage_id)]):
+            if not stage.is_repechage:
+                return stage
+        return None
+
+    def repechage_before(self, stage_id: str) -> Stage | None:
+        """The repechage whose admitted teams join ``stage_id`` (the entry just before it), if any."""
+        index = self.stage_index(stage_id)
+        if index > 0 and self.stages[index - 1].is_repechage:
+            return self.stages[index - 1]
+        return None
+
+    def next_regular(self, stage_id: str) -> Stage | None:
+        """The regular stage after ``stage_id`` (a repechage's admitted teams join it)."""
+        for stage in self.stages[self.stage_index(stage_id) + 1 :]:
+            if not stage.is_repechage:
+                return stage
+        return None
 
     def stage(self, stage_id: str) -> Stage:
         for stage in self.stages:

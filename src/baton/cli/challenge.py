@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session
 from baton.cli.common import DataDirOption, emit, fail, note, open_runtime, parse_moment, print_json, say
 from baton.core.errors import BadRequestError, BatonError
 from baton.core.runtime import Runtime
+
+if TYPE_CHECKING:
+    from baton.challenge.spec import Stage
 
 app = typer.Typer(help="Staged challenges: specs, decisions, the verifiable ledger.", no_args_is_help=True)
 
@@ -51,10 +54,24 @@ def validate(
         weights = ", ".join(f"{c.id} {c.weight:g}" for c in stage.criteria)
         gates = ", ".join(g.id for g in stage.gates) or "none"
         say(
-            f"  {stage.id}: {stage.teams} teams → {stage.advance} advance"
+            f"  {stage.id}: {_who_goes_on(stage)}"
             + (f" (+{stage.repechage} by repechage)" if stage.repechage else "")
             + f"; deadline {stage.deadline.isoformat()}; {weights}; gates: {gates}"
         )
+
+
+def _who_goes_on(stage: Stage) -> str:
+    """A stage's size and advancement rule in a few words (``validate``)."""
+    if stage.is_repechage:
+        opens = stage.opens.isoformat() if stage.opens is not None else "?"
+        return f"repechage open to {' and '.join(stage.open_to)} teams from {opens}, admits up to {stage.admits}"
+    if stage.advancement is None:
+        return f"{stage.teams} teams → {stage.advance} advance"
+    rule = stage.advancement
+    parts = [f"lowest {rule.eliminate_lowest} and gate failures eliminated"] if rule.eliminate_lowest else []
+    if rule.advance_up_to is not None:
+        parts.append(f"up to {rule.advance_up_to} advance")
+    return f"up to {stage.teams} teams → " + ", ".join(parts) + " (no refill)"
 
 
 @app.command("examples")
@@ -914,6 +931,36 @@ def target_score(
         f"{recorded['team']}'s target {recorded['target_model']} on {recorded['task']}{version}: "
         f"{recorded['score']:g}{error} (entered, source: {recorded['source']}; ledger seq {recorded['seq']})"
     )
+
+
+@app.command("apply")
+def apply(
+    slug: str,
+    stage: Annotated[str, typer.Argument(help="The repechage (a stage with kind: repechage).")],
+    team: str,
+    user: UserOption,
+    statement: Annotated[str, typer.Option("--statement", help="What the team brings (kept in the ledger).")] = "",
+    now: Annotated[str | None, typer.Option("--now", help="Act as if it were this time (ISO, with zone).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the application as JSON.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Apply to a repechage for a team (a new team, or one eliminated earlier under its own id), during its call."""
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+
+    moment = parse_moment(now)
+
+    def action(session: Session, _runtime: Runtime) -> dict[str, Any]:
+        return service.apply_to_repechage(
+            session, slug, stage, team, user=accounts.act_as(session, user), statement=statement, now=moment
+        )
+
+    applied = _act(data_dir, action)
+    if as_json:
+        print_json(applied)
+        return
+    left = f", eliminated in {applied['eliminated_in']}" if applied["eliminated_in"] else ""
+    say(f"{team} applied to {stage} as a {applied['as']} team{left} (ledger seq {applied['seq']})")
 
 
 # A panel criterion's commands live in their own module (panel-assign, panel-assignments,

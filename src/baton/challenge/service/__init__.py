@@ -19,6 +19,7 @@ The operations live in submodules by sub-domain, and are all re-exported here (c
 - ``gates``: the independence gate and operators' overrides.
 - ``decisions``: deciding a stage, its record, and finality (``finalize_due``, team exits).
 - ``appeals``: appeals against a decision and their answers.
+- ``repechage``: applications to a repechage, and readmitting the teams it admitted.
 - ``sealed_names``: private repos and open battles named by commitments in the public ledger.
 - ``records``: the ledger as a whole (read, export, verify) and release actions.
 - ``_common``: helpers they share (the row lock, the ledger append, lookups).
@@ -35,6 +36,7 @@ from baton.challenge.service._common import (
     participants,
     pseudonym_for,
     spec_of,
+    stage_entries,
     stage_of,
     state_of,
 )
@@ -80,6 +82,7 @@ from baton.challenge.service.records import (
     record_release_action,
     verify_database,
 )
+from baton.challenge.service.repechage import apply_to_repechage, list_applications
 from baton.challenge.service.review import assign_reviewer, assignments_of, record_review, review_criterion
 from baton.challenge.service.scores import BenchmarkScore, record_evaluation, record_score
 from baton.challenge.service.sealed_names import (
@@ -113,6 +116,7 @@ __all__ = [
     "TeamStage",
     "answer_appeal",
     "appeal_json",
+    "apply_to_repechage",
     "assign_raters",
     "assign_reviewer",
     "assignments_of",
@@ -144,6 +148,7 @@ __all__ = [
     "iso",
     "ledger_events",
     "list_appeals",
+    "list_applications",
     "list_challenges",
     "list_submissions",
     "list_teams",
@@ -175,6 +180,7 @@ __all__ = [
     "seal_if_private",
     "seal_model",
     "spec_of",
+    "stage_entries",
     "stage_of",
     "state_of",
     "submission_sealed",

@@ -145,15 +145,57 @@ def _latest_decision(session: Session, challenge: Challenge, stage: str) -> Deci
 
 def participants(session: Session, challenge: Challenge, spec: ChallengeSpec, stage_id: str) -> list[str]:
     """Teams competing in a stage (same rule as ``recompute.participants``, from the projections)."""
-    index = spec.stage_index(stage_id)
-    admitted = session.scalars(
+    return sorted(stage_entries(session, challenge, spec, stage_id))
+
+
+def stage_entries(
+    session: Session, challenge: Challenge, spec: ChallengeSpec, stage_id: str
+) -> dict[str, dict[str, Any]]:
+    """How each team competing in a stage came into it (same rule as ``recompute.entries``)."""
+    stage = stage_of(spec, stage_id)
+    found: dict[str, dict[str, Any]] = {}
+    if stage.is_repechage:
+        for application in applications_of(session, challenge, stage_id):
+            found[application["team"]] = {
+                "via": "applied",
+                "as": application.get("as", "new"),
+                "eliminated_in": application.get("eliminated_in"),
+            }
+        return found
+    entered = session.scalars(
         select(Team.slug).where(Team.challenge_id == challenge.id, Team.entered_stage == stage_id)
     ).all()
-    if index == 0:
-        return sorted(admitted)
-    previous = _latest_decision(session, challenge, spec.stages[index - 1].id)
-    advanced = list(previous.record["advance"]) if previous is not None else []
-    return sorted(set(advanced) | set(admitted))
+    found.update({team: {"via": "entered"} for team in entered})
+    repechage = spec.repechage_before(stage_id)
+    if repechage is not None:
+        admitted = _latest_decision(session, challenge, repechage.id)
+        for team in admitted.record["advance"] if admitted is not None else []:
+            found[team] = {"via": "repechage", "stage": repechage.id}
+    previous = spec.previous_regular(stage_id)
+    if previous is not None:
+        decided = _latest_decision(session, challenge, previous.id)
+        for team in decided.record["advance"] if decided is not None else []:
+            found[team] = {"via": "advanced", "stage": previous.id}
+    return found
+
+
+REPECHAGE_APPLIED = "repechage.applied"
+
+
+def applications_of(session: Session, challenge: Challenge, stage_id: str) -> list[dict[str, Any]]:
+    """A repechage's applications, oldest first, read from the ledger (their one record), each with its seq."""
+    import json
+
+    found = []
+    for seq, payload, recorded_at in session.execute(
+        select(LedgerEntry.seq, LedgerEntry.payload, LedgerEntry.recorded_at)
+        .where(LedgerEntry.challenge_id == challenge.id, LedgerEntry.kind == REPECHAGE_APPLIED)
+        .order_by(LedgerEntry.seq)
+    ):
+        application = json.loads(payload)
+        if application.get("stage") == stage_id:
+            found.append(application | {"seq": seq, "applied_at": recorded_at})
+    return found
 
 
 def _require_in_stage(session: Session, challenge: Challenge, spec: ChallengeSpec, stage: Stage, team: Team) -> None:

@@ -31,6 +31,7 @@ from baton.challenge.service._common import (
     spec_of,
     stage_of,
 )
+from baton.challenge.service.repechage import check_new_entrant
 from baton.challenge.service.sealed_names import public_plan, public_target
 from baton.challenge.spec import ChallengeSpec, load_release_plan, load_spec, slug_ok
 from baton.core.errors import BadRequestError, ConflictError, NotFoundError
@@ -144,9 +145,15 @@ def reached_stage(spec: ChallengeSpec, team: Team, advanced: dict[str, set[str]]
         return team.exit_stage
     ids = [stage.id for stage in spec.stages]
     index = ids.index(team.entered_stage) if team.entered_stage in ids else 0
-    while index + 1 < len(ids) and team.slug in advanced.get(ids[index], set()):
-        index += 1
-    return ids[index]
+    reached = ids[index]
+    for later in spec.stages[index + 1 :]:
+        if later.is_repechage:
+            continue  # a repechage's applicants are counted where they competed; its admitted, in the next stage
+        via = [spec.previous_regular(later.id), spec.repechage_before(later.id)]
+        if not any(stage is not None and team.slug in advanced.get(stage.id, set()) for stage in via):
+            break
+        reached = later.id
+    return reached
 
 
 def teams_by_organization(session: Session) -> dict[str, TeamStage]:
@@ -215,7 +222,8 @@ def _accounts(session: Session, names: Sequence[str], kind: str) -> list[str]:
 class TeamEntry:
     """A team entering a challenge (``enter_team``): its id and name, its consortium, and what it declares.
 
-    ``stage`` None: the first stage; a later stage admits the team by repechage.
+    ``stage`` None: the first stage; a repechage (``kind: repechage``) registers a new team that may
+    then apply to it; a later regular stage with ``repechage: N`` admits the team directly.
     """
 
     team: str
@@ -252,7 +260,9 @@ def enter_team(session: Session, slug: str, entry: TeamEntry, *, operator: Actor
         )
         or 0
     )
-    if index == 0:
+    if target_stage.is_repechage:
+        check_new_entrant(session, challenge, spec, target_stage, moment)
+    elif index == 0:
         if _latest_decision(session, challenge, target_stage.id) is not None:
             raise StageStateError(f"{target_stage.id} is decided already; no team can enter it now")
         if entered >= target_stage.teams:

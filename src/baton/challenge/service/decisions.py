@@ -34,7 +34,9 @@ from baton.challenge.service._common import (
 from baton.challenge.service.appeals import list_appeals
 from baton.challenge.service.gates import check_gate, gate_standing
 from baton.challenge.service.panel import raters_short, record_affiliation_conflicts
+from baton.challenge.service.repechage import readmit
 from baton.challenge.service.sealed_names import _reveal_battles, _reveal_public
+from baton.challenge.spec import ChallengeSpec, Stage
 from baton.core import events
 from baton.core.errors import NotFoundError
 from baton.core.runtime import Runtime
@@ -62,11 +64,7 @@ def decide(
             f"{stage} takes submissions until {_local(spec, stage_spec.deadline)}; decide after the deadline"
         )
     teams = participants(session, challenge, spec, stage)
-    if len(teams) < stage_spec.advance:
-        raise StageStateError(
-            f"{stage} advances {stage_spec.advance} teams but only {len(teams)} compete in it",
-            hint="Admit teams (repechage) or lower 'advance' in a new version of the challenge YAML.",
-        )
+    _check_field(spec, stage_spec, teams)
     pending: list[str] = []
     for team_slug in teams:
         team = _team(session, challenge, team_slug)
@@ -132,6 +130,22 @@ def decide(
     )
     session.flush()
     return record
+
+
+def _check_field(spec: ChallengeSpec, stage: Stage, teams: Sequence[str]) -> None:
+    """The number of competing teams against the YAML: ``advance: N`` needs N of them; a later stage
+    takes at most ``teams`` (which, with the rule form or a repechage, is checked here, not in the YAML)."""
+    if stage.advance is not None and len(teams) < stage.advance:
+        raise StageStateError(
+            f"{stage.id} advances {stage.advance} teams but only {len(teams)} compete in it",
+            hint="Admit teams (repechage) or lower 'advance' in a new version of the challenge YAML.",
+        )
+    if not stage.is_repechage and spec.stage_index(stage.id) > 0 and len(teams) > stage.teams:
+        raise StageStateError(
+            f"{len(teams)} teams compete in {stage.id} but it takes {stage.teams}: {', '.join(teams)}",
+            hint="Raise 'teams' of the stage in a new version of the challenge YAML, or decide the repechage "
+            "before it again.",
+        )
 
 
 def decision_record(session: Session, slug: str, stage: str) -> dict[str, Any]:
@@ -230,6 +244,7 @@ def finalize_due(session: Session, now: datetime | None = None) -> list[tuple[st
             if team.status == "active":
                 leaving.append((team, stage, "eliminated"))
         exits = [_leave(team, team_stage, reason) for team, team_stage, reason in leaving]
+        back = readmit(session, challenge, decision.record) if stage_of(spec, stage).is_repechage else []
         session.flush()
         decision.final_at = moment
         last = spec.stages[-1].id == stage
@@ -245,7 +260,8 @@ def finalize_due(session: Session, now: datetime | None = None) -> list[tuple[st
             session,
             challenge,
             "decision.final",
-            {"stage": stage, "decision_seq": decision.seq, "final_at": iso(moment), "exits": exits},
+            {"stage": stage, "decision_seq": decision.seq, "final_at": iso(moment), "exits": exits}
+            | ({"readmitted": back} if back else {}),
             moment,
         )
         # The exits' consequences (release plans, invitations) are events, stored with the finality

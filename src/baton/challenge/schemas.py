@@ -241,6 +241,11 @@ class GateStanding(Schema):
     reason: str
     operator: str | None = None
     checked: str | None = None
+    # Gates checked with their kind (and thresholds): the kind and the public summary of the evidence
+    # (independence: each reference with its verdict, components and whether the reuse is allowed;
+    # license: the license found and the allowed ones; documents: each required file; threshold: the value).
+    kind: str | None = None
+    evidence: Any = None
 
 
 class CriterionScore(Schema):

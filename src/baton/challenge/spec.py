@@ -310,7 +310,9 @@ class Stage(_Model):
             raise Located(f"stage '{self.id}': " + "; ".join(text for _field, text in problems), problems[0][0])
         gate_problems = _gate_problems(self)
         if gate_problems:
-            raise Located(f"stage '{self.id}': " + "; ".join(text for _where, text in gate_problems), *gate_problems[0][0])
+            raise Located(
+                f"stage '{self.id}': " + "; ".join(text for _where, text in gate_problems), *gate_problems[0][0]
+            )
         return self
 
     def criterion(self, criterion_id: str) -> Criterion:

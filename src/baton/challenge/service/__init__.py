@@ -53,7 +53,14 @@ from baton.challenge.service.challenges import (
     teams_by_organization,
 )
 from baton.challenge.service.decisions import decide, decision_record, due, finalize_due
-from baton.challenge.service.gates import check_gate, gate_queue, gate_standing, override_gate
+from baton.challenge.service.gates import (
+    GateCheck,
+    check_gate,
+    check_gates,
+    gate_queue,
+    gate_standing,
+    override_gate,
+)
 from baton.challenge.service.records import (
     check_ledger_head,
     export_bundle,
@@ -88,6 +95,7 @@ __all__ = [
     "REVEALED",
     "BenchmarkScore",
     "ChallengeNames",
+    "GateCheck",
     "NewBattle",
     "TeamEntry",
     "TeamStage",
@@ -96,6 +104,7 @@ __all__ = [
     "assign_reviewer",
     "assignments_of",
     "check_gate",
+    "check_gates",
     "check_ledger_head",
     "create_battle",
     "create_challenge",

@@ -201,6 +201,18 @@ class GateResult(Schema):
     recorded_at: str
 
 
+class GateCheck(Schema):
+    """One gate of one team in a stage-wide check: its recorded result, or why none was recorded
+    (``outcome`` "decision" for a threshold, which the decision computes; "skipped" without a submission)."""
+
+    team: str
+    gate: str
+    kind: str
+    outcome: str
+    reason: str
+    result: GateResult | None
+
+
 # --- decisions and appeals -----------------------------------------------------------------------
 
 

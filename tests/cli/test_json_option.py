@@ -18,6 +18,7 @@ COVERED = {
     "baton challenge decide": "tests/challenge/test_cli.py",
     "baton challenge verify": "tests/challenge/test_cli.py",
     "baton challenge next-battle": "tests/challenge/test_cli.py",
+    "baton challenge check-gates": "tests/challenge/test_gate_kinds.py",
     "baton commons list": "tests/commons/test_release.py",
 }
 

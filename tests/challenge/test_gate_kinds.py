@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -20,7 +21,7 @@ from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.provenance.models import ProvenanceReport
 
-from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, World, make_world, submit_all
+from .ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, World, headers, make_world, submit_all
 
 runner = CliRunner()
 
@@ -515,7 +516,7 @@ def test_license_and_documents_gates_read_the_pinned_commit(
     assert_verified(world)
 
 
-def test_a_documents_gate_can_send_failures_to_the_operators(runtime: Runtime) -> None:
+def test_a_documents_gate_can_send_failures_to_the_operators(runtime: Runtime, client: httpx.Client) -> None:
     spec = gated_spec(["{id: docs, kind: documents, on_fail: operator, required: [{path: MODEL_CARD_KO.md}]}"])
     world = make_world(runtime, spec=spec)
     submit_all(world)
@@ -523,3 +524,14 @@ def test_a_documents_gate_can_send_failures_to_the_operators(runtime: Runtime) -
     with runtime.database.session() as session:
         queue = service.gate_queue(session, world.slug)
     assert [(team.slug, result.gate) for team, result in queue] == [("team-a", "docs")]
+    # Over HTTP, operators only: every team at once.
+    url = f"/api/challenges/{world.slug}/stages/stage-1/gates/check"
+    refused = client.post(url, json={}, headers=headers(runtime, "m-team-a"))
+    assert refused.status_code == 403, refused.text
+    response = client.post(url, json={"gate": "docs"}, headers=headers(runtime, "op"))
+    assert response.status_code == 200, response.text
+    checks = response.json()
+    assert [(c["team"], c["outcome"]) for c in checks] == [(t, "inconclusive") for t in world.teams]
+    assert checks[0]["result"]["evidence"]["summary"][0]["present"] is False
+    with runtime.database.session() as session:
+        assert len(service.gate_queue(session, world.slug)) == 3

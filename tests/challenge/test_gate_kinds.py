@@ -241,7 +241,7 @@ def test_from_scratch_fails_a_declared_derivation_the_default_policy_passes(runt
     assert check(world, "team-a", "independence").outcome == "pass"
     scratch = check(world, "team-a", "scratch")
     assert scratch.outcome == "fail"
-    assert "op/base (declared finetune)" in scratch.reason
+    assert "op/base (declared base, finetune)" in scratch.reason
     assert (
         "model.layers.0 (blocks, derived)" in scratch.reason
         and "model.embed_tokens (embeddings, copied)" in scratch.reason
@@ -535,3 +535,38 @@ def test_a_documents_gate_can_send_failures_to_the_operators(runtime: Runtime, c
     assert checks[0]["result"]["evidence"]["summary"][0]["present"] is False
     with runtime.database.session() as session:
         assert len(service.gate_queue(session, world.slug)) == 3
+
+
+def test_from_scratch_on_a_real_scan_of_a_declared_copy(runtime: Runtime) -> None:
+    """The provenance engine's own report: a declared base whose weights the team reused whole."""
+    from baton.demo.seed import tiny_gpt2_files
+    from baton.provenance import service as provenance
+
+    spec = gated_spec(
+        [
+            "{id: independence}",
+            "{id: scratch, policy: from_scratch}",
+            "{id: scratch-base, policy: from_scratch, allow: {bases: [op/base]}}",
+        ]
+    )
+    world = make_world(runtime, spec=spec)
+    reference_repo(runtime, "op", "op/base")
+    commit_to(runtime, "op", "op/base", tiny_gpt2_files(seed=1))
+    card = b"---\nbase_model: op/base\nbase_model_relation: finetune\n---\n# Model\n"
+    commit_to(runtime, "m-team-a", world.repo("team-a"), {"README.md": card, **tiny_gpt2_files(seed=1)})
+    models = submit_all(world)
+    with runtime.database.session() as session:
+        base = repos.find_repo(session, repos.parse_repo_id("model", "op/base"))
+        team = repos.find_repo(session, repos.parse_repo_id("model", world.repo("team-a")))
+        assert base is not None and team is not None
+        base_commit = commits.resolve_revision(session, base, None).oid
+    provenance.fingerprint_revision(runtime, base, base_commit)
+    provenance.scan_revision(runtime, team.id, models["team-a"].split("@")[1])
+
+    assert check(world, "team-a", "independence").outcome == "pass"  # declared and confirmed
+    scratch = check(world, "team-a", "scratch")
+    assert scratch.outcome == "fail" and "op/base (declared" in scratch.reason
+    reused = scratch.evidence["summary"][0]["components"]
+    assert reused and "blocks" in {c["kind"] for c in reused}
+    assert f"{reused[0]['name']} ({reused[0]['kind']}, {reused[0]['status']})" in scratch.reason
+    assert check(world, "team-a", "scratch-base").outcome == "pass"

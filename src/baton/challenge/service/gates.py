@@ -405,7 +405,7 @@ def _allowance(gate: Gate, own: set[str], kinds: set[str], name: str, reused: li
 
 
 def _reuse_text(label: str, entry: dict[str, Any], reused: list[dict[str, Any]], kinds: set[str]) -> str:
-    how = ("declared " if entry.get("declared") else "") + str(entry.get("relation") or entry.get("verdict"))
+    how = ("declared base, " if entry.get("declared") else "") + str(entry.get("relation") or entry.get("verdict"))
     barred = [f"{c['name']} ({c['kind']}, {c['status']})" for c in reused if c["kind"] not in kinds]
     if barred:
         shown = ", ".join(barred[:6]) + (f" and {len(barred) - 6} more" if len(barred) > 6 else "")

@@ -328,6 +328,19 @@ def test_from_scratch_names_a_private_reference_sealed_and_the_decision_shows_th
     ruled = next(r for r in record["teams"] if r["team"] == "team-b")["gates"]["scratch"]
     assert ruled["source"] == "override" and ruled["checked"] == "inconclusive"
     assert_verified(world)
+    # The report page shows the evidence, the private reference by its pseudonym only.
+    page = report_page(world)
+    assert f"{entry['reference']} (copied, copied_component, p=1e-06): vision_tower (encoder, copied, allowed)" in page
+    assert "multi_modal_projector.linear_1 (projector, copied, not allowed) — not allowed" in page
+    assert "secret" not in page
+
+
+def report_page(world: World) -> str:
+    from baton.challenge import report as reports
+    from baton.web.challenge_pages import render_report
+
+    with world.runtime.database.session() as session:
+        return render_report(reports.load_report(session, world.slug, "stage-1"), "en")
 
 
 # --- threshold ------------------------------------------------------------------------------------
@@ -400,6 +413,7 @@ def test_a_threshold_gate_eliminates_a_team_under_the_minimum_and_verify_recompu
     assert rows["team-b"]["gates"]["min-national"]["outcome"] == "pass"
     assert record["advance"] == ["team-b", "team-c"]
     assert_verified(world)
+    assert "national value 0.2 (minimum 0.3)" in report_page(world)
 
 
 def test_an_override_wins_over_a_threshold(runtime: Runtime) -> None:
@@ -514,6 +528,9 @@ def test_license_and_documents_gates_read_the_pinned_commit(
     assert record["advance"] == ["team-a"]
     assert {r["team"]: r["eliminated_by"] for r in record["teams"]}["team-b"] == "gate:license"
     assert_verified(world)
+    page = report_page(world)
+    assert "license: cc-by-nc-4.0; allowed: apache-2.0, mit" in page
+    assert "DATA_PROVENANCE.md: missing" in page and "DATA_PROVENANCE.md: 0 bytes" in page
 
 
 def test_a_documents_gate_can_send_failures_to_the_operators(runtime: Runtime, client: httpx.Client) -> None:

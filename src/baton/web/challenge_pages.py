@@ -17,6 +17,7 @@ from baton.accounts.actor import VOTE
 from baton.accounts.http import limit_actions
 from baton.challenge import report as reports
 from baton.challenge import service
+from baton.challenge.gate_evidence import evidence_lines
 from baton.core.errors import AuthenticationError, BatonError
 from baton.core.http import RuntimeDep
 from baton.web import templating
@@ -147,6 +148,7 @@ def render_report(
         composite_svg=reports.composite_chart_svg(report, lang),
         criteria_svg=reports.criteria_chart_svg(report, lang),
         fmt=reports.format_number,
+        gate_evidence=evidence_lines,
     )
 
 

@@ -587,3 +587,39 @@ def test_from_scratch_on_a_real_scan_of_a_declared_copy(runtime: Runtime) -> Non
     assert reused and "blocks" in {c["kind"] for c in reused}
     assert f"{reused[0]['name']} ({reused[0]['kind']}, {reused[0]['status']})" in scratch.reason
     assert check(world, "team-a", "scratch-base").outcome == "pass"
+
+
+def test_from_scratch_fails_a_declared_base_it_cannot_compare_or_confirm(runtime: Runtime) -> None:
+    spec = gated_spec(
+        [
+            "{id: scratch, policy: from_scratch}",
+            "{id: scratch-llama, policy: from_scratch, allow: {bases: [meta/absent]}}",
+        ]
+    )
+    world = make_world(runtime, spec=spec)
+    base = "op/base@" + reference_repo(runtime, "op", "op/base")
+    # team-a declares a base the hub does not hold; team-b one the weights do not confirm.
+    commit_to(runtime, "m-team-a", world.repo("team-a"), {"README.md": b"---\nbase_model: meta/absent\n---\n"})
+    commit_to(runtime, "m-team-b", world.repo("team-b"), {"README.md": b"---\nbase_model: op/base\n---\n"})
+    models = submit_all(world)
+    add_report(runtime, models["team-b"], base, verdict="independent", relation=None, components=[])
+
+    absent = check(world, "team-a", "scratch")
+    assert absent.outcome == "fail" and "declares meta/absent as its base" in absent.reason
+    assert absent.evidence["summary"] == [
+        {
+            "reference": "meta/absent",
+            "verdict": None,
+            "declared": True,
+            "components": [],
+            "allowed": False,
+            "why": "not allowed",
+        }
+    ]
+    # Allowed, but nothing was compared yet: an operator looks, never a pass.
+    allowed = check(world, "team-a", "scratch-llama")
+    assert allowed.outcome == "inconclusive" and "no provenance comparison" in allowed.reason
+    assert allowed.evidence["summary"][0]["why"] == "an allowed base"
+    unconfirmed = check(world, "team-b", "scratch")
+    assert unconfirmed.outcome == "fail"
+    assert "op/base (declared as its base; its weights do not confirm it" in unconfirmed.reason

@@ -349,7 +349,7 @@ def _from_scratch(
         item = _reference_summary(session, entry, public)
         name = str(entry.get("reference")).split("@", 1)[0]
         label = str(public.get("reference")).split("@", 1)[0] if "commitment" in public else name
-        reused = [c for c in item["components"]]
+        reused: list[dict[str, Any]] = item["components"]
         claims = bool(entry.get("declared")) or entry.get("verdict") in ("derived", "copied") or bool(reused)
         if not claims:
             if entry.get("verdict") == "inconclusive":
@@ -410,6 +410,8 @@ def _reuse_text(label: str, entry: dict[str, Any], reused: list[dict[str, Any]],
     if barred:
         shown = ", ".join(barred[:6]) + (f" and {len(barred) - 6} more" if len(barred) > 6 else "")
         return f"{label} ({how}): {shown}"
+    if entry.get("verdict") not in ("derived", "copied"):
+        return f"{label} (declared as its base; its weights do not confirm it, but the card says it is reused)"
     return f"{label} ({how}, the whole model)"
 
 

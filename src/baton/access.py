@@ -143,6 +143,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/api/challenges/{slug}/stages/{stage}/battles/next"): VOTE,
     ("POST", "/api/challenges/{slug}/stages/{stage}/votes"): VOTE,
     ("POST", "/api/challenges/{slug}/stages/{stage}/gates/{gate}/check"): OPERATOR,
+    ("POST", "/api/challenges/{slug}/stages/{stage}/gates/check"): OPERATOR,
     ("POST", "/api/challenges/{slug}/stages/{stage}/gates/{gate}/override"): OPERATOR,
     ("GET", "/api/challenges/{slug}/gates/queue"): OPERATOR,
     ("POST", "/api/challenges/{slug}/stages/{stage}/decision"): OPERATOR,

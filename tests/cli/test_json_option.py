@@ -30,6 +30,7 @@ COVERED = {
     "baton challenge battles": "tests/challenge/test_cli_operations.py",
     "baton challenge revise": "tests/challenge/test_cli_operations.py",
     "baton challenge apply": "tests/challenge/test_repechage.py",
+    "baton challenge check-gates": "tests/challenge/test_gate_kinds.py",
     "baton commons list": "tests/commons/test_release.py",
 }
 

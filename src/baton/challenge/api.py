@@ -94,6 +94,11 @@ class GateBody(BaseModel):
     team: str
 
 
+class GatesBody(BaseModel):
+    team: str | None = None  # every competing team when left out
+    gate: str | None = None  # every gate of the stage when left out
+
+
 class OverrideBody(BaseModel):
     team: str
     outcome: Literal["pass", "fail"]
@@ -438,8 +443,34 @@ def check_gate(
     slug: str, stage: str, gate: str, body: GateBody, runtime: RuntimeDep, user: OperatorUser
 ) -> schemas.GateResult:
     with runtime.database.session(write=True) as session:
-        result = service.check_gate(session, slug, stage, body.team, operator=user, gate=gate)
+        result = service.check_gate(session, slug, stage, body.team, operator=user, gate=gate, store=runtime.store)
         return schemas.GateResult.model_validate(gate_json(service.get_team(session, slug, body.team), result))
+
+
+@router.post("/{slug}/stages/{stage}/gates/check")
+def check_gates(
+    slug: str, stage: str, body: GatesBody, runtime: RuntimeDep, user: OperatorUser
+) -> list[schemas.GateCheck]:
+    """Check every gate of the stage (or ``gate``) for every competing team (or ``team``)."""
+    with runtime.database.session(write=True) as session:
+        checks = service.check_gates(
+            session, slug, stage, operator=user, team=body.team, gate=body.gate, store=runtime.store
+        )
+        return [
+            schemas.GateCheck(
+                team=check.team,
+                gate=check.gate,
+                kind=check.kind,
+                outcome=check.outcome,
+                reason=check.reason,
+                result=None
+                if check.result is None
+                else schemas.GateResult.model_validate(
+                    gate_json(service.get_team(session, slug, check.team), check.result)
+                ),
+            )
+            for check in checks
+        ]
 
 
 @router.post("/{slug}/stages/{stage}/gates/{gate}/override")

@@ -23,7 +23,7 @@ from baton.challenge import review as review_math
 from baton.challenge import scoring
 from baton.challenge.ledger import Event
 from baton.challenge.scoring import Estimate, rounded
-from baton.challenge.spec import BenchmarkTask, ChallengeSpec, Criterion, Stage, load_spec
+from baton.challenge.spec import BenchmarkTask, ChallengeSpec, Criterion, Stage, ThresholdGate, load_spec
 from baton.core.sealing import Sealed, is_commitment, opens
 
 GATE_PASS, GATE_FAIL, GATE_INCONCLUSIVE, GATE_MISSING = "pass", "fail", "inconclusive", "missing"
@@ -702,20 +702,62 @@ def _arena(
 
 
 def gate_status(data: StageData, gate: str, team: str) -> dict[str, Any]:
-    """The gate's standing for a team: an operator override wins over the provenance check."""
+    """The gate's standing for a team: an operator override wins over the recorded check.
+
+    A check recorded with its gate's kind (every kind but ``threshold``) carries a public summary of
+    its evidence, which the standing repeats for reports (beside an override too)."""
     override = data.overrides.get((gate, team))
     check = data.gates.get((gate, team))
     if override is not None:
-        return {
+        status = {
             "outcome": override["outcome"],
             "source": "override",
             "reason": override["reason"],
             "operator": override.get("operator"),
             "checked": None if check is None else check["outcome"],
         }
-    if check is not None:
-        return {"outcome": check["outcome"], "source": "provenance", "reason": check.get("reason", "")}
-    return {"outcome": GATE_MISSING, "source": None, "reason": "not checked"}
+    elif check is not None:
+        status = {
+            "outcome": check["outcome"],
+            "source": str(check.get("source", "provenance")),
+            "reason": check.get("reason", ""),
+        }
+    else:
+        return {"outcome": GATE_MISSING, "source": None, "reason": "not checked"}
+    if check is not None and "kind" in check:
+        status["kind"] = check["kind"]
+        status["evidence"] = check.get("summary")
+    return status
+
+
+def threshold_status(data: StageData, gate: ThresholdGate, team: str, value: Estimate, weight: float) -> dict[str, Any]:
+    """A threshold gate's standing, computed from the criterion's value (an operator override still wins)."""
+    by_points = gate.min_points is not None
+    measured = rounded(value.value * weight if by_points else value.value)
+    minimum = float(gate.min_points if gate.min_points is not None else gate.min_value or 0.0)
+    passed = measured >= minimum
+    what = "points" if by_points else "value"
+    computed = {
+        "outcome": GATE_PASS if passed else GATE_FAIL,
+        "source": "threshold",
+        "kind": "threshold",
+        "reason": f"{gate.criterion} {what} {measured:g} "
+        + ("meets" if passed else "is below")
+        + f" the minimum {minimum:g}",
+        "evidence": {"criterion": gate.criterion, "measure": what, "value": measured, "minimum": minimum},
+    }
+    override = data.overrides.get((gate.id, team))
+    if override is None:
+        return computed
+    return {
+        "outcome": override["outcome"],
+        "source": "override",
+        "reason": override["reason"],
+        "operator": override.get("operator"),
+        "checked": computed["outcome"],
+        "kind": "threshold",
+        "evidence": computed["evidence"],
+    }
 
 
 # --- the decision ------------------------------------------------------------------------------
@@ -769,7 +811,18 @@ def compute_decision(
                 "detail": criteria_details[criterion.id].get(team, {}),
             }
         total = scoring.composite(points)
-        gates = {gate.id: gate_status(data, gate.id, team) for gate in stage.gates}
+        gates = {
+            gate.id: threshold_status(
+                data,
+                gate,
+                team,
+                criteria_values[gate.criterion].get(team, Estimate(0.0, 0.0)),
+                stage.criterion(gate.criterion).weight,
+            )
+            if isinstance(gate, ThresholdGate)
+            else gate_status(data, gate.id, team)
+            for gate in stage.gates
+        }
         failed = next((gate_id for gate_id, status in gates.items() if status["outcome"] == GATE_FAIL), None)
         submission = data.submissions.get(team)
         candidates.append(

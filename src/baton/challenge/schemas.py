@@ -216,6 +216,18 @@ class GateResult(Schema):
     recorded_at: str
 
 
+class GateCheck(Schema):
+    """One gate of one team in a stage-wide check: its recorded result, or why none was recorded
+    (``outcome`` "decision" for a threshold, which the decision computes; "skipped" without a submission)."""
+
+    team: str
+    gate: str
+    kind: str
+    outcome: str
+    reason: str
+    result: GateResult | None
+
+
 # --- decisions and appeals -----------------------------------------------------------------------
 
 
@@ -256,6 +268,11 @@ class GateStanding(Schema):
     reason: str
     operator: str | None = None
     checked: str | None = None
+    # Gates checked with their kind (and thresholds): the kind and the public summary of the evidence
+    # (independence: each reference with its verdict, components and whether the reuse is allowed;
+    # license: the license found and the allowed ones; documents: each required file; threshold: the value).
+    kind: str | None = None
+    evidence: Any = None
 
 
 class CriterionScore(Schema):

@@ -12,15 +12,17 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SerializerFunctionWrapHandler,
+    Tag,
     ValidationError,
     field_validator,
     model_serializer,
@@ -258,8 +260,50 @@ class Criterion(_Model):
         return data
 
 
+GatePolicy = Literal["fail", "operator"]  # what a failed check becomes: a fail, or the operators' queue
+
+# What a from-scratch independence gate may allow by kind of component (``allow.components``); the kinds
+# are read from the component names the provenance engine reports (see ``component_kind``).
+COMPONENT_KINDS = ("embeddings", "lm_head", "final_norm", "blocks", "encoder", "projector", "other")
+REPO_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class ReuseAllowance(_Model):
+    """What a ``from_scratch`` independence gate lets a team reuse: named bases (whole models) and kinds of
+    component (from any model)."""
+
+    bases: list[str] = Field(default_factory=list)
+    components: list[str] = Field(default_factory=list)
+
+    @field_validator("bases")
+    @classmethod
+    def _bases(cls, value: list[str]) -> list[str]:
+        for base in value:
+            if re.match(REPO_NAME, base) is None:
+                raise ValueError(f"allowed base '{base}' is not a model repo name 'namespace/name'")
+        return value
+
+    @field_validator("components")
+    @classmethod
+    def _components(cls, value: list[str]) -> list[str]:
+        for kind in value:
+            if kind == "tokenizer":
+                raise ValueError(
+                    "'tokenizer' is not a component with weights: a reused tokenizer alone never fails the gate "
+                    "(allow 'embeddings' to let a team reuse another model's embedding weights)"
+                )
+            if kind not in COMPONENT_KINDS:
+                raise ValueError(f"unknown component kind '{kind}' (use {', '.join(COMPONENT_KINDS)})")
+        return value
+
+
 class Gate(_Model):
-    """A pass/fail requirement. ``independence`` reads provenance reports of the team's submission."""
+    """A pass/fail requirement. ``independence`` reads provenance reports of the team's submission.
+
+    ``policy: declared_ok`` (the default) passes a declared derivation and looks at undeclared ones and
+    copies; ``policy: from_scratch`` fails any reuse of a foreign model's weights, declared or not, unless
+    ``allow`` lists the base or the kind of component (``on_reuse`` says fail or operator).
+    """
 
     id: str = Field(pattern=SLUG)
     kind: Literal["independence"] = "independence"
@@ -267,6 +311,107 @@ class Gate(_Model):
     on_copied: Literal["fail", "operator"] = "fail"
     on_undeclared_derivation: Literal["fail", "operator", "pass"] = "operator"
     on_inconclusive: Literal["fail", "operator", "pass"] = "operator"
+    policy: Literal["declared_ok", "from_scratch"] = "declared_ok"
+    on_reuse: GatePolicy = "fail"
+    allow: ReuseAllowance = Field(default_factory=ReuseAllowance)
+
+    @model_validator(mode="after")
+    def _policy_fields(self) -> Gate:
+        if self.policy != "from_scratch" and (self.allow.bases or self.allow.components):
+            raise Located(f"gate '{self.id}': `allow` applies to `policy: from_scratch` only", "allow")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _compatible(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A gate written before policies existed serializes as it did, so recorded specs keep their hashes.
+        data: dict[str, Any] = handler(self)
+        if self.policy == "declared_ok" and self.on_reuse == "fail" and not (self.allow.bases or self.allow.components):
+            for key in ("policy", "on_reuse", "allow"):
+                data.pop(key, None)
+        return data
+
+
+IndependenceGate = Gate
+
+
+class ThresholdGate(_Model):
+    """A minimum on one criterion of the stage: its normalized value (``min_value``, in [0, 1]) or its points
+    (``min_points``). Computed inside the decision from the criterion's values; no check is recorded."""
+
+    id: str = Field(pattern=SLUG)
+    kind: Literal["threshold"]
+    title: str = ""
+    criterion: str
+    min_value: float | None = Field(default=None, ge=0, le=1)
+    min_points: float | None = Field(default=None, ge=0)
+    # Only "fail": the value is known when the stage is decided, too late for an operators' queue (an
+    # operator who wants to rule overrides the gate before deciding).
+    on_fail: Literal["fail"] = "fail"
+
+    @model_validator(mode="after")
+    def _one_minimum(self) -> ThresholdGate:
+        if (self.min_value is None) == (self.min_points is None):
+            raise ValueError(f"threshold gate '{self.id}' needs exactly one of `min_value` or `min_points`")
+        return self
+
+
+class LicenseGate(_Model):
+    """The submitted revision's license (its model card's ``license``, at the pinned commit) must be allowed."""
+
+    id: str = Field(pattern=SLUG)
+    kind: Literal["license"]
+    title: str = ""
+    allowed: list[str] = Field(min_length=1)
+    on_fail: GatePolicy = "fail"
+
+    @field_validator("allowed")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [item.strip().lower() for item in value]
+
+
+class RequiredDocument(_Model):
+    path: str = Field(min_length=1, max_length=500)
+    title: str = ""
+    min_bytes: int = Field(default=1, ge=0)  # 1: present and not empty
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ValueError(f"'{value}' must be a path inside the repo, such as DATA_PROVENANCE.md")
+        return value
+
+
+class DocumentsGate(_Model):
+    """Files the submitted revision must hold (at the pinned commit), each at least ``min_bytes`` long."""
+
+    id: str = Field(pattern=SLUG)
+    kind: Literal["documents"]
+    title: str = ""
+    required: list[RequiredDocument] = Field(min_length=1)
+    on_fail: GatePolicy = "fail"
+
+
+GATE_KINDS = ("independence", "threshold", "license", "documents")
+
+
+def _gate_kind(value: Any) -> str:
+    kind = value.get("kind", "independence") if isinstance(value, dict) else getattr(value, "kind", "independence")
+    return str(kind)
+
+
+AnyGate = Annotated[
+    Annotated[Gate, Tag("independence")]
+    | Annotated[ThresholdGate, Tag("threshold")]
+    | Annotated[LicenseGate, Tag("license")]
+    | Annotated[DocumentsGate, Tag("documents")],
+    Discriminator(
+        _gate_kind,
+        custom_error_type="unknown_gate_kind",
+        custom_error_message="unknown gate kind (use " + ", ".join(GATE_KINDS) + ")",
+    ),
+]
 
 
 class Advancement(_Model):
@@ -311,8 +456,23 @@ class Stage(_Model):
     seed: int | None = None
     total: float = Field(default=100.0, gt=0)
     criteria: list[Criterion] = Field(min_length=1)
-    gates: list[Gate] = Field(default_factory=list)
+    gates: list[AnyGate] = Field(default_factory=list)
     tie_break: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gate_kinds(cls, data: Any) -> Any:
+        gates = data.get("gates") if isinstance(data, dict) else None
+        for index, gate in enumerate(gates if isinstance(gates, list) else []):
+            kind = _gate_kind(gate) if isinstance(gate, dict) else None
+            if kind is not None and kind not in GATE_KINDS:
+                raise Located(
+                    f"gate '{gate.get('id', index)}' has unknown kind '{kind}' (use {', '.join(GATE_KINDS)})",
+                    "gates",
+                    index,
+                    "kind",
+                )
+        return data
 
     @field_validator("deadline", "opens")
     @classmethod
@@ -320,6 +480,16 @@ class Stage(_Model):
         if value is not None and value.tzinfo is None:
             raise ValueError("give the time zone, e.g. 2026-01-10T18:00:00+09:00")
         return value
+
+    @model_serializer(mode="wrap")
+    def _compatible(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The fields added with advancement rules and repechage selections are recorded only when a
+        # stage uses them, so a stage written before them keeps its normalized form and its spec hash.
+        data: dict[str, Any] = handler(self)
+        for name, default in (("kind", "stage"), ("advancement", None), ("admits", None), ("open_to", _everyone())):
+            if data.get(name) == default:
+                data.pop(name, None)
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Stage:
@@ -346,6 +516,11 @@ class Stage(_Model):
             problems.append(("opens", "opens after its deadline"))
         if problems:
             raise Located(f"stage '{self.id}': " + "; ".join(text for _field, text in problems), problems[0][0])
+        gate_problems = _gate_problems(self)
+        if gate_problems:
+            raise Located(
+                f"stage '{self.id}': " + "; ".join(text for _where, text in gate_problems), *gate_problems[0][0]
+            )
         return self
 
     def _advancement_problems(self) -> list[tuple[str, str]]:
@@ -442,11 +617,38 @@ class Stage(_Model):
                 return criterion
         raise KeyError(criterion_id)
 
-    def gate(self, gate_id: str) -> Gate:
+    def gate(self, gate_id: str) -> AnyGate:
         for gate in self.gates:
             if gate.id == gate_id:
                 return gate
         raise KeyError(gate_id)
+
+
+def _gate_problems(stage: Stage) -> list[tuple[tuple[str | int, ...], str]]:
+    """Gates that ask what the stage cannot give (a threshold on an unknown criterion), with where they are."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    criteria = {c.id: c for c in stage.criteria}
+    for index, gate in enumerate(stage.gates):
+        if not isinstance(gate, ThresholdGate):
+            continue
+        criterion = criteria.get(gate.criterion)
+        if criterion is None:
+            problems.append(
+                (
+                    ("gates", index, "criterion"),
+                    f"threshold gate '{gate.id}' names criterion '{gate.criterion}', which the stage does not "
+                    f"have (criteria: {', '.join(criteria)})",
+                )
+            )
+        elif gate.min_points is not None and gate.min_points > criterion.weight:
+            problems.append(
+                (
+                    ("gates", index, "min_points"),
+                    f"threshold gate '{gate.id}' asks {gate.min_points:g} points of '{gate.criterion}', which "
+                    f"earns at most {criterion.weight:g}",
+                )
+            )
+    return problems
 
 
 class Located(ValueError):
@@ -637,6 +839,15 @@ def _describe(loc: tuple[Any, ...]) -> str:
     return text or "(top level)"
 
 
+def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the gate kind pydantic puts in a location inside a gate (``gates.0.threshold.min_value``)."""
+    return tuple(
+        part
+        for index, part in enumerate(loc)
+        if not (part in GATE_KINDS and index >= 2 and loc[index - 2] == "gates" and isinstance(loc[index - 1], int))
+    )
+
+
 def load_spec(source: str | dict[str, Any], *, origin: str = "challenge YAML") -> ChallengeSpec:
     """Parse and validate a challenge spec from YAML text (or an already parsed dict)."""
     node: yaml.Node | None = None
@@ -664,7 +875,7 @@ def load_spec(source: str | dict[str, Any], *, origin: str = "challenge YAML") -
         for item in error.errors():
             message = str(item.get("msg", "")).removeprefix("Value error, ")
             cause = (item.get("ctx") or {}).get("error")
-            loc = (*item.get("loc", ()), *(cause.where if isinstance(cause, Located) else ()))
+            loc = _without_tags((*item.get("loc", ()), *(cause.where if isinstance(cause, Located) else ())))
             line = yamlcost.line_of(node, loc)
             problems.append(f"{'line ' + str(line) + ': ' if line else ''}{_describe(loc)}: {message}")
         raise InvalidSpecError(

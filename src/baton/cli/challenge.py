@@ -265,6 +265,79 @@ def override(
     say(f"{gate} for {team} in {stage}: {outcome}")
 
 
+@app.command("check-gates")
+def check_gates(
+    slug: str,
+    operator: OperatorOption,
+    stage: Annotated[str, typer.Option("--stage", help="The stage whose gates to check.")],
+    team: Annotated[str | None, typer.Option("--team", help="Only this team (default: every competing team).")] = None,
+    gate: Annotated[
+        str | None, typer.Option("--gate", help="Only this gate (default: every gate of the stage).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcomes as JSON.")] = False,
+    now: Annotated[str | None, typer.Option("--now", help="Act as if it were this time (ISO, with zone).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Check a stage's gates for its teams and record each outcome with its evidence.
+
+    Independence reads the provenance reports of each submitted revision; license and documents read
+    the revision at its pinned commit. Threshold gates are computed when the stage is decided.
+    """
+    from contextlib import nullcontext
+
+    from rich.markup import escape
+
+    from baton.accounts import service as accounts
+    from baton.challenge import service
+    from baton.core import clock
+
+    moment = parse_moment(now)
+    runtime = open_runtime(data_dir)
+    try:
+        with (
+            clock.frozen(moment) if moment is not None else nullcontext(),
+            runtime.database.session(write=True) as session,
+        ):
+            checks = service.check_gates(
+                session,
+                slug,
+                stage,
+                operator=accounts.act_as(session, operator),
+                team=team,
+                gate=gate,
+                store=runtime.store,
+            )
+            rows: list[dict[str, Any]] = [
+                {
+                    "team": check.team,
+                    "gate": check.gate,
+                    "kind": check.kind,
+                    "outcome": check.outcome,
+                    "reason": check.reason,
+                    "summary": None if check.result is None else check.result.evidence.get("summary"),
+                }
+                for check in checks
+            ]
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        runtime.close()
+    if as_json:
+        print_json(rows)
+        return
+    colours = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+    for row in rows:
+        outcome = row["outcome"]
+        shown = f"[{colours[outcome]}]{outcome}[/{colours[outcome]}]" if outcome in colours else outcome
+        say(f"{escape(row['team'])} {escape(row['gate'])} ({row['kind']}): {shown}: {escape(row['reason'])}")
+    if not rows:
+        say(f"{stage} has no gates to check")
+    pending = sum(1 for row in rows if row["outcome"] == "inconclusive")
+    if pending:
+        note(f"{pending} outcome(s) await an operator: see baton challenge override --help")
+
+
 @app.command("export")
 def export(
     slug: str,

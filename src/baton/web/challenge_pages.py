@@ -17,6 +17,7 @@ from baton.accounts.actor import VOTE
 from baton.accounts.http import limit_actions
 from baton.challenge import report as reports
 from baton.challenge import service
+from baton.challenge.gate_evidence import evidence_lines
 from baton.core.errors import AuthenticationError, BatonError
 from baton.core.http import RuntimeDep
 from baton.web import templating
@@ -155,8 +156,18 @@ _GATE_OUTCOMES = {
     "inconclusive": N_("Inconclusive: an operator rules"),
     "missing": N_("Not checked"),
 }
-_GATE_SOURCES = {"provenance": N_("Provenance check"), "override": N_("Operator's ruling")}
-_GATE_KINDS = {"independence": N_("Independence")}
+_GATE_SOURCES = {
+    "provenance": N_("Provenance check"),
+    "override": N_("Operator's ruling"),
+    "repo": N_("Check of the submitted files"),
+    "threshold": N_("Points at the decision"),
+}
+_GATE_KINDS = {
+    "independence": N_("Independence"),
+    "threshold": N_("Minimum score"),
+    "license": N_("License"),
+    "documents": N_("Required documents"),
+}
 _METHODS = {
     "trimmed_mean": N_("Trimmed mean"),
     "median": N_("Median"),
@@ -232,7 +243,8 @@ def _gate_rows(report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
                     "outcome_text": translate(lang, _GATE_OUTCOMES.get(outcome, N_("Not checked"))),
                     "source_text": translate(lang, _GATE_SOURCES[source]) if source in _GATE_SOURCES else "–",
                     "evidence": evidence,
-                    "evidence_lang": "en" if source == "provenance" else None,
+                    "evidence_lang": "en" if source in ("provenance", "repo", "threshold") else None,
+                    "evidence_lines": evidence_lines(result),
                 }
             )
     return rows

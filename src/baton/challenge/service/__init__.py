@@ -65,7 +65,14 @@ from baton.challenge.service.challenges import (
     teams_by_organization,
 )
 from baton.challenge.service.decisions import decide, decision_record, due, finalize_due
-from baton.challenge.service.gates import check_gate, gate_queue, gate_standing, override_gate
+from baton.challenge.service.gates import (
+    GateCheck,
+    check_gate,
+    check_gates,
+    gate_queue,
+    gate_standing,
+    override_gate,
+)
 from baton.challenge.service.panel import (
     assign_raters,
     declare_conflict,
@@ -110,6 +117,7 @@ __all__ = [
     "REVEALED",
     "BenchmarkScore",
     "ChallengeNames",
+    "GateCheck",
     "NewBattle",
     "TargetScoreEntry",
     "TeamEntry",
@@ -121,6 +129,7 @@ __all__ = [
     "assign_reviewer",
     "assignments_of",
     "check_gate",
+    "check_gates",
     "check_ledger_head",
     "create_battle",
     "create_challenge",

@@ -69,9 +69,20 @@ def decide(
     for team_slug in teams:
         team = _team(session, challenge, team_slug)
         for gate in stage_spec.gates:
+            if gate.kind == "threshold":
+                continue  # computed by the decision itself
             standing = gate_standing(session, challenge, stage, gate.id, team)
             if standing is None and current_submission(session, challenge, stage, team) is not None:
-                standing = check_gate(session, slug, stage, team_slug, operator=operator, gate=gate.id, now=moment)
+                standing = check_gate(
+                    session,
+                    slug,
+                    stage,
+                    team_slug,
+                    operator=operator,
+                    gate=gate.id,
+                    now=moment,
+                    store=None if runtime is None else runtime.store,
+                )
             if standing is None:
                 pending.append(f"{team_slug} ({gate.id}: no submission to check)")
             elif standing.outcome == "inconclusive":

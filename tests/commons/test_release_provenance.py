@@ -135,3 +135,27 @@ def test_a_private_reference_is_sealed_and_new_weights_do_not_clear_it_before_th
         assert [f["state"] for f in again["findings"]] == ["open"]
         rechecked = [row for row in release.actions_of(session, "demo-2026") if row["action"] == "rechecked"]
     assert rechecked[-1]["detail"]["cleaned"] == 0 and rechecked[-1]["detail"]["findings"] == 1
+
+    # The rescan of the new weights runs and still finds the derivation (now derived, no longer a bit
+    # copy): the item stays held, by a finding that says so.
+    provenance.scan_revision(runtime, *head(runtime, "model", "lab/copycat"))
+    events.drain(runtime)  # provenance.scan_finished: the commons re-checks the held item
+    with runtime.database.session() as session:
+        (still,) = release.held_items(session)
+        (open_finding,) = [f for f in still["findings"] if f["state"] == "open"]
+        assert verified["id"] in open_finding["summary"] and "cc-by-nc-4.0" in open_finding["summary"]
+
+    # Weights trained from scratch, scanned: the finding is cleaned by the re-check after the scan, and
+    # the item moves on without an operator.
+    commit(runtime, "model", "lab/copycat", files_of(gpt2_state(612, 24), 24))
+    events.drain(runtime)
+    with runtime.database.session() as session:
+        assert "open" in [f["state"] for f in release.held_items(session)[0]["findings"]]  # rescan pending
+    provenance.scan_revision(runtime, *head(runtime, "model", "lab/copycat"))
+    events.drain(runtime)
+    with runtime.database.session() as session:
+        assert release.held_items(session) == []
+        (item_row,) = release.list_items(session)
+        assert item_row.state == "released"
+        findings = release.item_json(session, item_row)["findings"]
+        assert {f["state"] for f in findings} == {"cleaned"} and {f["resolved_by"] for f in findings} == {"baton"}

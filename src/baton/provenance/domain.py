@@ -9,11 +9,13 @@ from baton.core.runtime import Runtime
 from baton.hub.events import CommitLanded
 from baton.hub.models import Repo
 from baton.provenance import api, models, service  # noqa: F401  (models: the domain's tables)
+from baton.provenance.events import ScanFinished
 
 
 def register(registry: Registry) -> None:
     registry.router(api.router)
     registry.job(service.SCAN_JOB, "baton.provenance.service:scan_job")
+    registry.publishes(ScanFinished)
     registry.subscribe(CommitLanded, "scan_new_weights", scan_new_weights)
 
 

@@ -28,13 +28,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
-from baton.core import jobs
+from baton.core import events, jobs
 from baton.core.errors import InvalidNameError, NotFoundError
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.hub.models import Commit, Repo
 from baton.provenance import follow
 from baton.provenance.access import ReferenceNames
+from baton.provenance.events import ScanFinished
 from baton.provenance.models import ModelFingerprint, ProvenanceReport, TensorDigest
 from baton.provenance.reader import HubCheckpoint, SafetensorsCheckpoint
 
@@ -249,7 +250,11 @@ def scan_revision(runtime: Runtime, repo_pk: int, commit_oid: str) -> dict[str, 
         ).strip()
         _store_report(runtime, repo, commit_oid, candidate, result)
     with runtime.database.session(write=True) as session:
-        follow.record_done(session, repo.id, commit_oid)
+        row = follow.record_done(session, repo.id, commit_oid)
+        assert row.finished_at is not None
+        events.publish(
+            session, ScanFinished(repo_pk=repo.id, repo=repo.repo_id, commit=commit_oid, finished_at=row.finished_at)
+        )
     with runtime.database.session() as session:
         return summarize(session, repo, commit_oid)
 

@@ -102,3 +102,26 @@ def test_a_card_only_commit_keeps_the_reports_and_a_new_weights_commit_is_rescan
     summary = client.get("/api/models/carol/hidden-41/provenance").json()["summary"]
     assert summary["computed_on"] == retrained and summary["scan"] == "done" and summary["previous"] is None
     assert not [f for f in summary["flags"] if f["reference"].startswith("bob/base-41@")]
+
+
+def test_the_migration_records_revisions_scanned_before_it(runtime: Runtime, users: Any) -> None:
+    from alembic import command
+    from sqlalchemy import select
+
+    from baton.domains import alembic_config
+    from baton.provenance.models import RevisionScan
+
+    base_files = tiny_gpt2_files(seed=51)
+    base = make_model(runtime, "bob", "base-51", base_files)
+    child = make_model(runtime, "carol", "child-51", with_state(base_files, synthetic.rescale(numpy_state(base_files))))
+    service.fingerprint_revision(runtime, base, head(runtime, base))
+    scanned = head(runtime, child)
+    service.scan_revision(runtime, child.id, scanned)
+    config = alembic_config(runtime.database.engine)
+    command.downgrade(config, "0015_file_scans")
+    command.upgrade(config, "heads")
+    with runtime.database.session() as session:
+        (row,) = session.scalars(select(RevisionScan)).all()
+        assert (row.repo_id, row.commit_oid, row.state) == (child.id, scanned, "done")
+        assert row.weights == follow.weights_identity(session, commits.resolve_revision(session, child, scanned))
+        assert row.finished_at is not None

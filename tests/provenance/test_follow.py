@@ -32,7 +32,7 @@ def scan_jobs(runtime: Runtime) -> list[jobs.Job]:
         return jobs.list_jobs(session, kind=service.SCAN_JOB)
 
 
-def test_weights_identity_ignores_cards_and_names_but_not_tensors(runtime: Runtime, users: Any) -> None:
+def test_weights_identity_ignores_cards_but_not_tensors_or_weight_files(runtime: Runtime, users: Any) -> None:
     files = tiny_gpt2_files(seed=31)
     repo = make_model(runtime, "bob", "ident", files)
     first = head(runtime, repo)
@@ -102,6 +102,12 @@ def test_a_card_only_commit_keeps_the_reports_and_a_new_weights_commit_is_rescan
     summary = client.get("/api/models/carol/hidden-41/provenance").json()["summary"]
     assert summary["computed_on"] == retrained and summary["scan"] == "done" and summary["previous"] is None
     assert not [f for f in summary["flags"] if f["reference"].startswith("bob/base-41@")]
+
+    # The first weights put back: their reports apply again at once, and no scan is queued for them.
+    reverted = commit(runtime, hidden, {"model.safetensors": hidden_files["model.safetensors"]}, "Revert")
+    assert reverted not in {job.payload["commit"] for job in scan_jobs(runtime)}
+    summary = client.get("/api/models/carol/hidden-41/provenance").json()["summary"]
+    assert summary["commit"] == reverted and summary["computed_on"] == scanned and summary["status"] == "flagged"
 
 
 def test_the_migration_records_revisions_scanned_before_it(runtime: Runtime, users: Any) -> None:

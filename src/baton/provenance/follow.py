@@ -117,10 +117,10 @@ def _has_reports(session: Session, repo_pk: int, commit_oid: str) -> bool:
 def basis_for(session: Session, repo_pk: int, commit_oid: str) -> Basis:
     """The reports that speak for ``commit_oid`` of the repo, found by its weights."""
     own = _scan_row(session, repo_pk, commit_oid)
+    if (own is not None and own.state == DONE) or _has_reports(session, repo_pk, commit_oid):
+        return Basis(commit_oid, own.weights if own is not None else None, commit_oid, DONE)
     commit = session.get(Commit, commit_oid)
     weights = own.weights if own is not None else (weights_identity(session, commit) if commit is not None else None)
-    if (own is not None and own.state == DONE) or _has_reports(session, repo_pk, commit_oid):
-        return Basis(commit_oid, weights, commit_oid, DONE)
     same: list[RevisionScan] = []
     if weights is not None:
         same = list(

@@ -586,12 +586,12 @@ def lineage_view(session: Session, runtime: Runtime, user: Actor | None, repo: R
         summary = provenance.summarize(session, repo, head.oid, names)
         status = str(summary["status"])
         follow = {"head": head.oid, "computed_on": summary["computed_on"], "scan": summary["scan"]}
-        shown = summary
+        verdicts: dict[str, Any] = summary
         if summary["computed_on"] is None and summary["previous"] is not None:
             # The head's weights are not scanned yet: the earlier verdicts, marked as such.
-            shown = summary["previous"]
+            verdicts = summary["previous"]
             follow["previous"] = summary["previous"]["commit"]
-        for entry in [*shown["declared_checks"], *shown["flags"]]:
+        for entry in [*verdicts["declared_checks"], *verdicts["flags"]]:
             reference = str(entry["reference"])
             sealed = "commitment" in entry
             other = reference if sealed else reference.split("@", 1)[0]
@@ -602,7 +602,7 @@ def lineage_view(session: Session, runtime: Runtime, user: Actor | None, repo: R
             edge.verdict, edge.p_value, edge.sealed = entry["verdict"], entry["p_value"], sealed
             edge.relation = edge.relation or entry.get("relation")
             edge.report_url = f"/api/provenance/reports/{entry['report_id']}.html"
-            edge.computed_on, edge.current = entry["computed_on"], shown is summary
+            edge.computed_on, edge.current = entry["computed_on"], verdicts is summary
             if edge.declared:
                 edge.note = "declared-confirmed" if entry.get("confirmed") else "declared-unconfirmed"
             else:

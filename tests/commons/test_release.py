@@ -276,8 +276,8 @@ def test_checks_run_outside_the_write_and_again_when_a_commit_lands_in_between(
     real_precheck = release.precheck
     checked_heads: list[set[str]] = []
 
-    def precheck_then_a_commit_lands(runtime_: Runtime, item_ids: list[int]) -> release.Prechecked:
-        outcomes = real_precheck(runtime_, item_ids)
+    def precheck_then_a_commit_lands(runtime_: Runtime, item_ids: list[int], **options: bool) -> release.Prechecked:
+        outcomes = real_precheck(runtime_, item_ids, **options)
         checked_heads.append({commit_oid for _item, commit_oid in outcomes})
         if len(checked_heads) == 1:  # someone pushes personal data while the first checks run
             commit(runtime, "dataset", "lab/moving", {"b.csv": PERSONAL})

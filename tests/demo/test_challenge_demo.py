@@ -64,7 +64,7 @@ def _check_outcome(runtime: Runtime, result: ChallengeDemoResult) -> None:
             "gaon-tech/gaon-lm": "released",
             "gaon-tech/tech-report": "released",
             "gaon-tech/ko-instruct": "held",  # personal data in the instructions
-            "dasom-labs/dasom-lm": "released",
+            "dasom-labs/dasom-lm": "held",  # an undeclared encoder copied from a non-commercial model
             "dasom-labs/tech-report": "released",
             "dasom-labs/dasom-vlm-chat": "held",  # apache-2.0 on a non-commercial base
             "dasom-labs/dasom-lm-int8": "embargoed",
@@ -72,6 +72,10 @@ def _check_outcome(runtime: Runtime, result: ChallengeDemoResult) -> None:
         held = {entry["repo"]: entry["findings"] for entry in release.held_items(session, SLUG)}
         assert {f["detail"]["kind"] for f in held["gaon-tech/ko-instruct"]} >= {"phone", "rrn"}
         assert held["dasom-labs/dasom-vlm-chat"][0]["kind"] == "license"
+        # Issue 17: the copied encoder was not declared, but provenance found it; the hold names it.
+        (copied,) = held["dasom-labs/dasom-lm"]
+        assert copied["kind"] == "license" and "global-open/vision-lm (not declared" in copied["summary"]
+        assert "vision_tower" in copied["summary"] and "cc-by-nc-4.0" in copied["summary"]
         released = repos.find_repo(session, repos.parse_repo_id("model", "gaon-tech/gaon-lm"))
         assert released is not None and released.private is False
         assert commits.find_ref(session, released, "tag", f"baton/{SLUG}/{GAON.slug}/{STAGE_1}") is not None
@@ -161,6 +165,13 @@ def test_the_demo_is_served(demo: tuple[Runtime, ChallengeDemoResult]) -> None:
         data = client.get(f"/api/challenges/{SLUG}/stages/{STAGE_1}/report?format=json").json()
         assert set(data["eliminated"]) == {GAON.slug, DASOM.slug}
         assert client.get("/api/models/gaon-tech/gaon-lm").status_code == 200
+        # Issue 17: the release commit changed the card, not the weights: the reports follow the repo.
+        with runtime.database.session() as session:
+            pinned = {team.slug: sub.commit_oid for team, sub in service.list_submissions(session, SLUG, STAGE_1)}
+        summary = client.get("/api/models/gaon-tech/gaon-lm/provenance").json()["summary"]
+        assert summary["commit"] != pinned[GAON.slug] and summary["computed_on"] == pinned[GAON.slug]
+        assert summary["status"] == "flagged"
+        assert any(flag["reference"].startswith("global-open/base-32@") for flag in summary["flags"])
         assert client.get("/api/models/hanbit-ai/hanbit-lm").status_code == 404  # still private
         for _label, url in challenge_demo.urls(""):
             assert client.get(url).status_code in (200, 303), url

@@ -416,6 +416,48 @@ def test_lineage_svg_has_declared_and_verified_edges(runtime: Runtime, world: An
     assert "lab/hidden-base" in member
 
 
+def test_lineage_says_which_commit_the_verdicts_were_computed_on_and_when_a_rescan_is_pending(
+    runtime: Runtime, world: Any
+) -> None:
+    from baton.accounts import service as accounts
+    from baton.provenance import follow
+    from baton.provenance import service as provenance
+
+    def commit(files: dict[str, bytes]) -> str:
+        with runtime.database.session(write=True) as session:
+            repo = repos.find_repo(session, repos.parse_repo_id("model", "lab/tiny"))
+            assert repo is not None
+            actor = accounts.act_as(session, "alice")
+            return commits.commit_files(session, runtime.store, runtime.settings, actor, repo, files, title="c").oid
+
+    add_report(runtime, "lab/tiny", "lab/base", verdict="derived", p_value=0.0001, relation="finetune")
+    with runtime.database.session(write=True) as session:
+        repo = repos.find_repo(session, repos.parse_repo_id("model", "lab/tiny"))
+        assert repo is not None
+        scanned = commits.resolve_revision(session, repo, None).oid
+        follow.record_done(session, repo.id, scanned)
+    # A card-only commit (a release, say): the verdicts still apply, computed on the earlier commit.
+    release = commit({"README.md": model_card("Tiny model", license="apache-2.0", base_model="lab/base")})
+    page = _get(browser(runtime), "/lab/tiny/lineage", headers=ENGLISH)
+    follows = text_of(page.split('id="provenance-follow"', 1)[1].split("</p>", 1)[0])
+    assert f"computed on commit {scanned[:12]}; the current head {release[:12]} has the same weights" in follows
+    table = text_of(page.split('id="lineage-table"', 1)[1])
+    assert f"on {scanned[:12]}" in table and "earlier weights" not in table
+    # New weights and their scan queued: the page says the rescan is pending and marks the old verdicts.
+    retrained = commit({"weights/model.safetensors": weights(7)})
+    with runtime.database.session(write=True) as session:
+        repo = repos.find_repo(session, repos.parse_repo_id("model", "lab/tiny"))
+        assert repo is not None
+        provenance.enqueue_scan(session, repo, retrained)
+    page = _get(browser(runtime), "/lab/tiny/lineage", headers=ENGLISH)
+    assert "<strong>pending</strong>" in page
+    follows = text_of(page.split('id="provenance-follow"', 1)[1].split("</p>", 1)[0])
+    assert f"changed after commit {scanned[:12]}: a rescan is pending" in follows
+    assert "earlier weights" in text_of(page.split('id="lineage-table"', 1)[1])
+    korean = _get(browser(runtime), "/lab/tiny/lineage?lang=ko")
+    assert "재분석을 기다리고 있습니다" in korean
+
+
 # --------------------------------------------------------------------------------------------- evaluations
 
 

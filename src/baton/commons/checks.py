@@ -8,7 +8,7 @@ and commits never wait behind a scan.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,10 @@ from baton.core.errors import ConflictError
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.hub.models import LineageEdge, Repo
+
+if TYPE_CHECKING:
+    from baton.core.sealing import Sealed
+    from baton.provenance.models import ProvenanceReport
 
 NOT_SCANNED = frozenset({".gitattributes", ".gitignore"})
 MAX_SCANNED_BYTES = 256 * 1024 * 1024
@@ -124,18 +128,157 @@ def lineage_licenses(session: Session, repo: Repo) -> list[dict[str, Any]]:
     return found
 
 
-def check_license(session: Session, repo: Repo, planned_license: str | None) -> CheckOutcome:
-    """Check the license the repo will carry against its bases' along the lineage."""
+MAX_NAMED_COMPONENTS = 5
+
+
+class _PublicReferences:
+    """Names a reference as the public may see it, whoever reads the (still private) subject: a
+    reference the public cannot read by its provenance pseudonym and commitment, others by name."""
+
+    def __init__(self, session: Session, runtime: Runtime) -> None:
+        from baton.provenance import access
+
+        self.session, self.access = session, access
+        self.key = runtime.signer.derived_key(access.PSEUDONYM_PURPOSE)
+
+    def reference(self, report: ProvenanceReport) -> Sealed | None:
+        if self.access.can_read(self.session, None, self.access.reference_repo(self.session, report)):
+            return None
+        return self.access.sealed_reference(self.key, report)
+
+    def declared(self, name: str) -> str:
+        return name
+
+
+def _components(result: dict[str, Any]) -> list[str]:
+    """The components a comparison found derived or copied, by name."""
+    return [
+        str(component.get("name"))
+        for component in result.get("components") or []
+        if isinstance(component, dict) and component.get("status") in ("derived", "copied")
+    ]
+
+
+def verified_bases(
+    session: Session, runtime: Runtime, repo: Repo, commit_oid: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """(bases, notes): the models the provenance scan found in the revision's weights that its card does not declare.
+
+    Read from the reports that speak for the revision's weights (``provenance.service.summarize``:
+    its own, or those of an earlier commit with the same weights). While the weights' own scan is
+    pending or failed, the repo's previous verdicts count (a derivation found earlier is not dropped
+    because the weights moved a little); with no scan at all, only the declared lineage is checked
+    and a note says so. A private reference is named as the public sees it: by its pseudonym and
+    commitment (``provenance.access``), since findings reach the challenge's public ledger.
+    """
+    from baton.provenance import access
+    from baton.provenance import service as provenance
+    from baton.provenance.models import ProvenanceReport
+
+    summary = provenance.summarize(session, repo, commit_oid, _PublicReferences(session, runtime))
+    notes: list[str] = []
+    flags = summary["flags"]
+    if summary["computed_on"] is None:
+        previous = summary.get("previous")
+        if previous is not None:
+            flags = previous["flags"]
+            notes.append(
+                f"provenance: the weights changed since the last scan ({previous['commit'][:12]}) and "
+                + {"pending": "their rescan is pending", "failed": "their rescan failed"}.get(
+                    summary["scan"], "no rescan was queued"
+                )
+                + "; the last verdicts count until the new weights are scanned"
+            )
+        else:
+            notes.append(
+                "provenance: a scan of these weights is pending; only the declared lineage is checked"
+                if summary["scan"] == "pending"
+                else "provenance: these weights were not scanned; only the declared lineage is checked"
+            )
+    found: list[dict[str, Any]] = []
+    for flag in flags:
+        if flag["verdict"] not in provenance.DERIVED_VERDICTS:
+            continue
+        report = session.get(ProvenanceReport, flag["report_id"])
+        if report is None:
+            continue
+        reference = access.reference_repo(session, report)
+        sealed = "commitment" in flag
+        shown = str(flag["reference"]) if sealed else report.reference.split("@", 1)[0]
+        license_id = (reference.card_data or {}).get("license") if reference is not None else None
+        components = _components(report.report or {})
+        entry: dict[str, Any] = {
+            "id": shown,
+            "license": str(license_id) if license_id else None,
+            "in_hub": reference is not None,
+            "depth": 1,
+            "via": repo.repo_id,
+            "source": "provenance",
+            "verdict": report.verdict,
+            "relation": report.relation,
+            "components": components,
+            "report": report.id,
+            "computed_on": report.commit_oid,
+        }
+        if sealed:
+            entry["commitment"] = flag["commitment"]
+        found.append(entry)
+        if reference is not None and not sealed:  # what the public reference's own card declares counts too
+            for base in lineage_licenses(session, reference):
+                found.append(base | {"depth": base["depth"] + 1, "source": "declared"})
+    return found, notes
+
+
+def _verified_label(base: dict[str, Any]) -> str:
+    """How a license conflict names a base the provenance scan found: the model, what was found, and how."""
+    if base.get("source") != "provenance":
+        return str(base["id"])
+    components = list(base.get("components") or [])
+    shown = ", ".join(components[:MAX_NAMED_COMPONENTS])
+    if len(components) > MAX_NAMED_COMPONENTS:
+        shown += f" and {len(components) - MAX_NAMED_COMPONENTS} more"
+    what = (
+        f"{shown} {base['verdict']} from it"
+        if shown
+        else f"{base['verdict']} ({base.get('relation') or 'whole model'})"
+    )
+    return f"{base['id']} (not declared; provenance found {what})"
+
+
+def check_license(
+    session: Session,
+    repo: Repo,
+    planned_license: str | None,
+    *,
+    runtime: Runtime | None = None,
+    commit_oid: str | None = None,
+) -> CheckOutcome:
+    """Check the license the repo will carry against its bases' along the lineage.
+
+    The lineage is what the cards declare and, given ``runtime`` and ``commit_oid``, what the
+    provenance scan verified in the weights (``verified_bases``): an undeclared component copied
+    from a non-commercial model holds the release like a declared non-commercial base.
+    """
     outcome = CheckOutcome(kind="license")
     card_license = (repo.card_data or {}).get("license")
     license_id = planned_license or (str(card_license) if card_license else None)
     bases = lineage_licenses(session, repo)
+    if runtime is not None and commit_oid is not None:
+        verified, notes = verified_bases(session, runtime, repo, commit_oid)
+        outcome.notes.extend(notes)
+        known = {base["id"] for base in bases} | {repo.repo_id}
+        for base in verified:
+            if base["id"] not in known:
+                known.add(base["id"])
+                bases.append(base)
     if not bases:
         outcome.effective_license = license_id
         return outcome
     from baton.commons import licensing
 
-    result = licensing.check_derivative_license(license_id, [(base["id"], base["license"]) for base in bases])
+    result = licensing.check_derivative_license(
+        license_id, [(_verified_label(base), base["license"]) for base in bases]
+    )
     outcome.effective_license = result.effective
     outcome.notes.extend(result.notes)
     if not result.ok:
@@ -180,7 +323,5 @@ def run_checks(
     if repo.repo_type == "dataset":
         outcomes.append(scan_personal_data(session, runtime, repo, commit_oid))
     else:
-        outcomes.append(check_license(session, repo, item.license))
+        outcomes.append(check_license(session, repo, item.license, runtime=runtime, commit_oid=commit_oid))
     return outcomes
-
-

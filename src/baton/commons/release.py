@@ -45,6 +45,7 @@ from baton.core.runtime import Runtime
 from baton.hub import cards, commits, repos
 from baton.hub.events import CommitLanded
 from baton.hub.models import Repo
+from baton.provenance.events import ScanFinished
 
 logger = logging.getLogger("baton.release")
 
@@ -426,7 +427,7 @@ def create_items(session: Session, exit: TeamLeft, planned: Sequence[PlannedRepo
     return items
 
 
-def precheck(runtime: Runtime, item_ids: Iterable[int]) -> Prechecked:
+def precheck(runtime: Runtime, item_ids: Iterable[int], *, force: bool = False) -> Prechecked:
     """Run the items' slow checks (personal-data scans read whole files) in read-only sessions.
 
     Nothing here holds the write lock: uploads and commits go on while files are scanned. The
@@ -442,7 +443,7 @@ def precheck(runtime: Runtime, item_ids: Iterable[int]) -> Prechecked:
             if repo is None:
                 continue
             head = commits.resolve_revision(session, repo, None).oid
-            if head == item.checked_commit and item.state != "pending":
+            if head == item.checked_commit and item.state != "pending" and not force:
                 continue
             outcomes[(item.id, head)] = run_checks(session, runtime, item, repo, head)
     return outcomes
@@ -454,11 +455,13 @@ def checked_then_written(
     step: Callable[[Session, ReleaseItem, Prechecked], ReleaseItem],
     *,
     attempts: int = 3,
+    force: bool = False,
 ) -> list[ReleaseItem]:
     """Run the items' checks outside any write transaction, then ``step`` each item in one write;
-    all over again (up to ``attempts`` times) if a repo's head moved in between."""
+    all over again (up to ``attempts`` times) if a repo's head moved in between. ``force``: check
+    items whose head was checked already too (something else than the repo changed)."""
     for attempt in range(attempts):
-        prechecked = precheck(runtime, item_ids)
+        prechecked = precheck(runtime, item_ids, force=force)
         try:
             with runtime.database.session(write=True) as session:
                 items = [item for item in (session.get(ReleaseItem, i) for i in item_ids) if item is not None]
@@ -596,14 +599,23 @@ def recheck_on_commit(runtime: Runtime, event: CommitLanded) -> dict[str, Any]:
     return recheck_repo(runtime, event.repo_pk)
 
 
+def recheck_after_scan(runtime: Runtime, event: ScanFinished) -> dict[str, Any]:
+    """Handler of ``provenance.scan_finished``: the verified lineage of the repo may have changed, so
+    its held items are checked again on their head, even one that was checked already."""
+    return recheck_repo(runtime, event.repo_pk, force=True)
+
+
 def recheck(
     session: Session,
     runtime: Runtime,
     item: ReleaseItem,
     now: datetime | None = None,
     prechecked: Prechecked | None = None,
+    *,
+    force: bool = False,
 ) -> ReleaseItem:
-    """Run a held item's checks again on its repo's head, if the head moved past the checked commit.
+    """Run a held item's checks again on its repo's head, if the head moved past the checked commit
+    (or, with ``force``, even if it did not: a provenance scan finished meanwhile).
 
     A finding the new head no longer shows is marked cleaned by Baton (with the commit that cleaned
     it); one it still shows stays open; a new one is added. With no open finding left the item
@@ -616,7 +628,7 @@ def recheck(
     if repo is None:
         return item
     head = commits.resolve_revision(session, repo, None).oid
-    if head == item.checked_commit:
+    if head == item.checked_commit and not force:
         return item
     outcomes = run_checks(session, runtime, item, repo, head, prechecked)
     kinds = {outcome.kind for outcome in outcomes}
@@ -679,7 +691,7 @@ def recheck(
     return item
 
 
-def recheck_repo(runtime: Runtime, repo_pk: int) -> dict[str, Any]:
+def recheck_repo(runtime: Runtime, repo_pk: int, *, force: bool = False) -> dict[str, Any]:
     """Re-check the held items of one repo: the checks read outside the write transaction."""
     with runtime.database.session() as session:
         item_ids = list(
@@ -690,7 +702,10 @@ def recheck_repo(runtime: Runtime, repo_pk: int) -> dict[str, Any]:
             )
         )
     done = checked_then_written(
-        runtime, item_ids, lambda session, item, prechecked: recheck(session, runtime, item, prechecked=prechecked)
+        runtime,
+        item_ids,
+        lambda session, item, prechecked: recheck(session, runtime, item, prechecked=prechecked, force=force),
+        force=force,
     )
     return {"items": {item.repo_name: item.state for item in done}}
 

@@ -120,6 +120,7 @@ def report_json(
         "verdict": report.verdict,
         "relation": report.relation,
         "p_value": report.p_value,
+        "commit": report.commit_oid,
         "created_at": iso(report.created_at),
         "html": f"/api/provenance/reports/{report.id}.html",
     }

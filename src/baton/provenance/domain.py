@@ -8,12 +8,14 @@ from baton.core.registry import Registry
 from baton.core.runtime import Runtime
 from baton.hub.events import CommitLanded
 from baton.hub.models import Repo
-from baton.provenance import api, models, service  # noqa: F401  (models: the domain's tables)
+from baton.provenance import api, follow, models, service  # noqa: F401  (models: the domain's tables)
+from baton.provenance.events import ScanFinished
 
 
 def register(registry: Registry) -> None:
     registry.router(api.router)
     registry.job(service.SCAN_JOB, "baton.provenance.service:scan_job")
+    registry.publishes(ScanFinished)
     registry.subscribe(CommitLanded, "scan_new_weights", scan_new_weights)
 
 
@@ -27,5 +29,9 @@ def scan_new_weights(runtime: Runtime, event: CommitLanded) -> dict[str, Any]:
         repo = session.get(Repo, event.repo_pk)
         if repo is None:  # deleted since
             return {"queued": False}
+        # Weight files rewritten with the same bytes (or put back as they were): the reports follow.
+        same = follow.basis_for(session, repo.id, event.commit).computed_on
+        if same is not None and same != event.commit:
+            return {"queued": False, "same_weights_as": same}
         job = service.enqueue_scan(session, repo, event.commit)
         return {"queued": True, "job": job.id}

@@ -72,3 +72,28 @@ class ProvenanceReport(Base):
 
 
 Index("ix_provenance_reports_repo_commit", ProvenanceReport.repo_id, ProvenanceReport.commit_oid)
+
+
+class RevisionScan(Base):
+    """A scan of one model revision: queued (``pending``) or finished (``done``), keyed by its weights too.
+
+    ``weights`` identifies what the scan looked at: sha256 over the sorted content hashes of the
+    revision's weight files (``*.safetensors``, ``*.safetensors.index.json``). A later commit with
+    the same identity (a card or README edit, a release commit) has the same weights, so the reports
+    computed on this revision apply to it as they are; one with another identity needs its own scan.
+    """
+
+    __tablename__ = "provenance_scans"
+    __table_args__ = (UniqueConstraint("repo_id", "commit_oid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    commit_oid: Mapped[str] = mapped_column(String(40))
+    weights: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))  # pending, done
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the queued job, when there is one
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+Index("ix_provenance_scans_repo_weights", RevisionScan.repo_id, RevisionScan.weights)

@@ -34,6 +34,7 @@ class Report(Schema):
     verdict: str
     relation: str | None
     p_value: float | None
+    commit: str  # the subject's commit the report was computed on
     created_at: str
     html: str
     sealed: SealedReference | None = None  # only for a reference the public may not read
@@ -51,10 +52,20 @@ class SummaryEntry(Schema):
     relation: str | None
     p_value: float | None
     report_id: int
+    computed_on: str  # the subject's commit the verdict was computed on
     commitment: str = ""  # only for a sealed reference
     declared: bool = False  # these two only for a declared base model
     confirmed: bool = False
     message: str
+
+
+class PreviousVerdicts(Schema):
+    """The newest verdicts of the repo computed on other weights (while this revision's scan is pending)."""
+
+    commit: str
+    compared: int
+    declared_checks: list[SummaryEntry]
+    flags: list[SummaryEntry]
 
 
 class Summary(Schema):
@@ -62,11 +73,15 @@ class Summary(Schema):
 
     repo: str
     commit: str
+    computed_on: str | None  # the commit whose reports apply (this one, or one with the same weights)
+    scan: Literal["done", "pending", "failed", "none"]
+    note: str
     compared: int
     declared_checks: list[SummaryEntry]
     declared_not_in_hub: list[str]
     flags: list[SummaryEntry]
-    status: Literal["flagged", "checked", "no references"]
+    status: Literal["flagged", "checked", "no references", "pending", "stale"]
+    previous: PreviousVerdicts | None
 
 
 class RepoProvenance(Schema):

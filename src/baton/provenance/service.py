@@ -9,8 +9,13 @@ Flow for a new commit on a model repo's default branch (run by the ``provenance.
    Private repos are candidates too (copying another team's private weights must be caught);
    what a reader of the report learns about them is decided in ``provenance.access``.
 3. ``compare`` (the statistical engine) streams the two checkpoints for each candidate only.
-4. Each result is stored as a ``ProvenanceReport``; ``summarize`` turns them into the repo's
-   status: a declared base confirmed or not, and any undeclared derivation flagged.
+4. Each result is stored as a ``ProvenanceReport``, and the revision is recorded as scanned
+   (``follow.record_done``); ``summarize`` turns them into the repo's status: a declared base
+   confirmed or not, and any undeclared derivation flagged.
+
+Reports follow the repo across commits that keep its weights (``provenance.follow``): a summary asked
+for a revision uses the reports of the revision with the same weights, and says which commit they
+were computed on; one whose weights were not scanned yet says the scan is pending (or stale).
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
-from baton.core import jobs
+from baton.core import events, jobs
 from baton.core.errors import InvalidNameError, NotFoundError
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.hub.models import Commit, Repo
+from baton.provenance import follow
 from baton.provenance.access import ReferenceNames
+from baton.provenance.events import ScanFinished
 from baton.provenance.models import ModelFingerprint, ProvenanceReport, TensorDigest
 from baton.provenance.reader import HubCheckpoint, SafetensorsCheckpoint
 
@@ -52,13 +59,16 @@ def has_weights(paths: Iterable[str]) -> bool:
 
 
 def enqueue_scan(session: Session, repo: Repo, commit_oid: str) -> jobs.Job:
-    """Queue fingerprinting and scanning of a model revision (once per revision)."""
-    return jobs.enqueue(
+    """Queue fingerprinting and scanning of a model revision (once per revision); the revision's
+    summary says the scan is pending until it finishes."""
+    job = jobs.enqueue(
         session,
         SCAN_JOB,
         {"repo_id": repo.id, "commit": commit_oid},
         dedupe_key=f"provenance-scan:{repo.id}:{commit_oid}",
     )
+    follow.record_queued(session, repo.id, commit_oid, job.id)
+    return job
 
 
 def checkpoint_at(runtime: Runtime, repo: Repo, commit_oid: str) -> HubCheckpoint:
@@ -239,6 +249,12 @@ def scan_revision(runtime: Runtime, repo_pk: int, commit_oid: str) -> dict[str, 
             f"alpha {ALPHA} / {len(found)} = {alpha:.3g}."
         ).strip()
         _store_report(runtime, repo, commit_oid, candidate, result)
+    with runtime.database.session(write=True) as session:
+        row = follow.record_done(session, repo.id, commit_oid)
+        assert row.finished_at is not None
+        events.publish(
+            session, ScanFinished(repo_pk=repo.id, repo=repo.repo_id, commit=commit_oid, finished_at=row.finished_at)
+        )
     with runtime.database.session() as session:
         return summarize(session, repo, commit_oid)
 
@@ -248,20 +264,20 @@ def scan_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     return scan_revision(runtime, int(payload["repo_id"]), str(payload["commit"]))
 
 
-def summarize(session: Session, repo: Repo, commit_oid: str, names: ReferenceNames | None = None) -> dict[str, Any]:
-    """The repo revision's provenance status from its stored reports.
-
-    ``names`` says how the summary names the references (see ``provenance.access``): without it,
-    by their real names, as operators and background jobs see them; a sealed reference is named by
-    its pseudonym everywhere in the summary (messages included) and carries its commitment.
-    """
-    reports = list(
+def _reports_at(session: Session, repo_pk: int, commit_oid: str) -> list[ProvenanceReport]:
+    return list(
         session.scalars(
             select(ProvenanceReport)
-            .where(ProvenanceReport.repo_id == repo.id, ProvenanceReport.commit_oid == commit_oid)
+            .where(ProvenanceReport.repo_id == repo_pk, ProvenanceReport.commit_oid == commit_oid)
             .order_by(ProvenanceReport.id)
         )
     )
+
+
+def _entries(
+    reports: list[ProvenanceReport], repo: Repo, names: ReferenceNames | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str]]:
+    """(declared checks, flags, declared bases with a report) of one revision's reports."""
     declared = (repo.card_data or {}).get("base_model") or []
     declared_ids = {declared} if isinstance(declared, str) else {str(item) for item in declared}
     relation_declared = (repo.card_data or {}).get("base_model_relation")
@@ -279,6 +295,7 @@ def summarize(session: Session, repo: Repo, commit_oid: str, names: ReferenceNam
             "relation": report.relation,
             "p_value": report.p_value,
             "report_id": report.id,
+            "computed_on": report.commit_oid,
         }
         if sealed is not None:
             entry["commitment"] = sealed.commitment
@@ -297,30 +314,80 @@ def summarize(session: Session, repo: Repo, commit_oid: str, names: ReferenceNam
         elif report.verdict == "inconclusive":
             entry["message"] = f"inconclusive against {shown_id}: an operator should look"
             flags.append(entry)
-    missing = sorted(declared_ids - confirmed_ids)
+    return checks, flags, confirmed_ids
+
+
+def summarize(session: Session, repo: Repo, commit_oid: str, names: ReferenceNames | None = None) -> dict[str, Any]:
+    """The repo revision's provenance status from the stored reports that speak for its weights.
+
+    The reports are those of the revision itself or of an earlier one with the same weights
+    (``computed_on`` names it; see ``provenance.follow``). When the weights were not scanned yet the
+    status is ``pending`` (a scan is queued or running) or ``stale`` (it failed, or none was queued),
+    ``declared_checks`` and ``flags`` are empty, and ``previous`` holds the newest earlier verdicts,
+    computed on other weights. ``no references``: scanned with nothing to compare, or never scanned.
+
+    ``names`` says how the summary names the references (see ``provenance.access``): without it,
+    by their real names, as operators and background jobs see them; a sealed reference is named by
+    its pseudonym everywhere in the summary (messages included) and carries its commitment.
+    """
+    basis = follow.basis_for(session, repo.id, commit_oid)
+    reports = _reports_at(session, repo.id, basis.computed_on) if basis.computed_on is not None else []
+    checks, flags, confirmed_ids = _entries(reports, repo, names)
+    declared = (repo.card_data or {}).get("base_model") or []
+    declared_ids = {declared} if isinstance(declared, str) else {str(item) for item in declared}
+    previous: dict[str, Any] | None = None
+    if basis.computed_on is not None:
+        status = (
+            "flagged"
+            if flags or any(not check["confirmed"] for check in checks)
+            else ("checked" if reports else "no references")
+        )
+        note = (
+            "computed on this commit"
+            if basis.computed_on == commit_oid
+            else f"computed on {basis.computed_on[:12]}, whose weights this commit keeps unchanged"
+        )
+    else:
+        status = "pending" if basis.scan == follow.PENDING else ("stale" if basis.previous else "no references")
+        note = {
+            "pending": "a scan of this commit's weights is pending",
+            "failed": "the scan of this commit's weights failed; an operator can queue it again",
+            "none": "this commit's weights have not been scanned",
+        }[basis.scan]
+        if basis.previous is not None:
+            earlier = _reports_at(session, repo.id, basis.previous)
+            old_checks, old_flags, _ = _entries(earlier, repo, names)
+            previous = {
+                "commit": basis.previous,
+                "compared": len(earlier),
+                "declared_checks": old_checks,
+                "flags": old_flags,
+            }
+            note += f"; the verdicts shown as previous were computed on {basis.previous[:12]}, other weights"
+    missing = sorted(declared_ids - confirmed_ids) if status not in ("pending", "stale") else []
     return {
         "repo": repo.repo_id,
         "commit": commit_oid,
+        "computed_on": basis.computed_on,
+        "scan": basis.scan,
+        "note": note,
         "compared": len(reports),
         "declared_checks": checks,
         "declared_not_in_hub": missing if names is None else [names.declared(name) for name in missing],
         "flags": flags,
-        "status": "flagged"
-        if flags or any(not check["confirmed"] for check in checks)
-        else ("checked" if reports else "no references"),
+        "status": status,
+        "previous": previous,
     }
 
 
 def revision_reports(
     session: Session, user: Actor | None, key: repos.RepoKey, revision: str | None
 ) -> tuple[Repo, Commit, list[ProvenanceReport]]:
+    """The repo, the revision asked for, and the reports that speak for its weights (see ``summarize``):
+    its own, an earlier revision's with the same weights, or, while its own scan is pending or
+    stale, the previous verdicts (each report says which commit it was computed on)."""
     repo = repos.get_repo(session, user, key)
     commit = commits.resolve_revision(session, repo, revision)
-    reports = list(
-        session.scalars(
-            select(ProvenanceReport)
-            .where(ProvenanceReport.repo_id == repo.id, ProvenanceReport.commit_oid == commit.oid)
-            .order_by(ProvenanceReport.id)
-        )
-    )
-    return repo, commit, reports
+    basis = follow.basis_for(session, repo.id, commit.oid)
+    shown = basis.computed_on or basis.previous
+    return repo, commit, _reports_at(session, repo.id, shown) if shown is not None else []

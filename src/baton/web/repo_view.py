@@ -36,6 +36,7 @@ from baton.hub.models import AccessRequest, Commit, Repo
 from baton.hub.models import LineageEdge as LineageEdgeRow
 from baton.hub.repos import RepoKey
 from baton.provenance import access as provenance_access
+from baton.provenance import follow as provenance_follow
 from baton.provenance import service as provenance
 from baton.provenance.api import pseudonym_key
 from baton.provenance.models import ProvenanceReport
@@ -505,6 +506,8 @@ class LineageEdge:
     sealed: bool = False
     report_url: str | None = None
     note: str = ""  # what differs between the declaration and the verification
+    computed_on: str | None = None  # the commit the verdict was computed on
+    current: bool = True  # False: computed on earlier weights (the head's are not scanned yet)
 
 
 @dataclass
@@ -512,6 +515,10 @@ class LineageView:
     edges: list[LineageEdge]
     svg: Markup
     status: str | None  # provenance's summary status for the default branch's head
+    head: str | None = None  # the default branch's head (models)
+    computed_on: str | None = None  # the commit the head's verdicts were computed on (same weights)
+    scan: str | None = None  # done, pending, failed, none (provenance.follow)
+    previous: str | None = None  # while the head's weights are not scanned: the commit of the verdicts shown
 
 
 def _repo_link(session: Session, user: Actor | None, repo_type: str, name: str) -> str | None:
@@ -572,12 +579,19 @@ def lineage_view(session: Session, runtime: Runtime, user: Actor | None, repo: R
             note="declared-unchecked",
         )
     status = None
+    follow: dict[str, str | None] = {}
     if repo.repo_type == "model":
         head = commits.resolve_revision(session, repo, None)
         names = provenance_access.PublicNames(session, user, pseudonym_key(runtime))
         summary = provenance.summarize(session, repo, head.oid, names)
         status = str(summary["status"])
-        for entry in [*summary["declared_checks"], *summary["flags"]]:
+        follow = {"head": head.oid, "computed_on": summary["computed_on"], "scan": summary["scan"]}
+        verdicts: dict[str, Any] = summary
+        if summary["computed_on"] is None and summary["previous"] is not None:
+            # The head's weights are not scanned yet: the earlier verdicts, marked as such.
+            verdicts = summary["previous"]
+            follow["previous"] = summary["previous"]["commit"]
+        for entry in [*verdicts["declared_checks"], *verdicts["flags"]]:
             reference = str(entry["reference"])
             sealed = "commitment" in entry
             other = reference if sealed else reference.split("@", 1)[0]
@@ -588,6 +602,7 @@ def lineage_view(session: Session, runtime: Runtime, user: Actor | None, repo: R
             edge.verdict, edge.p_value, edge.sealed = entry["verdict"], entry["p_value"], sealed
             edge.relation = edge.relation or entry.get("relation")
             edge.report_url = f"/api/provenance/reports/{entry['report_id']}.html"
+            edge.computed_on, edge.current = entry["computed_on"], verdicts is summary
             if edge.declared:
                 edge.note = "declared-confirmed" if entry.get("confirmed") else "declared-unconfirmed"
             else:
@@ -619,9 +634,15 @@ def lineage_view(session: Session, runtime: Runtime, user: Actor | None, repo: R
             edge.relation = edge.relation or report.relation
             edge.report_url = f"/api/provenance/reports/{report.id}.html"
             edge.note = "declared-confirmed" if edge.declared else "undeclared"
+            # Whether the derivative's head still has the weights this verdict was computed on.
+            subject_head = commits.resolve_revision(session, subject, None).oid
+            edge.computed_on = report.commit_oid
+            edge.current = (
+                provenance_follow.basis_for(session, subject.id, subject_head).computed_on == report.commit_oid
+            )
             edges[key] = edge
     ordered = sorted(edges.values(), key=lambda edge: (edge.direction, edge.other))
-    return LineageView(ordered, lineage_svg(repo.repo_id, ordered), status)
+    return LineageView(ordered, lineage_svg(repo.repo_id, ordered), status, **follow)
 
 
 VERDICT_COLOURS: Final = {

@@ -64,6 +64,7 @@ MIN_COMPONENT_VALUES = 256  # smaller components (a lone bias) say nothing
 # 0.15 and beyond.
 MATCH_DISTANCE = 0.08
 NEIGHBOURS = 3  # nearest repos per component of the scanned model
+MEDIAN_GROUP = 5  # signature groups at least this large rank neighbours by their relative distance
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,11 @@ class Neighbour:
     component: str  # the indexed component
     query: str  # the scanned model's component it is near to
     distance: float
+    # distance over the median distance from the query to its whole signature group (over
+    # MATCH_DISTANCE when the group is too small for a median): how much this neighbour stands out.
+    # Neighbours are ranked by it, so a copied tower is not crowded out by the many near-alike
+    # blocks of models that share only their initialisation scheme.
+    relative: float
 
 
 def _key(relative: str, shape: Sequence[int]) -> tuple[tuple[int, ...], str, str, tuple[int, ...]]:
@@ -238,7 +244,10 @@ class ComponentIndex:
         neighbours: int = NEIGHBOURS,
         max_distance: float = MATCH_DISTANCE,
     ) -> list[Neighbour]:
-        """For each print, up to ``neighbours`` nearest owners within ``max_distance``, closest first."""
+        """For each print, up to ``neighbours`` nearest owners within ``max_distance``.
+
+        All of them together, most outstanding (smallest ``relative``) first.
+        """
         found: list[Neighbour] = []
         for query in prints:
             group = self.groups.get(query.signature)
@@ -247,6 +256,7 @@ class ComponentIndex:
             owners, components, matrix = group
             difference = matrix - query.vector[None, :]
             distances = np.sqrt(np.einsum("ij,ij->i", difference, difference))
+            typical = float(np.median(distances)) if distances.size >= MEDIAN_GROUP else MATCH_DISTANCE
             close = np.flatnonzero(distances <= max_distance)
             taken: set[int] = set()
             for position in close[np.argsort(distances[close], kind="stable")]:
@@ -254,10 +264,13 @@ class ComponentIndex:
                 if owner in exclude or owner in taken:
                     continue
                 taken.add(owner)
-                found.append(Neighbour(owner, components[position], query.component, float(distances[position])))
+                value = float(distances[position])
+                found.append(
+                    Neighbour(owner, components[position], query.component, value, value / max(typical, 1e-12))
+                )
                 if len(taken) >= neighbours:
                     break
-        return sorted(found, key=lambda item: item.distance)
+        return sorted(found, key=lambda item: (item.relative, item.distance))
 
 
 def distance(a: ComponentPrint, b: ComponentPrint) -> float:

@@ -78,6 +78,22 @@ def test_prints_ignore_hidden_unit_permutation_and_prefix_and_keep_kinds_apart()
     assert base["transformer.h.0"].signature == base["transformer.h.1"].signature
 
 
+def test_large_matrices_use_the_sketched_spectrum_and_sample_and_stay_permutation_invariant() -> None:
+    rng = np.random.default_rng(3)
+    # Above both limits (randomized SVD, sampled quantiles), with a spectrum worth estimating.
+    low_rank = rng.standard_normal((600, 8)) @ (rng.standard_normal((8, 800)) * np.linspace(3, 1, 8)[:, None])
+    matrix = (low_rank + rng.standard_normal((600, 800))).astype(np.float32)
+    assert min(matrix.shape) > components.EXACT_SVD_LIMIT and matrix.size > components.SAMPLE_LIMIT
+    exact = np.linalg.svd(matrix.astype(np.float64), compute_uv=False)[: components.SINGULAR_VALUES]
+    assert np.allclose(components._top_singular_values(matrix), exact, rtol=0.02)
+    permuted = matrix[rng.permutation(600)][:, rng.permutation(800)]
+    base, moved = components.tensor_features(matrix), components.tensor_features(permuted)
+    assert base.shape == moved.shape and float(np.sqrt(np.mean((base - moved) ** 2))) < 0.01
+    # A completely different matrix of the same shape is far away.
+    other = components.tensor_features(rng.standard_normal((600, 800)).astype(np.float32))
+    assert float(np.sqrt(np.mean((base - other) ** 2))) > 0.1
+
+
 def test_the_index_finds_the_disguised_tower_first_among_many() -> None:
     towers = {owner: prints(vision_tower_state(100 + owner))["vision_tower"] for owner in range(40)}
     index = components.ComponentIndex(

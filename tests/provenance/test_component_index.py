@@ -17,12 +17,14 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 from fixture_models import VisionTower
+from sqlalchemy import delete
 from test_privacy import model_repo
 from test_service import head
 
 from baton.demo.challenge_demo import gpt2_state, model_files, vision_tower_state
 from baton.provenance import components, service, synthetic
 from baton.provenance.compare import compare
+from baton.provenance.models import ComponentPrint
 from baton.provenance.source import ArraySource
 
 State = dict[str, np.ndarray]
@@ -203,6 +205,36 @@ def test_a_retrained_permuted_tower_beside_a_language_model_of_another_width_is_
     summary = service.scan_revision(runtime, exact.id, head(runtime, exact))
     (flag,) = [f for f in summary["flags"] if f["reference"] == f"{FOREIGN}@{foreign_oid}"]
     assert flag["reason"] == "digest" and flag["verdict"] == "copied"
+
+
+def test_a_revision_fingerprinted_before_the_index_gets_its_prints_when_fingerprinted_again(
+    runtime: Any, users: Any
+) -> None:
+    repo = model_repo(
+        runtime, "bob", "older", vlm_files(gpt2_state(50, 32) | vision_tower_state(51), 32), private=False
+    )
+    oid = head(runtime, repo)
+    fingerprint = service.fingerprint_revision(runtime, repo, oid)
+    with runtime.database.session(write=True) as session:
+        stored = service.stored_prints(session, fingerprint)
+        assert {item.component for item in stored} == {
+            "transformer.wte",
+            "transformer.wpe",
+            "transformer.h.0",
+            "transformer.h.1",
+            "vision_tower",
+        }
+        session.execute(delete(ComponentPrint).where(ComponentPrint.fingerprint_id == fingerprint.id))
+    again = service.fingerprint_revision(runtime, repo, oid)
+    assert again.id == fingerprint.id
+    with runtime.database.session() as session:
+        restored = {item.component: item for item in service.stored_prints(session, again)}
+    # The same prints, whether computed with the digests (one read) or from the checkpoint again.
+    assert {name: item.signature for name, item in restored.items()} == {
+        item.component: item.signature for item in stored
+    }
+    for item in stored:
+        assert np.allclose(restored[item.component].vector, item.vector, atol=1e-6)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

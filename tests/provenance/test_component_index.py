@@ -161,6 +161,27 @@ def test_twenty_independent_trained_towers_are_never_derived_and_a_disguised_cop
         assert result.verdict == "derived" and statuses["vision_tower"] == "derived", result.p_value
 
 
+@pytest.mark.integration
+def test_twenty_independent_trained_towers_against_each_other_as_a_scan_would(
+    independent_towers: list[State],
+) -> None:
+    """Every tower against the 19 others, at the scan's level (Bonferroni over 19 references).
+
+    Before the stored-basis test drew more on borderline cases, tower 5 was `derived` of tower 0
+    here (p = 5.1e-4 against alpha / 19 = 5.3e-4: a t tail from 20 draws, 6.3e-5 where 2,000
+    draws give 1.5e-3).
+    """
+    alpha = 0.01 / 19
+    derived = []
+    for owner, tower in enumerate(independent_towers):
+        for other, reference in enumerate(independent_towers):
+            if other != owner:
+                result = compare(ArraySource(tower), ArraySource(reference), alpha=alpha)
+                if result.verdict in ("derived", "copied"):
+                    derived.append((owner, other, result.p_value))
+    assert derived == []
+
+
 # --- in the hub: the issue's case -------------------------------------------------------------
 
 FOREIGN = "carol/foreign-vlm"

@@ -8,18 +8,21 @@ of its components, for the nearest components of the same *signature* anywhere i
 The index only chooses what to compare; the verdict still comes from the calibrated test in
 ``compare``.
 
-What a component's vector is made of, per tensor (each invariant to any permutation of hidden
-units, and changed only a little by light retraining):
+What a component's vector is made of, per matrix (convolutions flattened to output × rest),
+each feature invariant to any permutation of hidden units and moved by at most about ε (in RMS)
+by a change of relative L2 size ε:
 
-- the tensor's sorted values, summarised by ``QUANTILES`` quantiles of its standardised values
-  (a permutation of rows or columns only reorders them; retraining by 5 % relative L2 moves each
-  quantile by a few hundredths of a standard deviation, while two independent initialisations
-  differ by the sampling spread of the quantiles and, once trained, by what training made of
-  them), plus the log RMS and the mean over the RMS;
-- for matrices (and convolutions, flattened to output × rest), the ``SINGULAR_VALUES`` largest
-  singular values over the Frobenius norm: invariant to permutations and to any orthogonal change
-  of basis of either side (residual rotations too), and moved by at most the spectral norm of the
-  change (Weyl), which for light retraining is far below the Frobenius norm of that change.
+- ``QUANTILES`` quantiles of its values over their RMS, and the log of the RMS. The quantiles
+  are the sorted values, which a permutation of rows or columns only reorders; a change of size
+  ε moves the sorted values (the 2-Wasserstein distance of the two value distributions) by at
+  most ε in RMS;
+- its ``SINGULAR_VALUES`` largest singular values over the Frobenius norm, times
+  √``SINGULAR_VALUES``: invariant to permutations and to any orthogonal change of basis of
+  either side (residual rotations too), and moved by at most ε in RMS (Mirsky's inequality).
+
+Norm gains and biases (1-D) contribute no features, only their shapes to the signature (see
+:func:`tensor_features`). Light retraining is not adversarial: copies changed by 5 % with random
+directions move by about 0.01, well inside the match distance.
 
 Tensors are ordered by a key made of the numbers in their name relative to the component (the
 layer index inside a tower), their role (``q``, ``up``... from ``layout``, else the module
@@ -58,10 +61,11 @@ EXACT_SVD_LIMIT = 512  # larger matrices get a randomized top-k SVD
 SAMPLE_LIMIT = 1 << 18  # quantiles of larger tensors from a seeded sample of this many values
 MIN_COMPONENT_VALUES = 256  # smaller components (a lone bias) say nothing
 # A neighbour is a candidate when its distance is at most this (the L2 distance of projected
-# vectors, which estimates the RMS difference of the raw features). Measured on tiny trained and random-init models
-# (tests/provenance/test_component_index.py, bench/provenance_components.py): copies retrained
-# by 5 % relative L2 and permuted lie at 0.01-0.03, independent models of the same shape at
-# 0.15 and beyond.
+# vectors, which estimates the RMS difference of the raw features). A 5 % change moves a print by
+# at most about 0.05 plus the projection's distortion; copies changed by 5 % with random
+# directions and permuted measure 0.009-0.015 (tests/provenance/test_component_index.py). Tiny
+# near-initialisation models of one shape lie at 0.035-0.09 from each other, so for them the
+# ranking (``Neighbour.relative``) rather than this bound keeps the copy first.
 MATCH_DISTANCE = 0.08
 NEIGHBOURS = 3  # nearest repos per component of the scanned model
 MEDIAN_GROUP = 5  # signature groups at least this large rank neighbours by their relative distance

@@ -186,6 +186,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--brute", type=int, default=20, help="towers compared for real by brute force")
     parser.add_argument("--foreign", type=int, default=123, help="the real model whose tower is copied")
+    parser.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     arguments = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="baton-components-"))
     database, towers, owner = build_hub(f"sqlite:///{folder / 'hub.db'}", arguments.models, arguments.real)
@@ -277,24 +278,25 @@ def main() -> None:
         f"\ntargets: <= {TIME_TARGET} s and <= 1 GiB: "
         f"{'met' if index_seconds <= TIME_TARGET and index_peak <= MEMORY_TARGET else 'NOT met'}"
     )
-    common.write_results(
-        "provenance_components",
-        {
-            "models": arguments.models,
-            "components": total,
-            "real": arguments.real,
-            "index_seconds": index_runs,
-            "index_peak_bytes": index_peak,
-            "component_part_seconds": part_runs,
-            "component_part_peak_bytes": part_peak,
-            "brute_pair_seconds": brute_times,
-            "brute_peak_bytes": brute_peak,
-            "brute_towers": counts["vision_tower"],
-            "recall": recall,
-            "rss_before_bytes": rss_before,
-            "rss_peak_bytes": sampler.peak,
-        },
-    )
+    if not arguments.no_json:
+        common.write_results(
+            "provenance_components",
+            {
+                "models": arguments.models,
+                "components": total,
+                "real": arguments.real,
+                "index_seconds": index_runs,
+                "index_peak_bytes": index_peak,
+                "component_part_seconds": part_runs,
+                "component_part_peak_bytes": part_peak,
+                "brute_pair_seconds": brute_times,
+                "brute_peak_bytes": brute_peak,
+                "brute_towers": counts["vision_tower"],
+                "recall": recall,
+                "rss_before_bytes": rss_before,
+                "rss_peak_bytes": sampler.peak,
+            },
+        )
     database.dispose()
 
 

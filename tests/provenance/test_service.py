@@ -69,9 +69,10 @@ def test_fingerprint_is_stored_once_and_finds_copies_under_any_prefix(runtime: R
         names = set(session.scalars(select(TensorDigest.name).where(TensorDigest.fingerprint_id == again.id)))
         assert "language_model.transformer.wte.weight" in names
         found = {c.repo.repo_id: c.reason for c in service.candidates_for(session, copy, again)}
-    # The copy shares digests with the original only; the other model is a candidate by width alone.
+    # The copy shares digests with the original only; the other model is a candidate by its width or,
+    # since these random initialisations have near components, through the component index.
     assert found["bob/original"] == "digest"
-    assert found["carol/other"] == "width"
+    assert found["carol/other"] in ("component", "width")
 
 
 def test_declared_base_is_a_candidate_first(runtime: Runtime, users: Any) -> None:

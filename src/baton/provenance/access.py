@@ -34,7 +34,16 @@ PSEUDONYM_PURPOSE = "provenance-pseudonyms"
 # What the public view keeps of a comparison's result: the conclusions, never the measurements.
 PUBLIC_RESULT_KEYS = ("verdict", "relation", "p_value", "alpha", "correction", "explanation")
 PUBLIC_COMPONENT_KEYS = ("name", "status", "test", "p_value")
-WITHHELD = ("evidence", "norms", "alignment", "layer_alignment", "transformations", "config_likeness", "context")
+WITHHELD = (
+    "evidence",
+    "norms",
+    "alignment",
+    "layer_alignment",
+    "transformations",
+    "config_likeness",
+    "context",
+    "candidate",
+)
 
 
 class ReferenceNames(Protocol):

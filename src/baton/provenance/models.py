@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from baton.core.database import Base, UTCDateTime, utcnow
@@ -46,6 +57,25 @@ class TensorDigest(Base):
     dtype: Mapped[str] = mapped_column(String(16))
     shape: Mapped[list[int]] = mapped_column(JSON)
     nbytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class ComponentPrint(Base):
+    """One component's vector in the hub-wide index (``provenance.components``).
+
+    A scan compares each of its components with the stored components of the same signature,
+    so a copied vision tower is found whatever the rest of either model is.
+    """
+
+    __tablename__ = "provenance_component_prints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint_id: Mapped[int] = mapped_column(
+        ForeignKey("provenance_fingerprints.id", ondelete="CASCADE"), index=True
+    )
+    component: Mapped[str] = mapped_column(String(512))
+    kind: Mapped[str] = mapped_column(String(16))  # tower, block, module
+    signature: Mapped[str] = mapped_column(String(40), index=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian, components.DIMENSIONS values
 
 
 class ProvenanceReport(Base):

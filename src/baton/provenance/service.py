@@ -2,10 +2,13 @@
 
 Flow for a new commit on a model repo's default branch (run by the ``provenance.scan`` job):
 1. ``fingerprint_revision`` streams the checkpoint once and stores every tensor's digest plus a
-   small architecture signature. Nothing else is kept.
+   small architecture signature, and one short vector per component (``provenance.components``:
+   the hub-wide component index), all from one read of each tensor. Nothing else is kept.
 2. ``candidates_for`` looks only at stored fingerprints and the card: declared ``base_model``
-   repos, repos sharing any non-trivial tensor digest (a copy under any name), and repos with the
-   same residual width (what a fine-tune keeps). The scan never streams weights of other repos.
+   repos, repos sharing any non-trivial tensor digest (a copy under any name), repos holding a
+   component near one of ours in the component index (a retrained copy of a vision tower beside
+   a language model of another width), and repos with the same residual width (what a fine-tune
+   keeps). The scan never streams weights of other repos.
    Private repos are candidates too (copying another team's private weights must be caught);
    what a reader of the report learns about them is decided in ``provenance.access``.
 3. ``compare`` (the statistical engine) streams the two checkpoints for each candidate only.
@@ -24,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -33,16 +37,17 @@ from baton.core.errors import InvalidNameError, NotFoundError
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.hub.models import Commit, Repo
-from baton.provenance import follow
+from baton.provenance import components, follow
 from baton.provenance.access import ReferenceNames
 from baton.provenance.events import ScanFinished
-from baton.provenance.models import ModelFingerprint, ProvenanceReport, TensorDigest
+from baton.provenance.models import ComponentPrint, ModelFingerprint, ProvenanceReport, TensorDigest
 from baton.provenance.reader import HubCheckpoint, SafetensorsCheckpoint
 
 SCAN_JOB = "provenance.scan"
 # Digests of tensors this small say nothing (an all-ones norm gain is the same in every model).
 MIN_DIGEST_BYTES = 4096
 MAX_CANDIDATES = 50
+MAX_COMPONENT_CANDIDATES = 10  # repos found through the component index, nearest first
 ALPHA = 0.01  # family-wise significance level of one scan
 DERIVED_VERDICTS = ("derived", "copied")
 
@@ -51,7 +56,9 @@ DERIVED_VERDICTS = ("derived", "copied")
 class Candidate:
     repo: Repo
     commit_oid: str
-    reason: str  # declared, digest, width
+    reason: str  # declared, digest, component, width
+    # For reason "component": our component, the reference's component and their index distance.
+    match: tuple[str, str, float] | None = None
 
 
 def has_weights(paths: Iterable[str]) -> bool:
@@ -101,7 +108,12 @@ def _signature(source: SafetensorsCheckpoint) -> dict[str, Any]:
 
 
 def fingerprint_revision(runtime: Runtime, repo: Repo, commit_oid: str) -> ModelFingerprint:
-    """Store every tensor's digest for one revision (idempotent)."""
+    """Store every tensor's digest and every component's print for one revision (idempotent).
+
+    Each tensor is read once: its digest and, when its component is indexed, its features come
+    from the same read. A revision fingerprinted before the component index existed gets its
+    prints the next time it is fingerprinted.
+    """
     with runtime.database.session() as session:
         existing = session.scalar(
             select(ModelFingerprint).where(
@@ -109,8 +121,14 @@ def fingerprint_revision(runtime: Runtime, repo: Repo, commit_oid: str) -> Model
             )
         )
         if existing is not None:
+            indexed = session.scalar(select(ComponentPrint.id).where(ComponentPrint.fingerprint_id == existing.id))
+            if indexed is None:
+                _index_components(runtime, existing, checkpoint_at(runtime, repo, commit_oid))
             return existing
     source = checkpoint_at(runtime, repo, commit_oid)
+    shapes = {name: tuple(source.meta(name).shape) for name in source.names()}
+    wanted = set(components.indexed_tensors(shapes))
+    features: dict[str, Any] = {}
     rows = []
     parameters = 0
     for name in source.names():
@@ -119,11 +137,16 @@ def fingerprint_revision(runtime: Runtime, repo: Repo, commit_oid: str) -> Model
         for dim in meta.shape:
             count *= dim
         parameters += count
+        if name in wanted:
+            array, digest = source.read_with_digest(name)
+            features[name] = components.tensor_features(array)
+            del array
+        else:
+            digest = source.digest(name)
         rows.append(
-            TensorDigest(
-                name=name, digest=source.digest(name), dtype=meta.dtype, shape=list(meta.shape), nbytes=meta.nbytes
-            )
+            TensorDigest(name=name, digest=digest, dtype=meta.dtype, shape=list(meta.shape), nbytes=meta.nbytes)
         )
+    prints = components.assemble(shapes, features)
     with runtime.database.session(write=True) as session:
         existing = session.scalar(
             select(ModelFingerprint).where(
@@ -144,7 +167,28 @@ def fingerprint_revision(runtime: Runtime, repo: Repo, commit_oid: str) -> Model
         for row in rows:
             row.fingerprint_id = fingerprint.id
         session.add_all(rows)
+        session.add_all(_print_rows(fingerprint.id, prints))
         return fingerprint
+
+
+def _print_rows(fingerprint_id: int, prints: list[components.ComponentPrint]) -> list[ComponentPrint]:
+    return [
+        ComponentPrint(
+            fingerprint_id=fingerprint_id,
+            component=item.component,
+            kind=item.kind,
+            signature=item.signature,
+            vector=item.vector.astype("<f4").tobytes(),
+        )
+        for item in prints
+    ]
+
+
+def _index_components(runtime: Runtime, fingerprint: ModelFingerprint, source: SafetensorsCheckpoint) -> None:
+    prints = components.component_prints(source)
+    with runtime.database.session(write=True) as session:
+        if session.scalar(select(ComponentPrint.id).where(ComponentPrint.fingerprint_id == fingerprint.id)) is None:
+            session.add_all(_print_rows(fingerprint.id, prints))
 
 
 def _latest_fingerprints(session: Session) -> dict[int, ModelFingerprint]:
@@ -186,6 +230,8 @@ def candidates_for(session: Session, repo: Repo, fingerprint: ModelFingerprint) 
             if other_repo is not None:
                 chosen[other.repo_id] = Candidate(other_repo, other.commit_oid, "digest")
 
+    _component_candidates(session, repo, fingerprint, latest, chosen)
+
     width = (fingerprint.signature or {}).get("hidden_size")
     for other in sorted(latest.values(), key=lambda fp: fp.created_at, reverse=True):
         if len(chosen) >= MAX_CANDIDATES:
@@ -196,6 +242,66 @@ def candidates_for(session: Session, repo: Repo, fingerprint: ModelFingerprint) 
         if other_repo is not None:
             chosen[other.repo_id] = Candidate(other_repo, other.commit_oid, "width")
     return list(chosen.values())[:MAX_CANDIDATES]
+
+
+def component_index(
+    session: Session, signatures: Iterable[str], fingerprint_ids: set[int]
+) -> components.ComponentIndex:
+    """The stored prints of the given signatures, restricted to the given fingerprints."""
+    wanted = sorted(set(signatures))
+    if not wanted:
+        return components.ComponentIndex([])
+    rows = session.execute(
+        select(
+            ComponentPrint.fingerprint_id, ComponentPrint.component, ComponentPrint.signature, ComponentPrint.vector
+        ).where(ComponentPrint.signature.in_(wanted))
+    )
+    return components.ComponentIndex(
+        (int(fid), str(component), str(signature), bytes(vector))
+        for fid, component, signature, vector in rows
+        if fid in fingerprint_ids
+    )
+
+
+def stored_prints(session: Session, fingerprint: ModelFingerprint) -> list[components.ComponentPrint]:
+    rows = session.execute(
+        select(ComponentPrint.component, ComponentPrint.kind, ComponentPrint.signature, ComponentPrint.vector)
+        .where(ComponentPrint.fingerprint_id == fingerprint.id)
+        .order_by(ComponentPrint.id)
+    )
+    return [
+        components.ComponentPrint(str(name), str(kind), str(signature), np.frombuffer(bytes(vector), dtype="<f4"))
+        for name, kind, signature, vector in rows
+    ]
+
+
+def _component_candidates(
+    session: Session,
+    repo: Repo,
+    fingerprint: ModelFingerprint,
+    latest: dict[int, ModelFingerprint],
+    chosen: dict[int, Candidate],
+) -> None:
+    """Repos whose latest revision holds a component near one of ours (same signature), nearest first.
+
+    Private repos are in the index like any other; what a reader learns about them is decided
+    when the report is read (``provenance.access``).
+    """
+    prints = stored_prints(session, fingerprint)
+    by_id = {fp.id: fp for fp in latest.values()}
+    index = component_index(session, (item.signature for item in prints), set(by_id))
+    added = 0
+    for neighbour in index.nearest(prints):
+        if added >= MAX_COMPONENT_CANDIDATES:
+            break
+        other = by_id[neighbour.owner]
+        if other.repo_id in chosen or other.repo_id == repo.id:
+            continue
+        other_repo = session.get(Repo, other.repo_id)
+        if other_repo is not None:
+            match = (neighbour.query, neighbour.component, round(neighbour.distance, 4))
+            chosen[other.repo_id] = Candidate(other_repo, other.commit_oid, "component", match)
+            added += 1
 
 
 def _store_report(
@@ -244,6 +350,15 @@ def scan_revision(runtime: Runtime, repo_pk: int, commit_oid: str) -> dict[str, 
     for candidate in found:
         reference = checkpoint_at(runtime, candidate.repo, candidate.commit_oid)
         result = compare(subject, reference, alpha=alpha).to_json()
+        if candidate.match is not None:
+            # Why this reference was compared (the full view only: it names the reference's component).
+            ours, theirs, distance = candidate.match
+            result["candidate"] = {
+                "reason": candidate.reason,
+                "component": ours,
+                "reference_component": theirs,
+                "distance": distance,
+            }
         result["correction"] = (
             f"{result.get('correction', '')} Bonferroni over the {len(found)} reference model(s) of this scan: "
             f"alpha {ALPHA} / {len(found)} = {alpha:.3g}."

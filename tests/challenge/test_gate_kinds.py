@@ -330,17 +330,17 @@ def test_from_scratch_names_a_private_reference_sealed_and_the_decision_shows_th
     assert_verified(world)
     # The report page shows the evidence, the private reference by its pseudonym only.
     page = report_page(world)
-    assert f"{entry['reference']} (copied, copied_component, p=1e-06): vision_tower (encoder, copied, allowed)" in page
+    assert f"{entry['reference']} (copied, copied component, p=1e-06): vision_tower (encoder, copied, allowed)" in page
     assert "multi_modal_projector.linear_1 (projector, copied, not allowed) — not allowed" in page
     assert "secret" not in page
 
 
-def report_page(world: World) -> str:
+def report_page(world: World, lang: str = "en") -> str:
     from baton.challenge import report as reports
     from baton.web.challenge_pages import render_report
 
     with world.runtime.database.session() as session:
-        return render_report(reports.load_report(session, world.slug, "stage-1"), "en")
+        return render_report(reports.load_report(session, world.slug, "stage-1"), lang)
 
 
 # --- threshold ------------------------------------------------------------------------------------
@@ -413,7 +413,7 @@ def test_a_threshold_gate_eliminates_a_team_under_the_minimum_and_verify_recompu
     assert rows["team-b"]["gates"]["min-national"]["outcome"] == "pass"
     assert record["advance"] == ["team-b", "team-c"]
     assert_verified(world)
-    assert "national value 0.2 (minimum 0.3)" in report_page(world)
+    assert "national normalized value 0.2 (minimum 0.3)" in report_page(world)
 
 
 def test_an_override_wins_over_a_threshold(runtime: Runtime) -> None:
@@ -531,6 +531,9 @@ def test_license_and_documents_gates_read_the_pinned_commit(
     page = report_page(world)
     assert "license: cc-by-nc-4.0; allowed: apache-2.0, mit" in page
     assert "DATA_PROVENANCE.md: missing" in page and "DATA_PROVENANCE.md: 0 bytes" in page
+    korean = report_page(world, "ko")  # the same evidence in the reader's language
+    assert "라이선스: cc-by-nc-4.0; 허용: apache-2.0, mit" in korean
+    assert "DATA_PROVENANCE.md: 없음" in korean and "license: cc-by-nc-4.0" not in korean
 
 
 def test_a_documents_gate_can_send_failures_to_the_operators(runtime: Runtime, client: httpx.Client) -> None:

@@ -17,11 +17,11 @@ from baton.accounts.actor import VOTE
 from baton.accounts.http import limit_actions
 from baton.challenge import report as reports
 from baton.challenge import service
-from baton.challenge.gate_evidence import evidence_lines
 from baton.core.errors import AuthenticationError, BatonError
 from baton.core.http import RuntimeDep
 from baton.web import templating
 from baton.web.errors import error_page
+from baton.web.gate_evidence import evidence_lines
 from baton.web.i18n import N_, page_language, translate
 from baton.web.signin import PageUser, csrf_ok, request_csrf, sign_in_redirect
 
@@ -244,7 +244,7 @@ def _gate_rows(report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
                     "source_text": translate(lang, _GATE_SOURCES[source]) if source in _GATE_SOURCES else "–",
                     "evidence": evidence,
                     "evidence_lang": "en" if source in ("provenance", "repo", "threshold") else None,
-                    "evidence_lines": evidence_lines(result),
+                    "evidence_lines": evidence_lines(result, lang),
                 }
             )
     return rows

@@ -24,7 +24,10 @@ pass over its field.
 A query's terms must all match (in any text field); a repo's rank is the sum of the weights it
 matches, plus a bonus when the query, as typed, is part of ``namespace/name`` (which alone also
 matches: the Hugging Face client's ``search=`` is a substring of the id). One SQL for SQLite and
-PostgreSQL: an ``IN`` over the term index, grouped by repo.
+PostgreSQL: the repos matching every term are an ``INTERSECT`` of one range of the index
+(field, term, repo_id, weight) per term, computed before any join (PostgreSQL estimates it from its
+parts; a grouped match it guessed at a few dozen rows and looped over); the rank is a grouped pass
+over the same index ranges, only where the page is sorted by it (otherwise only for the page's repos).
 
 The index is written in the transaction that changes what it reflects: a commit to the default
 branch that adds or removes the README (``commits.apply_commit``; the card's terms are computed

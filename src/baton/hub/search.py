@@ -292,7 +292,7 @@ def _hits(query: SearchQuery, within: Any = None) -> Select[Any]:
     )
     if len(query.terms) > 1:
         # Every term present: one max() per term rather than count(DISTINCT term), which PostgreSQL
-        # can only aggregate by sorting each repo's rows (a hash aggregate took half the time).
+        # can only aggregate by sorting each repo's rows (hashed: 25 ms where sorted took 40, docs/benchmarks.md).
         present = [func.max(case((hit.term == term, 1), else_=0)) for term in query.terms]
         statement = statement.having(sum(present[1:], present[0]) == len(query.terms))
     if within is not None:

@@ -38,6 +38,11 @@ from baton.web.signin import PageUser
 
 router = APIRouter(include_in_schema=False)
 
+# A stage's composite chart, drawn once per snapshot (or decision) and language: (slug, stage, head,
+# computed at, lang) -> SVG; forgotten all at once past this many.
+CHART_CACHE_SIZE: Final = 256
+_charts: dict[tuple[str, str, Any, Any, str], str] = {}
+
 MAX_LISTED: Final = 200  # challenges on /challenges (newest first); every one stays in GET /api/challenges
 APPEAL_KEYS: Final = ("id", "stage", "team", "text", "filed_at", "answer", "upheld", "answered_at")
 
@@ -219,11 +224,26 @@ def stage_data(session: Session, slug: str, stage_id: str, lang: str) -> dict[st
     if record is not None:
         data["as_of"] = reports.show_time(record.get("decided_at"), zone)
         data["as_of_seq"] = record.get("head_seq")
+        data["as_of_head"] = f"{record.get('head')}:{record.get('seq')}"  # a redone decision has its own seq
     elif snapshot is not None:
         data["as_of"] = reports.show_time(clock.aware(snapshot.computed_at).isoformat(), zone)
         data["as_of_seq"] = snapshot.head_seq
+        data["as_of_head"] = snapshot.head_hash
         data["behind"] = max(0, row.last_seq - snapshot.head_seq)
     return data
+
+
+def _chart(data: dict[str, Any], lang: str) -> str:
+    """The standings' composite chart (the decision report's), remembered per snapshot and language."""
+    key = (data["slug"], data["stage"], data.get("as_of_head"), data.get("as_of"), lang)
+    found = _charts.get(key)
+    if found is None:
+        title = translate(lang, N_("Composite score by criterion, with its %(level)s interval"), level="95%")
+        found = reports.composite_chart_svg(data["board"], lang, title=title)
+        if len(_charts) >= CHART_CACHE_SIZE:
+            _charts.clear()
+        _charts[key] = found
+    return found
 
 
 @router.get("/challenges/{challenge}/stages/{stage}", name="stage_page", response_class=HTMLResponse)
@@ -238,8 +258,7 @@ def stage_page(request: Request, runtime: RuntimeDep, user: PageUser, challenge:
     board = data["board"]
     composite_svg = None
     if board is not None and board["teams"]:
-        title = translate(lang, N_("Composite score by criterion, with its %(level)s interval"), level="95%")
-        composite_svg = reports.composite_chart_svg(board, lang, title=title)
+        composite_svg = _chart(data, lang)
     return templating.render_page(
         request,
         "stage.html",

@@ -40,7 +40,7 @@ REFRESH_SECONDS: Final = 60
 
 # What a preview keeps of each team's row (and nothing of the decision's outcome).
 _TEAM_KEYS: Final = ("team", "name", "composite", "stderr", "lower", "upper", "criteria", "points_rank")
-_CELL_KEYS: Final = ("value", "stderr", "points", "lower", "upper", "detail")
+_CELL_KEYS: Final = ("value", "stderr", "points", "lower", "upper")  # not the detail: the page needs none
 _ARENA_KEYS: Final = ("votes_total", "votes_used", "ratings", "bootstrap_rounds")
 
 

@@ -119,43 +119,80 @@ def _candidates(state: recompute.State, decided: set[str], stages: list[str] | N
     return [stage_id for stage_id in wanted if stage_id not in decided and recompute.participants(state, stage_id)]
 
 
-def refresh(
+def _stored(session: Session, challenge_id: int) -> dict[str, StandingsSnapshot]:
+    query = select(StandingsSnapshot).where(StandingsSnapshot.challenge_id == challenge_id)
+    return {row.stage: row for row in session.scalars(query)}
+
+
+def compute_stale(
     session: Session, challenge: Challenge, *, stages: list[str] | None = None, force: bool = False
-) -> list[str]:
-    """Recompute the snapshots of ``challenge``'s undecided stages (those behind its head, or all with
-    ``force``) from one replay of its ledger; returns the stages written. Use a write session."""
+) -> tuple[int, str, list[tuple[str, dict[str, Any]]]]:
+    """The standings of ``challenge``'s undecided stages whose snapshot is behind its head (all of them
+    with ``force``), from one replay of its ledger: (head seq, head hash, [(stage, standings)]).
+    It only reads: a read session will do, so a long replay holds no write lock."""
     from baton.challenge.service import events_of
 
-    rows = {
-        row.stage: row
-        for row in session.scalars(select(StandingsSnapshot).where(StandingsSnapshot.challenge_id == challenge.id))
-    }
+    rows = _stored(session, challenge.id)
     head, head_seq = challenge.head_hash, challenge.last_seq
-    decided = _decided(session, challenge)
-    behind = [
-        stage
-        for stage in (stages if stages is not None else [s["id"] for s in challenge.spec.get("stages") or []])
-        if force or stage not in rows or rows[stage].head_seq < head_seq
-    ]
+    wanted = stages if stages is not None else [str(s["id"]) for s in challenge.spec.get("stages") or []]
+    behind = [stage for stage in wanted if force or stage not in rows or rows[stage].head_seq < head_seq]
     if not behind:
-        return []
+        return head_seq, head, []
     state = recompute.replay(events_of(session, challenge))
     now = clock.now()
-    written = []
-    for stage_id in _candidates(state, decided, behind):
+    found = []
+    for stage_id in _candidates(state, _decided(session, challenge), behind):
         try:
-            standings = compute(state, stage_id, head=head, head_seq=head_seq, now=now)
+            found.append((stage_id, compute(state, stage_id, head=head, head_seq=head_seq, now=now)))
         except (ValueError, KeyError) as error:  # e.g. a repechage with nobody admitted yet
             logger.info("no standings for %s %s: %s", challenge.slug, stage_id, error)
-            continue
+    return head_seq, head, found
+
+
+def store(
+    session: Session, challenge_id: int, head_seq: int, head: str, computed: list[tuple[str, dict[str, Any]]]
+) -> list[str]:
+    """Write computed standings (a write session); a snapshot already newer than ``head_seq`` stays."""
+    rows = _stored(session, challenge_id)
+    now = clock.now()
+    written = []
+    for stage_id, standings in computed:
         row = rows.get(stage_id)
+        if row is not None and row.head_seq > head_seq:
+            continue
         if row is None:
-            row = StandingsSnapshot(challenge_id=challenge.id, stage=stage_id)
+            row = StandingsSnapshot(challenge_id=challenge_id, stage=stage_id)
             session.add(row)
         row.head_seq, row.head_hash, row.computed_at, row.standings = head_seq, head, now, standings
         written.append(stage_id)
     session.flush()
     return written
+
+
+def refresh(
+    session: Session, challenge: Challenge, *, stages: list[str] | None = None, force: bool = False
+) -> list[str]:
+    """Compute and store in one write session (the demo, tests); returns the stages written. The job
+    and the command use :func:`refresh_challenge`, which replays outside the write transaction."""
+    head_seq, head, computed = compute_stale(session, challenge, stages=stages, force=force)
+    return store(session, challenge.id, head_seq, head, computed)
+
+
+def refresh_challenge(
+    runtime: Runtime, slug: str, *, stages: list[str] | None = None, force: bool = False
+) -> tuple[int, list[str]]:
+    """Replay in a read session, then write in a short one (SQLite's one writer is not held during
+    the replay, a minute or two with a million votes); returns (head seq, stages written)."""
+    with runtime.database.session() as session:
+        challenge = session.scalar(select(Challenge).where(Challenge.slug == slug))
+        if challenge is None:
+            return 0, []
+        challenge_id = challenge.id
+        head_seq, head, computed = compute_stale(session, challenge, stages=stages, force=force)
+    if not computed:
+        return head_seq, []
+    with runtime.database.session(write=True) as session:
+        return head_seq, store(session, challenge_id, head_seq, head, computed)
 
 
 def refresh_stale(runtime: Runtime) -> dict[str, Any]:
@@ -167,11 +204,7 @@ def refresh_stale(runtime: Runtime) -> dict[str, Any]:
             for row in session.scalars(select(Challenge).where(Challenge.ended_at.is_(None)).order_by(Challenge.id))
         ]
     for slug in slugs:
-        with runtime.database.session(write=True) as session:
-            challenge = session.scalar(select(Challenge).where(Challenge.slug == slug))
-            if challenge is None:
-                continue
-            stages = refresh(session, challenge)
+        _seq, stages = refresh_challenge(runtime, slug)
         if stages:
             written[slug] = stages
     return {"refreshed": written}

@@ -1050,12 +1050,11 @@ def standings_command(
 
     runtime = open_runtime(data_dir)
     try:
-        with runtime.database.session(write=True) as session:
+        with runtime.database.session() as session:
             challenge = service.get_challenge(session, slug)
             for name in stage or []:
                 service.stage_of(service.spec_of(challenge), name)
-            written = standings.refresh(session, challenge, stages=stage or None, force=force)
-            seq = challenge.last_seq
+        seq, written = standings.refresh_challenge(runtime, slug, stages=stage or None, force=force)
     except BatonError as error:
         fail(error)
         return

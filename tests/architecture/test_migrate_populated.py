@@ -57,6 +57,7 @@ def test_a_populated_database_migrates_forward_keeping_every_row(runtime: Runtim
     assert new.pop("repo_terms") == []  # issue 15's search index starts empty: baton hub reindex fills it
     assert new.pop("file_scans") == []  # scans are recorded for files committed from then on
     assert new.pop("provenance_scans") == []  # issue 17: one row per scanned revision (this world has no reports)
+    assert new.pop("challenge_standings") == []  # issue 18: the standings' snapshots, computed by the job from then on
     renamed = {"challenge.release_due": "commons.release_due", "challenge.release_recheck": "commons.release_recheck"}
     expected_jobs = sorted(
         (

@@ -63,6 +63,8 @@ def test_anonymous_crawl_answers_every_link_and_shows_nothing_private(
     assert "/challenges/baton-demo/stages/stage-1/report" in paths
     assert {"/gaon-tech/gaon-lm", "/gaon-tech/gaon-lm/lineage", "/commons", "/login", "/api/docs"} <= paths
     assert {"/models", "/datasets"} <= paths
+    assert {"/challenges", "/challenges/baton-demo"} <= paths
+    assert {"/challenges/baton-demo/stages/stage-1", "/challenges/baton-demo/stages/stage-2"} <= paths
     assert len(pages) > 100, len(pages)
     assert _failures(result) == []
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baton.challenge import api, models, panel_api, timer  # noqa: F401  (models: the domain's tables)
+from baton.challenge import api, models, panel_api, standings, timer  # noqa: F401  (models: the domain's tables)
 from baton.challenge.events import TeamLeft
 from baton.core.registry import Registry
 
@@ -13,3 +13,5 @@ def register(registry: Registry) -> None:
     registry.publishes(TeamLeft)
     # Finality on a timer: decisions whose appeal window closed become final (one job per hour).
     registry.every(timer.FINALIZE_JOB, timer.SWEEP_SECONDS, timer.finalize_sweep)
+    # Undecided stages' standings snapshots, recomputed when the ledger moved on (at most once a period).
+    registry.every(standings.REFRESH_JOB, standings.REFRESH_SECONDS, standings.refresh_stale)

@@ -1036,6 +1036,36 @@ def apply(
     say(f"{team} applied to {stage} as a {applied['as']} team{left} (ledger seq {applied['seq']})")
 
 
+@app.command("standings")
+def standings_command(
+    slug: Annotated[str, typer.Argument(help="The challenge.")],
+    stage: Annotated[
+        list[str] | None, typer.Option("--stage", help="Only this stage (repeatable); default: every undecided one.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even a snapshot already at the head.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Recompute the public standings of the undecided stages now (a worker does it every minute)."""
+    from baton.challenge import service, standings
+
+    runtime = open_runtime(data_dir)
+    try:
+        with runtime.database.session() as session:
+            challenge = service.get_challenge(session, slug)
+            for name in stage or []:
+                service.stage_of(service.spec_of(challenge), name)
+        seq, written = standings.refresh_challenge(runtime, slug, stages=stage or None, force=force)
+    except BatonError as error:
+        fail(error)
+        return
+    finally:
+        runtime.close()
+    for name in written:
+        say(f"standings of {slug} {name}: computed at ledger seq {seq}")
+    if not written:
+        say("nothing to recompute (decided, without teams, or already at the head)")
+
+
 # A panel criterion's commands live in their own module (panel-assign, panel-assignments,
 # panel-conflict, rate, import-ratings).
 from baton.cli.challenge_panel import register as _register_panel  # noqa: E402

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from baton.accounts import service as accounts
 from baton.accounts.models import Account
-from baton.challenge import service
+from baton.challenge import service, standings
 from baton.challenge.errors import ConflictOfInterestError
 from baton.commons import release
 from baton.core import clock, events
@@ -924,6 +924,9 @@ def _run(
         advancing = [team for team in TEAMS if team.slug in service.decision_record(session, SLUG, STAGE_1)["advance"]]
         battles = _battles(session, STAGE_2, advancing, per_pair=2, reveal=False)
     world.say(f"stage 2 open until {deadline_2.date()}: {len(battles)} battles wait for votes in the browser")
+    with runtime.database.session(write=True) as session:
+        standings.refresh(session, service.get_challenge(session, SLUG))  # as the periodic job would
+    world.say("stage 2 standings computed for its public page (the arena's ratings stay sealed while it votes)")
 
     bundle_path = Path(runtime.settings.data_dir) / f"{SLUG}-ledger.jsonl"
     with runtime.database.session() as session:
@@ -991,6 +994,8 @@ def urls(base: str, result: ChallengeDemoResult | None = None) -> list[tuple[str
     del result
     return [
         ("home", f"{base}/"),
+        ("the challenge: stages, teams, appeals, ledger head", f"{base}/challenges/{SLUG}"),
+        ("stage 2 standings", f"{base}/challenges/{SLUG}/stages/{STAGE_2}"),
         ("commons catalogue", f"{base}/commons"),
         ("stage 1 decision report", f"{base}/challenges/{SLUG}/stages/{STAGE_1}/report"),
         ("stage 1 report (JSON, CSV)", f"{base}/api/challenges/{SLUG}/stages/{STAGE_1}/report?format=csv"),

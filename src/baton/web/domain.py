@@ -14,6 +14,7 @@ from baton.web import (
     api_docs,
     catalogue,
     challenge_pages,
+    challenge_public,
     home,
     language,
     listing_api,
@@ -41,6 +42,7 @@ def routers() -> list[APIRouter]:
         listing_pages.router,
         challenge_pages.router,
         challenge_pages.downloads,
+        challenge_public.router,
         talent_pages.router,
         provenance_pages.router,
     ]

@@ -82,11 +82,13 @@ def _stage_state(
     return "open" if now <= deadline else "judging"
 
 
-def challenge_views(session: Session, lang: str, now: datetime) -> list[ChallengeView]:
+def challenge_views(
+    session: Session, lang: str, now: datetime, *, limit: int | None = MAX_CHALLENGES
+) -> list[ChallengeView]:
     """The most recent challenges with their stages' states (public: the API shows the same)."""
     rows = sorted(challenges.list_challenges(session), key=lambda row: (row.created_at, row.id), reverse=True)
     views = []
-    for challenge in rows[:MAX_CHALLENGES]:
+    for challenge in rows[:limit]:
         spec = challenges.spec_of(challenge)
         view = ChallengeView(
             slug=challenge.slug,

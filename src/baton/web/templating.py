@@ -56,7 +56,7 @@ NAVIGATION: Final = (
     NavItem("home", "/", N_("Home")),
     NavItem("models_page", "/models", N_("Models")),
     NavItem("datasets_page", "/datasets", N_("Datasets")),
-    NavItem("challenges_page", "/#challenges", N_("Challenges")),
+    NavItem("challenges_page", "/challenges", N_("Challenges")),
     NavItem("commons_page", "/commons", N_("Commons")),
     NavItem("talent_home", "/talent", N_("Talent")),
 )

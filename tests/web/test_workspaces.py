@@ -1,0 +1,200 @@
+"""Each role's workspace over HTTP, on SQLite and PostgreSQL: who sees what, CSRF, conflicts, and the actions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from baton.accounts import service as accounts
+from baton.challenge import service
+from baton.challenge.models import Team
+from baton.core import clock
+from baton.core.runtime import Runtime
+from tests.challenge.ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, make_world, submit_all
+
+from .sign_in_support import HTML, sign_in_with_token
+
+
+def _sign_in(runtime: Runtime, client: Any, name: str) -> None:
+    with runtime.database.session(write=True) as session:
+        token = accounts.issue_token(session, accounts.get_account(session, name), name="web").value
+    client.cookies.clear()  # another person in a fresh browser
+    assert sign_in_with_token(client, token).status_code == 303
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found
+    return found.group(1)
+
+
+def test_a_team_sees_only_its_own_workspace_and_edits_its_plan(runtime: Runtime, client: Any) -> None:
+    world = make_world(runtime)
+    submit_all(world)
+    team_page = f"/challenges/{world.slug}/teams/team-a"
+
+    anonymous = client.get(team_page, headers=HTML, follow_redirects=False)
+    assert anonymous.status_code == 303 and "/login" in anonymous.headers["location"]
+
+    _sign_in(runtime, client, "m-team-b")  # another team's member: the same 404 as a missing team
+    assert client.get(team_page, headers=HTML).status_code == 404
+    assert client.get(f"/challenges/{world.slug}/teams/nobody", headers=HTML).status_code == 404
+    csrf = _csrf(client.get("/me", headers=HTML).text)
+    refused = client.post(
+        f"{team_page}/release-plan",
+        data={"csrf": csrf, "repos-0-repo": "org-team-b/model", "repos-0-kind": "model", "repos-0-license": "mit"},
+        headers=HTML,
+    )
+    assert refused.status_code == 404
+    with runtime.database.session() as session:
+        assert service.release_plan(session, world.slug, "team-a")["repos"][0]["license"] == "apache-2.0"
+
+    _sign_in(runtime, client, "m-team-a")
+    page = client.get(team_page, headers=HTML)
+    assert page.status_code == 200
+    assert "org-team-a/model" in page.text and "Team B" not in page.text
+    assert 'id="plan-form"' in page.text
+    csrf = _csrf(page.text)
+    plan = {
+        "repos-0-repo": "org-team-a/model",
+        "repos-0-repo_type": "model",
+        "repos-0-kind": "model",
+        "repos-0-license": "mit",
+        "repos-0-access": "gated",
+        "repos-0-embargo_until": "",
+        "repos-1-repo": "not a repo",
+        "repos-1-repo_type": "model",
+        "repos-1-kind": "report",
+        "repos-1-license": "cc-by-4.0",
+        "repos-1-access": "public",
+        "repos-1-embargo_until": "soon",
+    }
+    # Without the page's CSRF value: refused, nothing recorded.
+    assert client.post(f"{team_page}/release-plan", data=plan | {"csrf": "forged"}, headers=HTML).status_code == 403
+    bad = client.post(f"{team_page}/release-plan", data=plan | {"csrf": csrf}, headers=HTML)
+    assert bad.status_code == 400
+    assert 'id="repos-1-repo-error"' in bad.text and 'id="repos-1-embargo_until-error"' in bad.text
+    assert 'value="not a repo"' in bad.text and 'value="soon"' in bad.text  # typed values kept
+    with runtime.database.session() as session:
+        assert service.release_plan(session, world.slug, "team-a")["repos"][0]["license"] == "apache-2.0"
+    good = plan | {"csrf": csrf, "repos-1-repo": "org-team-a/report", "repos-1-embargo_until": "2026-06-01"}
+    saved = client.post(f"{team_page}/release-plan", data=good, headers=HTML, follow_redirects=False)
+    assert saved.status_code == 303
+    with runtime.database.session() as session:
+        repos = service.release_plan(session, world.slug, "team-a")["repos"]
+    assert [(r["repo"], r["license"], r["access"]) for r in repos] == [
+        ("org-team-a/model", "mit", "gated"),
+        ("org-team-a/report", "cc-by-4.0", "public"),
+    ]
+
+
+def test_a_team_files_an_appeal_in_the_window_only(runtime: Runtime, client: Any) -> None:
+    world = make_world(runtime)
+    models = submit_all(world)
+    feed_inputs(world, models)
+    _sign_in(runtime, client, "m-team-a")
+    team_page = f"/challenges/{world.slug}/teams/team-a"
+    page = client.get(team_page, headers=HTML)
+    assert 'id="no-appeal-window"' in page.text  # not decided yet
+    csrf = _csrf(page.text)
+    early = client.post(f"{team_page}/appeals", data={"csrf": csrf, "stage": "stage-1", "text": "x"}, headers=HTML)
+    assert early.status_code == 409 or early.status_code == 400
+    assert 'id="appeal-error"' in early.text
+    with runtime.database.session(write=True) as session:
+        service.decide(session, runtime, world.slug, "stage-1", operator=world.op(session), now=AFTER_DEADLINE)
+    with clock.frozen(AFTER_DEADLINE):
+        page = client.get(team_page, headers=HTML)
+        assert 'id="appeal-form"' in page.text
+        filed = client.post(
+            f"{team_page}/appeals",
+            data={"csrf": csrf, "stage": "stage-1", "text": "The review of our logs missed the appendix."},
+            headers=HTML,
+            follow_redirects=False,
+        )
+    assert filed.status_code == 303
+    with runtime.database.session() as session:
+        (appeal,) = service.list_appeals(session, world.slug)
+    assert appeal["team"] == "team-a" and appeal["filed_by"] == "m-team-a"
+
+
+def test_a_reviewer_scores_an_assignment_and_a_conflict_is_refused(runtime: Runtime, client: Any) -> None:
+    world = make_world(runtime)
+    submit_all(world)
+    with runtime.database.session(write=True) as session:
+        operator = world.op(session)
+        for team in ("team-a", "team-b"):
+            service.assign_reviewer(
+                session, world.slug, "stage-1", team, accounts.get_account(session, "rev1"), operator=operator
+            )
+        # rev1 joins team-b's organization after being assigned: a conflict of interest.
+        org = accounts.get_account(session, "org-team-b")
+        accounts.set_membership(session, org, accounts.get_account(session, "rev1"), "read")
+    review = f"/challenges/{world.slug}/stages/stage-1/review"
+
+    _sign_in(runtime, client, "rev2")  # no assignment: sees none, cannot score
+    page = client.get(review, headers=HTML)
+    assert 'id="no-assignments"' in page.text
+    refused = client.post(
+        f"{review}/team-a", data={"csrf": _csrf(page.text), "score-report": "5", "score-logs": "5"}, headers=HTML
+    )
+    assert refused.status_code == 403
+
+    _sign_in(runtime, client, "rev1")
+    page = client.get(review, headers=HTML)
+    assert 'id="conflict-team-b"' in page.text and 'id="submit-team-b"' not in page.text
+    csrf = _csrf(page.text)
+    conflicted = client.post(f"{review}/team-b", data={"csrf": csrf, "score-report": "5", "score-logs": "5"}, headers=HTML)
+    assert conflicted.status_code == 403
+    too_high = client.post(
+        f"{review}/team-a", data={"csrf": csrf, "score-report": "11", "score-logs": "5", "comment": "ok"}, headers=HTML
+    )
+    assert too_high.status_code == 400 and 'value="11"' in too_high.text
+    assert client.post(f"{review}/team-a", data={"csrf": "x", "score-report": "5", "score-logs": "5"}, headers=HTML).status_code == 403
+    done = client.post(
+        f"{review}/team-a",
+        data={"csrf": csrf, "score-report": "7", "score-logs": "8.5", "comment": "Clear logs."},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    with runtime.database.session() as session:
+        reviews = service.state_of(session, service.get_challenge(session, world.slug)).stage_data("stage-1").reviews
+    assert [(team, payload["scores"]) for (_c, team, _r), payload in reviews.items()] == [
+        ("team-a", {"report": 7.0, "logs": 8.5})
+    ]
+
+
+def test_the_operator_console_is_for_operators_only(runtime: Runtime, client: Any) -> None:
+    world = make_world(runtime)
+    submit_all(world)
+    console = f"/operator/challenges/{world.slug}"
+    override = f"{console}/stages/stage-1/gates/independence/override"
+    _sign_in(runtime, client, "m-team-a")
+    assert client.get("/operator", headers=HTML).status_code == 404
+    assert client.get(console, headers=HTML).status_code == 404
+    csrf = _csrf(client.get("/me", headers=HTML).text)
+    data = {"csrf": csrf, "team": "team-a", "outcome": "pass", "reason": "Checked by hand, independent."}
+    assert client.post(override, data=data, headers=HTML).status_code == 404
+
+    _sign_in(runtime, client, "op")
+    page = client.get(console, headers=HTML)
+    assert page.status_code == 200 and 'class="override-form"' in page.text
+    csrf = _csrf(page.text)
+    assert client.post(override, data=data | {"csrf": "forged"}, headers=HTML).status_code == 403
+    short = client.post(override, data=data | {"csrf": csrf, "reason": "ok"}, headers=HTML)
+    assert short.status_code == 400 and "written reason" in short.text
+    done = client.post(override, data=data | {"csrf": csrf}, headers=HTML, follow_redirects=False)
+    assert done.status_code == 303
+    with runtime.database.session() as session:
+        challenge = service.get_challenge(session, world.slug)
+        team = session.query(Team).filter_by(challenge_id=challenge.id, slug="team-a").one()
+        standing = service.gate_standing(session, challenge, "stage-1", "independence", team)
+    assert standing is not None and standing.source == "override" and standing.operator == "op"
+    unconfirmed = client.post(f"{console}/stages/stage-1/decide", data={"csrf": csrf}, headers=HTML)
+    assert unconfirmed.status_code == 400
+    with clock.frozen(BEFORE_DEADLINE):
+        early = client.post(f"{console}/stages/stage-1/decide", data={"csrf": csrf, "confirm": "yes"}, headers=HTML)
+    assert early.status_code == 409 and 'id="operator-error"' in early.text
+    assert "decide after the deadline" in early.text

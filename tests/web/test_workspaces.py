@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
+from tests.challenge.ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, make_world, submit_all
 
 from baton.accounts import service as accounts
 from baton.challenge import service
 from baton.challenge.models import Team
 from baton.core import clock
 from baton.core.runtime import Runtime
-from tests.challenge.ce_support import AFTER_DEADLINE, BEFORE_DEADLINE, feed_inputs, make_world, submit_all
 
 from .sign_in_support import HTML, sign_in_with_token
 
@@ -145,13 +144,20 @@ def test_a_reviewer_scores_an_assignment_and_a_conflict_is_refused(runtime: Runt
     page = client.get(review, headers=HTML)
     assert 'id="conflict-team-b"' in page.text and 'id="submit-team-b"' not in page.text
     csrf = _csrf(page.text)
-    conflicted = client.post(f"{review}/team-b", data={"csrf": csrf, "score-report": "5", "score-logs": "5"}, headers=HTML)
+    conflicted = client.post(
+        f"{review}/team-b", data={"csrf": csrf, "score-report": "5", "score-logs": "5"}, headers=HTML
+    )
     assert conflicted.status_code == 403
     too_high = client.post(
         f"{review}/team-a", data={"csrf": csrf, "score-report": "11", "score-logs": "5", "comment": "ok"}, headers=HTML
     )
     assert too_high.status_code == 400 and 'value="11"' in too_high.text
-    assert client.post(f"{review}/team-a", data={"csrf": "x", "score-report": "5", "score-logs": "5"}, headers=HTML).status_code == 403
+    assert (
+        client.post(
+            f"{review}/team-a", data={"csrf": "x", "score-report": "5", "score-logs": "5"}, headers=HTML
+        ).status_code
+        == 403
+    )
     done = client.post(
         f"{review}/team-a",
         data={"csrf": csrf, "score-report": "7", "score-logs": "8.5", "comment": "Clear logs."},

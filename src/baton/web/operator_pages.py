@@ -49,10 +49,17 @@ def _console(session: Session) -> dict[str, Any]:
     queue = []
     for challenge in challenges:
         for team, result in service.gate_queue(session, challenge["slug"]):
-            queue.append({"challenge": challenge["slug"], "stage": result.stage, "gate": result.gate, "team": team.slug})
+            queue.append(
+                {"challenge": challenge["slug"], "stage": result.stage, "gate": result.gate, "team": team.slug}
+            )
     held = release.held_items(session, None)
     dead = [
-        {"id": job.id, "kind": job.kind, "attempts": job.attempts, "error": (job.error or "").splitlines()[0][:300] if job.error else ""}
+        {
+            "id": job.id,
+            "kind": job.kind,
+            "attempts": job.attempts,
+            "error": (job.error or "").splitlines()[0][:300] if job.error else "",
+        }
         for job in jobs.list_jobs(session, status="dead", limit=50)
     ]
     return {"challenges": challenges, "queue": queue, "held": held, "dead": dead}
@@ -180,11 +187,19 @@ def operator_override(
         return error_page(request, _csrf_refused(request), viewer=user.name)
     try:
         with runtime.database.session(write=True) as session:
-            service.override_gate(session, challenge, stage, team, outcome=outcome, reason=reason, operator=user, gate=gate)
+            service.override_gate(
+                session, challenge, stage, team, outcome=outcome, reason=reason, operator=user, gate=gate
+            )
     except BatonError as error:
         return _challenge_page(
-            request, runtime, user, challenge, error=f"{error.message} {error.hint or ''}".strip(),
-            error_at=f"{stage}/{gate}/{team}", typed_reason=reason, status_code=error.status_code,
+            request,
+            runtime,
+            user,
+            challenge,
+            error=f"{error.message} {error.hint or ''}".strip(),
+            error_at=f"{stage}/{gate}/{team}",
+            typed_reason=reason,
+            status_code=error.status_code,
         )
     return _back(request, challenge, "override", f"#stage-{stage}")
 
@@ -207,14 +222,21 @@ def operator_decide(
         return error_page(request, _csrf_refused(request), viewer=user.name)
     if confirm != "yes":
         message = translate(page_language(request), N_("Tick the box to confirm the decision first."))
-        return _challenge_page(request, runtime, user, challenge, error=message, error_at=f"{stage}/decide", status_code=400)
+        return _challenge_page(
+            request, runtime, user, challenge, error=message, error_at=f"{stage}/decide", status_code=400
+        )
     try:
         with runtime.database.session(write=True) as session:
             service.decide(session, runtime, challenge, stage, operator=user)
     except BatonError as error:
         return _challenge_page(
-            request, runtime, user, challenge, error=f"{error.message} {error.hint or ''}".strip(),
-            error_at=f"{stage}/decide", status_code=error.status_code,
+            request,
+            runtime,
+            user,
+            challenge,
+            error=f"{error.message} {error.hint or ''}".strip(),
+            error_at=f"{stage}/decide",
+            status_code=error.status_code,
         )
     return _back(request, challenge, "decide", f"#stage-{stage}")
 

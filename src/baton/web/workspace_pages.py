@@ -96,9 +96,7 @@ def my_work(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
         return sign_in_redirect(request)
     with runtime.database.session() as session:
         roles = my_roles(session, user)
-    return templating.render_page(
-        request, "my_work.html", viewer=user.name, roles=roles, operator=user.is_operator
-    )
+    return templating.render_page(request, "my_work.html", viewer=user.name, roles=roles, operator=user.is_operator)
 
 
 # --------------------------------------------------------------------------------------------- team
@@ -270,7 +268,14 @@ async def team_release_plan(
     except ValidationError as error:
         fields, whole = _plan_field_errors(rows, error)
         return _team_page(
-            request, runtime, user, challenge, team, plan_rows=rows, plan_errors=fields, plan_problem=whole or None,
+            request,
+            runtime,
+            user,
+            challenge,
+            team,
+            plan_rows=rows,
+            plan_errors=fields,
+            plan_problem=whole or None,
             status_code=400,
         )
     try:
@@ -281,7 +286,13 @@ async def team_release_plan(
         return error_page(request, error, viewer=user.name)
     except BatonError as error:
         return _team_page(
-            request, runtime, user, challenge, team, plan_rows=rows, plan_problem=error.message,
+            request,
+            runtime,
+            user,
+            challenge,
+            team,
+            plan_rows=rows,
+            plan_problem=error.message,
             status_code=error.status_code,
         )
     target = templating.path_for(request, "team_workspace", challenge=challenge, team=team)
@@ -311,7 +322,13 @@ def team_appeal(
         return error_page(request, error, viewer=user.name)
     except BatonError as error:
         return _team_page(
-            request, runtime, user, challenge, team, appeal_error=error.message, appeal_text=text,
+            request,
+            runtime,
+            user,
+            challenge,
+            team,
+            appeal_error=error.message,
+            appeal_text=text,
             status_code=error.status_code,
         )
     target = templating.path_for(request, "team_workspace", challenge=challenge, team=team)
@@ -387,14 +404,16 @@ def review_workspace(
 
 
 @router.post("/challenges/{challenge}/stages/{stage}/review/{team}", name="review_submit")
-async def review_submit(request: Request, runtime: RuntimeDep, user: PageUser, challenge: str, stage: str, team: str) -> Response:
+async def review_submit(
+    request: Request, runtime: RuntimeDep, user: PageUser, challenge: str, stage: str, team: str
+) -> Response:
     if user is None:
         return sign_in_redirect(request)
     form = await request.form(max_fields=100)
     if not csrf_ok(request, form.get("csrf")):
         return error_page(request, _csrf_refused(request), viewer=user.name)
     typed = {str(key): str(value)[:200] for key, value in form.items() if key != "csrf"}
-    comment = typed.pop("comment", "")[:5000]
+    typed.pop("comment", None)
     comment = str(form.get("comment") or "")[:5000]
     scores: dict[str, Any] = {}
     for key, value in typed.items():
@@ -409,8 +428,15 @@ async def review_submit(request: Request, runtime: RuntimeDep, user: PageUser, c
             service.record_review(session, challenge, stage, team, reviewer=user, scores=scores, comment=comment)
     except BatonError as error:
         return _review_page(
-            request, runtime, user, challenge, stage, error=error.message, error_team=team,
-            typed=typed | {"comment": comment}, status_code=error.status_code,
+            request,
+            runtime,
+            user,
+            challenge,
+            stage,
+            error=error.message,
+            error_team=team,
+            typed=typed | {"comment": comment},
+            status_code=error.status_code,
         )
     target = templating.path_for(request, "review_workspace", challenge=challenge, stage=stage)
     return RedirectResponse(templating.with_query(target, done="1"), status_code=303)

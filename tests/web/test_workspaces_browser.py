@@ -9,12 +9,12 @@ import re
 from typing import Any
 
 import pytest
+from tests.challenge.ce_support import feed_inputs, make_world, submit_all
 
 from baton.accounts import service as accounts
 from baton.challenge import service
 from baton.challenge.models import Vote
 from baton.core.runtime import Runtime
-from tests.challenge.ce_support import feed_inputs, make_world, submit_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 

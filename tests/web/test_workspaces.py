@@ -16,9 +16,9 @@ from baton.core.runtime import Runtime
 from .sign_in_support import HTML, sign_in_with_token
 
 
-def _sign_in(runtime: Runtime, client: Any, name: str) -> None:
+def _sign_in(runtime: Runtime, client: Any, name: str, scopes: tuple[str, ...] = ("write",)) -> None:
     with runtime.database.session(write=True) as session:
-        token = accounts.issue_token(session, accounts.get_account(session, name), name="web").value
+        token = accounts.issue_token(session, accounts.get_account(session, name), name="web", scopes=scopes).value
     client.cookies.clear()  # another person in a fresh browser
     assert sign_in_with_token(client, token).status_code == 303
 
@@ -40,7 +40,7 @@ def test_a_team_sees_only_its_own_workspace_and_edits_its_plan(runtime: Runtime,
     _sign_in(runtime, client, "m-team-b")  # another team's member: the same 404 as a missing team
     assert client.get(team_page, headers=HTML).status_code == 404
     assert client.get(f"/challenges/{world.slug}/teams/nobody", headers=HTML).status_code == 404
-    csrf = _csrf(client.get("/me", headers=HTML).text)
+    csrf = _csrf(client.get("/settings/work", headers=HTML).text)
     refused = client.post(
         f"{team_page}/release-plan",
         data={"csrf": csrf, "repos-0-repo": "org-team-b/model", "repos-0-kind": "model", "repos-0-license": "mit"},
@@ -49,6 +49,15 @@ def test_a_team_sees_only_its_own_workspace_and_edits_its_plan(runtime: Runtime,
     assert refused.status_code == 404
     with runtime.database.session() as session:
         assert service.release_plan(session, world.slug, "team-a")["repos"][0]["license"] == "apache-2.0"
+
+    _sign_in(runtime, client, "m-team-a", scopes=("read",))  # a read-only sign-in reads, changes nothing
+    page = client.get(team_page, headers=HTML)
+    assert page.status_code == 200
+    readonly = {"csrf": _csrf(page.text), "repos-0-repo": "org-team-a/model", "repos-0-kind": "model"}
+    assert (
+        client.post(f"{team_page}/release-plan", data=readonly | {"repos-0-license": "mit"}, headers=HTML).status_code
+        == 403
+    )
 
     _sign_in(runtime, client, "m-team-a")
     page = client.get(team_page, headers=HTML)
@@ -175,12 +184,12 @@ def test_a_reviewer_scores_an_assignment_and_a_conflict_is_refused(runtime: Runt
 def test_the_operator_console_is_for_operators_only(runtime: Runtime, client: Any) -> None:
     world = make_world(runtime)
     submit_all(world)
-    console = f"/operator/challenges/{world.slug}"
+    console = f"/admin/challenges/{world.slug}"
     override = f"{console}/stages/stage-1/gates/independence/override"
     _sign_in(runtime, client, "m-team-a")
-    assert client.get("/operator", headers=HTML).status_code == 404
+    assert client.get("/admin", headers=HTML).status_code == 404
     assert client.get(console, headers=HTML).status_code == 404
-    csrf = _csrf(client.get("/me", headers=HTML).text)
+    csrf = _csrf(client.get("/settings/work", headers=HTML).text)
     data = {"csrf": csrf, "team": "team-a", "outcome": "pass", "reason": "Checked by hand, independent."}
     assert client.post(override, data=data, headers=HTML).status_code == 404
 

@@ -1,8 +1,8 @@
 """The operator's console: site admins only (anyone else gets the site's 404, so the page is not advertised).
 
-- ``/operator``: the challenges, the gate queue (inconclusive checks awaiting a ruling), held releases
+- ``/admin``: the challenges, the gate queue (inconclusive checks awaiting a ruling), held releases
   with their personal-data findings, and the jobs that died (dead letters) with a retry button.
-- ``/operator/challenges/{challenge}``: per stage, each team's gate standing with an override form
+- ``/admin/challenges/{challenge}``: per stage, each team's gate standing with an override form
   (pass or fail and a written reason), the decision (a decide button, who advanced, finality).
 
 Every action is a form with the session's CSRF value, calls the same service as the HTTP API (which
@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
+from baton.challenge import report as reports
 from baton.challenge import service
 from baton.challenge.service._common import _latest_decision, participants
 from baton.commons import release
@@ -28,7 +29,7 @@ from baton.web import templating
 from baton.web.errors import error_page
 from baton.web.i18n import N_, page_language, translate
 from baton.web.signin import PageUser, csrf_ok, request_csrf, sign_in_redirect
-from baton.web.workspace_pages import _csrf_refused
+from baton.web.workspace_pages import _csrf_refused, gate_view, stage_title
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,7 +66,7 @@ def _console(session: Session) -> dict[str, Any]:
     return {"challenges": challenges, "queue": queue, "held": held, "dead": dead}
 
 
-@router.get("/operator", name="operator_console", response_class=HTMLResponse)
+@router.get("/admin", name="operator_console", response_class=HTMLResponse)
 def operator_console(request: Request, runtime: RuntimeDep, user: PageUser, done: str | None = None) -> Response:
     if user is None:
         return sign_in_redirect(request)
@@ -79,9 +80,10 @@ def operator_console(request: Request, runtime: RuntimeDep, user: PageUser, done
     )
 
 
-def _stages(session: Session, slug: str) -> list[dict[str, Any]]:
+def _stages(session: Session, slug: str, lang: str) -> list[dict[str, Any]]:
     challenge = service.get_challenge(session, slug)
     spec = service.spec_of(challenge)
+    zone = spec.timezone
     stages = []
     for stage in spec.stages:
         decision = _latest_decision(session, challenge, stage.id)
@@ -91,27 +93,21 @@ def _stages(session: Session, slug: str) -> list[dict[str, Any]]:
             gates = []
             for gate in stage.gates:
                 standing = service.gate_standing(session, challenge, stage.id, gate.id, team)
-                gates.append(
-                    {
-                        "gate": gate.id,
-                        "kind": gate.kind,
-                        "outcome": standing.outcome if standing is not None else "missing",
-                        "source": standing.source if standing is not None else None,
-                        "reason": standing.reason if standing is not None else "",
-                    }
-                )
+                gates.append({"gate": gate.id, "kind": gate.kind} | gate_view(standing, lang))
             teams.append({"team": team_slug, "name": team.name, "gates": gates})
         record = decision.record if decision is not None else None
         stages.append(
             {
                 "id": stage.id,
-                "title": stage.title or stage.id,
-                "deadline": service.iso(stage.deadline),
+                "title": stage_title(stage, lang),
+                "deadline": reports.show_time(service.iso(stage.deadline), zone),
                 "teams": teams,
                 "decided": decision is not None,
                 "advanced": list(record.get("advance") or []) if record else [],
                 "final": decision is not None and decision.final_at is not None,
-                "appeal_deadline": service.iso(decision.appeal_deadline) if decision is not None else None,
+                "appeal_deadline": reports.show_time(service.iso(decision.appeal_deadline), zone)
+                if decision is not None
+                else None,
             }
         )
     return stages
@@ -131,7 +127,7 @@ def _challenge_page(
 ) -> Response:
     try:
         with runtime.database.session() as session:
-            stages = _stages(session, challenge)
+            stages = _stages(session, challenge, page_language(request))
     except BatonError as failure:
         return error_page(request, failure, viewer=user.name)
     return templating.render_page(
@@ -149,7 +145,7 @@ def _challenge_page(
     )
 
 
-@router.get("/operator/challenges/{challenge}", name="operator_challenge", response_class=HTMLResponse)
+@router.get("/admin/challenges/{challenge}", name="operator_challenge", response_class=HTMLResponse)
 def operator_challenge(
     request: Request, runtime: RuntimeDep, user: PageUser, challenge: str, done: str | None = None
 ) -> Response:
@@ -166,7 +162,7 @@ def _back(request: Request, challenge: str, done: str, anchor: str) -> RedirectR
     return RedirectResponse(templating.with_query(target, done=done) + anchor, status_code=303)
 
 
-@router.post("/operator/challenges/{challenge}/stages/{stage}/gates/{gate}/override", name="operator_override")
+@router.post("/admin/challenges/{challenge}/stages/{stage}/gates/{gate}/override", name="operator_override")
 def operator_override(
     request: Request,
     runtime: RuntimeDep,
@@ -204,7 +200,7 @@ def operator_override(
     return _back(request, challenge, "override", f"#stage-{stage}")
 
 
-@router.post("/operator/challenges/{challenge}/stages/{stage}/decide", name="operator_decide")
+@router.post("/admin/challenges/{challenge}/stages/{stage}/decide", name="operator_decide")
 def operator_decide(
     request: Request,
     runtime: RuntimeDep,
@@ -241,7 +237,7 @@ def operator_decide(
     return _back(request, challenge, "decide", f"#stage-{stage}")
 
 
-@router.post("/operator/findings/{finding_id}/resolve", name="operator_resolve")
+@router.post("/admin/findings/{finding_id}/resolve", name="operator_resolve")
 def operator_resolve(
     request: Request,
     runtime: RuntimeDep,
@@ -268,7 +264,7 @@ def operator_resolve(
     return RedirectResponse(templating.with_query(target, done="resolve") + "#held", status_code=303)
 
 
-@router.post("/operator/jobs/{job_id}/retry", name="operator_retry")
+@router.post("/admin/jobs/{job_id}/retry", name="operator_retry")
 def operator_retry(
     request: Request,
     runtime: RuntimeDep,

@@ -1,6 +1,6 @@
 """Each role's workspace in the challenge: a person's own work, a team's page and a reviewer's rubric forms.
 
-- ``/me``: the challenges and roles of the signed-in person (teams, review assignments, operator).
+- ``/settings/work``: the challenges and roles of the signed-in person (teams, review assignments, operator).
 - ``/challenges/{challenge}/teams/{team}``: a team's submissions (pinned revision and its hold),
   evaluation progress (scores recorded or missing per task, gate standing), the release plan editor
   and appeals. Members of the team (or of one of its organizations) and operators only; anyone else
@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from baton.accounts.actor import REVIEW, Actor
+from baton.accounts.actor import REVIEW, WRITE, Actor
+from baton.challenge import report as reports
 from baton.challenge import service
 from baton.challenge.access import is_member
 from baton.challenge.models import ReviewerAssignment, Team
@@ -31,6 +32,7 @@ from baton.challenge.spec import ASSET_KINDS, ReleasePlan
 from baton.core.errors import BatonError, NotFoundError, PermissionDeniedError
 from baton.core.http import RuntimeDep
 from baton.web import templating
+from baton.web.challenge_pages import _GATE_OUTCOMES, _GATE_SOURCES
 from baton.web.errors import error_page
 from baton.web.i18n import N_, page_language, translate
 from baton.web.signin import FORM_EXPIRED, PageUser, csrf_ok, request_csrf, sign_in_redirect
@@ -90,7 +92,7 @@ def my_roles(session: Session, user: Actor) -> list[dict[str, Any]]:
     return found
 
 
-@router.get("/me", name="my_work", response_class=HTMLResponse)
+@router.get("/settings/work", name="my_work", response_class=HTMLResponse)
 def my_work(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
     if user is None:
         return sign_in_redirect(request)
@@ -102,9 +104,27 @@ def my_work(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
 # --------------------------------------------------------------------------------------------- team
 
 
-def _stage_rows(session: Session, challenge_slug: str, team: Team) -> list[dict[str, Any]]:
+def gate_view(standing: Any, lang: str) -> dict[str, Any]:
+    """A gate's standing for a page: the verdict and its source in ``lang``, the reason as recorded."""
+    outcome = standing.outcome if standing is not None else "missing"
+    source = standing.source if standing is not None else None
+    return {
+        "outcome": outcome,
+        "outcome_text": translate(lang, _GATE_OUTCOMES.get(outcome, _GATE_OUTCOMES["missing"])),
+        "source": source,
+        "source_text": translate(lang, _GATE_SOURCES[source]) if source in _GATE_SOURCES else "",
+        "reason": standing.reason if standing is not None else "",
+    }
+
+
+def stage_title(stage: Any, lang: str) -> str:
+    return reports.title_in({"title": stage.title, "title_ko": stage.title_ko}, lang, fallback=stage.id)
+
+
+def _stage_rows(session: Session, challenge_slug: str, team: Team, lang: str) -> list[dict[str, Any]]:
     challenge = service.get_challenge(session, challenge_slug)
     spec = service.spec_of(challenge)
+    zone = spec.timezone
     state = service.state_of(session, challenge)
     rows = []
     for stage in spec.stages:
@@ -123,28 +143,25 @@ def _stage_rows(session: Session, challenge_slug: str, team: Team) -> list[dict[
         gates = []
         for gate in stage.gates:
             standing = service.gate_standing(session, challenge, stage.id, gate.id, team)
-            gates.append(
-                {
-                    "gate": gate.id,
-                    "outcome": standing.outcome if standing is not None else "missing",
-                    "source": standing.source if standing is not None else None,
-                    "reason": standing.reason if standing is not None else "",
-                }
-            )
+            gates.append({"gate": gate.id} | gate_view(standing, lang))
         decision = _latest_decision(session, challenge, stage.id)
         rows.append(
             {
                 "id": stage.id,
-                "title": stage.title or stage.id,
-                "deadline": service.iso(stage.deadline),
+                "title": stage_title(stage, lang),
+                "deadline": reports.show_time(service.iso(stage.deadline), zone),
                 "submission": submission,
-                "submitted_at": service.iso(submission.submitted_at) if submission is not None else None,
+                "submitted_at": reports.show_time(service.iso(submission.submitted_at), zone)
+                if submission is not None
+                else None,
                 "tasks": tasks,
                 "recorded": sum(1 for task in tasks if task["recorded"]),
                 "gates": gates,
                 "decided": decision is not None,
                 "final": decision is not None and decision.final_at is not None,
-                "appeal_deadline": service.iso(decision.appeal_deadline) if decision is not None else None,
+                "appeal_deadline": reports.show_time(service.iso(decision.appeal_deadline), zone)
+                if decision is not None
+                else None,
                 "appealable": decision is not None and decision.final_at is None,
             }
         )
@@ -174,7 +191,7 @@ def _team_page(
     try:
         with runtime.database.session() as session:
             row = _member_team(session, user, challenge, team)
-            stages = _stage_rows(session, challenge, row)
+            stages = _stage_rows(session, challenge, row, page_language(request))
             appeals = [a for a in service.list_appeals(session, challenge) if a["team"] == row.slug]
             plan = service.release_plan(session, challenge, team)
             info = {"slug": row.slug, "name": row.name, "status": row.status, "organizations": row.organizations}
@@ -281,6 +298,7 @@ async def team_release_plan(
     try:
         with runtime.database.session(write=True) as session:
             _member_team(session, user, challenge, team)
+            user.require(WRITE, "change the release plan")
             service.file_release_plan(session, challenge, team, plan, user=user)
     except NotFoundError as error:
         return error_page(request, error, viewer=user.name)
@@ -317,6 +335,7 @@ def team_appeal(
     try:
         with runtime.database.session(write=True) as session:
             _member_team(session, user, challenge, team)
+            user.require(WRITE, "file an appeal")
             service.file_appeal(session, challenge, stage, team, text=text, user=user)
     except NotFoundError as error:
         return error_page(request, error, viewer=user.name)

@@ -250,6 +250,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("POST", "/admin/challenges/{challenge}/stages/{stage}/decide"): PAGE,
     ("POST", "/admin/findings/{finding_id}/resolve"): PAGE,
     ("POST", "/admin/jobs/{job_id}/retry"): PAGE,
+    ("POST", "/admin/access-requests/{request_id}"): PAGE,
     ("GET", "/talent"): PAGE,
     ("GET", "/talent/profile"): PAGE,
     ("GET", "/talent/openings"): PAGE,

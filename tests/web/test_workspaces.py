@@ -12,6 +12,8 @@ from baton.challenge import service
 from baton.challenge.models import Team
 from baton.core import clock
 from baton.core.runtime import Runtime
+from baton.hub import repos
+from baton.hub.models import AccessRequest
 
 from .sign_in_support import HTML, sign_in_with_token
 
@@ -213,3 +215,28 @@ def test_the_operator_console_is_for_operators_only(runtime: Runtime, client: An
         early = client.post(f"{console}/stages/stage-1/decide", data={"csrf": csrf, "confirm": "yes"}, headers=HTML)
     assert early.status_code == 409 and 'id="operator-error"' in early.text
     assert "decide after the deadline" in early.text
+
+
+def test_the_operator_answers_a_gated_access_request_from_the_console(runtime: Runtime, client: Any) -> None:
+    make_world(runtime)
+    with runtime.database.session(write=True) as session:
+        repo = repos.find_repo(session, repos.parse_repo_id("model", "org-team-a/model"))
+        assert repo is not None
+        repo.gated = "manual"
+        request = repos.request_access(session, accounts.act_as(session, "voter1"), repo, {})
+        request_id = request.id
+    _sign_in(runtime, client, "m-team-b")
+    csrf = _csrf(client.get("/settings/work", headers=HTML).text)
+    answer = f"/admin/access-requests/{request_id}"
+    assert client.post(answer, data={"csrf": csrf, "status": "accepted"}, headers=HTML).status_code == 404
+
+    _sign_in(runtime, client, "op")
+    page = client.get("/admin", headers=HTML)
+    assert f'data-request="{request_id}"' in page.text and "voter1" in page.text
+    csrf = _csrf(page.text)
+    assert client.post(answer, data={"csrf": "forged", "status": "accepted"}, headers=HTML).status_code == 403
+    done = client.post(answer, data={"csrf": csrf, "status": "accepted"}, headers=HTML, follow_redirects=False)
+    assert done.status_code == 303
+    with runtime.database.session() as session:
+        assert session.get(AccessRequest, request_id).status == "accepted"
+    assert f'data-request="{request_id}"' not in client.get("/admin", headers=HTML).text

@@ -15,9 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
+from baton.accounts.models import Account
 from baton.challenge import report as reports
 from baton.challenge import service
 from baton.challenge.service._common import _latest_decision, participants
@@ -25,6 +27,8 @@ from baton.commons import release
 from baton.core import jobs
 from baton.core.errors import BadRequestError, BatonError, NotFoundError
 from baton.core.http import RuntimeDep
+from baton.hub import repos
+from baton.hub.models import AccessRequest, Repo
 from baton.web import templating
 from baton.web.errors import error_page
 from baton.web.i18n import N_, page_language, translate
@@ -38,6 +42,7 @@ _DONE = {
     "decide": N_("The stage was decided; the report is published."),
     "resolve": N_("The finding was resolved."),
     "retry": N_("The job was queued again."),
+    "access": N_("The access request was answered."),
 }
 
 
@@ -63,7 +68,29 @@ def _console(session: Session) -> dict[str, Any]:
         }
         for job in jobs.list_jobs(session, status="dead", limit=50)
     ]
-    return {"challenges": challenges, "queue": queue, "held": held, "dead": dead}
+    return {
+        "challenges": challenges,
+        "queue": queue,
+        "held": held,
+        "dead": dead,
+        "access_requests": pending_access_requests(session),
+    }
+
+
+def pending_access_requests(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """Requests for gated repos' files that nobody has answered yet, oldest first (no e-mail shown)."""
+    rows = session.execute(
+        select(AccessRequest, Repo, Account)
+        .join(Repo, Repo.id == AccessRequest.repo_id)
+        .join(Account, Account.id == AccessRequest.user_id)
+        .where(AccessRequest.status == "pending")
+        .order_by(AccessRequest.created_at, AccessRequest.id)
+        .limit(limit)
+    ).all()
+    return [
+        {"id": request.id, "repo": repo.repo_id, "type": repo.repo_type, "user": account.name}
+        for request, repo, account in rows
+    ]
 
 
 @router.get("/admin", name="operator_console", response_class=HTMLResponse)
@@ -285,3 +312,35 @@ def operator_retry(
         return error_page(request, error, viewer=user.name)
     target = templating.path_for(request, "operator_console")
     return RedirectResponse(templating.with_query(target, done="retry") + "#dead-letters", status_code=303)
+
+
+@router.post("/admin/access-requests/{request_id}", name="operator_access")
+def operator_access(
+    request: Request,
+    runtime: RuntimeDep,
+    user: PageUser,
+    request_id: int,
+    status: Annotated[str, Form(max_length=10)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if user is None:
+        return sign_in_redirect(request)
+    if not user.is_operator:
+        return error_page(request, _not_here(), viewer=user.name)
+    if not csrf_ok(request, csrf):
+        return error_page(request, _csrf_refused(request), viewer=user.name)
+    try:
+        if status not in ("accepted", "rejected"):
+            raise BadRequestError("An access request is accepted or rejected")
+        with runtime.database.session(write=True) as session:
+            found = session.get(AccessRequest, request_id)
+            repo = session.get(Repo, found.repo_id) if found is not None else None
+            account = session.get(Account, found.user_id) if found is not None else None
+            if found is None or repo is None or account is None:
+                raise NotFoundError(f"No access request {request_id}")
+            key = repos.parse_repo_id(repo.repo_type, repo.repo_id)
+            repos.decide_access(session, user, key, account.name, status)
+    except BatonError as error:
+        return error_page(request, error, viewer=user.name)
+    target = templating.path_for(request, "operator_console")
+    return RedirectResponse(templating.with_query(target, done="access") + "#access-requests", status_code=303)

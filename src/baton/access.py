@@ -244,6 +244,8 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("POST", "/challenges/{challenge}/teams/{team}/appeals"): PAGE,
     ("GET", "/challenges/{challenge}/stages/{stage}/review"): PAGE,
     ("POST", "/challenges/{challenge}/stages/{stage}/review/{team}"): PAGE,
+    ("POST", "/challenges/{challenge}/stages/{stage}/panel/{criterion}/{team}"): PAGE,
+    ("POST", "/challenges/{challenge}/stages/{stage}/panel-conflicts/{team}"): PAGE,
     ("GET", "/admin"): PAGE,
     ("GET", "/admin/challenges/{challenge}"): PAGE,
     ("POST", "/admin/challenges/{challenge}/stages/{stage}/gates/{gate}/override"): PAGE,

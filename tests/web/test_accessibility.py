@@ -57,7 +57,7 @@ PAGES = [
     ("team workspace", "member", "/challenges/baton-demo/teams/team-hanbit"),
     ("review workspace", "reviewer", "/challenges/baton-demo/stages/stage-1/review"),
     ("operator console", "operator", "/admin"),
-    ("operator challenge", "operator", "/operator/challenges/baton-demo"),
+    ("operator challenge", "operator", "/admin/challenges/baton-demo"),
 ]
 # Pages other branches add: skipped (with the reason) while the server answers 404 there.
 

@@ -240,3 +240,69 @@ def test_the_operator_answers_a_gated_access_request_from_the_console(runtime: R
     with runtime.database.session() as session:
         assert session.get(AccessRequest, request_id).status == "accepted"
     assert f'data-request="{request_id}"' not in client.get("/admin", headers=HTML).text
+
+
+PANEL_SPEC = """challenge: panel-web
+title: Panel challenge
+timezone: Asia/Seoul
+stages:
+  - id: stage-1
+    deadline: 2026-01-10T18:00:00+09:00
+    teams: 3
+    advance: 2
+    criteria:
+      - {id: bench, kind: benchmark, weight: 75, tasks: [t1]}
+      - {id: users, kind: panel, weight: 25, scale: {min: 1, max: 5}, items: 2}
+    gates: [{id: independence, kind: independence}]
+"""
+
+
+def test_a_panel_rater_rates_and_declares_a_conflict(runtime: Runtime, client: Any) -> None:
+    world = make_world(runtime, spec=PANEL_SPEC)
+    submit_all(world)
+    with runtime.database.session(write=True) as session:
+        service.assign_raters(
+            session, world.slug, "stage-1", [accounts.get_account(session, "rev1")], operator=world.op(session)
+        )
+    review = f"/challenges/{world.slug}/stages/stage-1/review"
+    _sign_in(runtime, client, "rev2")  # not a rater: no form, a rating is refused
+    page = client.get(review, headers=HTML)
+    assert 'id="no-assignments"' in page.text
+    refused = client.post(
+        f"/challenges/{world.slug}/stages/stage-1/panel/users/team-a",
+        data={"csrf": _csrf(page.text), "item": "1", "dim-score": "4"},
+        headers=HTML,
+    )
+    assert refused.status_code == 403
+
+    _sign_in(runtime, client, "rev1")
+    assert 'class="review-link"' in client.get("/settings/work", headers=HTML).text
+    page = client.get(review, headers=HTML)
+    assert 'id="rate-users-team-a"' in page.text and "Items rated: 0 of 2" in client.get(f"{review}?lang=en").text
+    csrf = _csrf(page.text)
+    rate = f"/challenges/{world.slug}/stages/stage-1/panel/users/team-a"
+    off_scale = client.post(rate, data={"csrf": csrf, "item": "1", "dim-score": "9"}, headers=HTML)
+    assert off_scale.status_code == 400 and 'value="9"' in off_scale.text
+    assert client.post(rate, data={"csrf": "x", "item": "1", "dim-score": "4"}, headers=HTML).status_code == 403
+    done = client.post(rate, data={"csrf": csrf, "item": "2", "dim-score": "4"}, headers=HTML, follow_redirects=False)
+    assert done.status_code == 303
+    assert "Items rated: 1 of 2" in client.get(f"{review}?lang=en", headers=HTML).text
+
+    declared = client.post(
+        f"/challenges/{world.slug}/stages/stage-1/panel-conflicts/team-b",
+        data={"csrf": csrf},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert declared.status_code == 303
+    page = client.get(review, headers=HTML)
+    assert 'id="panel-conflict-team-b"' in page.text and 'id="rate-users-team-b"' not in page.text
+    conflicted = client.post(
+        f"/challenges/{world.slug}/stages/stage-1/panel/users/team-b",
+        data={"csrf": csrf, "item": "1", "dim-score": "3"},
+        headers=HTML,
+    )
+    assert conflicted.status_code == 403
+    with runtime.database.session() as session:
+        ratings = service.state_of(session, service.get_challenge(session, world.slug)).stage_data("stage-1").ratings
+    assert [(team, item) for (team, item, _rater) in ratings["users"]] == [("team-a", "2")]

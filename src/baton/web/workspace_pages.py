@@ -26,7 +26,7 @@ from baton.accounts.actor import REVIEW, WRITE, Actor
 from baton.challenge import report as reports
 from baton.challenge import service
 from baton.challenge.access import is_member
-from baton.challenge.models import ReviewerAssignment, Team
+from baton.challenge.models import PanelAssignment, PanelConflict, ReviewerAssignment, Team
 from baton.challenge.service._common import _conflicts, _latest_decision, participants
 from baton.challenge.spec import ASSET_KINDS, ReleasePlan
 from baton.core.errors import BatonError, NotFoundError, PermissionDeniedError
@@ -76,17 +76,13 @@ def my_roles(session: Session, user: Actor) -> list[dict[str, Any]]:
     found = []
     for challenge in service.list_challenges(session):
         teams = [team for team in service.list_teams(session, challenge.slug) if is_member(session, team, user)]
-        stages = list(
-            session.scalars(
-                select(ReviewerAssignment.stage)
-                .where(
-                    ReviewerAssignment.challenge_id == challenge.id,
-                    ReviewerAssignment.reviewer_id == user.account_id,
-                )
-                .distinct()
-                .order_by(ReviewerAssignment.stage)
-            )
+        reviewing = select(ReviewerAssignment.stage).where(
+            ReviewerAssignment.challenge_id == challenge.id, ReviewerAssignment.reviewer_id == user.account_id
         )
+        rating = select(PanelAssignment.stage).where(
+            PanelAssignment.challenge_id == challenge.id, PanelAssignment.rater_id == user.account_id
+        )
+        stages = sorted(set(session.scalars(reviewing)) | set(session.scalars(rating)))
         if teams or stages:
             found.append({"slug": challenge.slug, "title": challenge.title, "teams": teams, "review_stages": stages})
     return found
@@ -375,15 +371,19 @@ def _review_page(
         with runtime.database.session() as session:
             found = service.get_challenge(session, challenge)
             stage_spec = service.stage_of(service.spec_of(found), stage)
-            rubric = service.review_criterion(stage_spec, None)
+            has_review = any(c.kind == "review" for c in stage_spec.criteria)
+            rubric = service.review_criterion(stage_spec, None) if has_review else None
+            if rubric is None and not any(c.kind == "panel" for c in stage_spec.criteria):
+                service.review_criterion(stage_spec, None)  # says the stage has no review criterion
             state = service.state_of(session, found)
-            teams = service.assignments_of(session, challenge, stage, user)
+            teams = service.assignments_of(session, challenge, stage, user) if rubric is not None else []
             decision = _latest_decision(session, found, stage)
             pseudonym = service.pseudonym_for(found, user.name, "reviewer")
             reviews = state.stage_data(stage).reviews
+            panels = _panels(session, found, stage, user, state)
             assignments = []
             for team in teams:
-                recorded = reviews.get((rubric.id, team.slug, pseudonym))
+                recorded = reviews.get((rubric.id, team.slug, pseudonym)) if rubric is not None else None
                 assignments.append(
                     {
                         "team": team.slug,
@@ -403,6 +403,7 @@ def _review_page(
         stage=stage,
         rubric=rubric,
         assignments=assignments,
+        panels=panels,
         closed=decision is not None and decision.final_at is not None,
         error=error,
         error_team=error_team,
@@ -418,7 +419,9 @@ def review_workspace(
 ) -> Response:
     if user is None:
         return sign_in_redirect(request)
-    notice = translate(page_language(request), N_("Your review was recorded.")) if done else None
+    notices = {"conflict": N_("Your conflict of interest was recorded; you will not rate that team.")}
+    message = notices.get(done or "", N_("Your review was recorded.")) if done else None
+    notice = translate(page_language(request), message) if message else None
     return _review_page(request, runtime, user, challenge, stage, notice=notice)
 
 
@@ -459,3 +462,115 @@ async def review_submit(
         )
     target = templating.path_for(request, "review_workspace", challenge=challenge, stage=stage)
     return RedirectResponse(templating.with_query(target, done="1"), status_code=303)
+
+
+# --------------------------------------------------------------------------------------------- panel
+
+
+def _panels(session: Session, challenge: Any, stage: str, user: Actor, state: Any) -> list[dict[str, Any]]:
+    """The rater's panel assignments: per criterion and team, the items rated so far and any conflict."""
+    assigned = service.panel_assignments_of(session, challenge.slug, stage, user)
+    ratings = state.stage_data(stage).ratings
+    pseudonym = assigned["rater"]
+    panels = []
+    for panel in assigned["panels"]:
+        if not panel["teams"]:
+            continue
+        given = ratings.get(panel["criterion"], {})
+        teams = []
+        for slug in panel["teams"]:
+            team = service.get_team(session, challenge.slug, slug)
+            conflicts = _conflicts(session, user, [team])
+            if _panel_conflict_recorded(session, challenge, team, user):
+                conflicts.append("declared")
+            rated = {
+                item: given[(slug, item, pseudonym)] for item in panel["items"] if (slug, item, pseudonym) in given
+            }
+            teams.append({"team": slug, "name": team.name, "conflicts": conflicts, "rated": rated})
+        panels.append(panel | {"teams": teams})
+    return panels
+
+
+def _panel_conflict_recorded(session: Session, challenge: Any, team: Team, user: Actor) -> bool:
+    return (
+        session.scalar(
+            select(PanelConflict.id).where(
+                PanelConflict.challenge_id == challenge.id,
+                PanelConflict.team_id == team.id,
+                PanelConflict.rater_id == user.account_id,
+            )
+        )
+        is not None
+    )
+
+
+@router.post("/challenges/{challenge}/stages/{stage}/panel/{criterion}/{team}", name="panel_rate")
+async def panel_rate(
+    request: Request, runtime: RuntimeDep, user: PageUser, challenge: str, stage: str, criterion: str, team: str
+) -> Response:
+    if user is None:
+        return sign_in_redirect(request)
+    form = await request.form(max_fields=50)
+    if not csrf_ok(request, form.get("csrf")):
+        return error_page(request, _csrf_refused(request), viewer=user.name)
+    typed = {str(key): str(value)[:200] for key, value in form.items() if key != "csrf"}
+    scores: dict[str, Any] = {}
+    for key, value in typed.items():
+        if key.startswith("dim-"):
+            try:
+                scores[key.removeprefix("dim-")] = int(value)
+            except ValueError:
+                scores[key.removeprefix("dim-")] = value
+    try:
+        user.require(REVIEW, "rate")
+        with runtime.database.session(write=True) as session:
+            service.rate(
+                session,
+                challenge,
+                stage,
+                team,
+                rater=user,
+                item=typed.get("item", ""),
+                scores=scores,
+                criterion=criterion,
+            )
+    except BatonError as error:
+        return _review_page(
+            request,
+            runtime,
+            user,
+            challenge,
+            stage,
+            error=error.message,
+            error_team=f"panel:{criterion}:{team}",
+            typed=typed,
+            status_code=error.status_code,
+        )
+    target = templating.path_for(request, "review_workspace", challenge=challenge, stage=stage)
+    return RedirectResponse(templating.with_query(target, done="1") + f"#panel-{criterion}-{team}", status_code=303)
+
+
+@router.post("/challenges/{challenge}/stages/{stage}/panel-conflicts/{team}", name="panel_conflict")
+def panel_conflict(
+    request: Request,
+    runtime: RuntimeDep,
+    user: PageUser,
+    challenge: str,
+    stage: str,
+    team: str,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if user is None:
+        return sign_in_redirect(request)
+    if not csrf_ok(request, csrf):
+        return error_page(request, _csrf_refused(request), viewer=user.name)
+    try:
+        user.require(REVIEW, "declare a conflict of interest")
+        with runtime.database.session(write=True) as session:
+            service.declare_conflict(session, challenge, stage, team, actor=user)
+    except BatonError as error:
+        return _review_page(
+            request, runtime, user, challenge, stage, error=error.message, status_code=error.status_code
+        )
+    target = templating.path_for(request, "review_workspace", challenge=challenge, stage=stage)
+    return RedirectResponse(templating.with_query(target, done="conflict"), status_code=303)

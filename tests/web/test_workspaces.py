@@ -128,6 +128,22 @@ def test_a_team_files_an_appeal_in_the_window_only(runtime: Runtime, client: Any
         (appeal,) = service.list_appeals(session, world.slug)
     assert appeal["team"] == "team-a" and appeal["filed_by"] == "m-team-a"
 
+    # The operator answers it from the console; the team sees the answer.
+    answer = f"/admin/challenges/{world.slug}/appeals/{appeal['id']}/answer"
+    assert client.post(answer, data={"csrf": csrf, "answer": "No."}, headers=HTML).status_code == 404  # a member
+    _sign_in(runtime, client, "op")
+    console = client.get(f"/admin/challenges/{world.slug}", headers=HTML)
+    assert f'id="answer-appeal-{appeal["id"]}"' in console.text
+    csrf = _csrf(console.text)
+    empty = client.post(answer, data={"csrf": csrf, "answer": " "}, headers=HTML)
+    assert empty.status_code == 400
+    answered = client.post(
+        answer, data={"csrf": csrf, "answer": "Both reviewers read the appendix."}, headers=HTML, follow_redirects=False
+    )
+    assert answered.status_code == 303
+    _sign_in(runtime, client, "m-team-a")
+    assert "Both reviewers read the appendix." in client.get(team_page, headers=HTML).text
+
 
 def test_a_reviewer_scores_an_assignment_and_a_conflict_is_refused(runtime: Runtime, client: Any) -> None:
     world = make_world(runtime)

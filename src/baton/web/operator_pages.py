@@ -43,6 +43,7 @@ _DONE = {
     "resolve": N_("The finding was resolved."),
     "retry": N_("The job was queued again."),
     "access": N_("The access request was answered."),
+    "appeal": N_("The appeal was answered; the answer is published beside it."),
 }
 
 
@@ -155,6 +156,7 @@ def _challenge_page(
     try:
         with runtime.database.session() as session:
             stages = _stages(session, challenge, page_language(request))
+            appeals = [a for a in service.list_appeals(session, challenge) if a["answered_at"] is None]
     except BatonError as failure:
         return error_page(request, failure, viewer=user.name)
     return templating.render_page(
@@ -164,6 +166,7 @@ def _challenge_page(
         status_code=status_code,
         challenge=challenge,
         stages=stages,
+        appeals=appeals,
         notice=notice,
         error=error,
         error_at=error_at,
@@ -344,3 +347,37 @@ def operator_access(
         return error_page(request, error, viewer=user.name)
     target = templating.path_for(request, "operator_console")
     return RedirectResponse(templating.with_query(target, done="access") + "#access-requests", status_code=303)
+
+
+@router.post("/admin/challenges/{challenge}/appeals/{appeal_id}/answer", name="operator_answer_appeal")
+def operator_answer_appeal(
+    request: Request,
+    runtime: RuntimeDep,
+    user: PageUser,
+    challenge: str,
+    appeal_id: int,
+    answer: Annotated[str, Form(max_length=10000)] = "",
+    upheld: Annotated[str, Form(max_length=10)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if user is None:
+        return sign_in_redirect(request)
+    if not user.is_operator:
+        return error_page(request, _not_here(), viewer=user.name)
+    if not csrf_ok(request, csrf):
+        return error_page(request, _csrf_refused(request), viewer=user.name)
+    try:
+        with runtime.database.session(write=True) as session:
+            service.answer_appeal(session, challenge, appeal_id, answer=answer, upheld=upheld == "yes", operator=user)
+    except BatonError as error:
+        return _challenge_page(
+            request,
+            runtime,
+            user,
+            challenge,
+            error=f"{error.message} {error.hint or ''}".strip(),
+            error_at=f"appeal/{appeal_id}",
+            typed_reason=answer,
+            status_code=error.status_code,
+        )
+    return _back(request, challenge, "appeal", "#appeals")

@@ -90,6 +90,9 @@ def test_a_team_sees_only_its_own_workspace_and_edits_its_plan(runtime: Runtime,
     with runtime.database.session() as session:
         assert service.release_plan(session, world.slug, "team-a")["repos"][0]["license"] == "apache-2.0"
     good = plan | {"csrf": csrf, "repos-1-repo": "org-team-a/report", "repos-1-embargo_until": "2026-06-01"}
+    # The page's empty row to add a repo: its selects still send their first choice; it is left out.
+    good |= {"repos-2-repo": "", "repos-2-repo_type": "model", "repos-2-kind": "", "repos-2-license": ""}
+    good |= {"repos-2-access": "public", "repos-2-embargo_until": ""}
     saved = client.post(f"{team_page}/release-plan", data=good, headers=HTML, follow_redirects=False)
     assert saved.status_code == 303
     with runtime.database.session() as session:

@@ -41,6 +41,8 @@ router = APIRouter(include_in_schema=False)
 
 PLAN_FIELDS = ("repo", "repo_type", "kind", "license", "access", "embargo_until")
 PLAN_ROWS_EXTRA = 1  # empty rows offered below the plan's repos, to add one
+# What a person types in a row; the selects always send a value, so a row without these is empty.
+PLAN_TYPED = ("repo", "kind", "license", "embargo_until")
 MAX_PLAN_ROWS = 50
 
 
@@ -239,11 +241,15 @@ def _plan_from_form(form: Any) -> list[dict[str, str]]:
     return rows
 
 
+def _empty(row: dict[str, str]) -> bool:
+    return not any(row[field] for field in PLAN_TYPED)
+
+
 def _plan_value(rows: list[dict[str, str]]) -> dict[str, Any]:
     """The plan the rows describe (empty rows left out; empty optional fields as not given)."""
     repos = []
     for row in rows:
-        if not any(row.values()):
+        if _empty(row):
             continue
         repos.append({field: value for field, value in row.items() if value or field in ("repo", "kind", "license")})
     return {"repos": repos}
@@ -251,7 +257,7 @@ def _plan_value(rows: list[dict[str, str]]) -> dict[str, Any]:
 
 def _plan_field_errors(rows: list[dict[str, str]], error: ValidationError) -> tuple[dict[tuple[int, str], str], str]:
     """Each problem next to its field (row, field); problems of the plan as a whole in one line."""
-    kept = [index for index, row in enumerate(rows) if any(row.values())]
+    kept = [index for index, row in enumerate(rows) if not _empty(row)]
     fields: dict[tuple[int, str], str] = {}
     whole = []
     for item in error.errors():

@@ -253,6 +253,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("POST", "/admin/findings/{finding_id}/resolve"): PAGE,
     ("POST", "/admin/jobs/{job_id}/retry"): PAGE,
     ("POST", "/admin/access-requests/{request_id}"): PAGE,
+    ("POST", "/admin/finalize"): PAGE,
     ("POST", "/admin/challenges/{challenge}/appeals/{appeal_id}/answer"): PAGE,
     ("GET", "/talent"): PAGE,
     ("GET", "/talent/profile"): PAGE,

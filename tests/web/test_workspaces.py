@@ -144,8 +144,15 @@ def test_a_team_files_an_appeal_in_the_window_only(runtime: Runtime, client: Any
         answer, data={"csrf": csrf, "answer": "Both reviewers read the appendix."}, headers=HTML, follow_redirects=False
     )
     assert answered.status_code == 303
+    # Its window closed and its appeal answered, the decision is made final from the console.
+    finalized = client.post("/admin/finalize", data={"csrf": csrf}, headers=HTML, follow_redirects=False)
+    assert finalized.status_code == 303
+    with runtime.database.session() as session:
+        assert service.decision_record(session, world.slug, "stage-1")["final"] is True
     _sign_in(runtime, client, "m-team-a")
-    assert "Both reviewers read the appendix." in client.get(team_page, headers=HTML).text
+    page = client.get(team_page, headers=HTML)
+    assert "Both reviewers read the appendix." in page.text and 'id="appeal-form"' not in page.text
+    assert client.post("/admin/finalize", data={"csrf": _csrf(page.text)}, headers=HTML).status_code == 404
 
 
 def test_a_reviewer_scores_an_assignment_and_a_conflict_is_refused(runtime: Runtime, client: Any) -> None:

@@ -44,6 +44,7 @@ _DONE = {
     "retry": N_("The job was queued again."),
     "access": N_("The access request was answered."),
     "appeal": N_("The appeal was answered; the answer is published beside it."),
+    "finalize": N_("Every decision that was due is now final."),
 }
 
 
@@ -381,3 +382,24 @@ def operator_answer_appeal(
             status_code=error.status_code,
         )
     return _back(request, challenge, "appeal", "#appeals")
+
+
+@router.post("/admin/finalize", name="operator_finalize")
+def operator_finalize(
+    request: Request, runtime: RuntimeDep, user: PageUser, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """Make final the decisions whose appeal window closed with no appeal open (as the hourly job does)."""
+    if user is None:
+        return sign_in_redirect(request)
+    if not user.is_operator:
+        return error_page(request, _not_here(), viewer=user.name)
+    if not csrf_ok(request, csrf):
+        return error_page(request, _csrf_refused(request), viewer=user.name)
+    try:
+        user.require_operator("make decisions final")
+        with runtime.database.session(write=True) as session:
+            service.finalize_due(session)
+    except BatonError as error:
+        return error_page(request, error, viewer=user.name)
+    target = templating.path_for(request, "operator_console")
+    return RedirectResponse(templating.with_query(target, done="finalize"), status_code=303)

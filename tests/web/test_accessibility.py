@@ -57,6 +57,11 @@ PAGES = [
     ("talent profile", "member", "/talent/profile"),
     ("talent openings", "member", "/talent/openings"),
     ("talent recommendations", "member", "/talent/recommendations"),
+    ("my work", "member", "/settings/work"),
+    ("team workspace", "member", "/challenges/baton-demo/teams/team-hanbit"),
+    ("review workspace", "reviewer", "/challenges/baton-demo/stages/stage-1/review"),
+    ("operator console", "operator", "/admin"),
+    ("operator challenge", "operator", "/admin/challenges/baton-demo"),
 ]
 # Pages other branches add: skipped (with the reason) while the server answers 404 there.
 
@@ -74,7 +79,7 @@ def contexts(browser: Any, demo_site: tuple[DemoSite, LiveServer]) -> Iterator[d
     """A browser context per (role, language), signed in through the /login form; CSP bypassed for axe only."""
     site, server = demo_site
     made: dict[tuple[str | None, str], Any] = {}
-    for role in (None, "operator", "voter", "member"):
+    for role in (None, "operator", "voter", "member", "reviewer"):
         for lang, locale in (("ko", "ko-KR"), ("en", "en-US")):
             context = browser.new_context(locale=locale, bypass_csp=True, viewport={"width": 1280, "height": 900})
             context.route("**/*", _offline)

@@ -19,7 +19,7 @@ from baton.challenge import report as reports
 from baton.challenge import service
 from baton.core.errors import AuthenticationError, BatonError
 from baton.core.http import RuntimeDep
-from baton.web import templating
+from baton.web import arena_view, templating
 from baton.web.errors import error_page
 from baton.web.gate_evidence import evidence_lines
 from baton.web.i18n import N_, page_language, translate
@@ -54,6 +54,8 @@ def _arena_page(
     error: str | None = None,
     closed: bool = False,
     status_code: int = 200,
+    progress: dict[str, Any] | None = None,
+    revealed: list[dict[str, Any]] | None = None,
 ) -> HTMLResponse:
     return templating.render_page(
         request,
@@ -67,6 +69,8 @@ def _arena_page(
         notice=notice,
         error=error,
         closed=closed,
+        progress=progress,
+        revealed=revealed,
     )
 
 
@@ -79,9 +83,17 @@ def arena_page(
     try:
         user.require(VOTE, "vote")
         with runtime.database.session() as session:
+            progress = arena_view.progress(session, challenge, stage, user)
             if service.voting_closed(session, challenge, stage):
                 return _arena_page(
-                    request, viewer=user.name, challenge=challenge, stage=stage, battle=None, closed=True
+                    request,
+                    viewer=user.name,
+                    challenge=challenge,
+                    stage=stage,
+                    battle=None,
+                    closed=True,
+                    progress=progress,
+                    revealed=arena_view.reveal(session, challenge, stage, user),
                 )
             battle = service.next_battle(session, challenge, stage, voter=user)
             shown = (
@@ -97,7 +109,15 @@ def arena_page(
     except BatonError as error:
         return error_page(request, error, viewer=user.name)
     notice = translate(page_language(request), N_("Your vote was recorded.")) if voted else None
-    return _arena_page(request, viewer=user.name, challenge=challenge, stage=stage, battle=shown, notice=notice)
+    return _arena_page(
+        request,
+        viewer=user.name,
+        challenge=challenge,
+        stage=stage,
+        battle=shown,
+        notice=notice,
+        progress=progress,
+    )
 
 
 @router.post("/challenges/{challenge}/stages/{stage}/arena/vote", name="arena_vote")

@@ -19,12 +19,14 @@ from baton.web import (
     language,
     listing_api,
     listing_pages,
+    operator_pages,
     provenance_pages,
     repo_pages,
     settings_pages,
     signin,
     static,
     talent_pages,
+    workspace_pages,
 )
 
 
@@ -45,6 +47,8 @@ def routers() -> list[APIRouter]:
         challenge_public.router,
         talent_pages.router,
         provenance_pages.router,
+        workspace_pages.router,
+        operator_pages.router,
     ]
 
 

@@ -17,29 +17,83 @@ DICT_REPR = re.compile(r"\{'|': |\[\('|True\b|False\b|None\b")
 
 
 def _result(verdict: str = "derived") -> dict[str, Any]:
-    detail = {"block": "transformer.h.0", "reference_block": "transformer.h.0", "null": "unpaired layers", "null_size": 2}
+    detail = {
+        "block": "transformer.h.0",
+        "reference_block": "transformer.h.0",
+        "null": "unpaired layers",
+        "null_size": 2,
+    }
     return {
-        "model": "subject", "reference": "reference", "verdict": verdict, "relation": "finetune",
-        "p_value": 2.5e-32, "alpha": 0.01, "correction": "Šidák and Holm–Šidák.",
+        "model": "subject",
+        "reference": "reference",
+        "verdict": verdict,
+        "relation": "finetune",
+        "p_value": 2.5e-32,
+        "alpha": 0.01,
+        "correction": "Šidák and Holm–Šidák.",
         "components": [
-            {"name": "transformer.h.0", "status": "derived", "source": "transformer.h.0", "p_value": 2.1e-33,
-             "test": "mlp_unit_matching_stored_basis", "statistics": {"mlp_unit_matching": 0.9858}},
-            {"name": "transformer.wte", "status": "independent", "source": "transformer.wte", "p_value": 0.4,
-             "test": "exact_copy", "statistics": {}},
+            {
+                "name": "transformer.h.0",
+                "status": "derived",
+                "source": "transformer.h.0",
+                "p_value": 2.1e-33,
+                "test": "mlp_unit_matching_stored_basis",
+                "statistics": {"mlp_unit_matching": 0.9858},
+            },
+            {
+                "name": "transformer.wte",
+                "status": "independent",
+                "source": "transformer.wte",
+                "p_value": 0.4,
+                "test": "exact_copy",
+                "statistics": {},
+            },
         ],
         "evidence": [
-            {"component": "transformer.h.0", "source": "transformer.h.0", "test": "attention_cka", "statistic": 0.98,
-             "null_mean": 0.41, "null_std": 0.005, "p_value": 0.0036, "counted": False,
-             "detail": detail | {"why": "Attention CKA is shown for comparison."}},
-            {"component": "transformer.h.0", "source": "transformer.h.0", "test": "mlp_unit_matching",
-             "statistic": 0.9858, "null_mean": 0.36, "null_std": 0.0036, "p_value": 0.0022, "counted": True,
-             "detail": detail | {"nested": {"a": [1, 2]}}},
+            {
+                "component": "transformer.h.0",
+                "source": "transformer.h.0",
+                "test": "attention_cka",
+                "statistic": 0.98,
+                "null_mean": 0.41,
+                "null_std": 0.005,
+                "p_value": 0.0036,
+                "counted": False,
+                "detail": detail | {"why": "Attention CKA is shown for comparison."},
+            },
+            {
+                "component": "transformer.h.0",
+                "source": "transformer.h.0",
+                "test": "mlp_unit_matching",
+                "statistic": 0.9858,
+                "null_mean": 0.36,
+                "null_std": 0.0036,
+                "p_value": 0.0022,
+                "counted": True,
+                "detail": detail | {"nested": {"a": [1, 2]}},
+            },
         ],
-        "norms": {"count": 1, "raw_cosine": 0.99997, "shuffled_raw_cosine": 0.9972, "pearson": 0.99, "p_value": 3e-30,
-                  "tensors": [{"component": "transformer.ln_f", "tensor": "transformer.ln_f.weight",
-                               "source_tensor": "transformer.ln_f.weight", "raw_cosine": 0.99998,
-                               "shuffled_raw_cosine": 0.997, "pearson": 0.994, "p_value": 7e-31}]},
-        "alignment": {"language_model": {"method": "shared_tokens+positions", "anchors": 106, "permutation_like": True}},
+        "norms": {
+            "count": 1,
+            "raw_cosine": 0.99997,
+            "shuffled_raw_cosine": 0.9972,
+            "pearson": 0.99,
+            "p_value": 3e-30,
+            "tensors": [
+                {
+                    "component": "transformer.ln_f",
+                    "tensor": "transformer.ln_f.weight",
+                    "source_tensor": "transformer.ln_f.weight",
+                    "raw_cosine": 0.99998,
+                    "shuffled_raw_cosine": 0.997,
+                    "pearson": 0.994,
+                    "p_value": 7e-31,
+                }
+            ],
+        },
+        "alignment": {
+            "language_model": {"method": "shared_tokens+positions", "anchors": 106, "permutation_like": True}
+        },
         "layer_alignment": [["transformer.h.0", "transformer.h.0"]],
         "transformations": [],
         "config_likeness": {"likeness": 1.0, "identical": ["n_embd", "n_layer"], "differing": [], "evidence": False},

@@ -100,7 +100,8 @@ OPENINGS = (
         seed.ORGANIZATION,
         seed.MEMBER,
         "한국어 LLM 연구원 · Korean LLM researcher",
-        "사전학습 데이터와 평가를 맡을 연구원을 찾습니다. We look for a researcher for pretraining data and evaluation.",
+        "사전학습 데이터와 평가를 맡을 연구원을 찾습니다. "
+        "We look for a researcher for pretraining data and evaluation.",
         (NLP,),
         (ML,),
         "Seoul",

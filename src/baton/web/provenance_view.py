@@ -127,7 +127,9 @@ def verdict_sentence(result: dict[str, Any], subject: str, reference: str, lang:
             )
         else:
             first = _t(lang, N_("%(subject)s was derived from %(reference)s."), **names)
-        second = _t(lang, N_("%(strength)s: p = %(p)s, below the significance level α = %(alpha)s."), strength=strength, **names)
+        second = _t(
+            lang, N_("%(strength)s: p = %(p)s, below the significance level α = %(alpha)s."), strength=strength, **names
+        )
         return f"{first} {second}"
     if verdict == "independent":
         return _t(

@@ -10,7 +10,8 @@ asks ``/talent/skills`` for the matches alone and swaps them in; nothing else ch
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as default
 from typing import Final
 
 from starlette.datastructures import FormData
@@ -39,9 +40,9 @@ class SkillPicker:
     """One picker: the field's name, what was chosen, what was searched and what it found."""
 
     field: str
-    chosen: list[Skill] = field(default_factory=list)
+    chosen: list[Skill] = default(default_factory=list)
     query: str = ""
-    matches: list[Skill] = field(default_factory=list)
+    matches: list[Skill] = default(default_factory=list)
     searched: bool = False
 
 

@@ -284,7 +284,9 @@ def skills_search(request: Request, q: str = "", field: str = "skills") -> Respo
     name = field if field in talent_forms.PICKER_FIELDS else "skills"
     query = (request.query_params.get(f"{name}_query") or q)[: talent_forms.MAX_QUERY]
     state = talent_forms.SkillPicker(field=name, query=query, searched=True)
-    state.matches = talent_forms.search(query, lang, exclude=talent_forms.codes_from(request.query_params.getlist(name)))
+    state.matches = talent_forms.search(
+        query, lang, exclude=talent_forms.codes_from(request.query_params.getlist(name))
+    )
     if request.headers.get("HX-Request") == "true":
         page = templating.render("_skill_matches.html", lang=lang, request=request, picker=state)
         return templating.page_response(request, page)

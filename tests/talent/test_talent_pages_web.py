@@ -9,9 +9,9 @@ from typing import Any
 
 from baton.core.runtime import Runtime
 from baton.talent import consent as notices
-from tests.talent.talent_helpers import NLP, Cast, cast
+from web.repo_support import browser, csrf_of
 
-from .repo_support import browser, csrf_of
+from .talent_helpers import NLP, Cast, cast
 
 __all__ = ["cast"]
 
@@ -30,7 +30,8 @@ def test_skills_searched_in_korean_are_kept_with_everything_typed(runtime: Runti
         "/talent/profile", data=_profile_form(csrf, intent="search", skills_query="자연어", keywords="LLM")
     )
     assert found.status_code == 200
-    assert re.search(rf'<input type="checkbox" name="skills" value="{NLP}" class="skill-match"> 자연어 처리', found.text)
+    match = f'<input type="checkbox" name="skills" value="{NLP}" class="skill-match"> 자연어 처리'
+    assert match in found.text
     assert 'value="김다브 Dave"' in found.text and 'value="dave.kim@example.org"' in found.text
     assert 'value="LLM"' in found.text and 'value="자연어"' in found.text
     assert 'id="public-id"' not in found.text
@@ -41,8 +42,9 @@ def test_skills_searched_in_korean_are_kept_with_everything_typed(runtime: Runti
     assert f'name="skills" value="{NLP}" checked' in again.text
     assert "Machine learning" in again.text
     # The live search (htmx) answers with the matches alone.
-    live = client.get("/talent/skills", params={"skills_query": "computer vision", "field": "skills"},
-                      headers={"HX-Request": "true"})
+    live = client.get(
+        "/talent/skills", params={"skills_query": "computer vision", "field": "skills"}, headers={"HX-Request": "true"}
+    )
     assert live.status_code == 200 and "<html" not in live.text and "Computer vision" in live.text
 
 
@@ -73,8 +75,12 @@ def test_the_pool_page_shows_consented_people_and_withdrawal_needs_confirmation(
     csrf = csrf_of(dave.get("/talent/profile").text)
     form = {"csrf": csrf, "name": "Dave Kim", "contact_email": "dave@example.org", "skills": NLP, "agree": "1"}
     assert dave.post("/talent/profile", data=form, follow_redirects=False).status_code == 303
-    consent = {"csrf": csrf, "purpose": "pool", "notice_version": notices.CURRENT_VERSION[notices.POOL],
-               "items": ["name", "skills"]}
+    consent = {
+        "csrf": csrf,
+        "purpose": "pool",
+        "notice_version": notices.CURRENT_VERSION[notices.POOL],
+        "items": ["name", "skills"],
+    }
     assert dave.post("/talent/consent", data=consent, follow_redirects=False).status_code == 303
     visible = {"csrf": csrf, "visibility": "pool"}
     assert dave.post("/talent/visibility", data=visible, follow_redirects=False).status_code == 303

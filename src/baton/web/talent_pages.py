@@ -277,7 +277,7 @@ async def create_profile(request: Request, runtime: RuntimeDep, user: PageUser) 
 
 
 @router.get("/talent/skills", name="talent_skills", response_class=HTMLResponse)
-def skills_search(request: Request, q: str = "", field: str = "skills") -> Response:
+def skills_search(request: Request, user: PageUser, q: str = "", field: str = "skills") -> Response:
     """The taxonomy's matches for ``q`` (Korean or English): the picker's live search (htmx asks for the
     matches alone) and, without htmx, a page of them with their codes."""
     lang = page_language(request)
@@ -290,7 +290,7 @@ def skills_search(request: Request, q: str = "", field: str = "skills") -> Respo
     if request.headers.get("HX-Request") == "true":
         page = templating.render("_skill_matches.html", lang=lang, request=request, picker=state)
         return templating.page_response(request, page)
-    return templating.render_page(request, "talent_skills.html", picker=state)
+    return templating.render_page(request, "talent_skills.html", viewer=user.name if user else None, picker=state)
 
 
 @router.get("/talent/people", name="talent_people", response_class=HTMLResponse)

@@ -34,12 +34,14 @@ def test_profile_consent_visibility_openings_and_recommendations(live_server: An
     gus = _sign_in(browser, base, cast["gus"])
     gus.goto(f"{base}/talent/openings")
     gus.fill("#title", "한국어 LLM 연구원")
-    gus.fill("#required_skills", "10010999999")
     gus.click("#post-opening-submit")
-    assert "10010999999" in gus.inner_text("#error")  # unknown skill code: clear message, nothing posted
+    # No required skill: the message beside the picker, the title kept, nothing posted.
+    assert "required skill" in gus.inner_text("#required_skills-error")
+    assert gus.input_value("#title") == "한국어 LLM 연구원"
     assert gus.locator("tr.opening").count() == 0
-    gus.fill("#title", "한국어 LLM 연구원")
-    gus.fill("#required_skills", NLP)
+    gus.fill("#required_skills-query", "natural language processing")
+    gus.click("#required_skills-search")
+    gus.check(f"#required_skills-matches input[value='{NLP}']")
     gus.fill("#location", "Seoul")
     gus.click("#post-opening-submit")
     gus.wait_for_selector("tr.opening")

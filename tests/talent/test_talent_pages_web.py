@@ -97,3 +97,20 @@ def test_the_pool_page_shows_consented_people_and_withdrawal_needs_confirmation(
     assert done.status_code == 200 and 'id="done"' in done.text
     pool = gus.get("/talent/people?lang=en").text
     assert "Dave Kim" not in pool and 'id="no-people"' in pool
+
+
+def test_an_opening_form_keeps_what_was_typed_and_picks_skills_by_name(runtime: Runtime, cast: Cast) -> None:
+    gus = browser(runtime, "gus")
+    csrf = csrf_of(gus.get("/talent/openings?lang=en").text)
+    form = {"csrf": csrf, "organization": "newco", "title": "NLP researcher", "location": "Busan"}
+    searched = gus.post("/talent/openings?lang=en", data=form | {"intent": "search", "required_skills_query": "자연어"})
+    assert (
+        searched.status_code == 200 and 'value="NLP researcher"' in searched.text and 'value="Busan"' in searched.text
+    )
+    assert f'name="required_skills" value="{NLP}" class="skill-match"> Natural language processing' in searched.text
+    refused = gus.post("/talent/openings?lang=en", data=form | {"required_skills": "10010999999"})
+    assert refused.status_code == 400 and 'id="required_skills-error"' in refused.text
+    assert 'value="NLP researcher"' in refused.text
+    posted = gus.post("/talent/openings", data=form | {"required_skills": NLP}, follow_redirects=False)
+    assert posted.status_code == 303
+    assert "NLP researcher" in gus.get("/talent/openings").text

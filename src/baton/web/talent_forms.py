@@ -106,6 +106,30 @@ def kept_values(form: FormData | None) -> dict[str, object]:
     return values
 
 
+OPENING_TEXT_FIELDS: Final = ("organization", "title", "description", "places", "location", "starts_on")
+
+
+def kept_opening_values(form: FormData | None) -> dict[str, str]:
+    """What was typed in the opening form (places default to one)."""
+    values = {key: str(form.get(key) or "") if form is not None else "" for key in OPENING_TEXT_FIELDS}
+    values["places"] = values["places"] or "1"
+    return values
+
+
+def opening_errors(form: FormData, lang: str) -> dict[str, str]:
+    """The opening form's mistakes, each for its field (the service checks everything again)."""
+    errors: dict[str, str] = {}
+    if not str(form.get("title") or "").strip():
+        errors["title"] = N_("Give the opening a title.")
+    for name in ("required_skills", "preferred_skills"):
+        codes = codes_from(str(value) for value in form.getlist(name))
+        if any(_skill(code, lang) is None for code in codes):
+            errors[name] = N_("A chosen skill is not in the taxonomy: search for it by name.")
+    if "required_skills" not in errors and not codes_from(str(v) for v in form.getlist("required_skills")):
+        errors["required_skills"] = N_("Choose at least one required skill: search for it by name and tick it.")
+    return {key: translate(lang, message) for key, message in errors.items()}
+
+
 def profile_errors(form: FormData, lang: str) -> dict[str, str]:
     """Mistakes the page can name next to their field before asking the service (which checks again)."""
     errors: dict[str, str] = {}

@@ -101,13 +101,20 @@ def _profile(
     return context
 
 
-def _openings(session: Session, user: Actor) -> dict[str, Any]:
+def _openings(
+    session: Session, user: Actor, lang: str = "ko", form: FormData | None = None, *, run_search: bool = False
+) -> dict[str, Any]:
     writable = [
         org.name for org, role in accounts.organizations_of(session, user.account_id) if role in ("write", "admin")
     ]
     return {
         "openings": [service.opening_json(session, row) for row in service.list_openings(session)],
         "organizations": writable,
+        "values": talent_forms.kept_opening_values(form),
+        "required": talent_forms.picker("required_skills", form, lang, run_search=run_search),
+        "preferred": talent_forms.picker("preferred_skills", form, lang, run_search=run_search),
+        "field_errors": {},
+        "htmx": bool(writable),
     }
 
 
@@ -148,7 +155,7 @@ def openings_page(request: Request, runtime: RuntimeDep, user: PageUser) -> Resp
     if user is None:
         return sign_in_redirect(request)
     with runtime.database.session() as session:
-        return _render(request, user, "talent_openings.html", **_openings(session, user))
+        return _render(request, user, "talent_openings.html", **_openings(session, user, page_language(request)))
 
 
 @router.get("/talent/recommendations", name="talent_recommendations", response_class=HTMLResponse)
@@ -206,7 +213,7 @@ async def _act(
                 if page == "talent_profile.html":
                     return _profile(session, user, page_language(request))
                 if page == "talent_openings.html":
-                    return _openings(session, user)
+                    return _openings(session, user, page_language(request))
                 if page == "talent_recommendations.html":
                     return _recommendations(session, user)[0]
                 return _home(session, user)
@@ -235,9 +242,22 @@ def _create_profile(session: Session, user: Actor, form: FormData) -> None:
     service.create_profile(session, user, service.parse_profile_fields(data), consent)
 
 
-@router.post("/talent/profile", name="talent_create_profile")
-async def create_profile(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
-    """Make the profile; or, for the skill search (``intent=search``) or a mistake, the form again as typed."""
+Validate = Callable[[FormData, str], dict[str, str]]
+Build = Callable[[Session, Actor, str, FormData, bool], dict[str, Any]]
+
+
+async def _form_round(
+    request: Request,
+    runtime: Runtime,
+    user: Actor | None,
+    page: str,
+    validate: Validate,
+    action: Action,
+    build: Build,
+    back: str,
+) -> Response:
+    """A form with a skill picker: ``intent=search`` draws it again with the matches; a mistake draws it
+    again as typed, each message beside its field; otherwise ``action`` runs and the page is shown anew."""
     if user is None:
         return sign_in_redirect(request)
     lang = page_language(request)
@@ -249,7 +269,7 @@ async def create_profile(request: Request, runtime: RuntimeDep, user: PageUser) 
         form = await _checked_form(request)
         searching = form.get("intent") == "search"
         if not searching:
-            field_errors = talent_forms.profile_errors(form, lang)
+            field_errors = validate(form, lang)
             if field_errors:
                 error = BadRequestError(
                     translate(lang, N_("Some fields need your attention: see the messages next to them."))
@@ -259,21 +279,36 @@ async def create_profile(request: Request, runtime: RuntimeDep, user: PageUser) 
                 def work() -> None:
                     user.require(WRITE, "change your talent profile or openings")
                     with runtime.database.session(write=True) as session:
-                        _create_profile(session, user, form)
+                        action(session, user, form)
 
                 await run_in_threadpool(work)
-                return RedirectResponse("/talent/profile", status_code=303)
+                return RedirectResponse(back, status_code=303)
     except BatonError as failed:
         error = failed
 
     def again() -> dict[str, Any]:
         with runtime.database.session() as session:
-            return _profile(session, user, lang, form, run_search=searching)
+            return build(session, user, lang, form, searching)
 
     context = await run_in_threadpool(again)
     context["field_errors"] = field_errors
     status = 200 if error is None else error.status_code
-    return _render(request, user, "talent_profile.html", status=status, error=error, **context)
+    return _render(request, user, page, status=status, error=error, **context)
+
+
+@router.post("/talent/profile", name="talent_create_profile")
+async def create_profile(request: Request, runtime: RuntimeDep, user: PageUser) -> Response:
+    """Make the profile; or, for the skill search or a mistake, the form again as typed."""
+
+    def build(session: Session, person: Actor, lang: str, form: FormData, searching: bool) -> dict[str, Any]:
+        return _profile(session, person, lang, form, run_search=searching)
+
+    def action(session: Session, person: Actor, form: FormData) -> None:
+        _create_profile(session, person, form)
+
+    return await _form_round(
+        request, runtime, user, "talent_profile.html", talent_forms.profile_errors, action, build, "/talent/profile"
+    )
 
 
 @router.get("/talent/skills", name="talent_skills", response_class=HTMLResponse)
@@ -416,8 +451,8 @@ async def post_opening(request: Request, runtime: RuntimeDep, user: PageUser) ->
         data: dict[str, Any] = {
             "title": str(form.get("title", "")),
             "description": str(form.get("description", "")),
-            "required_skills": _split(str(form.get("required_skills", ""))),
-            "preferred_skills": _split(str(form.get("preferred_skills", ""))),
+            "required_skills": talent_forms.codes_from(str(value) for value in form.getlist("required_skills")),
+            "preferred_skills": talent_forms.codes_from(str(value) for value in form.getlist("preferred_skills")),
             "places": str(form.get("places") or "1"),
             "location": str(form.get("location", "")),
         }
@@ -425,7 +460,12 @@ async def post_opening(request: Request, runtime: RuntimeDep, user: PageUser) ->
             data["starts_on"] = str(form.get("starts_on"))
         service.create_opening(session, person, str(form.get("organization", "")), service.parse_opening_fields(data))
 
-    return await _act(request, runtime, user, action, "talent_openings.html", "/talent/openings")
+    def build(session: Session, person: Actor, lang: str, form: FormData, searching: bool) -> dict[str, Any]:
+        return _openings(session, person, lang, form, run_search=searching)
+
+    return await _form_round(
+        request, runtime, user, "talent_openings.html", talent_forms.opening_errors, action, build, "/talent/openings"
+    )
 
 
 @router.post("/talent/review", name="talent_review")

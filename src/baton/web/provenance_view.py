@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from baton.challenge.service.gates import component_kind
+from baton.provenance.compare import CKA_CONTEXT
 from baton.provenance.report import format_number
 from baton.web.i18n import N_, translate
 
@@ -47,6 +48,18 @@ TESTS: Final = {
     "attention_cka": N_("attention CKA"),
     "norm_gain_pearson": N_("norm gains (Pearson)"),
     "exact_copy": N_("exact copy"),
+    "none": N_("not tested"),
+}
+# The engine's fixed phrases in a test's details (``provenance.compare``), in the reader's language.
+DETAIL_PHRASES: Final = {
+    "unpaired layers": N_("unpaired layers"),
+    "signed permutations of the reference's residual basis": N_(
+        "signed permutations of the reference's residual basis"
+    ),
+    CKA_CONTEXT: N_(
+        "Attention CKA (as AWM) is shown for comparison but not counted: independently trained models "
+        "learn similar attention subspaces, most of all in the first layers, so its null is not calibrated."
+    ),
 }
 DETAIL_LABELS: Final = {
     "block": N_("block"),
@@ -187,6 +200,8 @@ def _detail_value(value: Any, lang: str) -> str:
         return ", ".join(f"{key} = {_detail_value(item, lang)}" for key, item in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(_detail_value(item, lang) for item in value)
+    if isinstance(value, str) and value in DETAIL_PHRASES:
+        return _t(lang, DETAIL_PHRASES[value])
     return format_number(value)
 
 

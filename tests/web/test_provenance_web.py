@@ -138,6 +138,7 @@ def test_the_verdict_comes_first_and_the_evidence_reads_as_tables(runtime: Runti
         assert main.index('id="verdict-sentence"') < main.index('id="component-chart"') < main.index('id="evidence"')
     assert re.search(r'id="verdict-sentence">lab/tuned-lm@\w+ was derived from lab/base-lm@\w+, by fine-tuning', en)
     assert "The evidence is very strong: p = 2.5e-32" in en
+    assert 'id="reason">the model card declares it as a base (declared)<' in en and "선언됨" in ko
     assert re.search(r'id="verdict-sentence">lab/tuned-lm@\w+ 은\(는\) lab/base-lm@\w+ 에서', ko)
     assert "미세조정" in ko and "증거가 매우 강합니다" in ko
     # Components: kind and status in words; evidence: the nested detail flattened and labelled.

@@ -47,6 +47,7 @@ def render_provenance(
     request: Request | None = None,
     viewer: str | None = None,
     standalone: bool = False,
+    reason: str | None = None,
 ) -> str:
     """The report page: the verdict as a sentence, the per-component chart and table, and (unless
     withheld) the evidence, the norm gains and the context, as tables in the reader's language."""
@@ -68,6 +69,7 @@ def render_provenance(
         verdict_word=view.code(lang, view.VERDICTS, verdict),
         sentence=view.verdict_sentence(result, subject, reference, lang),
         relation=view.code(lang, view.RELATIONS, result.get("relation")),
+        reason=view.code(lang, view.REASONS, reason) if reason else None,
         p_value=format_number(result.get("p_value")),
         alpha=format_number(result.get("alpha")),
         titles=[(language, translate(language, TITLE)) for language in languages],
@@ -110,5 +112,6 @@ def report_html(
         withheld=withheld,
         request=request,
         viewer=page_viewer.name if page_viewer else None,
+        reason=report.reason,
     )
     return templating.page_response(request, page)

@@ -33,6 +33,12 @@ RELATIONS: Final = {
     "upcycled": N_("MoE upcycling"),
     "copied_component": N_("a copied component"),
 }
+REASONS: Final = {
+    "declared": N_("the model card declares it as a base (declared)"),
+    "digest": N_("they share identical tensors (not declared)"),
+    "component": N_("the component index found a similar component (not declared)"),
+    "width": N_("it has the same width: every such model is compared (not declared)"),
+}
 KINDS: Final = {
     "embeddings": N_("embeddings"),
     "lm_head": N_("output head"),

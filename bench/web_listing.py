@@ -31,6 +31,10 @@ the header's search box sends ``search=``, measured once beside ``q=``. p50/p95 
 nearest-rank over ``--requests`` calls after 5 warm-up calls, median over ``--runs`` runs.
 
     .venv/bin/python bench/web_listing.py --repos 10000 --commits 1000 --requests 40 --runs 3
+
+While working on a few calls: ``--only TEXT`` (repeatable) measures the calls whose label contains
+TEXT, and fewer ``--commits`` (the long repo's commits take most of the load) make the load shorter,
+e.g. ``--databases postgresql --commits 10 --only search --requests 20 --runs 2``.
 """
 
 from __future__ import annotations
@@ -315,6 +319,14 @@ def url_pairs() -> list[tuple[str, str | None, str]]:
     return pairs
 
 
+SIGNED_IN = "list models, signed in"
+
+
+def chosen(label: str, only: list[str]) -> bool:
+    """Whether ``--only`` (parts of call labels; none: every call) picks the call ``label``."""
+    return not only or any(part.lower() in label.lower() for part in only)
+
+
 def server_ms(response: httpx.Response) -> float:
     header = response.headers.get("server-timing", "")
     for part in header.split(";"):
@@ -368,14 +380,17 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
             for _ in range(args.runs):
                 run: dict[str, dict[str, Any]] = {}
                 for label, page, peer in url_pairs():
+                    if not chosen(label, args.only):
+                        continue
                     run[label] = {
                         "page": measure_url(anonymous, page, args.requests) if page else None,
                         "json": measure_url(anonymous, peer, args.requests),
                     }
-                run["list models, signed in"] = {
-                    "page": measure_url(signed_in, "/models", args.requests),
-                    "json": measure_url(signed_in, "/api/web/models", args.requests),
-                }
+                if chosen(SIGNED_IN, args.only):
+                    run[SIGNED_IN] = {
+                        "page": measure_url(signed_in, "/models", args.requests),
+                        "json": measure_url(signed_in, "/api/web/models", args.requests),
+                    }
                 runs.append(run)
         return {"data": data, "runs": runs}
 
@@ -402,6 +417,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported (default 3)")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL server (a fresh schema)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="measure only the calls whose label contains TEXT (repeatable; e.g. --only 'search ko')",
+    )
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     args = parser.parse_args()
     started = time.perf_counter()

@@ -57,6 +57,9 @@ def test_a_populated_database_migrates_forward_keeping_every_row(runtime: Runtim
     assert new.pop("repo_terms") == []  # issue 15's search index starts empty: baton hub reindex fills it
     assert new.pop("file_scans") == []  # scans are recorded for files committed from then on
     assert new.pop("provenance_scans") == []  # issue 17: one row per scanned revision (this world has no reports)
+    for table in ("challenge_panel_assignments", "challenge_panel_conflicts"):  # panel criteria start empty
+        assert new.pop(table) == []
+    assert new.pop("provenance_component_prints") == []  # filled when a revision is next fingerprinted
     renamed = {"challenge.release_due": "commons.release_due", "challenge.release_recheck": "commons.release_recheck"}
     expected_jobs = sorted(
         (

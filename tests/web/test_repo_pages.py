@@ -450,7 +450,7 @@ def test_lineage_says_which_commit_the_verdicts_were_computed_on_and_when_a_resc
         assert repo is not None
         provenance.enqueue_scan(session, repo, retrained)
     page = _get(browser(runtime), "/lab/tiny/lineage", headers=ENGLISH)
-    assert "<strong>pending</strong>" in page
+    assert '<strong data-status="pending">rescan pending</strong>' in page
     follows = text_of(page.split('id="provenance-follow"', 1)[1].split("</p>", 1)[0])
     assert f"changed after commit {scanned[:12]}: a rescan is pending" in follows
     assert "earlier weights" in text_of(page.split('id="lineage-table"', 1)[1])

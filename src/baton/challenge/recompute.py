@@ -876,6 +876,7 @@ def compute_decision(
         "seed": seed,
         "total": stage.total,
         "advance_count": len(result.advance),
+        "engine": ENGINE,
         "kind": stage.kind,
         "advancement": rule,
         "last_stage": spec.stages[-1].id == stage.id,
@@ -927,6 +928,38 @@ def _advance(
 
 
 # --- verification ------------------------------------------------------------------------------
+
+# The decision record's shape. 1 (records without ``engine``): before advancement rules, repechage
+# selections, weighted tasks and target sources; 2 adds ``engine``, ``kind``, ``advancement``, each
+# row's ``points_rank`` and ``entry``, and each ratio-to-target task's ``cap``/``target_origin``.
+ENGINE = 2
+
+
+def as_first_engine(record: dict[str, Any], stage: Stage) -> dict[str, Any]:
+    """A recomputed record in the first engine's shape, to compare with a record written by it: the keys
+    added since are dropped and ``advance_count`` is the stage's ``advance``, as it was then. The
+    decision itself (ranks, outcomes, points) is compared as recomputed today."""
+    shaped = {key: value for key, value in record.items() if key not in ("engine", "kind", "advancement")}
+    if stage.advance is not None:
+        shaped["advance_count"] = stage.advance
+    rows = []
+    for row in record.get("teams", []):
+        row = {key: value for key, value in row.items() if key not in ("points_rank", "entry")}
+        criteria = {}
+        for criterion_id, entry in (row.get("criteria") or {}).items():
+            detail = entry.get("detail") or {}
+            tasks = detail.get("tasks")
+            if isinstance(tasks, dict):
+                tasks = {
+                    task: {k: v for k, v in value.items() if k not in ("cap", "target_origin", "target_reason")}
+                    for task, value in tasks.items()
+                }
+                entry = entry | {"detail": detail | {"tasks": tasks}}
+            criteria[criterion_id] = entry
+        rows.append(row | {"criteria": criteria})
+    shaped["teams"] = rows
+    return shaped
+
 
 
 def differences(recorded: Any, recomputed: Any, path: str = "record", limit: int = 8) -> list[str]:
@@ -1008,6 +1041,8 @@ def check_decisions(events: Sequence[Event]) -> tuple[int, list[tuple[int, str]]
             except (KeyError, ValueError, TypeError) as error:
                 problems.append((event.seq, f"decision for {stage} cannot be recomputed: {error}"))
             else:
+                if "engine" not in record:  # written by the first engine: compare in its shape
+                    recomputed = as_first_engine(recomputed, state.require_spec().stage(stage))
                 for difference in differences(record, recomputed):
                     problems.append((event.seq, f"decision for {stage} differs from its recomputation: {difference}"))
         try:

@@ -295,10 +295,12 @@ class DecisionTeam(Schema):
     criteria: dict[str, CriterionScore]
     submission: str | None
     rank: int
-    points_rank: int  # on composite points among all the stage's teams, gate failures included
+    # on composite points among all the stage's teams, gate failures included (absent from engine-1 records)
+    points_rank: int | None = None
     outcome: str  # advance, eliminated
     eliminated_by: str | None  # gate:<id>, lowest (eliminate_lowest), rank (beyond the number advancing)
-    entry: dict[str, Any]  # how it came into the stage: {"via": entered|advanced|repechage|applied, ...}
+    # how it came into the stage: {"via": entered|advanced|repechage|applied, ...} (absent from engine-1 records)
+    entry: dict[str, Any] | None = None
 
 
 class Decision(Schema):
@@ -318,8 +320,10 @@ class Decision(Schema):
     seed: int
     total: float
     advance_count: int
-    kind: str  # stage, repechage
-    advancement: dict[str, Any]  # the rule applied (advance; eliminate_lowest/advance_up_to; admits)
+    engine: int = 1  # the record's shape (recompute.ENGINE); records without it were written by engine 1
+    kind: str = "stage"  # stage, repechage
+    # the rule applied (advance; eliminate_lowest/advance_up_to; admits); absent from engine-1 records
+    advancement: dict[str, Any] | None = None
     last_stage: bool
     criteria: list[CriterionInfo]
     gates: list[GateInfo]

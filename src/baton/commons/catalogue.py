@@ -122,7 +122,8 @@ def asset_entry(
     """One asset of the commons, with what is public about it (a private repo sealed: ``access``)."""
     entry = access.release_item_view_for(session, user, item, release.item_json(session, item, with_findings=False))
     open_kinds = sorted({finding.kind for finding in release.findings_of(session, item) if finding.state == "open"})
-    entry["notes"] = [HELD_NOTES.get(kind, f"held: {kind}") for kind in open_kinds] if item.state == "held" else []
+    entry["holds"] = open_kinds if item.state == "held" else []  # codes, for pages to say in their language
+    entry["notes"] = [HELD_NOTES.get(kind, f"held: {kind}") for kind in entry["holds"]]
     repo = session.get(Repo, item.repo_pk) if item.repo_pk is not None else None
     visible = repo is not None and (not repo.private or repos.has_role(session, user, repo, "read"))
     if repo is None or not visible:

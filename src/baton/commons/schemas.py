@@ -114,7 +114,8 @@ class Asset(ReleaseItemSummary):
     """A release item in the catalogue, with what is public about its repo (a private one sealed)."""
 
     sealed: SealedName | None = None  # only while its repo is private to the viewer
-    notes: list[str]
+    holds: list[str] = []  # why it is held: the kinds of its open findings (pii, license, missing)
+    notes: list[str]  # the same in English sentences
     downloads: int | None
     file_downloads: dict[str, int]
     built_on_it: list[Descendant]

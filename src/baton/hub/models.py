@@ -189,4 +189,5 @@ class RepoTerm(Base):
 
 
 Index("ix_commits_repo_created", Commit.repo_id, Commit.created_at)
-Index("ix_repo_terms_field_term", RepoTerm.field, RepoTerm.term, RepoTerm.repo_id)
+# With the weight, a search reads its matches and their score from this index alone (no table rows).
+Index("ix_repo_terms_field_term_weight", RepoTerm.field, RepoTerm.term, RepoTerm.repo_id, RepoTerm.weight)

@@ -24,7 +24,10 @@ pass over its field.
 A query's terms must all match (in any text field); a repo's rank is the sum of the weights it
 matches, plus a bonus when the query, as typed, is part of ``namespace/name`` (which alone also
 matches: the Hugging Face client's ``search=`` is a substring of the id). One SQL for SQLite and
-PostgreSQL: an ``IN`` over the term index, grouped by repo.
+PostgreSQL: the repos matching every term are an ``INTERSECT`` of one range of the index
+(field, term, repo_id, weight) per term, computed before any join (PostgreSQL estimates it from its
+parts; a grouped match it guessed at a few dozen rows and looped over); the rank is a grouped pass
+over the same index ranges, only where the page is sorted by it (otherwise only for the page's repos).
 
 The index is written in the transaction that changes what it reflects: a commit to the default
 branch that adds or removes the README (``commits.apply_commit``; the card's terms are computed
@@ -43,7 +46,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Select, case, delete, exists, false, func, insert, literal, or_, select
+from sqlalchemy import CompoundSelect, Select, case, delete, false, func, insert, intersect, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -246,20 +249,71 @@ def _like_pattern(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _hits(query: SearchQuery, *, score: bool = True) -> Select[Any]:
-    """Repos with every query term in a text field: (repo_id[, score = the weights matched])."""
+def _term_arm(term: str) -> Select[Any]:
+    """The repos with ``term`` in a text field (a repo once per field it is in)."""
+    hit = aliased(RepoTerm)
+    return select(hit.repo_id).where(hit.field.in_(TEXT_FIELDS), hit.term == term).correlate(None)
+
+
+def facet_ids(facet: str, values: Iterable[str]) -> Select[Any] | None:
+    """The repos with one of ``values`` (lower-cased) in ``facet``; None when no value could be."""
+    row = aliased(RepoTerm)
+    wanted = sorted({value.lower() for value in values if len(value) <= MAX_TERM_CHARS})
+    if not wanted:
+        return None
+    return select(row.repo_id).where(row.field == facet, row.term.in_(wanted)).correlate(None)
+
+
+def matching_ids(query: SearchQuery, narrowed: Iterable[Select[Any]] = ()) -> Select[Any] | CompoundSelect[Any]:
+    """The repos with every query term in a text field (and in each of ``narrowed``, more id
+    sets such as :func:`facet_ids`): one index range per term, intersected before any join.
+
+    An ``INTERSECT`` rather than one grouped pass with ``HAVING count(DISTINCT term) = n``: both
+    databases then read only the index (field, term, repo_id), and PostgreSQL estimates the
+    result from its parts (it guessed the grouped pass at a few dozen rows where thousands
+    matched, and looped over it)."""
+    arms = [_term_arm(term) for term in query.terms] + list(narrowed)
+    if not arms:
+        raise ValueError("matching_ids needs a query term or an id set")
+    return arms[0] if len(arms) == 1 else intersect(*arms)
+
+
+def _hits(query: SearchQuery, within: Any = None) -> Select[Any]:
+    """Repos with every query term in a text field, with their score (the weights matched),
+    only among ``within`` (an id set) when given."""
     # An alias, and correlation said outright: the outer query may read repo_terms itself.
     hit = aliased(RepoTerm)
-    columns: list[Any] = [hit.repo_id.label("repo_id")]
-    if score:
-        columns.append(func.sum(hit.weight).label("score"))
-    return (
+    columns: list[Any] = [hit.repo_id.label("repo_id"), func.sum(hit.weight).label("score")]
+    statement = (
         select(*columns)
         .where(hit.term.in_(query.terms), hit.field.in_(TEXT_FIELDS))
         .group_by(hit.repo_id)
-        .having(func.count(func.distinct(hit.term)) == len(query.terms))
         .correlate(None)
     )
+    if len(query.terms) > 1:
+        # Every term present: one max() per term rather than count(DISTINCT term), which PostgreSQL
+        # can only aggregate by sorting each repo's rows (hashed: 25 ms where sorted took 40, docs/benchmarks.md).
+        present = [func.max(case((hit.term == term, 1), else_=0)) for term in query.terms]
+        statement = statement.having(sum(present[1:], present[0]) == len(query.terms))
+    if within is not None:
+        statement = statement.where(hit.repo_id.in_(within))
+    return statement
+
+
+def scores(session: Session, query: SearchQuery, repos: list[Any]) -> dict[int, int]:
+    """The rank of each of ``repos`` (``Repo`` rows) for ``query``, as :func:`ranked` computes it:
+    for a page sorted otherwise than by relevance, scored after the page is chosen."""
+    if not repos:
+        return {}
+    found: dict[int, int] = {}
+    if query.terms:
+        rows = session.execute(_hits(query, within=[repo.id for repo in repos])).all()
+        found = {int(pk): int(score) for pk, score in rows}
+    out = {}
+    for repo in repos:
+        in_id = query.substring is not None and query.substring in f"{repo.namespace}/{repo.name}".lower()
+        out[repo.id] = found.get(repo.id, 0) + (NAME_SUBSTRING_BONUS if in_id else 0)
+    return out
 
 
 def _in_id(query: SearchQuery, repo: Any) -> ColumnElement[bool] | None:
@@ -270,13 +324,20 @@ def _in_id(query: SearchQuery, repo: Any) -> ColumnElement[bool] | None:
     return matched
 
 
-def search_condition(query: SearchQuery, repo: Any) -> ColumnElement[bool]:
+def search_condition(
+    query: SearchQuery, repo: Any, narrowed: Iterable[Select[Any]] = ()
+) -> ColumnElement[bool]:
     """Whether ``repo`` (the ``Repo`` class or an alias of it) matches ``query``: every query term
     in a text field, or the query as typed within ``namespace/name``. For counts and filters;
-    :func:`ranked` joins the same for a ranked page."""
+    :func:`ranked` joins the same for a ranked page. ``narrowed`` (id sets the repo must be in
+    besides, such as a facet filter's) are intersected with the term matches; only for a query
+    that cannot match by its id (``substring`` None)."""
+    narrowed = list(narrowed)
+    if narrowed and query.substring is not None:
+        raise ValueError("a query that may match by id cannot be narrowed inside its term match")
     conditions: list[ColumnElement[bool]] = []
     if query.terms:
-        conditions.append(repo.id.in_(_hits(query, score=False)))
+        conditions.append(repo.id.in_(matching_ids(query, narrowed)))
     in_id = _in_id(query, repo)
     if in_id is not None:
         conditions.append(in_id)
@@ -299,14 +360,10 @@ def ranked(statement: Select[Any], query: SearchQuery, repo: Any) -> tuple[Selec
 
 
 def facet_condition(repo: Any, facet: str, values: Iterable[str]) -> ColumnElement[bool]:
-    """Whether ``repo`` has one of ``values`` (lower-cased) in ``facet`` (``LICENSE``, ``KIND``, ...)."""
-    row = aliased(RepoTerm)
-    wanted = sorted({value.lower() for value in values if len(value) <= MAX_TERM_CHARS})
-    if not wanted:
-        return false()
-    return exists(
-        select(row.repo_id).where(row.repo_id == repo.id, row.field == facet, row.term.in_(wanted)).correlate(repo)
-    )
+    """Whether ``repo`` has one of ``values`` (lower-cased) in ``facet`` (``LICENSE``, ``KIND``, ...):
+    a semi-join on the index (field, term, repo_id), which a database can also drive from."""
+    ids = facet_ids(facet, values)
+    return false() if ids is None else repo.id.in_(ids)
 
 
 # What a prefix of the Hugging Face client's filter= value names.

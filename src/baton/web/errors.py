@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from baton.core.errors import BatonError
 from baton.core.http import header_value
-from baton.web import templating
+from baton.web import messages, templating
 from baton.web.i18n import N_, page_language, translate
 
 logger = logging.getLogger("baton")
@@ -100,6 +100,7 @@ def error_page(
     """The error as a page in the request's language: what happened, Baton's message and hint, a way home."""
     status = status_code or error.status_code
     lang = page_language(request)
+    shown = messages.shown_error(lang, error)
     title, explanation = _SERVER if status >= 500 else _TEXTS.get(status, _OTHER)
     headers = {name: header_value(value) for name, value in error.headers.items()}
     headers["X-Error-Code"] = header_value(error.code)
@@ -111,8 +112,9 @@ def error_page(
         headers=headers,
         title=translate(lang, title),
         explanation=translate(lang, explanation),
-        message=error.message,
-        hint=error.hint,
+        message=shown.message,
+        detail=shown.detail,
+        hint=shown.hint,
         status=status,
         code=error.code,
     )

@@ -236,10 +236,15 @@ class _Query:
         self.viewer, self.repo_type, self.parsed = viewer, repo_type, parsed
         self.scope: list[ColumnElement[bool]] = [Repo.repo_type == repo_type, visible_to(viewer)]
         self.by_filter: dict[str, ColumnElement[bool]] = {}
-        if filters.kind:
-            self.by_filter["kind"] = search.facet_condition(Repo, search.KIND, [filters.kind])
-        if filters.license:
-            self.by_filter["license"] = search.facet_condition(Repo, search.LICENSE, [filters.license])
+        # The kind and license filters as id sets of the term index too: with a search that can only
+        # match by its terms, they are intersected with the terms' matches before any join.
+        self.facet_ids: dict[str, Any] = {}
+        for name, facet, value in (("kind", search.KIND, filters.kind), ("license", search.LICENSE, filters.license)):
+            if value:
+                self.by_filter[name] = search.facet_condition(Repo, facet, [value])
+                ids = search.facet_ids(facet, [value])
+                if ids is not None:
+                    self.facet_ids[name] = ids
         if filters.team:
             self.by_filter["team"] = Repo.namespace == filters.team if filters.team in teams else false()
         if filters.stage:
@@ -248,21 +253,35 @@ class _Query:
         if filters.release:
             self.by_filter["release"] = _release_condition(filters.release)
 
+    def _folds(self) -> bool:
+        """Whether the facet filters go inside the search's term match (a query of terms only)."""
+        return self.parsed is not None and bool(self.parsed.terms) and self.parsed.substring is None
+
     def where(self, leave_out: frozenset[str] = frozenset()) -> list[ColumnElement[bool]]:
         """Every condition (the search's as a filter), but the filters in ``leave_out``."""
         found = list(self.scope)
+        folded: set[str] = set()
         if self.parsed is not None:
-            found.append(search.search_condition(self.parsed, Repo))
-        return found + [c for name, c in self.by_filter.items() if name not in leave_out]
+            narrowed = []
+            if self._folds():
+                folded = {name for name in self.facet_ids if name not in leave_out}
+                narrowed = [self.facet_ids[name] for name in sorted(folded)]
+            found.append(search.search_condition(self.parsed, Repo, narrowed))
+        return found + [c for name, c in self.by_filter.items() if name not in leave_out and name not in folded]
 
     def page(self, sort: Sort, offset: int, limit: int) -> Select[Any]:
-        """The page's repo ids and their search rank, in order: ids only, so that sorting thousands
-        of matches moves narrow rows (the page's repos are read by id afterwards). No window count
-        for the total either: on SQLite it would read every matching row whole to count them."""
-        statement = select(Repo.id).where(*self.scope, *self.by_filter.values())
+        """The page's repo ids, in order: ids only, so that sorting thousands of matches moves narrow
+        rows (the page's repos are read by id afterwards). No window count for the total either: on
+        SQLite it would read every matching row whole to count them. Sorted by relevance, the ids
+        come with their rank (the grouped term matches joined); sorted otherwise, the search is a
+        condition like the filters and the page's ranks are computed afterwards
+        (:func:`baton.hub.search.scores`)."""
         rank: ColumnElement[Any] = literal(None)
-        if self.parsed is not None:
+        if sort == "relevance" and self.parsed is not None:
+            statement = select(Repo.id).where(*self.scope, *self.by_filter.values())
             statement, rank = search.ranked(statement, self.parsed, Repo)
+        else:
+            statement = select(Repo.id).where(*self.where())
         tie = [Repo.downloads.desc(), Repo.id.desc()]
         order: list[Any] = tie
         if sort == "relevance" and self.parsed is not None:
@@ -446,6 +465,8 @@ def list_page(
     built = _Query(viewer, repo_type, parsed, filters, teams)
     ranks = {pk: rank for pk, rank in session.execute(built.page(chosen, (page - 1) * page_size, page_size))}
     loaded = {repo.id: repo for repo in session.scalars(select(Repo).where(Repo.id.in_(list(ranks))))}
+    if parsed is not None and chosen != "relevance":
+        ranks |= search.scores(session, parsed, [loaded[pk] for pk in ranks if pk in loaded])
     found: list[tuple[Repo, int | None]] = [(loaded[pk], rank) for pk, rank in ranks.items() if pk in loaded]
     items = _items(session, viewer, repo_type, found, teams)
     facets = None

@@ -26,7 +26,7 @@ from baton.core.errors import BadRequestError
 from baton.core.http import RuntimeDep
 from baton.core.runtime import Runtime
 from baton.hub.search import MAX_QUERY_CHARS
-from baton.web import listing, templating
+from baton.web import listing, messages, templating
 from baton.web.i18n import N_, page_language, translate
 from baton.web.listing import ListingPage
 from baton.web.signin import PageUser
@@ -117,7 +117,7 @@ def _problem(lang: str, error: BadRequestError, asked: Asked) -> str:
     code = error.code
     message = PROBLEMS.get(code)
     if message is None:
-        return error.message
+        return messages.error_text(lang, error)
     value = {"BadSort": asked.sort, "BadPage": asked.page, "PageOutOfRange": asked.page}.get(code) or ""
     bound = {
         "SearchTooLong": MAX_QUERY_CHARS,

@@ -34,7 +34,7 @@ from baton.core.http import RuntimeDep
 from baton.core.runtime import Runtime
 from baton.hub import repos
 from baton.hub.hf_api import base_url, raw_tail
-from baton.web import errors, repo_view, signin, templating
+from baton.web import errors, messages, repo_view, signin, templating
 from baton.web.i18n import N_, page_language, translate
 from baton.web.signin import PageUser
 
@@ -182,7 +182,7 @@ def _repo_routes(repo_type: str) -> None:
     def lineage_page(request: Request, runtime: RuntimeDep, user: PageUser, namespace: str, name: str) -> HTMLResponse:
         def build(session: Any, repo: Any) -> dict[str, Any]:
             return {
-                "lineage": repo_view.lineage_view(session, runtime, user, repo),
+                "lineage": repo_view.lineage_view(session, runtime, user, repo, page_language(request)),
                 "notes": repo_view.DIFFERENCE_NOTES,
             }
 
@@ -348,7 +348,14 @@ def _settings_action(
             return errors.error_page(request, error, viewer=user.name)
         try:
             return _settings(
-                request, runtime, user, repo_type, namespace, name, error=error.message, status_code=error.status_code
+                request,
+                runtime,
+                user,
+                repo_type,
+                namespace,
+                name,
+                error=messages.error_text(page_language(request), error),
+                status_code=error.status_code,
             )
         except BatonError as page_error:  # the settings page itself is refused (not an admin): its error page
             return errors.error_page(request, page_error, viewer=user.name)
@@ -396,7 +403,7 @@ async def _ask_access(
                 "card",
                 lambda session, repo: {"card": repo_view.card_view(session, runtime, user, repo)},
                 status_code=error.status_code,
-                access_error=error.message,
+                access_error=messages.error_text(page_language(request), error),
             )
         return RedirectResponse(f"{repo_view.repo_path(repo_type, key.repo_id)}?done=requested", status_code=303)
 

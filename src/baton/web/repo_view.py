@@ -40,6 +40,7 @@ from baton.provenance import follow as provenance_follow
 from baton.provenance import service as provenance
 from baton.provenance.api import pseudonym_key
 from baton.provenance.models import ProvenanceReport
+from baton.web import messages
 from baton.web.card_render import MAX_CARD_BYTES, RenderedCard, render_card
 from baton.web.i18n import N_
 
@@ -304,7 +305,8 @@ class TreeItem:
     size: int = 0
     size_text: str = ""
     lfs: bool = False
-    scan: str | None = None  # what the content scan found (None: no record)
+    scan: str | None = None  # what the content scan found (None: no record), in English
+    scan_format: str = ""  # its format's code, which pages translate (``messages.scan_text``)
     imports: list[str] = field(default_factory=list)
     url: str = ""
     download_url: str | None = None
@@ -365,6 +367,7 @@ def tree_view(session: Session, repo: Repo, revision: str, folder: str) -> TreeV
                 size_text=human_size(entry.size),
                 lfs=entry.is_lfs,
                 scan=scan.description if scan else None,
+                scan_format=scan.format if scan else "",
                 imports=list(scan.imports or [])[:20] if scan else [],
                 url=blob_url(repo, revision, entry.path),
                 download_url=resolve_url(repo, revision, entry.path),
@@ -401,6 +404,7 @@ class BlobView:
     size_text: str
     lfs: bool
     scan: str | None
+    scan_format: str
     imports: list[str]
     text: str | None  # None: not shown (binary, too large, or not readable)
     reason: str | None  # why the text is not shown: "binary", "large", "gated"
@@ -434,6 +438,7 @@ def blob_view(session: Session, runtime: Runtime, user: Actor | None, repo: Repo
         size_text=human_size(entry.size),
         lfs=entry.is_lfs,
         scan=scan.description if scan else None,
+        scan_format=scan.format if scan else "",
         imports=list(scan.imports or [])[:50] if scan else [],
         text=text,
         reason=reason,
@@ -540,7 +545,9 @@ DIFFERENCE_NOTES: Final = {
 }
 
 
-def lineage_view(session: Session, runtime: Runtime, user: Actor | None, repo: Repo) -> LineageView:
+def lineage_view(
+    session: Session, runtime: Runtime, user: Actor | None, repo: Repo, lang: str = "en"
+) -> LineageView:
     edges: dict[tuple[str, str], LineageEdge] = {}
     bases = session.scalars(
         select(LineageEdgeRow)
@@ -642,7 +649,7 @@ def lineage_view(session: Session, runtime: Runtime, user: Actor | None, repo: R
             )
             edges[key] = edge
     ordered = sorted(edges.values(), key=lambda edge: (edge.direction, edge.other))
-    return LineageView(ordered, lineage_svg(repo.repo_id, ordered), status, **follow)
+    return LineageView(ordered, lineage_svg(repo.repo_id, ordered, lang), status, **follow)
 
 
 VERDICT_COLOURS: Final = {
@@ -658,7 +665,7 @@ def _clip(text: str, length: int = 34) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def lineage_svg(center: str, edges: list[LineageEdge]) -> Markup:
+def lineage_svg(center: str, edges: list[LineageEdge], lang: str = "en") -> Markup:
     """The lineage as an SVG drawing: bases on the left, the repo in the middle, derivatives on the right.
 
     A declared edge is a solid blue line; a verified one a dashed line in its verdict's colour, labelled
@@ -700,7 +707,8 @@ def lineage_svg(center: str, edges: list[LineageEdge]) -> Markup:
                 f'<line class="edge edge-verified edge-{direction} verdict-{escape(edge.verdict)}" x1="{x1}" '
                 f'y1="{y1 + 3}" x2="{x2}" y2="{y2 + 3}" stroke="{colour}" stroke-width="2" stroke-dasharray="6 4"/>'
             )
-            label = edge.verdict + (f" p={edge.p_value:.3g}" if edge.p_value is not None else "")
+            verdict = messages.say(lang, "verdict", edge.verdict)  # the label in the page's language
+            label = verdict + (f" p={edge.p_value:.3g}" if edge.p_value is not None else "")
             parts.append(
                 f'<text x="{label_x}" y="{label_y - 6}" text-anchor="middle" font-size="11" '
                 f'fill="{colour}">{escape(label)}</text>'

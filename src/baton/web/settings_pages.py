@@ -21,7 +21,7 @@ from baton.accounts.models import BY_TOKEN
 from baton.core.errors import BatonError, NotFoundError, PermissionDeniedError, RateLimitedError
 from baton.core.http import RuntimeDep, client_address
 from baton.core.runtime import Runtime
-from baton.web import templating
+from baton.web import messages, templating
 from baton.web.errors import error_page
 from baton.web.i18n import N_, page_language, translate
 from baton.web.signin import FORM_EXPIRED, SESSION_COOKIE, PageUser, csrf_ok, request_csrf, sign_in_redirect
@@ -59,7 +59,7 @@ def _error_text(lang: str, error: BatonError) -> str:
         return translate(lang, RATE_LIMITED, seconds=error.headers.get("Retry-After", "60"))
     message = PASSWORD_ERRORS.get(error.code)
     if message is None:
-        return error.message
+        return messages.error_text(lang, error)
     return translate(lang, message, least=passwords.MIN_LENGTH, most=passwords.MAX_LENGTH)
 
 

@@ -24,7 +24,7 @@ from baton.core.runtime import Runtime
 from baton.talent import consent as notices
 from baton.talent import matchmaking, service
 from baton.talent.schemas import ExportDocument
-from baton.web import talent_forms, templating
+from baton.web import messages, talent_forms, templating
 from baton.web.i18n import N_, page_language, translate
 from baton.web.signin import PageUser, csrf_ok, request_csrf, sign_in_redirect
 
@@ -32,7 +32,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _render(request: Request, user: Actor, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    context.setdefault("error", None)
+    error = context.get("error")
+    # A service error in the page's language (its code's message, or a lead and the English text).
+    context["error"] = messages.shown_error(page_language(request), error) if isinstance(error, BatonError) else None
     context.setdefault("done", None)
     return templating.render_page(
         request, name, viewer=user.name, status_code=status, csrf=request_csrf(request), **context

@@ -25,7 +25,7 @@ from starlette.routing import NoMatchFound, Router
 
 from baton.accounts.http import page_csrf_token
 from baton.core.errors import PermissionDeniedError
-from baton.web import i18n, static
+from baton.web import i18n, messages, static
 from baton.web.i18n import N_
 
 # Pages may use what they load from here only: no script, style, font or image from another site,
@@ -75,6 +75,21 @@ def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
     return i18n.translations(i18n.checked_language(context.get("lang"))).ngettext(singular, plural, count)
 
 
+@pass_context
+def _say(context: Context, table: str, value: str) -> str:
+    return messages.say(i18n.checked_language(context.get("lang")), table, value)
+
+
+@pass_context
+def _hold_reason(context: Context, kind: str) -> str:
+    return messages.hold_reason(i18n.checked_language(context.get("lang")), kind)
+
+
+@pass_context
+def _scan_text(context: Context, format: str, description: str) -> str:
+    return messages.scan_text(i18n.checked_language(context.get("lang")), format, description)
+
+
 @cache
 def environment() -> Environment:
     """The site's one template environment (autoescaped, i18n through the catalogues)."""
@@ -88,6 +103,8 @@ def environment() -> Environment:
     env.policies["ext.i18n.trimmed"] = True  # whitespace inside {% trans %} is collapsed, as extracted
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(path_for=_path_for, static_url=_static_url, language_names=i18n.LANGUAGE_NAMES)
+    # Codes of the domains in the page's language (``baton.web.messages``): say("verdict", "derived").
+    env.globals.update(say=_say, hold_reason=_hold_reason, scan_text=_scan_text)
     return env
 
 

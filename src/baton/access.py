@@ -263,6 +263,8 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/talent/openings"): PAGE,
     ("GET", "/talent/recommendations"): PAGE,
     ("GET", "/talent/export"): PAGE,
+    ("GET", "/talent/people"): PAGE,
+    ("GET", "/talent/skills"): PAGE,
     ("POST", "/talent/profile"): PAGE,
     ("POST", "/talent/consent"): PAGE,
     ("POST", "/talent/withdraw"): PAGE,

@@ -1,6 +1,7 @@
 """The talent pages in a real browser (Debian chromium through playwright) against a live server:
 sign in with a token, make a profile with consent, set visibility, post an opening, see explained
-automated recommendations, ask for a human review, and get refused clearly on bad input."""
+automated recommendations, ask for a human review, and get refused clearly on bad input; and, in
+Korean, a profile made by choosing skills by search, listed in the pool, then consent withdrawn."""
 
 from __future__ import annotations
 
@@ -33,12 +34,14 @@ def test_profile_consent_visibility_openings_and_recommendations(live_server: An
     gus = _sign_in(browser, base, cast["gus"])
     gus.goto(f"{base}/talent/openings")
     gus.fill("#title", "한국어 LLM 연구원")
-    gus.fill("#required_skills", "10010999999")
     gus.click("#post-opening-submit")
-    assert "10010999999" in gus.inner_text("#error")  # unknown skill code: clear message, nothing posted
+    # No required skill: the message beside the picker, the title kept, nothing posted.
+    assert "required skill" in gus.inner_text("#required_skills-error")
+    assert gus.input_value("#title") == "한국어 LLM 연구원"
     assert gus.locator("tr.opening").count() == 0
-    gus.fill("#title", "한국어 LLM 연구원")
-    gus.fill("#required_skills", NLP)
+    gus.fill("#required_skills-query", "natural language processing")
+    gus.click("#required_skills-search")
+    gus.check(f"#required_skills-matches input[value='{NLP}']")
     gus.fill("#location", "Seoul")
     gus.click("#post-opening-submit")
     gus.wait_for_selector("tr.opening")
@@ -50,7 +53,9 @@ def test_profile_consent_visibility_openings_and_recommendations(live_server: An
     assert "refuse" in dave.inner_text("#collection-notice")
     dave.fill("#name", "Dave Kim")
     dave.fill("#contact_email", "dave.kim@example.org")
-    dave.fill("#skills", NLP)
+    dave.fill("#skills-query", "natural language")
+    dave.click("#skills-search")
+    dave.check(f"#skills-matches input[value='{NLP}']")
     dave.check("#opt-service_status")
     dave.check("#expert_research")
     dave.check("#agree")
@@ -107,3 +112,44 @@ def test_profile_consent_visibility_openings_and_recommendations(live_server: An
     dave.click("#delete")
     dave.wait_for_url(f"{base}/talent?deleted=1")
     assert httpx.get(f"{base}/api/talent/me", headers=cast.headers("dave")).status_code == 404
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pages, not the database (HTTP tests: both)
+def test_a_person_creates_a_profile_in_korean_and_withdraws_consent(live_server: Any, browser: Any, cast: Cast) -> None:
+    base = live_server.url
+    dave = _sign_in(browser, base, cast["dave"], lang="ko")
+    dave.fill("#name", "김다브")
+    dave.fill("#contact_email", "dave.kim@example.org")
+    # Skills by their Korean name: the matches come as one types (htmx), nothing else on the page changes.
+    dave.locator("#skills-query").press_sequentially("자연어")
+    match = dave.locator(f"#skills-matches input[value='{NLP}']")
+    match.wait_for()
+    assert "자연어 처리" in dave.inner_text("#skills-matches")
+    assert dave.input_value("#name") == "김다브"
+    match.check()
+    dave.check("#agree")
+    dave.click("#create")
+    dave.wait_for_selector("#public-id")
+    assert "자연어 처리" in dave.inner_text("#profile")
+
+    # Listed in the pool: consent (the name shown), then visible to the pool.
+    dave.locator("#consent-pool input[value=name]").check()
+    dave.click("#consent-pool-submit")
+    dave.wait_for_selector("#consent-row-pool")
+    dave.check("#vis-pool")
+    dave.click("#visibility-submit")
+    dave.wait_for_selector("#visibility >> text=pool")
+    gus = _sign_in(browser, base, cast["gus"], lang="ko")  # a member of a hiring organization
+    gus.goto(f"{base}/talent/people")
+    assert "김다브" in gus.inner_text("#people")
+
+    # Withdrawing says what it does and needs a confirmation; then the pool no longer lists him.
+    dave.click("#withdraw-pool summary")
+    assert "인력 풀에서 빠집니다" in dave.inner_text("#withdraw-pool")
+    dave.check("#withdraw-pool .withdraw-confirm")
+    dave.click("#withdraw-pool .withdraw-submit")
+    dave.wait_for_selector("#done")
+    assert dave.locator("#consent-row-pool").count() == 0
+    gus.reload()
+    assert "김다브" not in gus.inner_text("main")
+    assert gus.locator("#no-people").count() == 1

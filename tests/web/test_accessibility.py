@@ -55,6 +55,8 @@ PAGES = [
     ("provenance report", "operator", "{report}"),
     ("talent home", "member", "/talent"),
     ("talent profile", "member", "/talent/profile"),
+    ("talent pool", "member", "/talent/people"),
+    ("skill search", None, "/talent/skills?q=language"),
     ("talent openings", "member", "/talent/openings"),
     ("talent recommendations", "member", "/talent/recommendations"),
     ("my work", "member", "/settings/work"),
@@ -150,7 +152,7 @@ def test_axe_finds_no_serious_violation(
         response = page.goto(server.url + path)
         expected = 404 if kind.startswith("error") else 200
         assert response is not None and response.status == expected, (path, response and response.status)
-        assert urlsplit(page.url).path == path  # no redirect to the sign-in page
+        assert urlsplit(page.url).path == urlsplit(path).path  # no redirect to the sign-in page
         if kind == "api docs":
             page.wait_for_selector(".opblock", timeout=20_000)  # Swagger UI drawn
         else:
@@ -163,6 +165,30 @@ def test_axe_finds_no_serious_violation(
         assert width[0] <= width[1], f"{kind} ({path}) scrolls sideways at 375 px: {width}"
         narrow = _axe(page, THIRD_PARTY.get(path))  # what a narrow screen shows (menus, tables) is checked too
         assert narrow == [], f"{kind} ({path}, {lang}, 375 px):\n{_describe(narrow)}"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_profile_form_with_mistakes_and_skill_matches_has_no_serious_violation(
+    demo_site: tuple[DemoSite, LiveServer], contexts: dict[tuple[str | None, str], Any], lang: str
+) -> None:
+    """The talent form as it comes back: each mistake next to its field, then the skill search's matches."""
+    _site, server = demo_site
+    page = contexts[("member", lang)].new_page()
+    try:
+        page.goto(f"{server.url}/talent/profile")
+        page.click("#create")  # nothing filled in: every mistake named beside its field
+        page.wait_for_selector("#name-error")
+        assert _axe(page) == [], _describe(_axe(page))
+        page.fill("#skills-query", "language")
+        page.click("#skills-search")
+        page.wait_for_selector("#skills-matches .skill-match")
+        page.set_viewport_size({"width": 375, "height": 800})
+        width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"the profile form scrolls sideways at 375 px: {width}"
+        violations = _axe(page)
+        assert violations == [], _describe(violations)
     finally:
         page.close()
 

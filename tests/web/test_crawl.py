@@ -94,6 +94,12 @@ def test_crawl_as_each_demo_role(demo_site: tuple[DemoSite, LiveServer], role: s
     assert not result.truncated, f"more than {len(result.visits)} URLs: the crawl stopped early"
     assert len(result.pages()) > 100
     assert _failures(result, role) == []
+    # The talent pages are reached, provenance reports too; the demo's pool shows to a hiring member.
+    paths = {urlsplit(visit.url).path: visit for visit in result.pages()}
+    assert {"/talent/people", "/talent/skills", "/talent/profile", "/talent/openings"} <= set(paths)
+    assert any(path.startswith("/api/provenance/reports/") for path in paths)
+    if role == "member":
+        assert paths["/talent/people"].text.count('class="person card"') >= 3
     # The links the known bug excuses do work with the person's token: only the cookie is not enough.
     token = {"Authorization": f"Bearer {site.tokens[site.roles[role]]}"}
     excused = [visit.url for visit in result.visits if any(bug(visit, role) for bug in KNOWN_BUGS.values())]

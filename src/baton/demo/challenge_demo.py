@@ -51,7 +51,7 @@ from baton.challenge.errors import ConflictOfInterestError
 from baton.commons import release
 from baton.core import clock, events
 from baton.core.runtime import Runtime
-from baton.demo import seed
+from baton.demo import seed, talent_demo
 from baton.hub import cards, commits, repos
 from baton.hub.models import Repo
 
@@ -919,6 +919,9 @@ def _run(
             world.say(f"release: {item.team} {item.repo_name} -> {item.state}")
 
     _ecosystem(world)
+    with runtime.database.session(write=True) as session:
+        listed, posted = talent_demo.seed_talent_pool(session, talent_demo.PEOPLE, talent_demo.OPENINGS)
+    world.say(f"talent: {listed} researchers consented to the pool; {posted} openings posted")
     simulated.advance(timedelta(hours=1))
     with runtime.database.session(write=True) as session:
         advancing = [team for team in TEAMS if team.slug in service.decision_record(session, SLUG, STAGE_1)["advance"]]

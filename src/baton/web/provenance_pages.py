@@ -19,7 +19,8 @@ from baton.core.http import DbId, RuntimeDep
 from baton.provenance import access
 from baton.provenance.api import pseudonym_key
 from baton.provenance.models import ProvenanceReport
-from baton.provenance.report import RELATION_TEXT, VERDICT_TEXT, explain, format_number
+from baton.provenance.report import explain, format_number
+from baton.web import provenance_view as view
 from baton.web import templating
 from baton.web.i18n import N_, checked_language, page_language, translate
 from baton.web.signin import PageUser
@@ -27,16 +28,8 @@ from baton.web.signin import PageUser
 # Matched before the provenance domain's JSON route, whose id parameter would take "5.html".
 router = APIRouter()
 
-COMPONENT_COLUMNS = (
-    ("name", N_("Component")),
-    ("status", N_("Status")),
-    ("source", N_("Source")),
-    ("test", N_("Test")),
-    ("statistic", N_("Statistic")),
-    ("p_value", N_("p-value")),
-)
-WITHHELD_COLUMNS = ("source", "statistic")  # they describe the private reference
 TITLE = N_("Provenance report")
+NORM_KEYS = ("raw_cosine", "shuffled_raw_cosine", "pearson", "p_value")
 WITHHELD = N_(
     "The reference model is in a private repo: it is named by a pseudonym and a salted hash commitment to its "
     "(repo, revision); its per-layer statistics and configuration are withheld. The verdict, p-value and "
@@ -54,17 +47,15 @@ def render_provenance(
     request: Request | None = None,
     viewer: str | None = None,
     standalone: bool = False,
+    reason: str | None = None,
 ) -> str:
-    """The report page: verdict, the explanation, components, and (unless withheld) norms, context, evidence."""
+    """The report page: the verdict as a sentence, the per-component chart and table, and (unless
+    withheld) the evidence, the norm gains and the context, as tables in the reader's language."""
     lang = checked_language(lang)
-    index = 0 if lang == "ko" else 1
     verdict = str(result.get("verdict", "inconclusive"))
-    relation = result.get("relation")
-    columns = [column for column in COMPONENT_COLUMNS if not (withheld and column[0] in WITHHELD_COLUMNS)]
-    evidence = list(result.get("evidence") or [])
     words = explain(result, subject, reference)
-    # The title, the explanation and the privacy notice are given in both languages, the page's first:
-    # a report is passed on between people who read either.
+    # The title and the privacy notice are given in both languages, the page's first: a report is passed
+    # on between people who read either. The rest is in the page's language.
     languages = (lang, "en" if lang == "ko" else "ko")
     return templating.render(
         "provenance_report.html",
@@ -75,21 +66,24 @@ def render_provenance(
         subject=subject,
         reference=reference,
         verdict=verdict,
-        verdict_text=VERDICT_TEXT.get(verdict, (verdict, verdict))[index],
-        relation=RELATION_TEXT[relation][index] if relation in RELATION_TEXT else (relation or "—"),
+        verdict_word=view.code(lang, view.VERDICTS, verdict),
+        sentence=view.verdict_sentence(result, subject, reference, lang),
+        relation=view.code(lang, view.RELATIONS, result.get("relation")),
+        reason=view.code(lang, view.REASONS, reason) if reason else None,
+        p_value=format_number(result.get("p_value")),
+        alpha=format_number(result.get("alpha")),
         titles=[(language, translate(language, TITLE)) for language in languages],
-        explanations=[(language, words[language]) for language in languages],
+        explanation=words[lang],
         withheld_notices=[(language, translate(language, WITHHELD)) for language in languages] if withheld else [],
-        result=result,
         withheld=withheld,
-        columns=columns,
-        components=list(result.get("components") or []),
-        evidence=evidence,
-        evidence_keys=sorted({key for row in evidence for key in row}),
-        norms=result.get("norms") or {},
-        context_json=json.dumps(result.get("context") or {}, ensure_ascii=False, indent=2),
+        components=view.component_rows(result, lang, withheld=withheld),
+        chart=view.chart(result, lang),
+        evidence=view.evidence_rows(result, lang),
+        norms=view.norm_rows(result),
+        norm_summary={key: format_number((result.get("norms") or {}).get(key)) for key in NORM_KEYS},
+        context_rows=view.context_rows(result, lang),
+        correction=bool(result.get("correction")),
         result_json=json.dumps(result, ensure_ascii=False, indent=2),
-        number=format_number,
     )
 
 
@@ -118,5 +112,6 @@ def report_html(
         withheld=withheld,
         request=request,
         viewer=page_viewer.name if page_viewer else None,
+        reason=report.reason,
     )
     return templating.page_response(request, page)

@@ -169,6 +169,7 @@ def _target_index(sample: Mapping[str, Any]) -> int:
 class Comparison:
     items: int
     max_loglikelihood_difference: float
+    max_relative_difference: float  # |Baton - harness| / |harness|, the largest over every choice
     prediction_mismatches: list[int]
     baton_acc: float
     harness_acc: float
@@ -187,13 +188,16 @@ def compare(baton_items: Sequence[Mapping[str, Any]], harness_docs: Sequence[Har
     """Line up a Baton run's records with the harness's docs (both in file order)."""
     if len(baton_items) != len(harness_docs):
         raise ValueError(f"Baton has {len(baton_items)} items, the harness {len(harness_docs)} docs")
-    worst = 0.0
+    worst = relative = 0.0
     mismatches = []
     for position, (item, doc) in enumerate(zip(baton_items, harness_docs, strict=True)):
         ours = list(item["loglikelihoods"])
         if len(ours) != len(doc.loglikelihoods):
             raise ValueError(f"item {position}: {len(ours)} choices in Baton, {len(doc.loglikelihoods)} in the harness")
         worst = max(worst, *(abs(a - b) for a, b in zip(ours, doc.loglikelihoods, strict=True)))
+        relative = max(
+            relative, *(abs(a - b) / max(abs(b), 1e-30) for a, b in zip(ours, doc.loglikelihoods, strict=True))
+        )
         harness_prediction = max(range(len(doc.loglikelihoods)), key=lambda index: doc.loglikelihoods[index])
         if item["prediction"] != harness_prediction or int(item["answer"]) != doc.target:
             mismatches.append(position)
@@ -201,6 +205,7 @@ def compare(baton_items: Sequence[Mapping[str, Any]], harness_docs: Sequence[Har
     return Comparison(
         items=count,
         max_loglikelihood_difference=worst,
+        max_relative_difference=relative,
         prediction_mismatches=mismatches,
         baton_acc=sum(bool(item["correct"]) for item in baton_items) / count if count else 0.0,
         harness_acc=sum(doc.acc for doc in harness_docs) / count if count else 0.0,

@@ -109,6 +109,10 @@ class TaskConfig(BaseModel):
     metrics: list[str]
     group_by: str | None = None
     private: bool = False
+    add_bos_token: bool | None = Field(
+        default=None,
+        description="start every encoding with the BOS token (true) or never (false); unset: the tokenizer's default",
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -506,6 +510,10 @@ class Task:
         for split in sorted(self.data_hashes):
             digest.update(f"{split}\0{self.data_hashes[split]}\n".encode())
         return digest.hexdigest()
+
+    def backend_settings(self) -> dict[str, Any]:
+        """Settings the task asks of the backend (an explicit backend option wins over them)."""
+        return {} if self.config.add_bos_token is None else {"add_bos_token": self.config.add_bos_token}
 
     def describe(self) -> dict[str, Any]:
         """What a run manifest records about the task."""

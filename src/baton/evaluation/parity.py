@@ -223,9 +223,22 @@ def _phrase(generator: random.Random, words: int) -> str:
     return " ".join(generator.choice(_WORDS) for _ in range(words))
 
 
-def write_sample_data(folder: Path, rows: int = 12, *, seed: int = 0) -> dict[str, dict[str, Path]]:
-    """KMMLU (test/dev CSV), KoBEST COPA (JSONL) and CLIcK (JSON) sample files; task -> split -> path."""
+def write_sample_data(
+    folder: Path, rows: int = 12, *, seed: int = 0, long_every: int = 0
+) -> dict[str, dict[str, Path]]:
+    """KMMLU (test/dev CSV), KoBEST COPA (JSONL) and CLIcK (JSON) sample files; task -> split -> path.
+
+    ``long_every`` N > 0 gives every Nth KMMLU question and CLIcK paragraph 40-800 words (as the
+    published sets mix short items with long passages), so that ordering and batching by length matter.
+    """
     generator = random.Random(seed)
+    lengths = random.Random(seed + 1)  # its own stream: the other fields stay as without long items
+
+    def padding(index: int) -> str:
+        if long_every <= 0 or index % long_every != long_every - 1:
+            return ""
+        return " " + _phrase(lengths, lengths.randint(40, 800))
+
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, Path]] = {"kmmlu": {}, "kobest_copa": {}, "click": {}}
     for split, count in (("test", rows), ("dev", 5)):
@@ -234,7 +247,8 @@ def write_sample_data(folder: Path, rows: int = 12, *, seed: int = 0) -> dict[st
             writer = csv.writer(handle)
             writer.writerow(["question", "A", "B", "C", "D", "answer", "Category"])
             for index in range(count):
-                question = f"{_phrase(generator, 3)}의 {_phrase(generator, 1)}은 무엇인가? ({split} {index})"
+                topic = _phrase(generator, 3) + padding(index)
+                question = f"{topic}의 {_phrase(generator, 1)}은 무엇인가? ({split} {index})"
                 options = [_phrase(generator, generator.randint(1, 3)) for _ in range(4)]
                 answer = generator.randint(1, 4)
                 # A cue the last option carries in most rows, which a tiny model can learn to follow.
@@ -261,7 +275,7 @@ def write_sample_data(folder: Path, rows: int = 12, *, seed: int = 0) -> dict[st
         records.append(
             {
                 "id": f"KIIP_{index}",
-                "paragraph": _phrase(generator, 6) if index % 2 else "",
+                "paragraph": (_phrase(generator, 6) if index % 2 else "") + padding(index),
                 "question": f"{_phrase(generator, 3)}은?",
                 "choices": options,
                 "answer": generator.choice(options),

@@ -146,6 +146,8 @@ class Format:
     required: tuple[str, ...]
     derived: tuple[str, ...] = ()
     prepare: Callable[[Row, str], Row] | None = None
+    # Rows as another published edition writes them, rewritten to this shape before any check.
+    normalize: Callable[[Row, str], Row] | None = None
 
 
 def _as_int(row: Row, column: str, where: str) -> int:
@@ -170,6 +172,45 @@ def _prepare_kmmlu(row: Row, where: str) -> Row:
 
 
 _COPA_CONNECTORS = {"원인": "왜냐하면", "결과": "그래서"}
+
+
+def _rename(row: Row, names: Mapping[str, str]) -> Row:
+    """``row`` with the columns in ``names`` (published name -> field) renamed, unless the field exists."""
+    renamed = dict(row)
+    for published, field_name in names.items():
+        if published in renamed and field_name not in renamed:
+            renamed[field_name] = renamed.pop(published)
+    return renamed
+
+
+def _raw_copa(row: Row, where: str) -> Row:
+    """KoBEST COPA as published in SKT's TSV files (``sentence``, ``question``, ``1``, ``2``, ``Answer`` 1 or 2)."""
+    if "label" in row or "Answer" not in row:
+        return row
+    row = _rename(row, {"sentence": "premise", "1": "alternative_1", "2": "alternative_2"})
+    answer = str(row.pop("Answer")).strip()
+    if answer not in {"1", "2"}:
+        raise TaskDataError(f"{where}: field 'Answer' is {answer!r}; the published KoBEST COPA answers are 1 or 2")
+    return row | {"label": int(answer) - 1}
+
+
+_BOOLEANS = {"true": 1, "false": 0, "1": 1, "0": 0}
+
+
+def _raw_boolq(row: Row, where: str) -> Row:
+    """KoBEST BoolQ as published in SKT's TSV files (``Text``, ``Question``, ``Answer`` True or False)."""
+    row = _rename(row, {"Text": "paragraph", "Question": "question", "Answer": "label"})
+    label = row.get("label")
+    if isinstance(label, bool):
+        return row | {"label": int(label)}
+    if isinstance(label, str):
+        value = _BOOLEANS.get(label.strip().lower())
+        if value is None:
+            raise TaskDataError(
+                f"{where}: field 'label' is {label!r}; KoBEST BoolQ answers are 0/1 or True/False",
+            )
+        return row | {"label": value}
+    return row
 
 
 def _prepare_copa(row: Row, where: str) -> Row:
@@ -242,12 +283,13 @@ FORMATS: dict[str, Format] = {
     for entry in (
         Format("generic", ()),
         Format("kmmlu", ("question", "A", "B", "C", "D", "answer"), ("answer_index",), _prepare_kmmlu),
-        Format("kobest_boolq", ("paragraph", "question", "label")),
+        Format("kobest_boolq", ("paragraph", "question", "label"), normalize=_raw_boolq),
         Format(
             "kobest_copa",
             ("premise", "question", "alternative_1", "alternative_2", "label"),
             ("connector",),
             _prepare_copa,
+            normalize=_raw_copa,
         ),
         Format(
             "kobest_hellaswag",
@@ -607,6 +649,8 @@ class Task:
         for name, column in self.config.columns.items():
             if column in row:
                 row[name] = row.pop(column)
+        if self.format.normalize is not None:
+            row = self.format.normalize(row, source.location)
         needed = list(self.format.required)
         for template in self._templates():
             needed += [name for name in template_fields(template) if name not in self.format.derived]

@@ -230,6 +230,63 @@ _CLICK_WITH_CONTEXT = (
 _CLICK_WITHOUT_CONTEXT = "주어진 질문을 천천히 읽고, 적절한 정답을 A, B, C, D 중에 골라 알파벳 하나로 답하시오."
 
 
+def _id_number(parts: list[str], position: int) -> int | None:
+    try:
+        return int(parts[position])
+    except (IndexError, ValueError):
+        return None
+
+
+def click_subtask(item_id: str, question: str) -> str:
+    """The reference's CLIcK subtask of an item, from its id (and, for Kedu 16, its question).
+
+    The harness splits CLIcK into 3 language subtasks (text, grammar, function) and 8 culture
+    subtasks by id; an item its rules put in two subtasks (CSAT Korean 2022 items above 34: text and
+    function) is counted here once, in the first of this order; one no rule takes is "unassigned".
+    """
+    parts = item_id.split("_")
+    last = _id_number(parts, -1)
+    year, number = _id_number(parts, 2), _id_number(parts, 3)
+    lower = item_id.lower()
+    dialogue = any(word in question for word in ("대화", "발화", "질의"))
+    if (
+        "CSAT_korean_22" in item_id
+        or ("CSAT_korean_23" in item_id and last is not None and last < 35)
+        or ("TK" in item_id and last is not None and last > 4)
+    ):
+        return "click_lang_text"
+    csat_early = "CSAT_korean" in item_id and year is not None and year < 21
+    if (
+        (csat_early and number is not None and number > 10)
+        or ("Kedu_1" in item_id and (_id_number(parts, 1) != 16 or not dialogue))
+        or ("TK" in item_id and last is not None and last < 5)
+    ):
+        return "click_lang_grammar"
+    if (
+        (
+            "CSAT_korean" in item_id
+            and ((last is not None and last > 34) or (csat_early and number is not None and number < 11))
+        )
+        or ("Kedu_16" in item_id and dialogue)
+        or "PSE_korean" in item_id
+    ):
+        return "click_lang_function"
+    culture = (
+        ("economy", ("economy",)),
+        ("geography", ("geography",)),
+        ("history", ("khb", "history")),
+        ("kpop", ("popular",)),
+        ("law", ("law", "psat")),
+        ("politics", ("politics",)),
+        ("society", ("society",)),
+        ("tradition", ("tradition",)),
+    )
+    for name, markers in culture:
+        if any(marker in lower for marker in markers):
+            return f"click_cul_{name}"
+    return "unassigned"
+
+
 def _prepare_click(row: Row, where: str) -> Row:
     options = row["choices"]
     if isinstance(options, str):  # a CSV/TSV cell holding a JSON list
@@ -259,6 +316,7 @@ def _prepare_click(row: Row, where: str) -> Row:
         "option_d": options[3],
         "letters": letters,
         "answer_letter": letters[options.index(answer)],
+        "subtask": click_subtask(str(row["id"]), str(row["question"])),
     }
 
 
@@ -312,6 +370,7 @@ FORMATS: dict[str, Format] = {
                 "letters",
                 "answer_letter",
                 "paragraph",
+                "subtask",
             ),
             _prepare_click,
         ),
@@ -654,7 +713,7 @@ class Task:
         needed = list(self.format.required)
         for template in self._templates():
             needed += [name for name in template_fields(template) if name not in self.format.derived]
-        if self.config.group_by:
+        if self.config.group_by and self.config.group_by not in self.format.derived:
             needed.append(self.config.group_by)
         if self.config.fewshot_match:
             needed.append(self.config.fewshot_match)

@@ -39,18 +39,18 @@ class HarnessTask:
 
 HARNESS_TASKS: dict[str, HarnessTask] = {
     "kmmlu": HarnessTask("tasks/kmmlu/default/_default_kmmlu_yaml", "csv", {"test": "test", "dev": "dev"}),
-    # The harness's F1 for KoBEST loads a metric from the internet (`hf_evaluate`); acc is compared.
+    # The harness's KoBEST macro-F1 is its own code (scikit-learn's f1_score), computed offline.
     "kobest_copa": HarnessTask(
         "tasks/kobest/kobest_copa.yaml",
         "json",
         {"test": "test"},
-        {"dataset_name": None, "training_split": None, "validation_split": None, "metric_list": [{"metric": "acc"}]},
+        {"dataset_name": None, "training_split": None, "validation_split": None},
     ),
     "kobest_boolq": HarnessTask(
         "tasks/kobest/kobest_boolq.yaml",
         "json",
         {"test": "test"},
-        {"dataset_name": None, "training_split": None, "validation_split": None, "metric_list": [{"metric": "acc"}]},
+        {"dataset_name": None, "training_split": None, "validation_split": None},
     ),
     "click": HarnessTask("tasks/click/click_lang/_default_click_lang_yaml", "json", {"train": "test"}),
 }
@@ -104,8 +104,14 @@ def run_harness(
     batch_size: int = 8,
     limit: int | None = None,
     device: str = "cpu",
+    model_args: Mapping[str, Any] | None = None,
+    metrics: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, list[HarnessDoc]]:
-    """Run the harness's ``hf`` model on task YAMLs (name -> text written into ``folder``); docs by task."""
+    """Run the harness's ``hf`` model on task YAMLs (name -> text written into ``folder``); docs by task.
+
+    ``model_args`` add to the harness model's (e.g. ``add_bos_token``); ``metrics``, when given, is
+    filled with each task's aggregated metrics as the harness reports them (``{"f1": ..., "acc": ...}``).
+    """
     _lm_eval_root()
     lm_eval: Any = importlib.import_module("lm_eval")
     task_manager: Any = importlib.import_module("lm_eval.tasks").TaskManager
@@ -116,7 +122,7 @@ def run_harness(
     manager = task_manager(include_path=str(folder), include_defaults=False)
     output: Any = lm_eval.simple_evaluate(
         model="hf",
-        model_args={"pretrained": str(model), "dtype": "float32"},
+        model_args={"pretrained": str(model), "dtype": "float32", **(model_args or {})},
         tasks=list(tasks),
         batch_size=batch_size,
         device=device,
@@ -127,6 +133,13 @@ def run_harness(
     )
     docs: dict[str, list[HarnessDoc]] = {}
     for task_name in tasks:
+        if metrics is not None:
+            reported = output["results"].get(task_name, {})
+            metrics[task_name] = {
+                key.split(",")[0]: float(value)
+                for key, value in reported.items()
+                if "," in key and "stderr" not in key and isinstance(value, int | float)
+            }
         rows = []
         for sample in sorted(output["samples"][task_name], key=lambda entry: int(entry["doc_id"])):
             responses = [

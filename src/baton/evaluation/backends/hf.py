@@ -24,7 +24,7 @@ import inspect
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 import transformers
@@ -51,6 +51,26 @@ class _Scored:
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+_Row = TypeVar("_Row", bound=Sequence[int])
+
+# A batch ends early where the next row would be shorter than this fraction of the batch's width:
+# a padded position costs as much as a real one, and a few long items among short ones would
+# otherwise pad a whole batch to their width.
+FILL_RATIO = 0.8
+
+
+def _length_batches(rows: Sequence[_Row], size: int) -> Iterator[Sequence[_Row]]:
+    """Rows sorted longest first, in batches of at most ``size`` rows of similar lengths."""
+    start = 0
+    while start < len(rows):
+        width = len(rows[start])
+        end = start + 1
+        while end < len(rows) and end - start < size and len(rows[end]) >= FILL_RATIO * width:
+            end += 1
+        yield rows[start:end]
+        start = end
 
 
 class _StopOnStrings(transformers.StoppingCriteria):
@@ -305,7 +325,7 @@ class HuggingFaceBackend:
         continuations run their remaining tokens on top of the row's KV cache (``_score_rest``).
         """
         contexts = sorted(shared, key=len, reverse=True)  # similar lengths together: less padding
-        for batch in _chunks(contexts, self.batch_size):
+        for batch in _length_batches(contexts, self.batch_size):
             # The tokens every continuation of the context shares, except each one's last token.
             prefixes = [self._common_prefix([pairs[i][1][:-1] for i in shared[context]]) for context in batch]
             rows_tokens = [list(context) + prefix for context, prefix in zip(batch, prefixes, strict=True)]

@@ -10,6 +10,7 @@ within 1e-6 relative of a float64 recomputation of the same model.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -152,3 +153,24 @@ def test_the_harness_agrees_on_a_bos_adding_tokenizer(
             for value, exact in zip(record["loglikelihoods"], expected, strict=True):
                 assert abs(value - exact) <= RELATIVE * abs(exact), (task, record["item_id"], value, exact)
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"), [(None, (True, "tokenizer")), ("--no-add-bos-token", (False, "backend option"))]
+)
+def test_eval_run_takes_the_choice_from_the_command_line(
+    bos_setup: tuple[Path, dict[str, dict[str, Path]], Path], tmp_path: Path, flag: str | None, expected: tuple
+) -> None:
+    from typer.testing import CliRunner
+
+    from baton.cli.main import app
+
+    model, files, _ = bos_setup
+    output = tmp_path / "results.json"
+    arguments = ["eval", "run", "--model", str(model), "--task", "kobest_copa", "--limit", "2"]
+    arguments += ["--data", f"test={files['kobest_copa']['test']}", "--output", str(output), "--no-cache"]
+    arguments += [flag] if flag else []
+    result = CliRunner().invoke(app, [*arguments, "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    backend = json.loads(output.read_text(encoding="utf-8"))["manifest"]["backend"]
+    assert (backend["add_bos_token"], backend["add_bos_token_source"]) == expected

@@ -174,3 +174,33 @@ def test_eval_run_takes_the_choice_from_the_command_line(
     assert result.exit_code == 0, result.output
     backend = json.loads(output.read_text(encoding="utf-8"))["manifest"]["backend"]
     assert (backend["add_bos_token"], backend["add_bos_token_source"]) == expected
+
+
+@pytest.mark.integration
+def test_kmmlu_five_shot_equals_the_harness(
+    bos_setup: tuple[Path, dict[str, dict[str, Path]], Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """5-shot prompts: the harness's per-subject KMMLU task (its random sampler, seed 1234, over the
+    subject's 5 dev rows) against Baton's ``kmmlu_5shot`` on one subject's files."""
+    import csv
+
+    model, _, _ = bos_setup
+    for name in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets-cache"))
+    files = parity.write_sample_data(tmp_path / "data", rows=8, seed=5)["kmmlu"]
+    for path in files.values():  # one subject, as each of the harness's per-subject tasks reads it
+        rows = list(csv.reader(path.open(encoding="utf-8")))
+        for row in rows[1:]:
+            row[-1] = "수학"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(rows)
+    document = json.loads(parity.harness_task_yaml("kmmlu", files, name="bos_kmmlu_5shot")) | {"num_fewshot": 5}
+    harness = parity.run_harness(model, {"bos_kmmlu_5shot": json.dumps(document)}, tmp_path / "tasks", batch_size=4)
+    task = load_task("kmmlu_5shot", data=files)
+    assert all(item.prompt.count("정답：") == 6 for item in task.items())  # 5 examples, then the question
+    ours = run(task, HuggingFaceBackend(str(model), batch_size=4)).to_json()
+    comparison = parity.compare(ours["items"], harness["bos_kmmlu_5shot"])
+    assert comparison.max_relative_difference <= RELATIVE, comparison
+    assert comparison.prediction_mismatches == [], comparison
+    assert comparison.distinct_predictions >= 2, comparison

@@ -2,10 +2,11 @@
 starts every encoding with ``<s>``), records the choice in the manifest, and takes an explicit
 override from the backend options (``--add-bos-token/--no-add-bos-token``) or the task YAML.
 
-The integration test checks the harness's ``hf`` model agrees with that default on a BOS-adding
-tokenizer (per-choice log-likelihoods within 1e-6 relative, the same predictions), that leaving
-the BOS out would not (so the comparison can fail), and that Baton's float32 log-likelihoods are
-within 1e-6 relative of a float64 recomputation of the same model.
+The integration tests check the harness's ``hf`` model agrees with that default on a BOS-adding
+tokenizer, on KMMLU-, KoBEST-COPA-, CLIcK- and HAE-RAE-shaped data and KMMLU 5-shot (per-choice
+log-likelihoods within 1e-6 relative, the same predictions), that leaving the BOS out would not
+(so the comparison can fail), and that Baton's float32 log-likelihoods are within 1e-6 relative
+of a float64 recomputation of the same model.
 """
 
 from __future__ import annotations
@@ -174,6 +175,33 @@ def test_eval_run_takes_the_choice_from_the_command_line(
     assert result.exit_code == 0, result.output
     backend = json.loads(output.read_text(encoding="utf-8"))["manifest"]["backend"]
     assert (backend["add_bos_token"], backend["add_bos_token_source"]) == expected
+
+
+@pytest.mark.integration
+def test_haerae_equals_the_harness(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """HAE-RAE (the options inside the query, continuations "(A)".."(E)") on its own briefly trained
+    model with a BOS-adding tokenizer (one fitted to the other tasks answers one letter here)."""
+    for name in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets-cache"))
+    train = parity.write_sample_data(tmp_path / "train", rows=20, seed=99)
+    train["haerae"] = {"test": parity.write_haerae_sample(tmp_path / "train_haerae.jsonl", rows=20, seed=98)}
+    solved = [
+        item.prompt + item.choices[int(item.answer) if isinstance(item.answer, int) else 0]
+        for task in (*TASKS, "haerae")
+        for item in load_task(task, data=train[task]).items()
+    ]
+    model = train_tiny_gpt2(tmp_path / "model", solved, steps=20, position_scale=30.0, bos=True)
+    files = {"test": parity.write_haerae_sample(tmp_path / "haerae.jsonl", rows=10, seed=4)}
+    harness = parity.run_harness(
+        model, {"bos_haerae": parity.harness_task_yaml("haerae", files, name="bos_haerae")}, tmp_path / "tasks"
+    )
+    ours = run(load_task("haerae", data=files), HuggingFaceBackend(str(model), batch_size=4)).to_json()
+    comparison = parity.compare(ours["items"], harness["bos_haerae"])
+    assert comparison.max_relative_difference <= RELATIVE, comparison
+    assert comparison.prediction_mismatches == [], comparison
+    assert comparison.baton_acc == pytest.approx(comparison.harness_acc, abs=1e-12)
+    assert comparison.distinct_predictions >= 2, comparison
 
 
 @pytest.mark.integration

@@ -53,6 +53,7 @@ HARNESS_TASKS: dict[str, HarnessTask] = {
         {"dataset_name": None, "training_split": None, "validation_split": None},
     ),
     "click": HarnessTask("tasks/click/click_lang/_default_click_lang_yaml", "json", {"train": "test"}),
+    "haerae": HarnessTask("tasks/haerae/_default_haerae_yaml", "json", {"test": "test"}),
 }
 
 
@@ -297,6 +298,21 @@ def write_sample_data(
     click.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
     files["click"]["test"] = click
     return files
+
+
+def write_haerae_sample(path: Path, rows: int = 10, *, seed: int = 0) -> Path:
+    """HAE-RAE-shaped JSON Lines: the query carries five options, the answer is "(A)".."(E)"."""
+    generator = random.Random(seed)
+    with path.open("w", encoding="utf-8") as handle:
+        for index in range(rows):
+            answer = generator.choice("ABCDE")
+            # A cue most rows carry, which a tiny model can learn to follow (so its answers vary).
+            cue = answer if generator.random() < 0.8 else generator.choice("ABCDE")
+            options = "\n".join(f"({letter}) {_phrase(generator, 2)}" for letter in "ABCDE")
+            query = f"다음 중 {_phrase(generator, 3)}와 관련된 것은? ({index})\n{options} {cue}\n정답:"
+            record = {"query": query, "answer": f"({answer})"}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
 
 
 def sample_texts(files: Mapping[str, Mapping[str, Path]]) -> list[str]:

@@ -82,6 +82,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200, help="items per task")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--long-every", type=int, default=4, help="every Nth KMMLU question / CLIcK paragraph is 40-800 words (0: none)"
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--size", choices=["small", "0.5b"], default="small")
     parser.add_argument("--device", default="cpu")
@@ -101,7 +104,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="baton-eval-speed-"))
     os.environ["HF_DATASETS_CACHE"] = str(work / "datasets-cache")
-    files = parity.write_sample_data(work / "data", rows=arguments.rows, seed=1)
+    files = parity.write_sample_data(work / "data", rows=arguments.rows, seed=1, long_every=arguments.long_every)
     model_path = make_model(work / "model", parity.sample_texts(files), arguments.size, arguments.vocab)
     dtype = "float32" if arguments.device == "cpu" else "bfloat16"
     baton_backend = HuggingFaceBackend(
@@ -122,13 +125,44 @@ def main() -> None:
         if arguments.device.startswith("cuda"):
             torch.cuda.synchronize()
 
+    # Model time: the seconds inside each side's scoring call (tokenizing, forward passes,
+    # log-softmax, picking the scores), without loading the task, the data or the model; and the
+    # token positions each side ran through the model (padded batches: rows x width).
+    counters = {"baton": {"seconds": 0.0, "padded": 0}, "harness": {"seconds": 0.0, "padded": 0}}
+
+    def timed(side: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            sync()
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                sync()
+                counters[side]["seconds"] += time.perf_counter() - started
+
+        return wrapper
+
+    baton_backend.answer = timed("baton", baton_backend.answer)  # type: ignore[method-assign]
+    harness_model.loglikelihood = timed("harness", harness_model.loglikelihood)  # type: ignore[method-assign]
+    harness_call = harness_model._model_call
+
+    def counted_call(inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        counters["harness"]["padded"] += int(inputs.numel())
+        return harness_call(inputs, *args, **kwargs)
+
+    harness_model._model_call = counted_call  # type: ignore[method-assign]
+
     timings: dict[str, dict[str, list[float]]] = {task: {"baton": [], "harness": []} for task in TASKS}
+    model_times: dict[str, dict[str, list[float]]] = {task: {"baton": [], "harness": []} for task in TASKS}
+    positions: dict[str, dict[str, int]] = {}
     worst: dict[str, float] = dict.fromkeys(TASKS, 0.0)
+    worst_relative: dict[str, float] = dict.fromkeys(TASKS, 0.0)
     for run_index in range(arguments.runs):
         for task in TASKS:
             order = ("baton", "harness") if run_index % 2 == 0 else ("harness", "baton")
             outputs: dict[str, Any] = {}
             for side in order:
+                counters[side]["seconds"], counters[side]["padded"] = 0.0, 0
                 sync()
                 started = time.perf_counter()
                 if side == "baton":
@@ -144,11 +178,23 @@ def main() -> None:
                     )
                 sync()
                 timings[task][side].append(time.perf_counter() - started)
+                model_times[task][side].append(counters[side]["seconds"])
+            compute = outputs["baton"]["manifest"]["compute"]
+            positions[task] = {
+                "baton": compute["token_positions"],
+                "baton_padded": compute["padded_positions"],
+                "baton_rows": compute["rows"],
+                "harness_padded": counters["harness"]["padded"],
+            }
             docs = sorted(outputs["harness"]["samples"][f"speed_{task}"], key=lambda entry: int(entry["doc_id"]))
             for item, doc in zip(outputs["baton"]["items"], docs, strict=True):
                 theirs = [float(r[0][0] if isinstance(r[0], list | tuple) else r[0]) for r in doc["filtered_resps"]]
                 worst[task] = max(
                     worst[task], *(abs(a - b) for a, b in zip(item["loglikelihoods"], theirs, strict=True))
+                )
+                worst_relative[task] = max(
+                    worst_relative[task],
+                    *(abs(a - b) / abs(b) for a, b in zip(item["loglikelihoods"], theirs, strict=True) if b),
                 )
         print(f"run {run_index + 1}/{arguments.runs} done", file=sys.stderr, flush=True)
 
@@ -156,6 +202,8 @@ def main() -> None:
     for task in TASKS:
         baton_seconds = statistics.median(timings[task]["baton"])
         harness_seconds = statistics.median(timings[task]["harness"])
+        baton_model = statistics.median(model_times[task]["baton"])
+        harness_model_seconds = statistics.median(model_times[task]["harness"])
         rows.append(
             {
                 "task": task,
@@ -163,7 +211,14 @@ def main() -> None:
                 "baton_items_per_second": arguments.rows / baton_seconds,
                 "harness_items_per_second": arguments.rows / harness_seconds,
                 "ratio": harness_seconds / baton_seconds,
+                "baton_model_seconds": baton_model,
+                "harness_model_seconds": harness_model_seconds,
+                "model_ratio": harness_model_seconds / baton_model,
+                "positions": positions[task],
+                "baton_model_seconds_runs": model_times[task]["baton"],
+                "harness_model_seconds_runs": model_times[task]["harness"],
                 "max_loglikelihood_difference": worst[task],
+                "max_relative_difference": worst_relative[task],
                 "baton_seconds": timings[task]["baton"],
                 "harness_seconds": timings[task]["harness"],
             }
@@ -176,16 +231,25 @@ def main() -> None:
         f"torch threads {torch.get_num_threads()}, "
         f"batch size {arguments.batch_size}, {arguments.rows} items per task, median of {arguments.runs} runs\n"
     )
-    print("| task | Baton items/s | lm-eval items/s | Baton / lm-eval | max |Δ log-likelihood| |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for row in rows:
-        print(
-            f"| {row['task']} | {row['baton_items_per_second']:.1f} | {row['harness_items_per_second']:.1f} | "
-            f"{row['ratio']:.2f}x | {row['max_loglikelihood_difference']:.1e} |"
-        )
     print(
-        f"| all three | {3 * arguments.rows / total_baton:.1f} | {3 * arguments.rows / total_harness:.1f} | "
-        f"{total_harness / total_baton:.2f}x | |"
+        "| task | model s Baton | model s lm-eval | model speed-up | end-to-end s Baton | end-to-end s lm-eval "
+        "| end-to-end speed-up | positions Baton (padded) | positions lm-eval (padded) | max rel. Δ |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        counts = row["positions"]
+        print(
+            f"| {row['task']} | {row['baton_model_seconds']:.3f} | {row['harness_model_seconds']:.3f} | "
+            f"{row['model_ratio']:.2f}x | {statistics.median(row['baton_seconds']):.3f} | "
+            f"{statistics.median(row['harness_seconds']):.3f} | {row['ratio']:.2f}x | "
+            f"{counts['baton']:,} ({counts['baton_padded']:,}) | ({counts['harness_padded']:,}) | "
+            f"{row['max_relative_difference']:.1e} |"
+        )
+    model_baton = sum(row["baton_model_seconds"] for row in rows)
+    model_harness = sum(row["harness_model_seconds"] for row in rows)
+    print(
+        f"| all | {model_baton:.3f} | {model_harness:.3f} | {model_harness / model_baton:.2f}x | {total_baton:.3f} | "
+        f"{total_harness:.3f} | {total_harness / total_baton:.2f}x | | | |"
     )
     if not arguments.no_json:
         results = Path(__file__).parent / "results"

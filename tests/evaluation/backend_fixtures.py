@@ -60,6 +60,7 @@ def train_tiny_gpt2(
     seed: int = 0,
     positions: int = 1024,
     position_scale: float = 1.0,
+    bos: bool = False,
 ) -> Path:
     """A tiny GPT-2 (tokenizer trained on ``texts`` too) fitted briefly to ``texts``.
 
@@ -68,18 +69,28 @@ def train_tiny_gpt2(
     being one fixed letter everywhere (which a tiny model fitted for seconds tends to answer).
     """
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
+    special = ["<|endoftext|>", "<s>"] if bos else ["<|endoftext|>"]
     trainer = trainers.BpeTrainer(
-        vocab_size=600, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=600, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     backend.train_from_iterator(CORPUS * 4 + texts, trainer)
+    if bos:
+        # Llama-style: the tokenizer itself starts every encoding with <s> (add_special_tokens=True,
+        # its default), which the harness's hf model follows; tokenizer(text, add_special_tokens=False) does not.
+        backend.post_processor = processors.TemplateProcessing(
+            single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", backend.token_to_id("<s>"))]
+        )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<|endoftext|>", eos_token="<|endoftext|>", unk_token="<|endoftext|>"
+        tokenizer_object=backend,
+        bos_token="<s>" if bos else "<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
     )
     torch.manual_seed(seed)
     config = GPT2Config(

@@ -102,8 +102,9 @@ def test_shared_context_path_equals_the_plain_path(tiny_model: Path, backend: Hu
     requests = all_pairs()
     before = backend.context_passes
     shared_responses = backend.answer(requests)
-    # One pass per batch of 3 distinct contexts, whatever the number of choices.
-    assert backend.context_passes - before == 2
+    # One pass per batch of up to 3 distinct contexts of similar lengths, whatever the number of
+    # choices: here 3 passes for 4 contexts and 24 requests.
+    assert backend.context_passes - before == 3
     for shared, alone in zip(shared_responses, plain.answer(requests), strict=True):
         assert shared.loglikelihood == pytest.approx(alone.loglikelihood, abs=1e-5)
         assert shared.is_greedy is alone.is_greedy

@@ -1,6 +1,6 @@
 """Parity with EleutherAI's lm-evaluation-harness (``lm_eval``, its ``hf`` model) on the same small
 trained model and the same local files, for a KMMLU-, a KoBEST- and a CLIcK-style task: per-choice
-log-likelihoods within 1e-4, the same predictions, the same accuracy.
+log-likelihoods within 1e-4, the same predictions, the same accuracy (and KoBEST macro-F1).
 
 The harness side includes the harness's own task definitions (``baton.evaluation.parity``), so the
 prompts compared are the harness's, not a copy. lm_eval is in the dev extra: this test runs in CI.
@@ -48,7 +48,8 @@ def test_baton_equals_the_harness(
         monkeypatch.setenv(name, "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(folder / "datasets-cache"))
     harness_yamls = {f"baton_parity_{task}": parity.harness_task_yaml(task, files[task]) for task in TASKS}
-    harness = parity.run_harness(model, harness_yamls, folder / "harness-tasks", batch_size=4)
+    reported: dict[str, dict[str, float]] = {}
+    harness = parity.run_harness(model, harness_yamls, folder / "harness-tasks", batch_size=4, metrics=reported)
     backend = HuggingFaceBackend(str(model), batch_size=4)
     for task in TASKS:
         ours = run(load_task(task, data=files[task]), backend).to_json()
@@ -58,6 +59,8 @@ def test_baton_equals_the_harness(
         assert comparison.baton_acc == pytest.approx(comparison.harness_acc, abs=1e-9), task
         # The model's answers vary by item: a constant answer would make equal predictions trivial.
         assert comparison.distinct_predictions >= 2, (task, comparison)
+        if "f1" in ours["metrics"]:  # KoBEST macro-F1: the harness computes it offline too, and it is equal
+            assert ours["metrics"]["f1"]["value"] == pytest.approx(reported[f"baton_parity_{task}"]["f1"], abs=1e-12)
         if "acc_norm" in ours["metrics"]:
             docs = harness[f"baton_parity_{task}"]
             if all(doc.acc_norm is not None for doc in docs):

@@ -73,6 +73,13 @@ def run(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Backend batch size (hf).")] = 8,
     device: Annotated[str, typer.Option("--device", help="torch device for hf.")] = "cpu",
     dtype: Annotated[str, typer.Option("--dtype", help="auto, float32, float16 or bfloat16 (hf).")] = "auto",
+    add_bos_token: Annotated[
+        bool | None,
+        typer.Option(
+            "--add-bos-token/--no-add-bos-token",
+            help="Start every encoding with the BOS token, or never (hf); default: as the tokenizer does.",
+        ),
+    ] = None,
     base_url: Annotated[
         str | None, typer.Option("--base-url", help="OpenAI-compatible server, e.g. http://host:8000/v1.")
     ] = None,
@@ -108,6 +115,8 @@ def run(
         options: dict[str, Any] = {}
         if backend_name == "hf":
             options = {"batch_size": batch_size, "device": device, "dtype": dtype}
+            if add_bos_token is not None:
+                options["add_bos_token"] = add_bos_token
         elif backend_name == "openai":
             options = {"base_url": base_url, "tokenizer": tokenizer, "chat": chat, "concurrency": concurrency}
         if endpoint is not None:

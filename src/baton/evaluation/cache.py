@@ -35,6 +35,7 @@ NON_IDENTITY_SETTINGS = frozenset(
         "endpoint",
         "executor",
         "workers",
+        "add_bos_token_source",  # where the choice came from; the choice itself (add_bos_token) counts
     }
 )
 _LOOKUP_CHUNK = 500

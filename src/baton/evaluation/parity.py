@@ -39,20 +39,21 @@ class HarnessTask:
 
 HARNESS_TASKS: dict[str, HarnessTask] = {
     "kmmlu": HarnessTask("tasks/kmmlu/default/_default_kmmlu_yaml", "csv", {"test": "test", "dev": "dev"}),
-    # The harness's F1 for KoBEST loads a metric from the internet (`hf_evaluate`); acc is compared.
+    # The harness's KoBEST macro-F1 is its own code (scikit-learn's f1_score), computed offline.
     "kobest_copa": HarnessTask(
         "tasks/kobest/kobest_copa.yaml",
         "json",
         {"test": "test"},
-        {"dataset_name": None, "training_split": None, "validation_split": None, "metric_list": [{"metric": "acc"}]},
+        {"dataset_name": None, "training_split": None, "validation_split": None},
     ),
     "kobest_boolq": HarnessTask(
         "tasks/kobest/kobest_boolq.yaml",
         "json",
         {"test": "test"},
-        {"dataset_name": None, "training_split": None, "validation_split": None, "metric_list": [{"metric": "acc"}]},
+        {"dataset_name": None, "training_split": None, "validation_split": None},
     ),
     "click": HarnessTask("tasks/click/click_lang/_default_click_lang_yaml", "json", {"train": "test"}),
+    "haerae": HarnessTask("tasks/haerae/_default_haerae_yaml", "json", {"test": "test"}),
 }
 
 
@@ -104,8 +105,14 @@ def run_harness(
     batch_size: int = 8,
     limit: int | None = None,
     device: str = "cpu",
+    model_args: Mapping[str, Any] | None = None,
+    metrics: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, list[HarnessDoc]]:
-    """Run the harness's ``hf`` model on task YAMLs (name -> text written into ``folder``); docs by task."""
+    """Run the harness's ``hf`` model on task YAMLs (name -> text written into ``folder``); docs by task.
+
+    ``model_args`` add to the harness model's (e.g. ``add_bos_token``); ``metrics``, when given, is
+    filled with each task's aggregated metrics as the harness reports them (``{"f1": ..., "acc": ...}``).
+    """
     _lm_eval_root()
     lm_eval: Any = importlib.import_module("lm_eval")
     task_manager: Any = importlib.import_module("lm_eval.tasks").TaskManager
@@ -116,7 +123,7 @@ def run_harness(
     manager = task_manager(include_path=str(folder), include_defaults=False)
     output: Any = lm_eval.simple_evaluate(
         model="hf",
-        model_args={"pretrained": str(model), "dtype": "float32"},
+        model_args={"pretrained": str(model), "dtype": "float32", **(model_args or {})},
         tasks=list(tasks),
         batch_size=batch_size,
         device=device,
@@ -127,6 +134,13 @@ def run_harness(
     )
     docs: dict[str, list[HarnessDoc]] = {}
     for task_name in tasks:
+        if metrics is not None:
+            reported = output["results"].get(task_name, {})
+            metrics[task_name] = {
+                key.split(",")[0]: float(value)
+                for key, value in reported.items()
+                if "," in key and "stderr" not in key and isinstance(value, int | float)
+            }
         rows = []
         for sample in sorted(output["samples"][task_name], key=lambda entry: int(entry["doc_id"])):
             responses = [
@@ -169,6 +183,7 @@ def _target_index(sample: Mapping[str, Any]) -> int:
 class Comparison:
     items: int
     max_loglikelihood_difference: float
+    max_relative_difference: float  # |Baton - harness| / |harness|, the largest over every choice
     prediction_mismatches: list[int]
     baton_acc: float
     harness_acc: float
@@ -187,13 +202,16 @@ def compare(baton_items: Sequence[Mapping[str, Any]], harness_docs: Sequence[Har
     """Line up a Baton run's records with the harness's docs (both in file order)."""
     if len(baton_items) != len(harness_docs):
         raise ValueError(f"Baton has {len(baton_items)} items, the harness {len(harness_docs)} docs")
-    worst = 0.0
+    worst = relative = 0.0
     mismatches = []
     for position, (item, doc) in enumerate(zip(baton_items, harness_docs, strict=True)):
         ours = list(item["loglikelihoods"])
         if len(ours) != len(doc.loglikelihoods):
             raise ValueError(f"item {position}: {len(ours)} choices in Baton, {len(doc.loglikelihoods)} in the harness")
         worst = max(worst, *(abs(a - b) for a, b in zip(ours, doc.loglikelihoods, strict=True)))
+        relative = max(
+            relative, *(abs(a - b) / max(abs(b), 1e-30) for a, b in zip(ours, doc.loglikelihoods, strict=True))
+        )
         harness_prediction = max(range(len(doc.loglikelihoods)), key=lambda index: doc.loglikelihoods[index])
         if item["prediction"] != harness_prediction or int(item["answer"]) != doc.target:
             mismatches.append(position)
@@ -201,6 +219,7 @@ def compare(baton_items: Sequence[Mapping[str, Any]], harness_docs: Sequence[Har
     return Comparison(
         items=count,
         max_loglikelihood_difference=worst,
+        max_relative_difference=relative,
         prediction_mismatches=mismatches,
         baton_acc=sum(bool(item["correct"]) for item in baton_items) / count if count else 0.0,
         harness_acc=sum(doc.acc for doc in harness_docs) / count if count else 0.0,
@@ -218,9 +237,22 @@ def _phrase(generator: random.Random, words: int) -> str:
     return " ".join(generator.choice(_WORDS) for _ in range(words))
 
 
-def write_sample_data(folder: Path, rows: int = 12, *, seed: int = 0) -> dict[str, dict[str, Path]]:
-    """KMMLU (test/dev CSV), KoBEST COPA (JSONL) and CLIcK (JSON) sample files; task -> split -> path."""
+def write_sample_data(
+    folder: Path, rows: int = 12, *, seed: int = 0, long_every: int = 0
+) -> dict[str, dict[str, Path]]:
+    """KMMLU (test/dev CSV), KoBEST COPA (JSONL) and CLIcK (JSON) sample files; task -> split -> path.
+
+    ``long_every`` N > 0 gives every Nth KMMLU question and CLIcK paragraph 40-800 words (as the
+    published sets mix short items with long passages), so that ordering and batching by length matter.
+    """
     generator = random.Random(seed)
+    lengths = random.Random(seed + 1)  # its own stream: the other fields stay as without long items
+
+    def padding(index: int) -> str:
+        if long_every <= 0 or index % long_every != long_every - 1:
+            return ""
+        return " " + _phrase(lengths, lengths.randint(40, 800))
+
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, Path]] = {"kmmlu": {}, "kobest_copa": {}, "click": {}}
     for split, count in (("test", rows), ("dev", 5)):
@@ -229,7 +261,8 @@ def write_sample_data(folder: Path, rows: int = 12, *, seed: int = 0) -> dict[st
             writer = csv.writer(handle)
             writer.writerow(["question", "A", "B", "C", "D", "answer", "Category"])
             for index in range(count):
-                question = f"{_phrase(generator, 3)}의 {_phrase(generator, 1)}은 무엇인가? ({split} {index})"
+                topic = _phrase(generator, 3) + padding(index)
+                question = f"{topic}의 {_phrase(generator, 1)}은 무엇인가? ({split} {index})"
                 options = [_phrase(generator, generator.randint(1, 3)) for _ in range(4)]
                 answer = generator.randint(1, 4)
                 # A cue the last option carries in most rows, which a tiny model can learn to follow.
@@ -256,7 +289,7 @@ def write_sample_data(folder: Path, rows: int = 12, *, seed: int = 0) -> dict[st
         records.append(
             {
                 "id": f"KIIP_{index}",
-                "paragraph": _phrase(generator, 6) if index % 2 else "",
+                "paragraph": (_phrase(generator, 6) if index % 2 else "") + padding(index),
                 "question": f"{_phrase(generator, 3)}은?",
                 "choices": options,
                 "answer": generator.choice(options),
@@ -265,6 +298,21 @@ def write_sample_data(folder: Path, rows: int = 12, *, seed: int = 0) -> dict[st
     click.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
     files["click"]["test"] = click
     return files
+
+
+def write_haerae_sample(path: Path, rows: int = 10, *, seed: int = 0) -> Path:
+    """HAE-RAE-shaped JSON Lines: the query carries five options, the answer is "(A)".."(E)"."""
+    generator = random.Random(seed)
+    with path.open("w", encoding="utf-8") as handle:
+        for index in range(rows):
+            answer = generator.choice("ABCDE")
+            # A cue most rows carry, which a tiny model can learn to follow (so its answers vary).
+            cue = answer if generator.random() < 0.8 else generator.choice("ABCDE")
+            options = "\n".join(f"({letter}) {_phrase(generator, 2)}" for letter in "ABCDE")
+            query = f"다음 중 {_phrase(generator, 3)}와 관련된 것은? ({index})\n{options} {cue}\n정답:"
+            record = {"query": query, "answer": f"({answer})"}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
 
 
 def sample_texts(files: Mapping[str, Mapping[str, Path]]) -> list[str]:

@@ -111,6 +111,29 @@ def opaque_item_id(key: bytes, task_name: str, item_id: str) -> str:
     return hmac.new(key, f"{task_name}\0{item_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def request_batches(requests: Sequence[Request], batch_size: int) -> list[list[Request]]:
+    """The requests in the order and batches the backend gets them.
+
+    Longest first (context length, then the context itself, so a context's choices stay together):
+    batches of similar lengths waste little on padding, and the first batch shows the peak memory.
+    A batch ends only between contexts (it may pass ``batch_size`` by one context's choices), so
+    the backend runs each context once.
+    """
+    ordered = sorted(
+        requests, key=lambda request: (request.kind, -len(request.context), request.context, request.continuation)
+    )
+    batches: list[list[Request]] = []
+    current: list[Request] = []
+    for request in ordered:
+        if len(current) >= batch_size and (current[-1].kind, current[-1].context) != (request.kind, request.context):
+            batches.append(current)
+            current = []
+        current.append(request)
+    if current:
+        batches.append(current)
+    return batches
+
+
 def answer_all(
     backend: Backend,
     requests: Sequence[Request],
@@ -124,13 +147,10 @@ def answer_all(
     identity = backend_identity(backend) if cache is not None else ""
     answers = cache.get_many(identity, unique) if cache is not None else {}
     missing = [request for key, request in unique.items() if key not in answers]
-    # Same kind and context together: the backend can share a context's pass among its choices.
-    missing.sort(key=lambda request: (request.kind, request.context))
     done = len(unique) - len(missing)
     if progress is not None:
         progress(done, len(unique))
-    for start in range(0, len(missing), batch_size):
-        batch = missing[start : start + batch_size]
+    for batch in request_batches(missing, batch_size):
         responses = backend.answer(batch)
         if len(responses) != len(batch):
             raise BackendAnswerError(
@@ -196,6 +216,12 @@ def run(
     if batch_size < 1:
         raise BadRequestError(f"batch_size must be at least 1, got {batch_size}")
     check_private_backend(task.name, bool(task.private), backend)
+    apply_settings = getattr(backend, "apply_task_settings", None)
+    task_settings = getattr(task, "backend_settings", None)
+    if callable(apply_settings) and callable(task_settings):
+        apply_settings(task_settings())
+    stats = getattr(backend, "compute_stats", None)
+    before: dict[str, int] = stats() if callable(stats) else {}
     items = task.items(limit)
     item_requests = [task.requests(item, by_generation=by_generation) for item in items]
     flat = [request for requests in item_requests for request in requests]
@@ -215,6 +241,8 @@ def run(
             records.append(_record(item, scored, responses))
     summaries = {name: summary.to_json() for name, summary in task.aggregate(scores, seed=seed).items()}
     manifest = build_manifest(task, backend, items, limit=limit, seed=seed, by_generation=by_generation)
+    if callable(stats):  # what the model computed in this run (the cached answers cost nothing)
+        manifest["compute"] = {key: value - before.get(key, 0) for key, value in stats().items()}
     return RunResult(
         task=task.name,
         metrics=summaries,

@@ -180,7 +180,7 @@ def create_openai_app(backend: HuggingFaceBackend, served_name: str) -> FastAPI:
                     raise BadRequestError("logprobs without echo is not served", hint="Send echo: true.")
                 text = server.generate(text_prompt, body.max_tokens, _stops(body.stop)) if body.max_tokens else ""
                 choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
-                completion_tokens = len(backend.encode(text))
+                completion_tokens = len(backend.encode(text, start_token=False))
         return {
             "id": f"cmpl-{uuid.uuid4().hex}",
             "object": "text_completion",

@@ -109,6 +109,10 @@ class TaskConfig(BaseModel):
     metrics: list[str]
     group_by: str | None = None
     private: bool = False
+    add_bos_token: bool | None = Field(
+        default=None,
+        description="start every encoding with the BOS token (true) or never (false); unset: the tokenizer's default",
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -142,6 +146,8 @@ class Format:
     required: tuple[str, ...]
     derived: tuple[str, ...] = ()
     prepare: Callable[[Row, str], Row] | None = None
+    # Rows as another published edition writes them, rewritten to this shape before any check.
+    normalize: Callable[[Row, str], Row] | None = None
 
 
 def _as_int(row: Row, column: str, where: str) -> int:
@@ -168,6 +174,45 @@ def _prepare_kmmlu(row: Row, where: str) -> Row:
 _COPA_CONNECTORS = {"원인": "왜냐하면", "결과": "그래서"}
 
 
+def _rename(row: Row, names: Mapping[str, str]) -> Row:
+    """``row`` with the columns in ``names`` (published name -> field) renamed, unless the field exists."""
+    renamed = dict(row)
+    for published, field_name in names.items():
+        if published in renamed and field_name not in renamed:
+            renamed[field_name] = renamed.pop(published)
+    return renamed
+
+
+def _raw_copa(row: Row, where: str) -> Row:
+    """KoBEST COPA as published in SKT's TSV files (``sentence``, ``question``, ``1``, ``2``, ``Answer`` 1 or 2)."""
+    if "label" in row or "Answer" not in row:
+        return row
+    row = _rename(row, {"sentence": "premise", "1": "alternative_1", "2": "alternative_2"})
+    answer = str(row.pop("Answer")).strip()
+    if answer not in {"1", "2"}:
+        raise TaskDataError(f"{where}: field 'Answer' is {answer!r}; the published KoBEST COPA answers are 1 or 2")
+    return row | {"label": int(answer) - 1}
+
+
+_BOOLEANS = {"true": 1, "false": 0, "1": 1, "0": 0}
+
+
+def _raw_boolq(row: Row, where: str) -> Row:
+    """KoBEST BoolQ as published in SKT's TSV files (``Text``, ``Question``, ``Answer`` True or False)."""
+    row = _rename(row, {"Text": "paragraph", "Question": "question", "Answer": "label"})
+    label = row.get("label")
+    if isinstance(label, bool):
+        return row | {"label": int(label)}
+    if isinstance(label, str):
+        value = _BOOLEANS.get(label.strip().lower())
+        if value is None:
+            raise TaskDataError(
+                f"{where}: field 'label' is {label!r}; KoBEST BoolQ answers are 0/1 or True/False",
+            )
+        return row | {"label": value}
+    return row
+
+
 def _prepare_copa(row: Row, where: str) -> Row:
     relation = str(row["question"]).strip()
     if relation not in _COPA_CONNECTORS:
@@ -183,6 +228,63 @@ _CLICK_WITH_CONTEXT = (
     "주어진 맥락을 천천히 읽고, 질문에 대한 적절한 정답을 A, B, C, D 중에 골라 알파벳 하나로 답하시오."
 )
 _CLICK_WITHOUT_CONTEXT = "주어진 질문을 천천히 읽고, 적절한 정답을 A, B, C, D 중에 골라 알파벳 하나로 답하시오."
+
+
+def _id_number(parts: list[str], position: int) -> int | None:
+    try:
+        return int(parts[position])
+    except (IndexError, ValueError):
+        return None
+
+
+def click_subtask(item_id: str, question: str) -> str:
+    """The reference's CLIcK subtask of an item, from its id (and, for Kedu 16, its question).
+
+    The harness splits CLIcK into 3 language subtasks (text, grammar, function) and 8 culture
+    subtasks by id; an item its rules put in two subtasks (CSAT Korean 2022 items above 34: text and
+    function) is counted here once, in the first of this order; one no rule takes is "unassigned".
+    """
+    parts = item_id.split("_")
+    last = _id_number(parts, -1)
+    year, number = _id_number(parts, 2), _id_number(parts, 3)
+    lower = item_id.lower()
+    dialogue = any(word in question for word in ("대화", "발화", "질의"))
+    if (
+        "CSAT_korean_22" in item_id
+        or ("CSAT_korean_23" in item_id and last is not None and last < 35)
+        or ("TK" in item_id and last is not None and last > 4)
+    ):
+        return "click_lang_text"
+    csat_early = "CSAT_korean" in item_id and year is not None and year < 21
+    if (
+        (csat_early and number is not None and number > 10)
+        or ("Kedu_1" in item_id and (_id_number(parts, 1) != 16 or not dialogue))
+        or ("TK" in item_id and last is not None and last < 5)
+    ):
+        return "click_lang_grammar"
+    if (
+        (
+            "CSAT_korean" in item_id
+            and ((last is not None and last > 34) or (csat_early and number is not None and number < 11))
+        )
+        or ("Kedu_16" in item_id and dialogue)
+        or "PSE_korean" in item_id
+    ):
+        return "click_lang_function"
+    culture = (
+        ("economy", ("economy",)),
+        ("geography", ("geography",)),
+        ("history", ("khb", "history")),
+        ("kpop", ("popular",)),
+        ("law", ("law", "psat")),
+        ("politics", ("politics",)),
+        ("society", ("society",)),
+        ("tradition", ("tradition",)),
+    )
+    for name, markers in culture:
+        if any(marker in lower for marker in markers):
+            return f"click_cul_{name}"
+    return "unassigned"
 
 
 def _prepare_click(row: Row, where: str) -> Row:
@@ -214,6 +316,7 @@ def _prepare_click(row: Row, where: str) -> Row:
         "option_d": options[3],
         "letters": letters,
         "answer_letter": letters[options.index(answer)],
+        "subtask": click_subtask(str(row["id"]), str(row["question"])),
     }
 
 
@@ -238,12 +341,13 @@ FORMATS: dict[str, Format] = {
     for entry in (
         Format("generic", ()),
         Format("kmmlu", ("question", "A", "B", "C", "D", "answer"), ("answer_index",), _prepare_kmmlu),
-        Format("kobest_boolq", ("paragraph", "question", "label")),
+        Format("kobest_boolq", ("paragraph", "question", "label"), normalize=_raw_boolq),
         Format(
             "kobest_copa",
             ("premise", "question", "alternative_1", "alternative_2", "label"),
             ("connector",),
             _prepare_copa,
+            normalize=_raw_copa,
         ),
         Format(
             "kobest_hellaswag",
@@ -266,6 +370,7 @@ FORMATS: dict[str, Format] = {
                 "letters",
                 "answer_letter",
                 "paragraph",
+                "subtask",
             ),
             _prepare_click,
         ),
@@ -507,6 +612,10 @@ class Task:
             digest.update(f"{split}\0{self.data_hashes[split]}\n".encode())
         return digest.hexdigest()
 
+    def backend_settings(self) -> dict[str, Any]:
+        """Settings the task asks of the backend (an explicit backend option wins over them)."""
+        return {} if self.config.add_bos_token is None else {"add_bos_token": self.config.add_bos_token}
+
     def describe(self) -> dict[str, Any]:
         """What a run manifest records about the task."""
         return {
@@ -599,10 +708,12 @@ class Task:
         for name, column in self.config.columns.items():
             if column in row:
                 row[name] = row.pop(column)
+        if self.format.normalize is not None:
+            row = self.format.normalize(row, source.location)
         needed = list(self.format.required)
         for template in self._templates():
             needed += [name for name in template_fields(template) if name not in self.format.derived]
-        if self.config.group_by:
+        if self.config.group_by and self.config.group_by not in self.format.derived:
             needed.append(self.config.group_by)
         if self.config.fewshot_match:
             needed.append(self.config.fewshot_match)

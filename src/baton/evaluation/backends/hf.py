@@ -24,7 +24,7 @@ import inspect
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 import transformers
@@ -51,6 +51,26 @@ class _Scored:
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+_Row = TypeVar("_Row", bound=Sequence[int])
+
+# A batch ends early where the next row would be shorter than this fraction of the batch's width:
+# a padded position costs as much as a real one, and a few long items among short ones would
+# otherwise pad a whole batch to their width.
+FILL_RATIO = 0.8
+
+
+def _length_batches(rows: Sequence[_Row], size: int) -> Iterator[Sequence[_Row]]:
+    """Rows sorted longest first, in batches of at most ``size`` rows of similar lengths."""
+    start = 0
+    while start < len(rows):
+        width = len(rows[start])
+        end = start + 1
+        while end < len(rows) and end - start < size and len(rows[end]) >= FILL_RATIO * width:
+            end += 1
+        yield rows[start:end]
+        start = end
 
 
 class _StopOnStrings(transformers.StoppingCriteria):
@@ -81,7 +101,7 @@ class HuggingFaceBackend:
         device: str = "cpu",
         dtype: str = "auto",
         max_length: int | None = None,
-        add_bos_token: bool = False,
+        add_bos_token: bool | None = None,
         share_context: bool = True,
         trust_remote_code: bool = False,
         user: str | None = None,
@@ -95,11 +115,15 @@ class HuggingFaceBackend:
         self.model_spec = model
         self.batch_size = batch_size
         self.device = torch.device(device)
-        self.add_bos_token = add_bos_token
         self.share_context = share_context
         self.tokenizer: Any = transformers.AutoTokenizer.from_pretrained(
             self.resolved.path, trust_remote_code=trust_remote_code
         )
+        self._tokenizer_adds_bos = self._detect_tokenizer_bos()
+        self.add_bos_token = self._tokenizer_adds_bos
+        self.add_bos_token_source = "tokenizer"
+        if add_bos_token is not None:
+            self.set_add_bos_token(add_bos_token, source="backend option")
         loaded: Any = transformers.AutoModelForCausalLM.from_pretrained(
             self.resolved.path, dtype=DTYPES[dtype], trust_remote_code=trust_remote_code
         )
@@ -113,6 +137,46 @@ class HuggingFaceBackend:
         self._keeps_logits = "logits_to_keep" in parameters
         self.truncated_requests = 0
         self.context_passes = 0  # forward passes over contexts (tests check the sharing with it)
+        self.token_positions = 0  # token positions run through the model (padding excluded)
+        self.padded_positions = 0  # positions of the padded batches (what the model computed)
+        self.model_rows = 0  # rows of the batches run through the model
+
+    # -- the start token ------------------------------------------------------------------------
+
+    def _detect_tokenizer_bos(self) -> bool:
+        """Whether the tokenizer, left to its own default, starts every encoding with its BOS token."""
+        bos = self.tokenizer.bos_token_id
+        if bos is None:
+            return False
+        plain: list[int] = self.tokenizer("a", add_special_tokens=False)["input_ids"]
+        special: list[int] = self.tokenizer("a", add_special_tokens=True)["input_ids"]
+        return special[:1] == [bos] and special[1:] == plain
+
+    def set_add_bos_token(self, value: bool, *, source: str) -> None:
+        """Prepend the BOS token to every encoding (True) or never (False), overriding the tokenizer."""
+        if value and self.tokenizer.bos_token_id is None:
+            raise BadRequestError(
+                f"add_bos_token is true ({source}) but the tokenizer of {self.model_spec} has no BOS token",
+                hint="Drop add_bos_token to follow the tokenizer's default, or set it to false.",
+            )
+        self.add_bos_token = bool(value)
+        self.add_bos_token_source = source
+
+    def apply_task_settings(self, settings: dict[str, Any]) -> None:
+        """A task's ``add_bos_token`` applies unless the backend was given one explicitly."""
+        value = settings.get("add_bos_token")
+        if value is not None and self.add_bos_token_source != "backend option":
+            self.set_add_bos_token(bool(value), source="task")
+
+    def compute_stats(self) -> dict[str, int]:
+        """What the model computed so far (for the manifest and the benchmark)."""
+        return {
+            "token_positions": self.token_positions,
+            "padded_positions": self.padded_positions,
+            "rows": self.model_rows,
+            "context_passes": self.context_passes,
+            "truncated_requests": self.truncated_requests,
+        }
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -141,6 +205,7 @@ class HuggingFaceBackend:
             "max_length": self.max_length,
             "truncation": "left",
             "add_bos_token": self.add_bos_token,
+            "add_bos_token_source": self.add_bos_token_source,  # tokenizer (its default), task or backend option
             "chat_template": None,
             "generation": {"do_sample": False},
             "operator_controlled": True,  # local weights, run in this process
@@ -148,14 +213,29 @@ class HuggingFaceBackend:
 
     # -- tokens ---------------------------------------------------------------------------------
 
-    def encode(self, text: str) -> list[int]:
-        ids: list[int] = self.tokenizer(text, add_special_tokens=self.add_bos_token)["input_ids"]
-        return ids
+    def encode(self, text: str, *, start_token: bool = True) -> list[int]:
+        """Token ids of ``text``, starting with the BOS token when ``add_bos_token`` (and ``start_token``).
+
+        As the harness does, a text that already starts with the BOS token's text gets no second one.
+        """
+        plain: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if not (start_token and self.add_bos_token):
+            return plain
+        bos_text = self.tokenizer.bos_token
+        if bos_text and text.startswith(bos_text):
+            return plain
+        if self._tokenizer_adds_bos:  # the tokenizer's own encoding, exactly
+            ids: list[int] = self.tokenizer(text, add_special_tokens=True)["input_ids"]
+            return ids
+        return [int(self.tokenizer.bos_token_id), *plain]
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         """Context tokens and continuation tokens, located by tokenizing the context alone."""
-        if not context:
-            return [self.prefix_token_id], self.encode(continuation)
+        if not context:  # the prefix token stands for the context; the continuation gets no BOS of its own
+            tokens = self.encode(continuation, start_token=False)
+            if tokens and tokens[0] == self.prefix_token_id:
+                return tokens[:1], tokens[1:]
+            return [self.prefix_token_id], tokens
         spaces = len(context) - len(context.rstrip())
         if spaces:
             continuation = context[-spaces:] + continuation
@@ -191,10 +271,18 @@ class HuggingFaceBackend:
         results: dict[int, _Scored] = {}
         shared: dict[tuple[int, ...], list[int]] = {}
         plain: list[int] = []
+        pairs = list(pairs)
         for index, (context, continuation) in enumerate(pairs):
             if not continuation:
                 results[index] = _Scored(0.0, True)
-            elif self.share_context and len(context) + len(continuation) <= self.max_length + 1:
+            elif self.share_context and len(continuation) <= self.max_length:
+                if len(context) + len(continuation) > self.max_length + 1:
+                    # Too long for the window: the context keeps its last tokens, exactly the row the
+                    # harness runs ((context + continuation)[-(max_length + 1):][:-1]); choices of one
+                    # length still share it.
+                    context = context[len(context) + len(continuation) - self.max_length - 1 :]
+                    pairs[index] = (context, continuation)
+                    self.truncated_requests += 1
                 shared.setdefault(tuple(context), []).append(index)
             else:
                 plain.append(index)
@@ -205,6 +293,11 @@ class HuggingFaceBackend:
             plain.extend(index for indices in shared.values() for index in indices if index not in results)
         self._score_plain(pairs, plain, results)
         return results
+
+    def _count(self, positions: int, rows: int, width: int) -> None:
+        self.token_positions += positions
+        self.padded_positions += rows * width
+        self.model_rows += rows
 
     @staticmethod
     def _common_prefix(sequences: Sequence[Sequence[int]]) -> list[int]:
@@ -232,7 +325,7 @@ class HuggingFaceBackend:
         continuations run their remaining tokens on top of the row's KV cache (``_score_rest``).
         """
         contexts = sorted(shared, key=len, reverse=True)  # similar lengths together: less padding
-        for batch in _chunks(contexts, self.batch_size):
+        for batch in _length_batches(contexts, self.batch_size):
             # The tokens every continuation of the context shares, except each one's last token.
             prefixes = [self._common_prefix([pairs[i][1][:-1] for i in shared[context]]) for context in batch]
             rows_tokens = [list(context) + prefix for context, prefix in zip(batch, prefixes, strict=True)]
@@ -267,6 +360,7 @@ class HuggingFaceBackend:
                 for index in shared[context]
             )
             self.context_passes += 1
+            self._count(int(lengths.sum()), len(batch), width)
             output = self.model(
                 input_ids=input_ids, attention_mask=context_mask, position_ids=positions, use_cache=goes_on, **keep
             )
@@ -330,6 +424,7 @@ class HuggingFaceBackend:
         positions = lengths[owners].unsqueeze(1) + torch.arange(width, device=self.device)
         positions = positions.clamp(max=self.max_length - 1)  # only padding can pass the window
         attention_mask = torch.cat([context_mask[owners], mask], dim=1)
+        self._count(int(mask.sum()), len(rows), width)
         output = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -368,6 +463,7 @@ class HuggingFaceBackend:
                 input_ids[row, : len(tokens)] = torch.tensor(tokens, device=self.device)
                 mask[row, : len(tokens)] = 1
             positions = torch.arange(width, device=self.device).expand(len(rows), width)
+            self._count(sum(len(row) for row in rows), len(rows), width)
             logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions).logits
             logprobs = functional.log_softmax(logits.float(), dim=-1)
             for row, index in enumerate(batch):

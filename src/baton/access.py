@@ -221,6 +221,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/robots.txt"): PUBLIC,
     ("GET", "/language/{lang}"): PUBLIC,
     ("GET", "/api/docs"): PUBLIC,
+    ("GET", "/api/docs/openapi/{part}.json"): PUBLIC,
     # --- pages ---
     ("GET", "/"): PAGE,
     ("GET", "/login"): PAGE,

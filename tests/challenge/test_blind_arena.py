@@ -142,6 +142,7 @@ FILLERS: dict[str, list[str]] = {
     "lang": ["ko", "en"],
     "path": ["baton.css"],
     "user_name": [VOTER],
+    "part": ["hub", "challenge"],
 }
 
 

@@ -26,7 +26,7 @@ from baton.challenge.service._common import _latest_decision, participants
 from baton.commons import release
 from baton.core import jobs
 from baton.core.errors import BadRequestError, BatonError, NotFoundError
-from baton.core.http import RuntimeDep
+from baton.core.http import DbId, RuntimeDep
 from baton.hub import repos
 from baton.hub.models import AccessRequest, Repo
 from baton.web import templating
@@ -273,7 +273,7 @@ def operator_resolve(
     request: Request,
     runtime: RuntimeDep,
     user: PageUser,
-    finding_id: int,
+    finding_id: DbId,
     resolution: Annotated[str, Form(max_length=20)] = "",
     reason: Annotated[str, Form(max_length=4000)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
@@ -300,7 +300,7 @@ def operator_retry(
     request: Request,
     runtime: RuntimeDep,
     user: PageUser,
-    job_id: int,
+    job_id: DbId,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if user is None:
@@ -323,7 +323,7 @@ def operator_access(
     request: Request,
     runtime: RuntimeDep,
     user: PageUser,
-    request_id: int,
+    request_id: DbId,
     status: Annotated[str, Form(max_length=10)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
@@ -356,7 +356,7 @@ def operator_answer_appeal(
     runtime: RuntimeDep,
     user: PageUser,
     challenge: str,
-    appeal_id: int,
+    appeal_id: DbId,
     answer: Annotated[str, Form(max_length=10000)] = "",
     upheld: Annotated[str, Form(max_length=10)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",

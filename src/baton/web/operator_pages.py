@@ -52,6 +52,18 @@ def _not_here() -> NotFoundError:
     return NotFoundError("No such page")
 
 
+def _operator_post(request: Request, user: Actor | None, csrf: str) -> Actor | Response:
+    """The operator behind a console form, or the answer refusing it: sign in first, a 404 to anyone who is
+    not an operator (the console does not exist for them), a 403 for a form without the session's CSRF value."""
+    if user is None:
+        return sign_in_redirect(request)
+    if not user.is_operator:
+        return error_page(request, _not_here(), viewer=user.name)
+    if not csrf_ok(request, csrf):
+        return error_page(request, _csrf_refused(request), viewer=user.name)
+    return user
+
+
 def _console(session: Session) -> dict[str, Any]:
     challenges = [{"slug": c.slug, "title": c.title} for c in service.list_challenges(session)]
     queue = []
@@ -206,12 +218,10 @@ def operator_override(
     reason: Annotated[str, Form(max_length=4000)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if user is None:
-        return sign_in_redirect(request)
-    if not user.is_operator:
-        return error_page(request, _not_here(), viewer=user.name)
-    if not csrf_ok(request, csrf):
-        return error_page(request, _csrf_refused(request), viewer=user.name)
+    checked = _operator_post(request, user, csrf)
+    if isinstance(checked, Response):
+        return checked
+    user = checked
     try:
         with runtime.database.session(write=True) as session:
             service.override_gate(
@@ -241,12 +251,10 @@ def operator_decide(
     confirm: Annotated[str, Form(max_length=10)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if user is None:
-        return sign_in_redirect(request)
-    if not user.is_operator:
-        return error_page(request, _not_here(), viewer=user.name)
-    if not csrf_ok(request, csrf):
-        return error_page(request, _csrf_refused(request), viewer=user.name)
+    checked = _operator_post(request, user, csrf)
+    if isinstance(checked, Response):
+        return checked
+    user = checked
     if confirm != "yes":
         message = translate(page_language(request), N_("Tick the box to confirm the decision first."))
         return _challenge_page(
@@ -278,12 +286,10 @@ def operator_resolve(
     reason: Annotated[str, Form(max_length=4000)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if user is None:
-        return sign_in_redirect(request)
-    if not user.is_operator:
-        return error_page(request, _not_here(), viewer=user.name)
-    if not csrf_ok(request, csrf):
-        return error_page(request, _csrf_refused(request), viewer=user.name)
+    checked = _operator_post(request, user, csrf)
+    if isinstance(checked, Response):
+        return checked
+    user = checked
     try:
         if resolution not in ("accept", "cleaned") or not reason.strip():
             raise BadRequestError("A finding is resolved as 'accept' or 'cleaned', with a reason")
@@ -303,12 +309,10 @@ def operator_retry(
     job_id: DbId,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if user is None:
-        return sign_in_redirect(request)
-    if not user.is_operator:
-        return error_page(request, _not_here(), viewer=user.name)
-    if not csrf_ok(request, csrf):
-        return error_page(request, _csrf_refused(request), viewer=user.name)
+    checked = _operator_post(request, user, csrf)
+    if isinstance(checked, Response):
+        return checked
+    user = checked
     try:
         with runtime.database.session(write=True) as session:
             jobs.requeue(session, job_id)
@@ -327,12 +331,10 @@ def operator_access(
     status: Annotated[str, Form(max_length=10)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if user is None:
-        return sign_in_redirect(request)
-    if not user.is_operator:
-        return error_page(request, _not_here(), viewer=user.name)
-    if not csrf_ok(request, csrf):
-        return error_page(request, _csrf_refused(request), viewer=user.name)
+    checked = _operator_post(request, user, csrf)
+    if isinstance(checked, Response):
+        return checked
+    user = checked
     try:
         if status not in ("accepted", "rejected"):
             raise BadRequestError("An access request is accepted or rejected")
@@ -361,12 +363,10 @@ def operator_answer_appeal(
     upheld: Annotated[str, Form(max_length=10)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if user is None:
-        return sign_in_redirect(request)
-    if not user.is_operator:
-        return error_page(request, _not_here(), viewer=user.name)
-    if not csrf_ok(request, csrf):
-        return error_page(request, _csrf_refused(request), viewer=user.name)
+    checked = _operator_post(request, user, csrf)
+    if isinstance(checked, Response):
+        return checked
+    user = checked
     try:
         with runtime.database.session(write=True) as session:
             service.answer_appeal(session, challenge, appeal_id, answer=answer, upheld=upheld == "yes", operator=user)
@@ -389,12 +389,10 @@ def operator_finalize(
     request: Request, runtime: RuntimeDep, user: PageUser, csrf: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
     """Make final the decisions whose appeal window closed with no appeal open (as the hourly job does)."""
-    if user is None:
-        return sign_in_redirect(request)
-    if not user.is_operator:
-        return error_page(request, _not_here(), viewer=user.name)
-    if not csrf_ok(request, csrf):
-        return error_page(request, _csrf_refused(request), viewer=user.name)
+    checked = _operator_post(request, user, csrf)
+    if isinstance(checked, Response):
+        return checked
+    user = checked
     try:
         user.require_operator("make decisions final")
         with runtime.database.session(write=True) as session:

@@ -325,3 +325,26 @@ def test_the_commit_itself_refuses_a_broken_block_that_skipped_validate_yaml(api
     assert response.json()["error"] == "InvalidVariant"
     assert response.json()["message"].startswith("README.md line 8: 'variant' has an unknown key 'dtype'")
     assert api.model_info("bob/raw").sha == head
+
+
+def test_the_migration_fills_the_kind_of_stored_variant_cards(runtime: Runtime, users: Any) -> None:
+    from alembic import command
+
+    from baton.accounts import service as accounts
+    from baton.domains import alembic_config
+    from baton.hub import repos
+
+    with runtime.database.session(write=True) as session:
+        alice = accounts.act_as(session, "alice")
+        for name, data in (
+            ("int8", {"variant": {"kind": "quantized", "method": "gptq", "runtime": "transformers"}}),
+            ("odd", {"variant": {"kind": "shrunk"}}),
+            ("plain", {"license": "mit", "tags": ["variant"]}),
+        ):
+            repo, _ = repos.create_repo(session, alice, repos.RepoKey("model", "lab", name), private=False)
+            repo.card_data = data
+    config = alembic_config(runtime.database.engine)
+    command.downgrade(config, "0020_standings")
+    command.upgrade(config, "heads")
+    kinds = {name: repo_row(runtime, f"lab/{name}").variant_kind for name in ("int8", "odd", "plain")}
+    assert kinds == {"int8": "quantized", "odd": None, "plain": None}

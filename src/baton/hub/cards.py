@@ -36,6 +36,10 @@ __all__ = [
     "MAX_EXPANDED_NODES",
     "MAX_FRONT_MATTER_BYTES",
     "CardData",
+    "Locator",
+    "bool_advice",
+    "card_from_data",
+    "describe",
     "parse_card",
     "render_card",
     "split_front_matter",
@@ -127,6 +131,9 @@ class CardData:
     gated: bool = False
     extra_gated_fields: dict[str, Any] = field(default_factory=dict)
     extra_gated_prompt: str | None = None
+    # README.md line of each key: top-level keys by name, keys of a top-level mapping as
+    # "parent.key" (e.g. "variant.kind"), for messages about them (see ``Locator``).
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------------------------- split
@@ -195,16 +202,25 @@ def _card_from_yaml(yaml_text: str, offset: int) -> CardData:
     if not isinstance(node, MappingNode) or not isinstance(loaded, dict):
         raise InvalidYamlError(
             f"{_at(offset, node)}the front matter must be a mapping of 'key: value' lines, found "
-            f"{_describe(loaded)}. Write it as e.g. 'license: apache-2.0' on its own line."
+            f"{describe(loaded)}. Write it as e.g. 'license: apache-2.0' on its own line."
         )
     _check_duplicate_keys(node, offset)
-    key_lines = {
-        key_node.value: offset + key_node.start_mark.line + 1
-        for key_node, _value in node.value
-        if isinstance(key_node, ScalarNode) and key_node.start_mark is not None
-    }
     raw = _to_json_mapping(loaded)
-    return _card_from_raw(raw, _Locator(key_lines))
+    return _card_from_raw(raw, Locator(_key_lines(node, offset)))
+
+
+def _key_lines(node: MappingNode, offset: int) -> dict[str, int]:
+    """README.md line of each top-level key, and of each key of a top-level mapping as "parent.key"."""
+    lines: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, ScalarNode) or key_node.start_mark is None:
+            continue
+        lines[key_node.value] = offset + key_node.start_mark.line + 1
+        if isinstance(value_node, MappingNode):
+            for inner_key, _inner in value_node.value:
+                if isinstance(inner_key, ScalarNode) and inner_key.start_mark is not None:
+                    lines[f"{key_node.value}.{inner_key.value}"] = offset + inner_key.start_mark.line + 1
+    return lines
 
 
 def _load(yaml_text: str, offset: int) -> tuple[Node | None, Any]:
@@ -329,18 +345,23 @@ def _json_key(key: Any) -> str:
 # ------------------------------------------------------------------------------------ typed fields
 
 
-class _Locator:
-    """Prefixes messages about a top-level key with the key's line in README.md."""
+class Locator:
+    """Prefixes messages about a key with the key's line in README.md (``CardData.lines``):
+    ``at("license")``, ``at("variant.kind")``; a key whose line is unknown gets "front matter"."""
 
     def __init__(self, key_lines: dict[str, int]) -> None:
         self.key_lines = key_lines
 
-    def at(self, key: str) -> str:
-        line = self.key_lines.get(key)
-        return f"{FILE_NAME} line {line}: " if line is not None else f"{FILE_NAME} front matter: "
+    def at(self, key: str, *fallbacks: str) -> str:
+        for name in (key, *fallbacks):
+            line = self.key_lines.get(name)
+            if line is not None:
+                return f"{FILE_NAME} line {line}: "
+        return f"{FILE_NAME} front matter: "
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """How a message names a YAML value's type: "a string", "an integer (3)", "a mapping"."""
     if value is None:
         return "an empty value"
     if isinstance(value, bool):
@@ -358,23 +379,23 @@ def _describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _bool_advice(value: Any) -> str:
+def bool_advice(value: Any) -> str:
     if isinstance(value, bool):
         return " YAML reads unquoted yes/no/on/off/true/false as booleans: quote the value (e.g. 'no')."
     return ""
 
 
-def _optional_string(raw: dict[str, Any], key: str, where: _Locator, example: str) -> str | None:
+def _optional_string(raw: dict[str, Any], key: str, where: Locator, example: str) -> str | None:
     value = raw.get(key)
     if value is None or isinstance(value, str):
         return value
     raise InvalidYamlError(
-        f"{where.at(key)}'{key}' must be a string (e.g. {key}: {example}), found {_describe(value)}."
-        + _bool_advice(value)
+        f"{where.at(key)}'{key}' must be a string (e.g. {key}: {example}), found {describe(value)}."
+        + bool_advice(value)
     )
 
 
-def _string_list(raw: dict[str, Any], key: str, where: _Locator, example: str) -> list[str]:
+def _string_list(raw: dict[str, Any], key: str, where: Locator, example: str) -> list[str]:
     """A list of strings; a single string stands for a one-item list, as on the Hub."""
     value = raw.get(key)
     if value is None:
@@ -384,18 +405,18 @@ def _string_list(raw: dict[str, Any], key: str, where: _Locator, example: str) -
     if not isinstance(value, list):
         raise InvalidYamlError(
             f"{where.at(key)}'{key}' must be a string or a list of strings (e.g. {key}: {example}), "
-            f"found {_describe(value)}." + _bool_advice(value)
+            f"found {describe(value)}." + bool_advice(value)
         )
     for index, item in enumerate(value, start=1):
         if not isinstance(item, str):
             raise InvalidYamlError(
                 f"{where.at(key)}item {index} of '{key}' must be a string (e.g. {key}: {example}), "
-                f"found {_describe(item)}." + _bool_advice(item)
+                f"found {describe(item)}." + bool_advice(item)
             )
     return list(value)
 
 
-def _base_models(raw: dict[str, Any], where: _Locator) -> list[str]:
+def _base_models(raw: dict[str, Any], where: Locator) -> list[str]:
     models = _string_list(raw, "base_model", where, "[namespace/model-name]")
     for model in models:
         if not _REPO_ID_PATTERN.fullmatch(model) or ".." in model:
@@ -407,7 +428,7 @@ def _base_models(raw: dict[str, Any], where: _Locator) -> list[str]:
     return models
 
 
-def _base_model_relation(raw: dict[str, Any], where: _Locator) -> str | None:
+def _base_model_relation(raw: dict[str, Any], where: Locator) -> str | None:
     relation = _optional_string(raw, "base_model_relation", where, "finetune")
     if relation is not None and relation not in ALLOWED_BASE_MODEL_RELATIONS:
         raise InvalidYamlError(
@@ -417,7 +438,7 @@ def _base_model_relation(raw: dict[str, Any], where: _Locator) -> str | None:
     return relation
 
 
-def _gated_fields(raw: dict[str, Any], where: _Locator) -> dict[str, Any]:
+def _gated_fields(raw: dict[str, Any], where: Locator) -> dict[str, Any]:
     value = raw.get("extra_gated_fields")
     if value is None:
         return {}
@@ -426,7 +447,7 @@ def _gated_fields(raw: dict[str, Any], where: _Locator) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidYamlError(
             f"{where.at(key)}'{key}' must be a mapping of field label to field type (e.g. "
-            f"'Company: text'), found {_describe(value)}."
+            f"'Company: text'), found {describe(value)}."
         )
     for label, spec in value.items():
         field_type: Any
@@ -441,7 +462,7 @@ def _gated_fields(raw: dict[str, Any], where: _Locator) -> dict[str, Any]:
         else:
             raise InvalidYamlError(
                 f"{where.at(key)}field {label!r} of '{key}' must be a type name (one of: {allowed}) or a "
-                f"mapping with 'type' and 'options', found {_describe(spec)}."
+                f"mapping with 'type' and 'options', found {describe(spec)}."
             )
         if field_type not in GATED_FIELD_TYPES:
             raise InvalidYamlError(
@@ -475,12 +496,13 @@ def _check_select_options(label: str, options: Any, where: str) -> None:
         )
 
 
-def _card_from_raw(raw: dict[str, Any], where: _Locator) -> CardData:
+def _card_from_raw(raw: dict[str, Any], where: Locator) -> CardData:
     def text(key: str, example: str) -> str | None:
         return _optional_string(raw, key, where, example)
 
     return CardData(
         raw=raw,
+        lines=dict(where.key_lines),
         license=text("license", "apache-2.0"),
         license_name=text("license_name", "my-license-1.0"),
         license_link=text("license_link", "LICENSE"),
@@ -495,6 +517,11 @@ def _card_from_raw(raw: dict[str, Any], where: _Locator) -> CardData:
         extra_gated_fields=_gated_fields(raw, where),
         extra_gated_prompt=text("extra_gated_prompt", "'Share your contact details to get access.'"),
     )
+
+
+def card_from_data(raw: dict[str, Any]) -> CardData:
+    """CardData from front matter already loaded (a stored ``card_data``); messages name no line."""
+    return _card_from_raw(raw, Locator({}))
 
 
 # -------------------------------------------------------------------------------- validate / render

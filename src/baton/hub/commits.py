@@ -40,7 +40,7 @@ from baton.core.errors import (
     RevisionNotFoundError,
 )
 from baton.core.settings import Settings
-from baton.hub import cards, paths, scanning
+from baton.hub import cards, paths, scanning, variants
 from baton.hub import search as search_index
 from baton.hub.events import MAX_LISTED_PATHS, CommitLanded
 from baton.hub.models import BlobGrant, Commit, FileScan, Ref, Repo, TreeEntry
@@ -546,6 +546,7 @@ def apply_commit(
     total = sum(entry.size for entry in files.values())
     if total > settings.max_repo_size:
         raise QuotaExceededError(f"{repo.repo_id} would hold {total} bytes, over the per-repo limit")
+    variant = _check_variant(session, store, user, repo, branch, prepared, files)
     commit = _new_commit(
         session, repo, _store_tree(session, repo, files), head.oid, user.name, title or "Upload files", message
     )
@@ -570,14 +571,44 @@ def apply_commit(
         repo.used_storage = total
         if prepared.card is not None:
             repo.card_data = prepared.card.raw
-            set_lineage(session, repo, prepared.card.base_models, prepared.card.base_model_relation)
+            relation = variant.relation if variant is not None else prepared.card.base_model_relation
+            set_lineage(session, repo, prepared.card.base_models, relation)
+            repo.variant_kind = variant.kind if variant is not None else None
             search_index.index_repo(session, repo, card=prepared.card_terms)
         elif "README.md" not in files:
             repo.card_data = {}
             set_lineage(session, repo, [], None)
+            repo.variant_kind = None
             search_index.index_repo(session, repo, card={})
     session.flush()
     return commit
+
+
+def _check_variant(
+    session: Session,
+    store: BlobStore,
+    user: Actor,
+    repo: Repo,
+    branch: str,
+    prepared: PreparedCommit,
+    files: dict[str, FileEntry],
+) -> variants.Variant | None:
+    """The variant the card declares after a commit to a model repo's default branch, checked
+    (``baton.hub.variants``) when the commit changes the card or config.json; raises to refuse it."""
+    if branch != repo.default_branch or repo.repo_type != "model":
+        return None
+    if prepared.card is not None:
+        card = prepared.card
+    elif cards.FILE_NAME in files and variants.CONFIG_FILE in prepared.additions:
+        card = cards.card_from_data(repo.card_data or {})
+    else:
+        return None
+    variant = variants.parse_variant(card)
+    if variant is not None:
+        config = files.get(variants.CONFIG_FILE)
+        found = (config.sha256, config.size) if config is not None else None
+        variants.check_commit(session, store, user, repo, variant, card.base_models, found)
+    return variant
 
 
 def initial_commit(session: Session, store: BlobStore, user: Actor, repo: Repo) -> Commit:

@@ -37,7 +37,7 @@ from baton.core.errors import (
 from baton.core.http import RuntimeDep, read_body
 from baton.core.jsonlines import json_object_lines
 from baton.core.runtime import Runtime
-from baton.hub import cards, commits, paths, repos
+from baton.hub import cards, commits, paths, repos, variants
 from baton.hub.commits import FileEntry
 from baton.hub.models import Commit, Repo
 from baton.hub.repos import RepoKey
@@ -235,9 +235,12 @@ def validate_yaml(request_body: dict[str, Any]) -> YamlValidation | JSONResponse
     content = request_body.get("content")
     if not isinstance(content, str):
         raise BadRequestError("'content' must be the text of README.md")
+    repo_type = str(request_body.get("repoType") or "model")
     try:
-        warnings = cards.validate_yaml(content, str(request_body.get("repoType") or "model"))
-    except InvalidYamlError as error:
+        warnings = cards.validate_yaml(content, repo_type)
+        if repo_type == "model":
+            variants.parse_variant(cards.parse_card(content))  # the block itself; its base is checked on commit
+    except (InvalidYamlError, variants.InvalidVariantError) as error:
         body = error.to_json() | {"errors": [{"message": error.message}], "warnings": []}
         return JSONResponse(body, status_code=400, headers={"X-Error-Code": error.code})
     return YamlValidation(errors=[], warnings=[YamlMessage(message=warning) for warning in warnings])
@@ -369,6 +372,7 @@ def list_repos(type_plural: str, runtime: RuntimeDep, user: OptionalUser, reques
             sort=params.get("sort"),
             direction=direction,
             limit=min(limit, 1000) if limit is not None else 1000,
+            variant_kind=_variant_kind_param(params.get("variant_kind"), repo_type),
         )
         heads = commits.default_heads(session, found)
         result = []
@@ -378,6 +382,19 @@ def list_repos(type_plural: str, runtime: RuntimeDep, user: OptionalUser, reques
                 item["cardData"] = repo.card_data or {}
             result.append(RepoSummary.model_validate(item))
         return result
+
+
+def _variant_kind_param(value: str | None, repo_type: str) -> str | None:
+    """``variant_kind=`` of a listing: one of the kinds a model card's ``variant:`` may declare."""
+    if value is None or value == "":
+        return None
+    if repo_type != "model" or value not in variants.KINDS:
+        raise BadRequestError(
+            f"'variant_kind' {value[:40]!r} is not a variant kind" + ("" if repo_type == "model" else " (models only)"),
+            code="BadFilter",
+            hint="Use one of: " + ", ".join(variants.KINDS) + " (on /api/models).",
+        )
+    return value
 
 
 def _int_param(value: str | None, name: str) -> int | None:

@@ -34,6 +34,8 @@ class Repo(Base):
     gated: Mapped[str | None] = mapped_column(String(8), nullable=True)
     default_branch: Mapped[str] = mapped_column(String(255), default="main")
     card_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The card's ``variant.kind`` (quantized, onnx, ...) at the default branch's head; None: not a variant.
+    variant_kind: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     used_storage: Mapped[int] = mapped_column(BigInteger, default=0)
     downloads: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -440,16 +440,20 @@ def list_repos(
     direction: int = -1,
     limit: int | None = None,
     offset: int = 0,
+    variant_kind: str | None = None,
 ) -> list[Repo]:
     """Repos ``user`` may see, as the Hugging Face client lists them.
 
     ``search`` goes through the term index (``baton.hub.search``: names, tags and card text, in
     Korean by morphemes; a part of the id as typed matches too), best match first unless ``sort``
-    says otherwise; each of ``filters`` must be one of the repo's tags (``license:mit``, ...).
+    says otherwise; each of ``filters`` must be one of the repo's tags (``license:mit``, ...);
+    ``variant_kind`` keeps the variants of that kind (``Repo.variant_kind``: quantized, onnx, ...).
     """
     query = select(Repo).where(Repo.repo_type == check_repo_type(repo_type), visible_to(user))
     if author:
         query = query.where(Repo.namespace == author)
+    if variant_kind is not None:
+        query = query.where(Repo.variant_kind == variant_kind)
     for value in (filters or [])[: search_index.MAX_QUERY_TERMS]:
         query = query.where(search_index.hf_filter_condition(Repo, value))
     rank: ColumnElement[int] | None = None

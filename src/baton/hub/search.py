@@ -16,8 +16,8 @@ and field:
 | `card`  | the README's text below the front matter, its first 64 KiB            | min(count, 3)    |
 
 and, for filters (weight 0, never matched by a text query), one row per exact value, lower-cased,
-with the facet as its field: `license`, `kind` (pipeline tag, ``base_model_relation``, a
-dataset's task categories), `lang`, `library`, `label` (a card tag), `dataset` (a model's
+with the facet as its field: `license`, `kind` (pipeline tag, ``base_model_relation``, a model's
+``variant.kind``, a dataset's task categories), `lang`, `library`, `label` (a card tag), `dataset` (a model's
 declared training datasets). A filter is then a primary-key lookup, and a facet's counts one
 pass over its field.
 
@@ -147,6 +147,10 @@ def facets_of(card_data: dict[str, Any] | None, repo_type: str) -> set[tuple[str
         keys.append(("datasets", DATASET))
     for key, facet in keys:
         found.update((facet, value.lower()) for value in _strings(card.get(key)))
+    variant = card.get("variant")
+    if repo_type == "model" and isinstance(variant, dict):
+        # A variant's kind (quantized, onnx, ...; baton.hub.variants) is a kind too: ?kind=onnx finds ONNX builds.
+        found.update((KIND, value.lower()) for value in _strings(variant.get("kind")))
     return {(facet, value) for facet, value in found if len(value) <= MAX_TERM_CHARS}
 
 
@@ -324,9 +328,7 @@ def _in_id(query: SearchQuery, repo: Any) -> ColumnElement[bool] | None:
     return matched
 
 
-def search_condition(
-    query: SearchQuery, repo: Any, narrowed: Iterable[Select[Any]] = ()
-) -> ColumnElement[bool]:
+def search_condition(query: SearchQuery, repo: Any, narrowed: Iterable[Select[Any]] = ()) -> ColumnElement[bool]:
     """Whether ``repo`` (the ``Repo`` class or an alias of it) matches ``query``: every query term
     in a text field, or the query as typed within ``namespace/name``. For counts and filters;
     :func:`ranked` joins the same for a ranked page. ``narrowed`` (id sets the repo must be in

@@ -57,6 +57,7 @@ FILTER_LABELS: Final = {
     "stage": N_("Stage"),
     "release": N_("Release state"),
 }
+VARIANT_KIND_OPTION: Final = N_("variant: %(kind)s")
 RELEASE_LABELS: Final = {
     "released": N_("Released"),
     "held": N_("Held back"),
@@ -177,6 +178,9 @@ def _filters(lang: str, result: ListingPage, link: _Links) -> tuple[list[dict[st
             label = value.label or value.value
             if name == "release":
                 label = translate(lang, RELEASE_LABELS[value.value])
+            elif name == "kind" and value.value in messages.VARIANT_KINDS:
+                # A variant's kind (quantized, onnx, ...): the word in the page's language, and the value.
+                label = translate(lang, VARIANT_KIND_OPTION, kind=messages.say(lang, "variant_kind", value.value))
             options.append({"value": value.value, "label": label, "count": value.count, "selected": value.selected})
             if value.selected:
                 title = translate(lang, FILTER_LABELS[name])

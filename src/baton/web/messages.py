@@ -97,8 +97,18 @@ SCAN_FORMATS: Final = {
 COMPRESSED: Final = N_("compressed with %(layers)s (outermost first)")
 _COMPRESSION_LEAD: Final = ", compressed with "
 
+# A variant's kind (a model card's variant.kind, baton.hub.variants.KINDS).
+VARIANT_KINDS: Final = {
+    "quantized": N_("quantized"),
+    "pruned": N_("pruned"),
+    "distilled": N_("distilled"),
+    "onnx": N_("ONNX graph"),
+    "compiled": N_("compiled for a chip"),
+}
+
 TABLES: Final[dict[str, dict[str, str]]] = {
     "release_state": RELEASE_STATES,
+    "variant_kind": VARIANT_KINDS,
     "exit_reason": EXIT_REASONS,
     "provenance_status": PROVENANCE_STATUSES,
     "verdict": VERDICTS,

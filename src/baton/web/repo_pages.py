@@ -139,7 +139,10 @@ def _repo_routes(repo_type: str) -> None:
 
     def card_page(request: Request, runtime: RuntimeDep, user: PageUser, namespace: str, name: str) -> HTMLResponse:
         def build(session: Any, repo: Any) -> dict[str, Any]:
-            return {"card": repo_view.card_view(session, runtime, user, repo)}
+            return {
+                "card": repo_view.card_view(session, runtime, user, repo),
+                "variant": repo_view.variant_view(session, user, repo),
+            }
 
         return _page(request, runtime, user, kind, namespace, name, "repo/card.html", "card", build)
 

@@ -30,7 +30,7 @@ from baton.core.errors import BatonError, EntryNotFoundError, InvalidYamlError, 
 from baton.core.runtime import Runtime
 from baton.evaluation import service as evaluation
 from baton.evaluation.models import RUN_SUCCEEDED
-from baton.hub import cards, commits, paths, repos
+from baton.hub import cards, commits, paths, repos, variants
 from baton.hub.commits import FileEntry
 from baton.hub.models import AccessRequest, Commit, Repo
 from baton.hub.models import LineageEdge as LineageEdgeRow
@@ -246,6 +246,39 @@ def header(session: Session, user: Actor | None, repo: Repo, server: str) -> Rep
 
 
 # --------------------------------------------------------------------------------------------- card
+
+
+@dataclass
+class VariantView:
+    """What a variant's card declares (``baton.hub.variants``), and its base's page if the viewer may see it."""
+
+    kind: str
+    method: str
+    runtime: str
+    bits: int | None
+    base: str | None
+    base_url: str | None
+
+
+def variant_view(session: Session, user: Actor | None, repo: Repo) -> VariantView | None:
+    """The variant block of a model repo whose card declares one (checked when it landed); None otherwise."""
+    if repo.repo_type != "model" or repo.variant_kind is None:
+        return None
+    try:
+        found = variants.variant_of_card_data(repo.card_data)
+    except BatonError:  # a plug-in runtime since uninstalled, say: the card is then shown as it is
+        return None
+    if found is None:
+        return None
+    base_url = None
+    if found.base is not None:
+        try:
+            base = repos.get_repo(session, user, repos.parse_repo_id("model", found.base))
+        except BatonError:  # not on this hub, or private to the viewer: named, not linked
+            pass
+        else:
+            base_url = repo_path(base.repo_type, base.repo_id)
+    return VariantView(found.kind, found.method, found.runtime, found.bits, found.base, base_url)
 
 
 @dataclass

@@ -74,17 +74,27 @@ def _length_batches(rows: Sequence[_Row], size: int) -> Iterator[Sequence[_Row]]
 
 
 class _StopOnStrings(transformers.StoppingCriteria):
-    """Stops each row once its newly generated text contains one of the stop strings."""
+    """Stops each row once its newly generated text contains one of the stop strings.
+
+    Each step decodes only the row's last few tokens (enough to hold any stop string, a character
+    taking at most 4 byte-level tokens), not the whole generation: a stop that appeared earlier
+    already stopped its row, so only one ending at the newest token can be new.
+    """
 
     def __init__(self, tokenizer: Any, stops: Sequence[str], prompt_length: int) -> None:
         self.tokenizer, self.stops, self.prompt_length = tokenizer, [s for s in stops if s], prompt_length
+        self.window = 4 * max((len(stop) for stop in self.stops), default=0) + 4
+        self.done: list[bool] = []
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        done = []
-        for row in input_ids[:, self.prompt_length :].tolist():
-            text = self.tokenizer.decode(row)
-            done.append(any(stop in text for stop in self.stops))
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+        if not self.done:
+            self.done = [False] * int(input_ids.shape[0])
+        start = max(self.prompt_length, int(input_ids.shape[1]) - self.window)
+        for row, tail in enumerate(input_ids[:, start:].tolist()):
+            if not self.done[row]:
+                text = self.tokenizer.decode(tail)
+                self.done[row] = any(stop in text for stop in self.stops)
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
 class HuggingFaceBackend:

@@ -207,3 +207,20 @@ def test_generation_is_counted_in_compute_stats(tiny_model: Path) -> None:
     (cut,) = backend.generate([Request("generate", contexts[0], until=(stop,), max_new_tokens=5)])
     assert cut == texts[0][: texts[0].index(stop)]
     assert backend.compute_stats()["generated_tokens"] - again < 5
+
+
+def test_openai_backend_window_is_the_server_s(tiny_model: Path) -> None:
+    """A prompt holds at most max_length - 1 tokens (the server generates one more); a continuation
+    that cannot fit with any context is refused before anything is sent (port 9 answers nothing)."""
+    from baton.core.errors import BadRequestError
+    from baton.evaluation.backends.openai import OpenAIBackend
+
+    with pytest.raises(BadRequestError, match="at least 3"):
+        OpenAIBackend("tiny", base_url="http://127.0.0.1:9/v1", tokenizer=str(tiny_model), max_length=2)
+    remote = OpenAIBackend("tiny", base_url="http://127.0.0.1:9/v1", tokenizer=str(tiny_model), max_length=8)
+    long = " The quick brown fox jumps over the lazy dog and more"
+    assert len(remote._encode(long)) >= 7
+    with pytest.raises(BadRequestError, match="does not fit a 8-token window") as raised:
+        remote.answer([Request("loglikelihood", "The capital", long)])
+    assert "max_length" in (raised.value.hint or "")
+    remote.close()

@@ -6,7 +6,9 @@ tokenizer through ``tokenizer_backend=huggingface``) in batches, as a list of to
 sends one token list per request. Per-choice log-likelihoods agree within 1e-6 relative and the
 predictions are the same on KMMLU- and KoBEST-COPA-shaped data, with a BOS-adding tokenizer: both
 send no BOS by default (their numbers equal the local ``hf`` backend's with ``add_bos_token=False``
-and not its default, which adds it).
+and not its default, which adds it). Every third KMMLU question is longer than the window given to
+both (``max_length`` 128): both send its last 127 tokens (the server generates one more), which is
+the row the ``hf`` backend runs with ``max_length`` 126.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from live_servers import free_port
 
 BATON = Path(sys.executable).parent / "baton"
 TASKS = ("kmmlu", "kobest_copa")
+WINDOW = 128  # max_length given to both clients (the served model's own window is 1024)
 RELATIVE = 1e-6
 pytestmark = pytest.mark.integration
 
@@ -36,7 +39,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, dict[str, dict[str, Path]], Path]]:
     folder = tmp_path_factory.mktemp("openai-harness")
-    files = parity.write_sample_data(folder / "data", rows=8, seed=3)
+    files = parity.write_sample_data(folder / "data", rows=8, seed=3, long_every=3)
     train = parity.write_sample_data(folder / "train", rows=10, seed=99)
     texts = [
         item.prompt + item.choices[int(item.answer or 0)]
@@ -78,7 +81,7 @@ def test_openai_backend_equals_local_completions(
         "tokenizer_backend": "huggingface",
         "tokenizer": str(model),
         "tokenized_requests": True,
-        "max_length": 1024,
+        "max_length": WINDOW,
         "max_retries": 1,
     }
     harness = parity.run_harness(
@@ -90,13 +93,15 @@ def test_openai_backend_equals_local_completions(
         model_args=model_args,
         harness_model="local-completions",
     )
-    remote = OpenAIBackend("tiny", base_url=url, tokenizer=str(model), concurrency=2, max_length=1023)
-    with_bos = HuggingFaceBackend(str(model), batch_size=4)
-    without_bos = HuggingFaceBackend(str(model), batch_size=4, add_bos_token=False)
+    remote = OpenAIBackend("tiny", base_url=url, tokenizer=str(model), concurrency=2, max_length=WINDOW)
+    with_bos = HuggingFaceBackend(str(model), batch_size=4, max_length=WINDOW - 2)
+    without_bos = HuggingFaceBackend(str(model), batch_size=4, add_bos_token=False, max_length=WINDOW - 2)
     assert with_bos.add_bos_token is True  # the tokenizer adds a BOS by default
     for task in TASKS:
         loaded = load_task(task, data=files[task])
         ours = run(loaded, remote).to_json()
+        if task == "kmmlu":  # some items are cut to the window (else the test would not show the cut agrees)
+            assert any(len(remote._encode(item.prompt)) > WINDOW for item in loaded.items())
         docs = harness[f"api_{task}"]
         comparison = parity.compare(ours["items"], docs)
         assert comparison.max_relative_difference <= RELATIVE, (task, comparison)

@@ -181,3 +181,46 @@ def test_hub_revision_is_snapshotted_and_loaded(runtime: Runtime, tiny_model: Pa
     local = HuggingFaceBackend(str(tiny_model))
     request = [Request("loglikelihood", "The capital of France is", " Paris")]
     assert backend.answer(request) == local.answer(request)
+
+
+def test_generation_is_counted_in_compute_stats(tiny_model: Path) -> None:
+    """The contexts' first pass counts as token positions; each further decoding step as one
+    position per row of its batch; the tokens each row generated until it stopped, apart."""
+    backend = HuggingFaceBackend(str(tiny_model), batch_size=2)
+    contexts = ["The capital of France is", "질문: 대한민국의 수도는", "The quick brown fox jumps over the lazy"]
+    requests = [Request("generate", context, max_new_tokens=5) for context in contexts]
+    before = backend.compute_stats()
+    texts = backend.generate(requests)
+    stats = {key: value - before[key] for key, value in backend.compute_stats().items()}
+    lengths = sorted((len(backend.encode(context)) for context in contexts), reverse=True)
+    assert stats["token_positions"] == sum(lengths)
+    assert stats["rows"] == 3
+    # Longest first, two rows then one: the padded batches are 2 x lengths[0] and 1 x lengths[2].
+    assert stats["padded_positions"] == 2 * lengths[0] + lengths[2]
+    assert all(texts) and backend.tokenizer.eos_token not in "".join(texts)
+    assert stats["generation_steps"] == 10  # 5 tokens per batch, the first from the contexts' pass
+    assert stats["generation_positions"] == 2 * 4 + 1 * 4
+    assert stats["generated_tokens"] == 15
+    # A stop string ends a row early: fewer tokens generated than the budget allows.
+    stop = texts[0][len(texts[0]) // 2 :][:1]
+    again = backend.compute_stats()["generated_tokens"]
+    (cut,) = backend.generate([Request("generate", contexts[0], until=(stop,), max_new_tokens=5)])
+    assert cut == texts[0][: texts[0].index(stop)]
+    assert backend.compute_stats()["generated_tokens"] - again < 5
+
+
+def test_openai_backend_window_is_the_server_s(tiny_model: Path) -> None:
+    """A prompt holds at most max_length - 1 tokens (the server generates one more); a continuation
+    that cannot fit with any context is refused before anything is sent (port 9 answers nothing)."""
+    from baton.core.errors import BadRequestError
+    from baton.evaluation.backends.openai import OpenAIBackend
+
+    with pytest.raises(BadRequestError, match="at least 3"):
+        OpenAIBackend("tiny", base_url="http://127.0.0.1:9/v1", tokenizer=str(tiny_model), max_length=2)
+    remote = OpenAIBackend("tiny", base_url="http://127.0.0.1:9/v1", tokenizer=str(tiny_model), max_length=8)
+    long = " The quick brown fox jumps over the lazy dog and more"
+    assert len(remote._encode(long)) >= 7
+    with pytest.raises(BadRequestError, match="does not fit a 8-token window") as raised:
+        remote.answer([Request("loglikelihood", "The capital", long)])
+    assert "max_length" in (raised.value.hint or "")
+    remote.close()

@@ -72,6 +72,33 @@ def test_ray_replicas_of_the_hf_backend(local_ray: None, tmp_path: Path) -> None
     assert spread["manifest"]["backend"]["executor"] == "ray"
 
 
+def test_a_task_s_add_bos_token_reaches_the_replicas(local_ray: None, tmp_path: Path) -> None:
+    """A task YAML's ``add_bos_token`` is applied on every replica, as on a local backend: the same
+    log-likelihoods and manifest (source ``task``), and the cache identity follows the choice."""
+    model = make_tiny_gpt2(tmp_path / "gpt2")  # GPT-2 style: no BOS unless asked
+    path = write_multiple_choice_task(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + "add_bos_token: true\n", encoding="utf-8")
+    task = load_task(path)
+    sharded = RayBackend("hf", str(model), workers=2, options={"batch_size": 2})
+    try:
+        before = backend_identity(sharded)
+        spread = run(task, sharded, batch_size=12).to_json()
+        after = backend_identity(sharded)
+    finally:
+        sharded.close()
+    local = run(task, HuggingFaceBackend(str(model))).to_json()
+    without = run(load_task(write_multiple_choice_task(tmp_path)), HuggingFaceBackend(str(model))).to_json()
+    backend = spread["manifest"]["backend"]
+    assert (backend["add_bos_token"], backend["add_bos_token_source"]) == (True, "task")
+    assert backend["executor"] == "ray" and before != after
+    for ours, theirs, plain in zip(spread["items"], local["items"], without["items"], strict=True):
+        assert ours["loglikelihoods"] == pytest.approx(theirs["loglikelihoods"], abs=1e-5)
+        assert ours["loglikelihoods"] != pytest.approx(plain["loglikelihoods"], abs=1e-3)  # the BOS mattered
+    # The replicas' compute, summed, is in the manifest as for a local run (a context whose choices
+    # a shard boundary splits runs on both replicas, so it can be more, never less).
+    assert spread["manifest"]["compute"]["token_positions"] >= local["manifest"]["compute"]["token_positions"] > 0
+
+
 def test_a_queued_run_scaled_out_on_ray(local_ray: None, runtime: Runtime, tmp_path: Path) -> None:
     task_path = write_multiple_choice_task(tmp_path)
     with runtime.database.session(write=True) as session:

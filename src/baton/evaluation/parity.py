@@ -54,7 +54,26 @@ HARNESS_TASKS: dict[str, HarnessTask] = {
     ),
     "click": HarnessTask("tasks/click/click_lang/_default_click_lang_yaml", "json", {"train": "test"}),
     "haerae": HarnessTask("tasks/haerae/_default_haerae_yaml", "json", {"test": "test"}),
+    # The harness has no Korean GSM8K: its own gsm8k task (its target, exact_match metric with its
+    # regexes_to_ignore, and its strict-match / flexible-extract regex filters) with Baton's Korean
+    # prompt, stop strings, budget and 5-shot from the train split. Baton reads "#### N", else the
+    # last number: the harness's strict-match where it finds "#### N", else its flexible-extract.
+    "ko_gsm8k": HarnessTask(
+        "tasks/gsm8k/gsm8k.yaml",
+        "json",
+        {"test": "test", "train": "train"},
+        {
+            "dataset_name": None,
+            "tag": [],
+            "doc_to_text": "질문: {{question}}\n답변:",
+            "num_fewshot": 5,
+            "fewshot_split": "train",
+            "generation_kwargs": {"until": ["\n\n", "질문:"], "do_sample": False, "max_gen_toks": 256},
+        },
+    ),
 }
+
+STRICT_FILTER, FLEXIBLE_FILTER = "strict-match", "flexible-extract"  # the harness gsm8k's filter names
 
 
 def _lm_eval_root() -> Path:
@@ -97,22 +116,17 @@ class HarnessDoc:
     acc_norm: float | None
 
 
-def run_harness(
-    model: Path,
+def _evaluate(
+    model: str,
+    model_args: Mapping[str, Any],
     tasks: Mapping[str, str],
     folder: Path,
     *,
-    batch_size: int = 8,
-    limit: int | None = None,
-    device: str = "cpu",
-    model_args: Mapping[str, Any] | None = None,
-    metrics: dict[str, dict[str, float]] | None = None,
-) -> dict[str, list[HarnessDoc]]:
-    """Run the harness's ``hf`` model on task YAMLs (name -> text written into ``folder``); docs by task.
-
-    ``model_args`` add to the harness model's (e.g. ``add_bos_token``); ``metrics``, when given, is
-    filled with each task's aggregated metrics as the harness reports them (``{"f1": ..., "acc": ...}``).
-    """
+    batch_size: int,
+    limit: int | None,
+    device: str | None,
+) -> Any:
+    """The harness's ``simple_evaluate`` on task YAMLs written into ``folder``, samples logged."""
     _lm_eval_root()
     lm_eval: Any = importlib.import_module("lm_eval")
     task_manager: Any = importlib.import_module("lm_eval.tasks").TaskManager
@@ -121,9 +135,9 @@ def run_harness(
     for task_name, text in tasks.items():
         (folder / f"{task_name}.yaml").write_text(text, encoding="utf-8")
     manager = task_manager(include_path=str(folder), include_defaults=False)
-    output: Any = lm_eval.simple_evaluate(
-        model="hf",
-        model_args={"pretrained": str(model), "dtype": "float32", **(model_args or {})},
+    return lm_eval.simple_evaluate(
+        model=model,
+        model_args=dict(model_args),
         tasks=list(tasks),
         batch_size=batch_size,
         device=device,
@@ -132,6 +146,31 @@ def run_harness(
         task_manager=manager,
         bootstrap_iters=0,
     )
+
+
+def run_harness(
+    model: Path | None,
+    tasks: Mapping[str, str],
+    folder: Path,
+    *,
+    batch_size: int = 8,
+    limit: int | None = None,
+    device: str | None = "cpu",
+    model_args: Mapping[str, Any] | None = None,
+    metrics: dict[str, dict[str, float]] | None = None,
+    harness_model: str = "hf",
+) -> dict[str, list[HarnessDoc]]:
+    """Run the harness's ``hf`` model on task YAMLs (name -> text written into ``folder``); docs by task.
+
+    ``model_args`` add to the harness model's (e.g. ``add_bos_token``); ``metrics``, when given, is
+    filled with each task's aggregated metrics as the harness reports them (``{"f1": ..., "acc": ...}``).
+    ``harness_model`` names another harness model (``local-completions``, with ``model=None`` and
+    its ``model_args``).
+    """
+    arguments = dict(model_args or {})
+    if harness_model == "hf":
+        arguments = {"pretrained": str(model), "dtype": "float32"} | arguments
+    output = _evaluate(harness_model, arguments, tasks, folder, batch_size=batch_size, limit=limit, device=device)
     docs: dict[str, list[HarnessDoc]] = {}
     for task_name in tasks:
         if metrics is not None:
@@ -159,6 +198,80 @@ def run_harness(
             )
         docs[task_name] = rows
     return docs
+
+
+@dataclass(frozen=True)
+class HarnessGeneration:
+    """One generated document: the prompt, the text the harness generated, per filter its answer and exact match."""
+
+    doc_id: int
+    prompt: str
+    text: str
+    target: str
+    extracted: Mapping[str, str]  # filter name -> the filtered answer ("[invalid]" when its regex found none)
+    exact_match: Mapping[str, float]  # filter name -> the harness's exact_match on that filter's answer
+
+    @property
+    def answer(self) -> str | None:
+        """Baton's reading: "#### N" (strict-match) when present, else the last number (flexible-extract)."""
+        strict = self.extracted.get(STRICT_FILTER, "[invalid]")
+        if strict != "[invalid]":
+            return strict
+        flexible = self.extracted.get(FLEXIBLE_FILTER, "[invalid]")
+        return None if flexible == "[invalid]" else flexible
+
+    @property
+    def correct(self) -> bool:
+        """The harness's exact match on the answer Baton's rule picks (its own metric on its own filter)."""
+        chosen = STRICT_FILTER if self.extracted.get(STRICT_FILTER, "[invalid]") != "[invalid]" else FLEXIBLE_FILTER
+        return bool(self.exact_match.get(chosen, 0.0))
+
+
+def run_harness_generation(
+    model: Path,
+    tasks: Mapping[str, str],
+    folder: Path,
+    *,
+    batch_size: int = 8,
+    limit: int | None = None,
+    device: str | None = "cpu",
+    model_args: Mapping[str, Any] | None = None,
+) -> dict[str, list[HarnessGeneration]]:
+    """Run the harness's ``hf`` model on generation task YAMLs; per task its documents in file order."""
+    arguments = {"pretrained": str(model), "dtype": "float32"} | dict(model_args or {})
+    output = _evaluate("hf", arguments, tasks, folder, batch_size=batch_size, limit=limit, device=device)
+    result: dict[str, list[HarnessGeneration]] = {}
+    for task_name in tasks:
+        by_doc: dict[int, list[Mapping[str, Any]]] = {}
+        for sample in output["samples"][task_name]:
+            by_doc.setdefault(int(sample["doc_id"]), []).append(sample)
+        rows = []
+        for doc_id in sorted(by_doc):
+            samples = by_doc[doc_id]
+            first = samples[0]
+            arguments_logged = first["arguments"]
+            argument = arguments_logged[0]
+            if isinstance(argument, Mapping):
+                argument = list(argument.values())
+            raw = first["resps"][0]
+            rows.append(
+                HarnessGeneration(
+                    doc_id=doc_id,
+                    prompt=str(argument[0]),
+                    text=str(raw[0] if isinstance(raw, list | tuple) else raw),
+                    target=str(first["target"]),
+                    extracted={str(s["filter"]): str(_single(s["filtered_resps"])) for s in samples},
+                    exact_match={str(s["filter"]): float(s["exact_match"]) for s in samples},
+                )
+            )
+        result[task_name] = rows
+    return result
+
+
+def _single(value: Any) -> Any:
+    while isinstance(value, list | tuple) and len(value) == 1:
+        value = value[0]
+    return value
 
 
 def _continuations(sample: Mapping[str, Any]) -> list[str]:
@@ -323,3 +436,29 @@ def sample_texts(files: Mapping[str, Mapping[str, Path]]) -> list[str]:
             content = path.read_text(encoding="utf-8")
             texts.extend(line for line in content.splitlines() if line.strip())
     return texts
+
+
+_THINGS = ["사과", "연필", "공책", "사탕", "풍선"]
+
+
+def write_gsm8k_sample(folder: Path, rows: int = 10, *, seed: int = 0, train_rows: int = 8) -> dict[str, Path]:
+    """Ko-GSM8K-shaped JSON Lines (``question``, ``answer`` ending in ``#### N``): split -> path.
+
+    The sums come from a few values, so that a tiny model fitted briefly gets some right and
+    others wrong, and its answers vary from item to item.
+    """
+    generator = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    for split, count in (("test", rows), ("train", train_rows)):
+        path = folder / f"ko_gsm8k_{split}.jsonl"
+        with path.open("w", encoding="utf-8") as handle:
+            for index in range(count):
+                total = generator.choice([7, 12, 12, 30])
+                first = generator.randint(1, total - 1)
+                thing = generator.choice(_THINGS)
+                question = f"{thing} {first}개와 {total - first}개는 모두 몇 개? ({index})"
+                answer = f"{first} 더하기 {total - first}는 {total}.\n#### {total}"
+                handle.write(json.dumps({"question": question, "answer": answer}, ensure_ascii=False) + "\n")
+        files[split] = path
+    return files

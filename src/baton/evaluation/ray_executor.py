@@ -48,6 +48,17 @@ class _Replica:
         self.answered += len(requests)
         return self.backend.answer(requests)
 
+    def apply_task_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The task's settings (``add_bos_token``), applied as the backend applies them; its new description."""
+        apply = getattr(self.backend, "apply_task_settings", None)
+        if callable(apply):
+            apply(settings)
+        return self.describe()
+
+    def compute_stats(self) -> dict[str, int]:
+        stats = getattr(self.backend, "compute_stats", None)
+        return dict(stats()) if callable(stats) else {}
+
     def stats(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "answered": self.answered}
 
@@ -81,11 +92,29 @@ class RayBackend:
         self.workers = workers
         self.replicas = [actor.remote(backend, model, dict(options or {})) for _ in range(workers)]
         described: dict[str, Any] = ray.get(self.replicas[0].describe.remote())
-        self._described = described | dict(describe_overrides or {})
+        self._overrides = dict(describe_overrides or {})
+        self._described = described | self._overrides
 
     def describe(self) -> dict[str, Any]:
         # The replicated backend's settings (its cache identity); the executor's are speed-only.
         return self._described | {"executor": "ray", "workers": self.workers}
+
+    def apply_task_settings(self, settings: dict[str, Any]) -> None:
+        """A task's backend settings (its ``add_bos_token``) reach every replica, as they reach a local
+        backend; the description (and so the cache identity) is then the replicas' new one."""
+        described: list[dict[str, Any]] = self._ray.get(
+            [replica.apply_task_settings.remote(dict(settings)) for replica in self.replicas]
+        )
+        if described:
+            self._described = described[0] | self._overrides
+
+    def compute_stats(self) -> dict[str, int]:
+        """What the replicas' models computed, summed over the replicas."""
+        totals: dict[str, int] = {}
+        for stats in self._ray.get([replica.compute_stats.remote() for replica in self.replicas]):
+            for key, value in stats.items():
+                totals[key] = totals.get(key, 0) + int(value)
+        return totals
 
     def answer(self, requests: list[Request]) -> list[Response]:
         if not requests:

@@ -241,8 +241,9 @@ def run(
             records.append(_record(item, scored, responses))
     summaries = {name: summary.to_json() for name, summary in task.aggregate(scores, seed=seed).items()}
     manifest = build_manifest(task, backend, items, limit=limit, seed=seed, by_generation=by_generation)
-    if callable(stats):  # what the model computed in this run (the cached answers cost nothing)
-        manifest["compute"] = {key: value - before.get(key, 0) for key, value in stats().items()}
+    after: dict[str, int] = stats() if callable(stats) else {}
+    if after:  # what the model computed in this run (the cached answers cost nothing)
+        manifest["compute"] = {key: value - before.get(key, 0) for key, value in after.items()}
     return RunResult(
         task=task.name,
         metrics=summaries,

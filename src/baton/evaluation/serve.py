@@ -5,7 +5,9 @@ it with ``baton eval endpoint add``; private tasks may then run on it), and for 
 ``openai`` backend against a real server process. It answers the subset of the API evaluations use:
 
 - ``GET /v1/models``;
-- ``POST /v1/completions``: ``prompt`` as text or token ids; ``echo`` with ``logprobs`` gives every
+- ``POST /v1/completions``: ``prompt`` as text or token ids, or a list of either (a batch, as
+  lm-evaluation-harness's ``local-completions`` sends: one choice per prompt, ``index`` in order,
+  at most ``MAX_PROMPTS``); ``echo`` with ``logprobs`` gives every
   prompt token's log-probability and its top alternatives (as vLLM does), then ``max_tokens``
   greedy tokens; without ``echo``, greedy text cut at ``stop``;
 - ``POST /v1/chat/completions``: the model's own chat template, greedy, cut at ``stop``.
@@ -31,13 +33,14 @@ from baton.evaluation.backends.hf import HuggingFaceBackend
 from baton.evaluation.types import Request
 
 MAX_TOP_LOGPROBS = 20
+MAX_PROMPTS = 64  # prompts in one request (each costs a forward pass): more is refused
 
 
 class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str
-    prompt: str | list[int]
+    prompt: str | list[int] | list[str] | list[list[int]]
     max_tokens: int = Field(default=16, ge=0, le=4096)
     echo: bool = False
     logprobs: int | None = Field(default=None, ge=0, le=MAX_TOP_LOGPROBS)
@@ -164,33 +167,51 @@ def create_openai_app(backend: HuggingFaceBackend, served_name: str) -> FastAPI:
     def completions(body: CompletionRequest) -> dict[str, Any]:
         server.check(body.model, body.temperature)
         tokenizer = backend.tokenizer
-        if isinstance(body.prompt, list):
-            tokens, text_prompt = list(body.prompt), tokenizer.decode(body.prompt)
+        prompts: list[str | list[int]]
+        if isinstance(body.prompt, str) or (body.prompt and isinstance(body.prompt[0], int)):
+            prompts = [body.prompt]
         else:
-            tokens, text_prompt = backend.encode(body.prompt), body.prompt
-        with server.lock:
-            if body.echo:
-                echoed = server.echo(tokens, body.logprobs or 0, body.max_tokens)
-                choice: dict[str, Any] = {"index": 0, "text": echoed["text"], "finish_reason": "length"}
-                if body.logprobs is not None:
-                    choice["logprobs"] = echoed["logprobs"]
-                completion_tokens = echoed["generated"]
+            prompts = list(body.prompt)  # type: ignore[arg-type]
+        if not prompts:
+            raise BadRequestError("The prompt list is empty", hint="Send at least one prompt.")
+        if len(prompts) > MAX_PROMPTS:
+            raise BadRequestError(
+                f"{len(prompts)} prompts in one request; at most {MAX_PROMPTS} are served",
+                hint="Send the prompts in several requests.",
+            )
+        choices: list[dict[str, Any]] = []
+        prompt_tokens = completion_tokens = 0
+        for index, prompt in enumerate(prompts):
+            if isinstance(prompt, list):
+                tokens, text_prompt = list(prompt), tokenizer.decode(prompt)
             else:
-                if body.logprobs is not None:
-                    raise BadRequestError("logprobs without echo is not served", hint="Send echo: true.")
-                text = server.generate(text_prompt, body.max_tokens, _stops(body.stop)) if body.max_tokens else ""
-                choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
-                completion_tokens = len(backend.encode(text, start_token=False))
+                tokens, text_prompt = backend.encode(prompt), prompt
+            with server.lock:
+                if body.echo:
+                    echoed = server.echo(tokens, body.logprobs or 0, body.max_tokens)
+                    choice: dict[str, Any] = {"index": index, "text": echoed["text"], "finish_reason": "length"}
+                    if body.logprobs is not None:
+                        choice["logprobs"] = echoed["logprobs"]
+                    generated = int(echoed["generated"])
+                else:
+                    if body.logprobs is not None:
+                        raise BadRequestError("logprobs without echo is not served", hint="Send echo: true.")
+                    text = server.generate(text_prompt, body.max_tokens, _stops(body.stop)) if body.max_tokens else ""
+                    choice = {"index": index, "text": text, "logprobs": None, "finish_reason": "stop"}
+                    generated = len(backend.encode(text, start_token=False))
+            choices.append(choice)
+            prompt_tokens += len(tokens)
+            completion_tokens += generated
         return {
             "id": f"cmpl-{uuid.uuid4().hex}",
             "object": "text_completion",
             "created": int(time.time()),
             "model": served_name,
-            "choices": [choice],
+            "choices": choices,
             "usage": {
-                "prompt_tokens": len(tokens),
+                "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
-                "total_tokens": len(tokens) + completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
             },
         }
 

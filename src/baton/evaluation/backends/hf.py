@@ -74,17 +74,27 @@ def _length_batches(rows: Sequence[_Row], size: int) -> Iterator[Sequence[_Row]]
 
 
 class _StopOnStrings(transformers.StoppingCriteria):
-    """Stops each row once its newly generated text contains one of the stop strings."""
+    """Stops each row once its newly generated text contains one of the stop strings.
+
+    Each step decodes only the row's last few tokens (enough to hold any stop string, a character
+    taking at most 4 byte-level tokens), not the whole generation: a stop that appeared earlier
+    already stopped its row, so only one ending at the newest token can be new.
+    """
 
     def __init__(self, tokenizer: Any, stops: Sequence[str], prompt_length: int) -> None:
         self.tokenizer, self.stops, self.prompt_length = tokenizer, [s for s in stops if s], prompt_length
+        self.window = 4 * max((len(stop) for stop in self.stops), default=0) + 4
+        self.done: list[bool] = []
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        done = []
-        for row in input_ids[:, self.prompt_length :].tolist():
-            text = self.tokenizer.decode(row)
-            done.append(any(stop in text for stop in self.stops))
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
+        if not self.done:
+            self.done = [False] * int(input_ids.shape[0])
+        start = max(self.prompt_length, int(input_ids.shape[1]) - self.window)
+        for row, tail in enumerate(input_ids[:, start:].tolist()):
+            if not self.done[row]:
+                text = self.tokenizer.decode(tail)
+                self.done[row] = any(stop in text for stop in self.stops)
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
 class HuggingFaceBackend:
@@ -140,6 +150,11 @@ class HuggingFaceBackend:
         self.token_positions = 0  # token positions run through the model (padding excluded)
         self.padded_positions = 0  # positions of the padded batches (what the model computed)
         self.model_rows = 0  # rows of the batches run through the model
+        # Generation: the contexts' first pass counts above (token, padded positions and rows); then
+        # each further decoding step runs one position per row of its batch, finished rows included.
+        self.generated_tokens = 0  # tokens generated, each row up to where it stopped (stop or EOS)
+        self.generation_steps = 0  # forward passes of the decoding loops, the contexts' passes included
+        self.generation_positions = 0  # positions the decoding steps after the first computed (rows x steps)
 
     # -- the start token ------------------------------------------------------------------------
 
@@ -176,6 +191,9 @@ class HuggingFaceBackend:
             "rows": self.model_rows,
             "context_passes": self.context_passes,
             "truncated_requests": self.truncated_requests,
+            "generated_tokens": self.generated_tokens,
+            "generation_steps": self.generation_steps,
+            "generation_positions": self.generation_positions,
         }
 
     # -- settings -------------------------------------------------------------------------------
@@ -504,17 +522,26 @@ class HuggingFaceBackend:
 
     @torch.inference_mode()
     def generate(self, requests: Sequence[Request]) -> list[str]:
+        """Greedy generations, cut at the first stop string (or the EOS token), as the harness does.
+
+        Requests are grouped by their stop strings and budget, ordered longest context first (ties by
+        text, the harness's order) and batched with left padding. The text is decoded without special
+        tokens, as the harness decodes it (so an EOS or BOS token generated mid-text leaves no trace).
+        """
         texts: list[str] = [""] * len(requests)
         groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
         for index, request in enumerate(requests):
             groups.setdefault((request.until, request.max_new_tokens), []).append(index)
         eos = self.tokenizer.eos_token
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        eos_id = self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos_id
         for (until, max_new_tokens), indices in groups.items():
             stops = [*until, *([eos] if eos else [])]
             budget = max(1, self.max_length - max_new_tokens)
-            for batch in _chunks(indices, self.batch_size):
-                encoded = [self.encode(requests[i].context)[-budget:] or [self.prefix_token_id] for i in batch]
+            encoded_all = {i: self.encode(requests[i].context)[-budget:] or [self.prefix_token_id] for i in indices}
+            ordered = sorted(indices, key=lambda i: (-len(encoded_all[i]), requests[i].context))
+            for batch in _chunks(ordered, self.batch_size):
+                encoded = [encoded_all[i] for i in batch]
                 width = max(len(tokens) for tokens in encoded)
                 input_ids = torch.full((len(batch), width), pad, dtype=torch.long, device=self.device)
                 mask = torch.zeros((len(batch), width), dtype=torch.long, device=self.device)
@@ -529,11 +556,19 @@ class HuggingFaceBackend:
                     pad_token_id=pad,
                     stopping_criteria=transformers.StoppingCriteriaList([_StopOnStrings(self.tokenizer, stops, width)]),
                 )
+                steps = int(output.shape[1]) - width
+                self._count(sum(len(tokens) for tokens in encoded), len(batch), width)
+                self.generation_steps += steps
+                self.generation_positions += len(batch) * max(steps - 1, 0)
                 for row, index in enumerate(batch):
                     generated = output[row, width:].tolist()
-                    while generated and generated[-1] == pad:  # rows that stopped early are padded
-                        generated.pop()
-                    text = self.tokenizer.decode(generated)
+                    if eos_id is not None and eos_id in generated:  # the row ended there (then padding)
+                        generated = generated[: generated.index(eos_id) + 1]
+                    else:
+                        while generated and generated[-1] == pad:  # rows that stopped early are padded
+                            generated.pop()
+                    self.generated_tokens += len(generated)
+                    text = self.tokenizer.decode(generated, skip_special_tokens=True)
                     for stop in stops:
                         if stop and stop in text:
                             text = text[: text.index(stop)]

@@ -4,7 +4,11 @@
   (context tokens + continuation tokens, split as the ``hf`` backend splits them, with the tokenizer
   of the served model), so that the continuation's log-probabilities are read by token position,
   not by character offsets. A continuation is greedy when each of its tokens is its position's top
-  log-probability.
+  log-probability. ``max_length`` is the server's window: a prompt holds at most ``max_length - 1``
+  tokens (the server generates one more), its context cut on the left, exactly the prompt
+  lm-evaluation-harness's ``local-completions`` sends with the same ``max_length`` (and the row the
+  ``hf`` backend runs with ``max_length - 2``); rolling windows are ``max_length - 2`` tokens after
+  the prefix token, as there.
 - Generation: ``/v1/completions`` (or ``/v1/chat/completions`` with ``chat=True``, the server's chat
   template then applies and the manifest says so), greedy, cut at the stop sequences.
 - Requests run concurrently (``concurrency`` threads); connection errors, 429 and 5xx answers are
@@ -68,6 +72,8 @@ class OpenAIBackend:
             )
         if concurrency < 1 or max_retries < 0:
             raise BadRequestError("concurrency must be at least 1 and max_retries at least 0")
+        if max_length < 3:
+            raise BadRequestError(f"max_length must be at least 3 (the server's window), got {max_length}")
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.chat = chat
@@ -171,8 +177,15 @@ class OpenAIBackend:
         return context_tokens, whole[len(context_tokens) :]
 
     def _score_tokens(self, context: list[int], continuation: list[int]) -> tuple[float, bool]:
-        tokens = (context + continuation)[-(self.max_length + 1) :]
+        # The prompt and the one generated token fit the window: max_length - 1 prompt tokens.
+        tokens = (context + continuation)[-(self.max_length - 1) :]
         start = len(tokens) - len(continuation)
+        if start < 1:
+            raise BadRequestError(
+                f"A continuation of {len(continuation)} tokens does not fit a {self.max_length}-token window "
+                "with its context",
+                hint="Raise max_length to the served model's window, or shorten the task's answers.",
+            )
         body = {"model": self.model, "prompt": tokens, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
         choice = self._post("/completions", body)["choices"][0]
         logprobs = choice["logprobs"]
@@ -193,7 +206,7 @@ class OpenAIBackend:
 
     def _rolling(self, request: Request) -> Response:
         tokens = self._encode(request.context)
-        total, predicted, window = 0.0, 0, self.max_length
+        total, predicted, window = 0.0, 0, self.max_length - 2  # prefix + window < max_length: one is generated
         if tokens:
             first = min(window, len(tokens))
             total += self._score_tokens([self._prefix_token()], tokens[:first])[0]

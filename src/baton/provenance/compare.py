@@ -64,7 +64,12 @@ CKA_CONTEXT = (
     "Attention CKA (as AWM) is shown for comparison but not counted: independently trained models "
     "learn similar attention subspaces, most of all in the first layers, so its null is not calibrated."
 )
-LOW_PRECISION = {"BF16", "BFLOAT16", "F16", "FLOAT16", "F8_E4M3", "F8_E5M2", "FLOAT8_E4M3FN", "FLOAT8_E5M2"}
+# Stored types that say a weight lost precision; I8/U8 are what the readers report for int8/int4
+# quantized weights they dequantize (torchao, onnxruntime), U8 also for its uint8 zero points.
+LOW_PRECISION = {
+    *("BF16", "BFLOAT16", "F16", "FLOAT16", "F8_E4M3", "F8_E5M2", "FLOAT8_E4M3FN", "FLOAT8_E5M2"),
+    *("I8", "U8"),
+}
 
 
 @dataclass

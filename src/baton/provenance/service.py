@@ -41,7 +41,8 @@ from baton.provenance import components, follow
 from baton.provenance.access import ReferenceNames
 from baton.provenance.events import ScanFinished
 from baton.provenance.models import ComponentPrint, ModelFingerprint, ProvenanceReport, TensorDigest
-from baton.provenance.reader import HubCheckpoint, SafetensorsCheckpoint
+from baton.provenance.onnx_reader import OnnxCheckpoint
+from baton.provenance.reader import SafetensorsCheckpoint, hub_checkpoint
 
 SCAN_JOB = "provenance.scan"
 # Digests of tensors this small say nothing (an all-ones norm gain is the same in every model).
@@ -62,7 +63,9 @@ class Candidate:
 
 
 def has_weights(paths: Iterable[str]) -> bool:
-    return any(path.endswith((".safetensors", ".safetensors.index.json")) for path in paths)
+    """Whether a commit touching these paths may change the weights provenance reads (safetensors,
+    or an ONNX graph and its external data; see ``follow.touches_weights``)."""
+    return follow.touches_weights(list(paths))
 
 
 def enqueue_scan(session: Session, repo: Repo, commit_oid: str) -> jobs.Job:
@@ -78,18 +81,26 @@ def enqueue_scan(session: Session, repo: Repo, commit_oid: str) -> jobs.Job:
     return job
 
 
-def checkpoint_at(runtime: Runtime, repo: Repo, commit_oid: str) -> HubCheckpoint:
-    """Open a revision as the system (background jobs read private repos too)."""
+def checkpoint_at(runtime: Runtime, repo: Repo, commit_oid: str) -> SafetensorsCheckpoint | OnnxCheckpoint:
+    """Open a revision as the system (background jobs read private repos too): its safetensors, or
+    its ``model.onnx`` when it has no safetensors."""
     with runtime.database.session() as session:
         commit = session.get(Commit, commit_oid)
         if commit is None or commit.repo_id != repo.id:
             raise NotFoundError(f"No commit {commit_oid} in {repo.repo_id}", code="RevisionNotFound")
         entries = commits.tree_entries(session, commit.tree_id)
     label = f"{repo.repo_id}@{commit_oid[:12]}"
-    return HubCheckpoint(runtime.store, entries, label, repo_id=repo.repo_id, commit_oid=commit_oid)
+    return hub_checkpoint(
+        runtime.store,
+        entries,
+        label,
+        repo_id=repo.repo_id,
+        commit_oid=commit_oid,
+        max_onnx_bytes=runtime.settings.provenance_max_onnx_bytes,
+    )
 
 
-def _signature(source: SafetensorsCheckpoint) -> dict[str, Any]:
+def _signature(source: SafetensorsCheckpoint | OnnxCheckpoint) -> dict[str, Any]:
     config = source.config()
     widths: dict[int, int] = {}
     for name in source.names():
@@ -184,7 +195,9 @@ def _print_rows(fingerprint_id: int, prints: list[components.ComponentPrint]) ->
     ]
 
 
-def _index_components(runtime: Runtime, fingerprint: ModelFingerprint, source: SafetensorsCheckpoint) -> None:
+def _index_components(
+    runtime: Runtime, fingerprint: ModelFingerprint, source: SafetensorsCheckpoint | OnnxCheckpoint
+) -> None:
     prints = components.component_prints(source)
     with runtime.database.session(write=True) as session:
         if session.scalar(select(ComponentPrint.id).where(ComponentPrint.fingerprint_id == fingerprint.id)) is None:

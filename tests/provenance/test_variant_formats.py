@@ -404,3 +404,57 @@ def test_pushed_with_huggingface_hub_the_int8_variant_is_confirmed(
     checks = listing["summary"]["declared_checks"]
     assert [check["message"] for check in checks] == ["declared quantized of bob/tiny-llama: confirmed"]
     assert checks[0]["verdict"] == "derived" and checks[0]["relation"] == "quantized"
+
+
+def gptq_layout(base: Path, out: Path) -> None:
+    """The tensor names and dtypes of a GPTQ checkpoint (int4 packed in int32 ``qweight``, ``qzeros``,
+    ``scales``, ``g_idx``) in place of each Linear weight, the rest copied from the base. No GPTQ
+    quantizer runs here (none works on CPU); the values are placeholders, which is all a reader that
+    refuses the format by its layout needs."""
+    from safetensors.numpy import load_file, save_file
+
+    tensors: dict[str, np.ndarray] = {}
+    for name, value in load_file(str(base / "model.safetensors")).items():
+        if name.endswith("_proj.weight"):
+            prefix = name.removesuffix(".weight")
+            rows, columns = value.shape
+            tensors[f"{prefix}.qweight"] = np.arange(columns // 8 * rows, dtype=np.int32).reshape(columns // 8, rows)
+            tensors[f"{prefix}.qzeros"] = np.zeros((1, rows // 8), np.int32)
+            tensors[f"{prefix}.scales"] = np.ones((1, rows), np.float16)
+            tensors[f"{prefix}.g_idx"] = np.zeros(columns, np.int32)
+        else:
+            tensors[name] = value
+    out.mkdir()
+    save_file(tensors, str(out / "model.safetensors"))
+    shutil.copy(base / "config.json", out / "config.json")
+
+
+def test_a_format_provenance_cannot_read_gets_exact_copies_only(
+    made: dict[str, Any], runtime: Runtime, users: Any, tmp_path: Path
+) -> None:
+    folders = made["folders"]
+    gptq_layout(folders["base"], tmp_path / "gptq")
+    base = make_model(runtime, "bob", "tiny-llama", _files(folders["base"]))
+    stranger = make_model(runtime, "carol", "other-llama", _files(folders["stranger"]))
+    for repo in (base, stranger):
+        service.fingerprint_revision(runtime, repo, head(runtime, repo))
+    card = {"base_model": "bob/tiny-llama", "base_model_relation": "quantized", "license": "mit"}
+    variant = make_model(runtime, "bob", "tiny-llama-gptq", _files(tmp_path / "gptq"), card=card)
+    summary = service.scan_revision(runtime, variant.id, head(runtime, variant))  # fingerprinting does not fail
+    (check,) = summary["declared_checks"]
+    # The embeddings and lm_head are the base's, bit for bit: that much is proven, nothing more.
+    assert check["message"] == "declared quantized of bob/tiny-llama: confirmed"
+    assert (check["verdict"], check["relation"]) == ("derived", "copied_component")
+    with runtime.database.session() as session:
+        reports = {
+            report.reference.split("@")[0]: report.report
+            for report in service._reports_at(session, variant.id, head(runtime, variant))
+        }
+    assert "model.layers.0.mlp.down_proj.qweight" in reports["bob/tiny-llama"]["unreadable"]
+    statuses = {c["name"]: c["status"] for c in reports["bob/tiny-llama"]["components"]}
+    assert statuses["model.embed_tokens"] == statuses["lm_head"] == "copied"
+    assert statuses["model.layers.0"] == "inconclusive"
+    assert "Only exact copies could be looked for" in reports["bob/tiny-llama"]["explanation"]["en"]
+    # Against an unrelated model nothing is bit-identical, and different bytes prove nothing either way.
+    assert reports["carol/other-llama"]["verdict"] == "inconclusive"
+    assert [flag["reference"].split("@")[0] for flag in summary["flags"]] == ["carol/other-llama"]

@@ -916,3 +916,78 @@ def config_likeness(config_a: dict[str, object], config_b: dict[str, object]) ->
         "evidence": False,
         "note": "Architecture likeness is context only; randomly initialised weights can share a configuration.",
     }
+
+
+DIGEST_ONLY_MIN_BYTES = 4096  # smaller tensors (norm gains of ones) are alike in unrelated models
+
+
+def compare_digests(a: TensorSource, b: TensorSource, *, alpha: float, unreadable: dict[str, str]) -> ComparisonResult:
+    """Exact copies only, for checkpoints whose weights the readers cannot decode (``unreadable``:
+    tensor -> why, e.g. GPTQ or bitsandbytes): a component is ``copied`` when every one of its
+    tensors of at least ``DIGEST_ONLY_MIN_BYTES`` is bit-identical to one of the reference's, under
+    any name; nothing else can be tested, so every other component is ``inconclusive`` (never
+    ``independent``: different bytes say nothing about where quantized weights came from)."""
+    by_digest: dict[str, str] = {}
+    for name in b.names():
+        if b.meta(name).nbytes >= DIGEST_ONLY_MIN_BYTES:
+            by_digest.setdefault(b.digest(name), name)
+    layout_a, layout_b = analyse(a.names()), analyse(b.names())
+    sizeable: Counter[str] = Counter()
+    matched: dict[str, list[str]] = {}
+    for name in a.names():
+        if a.meta(name).nbytes < DIGEST_ONLY_MIN_BYTES:
+            continue
+        component = layout_a.component_of.get(name, name)
+        sizeable[component] += 1
+        partner = by_digest.get(a.digest(name))
+        if partner is not None:
+            matched.setdefault(component, []).append(layout_b.component_of.get(partner, partner))
+    components: list[ComponentResult] = []
+    for component in layout_a.components():
+        copies = matched.get(component, [])
+        whole = bool(copies) and len(copies) == sizeable[component]
+        components.append(
+            ComponentResult(
+                name=component,
+                status="copied" if whole else "inconclusive",
+                source=Counter(copies).most_common(1)[0][0] if whole else None,
+                p_value=0.0 if whole else None,
+                test="exact_copy",
+                statistics={"copied_fraction": len(copies) / sizeable[component]} if sizeable[component] else {},
+            )
+        )
+    flagged = [c.name for c in components if c.status == "copied"]
+    every = bool(components) and len(flagged) == len(components)
+    verdict = "copied" if every else ("derived" if flagged else "inconclusive")
+    relation = None if verdict != "derived" else "copied_component"
+    p_value = 0.0 if flagged else 1.0
+    examples = sorted(unreadable)[:3]
+    reasons = sorted(set(unreadable.values()))
+    note = {
+        "en": (
+            f" Only exact copies could be looked for: {len(unreadable)} tensor(s) (e.g. {', '.join(examples)}) are "
+            f"{'; '.join(reasons)}, which provenance cannot read; the statistical comparison was not run."
+        ),
+        "ko": (
+            f" 완전히 같은 텐서만 찾을 수 있었습니다: 텐서 {len(unreadable)}개(예: {', '.join(examples)})가 "
+            "출처 분석이 읽을 수 없는 형식으로 저장되어 통계적 비교를 하지 않았습니다."
+        ),
+    }
+    explanation = explain(verdict, relation, p_value, alpha, flagged)
+    return ComparisonResult(
+        model=a.label,
+        reference=b.label,
+        verdict=verdict,
+        relation=relation,
+        p_value=p_value,
+        alpha=alpha,
+        correction="Exact copies only (sha256 of each tensor's stored bytes); no statistical test was run.",
+        components=components,
+        evidence=[],
+        norms=[],
+        alignment={},
+        layer_alignment=[],
+        transformations=[],
+        config_likeness=config_likeness(a.config(), b.config()),
+        explanation={language: text + note[language] for language, text in explanation.items()},
+    )

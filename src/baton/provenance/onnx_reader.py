@@ -261,6 +261,7 @@ class OnnxCheckpoint:
                 "does not decode; it reads float32, float16, bfloat16, float64, int8 and uint8",
                 code="UnsupportedDtype",
                 hint=_HINT,
+                extra={"tensor": stored.name, "reason": f"of ONNX data type {stored.code}"},
             )
         if stored.external is not None or (stored.tensor is not None and stored.tensor.HasField("raw_data")):
             data = self._bytes(stored)

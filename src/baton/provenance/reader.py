@@ -876,6 +876,7 @@ def _torchao_spec(weight: _TorchaoWeight, label: str) -> _TorchaoSpec:
             f"it decodes {', '.join(f'{key} ({text})' for key, text in _TORCHAO_TYPES.items())}",
             code="UnsupportedQuantization",
             hint=_QUANTIZATION_HINT,
+            extra={"tensor": weight.name, "reason": f"stored as torchao {type_name!r}"},
         )
     data = document.get("_data") if isinstance(document, dict) else None
     block = data.get("block_size") if isinstance(data, dict) else None

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
 from baton.core import events, jobs
-from baton.core.errors import InvalidNameError, NotFoundError
+from baton.core.errors import InvalidNameError, NotFoundError, NotSupportedError
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.hub.models import Commit, Repo
@@ -137,7 +137,9 @@ def fingerprint_revision(runtime: Runtime, repo: Repo, commit_oid: str) -> Model
                 _index_components(runtime, existing, checkpoint_at(runtime, repo, commit_oid))
             return existing
     source = checkpoint_at(runtime, repo, commit_oid)
-    shapes = {name: tuple(source.meta(name).shape) for name in source.names()}
+    # Tensors the reader cannot decode (GPTQ, bitsandbytes, ...) are stored by digest only.
+    unreadable = unreadable_tensors(source)
+    shapes = {name: tuple(source.meta(name).shape) for name in source.names() if name not in unreadable}
     wanted = set(components.indexed_tensors(shapes))
     features: dict[str, Any] = {}
     rows = []
@@ -345,10 +347,31 @@ def _store_report(
         return report
 
 
+def unreadable_tensors(source: SafetensorsCheckpoint | OnnxCheckpoint) -> dict[str, str]:
+    """Tensor -> why the reader refuses to decode it (a quantization format it does not read)."""
+    return source.unsupported_tensors() if isinstance(source, SafetensorsCheckpoint) else {}
+
+
+def compare_revisions(
+    subject: SafetensorsCheckpoint | OnnxCheckpoint, reference: SafetensorsCheckpoint | OnnxCheckpoint, alpha: float
+) -> dict[str, Any]:
+    """The engine's comparison; exact copies only when either side holds weights it cannot read
+    (``compare.compare_digests``: the report says which tensors and why)."""
+    from baton.provenance.compare import compare, compare_digests  # the engine pulls in scipy
+
+    unreadable = unreadable_tensors(subject) | unreadable_tensors(reference)
+    if not unreadable:
+        try:
+            return compare(subject, reference, alpha=alpha).to_json()
+        except NotSupportedError as error:  # found only when read (a torchao type this reader does not know)
+            unreadable = {str(error.extra.get("tensor", "?")): str(error.extra.get("reason", error.message))}
+    result = compare_digests(subject, reference, alpha=alpha, unreadable=unreadable).to_json()
+    result["unreadable"] = dict(sorted(unreadable.items())[:20])
+    return result
+
+
 def scan_revision(runtime: Runtime, repo_pk: int, commit_oid: str) -> dict[str, Any]:
     """Fingerprint a revision and compare it with every candidate; returns the summary."""
-    from baton.provenance.compare import compare  # the engine pulls in scipy: import when used
-
     with runtime.database.session() as session:
         repo = session.get(Repo, repo_pk)
         if repo is None:
@@ -362,7 +385,7 @@ def scan_revision(runtime: Runtime, repo_pk: int, commit_oid: str) -> dict[str, 
     alpha = ALPHA / max(1, len(found))
     for candidate in found:
         reference = checkpoint_at(runtime, candidate.repo, candidate.commit_oid)
-        result = compare(subject, reference, alpha=alpha).to_json()
+        result = compare_revisions(subject, reference, alpha)
         if candidate.match is not None:
             # Why this reference was compared (the full view only: it names the reference's component).
             ours, theirs, distance = candidate.match

@@ -225,6 +225,7 @@ def test_torchao_weights_with_bad_metadata_are_refused_naming_the_tensor(made: d
     with pytest.raises(NotSupportedError, match=rf"{prefix}.weight.*'Int4Tensor'") as refused:
         unknown.read(f"{prefix}.weight")
     assert refused.value.code == "UnsupportedQuantization"
+    assert unknown.unsupported_tensors() == {f"{prefix}.weight": "stored as torchao 'Int4Tensor'"}  # scans: digests
     assert len(unknown.digest(f"{prefix}.weight")) == 64  # still indexed for exact copies
     unknown.read("model.layers.0.mlp.down_proj.weight")  # the other weights stay readable
 

@@ -18,7 +18,10 @@ Layouts (the same for a folder and for a hub revision):
 Dtypes: F64, F32, F16, BF16, F8_E4M3, F8_E5M2 and F8_E8M0 become float32, as do the integer types
 and BOOL. FP8 weights are dequantized with their companion scale: ``<name>_scale_inv`` (DeepSeek-V3
 block scales; the block size from config.json's ``weight_block_size``, else inferred from the
-shapes) or ``<prefix>.weight_scale`` (per tensor or per channel), both multiplied in. Formats that
+shapes) or ``<prefix>.weight_scale`` (per tensor or per channel), both multiplied in. torchao's
+weight-only tensors (``<prefix>._weight_qdata``, ``_weight_scale``, ``_weight_zero_point`` with their
+type and block size in the header metadata: ``Int8Tensor``, ``IntxUnpackedToInt8Tensor``) are
+presented as one float32 ``<prefix>.weight``. ONNX graphs are read by ``onnx_reader``. Formats that
 pack several values per element or need zero points (GPTQ, AWQ, bitsandbytes, packed int4, MXFP4)
 are refused when such a tensor is read, with a ``NotSupportedError`` (code
 ``UnsupportedQuantization``) naming the tensor; their names, metadata and digests stay available,
@@ -354,6 +357,13 @@ class SafetensorsCheckpoint:
         self._torchao, torchao_parts = self._find_torchao()
         hidden |= torchao_parts
         self._unsupported = self._find_unsupported()
+        for weight in self._torchao.values():
+            try:
+                _torchao_spec(weight, self._label)
+            except NotSupportedError as error:  # a torchao type not decoded here: digests only
+                self._unsupported[weight.name] = str(error.extra.get("reason", "stored in a torchao format"))
+            except BadRequestError:
+                pass  # damaged metadata: refused when read, with what is wrong
         self._names = []
         for name in self._locations:
             prefix = name.removesuffix(_TORCHAO_QDATA)

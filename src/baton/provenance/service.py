@@ -200,7 +200,10 @@ def _print_rows(fingerprint_id: int, prints: list[components.ComponentPrint]) ->
 def _index_components(
     runtime: Runtime, fingerprint: ModelFingerprint, source: SafetensorsCheckpoint | OnnxCheckpoint
 ) -> None:
-    prints = components.component_prints(source)
+    unreadable = unreadable_tensors(source)  # digests only, as in fingerprint_revision
+    shapes = {name: tuple(source.meta(name).shape) for name in source.names() if name not in unreadable}
+    wanted = components.indexed_tensors(shapes)
+    prints = components.assemble(shapes, {name: components.tensor_features(source.read(name)) for name in wanted})
     with runtime.database.session(write=True) as session:
         if session.scalar(select(ComponentPrint.id).where(ComponentPrint.fingerprint_id == fingerprint.id)) is None:
             session.add_all(_print_rows(fingerprint.id, prints))

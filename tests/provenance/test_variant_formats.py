@@ -126,11 +126,13 @@ def export_onnx(model: Any, out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Folders: base, stranger (same shape, other seed), int8, int4, onnx (fp32), onnx-int8."""
+    """Folders: base, stranger (same shape, other seed), int8, int4, onnx (fp32), onnx-int8 (per
+    channel), onnx-int8-tensor (per tensor)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     root = tmp_path_factory.mktemp("variants")
-    folders = {name: root / name for name in ("base", "stranger", "int8", "int4", "onnx", "onnx-int8")}
+    kinds = ("base", "stranger", "int8", "int4", "onnx", "onnx-int8", "onnx-int8-tensor")
+    folders = {name: root / name for name in kinds}
     base = tiny_llama(0)
     base.save_pretrained(folders["base"], safe_serialization=True)
     tiny_llama(1).save_pretrained(folders["stranger"], safe_serialization=True)
@@ -146,7 +148,11 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         weight_type=QuantType.QInt8,
         per_channel=True,
     )
-    for name in ("onnx", "onnx-int8"):
+    folders["onnx-int8-tensor"].mkdir()  # one scale per tensor: quantize_dynamic's default
+    quantize_dynamic(
+        folders["onnx"] / "model.onnx", folders["onnx-int8-tensor"] / "model.onnx", weight_type=QuantType.QInt8
+    )
+    for name in ("onnx", "onnx-int8", "onnx-int8-tensor"):
         shutil.copy(folders["base"] / "config.json", folders[name] / "config.json")
     return {"folders": folders, "dequantized": dequantized}
 
@@ -334,7 +340,13 @@ def test_onnx_external_data_inside_the_folder_is_read_by_range(made: dict[str, A
 
 # --- the lineage verdict --------------------------------------------------------------------------
 
-EXPECTED = {"int8": "derived", "int4": "derived", "onnx": "copied", "onnx-int8": "derived"}
+EXPECTED = {
+    "int8": "derived",
+    "int4": "derived",
+    "onnx": "copied",
+    "onnx-int8": "derived",
+    "onnx-int8-tensor": "derived",
+}
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED))
@@ -349,6 +361,24 @@ def test_each_variant_is_derived_from_its_base_and_not_from_a_stranger(made: dic
     assert result["relation"] == (None if kind == "onnx" else "quantized")
     stranger = compare(variant, open_local(folders["stranger"])).to_json()
     assert stranger["verdict"] == "independent", stranger["explanation"]
+
+
+def test_the_commons_own_variants_are_derived_from_their_base(made: dict[str, Any], tmp_path: Path) -> None:
+    """The same through ``baton.variants.produce`` (what the make job publishes), once it is there."""
+    produce = pytest.importorskip("baton.variants.produce")
+    base = made["folders"]["base"]
+    fp32 = produce.export_onnx(base, tmp_path / "onnx")
+    variants = {
+        "onnx": fp32,
+        "onnx-int8": produce.quantize_onnx_int8(fp32, tmp_path / "onnx-int8"),
+        "int8": produce.quantize_weight_only(base, tmp_path / "int8", 8),
+        "int4": produce.quantize_weight_only(base, tmp_path / "int4", 4),
+    }
+    for kind, folder in variants.items():
+        variant = open_local(folder)
+        result = compare(variant, open_local(base)).to_json()
+        assert result["verdict"] == EXPECTED[kind], (kind, result["explanation"])
+        assert sorted(variant.names()) == sorted(LocalCheckpoint(base).names()), kind
 
 
 # --- in the hub -----------------------------------------------------------------------------------

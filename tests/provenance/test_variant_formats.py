@@ -405,6 +405,11 @@ def test_a_commit_of_model_onnx_queues_a_scan_that_confirms_the_declared_base(
         "declared quantized of bob/tiny-llama: confirmed"
     ]
     assert summary["status"] == "checked"
+    # The hub's limit on the graph it parses comes from the settings.
+    runtime.settings.provenance_max_onnx_bytes = 1000
+    with pytest.raises(BadRequestError, match="more than the 1000 this reader parses") as raised:
+        service.checkpoint_at(runtime, variant, head(runtime, variant))
+    assert raised.value.code == "OnnxTooLarge"
 
 
 @pytest.mark.integration
@@ -489,3 +494,15 @@ def test_a_format_provenance_cannot_read_gets_exact_copies_only(
     # Against an unrelated model nothing is bit-identical, and different bytes prove nothing either way.
     assert reports["carol/other-llama"]["verdict"] == "inconclusive"
     assert [flag["reference"].split("@")[0] for flag in summary["flags"]] == ["carol/other-llama"]
+
+
+def test_the_weights_of_an_onnx_only_revision_are_its_graph_and_external_data() -> None:
+    from baton.provenance import follow
+
+    onnx_only = [("model.onnx", "a"), ("model.onnx.data", "b"), ("README.md", "c"), ("config.json", "d")]
+    assert follow.weight_files(onnx_only) == [("model.onnx", "a"), ("model.onnx.data", "b")]
+    both = [*onnx_only, ("model.safetensors", "e")]
+    assert follow.weight_files(both) == [("model.safetensors", "e")]  # what the reader reads
+    assert follow.weight_files([("onnx/model.onnx", "f")]) == []  # not at the top: not read
+    assert service.has_weights(["model.onnx"]) and service.has_weights(["model.onnx.data"])
+    assert not service.has_weights(["README.md", "config.json"])

@@ -466,7 +466,7 @@ def gptq_layout(base: Path, out: Path) -> None:
 
 
 def test_a_format_provenance_cannot_read_gets_exact_copies_only(
-    made: dict[str, Any], runtime: Runtime, users: Any, tmp_path: Path
+    made: dict[str, Any], runtime: Runtime, users: Any, tmp_path: Path, client: Any
 ) -> None:
     folders = made["folders"]
     gptq_layout(folders["base"], tmp_path / "gptq")
@@ -490,7 +490,14 @@ def test_a_format_provenance_cannot_read_gets_exact_copies_only(
     statuses = {c["name"]: c["status"] for c in reports["bob/tiny-llama"]["components"]}
     assert statuses["model.embed_tokens"] == statuses["lm_head"] == "copied"
     assert statuses["model.layers.0"] == "inconclusive"
-    assert "Only exact copies could be looked for" in reports["bob/tiny-llama"]["explanation"]["en"]
+    explanation = reports["bob/tiny-llama"]["explanation"]["en"]
+    assert "Only exact copies could be looked for: 56 of this model's tensors" in explanation
+    assert "stored as GPTQ/AWQ" in explanation
+    # The report page draws such a report, and whoever cannot read the reference gets no tensor names.
+    report_id = next(check["report_id"] for check in summary["declared_checks"])
+    page = client.get(f"/api/provenance/reports/{report_id}.html")
+    assert page.status_code == 200 and "Provenance report" in page.text
+    assert "unreadable" in client.get(f"/api/provenance/reports/{report_id}").json()["result"]
     # Against an unrelated model nothing is bit-identical, and different bytes prove nothing either way.
     assert reports["carol/other-llama"]["verdict"] == "inconclusive"
     assert [flag["reference"].split("@")[0] for flag in summary["flags"]] == ["carol/other-llama"]

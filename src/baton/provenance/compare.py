@@ -921,9 +921,18 @@ def config_likeness(config_a: dict[str, object], config_b: dict[str, object]) ->
 DIGEST_ONLY_MIN_BYTES = 4096  # smaller tensors (norm gains of ones) are alike in unrelated models
 
 
-def compare_digests(a: TensorSource, b: TensorSource, *, alpha: float, unreadable: dict[str, str]) -> ComparisonResult:
+def compare_digests(
+    a: TensorSource,
+    b: TensorSource,
+    *,
+    alpha: float,
+    unreadable: dict[str, str],
+    reference_unreadable: int = 0,
+) -> ComparisonResult:
     """Exact copies only, for checkpoints whose weights the readers cannot decode (``unreadable``:
-    tensor -> why, e.g. GPTQ or bitsandbytes): a component is ``copied`` when every one of its
+    tensor of ``a`` -> why, e.g. GPTQ or bitsandbytes; ``reference_unreadable``: how many of ``b``'s
+    tensors cannot be read, counted but never named, since the explanation is shown to readers who
+    may not see the reference): a component is ``copied`` when every one of its
     tensors of at least ``DIGEST_ONLY_MIN_BYTES`` is bit-identical to one of the reference's, under
     any name; nothing else can be tested, so every other component is ``inconclusive`` (never
     ``independent``: different bytes say nothing about where quantized weights came from)."""
@@ -961,16 +970,23 @@ def compare_digests(a: TensorSource, b: TensorSource, *, alpha: float, unreadabl
     verdict = "copied" if every else ("derived" if flagged else "inconclusive")
     relation = None if verdict != "derived" else "copied_component"
     p_value = 0.0 if flagged else 1.0
-    examples = sorted(unreadable)[:3]
-    reasons = sorted(set(unreadable.values()))
+    examples = ", ".join(sorted(unreadable)[:3])
+    reasons = "; ".join(sorted(set(unreadable.values())))
+    ours_en = f"{len(unreadable)} of this model's tensors (e.g. {examples}) are {reasons}" if unreadable else ""
+    ours_ko = f"이 모델의 텐서 {len(unreadable)}개(예: {examples})" if unreadable else ""
+    theirs_en = f"{reference_unreadable} of the reference's tensors are" if reference_unreadable else ""
+    theirs_ko = f"기준 모델의 텐서 {reference_unreadable}개" if reference_unreadable else ""
     note = {
         "en": (
-            f" Only exact copies could be looked for: {len(unreadable)} tensor(s) (e.g. {', '.join(examples)}) are "
-            f"{'; '.join(reasons)}, which provenance cannot read; the statistical comparison was not run."
+            " Only exact copies could be looked for: "
+            + " and ".join(part for part in (ours_en, theirs_en) if part)
+            + (" stored in formats" if theirs_en else "")
+            + " provenance cannot read; the statistical comparison was not run."
         ),
         "ko": (
-            f" 완전히 같은 텐서만 찾을 수 있었습니다: 텐서 {len(unreadable)}개(예: {', '.join(examples)})가 "
-            "출처 분석이 읽을 수 없는 형식으로 저장되어 통계적 비교를 하지 않았습니다."
+            " 완전히 같은 텐서만 찾을 수 있었습니다: "
+            + ", ".join(part for part in (ours_ko, theirs_ko) if part)
+            + "가 출처 분석이 읽을 수 없는 형식으로 저장되어 통계적 비교를 하지 않았습니다."
         ),
     }
     explanation = explain(verdict, relation, p_value, alpha, flagged)

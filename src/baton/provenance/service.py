@@ -362,14 +362,18 @@ def compare_revisions(
     (``compare.compare_digests``: the report says which tensors and why)."""
     from baton.provenance.compare import compare, compare_digests  # the engine pulls in scipy
 
-    unreadable = unreadable_tensors(subject) | unreadable_tensors(reference)
-    if not unreadable:
+    ours, theirs = unreadable_tensors(subject), unreadable_tensors(reference)
+    if not ours and not theirs:
         try:
             return compare(subject, reference, alpha=alpha).to_json()
-        except NotSupportedError as error:  # found only when read (a torchao type this reader does not know)
-            unreadable = {str(error.extra.get("tensor", "?")): str(error.extra.get("reason", error.message))}
-    result = compare_digests(subject, reference, alpha=alpha, unreadable=unreadable).to_json()
-    result["unreadable"] = dict(sorted(unreadable.items())[:20])
+        except NotSupportedError as error:  # found only when read (e.g. an ONNX data type not decoded)
+            found = {str(error.extra.get("tensor", "?")): str(error.extra.get("reason", error.message))}
+            ours, theirs = (found, {}) if error.extra.get("tensor") in subject.names() else ({}, found)
+    result = compare_digests(
+        subject, reference, alpha=alpha, unreadable=ours, reference_unreadable=len(theirs)
+    ).to_json()
+    # The tensors by name: the full view only (``access.WITHHELD``), as they may be the reference's.
+    result["unreadable"] = dict(sorted((ours | theirs).items())[:20])
     return result
 
 

@@ -513,3 +513,21 @@ def test_the_weights_of_an_onnx_only_revision_are_its_graph_and_external_data() 
     assert follow.weight_files([("onnx/model.onnx", "f")]) == []  # not at the top: not read
     assert service.has_weights(["model.onnx"]) and service.has_weights(["model.onnx.data"])
     assert not service.has_weights(["README.md", "config.json"])
+
+
+def test_the_cli_compares_onnx_folders_and_unreadable_formats(made: dict[str, Any], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from baton.cli.main import app
+
+    folders = made["folders"]
+    runner = CliRunner()
+    done = runner.invoke(app, ["provenance", "compare", str(folders["onnx-int8"]), str(folders["base"]), "--json"])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output)
+    assert (result["verdict"], result["relation"]) == ("derived", "quantized")
+    gptq_layout(folders["base"], tmp_path / "gptq")
+    done = runner.invoke(app, ["provenance", "compare", str(tmp_path / "gptq"), str(folders["base"]), "--json"])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output)
+    assert result["verdict"] == "derived" and "model.layers.0.mlp.down_proj.qweight" in result["unreadable"]

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from baton.core import multiple_testing
-from baton.core.errors import BadRequestError
+from baton.core.errors import BadRequestError, NotSupportedError
 from baton.provenance import hashing, statistics
 from baton.provenance.alignment import (
     AnchorStatistics,
@@ -1007,3 +1007,25 @@ def compare_digests(
         config_likeness=config_likeness(a.config(), b.config()),
         explanation={language: text + note[language] for language, text in explanation.items()},
     )
+
+
+def unreadable_tensors(source: TensorSource) -> dict[str, str]:
+    """Tensor -> why its reader refuses to decode it (``SafetensorsCheckpoint.unsupported_tensors``)."""
+    listed = getattr(source, "unsupported_tensors", None)
+    return dict(listed()) if callable(listed) else {}
+
+
+def compare_checkpoints(a: TensorSource, b: TensorSource, *, alpha: float = 0.01) -> dict[str, Any]:
+    """``compare`` as JSON; when either side holds tensors its reader cannot decode (GPTQ,
+    bitsandbytes, ...), ``compare_digests`` instead, with ``unreadable`` (tensor -> why, at most 20,
+    either side's: a report's full view only) added."""
+    ours, theirs = unreadable_tensors(a), unreadable_tensors(b)
+    if not ours and not theirs:
+        try:
+            return compare(a, b, alpha=alpha).to_json()
+        except NotSupportedError as error:  # found only when read (e.g. an ONNX data type not decoded)
+            found = {str(error.extra.get("tensor", "?")): str(error.extra.get("reason", error.message))}
+            ours, theirs = (found, {}) if error.extra.get("tensor") in a.names() else ({}, found)
+    result = compare_digests(a, b, alpha=alpha, unreadable=ours, reference_unreadable=len(theirs)).to_json()
+    result["unreadable"] = dict(sorted((ours | theirs).items())[:20])
+    return result

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from baton.accounts.actor import Actor
 from baton.core import events, jobs
-from baton.core.errors import InvalidNameError, NotFoundError, NotSupportedError
+from baton.core.errors import InvalidNameError, NotFoundError
 from baton.core.runtime import Runtime
 from baton.hub import commits, repos
 from baton.hub.models import Commit, Repo
@@ -358,23 +358,11 @@ def unreadable_tensors(source: SafetensorsCheckpoint | OnnxCheckpoint) -> dict[s
 def compare_revisions(
     subject: SafetensorsCheckpoint | OnnxCheckpoint, reference: SafetensorsCheckpoint | OnnxCheckpoint, alpha: float
 ) -> dict[str, Any]:
-    """The engine's comparison; exact copies only when either side holds weights it cannot read
-    (``compare.compare_digests``: the report says which tensors and why)."""
-    from baton.provenance.compare import compare, compare_digests  # the engine pulls in scipy
+    """The engine's comparison, or exact copies only when either side holds weights the readers
+    cannot decode (``compare.compare_checkpoints``)."""
+    from baton.provenance.compare import compare_checkpoints  # the engine pulls in scipy: import when used
 
-    ours, theirs = unreadable_tensors(subject), unreadable_tensors(reference)
-    if not ours and not theirs:
-        try:
-            return compare(subject, reference, alpha=alpha).to_json()
-        except NotSupportedError as error:  # found only when read (e.g. an ONNX data type not decoded)
-            found = {str(error.extra.get("tensor", "?")): str(error.extra.get("reason", error.message))}
-            ours, theirs = (found, {}) if error.extra.get("tensor") in subject.names() else ({}, found)
-    result = compare_digests(
-        subject, reference, alpha=alpha, unreadable=ours, reference_unreadable=len(theirs)
-    ).to_json()
-    # The tensors by name: the full view only (``access.WITHHELD``), as they may be the reference's.
-    result["unreadable"] = dict(sorted((ours | theirs).items())[:20])
-    return result
+    return compare_checkpoints(subject, reference, alpha=alpha)
 
 
 def scan_revision(runtime: Runtime, repo_pk: int, commit_oid: str) -> dict[str, Any]:

@@ -400,6 +400,11 @@ def test_a_commit_of_model_onnx_queues_a_scan_that_confirms_the_declared_base(
     with runtime.database.session() as session:
         queued = [job for job in jobs.list_jobs(session, kind=service.SCAN_JOB) if job.payload["repo_id"] == variant.id]
     assert [job.payload["commit"] for job in queued] == [head(runtime, variant)]
+    # A *.data file beside no ONNX graph is not weights: nothing is queued for it.
+    other = make_model(runtime, "bob", "notes", {"train.data": b"\0" * 64})
+    events.drain(runtime)
+    with runtime.database.session() as session:
+        assert not [job for job in jobs.list_jobs(session, kind=service.SCAN_JOB) if job.payload["repo_id"] == other.id]
     summary = service.scan_job(runtime, queued[0].payload)
     assert [check["message"] for check in summary["declared_checks"]] == [
         "declared quantized of bob/tiny-llama: confirmed"

@@ -536,3 +536,12 @@ def test_the_cli_compares_onnx_folders_and_unreadable_formats(made: dict[str, An
     assert done.exit_code == 0, done.output
     result = json.loads(done.output)
     assert result["verdict"] == "derived" and "model.layers.0.mlp.down_proj.qweight" in result["unreadable"]
+
+
+def test_int8_made_from_a_bf16_base_is_quantized_too(made: dict[str, Any], tmp_path: Path) -> None:
+    """Most released bases are BF16: int8 weights are of lower precision still."""
+    model = transformers.LlamaForCausalLM.from_pretrained(made["folders"]["base"]).to(torch.bfloat16)
+    model.save_pretrained(tmp_path / "base-bf16", safe_serialization=True)
+    quantize_torchao(tmp_path / "base-bf16", tmp_path / "int8", 8)
+    result = compare(open_local(tmp_path / "int8"), open_local(tmp_path / "base-bf16")).to_json()
+    assert (result["verdict"], result["relation"]) == ("derived", "quantized")

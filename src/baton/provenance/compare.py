@@ -64,12 +64,11 @@ CKA_CONTEXT = (
     "Attention CKA (as AWM) is shown for comparison but not counted: independently trained models "
     "learn similar attention subspaces, most of all in the first layers, so its null is not calibrated."
 )
-# Stored types that say a weight lost precision; I8/U8 are what the readers report for int8/int4
-# quantized weights they dequantize (torchao, onnxruntime), U8 also for its uint8 zero points.
-LOW_PRECISION = {
-    *("BF16", "BFLOAT16", "F16", "FLOAT16", "F8_E4M3", "F8_E5M2", "FLOAT8_E4M3FN", "FLOAT8_E5M2"),
-    *("I8", "U8"),
-}
+LOW_PRECISION = {"BF16", "BFLOAT16", "F16", "FLOAT16", "F8_E4M3", "F8_E5M2", "FLOAT8_E4M3FN", "FLOAT8_E5M2"}
+# What the readers report for the integer-quantized weights they dequantize (torchao int8/int4,
+# onnxruntime int8 and uint8): below low precision, so int8 made from a BF16 base is ``quantized``.
+INTEGER_PRECISION = {"I8", "U8"}
+_PRECISION_RANK = {"integer": 0, "low": 1, "full": 2}
 
 
 @dataclass
@@ -805,7 +804,10 @@ def _note_transformations(alignment: ResidualAlignment, facts: list[dict[str, An
 
 
 def _precision(source: TensorSource, name: str) -> str:
+    """``integer`` (int8/int4 dequantized), ``low`` (16 or 8-bit floats, or values that fit them) or ``full``."""
     dtype = source.meta(name).dtype.upper()
+    if dtype in INTEGER_PRECISION:
+        return "integer"
     if dtype in LOW_PRECISION:
         return "low"
     values = np.asarray(source.read(name), dtype=np.float32)
@@ -848,9 +850,10 @@ def _relation(
     direct = _direct_similarity(side_a, side_b, same_named)
     if direct and min(direct.values()) > 0.95:
         sample = same_named[:3]
-        if all(_precision(side_a.source, n) == "low" for n in sample) and not all(
-            _precision(side_b.source, n) == "low" for n in sample
-        ):
+        # Every sampled weight of a is of lower precision than the most precise of b's.
+        ranks_a = [_PRECISION_RANK[_precision(side_a.source, n)] for n in sample]
+        ranks_b = [_PRECISION_RANK[_precision(side_b.source, n)] for n in sample]
+        if ranks_a and max(ranks_a) < max(ranks_b):
             return "quantized"
     if direct and min(direct.values()) > 0.3 and _low_rank_deltas(side_a, side_b, same_named):
         return "adapter"

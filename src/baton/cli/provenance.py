@@ -32,7 +32,7 @@ def compare(
     data_dir: DataDirOption = None,
 ) -> None:
     """Compare two checkpoints; exit code 0 whatever the verdict."""
-    from baton.provenance.compare import compare as run_compare
+    from baton.provenance.compare import compare_checkpoints
     from baton.provenance.reader import open_source
     from baton.provenance.report import explain
     from baton.web.provenance_pages import render_provenance
@@ -44,7 +44,7 @@ def compare(
     try:
         subject = open_source(first, runtime)
         reference = open_source(second, runtime)
-        result = run_compare(subject, reference, alpha=alpha).to_json()
+        result = compare_checkpoints(subject, reference, alpha=alpha)
     except BatonError as error:
         fail(error)
         return

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     max_request_body: int = Field(
         default=16 * 1024 * 1024, description="Largest body of any other request but upload links, in bytes"
     )
+    provenance_max_onnx_bytes: int = Field(
+        default=2 * GIB - 1,
+        ge=1,
+        description="Largest model.onnx provenance parses (whole, in memory); external data does not count",
+    )
     gc_grace_seconds: int = Field(default=24 * 3600, description="Unreferenced blobs younger than this are kept")
     token_bytes: int = 32
     event_max_attempts: int = Field(

@@ -43,6 +43,7 @@ WITHHELD = (
     "config_likeness",
     "context",
     "candidate",
+    "unreadable",
 )
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from baton.core import multiple_testing
-from baton.core.errors import BadRequestError
+from baton.core.errors import BadRequestError, NotSupportedError
 from baton.provenance import hashing, statistics
 from baton.provenance.alignment import (
     AnchorStatistics,
@@ -65,6 +65,10 @@ CKA_CONTEXT = (
     "learn similar attention subspaces, most of all in the first layers, so its null is not calibrated."
 )
 LOW_PRECISION = {"BF16", "BFLOAT16", "F16", "FLOAT16", "F8_E4M3", "F8_E5M2", "FLOAT8_E4M3FN", "FLOAT8_E5M2"}
+# What the readers report for the integer-quantized weights they dequantize (torchao int8/int4,
+# onnxruntime int8 and uint8): below low precision, so int8 made from a BF16 base is ``quantized``.
+INTEGER_PRECISION = {"I8", "U8"}
+_PRECISION_RANK = {"integer": 0, "low": 1, "full": 2}
 
 
 @dataclass
@@ -800,7 +804,10 @@ def _note_transformations(alignment: ResidualAlignment, facts: list[dict[str, An
 
 
 def _precision(source: TensorSource, name: str) -> str:
+    """``integer`` (int8/int4 dequantized), ``low`` (16 or 8-bit floats, or values that fit them) or ``full``."""
     dtype = source.meta(name).dtype.upper()
+    if dtype in INTEGER_PRECISION:
+        return "integer"
     if dtype in LOW_PRECISION:
         return "low"
     values = np.asarray(source.read(name), dtype=np.float32)
@@ -843,9 +850,10 @@ def _relation(
     direct = _direct_similarity(side_a, side_b, same_named)
     if direct and min(direct.values()) > 0.95:
         sample = same_named[:3]
-        if all(_precision(side_a.source, n) == "low" for n in sample) and not all(
-            _precision(side_b.source, n) == "low" for n in sample
-        ):
+        # Every sampled weight of a is of lower precision than the most precise of b's.
+        ranks_a = [_PRECISION_RANK[_precision(side_a.source, n)] for n in sample]
+        ranks_b = [_PRECISION_RANK[_precision(side_b.source, n)] for n in sample]
+        if ranks_a and max(ranks_a) < max(ranks_b):
             return "quantized"
     if direct and min(direct.values()) > 0.3 and _low_rank_deltas(side_a, side_b, same_named):
         return "adapter"
@@ -911,3 +919,116 @@ def config_likeness(config_a: dict[str, object], config_b: dict[str, object]) ->
         "evidence": False,
         "note": "Architecture likeness is context only; randomly initialised weights can share a configuration.",
     }
+
+
+DIGEST_ONLY_MIN_BYTES = 4096  # smaller tensors (norm gains of ones) are alike in unrelated models
+
+
+def compare_digests(
+    a: TensorSource,
+    b: TensorSource,
+    *,
+    alpha: float,
+    unreadable: dict[str, str],
+    reference_unreadable: int = 0,
+) -> ComparisonResult:
+    """Exact copies only, for checkpoints whose weights the readers cannot decode (``unreadable``:
+    tensor of ``a`` -> why, e.g. GPTQ or bitsandbytes; ``reference_unreadable``: how many of ``b``'s
+    tensors cannot be read, counted but never named, since the explanation is shown to readers who
+    may not see the reference): a component is ``copied`` when every one of its
+    tensors of at least ``DIGEST_ONLY_MIN_BYTES`` is bit-identical to one of the reference's, under
+    any name; nothing else can be tested, so every other component is ``inconclusive`` (never
+    ``independent``: different bytes say nothing about where quantized weights came from)."""
+    by_digest: dict[str, str] = {}
+    for name in b.names():
+        if b.meta(name).nbytes >= DIGEST_ONLY_MIN_BYTES:
+            by_digest.setdefault(b.digest(name), name)
+    layout_a, layout_b = analyse(a.names()), analyse(b.names())
+    sizeable: Counter[str] = Counter()
+    matched: dict[str, list[str]] = {}
+    for name in a.names():
+        if a.meta(name).nbytes < DIGEST_ONLY_MIN_BYTES:
+            continue
+        component = layout_a.component_of.get(name, name)
+        sizeable[component] += 1
+        partner = by_digest.get(a.digest(name))
+        if partner is not None:
+            matched.setdefault(component, []).append(layout_b.component_of.get(partner, partner))
+    components: list[ComponentResult] = []
+    for component in layout_a.components():
+        copies = matched.get(component, [])
+        whole = bool(copies) and len(copies) == sizeable[component]
+        components.append(
+            ComponentResult(
+                name=component,
+                status="copied" if whole else "inconclusive",
+                source=Counter(copies).most_common(1)[0][0] if whole else None,
+                p_value=0.0 if whole else None,
+                test="exact_copy",
+                statistics={"copied_fraction": len(copies) / sizeable[component]} if sizeable[component] else {},
+            )
+        )
+    flagged = [c.name for c in components if c.status == "copied"]
+    every = bool(components) and len(flagged) == len(components)
+    verdict = "copied" if every else ("derived" if flagged else "inconclusive")
+    relation = None if verdict != "derived" else "copied_component"
+    p_value = 0.0 if flagged else 1.0
+    examples = ", ".join(sorted(unreadable)[:3])
+    reasons = "; ".join(sorted(set(unreadable.values())))
+    ours_en = f"{len(unreadable)} of this model's tensors (e.g. {examples}) are {reasons}" if unreadable else ""
+    ours_ko = f"이 모델의 텐서 {len(unreadable)}개(예: {examples})" if unreadable else ""
+    theirs_en = f"{reference_unreadable} of the reference's tensors are" if reference_unreadable else ""
+    theirs_ko = f"기준 모델의 텐서 {reference_unreadable}개" if reference_unreadable else ""
+    note = {
+        "en": (
+            " Only exact copies could be looked for: "
+            + " and ".join(part for part in (ours_en, theirs_en) if part)
+            + (" stored in formats" if theirs_en else "")
+            + " provenance cannot read; the statistical comparison was not run."
+        ),
+        "ko": (
+            " 완전히 같은 텐서만 찾을 수 있었습니다: "
+            + ", ".join(part for part in (ours_ko, theirs_ko) if part)
+            + "가 출처 분석이 읽을 수 없는 형식으로 저장되어 통계적 비교를 하지 않았습니다."
+        ),
+    }
+    explanation = explain(verdict, relation, p_value, alpha, flagged)
+    return ComparisonResult(
+        model=a.label,
+        reference=b.label,
+        verdict=verdict,
+        relation=relation,
+        p_value=p_value,
+        alpha=alpha,
+        correction="Exact copies only (sha256 of each tensor's stored bytes); no statistical test was run.",
+        components=components,
+        evidence=[],
+        norms=[],
+        alignment={},
+        layer_alignment=[],
+        transformations=[],
+        config_likeness=config_likeness(a.config(), b.config()),
+        explanation={language: text + note[language] for language, text in explanation.items()},
+    )
+
+
+def unreadable_tensors(source: TensorSource) -> dict[str, str]:
+    """Tensor -> why its reader refuses to decode it (``SafetensorsCheckpoint.unsupported_tensors``)."""
+    listed = getattr(source, "unsupported_tensors", None)
+    return dict(listed()) if callable(listed) else {}
+
+
+def compare_checkpoints(a: TensorSource, b: TensorSource, *, alpha: float = 0.01) -> dict[str, Any]:
+    """``compare`` as JSON; when either side holds tensors its reader cannot decode (GPTQ,
+    bitsandbytes, ...), ``compare_digests`` instead, with ``unreadable`` (tensor -> why, at most 20,
+    either side's: a report's full view only) added."""
+    ours, theirs = unreadable_tensors(a), unreadable_tensors(b)
+    if not ours and not theirs:
+        try:
+            return compare(a, b, alpha=alpha).to_json()
+        except NotSupportedError as error:  # found only when read (e.g. an ONNX data type not decoded)
+            found = {str(error.extra.get("tensor", "?")): str(error.extra.get("reason", error.message))}
+            ours, theirs = (found, {}) if error.extra.get("tensor") in a.names() else ({}, found)
+    result = compare_digests(a, b, alpha=alpha, unreadable=ours, reference_unreadable=len(theirs)).to_json()
+    result["unreadable"] = dict(sorted((ours | theirs).items())[:20])
+    return result

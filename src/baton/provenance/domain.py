@@ -7,7 +7,7 @@ from typing import Any
 from baton.core.registry import Registry
 from baton.core.runtime import Runtime
 from baton.hub.events import CommitLanded
-from baton.hub.models import Repo
+from baton.hub.models import Commit, Repo
 from baton.provenance import api, follow, models, service  # noqa: F401  (models: the domain's tables)
 from baton.provenance.events import ScanFinished
 
@@ -28,6 +28,10 @@ def scan_new_weights(runtime: Runtime, event: CommitLanded) -> dict[str, Any]:
     with runtime.database.session(write=True) as session:
         repo = session.get(Repo, event.repo_pk)
         if repo is None:  # deleted since
+            return {"queued": False}
+        commit = session.get(Commit, event.commit)
+        if commit is None or follow.weights_identity(session, commit) is None:
+            # No weights provenance reads (all deleted, or a *.data file beside no ONNX graph).
             return {"queued": False}
         # Weight files rewritten with the same bytes (or put back as they were): the reports follow.
         same = follow.basis_for(session, repo.id, event.commit).computed_on

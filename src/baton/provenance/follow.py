@@ -8,8 +8,10 @@ by ``domain.scan_new_weights``); until it finishes, the repo's summary says the 
 computed on other weights, instead of answering "no references".
 
 A revision's weights are identified by sha256 over the sorted content hashes (sha256) of its weight
-files, ``*.safetensors`` and ``*.safetensors.index.json``: renaming a file does not change them,
-changing any byte of a tensor does.
+files, ``*.safetensors`` and ``*.safetensors.index.json``; a revision without them whose weights are
+an ONNX graph (``model.onnx`` at the top) is identified by ``model.onnx`` and its external data files
+(``*.onnx.data``, ``*.onnx_data``, ``*.data``). Renaming a safetensors file does not change the
+identity, changing any byte of a tensor does.
 """
 
 from __future__ import annotations
@@ -26,18 +28,35 @@ from baton.hub.models import Commit, TreeEntry
 from baton.provenance.models import ProvenanceReport, RevisionScan
 
 WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json")
+ONNX_FILE = "model.onnx"
+ONNX_DATA_SUFFIXES = (".onnx.data", ".onnx_data", ".data")
+
+
+def weight_files(paths: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (path, sha256) pairs provenance reads: safetensors files, or else an ONNX graph's files."""
+    safetensors = [(path, sha) for path, sha in paths if path.endswith(WEIGHT_SUFFIXES)]
+    if safetensors or ONNX_FILE not in {path for path, _ in paths}:
+        return safetensors
+    return [(path, sha) for path, sha in paths if path == ONNX_FILE or path.endswith(ONNX_DATA_SUFFIXES)]
+
+
+def touches_weights(paths: list[str]) -> bool:
+    """Whether a commit changing these paths may change the weights (a scan decides by identity)."""
+    return any(path.endswith((*WEIGHT_SUFFIXES, ".onnx", *ONNX_DATA_SUFFIXES)) for path in paths)
+
+
 PENDING, DONE = "pending", "done"
 
 
 def weights_identity(session: Session, commit: Commit) -> str | None:
     """The identity of the revision's weights (None: it has no weight files)."""
-    hashes = sorted(
-        sha256
+    entries = [
+        (str(path), str(sha256))
         for path, sha256 in session.execute(
             select(TreeEntry.path, TreeEntry.sha256).where(TreeEntry.tree_id == commit.tree_id)
         )
-        if path.endswith(WEIGHT_SUFFIXES)
-    )
+    ]
+    hashes = sorted(sha256 for _, sha256 in weight_files(entries))
     if not hashes:
         return None
     return hashlib.sha256(("baton-weights-v1\n" + "\n".join(hashes)).encode()).hexdigest()

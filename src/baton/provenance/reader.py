@@ -18,7 +18,10 @@ Layouts (the same for a folder and for a hub revision):
 Dtypes: F64, F32, F16, BF16, F8_E4M3, F8_E5M2 and F8_E8M0 become float32, as do the integer types
 and BOOL. FP8 weights are dequantized with their companion scale: ``<name>_scale_inv`` (DeepSeek-V3
 block scales; the block size from config.json's ``weight_block_size``, else inferred from the
-shapes) or ``<prefix>.weight_scale`` (per tensor or per channel), both multiplied in. Formats that
+shapes) or ``<prefix>.weight_scale`` (per tensor or per channel), both multiplied in. torchao's
+weight-only tensors (``<prefix>._weight_qdata``, ``_weight_scale``, ``_weight_zero_point`` with their
+type and block size in the header metadata: ``Int8Tensor``, ``IntxUnpackedToInt8Tensor``) are
+presented as one float32 ``<prefix>.weight``. ONNX graphs are read by ``onnx_reader``. Formats that
 pack several values per element or need zero points (GPTQ, AWQ, bitsandbytes, packed int4, MXFP4)
 are refused when such a tensor is read, with a ``NotSupportedError`` (code
 ``UnsupportedQuantization``) naming the tensor; their names, metadata and digests stay available,
@@ -38,7 +41,7 @@ import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import ml_dtypes
 import numpy as np
@@ -61,13 +64,19 @@ from baton.storage import BlobStore
 if TYPE_CHECKING:
     from baton.accounts.actor import Actor
     from baton.core.runtime import Runtime
+    from baton.provenance.onnx_reader import OnnxCheckpoint
+
+    # What the openers return: safetensors, or an ONNX graph (``onnx_reader``).
+    Checkpoint: TypeAlias = "SafetensorsCheckpoint | OnnxCheckpoint"
 
 __all__ = [
     "SUPPORTED_DTYPES",
     "HubCheckpoint",
     "LocalCheckpoint",
     "SafetensorsCheckpoint",
+    "hub_checkpoint",
     "open_hub_checkpoint",
+    "open_local",
     "open_source",
     "safetensors_dtype_name",
     "tokenizer_vocabulary",
@@ -341,11 +350,27 @@ class SafetensorsCheckpoint:
         self._vocabulary_loaded = False
         self._vocabulary: dict[str, int] | None = None
         self._weight_block_size: tuple[int, ...] | None = None
+        self._metadata: dict[str, str] = {}
         for shard, wanted in self._layout():
             self._read_header(shard, wanted)
         self._scales, hidden = self._find_scales()
+        self._torchao, torchao_parts = self._find_torchao()
+        hidden |= torchao_parts
         self._unsupported = self._find_unsupported()
-        self._names = [name for name in self._locations if name not in hidden]
+        for weight in self._torchao.values():
+            try:
+                _torchao_spec(weight, self._label)
+            except NotSupportedError as error:  # a torchao type not decoded here: digests only
+                self._unsupported[weight.name] = str(error.extra.get("reason", "stored in a torchao format"))
+            except BadRequestError:
+                pass  # damaged metadata: refused when read, with what is wrong
+        self._names = []
+        for name in self._locations:
+            prefix = name.removesuffix(_TORCHAO_QDATA)
+            if name.endswith(_TORCHAO_QDATA) and f"{prefix}.weight" in self._torchao:
+                self._names.append(f"{prefix}.weight")  # the weight, in place of its parts
+            elif name not in hidden:
+                self._names.append(name)
 
     # -- layout and headers --
 
@@ -364,7 +389,7 @@ class SafetensorsCheckpoint:
                 f"{self._label} holds no .safetensors file",
                 code="NoSafetensors",
                 hint="Point at a folder (or repo) with model.safetensors, or with shards and "
-                "model.safetensors.index.json; convert .bin/.pt weights with safetensors first.",
+                "model.safetensors.index.json, or with model.onnx; convert .bin/.pt weights with safetensors first.",
             )
         return [(path, None) for path in weights]
 
@@ -414,6 +439,7 @@ class SafetensorsCheckpoint:
                     code="InvalidIndex",
                     hint="Regenerate model.safetensors.index.json from the shards (save_pretrained does).",
                 )
+        self._metadata.update(header.metadata)
         for name, tensor in sorted(header.tensors.items(), key=lambda item: item[1].data_offsets):
             if wanted is not None and name not in wanted:
                 continue  # with an index, the index says what each shard contributes (as transformers reads it)
@@ -447,6 +473,35 @@ class SafetensorsCheckpoint:
         if has_fp8:
             hidden.update(name for name in self._locations if name.rsplit(".", 1)[-1] in _ACTIVATION_SCALES)
         return scales, hidden
+
+    def _find_torchao(self) -> tuple[dict[str, _TorchaoWeight], set[str]]:
+        """torchao weight-only tensors: ``<prefix>.weight`` -> its parts, and the parts hidden from names().
+
+        ``save_pretrained`` of a torchao-quantized model stores ``<prefix>._weight_qdata``,
+        ``_weight_scale`` and ``_weight_zero_point``, and in the header's ``__metadata__``, under
+        ``<prefix>.weight``, a JSON object whose ``_type`` names the tensor subclass and whose
+        ``_data.block_size`` says how many values share one scale. Metadata is only read here;
+        whether it makes sense is checked when the weight is read (``_torchao_weight``).
+        """
+        found: dict[str, _TorchaoWeight] = {}
+        parts: set[str] = set()
+        for name in self._locations:
+            if not name.endswith(_TORCHAO_QDATA):
+                continue
+            prefix = name.removesuffix(_TORCHAO_QDATA)
+            weight = f"{prefix}.weight"
+            if weight in self._locations:
+                continue  # a plain weight beside: not torchao's layout, leave the tensors as stored
+            members = {part: f"{prefix}._weight_{part}" for part in ("qdata", "scale", "zero_point")}
+            found[weight] = _TorchaoWeight(
+                weight,
+                qdata=name,
+                scale=members["scale"] if members["scale"] in self._locations else None,
+                zero_point=members["zero_point"] if members["zero_point"] in self._locations else None,
+                metadata=self._metadata.get(weight),
+            )
+            parts.update(member for member in members.values() if member in self._locations)
+        return found, parts
 
     def _find_unsupported(self) -> dict[str, str]:
         """Tensor -> why it cannot be read (a quantization format this reader does not decode)."""
@@ -511,16 +566,38 @@ class SafetensorsCheckpoint:
         return list(self._names)
 
     def meta(self, name: str) -> TensorMeta:
+        torchao = self._torchao.get(name)
+        if torchao is not None:
+            qdata = self._locations[torchao.qdata]
+            stored = sum(self._locations[part].stop - self._locations[part].start for part in torchao.parts())
+            return TensorMeta(name, qdata.dtype, qdata.shape, stored)
         location = self._location(name)
         return TensorMeta(name, location.dtype, location.shape, location.stop - location.start)
 
     def read(self, name: str) -> FloatArray:
+        if name in self._torchao:
+            return self._read_torchao(self._torchao[name])[0]
         location = self._location(name)
         self._refuse_unsupported(name)
         return self._dequantize(name, self._convert(self._read_stored(name, location), location))
 
     def digest(self, name: str) -> str:
-        """sha256 over dtype, shape and stored bytes, as ``source.array_digest``, hashed in chunks."""
+        """sha256 over dtype, shape and stored bytes, as ``source.array_digest``, hashed in chunks.
+
+        A torchao weight's digest covers its type and all its parts (quantized values, scales and
+        zero points), so it equals only another bit-exact copy of the same quantized weight.
+        """
+        torchao = self._torchao.get(name)
+        if torchao is not None:
+            digest = _torchao_digest(torchao, self._locations[torchao.qdata])
+            for part in torchao.parts():
+                location = self._locations[part]
+                received = 0
+                for chunk in self._files.chunks(location.path, location.start, location.stop):
+                    digest.update(chunk)
+                    received += len(chunk)
+                self._check_complete(part, location, received)
+            return digest.hexdigest()
         location = self._location(name)
         digest = _start_digest(location)
         received = 0
@@ -532,6 +609,8 @@ class SafetensorsCheckpoint:
 
     def read_with_digest(self, name: str) -> tuple[FloatArray, str]:
         """``read`` and ``digest`` from one read of the stored bytes (fingerprinting reads each once)."""
+        if name in self._torchao:
+            return self._read_torchao(self._torchao[name])
         location = self._location(name)
         self._refuse_unsupported(name)
         stored = self._read_stored(name, location)
@@ -641,6 +720,39 @@ class SafetensorsCheckpoint:
         values: FloatArray = stored.view(_NUMPY_DTYPES[location.dtype]).astype(np.float32, copy=False)
         return values.reshape(location.shape)
 
+    def _read_torchao(self, weight: _TorchaoWeight) -> tuple[FloatArray, str]:
+        """A torchao weight as float32, ``(qdata - zero_point) * scale`` block by block, and its digest."""
+        spec = _torchao_spec(weight, self._label)
+        qdata_location = self._locations[weight.qdata]
+        digest = _torchao_digest(weight, qdata_location)
+        arrays: dict[str, FloatArray] = {}
+        for part in weight.parts():
+            location = self._locations[part]
+            stored = self._read_stored(part, location)
+            digest.update(stored.data)
+            arrays[part] = self._convert(stored, location)
+        values = arrays.pop(weight.qdata)
+        shape = values.shape
+        grid = _torchao_grid(weight, shape, spec.block_size, self._label)
+        scale = arrays[weight.scale] if weight.scale is not None else None
+        zero = arrays.get(weight.zero_point) if weight.zero_point is not None else None
+        for part_name, array in ((weight.scale, scale), (weight.zero_point, zero)):
+            if array is not None and array.size != math.prod(grid):
+                raise IntegrityError(
+                    f"{self._label}: tensor {part_name!r} of {weight.name!r} has shape {list(array.shape)}, but the "
+                    f"weight's shape {list(shape)} in blocks of {list(spec.block_size)} needs {grid}",
+                    code="InvalidQuantization",
+                    hint="Save the model again with save_pretrained; the file's parts do not belong together.",
+                )
+        assert scale is not None  # _torchao_spec refuses a weight without one
+        split = [dim for pair in zip(grid, spec.block_size, strict=True) for dim in pair]
+        spread = [dim for count in grid for dim in (count, 1)]
+        blocked = values.reshape(split)
+        if zero is not None:
+            blocked -= zero.reshape(spread)
+        blocked *= scale.reshape(spread)
+        return values, digest.hexdigest()
+
     def _dequantize(self, name: str, values: FloatArray) -> FloatArray:
         scale_name = self._scales.get(name)
         if scale_name is not None:
@@ -725,6 +837,99 @@ def _apply_scale(
         values[row * blocks[0] : (row + 1) * blocks[0]] *= slab[np.ix_(*rest)] if rest else slab
 
 
+# --- torchao weight-only tensors ------------------------------------------------------------------
+
+_TORCHAO_QDATA: Final = "._weight_qdata"
+# torchao tensor subclasses whose stored values are (qdata - zero_point) * scale, block by block.
+_TORCHAO_TYPES: Final = {
+    "Int8Tensor": "int8 weight-only (Int8WeightOnlyConfig)",
+    "IntxUnpackedToInt8Tensor": "intN weight-only, one value per int8 (IntxWeightOnlyConfig)",
+}
+
+
+@dataclass(frozen=True)
+class _TorchaoWeight:
+    name: str  # ``<prefix>.weight``: what the model calls it
+    qdata: str
+    scale: str | None
+    zero_point: str | None
+    metadata: str | None  # the JSON string stored in the header under ``name``
+
+    def parts(self) -> list[str]:
+        return [part for part in (self.qdata, self.scale, self.zero_point) if part is not None]
+
+
+@dataclass(frozen=True)
+class _TorchaoSpec:
+    type_name: str
+    block_size: tuple[int, ...]
+
+
+def _torchao_spec(weight: _TorchaoWeight, label: str) -> _TorchaoSpec:
+    """The weight's torchao type and block size from the header metadata, refused with a reason."""
+    hint = (
+        "Save the quantized model with save_pretrained(safe_serialization=True) from torchao's "
+        "Int8WeightOnlyConfig or IntxWeightOnlyConfig, or compare the unquantized checkpoint."
+    )
+    if weight.metadata is None:
+        raise IntegrityError(
+            f"{label}: tensor {weight.qdata!r} looks like torchao's layout, but the header's metadata says nothing "
+            f"about {weight.name!r} (its type and block size)",
+            code="InvalidQuantization",
+            hint=hint,
+        )
+    document = _parse_json(weight.metadata.encode(), f"{label}: the metadata of {weight.name!r}", "InvalidQuantization")
+    type_name = document.get("_type") if isinstance(document, dict) else None
+    if type_name not in _TORCHAO_TYPES:
+        raise NotSupportedError(
+            f"{label}: tensor {weight.name!r} is stored as torchao {type_name!r}, which this reader does not decode; "
+            f"it decodes {', '.join(f'{key} ({text})' for key, text in _TORCHAO_TYPES.items())}",
+            code="UnsupportedQuantization",
+            hint=_QUANTIZATION_HINT,
+            extra={"tensor": weight.name, "reason": f"stored as torchao {type_name!r}"},
+        )
+    data = document.get("_data") if isinstance(document, dict) else None
+    block = data.get("block_size") if isinstance(data, dict) else None
+    if not isinstance(block, list) or not block or not all(type(size) is int and size > 0 for size in block):
+        raise IntegrityError(
+            f"{label}: the metadata of torchao tensor {weight.name!r} has no valid _data.block_size "
+            f"(positive integers, one per axis): {block!r}",
+            code="InvalidQuantization",
+            hint=hint,
+        )
+    if weight.scale is None:
+        raise IntegrityError(
+            f"{label}: torchao tensor {weight.name!r} has no scale {weight.name.removesuffix('.weight')}._weight_scale",
+            code="InvalidQuantization",
+            hint=hint,
+        )
+    names = document.get("_tensor_data_names") if isinstance(document, dict) else None
+    if weight.zero_point is None and isinstance(names, list) and "zero_point" in names:
+        raise IntegrityError(
+            f"{label}: torchao tensor {weight.name!r} lists a zero point, but "
+            f"{weight.name.removesuffix('.weight')}._weight_zero_point is missing",
+            code="InvalidQuantization",
+            hint=hint,
+        )
+    return _TorchaoSpec(str(type_name), tuple(block))
+
+
+def _torchao_grid(weight: _TorchaoWeight, shape: tuple[int, ...], block: tuple[int, ...], label: str) -> list[int]:
+    """Blocks per axis; the block size must divide the weight's shape exactly (torchao's own rule)."""
+    if len(block) != len(shape) or any(size % length for size, length in zip(shape, block, strict=True)):
+        raise IntegrityError(
+            f"{label}: torchao tensor {weight.name!r} of shape {list(shape)} cannot be cut into blocks of "
+            f"{list(block)} (the block size from its metadata)",
+            code="InvalidQuantization",
+            hint="Save the model again with save_pretrained; the metadata does not describe these tensors.",
+        )
+    return [size // length for size, length in zip(shape, block, strict=True)]
+
+
+def _torchao_digest(weight: _TorchaoWeight, qdata: _Location) -> hashlib._Hash:
+    return hashlib.sha256(f"torchao|{qdata.dtype}|{','.join(map(str, qdata.shape))}|{len(weight.parts())}|".encode())
+
+
 def tokenizer_vocabulary(document: object) -> dict[str, int] | None:
     """token -> id from a parsed tokenizer.json: WordLevel, BPE and WordPiece map tokens to ids,
     Unigram lists [piece, score] pairs (the id is the position); added tokens are included."""
@@ -794,18 +999,70 @@ class HubCheckpoint(SafetensorsCheckpoint):
         super().__init__(_BlobFiles(store, {entry.path: entry for entry in entries}, label), label)
 
 
+def _has_safetensors(paths: list[str]) -> bool:
+    return any("/" not in path and path.endswith(scanning.SAFETENSORS_EXTENSION) for path in paths) or any(
+        "/" not in path and path.endswith(INDEX_SUFFIX) for path in paths
+    )
+
+
+def _onnx_only(paths: list[str]) -> bool:
+    """The checkpoint is an ONNX graph: ``model.onnx`` and no safetensors beside it."""
+    from baton.provenance.onnx_reader import ONNX_FILE
+
+    return ONNX_FILE in paths and not _has_safetensors(paths)
+
+
+def hub_checkpoint(
+    store: BlobStore,
+    entries: list[FileEntry],
+    label: str,
+    *,
+    repo_id: str | None = None,
+    commit_oid: str | None = None,
+    max_onnx_bytes: int | None = None,
+) -> Checkpoint:
+    """A hub revision's files as a checkpoint: safetensors when it has any, else ``model.onnx``."""
+    if _onnx_only([entry.path for entry in entries]):
+        from baton.provenance.onnx_reader import OnnxCheckpoint
+
+        files = _BlobFiles(store, {entry.path: entry for entry in entries}, label)
+        return OnnxCheckpoint(files, label, max_bytes=max_onnx_bytes, repo_id=repo_id, commit_oid=commit_oid)
+    return HubCheckpoint(store, entries, label, repo_id=repo_id, commit_oid=commit_oid)
+
+
+def open_local(path: str | os.PathLike[str], *, label: str | None = None) -> Checkpoint:
+    """A checkpoint on disk: ``LocalCheckpoint`` for safetensors, ``OnnxCheckpoint`` for a folder (or
+    a ``model.onnx`` path) with ``model.onnx`` and no safetensors."""
+    location = Path(path).expanduser()
+    root = location.parent if location.is_file() and location.name.endswith(".onnx") else location
+    if root.is_dir():
+        from baton.provenance.onnx_reader import ONNX_FILE, OnnxCheckpoint
+
+        if location.is_file() and location.name != ONNX_FILE:
+            raise BadRequestError(
+                f"{location} is not named {ONNX_FILE}",
+                code="NotSafetensors",
+                hint=f"Point at the folder holding {ONNX_FILE} (the graph is read under that name).",
+            )
+        paths = sorted(entry.name for entry in root.iterdir() if entry.is_file())
+        if _onnx_only(paths):
+            return OnnxCheckpoint(_LocalFiles(root, paths), label or str(root))
+    return LocalCheckpoint(path, label=label)
+
+
 def open_hub_checkpoint(
     runtime: Runtime,
     user: Actor | str | None,
     repo_type: str | None,
     repo_id: str,
     revision: str | None = None,
-) -> HubCheckpoint:
+) -> Checkpoint:
     """Open a hub repo at a revision (default branch when None) as the given user would see it.
 
     Private repos the user cannot read are reported as not found; gated repos need approved access.
     ``user`` is an actor, a user name, or None (anonymous). The label is ``repo_id@revision``;
-    the resolved commit is kept in ``commit_oid``.
+    the resolved commit is kept in ``commit_oid``. A revision with ``model.onnx`` and no safetensors
+    is read as an ONNX graph (``onnx_reader.OnnxCheckpoint``).
     """
     from baton.accounts import service as accounts
     from baton.hub import commits, repos
@@ -820,13 +1077,20 @@ def open_hub_checkpoint(
         shown = str(key)
         label = f"{shown}@{revision or repo.default_branch}"
         oid = commit.oid
-    return HubCheckpoint(runtime.store, entries, label, repo_id=shown, commit_oid=oid)
+    return hub_checkpoint(
+        runtime.store,
+        entries,
+        label,
+        repo_id=shown,
+        commit_oid=oid,
+        max_onnx_bytes=runtime.settings.provenance_max_onnx_bytes,
+    )
 
 
-def open_source(spec: str, runtime: Runtime | None = None, user: Actor | str | None = None) -> SafetensorsCheckpoint:
+def open_source(spec: str, runtime: Runtime | None = None, user: Actor | str | None = None) -> Checkpoint:
     """A local path when one exists, else a hub model repo id with an optional ``@revision``."""
     if Path(spec).expanduser().exists():
-        return LocalCheckpoint(spec)
+        return open_local(spec)
     if spec.startswith(("/", ".", "~")) or spec.count("/") > 2:
         raise NotFoundError(
             f"No folder or file at {spec!r}",

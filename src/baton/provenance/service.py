@@ -41,7 +41,8 @@ from baton.provenance import components, follow
 from baton.provenance.access import ReferenceNames
 from baton.provenance.events import ScanFinished
 from baton.provenance.models import ComponentPrint, ModelFingerprint, ProvenanceReport, TensorDigest
-from baton.provenance.reader import HubCheckpoint, SafetensorsCheckpoint
+from baton.provenance.onnx_reader import OnnxCheckpoint
+from baton.provenance.reader import SafetensorsCheckpoint, hub_checkpoint
 
 SCAN_JOB = "provenance.scan"
 # Digests of tensors this small say nothing (an all-ones norm gain is the same in every model).
@@ -62,7 +63,9 @@ class Candidate:
 
 
 def has_weights(paths: Iterable[str]) -> bool:
-    return any(path.endswith((".safetensors", ".safetensors.index.json")) for path in paths)
+    """Whether a commit touching these paths may change the weights provenance reads (safetensors,
+    or an ONNX graph and its external data; see ``follow.touches_weights``)."""
+    return follow.touches_weights(list(paths))
 
 
 def enqueue_scan(session: Session, repo: Repo, commit_oid: str) -> jobs.Job:
@@ -78,18 +81,26 @@ def enqueue_scan(session: Session, repo: Repo, commit_oid: str) -> jobs.Job:
     return job
 
 
-def checkpoint_at(runtime: Runtime, repo: Repo, commit_oid: str) -> HubCheckpoint:
-    """Open a revision as the system (background jobs read private repos too)."""
+def checkpoint_at(runtime: Runtime, repo: Repo, commit_oid: str) -> SafetensorsCheckpoint | OnnxCheckpoint:
+    """Open a revision as the system (background jobs read private repos too): its safetensors, or
+    its ``model.onnx`` when it has no safetensors."""
     with runtime.database.session() as session:
         commit = session.get(Commit, commit_oid)
         if commit is None or commit.repo_id != repo.id:
             raise NotFoundError(f"No commit {commit_oid} in {repo.repo_id}", code="RevisionNotFound")
         entries = commits.tree_entries(session, commit.tree_id)
     label = f"{repo.repo_id}@{commit_oid[:12]}"
-    return HubCheckpoint(runtime.store, entries, label, repo_id=repo.repo_id, commit_oid=commit_oid)
+    return hub_checkpoint(
+        runtime.store,
+        entries,
+        label,
+        repo_id=repo.repo_id,
+        commit_oid=commit_oid,
+        max_onnx_bytes=runtime.settings.provenance_max_onnx_bytes,
+    )
 
 
-def _signature(source: SafetensorsCheckpoint) -> dict[str, Any]:
+def _signature(source: SafetensorsCheckpoint | OnnxCheckpoint) -> dict[str, Any]:
     config = source.config()
     widths: dict[int, int] = {}
     for name in source.names():
@@ -126,7 +137,9 @@ def fingerprint_revision(runtime: Runtime, repo: Repo, commit_oid: str) -> Model
                 _index_components(runtime, existing, checkpoint_at(runtime, repo, commit_oid))
             return existing
     source = checkpoint_at(runtime, repo, commit_oid)
-    shapes = {name: tuple(source.meta(name).shape) for name in source.names()}
+    # Tensors the reader cannot decode (GPTQ, bitsandbytes, ...) are stored by digest only.
+    unreadable = unreadable_tensors(source)
+    shapes = {name: tuple(source.meta(name).shape) for name in source.names() if name not in unreadable}
     wanted = set(components.indexed_tensors(shapes))
     features: dict[str, Any] = {}
     rows = []
@@ -184,8 +197,13 @@ def _print_rows(fingerprint_id: int, prints: list[components.ComponentPrint]) ->
     ]
 
 
-def _index_components(runtime: Runtime, fingerprint: ModelFingerprint, source: SafetensorsCheckpoint) -> None:
-    prints = components.component_prints(source)
+def _index_components(
+    runtime: Runtime, fingerprint: ModelFingerprint, source: SafetensorsCheckpoint | OnnxCheckpoint
+) -> None:
+    unreadable = unreadable_tensors(source)  # digests only, as in fingerprint_revision
+    shapes = {name: tuple(source.meta(name).shape) for name in source.names() if name not in unreadable}
+    wanted = components.indexed_tensors(shapes)
+    prints = components.assemble(shapes, {name: components.tensor_features(source.read(name)) for name in wanted})
     with runtime.database.session(write=True) as session:
         if session.scalar(select(ComponentPrint.id).where(ComponentPrint.fingerprint_id == fingerprint.id)) is None:
             session.add_all(_print_rows(fingerprint.id, prints))
@@ -332,10 +350,23 @@ def _store_report(
         return report
 
 
+def unreadable_tensors(source: SafetensorsCheckpoint | OnnxCheckpoint) -> dict[str, str]:
+    """Tensor -> why the reader refuses to decode it (a quantization format it does not read)."""
+    return source.unsupported_tensors() if isinstance(source, SafetensorsCheckpoint) else {}
+
+
+def compare_revisions(
+    subject: SafetensorsCheckpoint | OnnxCheckpoint, reference: SafetensorsCheckpoint | OnnxCheckpoint, alpha: float
+) -> dict[str, Any]:
+    """The engine's comparison, or exact copies only when either side holds weights the readers
+    cannot decode (``compare.compare_checkpoints``)."""
+    from baton.provenance.compare import compare_checkpoints  # the engine pulls in scipy: import when used
+
+    return compare_checkpoints(subject, reference, alpha=alpha)
+
+
 def scan_revision(runtime: Runtime, repo_pk: int, commit_oid: str) -> dict[str, Any]:
     """Fingerprint a revision and compare it with every candidate; returns the summary."""
-    from baton.provenance.compare import compare  # the engine pulls in scipy: import when used
-
     with runtime.database.session() as session:
         repo = session.get(Repo, repo_pk)
         if repo is None:
@@ -349,7 +380,7 @@ def scan_revision(runtime: Runtime, repo_pk: int, commit_oid: str) -> dict[str, 
     alpha = ALPHA / max(1, len(found))
     for candidate in found:
         reference = checkpoint_at(runtime, candidate.repo, candidate.commit_oid)
-        result = compare(subject, reference, alpha=alpha).to_json()
+        result = compare_revisions(subject, reference, alpha)
         if candidate.match is not None:
             # Why this reference was compared (the full view only: it names the reference's component).
             ours, theirs, distance = candidate.match

@@ -37,6 +37,8 @@ MAKE_JOB = "variants.make"
 MEASURE_JOB = "variants.measure"
 # Card keys inherited from the base.
 LICENSE_KEYS = ("license", "license_name", "license_link")
+# What a causal LM's class is called (GPT-2's predates the ForCausalLM convention).
+CAUSAL_LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,13 @@ METHODS: dict[str, Method] = {
         "onnxruntime",
         8,
         "an ONNX graph with dynamic int8 quantization (onnxruntime)",
-        "import onnxruntime\nsession = onnxruntime.InferenceSession('model.onnx')\n"
-        "logits, = session.run(['logits'], {'input_ids': ids, 'attention_mask': mask})",
+        "import numpy as np\nimport onnxruntime\nfrom huggingface_hub import snapshot_download\n"
+        "from transformers import AutoTokenizer\n\n"
+        "folder = snapshot_download('{repo}')\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "session = onnxruntime.InferenceSession(f'{folder}/model.onnx')\n"
+        "ids = np.array([tokenizer('안녕하세요')['input_ids']])\n"
+        "logits, = session.run(['logits'], {'input_ids': ids, 'attention_mask': np.ones_like(ids)})",
     ),
     "int8": Method(
         "int8",
@@ -103,7 +110,7 @@ INT4_NOTE = (
 
 class NotCausalLMError(BadRequestError):
     code = "NotCausalLM"
-    default_hint = "Variants are made for causal language models (config.json architectures ending in ForCausalLM)."
+    default_hint = "Variants are made for causal language models (config.json architectures such as LlamaForCausalLM)."
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ def variant_card(method: Method, base: _Base, repo_id: str) -> bytes:
         f"- Kind: `{method.kind}`; method: `{method.method}`; runtime: `{method.runtime}`; {method.bits} bits.\n"
         f"- {license_line}\n\n"
         "## How to load it\n\n"
-        f"```python\n{method.load.format(repo=repo_id)}\n```\n"
+        f"```python\n{method.load.replace('{repo}', repo_id)}\n```\n"
     )
     if method.key == "int4":
         body += f"\n{INT4_NOTE}\n"
@@ -162,11 +169,11 @@ def _is_causal_lm(folder: Path, repo_id: str) -> None:
         raise NotCausalLMError(f"{repo_id} has no readable config.json at its head: {error}") from error
     architectures = config.get("architectures") if isinstance(config, dict) else None
     if not isinstance(architectures, list) or not any(
-        isinstance(name, str) and name.endswith("ForCausalLM") for name in architectures
+        isinstance(name, str) and name.endswith(CAUSAL_LM_SUFFIXES) for name in architectures
     ):
         raise NotCausalLMError(
             f"{repo_id} is not a causal LM: its config.json architectures are {architectures!r}, none ends in "
-            "ForCausalLM"
+            f"{' or '.join(CAUSAL_LM_SUFFIXES)}"
         )
 
 

@@ -10,7 +10,7 @@ from variant_fixtures import make_tiny_gpt2, make_tiny_llama
 
 from baton.accounts import service as accounts
 from baton.core import jobs
-from baton.core.jobs import Job
+from baton.core.job_models import Job
 from baton.core.runtime import Runtime
 from baton.hub import cards, commits, repos
 from baton.variants import checks, make

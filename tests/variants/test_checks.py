@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from variant_fixtures import make_tiny_llama
 
 from baton.accounts import service as accounts
 from baton.core import events, jobs
@@ -20,11 +19,9 @@ from baton.variants.models import VariantCheck
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("variants")
-    base = make_tiny_llama(root / "base", steps=0, hidden=32)
-    onnx = produce.export_onnx(base, root / "onnx")
-    return {"base": base, "onnx": onnx, "int8": produce.quantize_weight_only(base, root / "int8", 8)}
+def made(tiny_llama: Path, tiny_llama_onnx: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    int8 = produce.quantize_weight_only(tiny_llama, tmp_path_factory.mktemp("checks") / "int8", 8)
+    return {"base": tiny_llama, "onnx": tiny_llama_onnx, "int8": int8}
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from variant_fixtures import CORPUS, make_tiny_llama
+from variant_fixtures import CORPUS
 
 from baton.evaluation.backends import create_backend
 from baton.evaluation.backends.hf import HuggingFaceBackend
 from baton.evaluation.backends.models import ModelWeightsMissingError
 from baton.evaluation.backends.onnxruntime import OnnxRuntimeBackend
 from baton.evaluation.types import Request
-from baton.variants import produce
 
 QUESTIONS = [
     ("The capital of France is", [" Paris", " Seoul", " the lazy dog", " four"]),
@@ -24,11 +23,9 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("parity")
-    base = make_tiny_llama(root / "base", steps=30)
-    return base, produce.export_onnx(base, root / "onnx")
+@pytest.fixture
+def models(tiny_llama: Path, tiny_llama_onnx: Path) -> tuple[Path, Path]:
+    return tiny_llama, tiny_llama_onnx
 
 
 def test_onnx_backend_matches_hf_on_every_item(models: tuple[Path, Path]) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
-from variant_fixtures import make_tiny_gpt2, make_tiny_llama
+from variant_fixtures import make_tiny_gpt2
 
 from baton.variants import produce
 from baton.variants.produce import VariantProductionError
@@ -17,14 +17,14 @@ from baton.variants.produce import VariantProductionError
 IDS = [[1, 20, 33, 47, 52, 60, 71, 8], [1, 90, 91, 92, 93, 94, 95, 96]]
 
 
-@pytest.fixture(scope="module")
-def llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("base") / "llama")
+@pytest.fixture
+def llama(tiny_llama: Path) -> Path:
+    return tiny_llama
 
 
-@pytest.fixture(scope="module")
-def onnx_fp32(llama: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return produce.export_onnx(llama, tmp_path_factory.mktemp("onnx") / "fp32")
+@pytest.fixture
+def onnx_fp32(tiny_llama_onnx: Path) -> Path:
+    return tiny_llama_onnx
 
 
 def base_logits(folder: Path) -> np.ndarray:
@@ -80,8 +80,9 @@ def test_onnx_int8_is_quantized_and_close(llama: Path, onnx_fp32: Path, tmp_path
     assert "model.layers.0.mlp.up_proj.weight.T_quantized" in quantized
     assert (out / "model.onnx").stat().st_size < 0.6 * (onnx_fp32 / "model.onnx").stat().st_size
     assert (out / "config.json").read_bytes() == (llama / "config.json").read_bytes()
-    difference = np.abs(onnx_logits(out) - base_logits(llama)).max()
-    assert 0 < difference < 0.1
+    quantized, base = onnx_logits(out), base_logits(llama)
+    assert 0 < np.abs(quantized - base).max() < 0.3
+    assert (quantized.argmax(-1) == base.argmax(-1)).mean() >= 0.8
 
 
 def test_onnx_int8_refuses_a_folder_without_a_graph(llama: Path, tmp_path: Path) -> None:
@@ -116,8 +117,9 @@ def test_weight_only_loads_back_with_transformers(
     assert type(loaded.model.layers[0].mlp.up_proj.weight).__name__ == tensor_type
     with torch.no_grad():
         logits = loaded(input_ids=torch.tensor(IDS)).logits.float().numpy()
-    difference = np.abs(logits - base_logits(llama)).max()
-    assert 0 < difference < (0.05 if bits == 8 else 0.5)
+    base = base_logits(llama)
+    assert 0 < np.abs(logits - base).max() < (0.1 if bits == 8 else 1.0)
+    assert (logits.argmax(-1) == base.argmax(-1)).mean() >= (0.9 if bits == 8 else 0.6)
 
 
 def test_weight_only_refuses_a_model_without_linear_layers(tmp_path: Path) -> None:

@@ -72,6 +72,9 @@ def check_on_commit(runtime: Runtime, event: CommitLanded) -> dict[str, Any]:
         repo = session.get(Repo, event.repo_pk)
         if repo is None:
             return {"queued": False}
+        # The card as of the head (kept on the repo row) first: most commits are to plain models.
+        if declared_variant(repo.card_data) is None and not event.paths_truncated and CARD not in event.changed_paths:
+            return {"queued": False}
         card, _ = card_at(session, runtime, repo, event.commit)
         if declared_variant(card) is None:
             return {"queued": False}

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 from variant_fixtures import make_tiny_gpt2, make_tiny_llama
 
 from baton.accounts import service as accounts
+from baton.cli.main import app as cli
 from baton.core import jobs
 from baton.core.job_models import Job
 from baton.core.runtime import Runtime
+from baton.core.settings import Settings
 from baton.hub import cards, commits, repos
 from baton.variants import checks, make
 from baton.variants.make import NotCausalLMError
@@ -127,3 +131,26 @@ def test_a_variant_card_names_its_base_and_how_to_load_it() -> None:
     data = cards.parse_card(text).raw
     assert data["variant"]["kind"] == "onnx" and data["variant"]["runtime"] == "onnxruntime"
     assert data["license"] == "apache-2.0" and "onnxruntime.InferenceSession" in text
+
+
+def test_make_and_check_from_the_cli(
+    runtime: Runtime, llama: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_base(runtime, "gaon/cli", llama)
+    monkeypatch.setenv("BATON_DATABASE_URL", runtime.settings.resolved_database_url)
+    runner = CliRunner()
+    data_dir = ["--data-dir", str(settings.data_dir)]
+    made = runner.invoke(cli, ["variants", "make", "gaon/cli", "--method", "int8", "--json", *data_dir])
+    assert made.exit_code == 0, made.output
+    outcome = json.loads(made.stdout)
+    assert [(v["repo"], v["status"]) for v in outcome["variants"]] == [("gaon/cli-int8", "created")]
+    checked = runner.invoke(cli, ["variants", "check", "gaon/cli-int8", "--json", *data_dir])
+    assert checked.exit_code == 0, checked.output
+    record = json.loads(checked.stdout)
+    assert record["status"] == "ok" and record["runtime"] == "transformers"
+    plain = runner.invoke(cli, ["variants", "check", "gaon/cli", *data_dir])
+    assert plain.exit_code != 0 and "declares no 'variant:'" in plain.output
+    again = runner.invoke(cli, ["variants", "make", "gaon/cli", "--method", "int8", *data_dir])
+    assert again.exit_code == 0 and "unchanged" in again.stdout
+    listed = runner.invoke(cli, ["variants", "runtimes"])
+    assert "onnxruntime" in listed.stdout and "transformers" in listed.stdout

@@ -11,7 +11,8 @@ on the left to the window, as the harness does); rows that are equal run once, s
 multiple-choice question whose continuations are one token (after a shared prefix) share one row.
 Rows are sorted by length and right-padded (so every token keeps its position), in batches bounded
 by rows and by the size of the logits they return. Log-softmax runs in float64 on the positions that
-score a token. Generation is greedy, one forward pass per new token over the whole sequence.
+score a token. Generation is greedy, a batch of prompts at a time, one forward pass per new token over
+the whole sequences (right-padded; each row reads its own last position and stops on its own).
 """
 
 from __future__ import annotations
@@ -185,22 +186,35 @@ class OnnxRuntimeBackend(LocalTextBackend):
     # -- generation -------------------------------------------------------------------------------
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
+        """Greedy continuations, ``batch_size`` requests at a time (each row stops on its own)."""
         texts: list[str] = [""] * len(requests)
         eos = self.tokenizer.eos_token
         eos_id = self.tokenizer.eos_token_id
-        for index, request in enumerate(requests):
-            stops = [*request.until, *([eos] if eos else [])]
-            budget = max(1, self.max_length - request.max_new_tokens)
-            tokens = self.encode(request.context)[-budget:] or [self.prefix_token_id]
-            generated: list[int] = []
-            for _ in range(request.max_new_tokens):
-                window = (tokens + generated)[-self.max_length :]
-                logits = self.logits([window])
-                token = int(np.argmax(logits[0, len(window) - 1]))
-                generated.append(token)
-                if token == eos_id:
-                    break
-                if any(stop and stop in self.tokenizer.decode(generated) for stop in request.until):
-                    break
-            texts[index] = cut_at_stops(self.tokenizer.decode(generated), stops)
+        order = sorted(range(len(requests)), key=lambda i: len(requests[i].context), reverse=True)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            prompts: dict[int, list[int]] = {}
+            for index in batch:
+                budget = max(1, self.max_length - requests[index].max_new_tokens)
+                prompts[index] = self.encode(requests[index].context)[-budget:] or [self.prefix_token_id]
+            generated: dict[int, list[int]] = {index: [] for index in batch}
+            active = [index for index in batch if requests[index].max_new_tokens > 0]
+            while active:
+                windows = [(prompts[i] + generated[i])[-self.max_length :] for i in active]
+                logits = self.logits(windows)
+                still = []
+                for row, index in enumerate(active):
+                    token = int(np.argmax(logits[row, len(windows[row]) - 1]))
+                    generated[index].append(token)
+                    request = requests[index]
+                    done = token == eos_id or len(generated[index]) >= request.max_new_tokens
+                    if not done and request.until:
+                        text = self.tokenizer.decode(generated[index])
+                        done = any(stop and stop in text for stop in request.until)
+                    if not done:
+                        still.append(index)
+                active = still
+            for index in batch:
+                stops = [*requests[index].until, *([eos] if eos else [])]
+                texts[index] = cut_at_stops(self.tokenizer.decode(generated[index]), stops)
         return texts

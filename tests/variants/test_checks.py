@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from variant_fixtures import commit, files_of
 
-from baton.accounts import service as accounts
 from baton.core import events, jobs
 from baton.core.errors import BadRequestError
 from baton.core.jobs import Job
 from baton.core.runtime import Runtime
-from baton.hub import cards, commits, repos
+from baton.hub import cards
 from baton.variants import checks, produce, runtimes
 from baton.variants.models import VariantCheck
 
@@ -34,25 +34,6 @@ def folders(runtime: Runtime, made: dict[str, Path]) -> dict[str, Path]:
 def card(kind: str, method: str, runtime: str) -> bytes:
     data = {"base_model": "team/base", "variant": {"kind": kind, "method": method, "runtime": runtime}}
     return cards.render_card(data, "A variant.\n").encode()
-
-
-def commit(runtime: Runtime, name: str, files: dict[str, bytes], deletions: list[str] | None = None) -> tuple[int, str]:
-    with runtime.database.session(write=True) as session:
-        account = accounts.find_account(session, "team") or accounts.create_user(session, "team")
-        user = accounts.actor_for(account)
-        key = repos.parse_repo_id("model", f"team/{name}")
-        repo = repos.find_repo(session, key)
-        if repo is None:
-            repo, _ = repos.create_repo(session, user, key, private=False)
-            commits.initial_commit(session, runtime.store, user, repo)
-        landed = commits.commit_files(
-            session, runtime.store, runtime.settings, user, repo, files, title="add", deletions=deletions
-        )
-        return repo.id, landed.oid
-
-
-def files_of(folder: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
 
 
 def run_jobs(runtime: Runtime) -> None:

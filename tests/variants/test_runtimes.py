@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from variant_fixtures import commit, files_of
 
 from baton.core.errors import ConfigurationError
-from baton.variants import runtimes
+from baton.core.runtime import Runtime
+from baton.hub import cards
+from baton.variants import checks, runtimes
 from baton.variants.runtimes import UnknownRuntimeError, VariantRuntime, get_runtime, runtime_names
 
 PLUGIN = """
@@ -87,3 +90,24 @@ def test_a_plugin_adds_a_runtime_without_changing_baton(plugin: Path, tmp_path: 
     assert isinstance(get_runtime("transformers"), runtimes.TransformersRuntime)
     with pytest.raises(ConfigurationError, match="not a runtime named 'broken'"):
         get_runtime("broken")
+
+
+def test_the_check_job_runs_a_plugin_runtime(plugin: Path, runtime: Runtime, tiny_llama: Path) -> None:
+    """A vendor's compiled artifact is checked by the vendor's runtime; its failures are recorded."""
+    commit(runtime, "base", files_of(tiny_llama))
+    card = cards.render_card(
+        {
+            "base_model": "team/base",
+            "variant": {"kind": "compiled", "method": "vendor-npu-compile", "runtime": "vendor-npu"},
+        },
+        "Compiled for the vendor's NPU.\n",
+    ).encode()
+    config = (tiny_llama / "config.json").read_bytes()
+    repo_pk, oid = commit(runtime, "npu", {"README.md": card, "config.json": config, "model.npu": b"\x01" * 64})
+    ok = checks.run_check(runtime, repo_pk)
+    assert (ok["status"], ok["runtime"], ok["commit"]) == ("ok", "vendor-npu", oid)
+    assert ok["details"] == {"file": "model.npu", "bytes": 64, "runtime_version": "1.0"}
+    # The plug-in raising anything (here: the artifact is gone) is a failed check that quotes it.
+    commit(runtime, "npu", {}, deletions=["model.npu"])
+    failed = checks.run_check(runtime, repo_pk)
+    assert failed["status"] == "failed" and "FileNotFoundError: model.npu is missing" in failed["message"]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from baton.core.runtime import Runtime
 
 CORPUS = [
     "The capital of France is Paris. The capital of Korea is Seoul.",
@@ -90,3 +94,25 @@ def make_tiny_gpt2(folder: Path, *, seed: int = 0) -> Path:
     GPT2LMHeadModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)  # type: ignore[attr-defined]
     return folder
+
+
+def commit(runtime: Runtime, name: str, files: dict[str, bytes], deletions: list[str] | None = None) -> tuple[int, str]:
+    from baton.accounts import service as accounts
+    from baton.hub import commits, repos
+
+    with runtime.database.session(write=True) as session:
+        account = accounts.find_account(session, "team") or accounts.create_user(session, "team")
+        user = accounts.actor_for(account)
+        key = repos.parse_repo_id("model", f"team/{name}")
+        repo = repos.find_repo(session, key)
+        if repo is None:
+            repo, _ = repos.create_repo(session, user, key, private=False)
+            commits.initial_commit(session, runtime.store, user, repo)
+        landed = commits.commit_files(
+            session, runtime.store, runtime.settings, user, repo, files, title="add", deletions=deletions
+        )
+        return repo.id, landed.oid
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}

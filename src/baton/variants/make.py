@@ -290,7 +290,17 @@ def make_variants(runtime: Runtime, repo_id: str, *, methods: Sequence[str] | No
             except produce.VariantProductionError as error:
                 results.append({"method": method.key, "repo": str(key), "status": "refused", "message": error.message})
                 continue
-            results.append(_publish(runtime, base, method, key, out))
+            try:
+                results.append(_publish(runtime, base, method, key, out))
+            except BatonError as error:  # e.g. the hub's commit checks refused it: say so, go on with the rest
+                results.append(
+                    {
+                        "method": method.key,
+                        "repo": str(key),
+                        "status": "failed",
+                        "message": f"{error.message} {error.hint}".strip(),
+                    }
+                )
             shutil.rmtree(out, ignore_errors=True)
         return {"base": base.repo_id, "commit": base.commit, "variants": results}
     finally:
@@ -298,8 +308,12 @@ def make_variants(runtime: Runtime, repo_id: str, *, methods: Sequence[str] | No
 
 
 def make_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
-    methods = payload.get("methods")
-    return make_variants(runtime, str(payload["repo"]), methods=list(methods) if methods else None)
+    repo, methods = payload.get("repo"), payload.get("methods")
+    if not isinstance(repo, str) or (methods is not None and not isinstance(methods, list)):
+        raise BadRequestError(
+            f"A {MAKE_JOB} job needs a payload {{'repo': 'ORG/NAME', 'methods': [...]}}, got {payload!r}"
+        )
+    return make_variants(runtime, repo, methods=[str(m) for m in methods] if methods else None)
 
 
 def enqueue_make(runtime: Runtime, repo_id: str, methods: Sequence[str] | None = None) -> jobs.Job:

@@ -32,6 +32,8 @@ COVERED = {
     "baton challenge apply": "tests/challenge/test_repechage.py",
     "baton challenge check-gates": "tests/challenge/test_gate_kinds.py",
     "baton commons list": "tests/commons/test_release.py",
+    "baton variants make": "tests/variants/test_make.py",
+    "baton variants check": "tests/variants/test_make.py",
 }
 
 

@@ -121,3 +121,22 @@ def test_the_hugging_face_listing_ranks_as_the_oracle_does(generated: Runtime, q
     with generated.database.session() as session:
         found = [repo.repo_id for repo in repos.list_repos(session, None, "model", search=query, limit=500)]
     assert found == expected
+
+
+ODD_TERMS = ["a%b", "%s", "%(x)s", "it's", "back\\slash", "' or '1'='1"]
+
+
+def test_terms_written_into_the_sql_match_exactly(generated: Runtime) -> None:
+    """Terms are rendered into the SQL (``search._fixed``): quotes, backslashes and the driver's
+    parameter markers in a term match that term and nothing else."""
+    with generated.database.session(write=True) as session:
+        pk = session.scalars(select(Repo.id).order_by(Repo.id)).first()
+        for term in ODD_TERMS:
+            session.add(RepoTerm(repo_id=pk, field=search.CARD, term=term, weight=1))
+    with generated.database.session() as session:
+        for term in ODD_TERMS:
+            query = search.SearchQuery(term, (term,), None)
+            assert list(session.scalars(search.matching_ids(query))) == [pk], term
+            both = search.SearchQuery(term, (term, "alpha"), None)
+            assert set(session.scalars(search.matching_ids(both))) <= {pk}
+        assert list(session.scalars(search.matching_ids(search.SearchQuery("x", ("a%", "b"), None)))) == []

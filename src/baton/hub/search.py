@@ -23,11 +23,16 @@ pass over its field.
 
 A query's terms must all match (in any text field); a repo's rank is the sum of the weights it
 matches, plus a bonus when the query, as typed, is part of ``namespace/name`` (which alone also
-matches: the Hugging Face client's ``search=`` is a substring of the id). One SQL for SQLite and
-PostgreSQL: the repos matching every term are an ``INTERSECT`` of one range of the index
-(field, term, repo_id, weight) per term, computed before any join (PostgreSQL estimates it from its
-parts; a grouped match it guessed at a few dozen rows and looped over); the rank is a grouped pass
-over the same index ranges, only where the page is sorted by it (otherwise only for the page's repos).
+matches: the Hugging Face client's ``search=`` is a substring of the id). The repos matching every
+term are an ``INTERSECT`` of one range of the index (field, term, repo_id, weight) per term,
+computed before any join (PostgreSQL estimates it from its parts; a grouped match it guessed at a
+few dozen rows and looped over); the rank is computed only where the page is sorted by it
+(otherwise only for the page's repos): on SQLite one grouped pass over the terms' index ranges,
+on PostgreSQL one grouped range per term, joined (its estimates then come from each term's).
+Terms and fields are written into the SQL, not bound (:func:`_fixed`): PostgreSQL plans each
+search for its own terms, where a prepared statement's generic plan knew none of them; and it
+keeps statistics on the index's 1,000 most common terms (migration 0021), so that a frequent
+term is not guessed at a few dozen repos.
 
 The index is written in the transaction that changes what it reflects: a commit to the default
 branch that adds or removes the README (``commits.apply_commit``; the card's terms are computed

@@ -459,7 +459,8 @@ def list_repos(
     rank: ColumnElement[int] | None = None
     parsed = search_index.parse_query(search)
     if parsed is not None:
-        query, rank = search_index.ranked(query, parsed, Repo)
+        per_term = session.get_bind().dialect.name == "postgresql"
+        query, rank = search_index.ranked(query, parsed, Repo, per_term=per_term)
     column = SORT_COLUMNS.get(sort or "")
     if sort and column is None and sort not in ("likes", "trending_score", "trendingScore"):
         raise BadRequestError(f"Unknown sort key '{sort}'", hint="Use one of: " + ", ".join(sorted(SORT_COLUMNS)))

@@ -23,11 +23,16 @@ pass over its field.
 
 A query's terms must all match (in any text field); a repo's rank is the sum of the weights it
 matches, plus a bonus when the query, as typed, is part of ``namespace/name`` (which alone also
-matches: the Hugging Face client's ``search=`` is a substring of the id). One SQL for SQLite and
-PostgreSQL: the repos matching every term are an ``INTERSECT`` of one range of the index
-(field, term, repo_id, weight) per term, computed before any join (PostgreSQL estimates it from its
-parts; a grouped match it guessed at a few dozen rows and looped over); the rank is a grouped pass
-over the same index ranges, only where the page is sorted by it (otherwise only for the page's repos).
+matches: the Hugging Face client's ``search=`` is a substring of the id). The repos matching every
+term are an ``INTERSECT`` of one range of the index (field, term, repo_id, weight) per term,
+computed before any join (PostgreSQL estimates it from its parts; a grouped match it guessed at a
+few dozen rows and looped over); the rank is computed only where the page is sorted by it
+(otherwise only for the page's repos): on SQLite one grouped pass over the terms' index ranges,
+on PostgreSQL one grouped range per term, joined (its estimates then come from each term's).
+Terms and fields are written into the SQL, not bound (:func:`_fixed`): PostgreSQL plans each
+search for its own terms, where a prepared statement's generic plan knew none of them; and it
+keeps statistics on the index's 1,000 most common terms (migration 0021), so that a frequent
+term is not guessed at a few dozen repos.
 
 The index is written in the transaction that changes what it reflects: a commit to the default
 branch that adds or removes the README (``commits.apply_commit``; the card's terms are computed
@@ -46,7 +51,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import CompoundSelect, Select, case, delete, false, func, insert, intersect, literal, or_, select
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    String,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    intersect,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -253,10 +271,39 @@ def _like_pattern(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _fixed(value: str) -> ColumnElement[str]:
+    """``value`` written into the SQL rather than bound: a term or field the planner must see.
+
+    Bound, PostgreSQL plans a statement it has prepared (psycopg prepares one after its fifth run
+    on a connection) once for every value: a generic plan that knows neither how many repos
+    a term has nor that ``card`` holds most of the index, and that joined a two-term match of
+    thousands of repos by looping over it. Written in, each query's terms are planned as they
+    are. The text is escaped by SQLAlchemy's literal rendering (query text has no control
+    characters: :func:`parse_query`)."""
+    return literal(value, String(), literal_execute=True)
+
+
+def _text_field(column: Any) -> ColumnElement[bool]:
+    condition: ColumnElement[bool] = column.in_([_fixed(field) for field in TEXT_FIELDS])
+    return condition
+
+
 def _term_arm(term: str) -> Select[Any]:
     """The repos with ``term`` in a text field (a repo once per field it is in)."""
     hit = aliased(RepoTerm)
-    return select(hit.repo_id).where(hit.field.in_(TEXT_FIELDS), hit.term == term).correlate(None)
+    return select(hit.repo_id).where(_text_field(hit.field), hit.term == _fixed(term)).correlate(None)
+
+
+def _term_scores(term: str) -> Any:
+    """(repo_id, score): the repos with ``term`` in a text field, and the weights it has there."""
+    hit = aliased(RepoTerm)
+    return (
+        select(hit.repo_id.label("repo_id"), func.sum(hit.weight).label("score"))
+        .where(_text_field(hit.field), hit.term == _fixed(term))
+        .group_by(hit.repo_id)
+        .correlate(None)
+        .subquery()
+    )
 
 
 def facet_ids(facet: str, values: Iterable[str]) -> Select[Any] | None:
@@ -265,7 +312,11 @@ def facet_ids(facet: str, values: Iterable[str]) -> Select[Any] | None:
     wanted = sorted({value.lower() for value in values if len(value) <= MAX_TERM_CHARS})
     if not wanted:
         return None
-    return select(row.repo_id).where(row.field == facet, row.term.in_(wanted)).correlate(None)
+    return (
+        select(row.repo_id)
+        .where(row.field == _fixed(facet), row.term.in_([_fixed(value) for value in wanted]))
+        .correlate(None)
+    )
 
 
 def matching_ids(query: SearchQuery, narrowed: Iterable[Select[Any]] = ()) -> Select[Any] | CompoundSelect[Any]:
@@ -290,7 +341,7 @@ def _hits(query: SearchQuery, within: Any = None) -> Select[Any]:
     columns: list[Any] = [hit.repo_id.label("repo_id"), func.sum(hit.weight).label("score")]
     statement = (
         select(*columns)
-        .where(hit.term.in_(query.terms), hit.field.in_(TEXT_FIELDS))
+        .where(hit.term.in_([_fixed(term) for term in query.terms]), _text_field(hit.field))
         .group_by(hit.repo_id)
         .correlate(None)
     )
@@ -302,6 +353,22 @@ def _hits(query: SearchQuery, within: Any = None) -> Select[Any]:
     if within is not None:
         statement = statement.where(hit.repo_id.in_(within))
     return statement
+
+
+def _ranked_hits(query: SearchQuery) -> Any:
+    """(repo_id, score) of every repo with all the query's terms: one grouped index range per term,
+    joined on the repo. The same sums as :func:`_hits` (the terms are distinct), but planned from
+    what each term has: PostgreSQL estimated the grouped pass with its ``HAVING`` at a few dozen
+    rows where thousands matched, and joined the repos by looking each one up."""
+    if len(query.terms) == 1:
+        return _hits(query).subquery("hits")
+    parts = [_term_scores(term) for term in query.terms]
+    first = parts[0]
+    score = sum((part.c.score for part in parts[1:]), first.c.score)
+    statement = select(first.c.repo_id.label("repo_id"), score.label("score"))
+    for part in parts[1:]:
+        statement = statement.join(part, part.c.repo_id == first.c.repo_id)
+    return statement.subquery("hits")
 
 
 def scores(session: Session, query: SearchQuery, repos: list[Any]) -> dict[int, int]:
@@ -346,15 +413,18 @@ def search_condition(query: SearchQuery, repo: Any, narrowed: Iterable[Select[An
     return or_(*conditions) if conditions else false()
 
 
-def ranked(statement: Select[Any], query: SearchQuery, repo: Any) -> tuple[Select[Any], ColumnElement[int]]:
+def ranked(
+    statement: Select[Any], query: SearchQuery, repo: Any, *, per_term: bool = False
+) -> tuple[Select[Any], ColumnElement[int]]:
     """``statement`` (over ``repo``) narrowed to the repos matching ``query``, and their rank: the
     sum of the weights matched (each term once per field), plus ``NAME_SUBSTRING_BONUS`` for the id
-    match. One pass over the term index, joined."""
+    match. One pass over the term index, joined; with ``per_term`` (for PostgreSQL), one grouped
+    range per term, joined (:func:`_ranked_hits`: SQLite answers the single pass faster)."""
     in_id = _in_id(query, repo)
     bonus: ColumnElement[int] = case((in_id, NAME_SUBSTRING_BONUS), else_=0) if in_id is not None else literal(0)
     if not query.terms:
         return statement.where(in_id if in_id is not None else false()), bonus
-    hits = _hits(query).subquery("hits")
+    hits = _ranked_hits(query) if per_term else _hits(query).subquery("hits")
     if in_id is None:
         return statement.join(hits, hits.c.repo_id == repo.id), hits.c.score
     statement = statement.outerjoin(hits, hits.c.repo_id == repo.id).where(or_(hits.c.repo_id.is_not(None), in_id))

@@ -269,7 +269,7 @@ class _Query:
             found.append(search.search_condition(self.parsed, Repo, narrowed))
         return found + [c for name, c in self.by_filter.items() if name not in leave_out and name not in folded]
 
-    def page(self, sort: Sort, offset: int, limit: int) -> Select[Any]:
+    def page(self, sort: Sort, offset: int, limit: int, *, dialect: str = "sqlite") -> Select[Any]:
         """The page's repo ids, in order: ids only, so that sorting thousands of matches moves narrow
         rows (the page's repos are read by id afterwards). No window count for the total either: on
         SQLite it would read every matching row whole to count them. Sorted by relevance, the ids
@@ -279,7 +279,7 @@ class _Query:
         rank: ColumnElement[Any] = literal(None)
         if sort == "relevance" and self.parsed is not None:
             statement = select(Repo.id).where(*self.scope, *self.by_filter.values())
-            statement, rank = search.ranked(statement, self.parsed, Repo)
+            statement, rank = search.ranked(statement, self.parsed, Repo, per_term=dialect == "postgresql")
         else:
             statement = select(Repo.id).where(*self.where())
         tie = [Repo.downloads.desc(), Repo.id.desc()]
@@ -463,7 +463,10 @@ def list_page(
         chosen = "downloads"
     teams = challenge_service.teams_by_organization(session)
     built = _Query(viewer, repo_type, parsed, filters, teams)
-    ranks = {pk: rank for pk, rank in session.execute(built.page(chosen, (page - 1) * page_size, page_size))}
+    dialect = session.get_bind().dialect.name
+    ranks = {
+        pk: rank for pk, rank in session.execute(built.page(chosen, (page - 1) * page_size, page_size, dialect=dialect))
+    }
     loaded = {repo.id: repo for repo in session.scalars(select(Repo).where(Repo.id.in_(list(ranks))))}
     if parsed is not None and chosen != "relevance":
         ranks |= search.scores(session, parsed, [loaded[pk] for pk in ranks if pk in loaded])

@@ -1,7 +1,7 @@
 """repos.variant_kind: the kind of variant a model repo's card declares (issue 19)
 
-Revision ID: 0021_variant_kind
-Revises: 0020_standings
+Revision ID: 0022_variant_kind
+Revises: 0021_search_speed
 
 Set from the card's ``variant.kind`` on each commit to the default branch (``baton.hub.variants``),
 for the listings' filters. Repos whose stored card already holds a ``variant:`` block with a known
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021_variant_kind"
-down_revision: str | None = "0020_standings"
+revision: str = "0022_variant_kind"
+down_revision: str | None = "0021_search_speed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

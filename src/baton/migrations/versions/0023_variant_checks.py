@@ -1,7 +1,7 @@
 """variant checks: whether each variant revision loads and runs with its runtime
 
-Revision ID: 0022_variant_checks
-Revises: 0020_standings
+Revision ID: 0023_variant_checks
+Revises: 0022_variant_kind
 
 The lead re-chains it after 0021_variants when the branches merge.
 """
@@ -13,8 +13,8 @@ from alembic import op
 
 import baton.core.database
 
-revision: str = "0022_variant_checks"
-down_revision: str | None = "0020_standings"
+revision: str = "0023_variant_checks"
+down_revision: str | None = "0022_variant_kind"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -93,7 +93,9 @@ BUILTINS_FOR_KIND: Final[dict[str, tuple[str, ...]]] = {
 }
 # Kinds whose files are the base's network itself (same architecture, stored otherwise).
 SAME_NETWORK_KINDS: Final = ("quantized", "onnx", "compiled")
-ALLOWED_KEYS: Final = ("kind", "method", "runtime", "bits")
+ALLOWED_KEYS: Final = ("kind", "method", "runtime", "bits", "base_revision")
+# The commit of the base a variant was made from (the commons writes it; optional for anyone else).
+_COMMIT_ID: Final = re.compile(r"[0-9a-f]{40}")
 MAX_BITS: Final = 64
 _NAME: Final = re.compile(r"[a-z0-9][a-z0-9._+-]{0,63}")
 CONFIG_FILE: Final = "config.json"
@@ -249,6 +251,13 @@ def parse_variant(card: CardData, *, runtimes: Callable[[], tuple[str, ...]] = r
                 f"{where.at(f'{KEY}.bits', KEY)}method {method!r} stores {expected}-bit weights, but "
                 f"'variant.bits' says {bits}. Write bits: {expected}, or leave 'bits' out."
             )
+    revision = block.get("base_revision")
+    if revision is not None and not (isinstance(revision, str) and _COMMIT_ID.fullmatch(revision)):
+        raise InvalidVariantError(
+            f"{where.at(f'{KEY}.base_revision', KEY)}'variant.base_revision' must be the base's commit id "
+            f"(40 lower-case hex digits), found {describe(revision)}. Write the commit the variant was made "
+            "from, or leave 'base_revision' out."
+        )
     relation = card.base_model_relation
     allowed = allowed_relations(kind, method)
     if relation is not None and relation not in allowed:

@@ -5,7 +5,7 @@ and so see the same tables, routers, job kinds, events and event handlers. Each 
 what it brings in its own ``domain.py``; this module only lists them. The layers, lowest first
 (a domain imports only from the layers below it; see ``docs/architecture.md``)::
 
-    core < accounts, storage < hub < provenance, evaluation < challenge < commons, talent < web < app, cli, demo
+    core < accounts, storage < hub < provenance, evaluation < challenge < commons, talent < variants < web < app, cli, demo
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from baton.hub import domain as hub_domain
 from baton.provenance import domain as provenance_domain
 from baton.storage import open_blob_store
 from baton.talent import domain as talent_domain
+from baton.variants import domain as variants_domain
 from baton.web import domain as web_domain
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -44,6 +45,7 @@ DOMAINS: tuple[tuple[str, Callable[[Registry], None]], ...] = (
     ("challenge", challenge_domain.register),
     ("commons", commons_domain.register),
     ("talent", talent_domain.register),
+    ("variants", variants_domain.register),
     ("web", web_domain.register),
 )
 

@@ -1,0 +1,1 @@
+"""Lightweight variants and chip-ready builds of models: made, checked and measured by the commons."""

@@ -5,7 +5,8 @@ and so see the same tables, routers, job kinds, events and event handlers. Each 
 what it brings in its own ``domain.py``; this module only lists them. The layers, lowest first
 (a domain imports only from the layers below it; see ``docs/architecture.md``)::
 
-    core < accounts, storage < hub < provenance, evaluation < challenge < commons, talent < variants < web < app, cli, demo
+    core < accounts, storage < hub < provenance, evaluation < challenge < commons, talent < variants < web
+    < app, cli, demo
 """
 
 from __future__ import annotations

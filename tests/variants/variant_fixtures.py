@@ -103,9 +103,7 @@ def write_task(folder: Path, rows: int = 24) -> Path:
             options = [right_answer + offset for offset in (0, 1, 2, 3)]
             shift = number % 4
             options = options[shift:] + options[:shift]
-            writer.writerow(
-                [f"{left} plus {right} equals", *options, options.index(right_answer) + 1, "arithmetic"]
-            )
+            writer.writerow([f"{left} plus {right} equals", *options, options.index(right_answer) + 1, "arithmetic"])
     (folder / "task.yaml").write_text(
         "name: tiny_sums\nversion: 1\nformat: kmmlu\noutput_type: multiple_choice\n"
         "data:\n  test: test.csv\n"

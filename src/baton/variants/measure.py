@@ -50,7 +50,7 @@ from baton.evaluation.metrics import paired_difference
 from baton.evaluation.runner import prompt_hash
 from baton.evaluation.types import Item, Request, Response
 from baton.hub import cards, commits, repos
-from baton.hub.models import Repo
+from baton.hub.models import Commit, Repo
 from baton.variants.models import VariantMeasurement
 
 JOB_KIND = "variants.measure"
@@ -233,7 +233,7 @@ def weight_size(entries: list[commits.FileEntry]) -> int:
     return sum(entry.size for entry in entries if entry.path.endswith(WEIGHT_SUFFIXES))
 
 
-def _read_card(runtime: Runtime, session: Session, commit: commits.Commit) -> cards.CardData:
+def _read_card(runtime: Runtime, session: Session, commit: Commit) -> cards.CardData:
     try:
         entry = commits.get_entry(session, commit, "README.md")
     except NotFoundError:
@@ -282,7 +282,9 @@ def _subjects(runtime: Runtime, repo_pk: int, commit_oid: str) -> tuple[Subject,
         variant_oid, base_oid, variant_id, base_repo_id = commit.oid, base_commit.oid, repo.repo_id, base.repo_id
     if weight_size(entries) == 0:
         raise VariantMeasureError(f"{variant_id}@{variant_oid[:12]} holds no weight files to measure.")
-    subject = Subject(variant_id, variant_oid, _snapshot(runtime, entries, variant_oid), runtime_name, weight_size(entries))
+    subject = Subject(
+        variant_id, variant_oid, _snapshot(runtime, entries, variant_oid), runtime_name, weight_size(entries)
+    )
     base_subject = Subject(
         base_repo_id, base_oid, _snapshot(runtime, base_entries, base_oid), "transformers", weight_size(base_entries)
     )
@@ -359,14 +361,13 @@ def measure(
         run = measure_in_child if in_child else measure_in_process
         results = {}
         for name, subject in (("base", base), ("variant", variant)):
-            results[name] = run(
-                subject.runtime, str(subject.folder), flat, task_settings=settings, threads=threads
-            )
+            results[name] = run(subject.runtime, str(subject.folder), flat, task_settings=settings, threads=threads)
         base_correct = _correct(task, items, item_requests, results["base"]["answers"])
         variant_correct = _correct(task, items, item_requests, results["variant"]["answers"])
     except BatonError as error:
         return _record_failure(runtime, repo_pk, commit_oid, base_id, runtime_name, meta, started, error)
     paired = paired_difference(base_correct, variant_correct, seed=BOOTSTRAP_SEED)
+    hashed = items_hash(items)
     base_summary = _summary(results["base"], len(items))
     variant_summary = _summary(results["variant"], len(items))
     manifest = {
@@ -377,7 +378,7 @@ def measure(
         "base": {"repo": base.repo_id, "commit": base.commit, "file_size": base.file_size, "runtime": "transformers"}
         | base_summary,
         "task": {"name": task.name, "version": task.version, "source": task.source, "limit": limit}
-        | {"items_hash": items_hash(items), "n_items": len(items), "data_hash": task.data_hash},
+        | {"items_hash": hashed, "n_items": len(items), "data_hash": task.data_hash},
         "accuracy": {"base": paired.mean_a, "variant": paired.mean_b},
         "accuracy_retained": paired.to_json() | {"seed": BOOTSTRAP_SEED, "of": "variant - base, per item"},
         "size_ratio": variant.file_size / base.file_size if base.file_size else None,
@@ -399,7 +400,7 @@ def measure(
         runtime_version=_short(variant_summary["runtime_version"], 64),
         status="ok",
         task=task.name[:200],
-        items_hash=manifest["task"]["items_hash"],
+        items_hash=hashed,
         n_items=len(items),
         base_accuracy=paired.mean_a,
         variant_accuracy=paired.mean_b,

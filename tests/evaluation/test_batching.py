@@ -58,8 +58,8 @@ def test_an_over_long_item_is_one_truncated_row_equal_to_the_harness_row(short_w
 
 
 def test_a_batch_ends_where_rows_get_much_shorter() -> None:
-    from baton.evaluation.backends.hf import _length_batches
+    from baton.evaluation.backends.local import length_batches
 
     rows = [[0] * length for length in (100, 95, 90, 40, 39, 38, 37, 10)]
-    batches = [[len(row) for row in batch] for batch in _length_batches(rows, 3)]
+    batches = [[len(row) for row in batch] for batch in length_batches(rows, 3)]
     assert batches == [[100, 95, 90], [40, 39, 38], [37], [10]]

@@ -14,7 +14,7 @@ from baton.variants import measure
 from baton.variants.models import VariantMeasurement
 
 pytest.importorskip("torchao")
-from variant_fixtures import commit_model, make_int8, make_tiny_llama, write_task
+from measure_fixtures import commit_model, make_int8, make_tiny_llama, write_task
 
 INT8_CARD = {
     "license": "apache-2.0",

@@ -1,1 +1,1 @@
-"""Lightweight variants and chip-ready builds of models: made, checked and measured by the commons."""
+"""Lightweight variants and chip-ready builds: making them, checking they load, and the runtimes that run them."""

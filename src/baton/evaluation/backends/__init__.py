@@ -22,6 +22,7 @@ __all__ = ["BACKENDS", "UnknownBackendError", "backend_names", "create_backend"]
 BACKENDS: dict[str, str] = {
     "dummy": "baton.evaluation.backends.dummy:DummyBackend",
     "hf": "baton.evaluation.backends.hf:HuggingFaceBackend",
+    "onnxruntime": "baton.evaluation.backends.onnxruntime:OnnxRuntimeBackend",
     "openai": "baton.evaluation.backends.openai:OpenAIBackend",
 }
 

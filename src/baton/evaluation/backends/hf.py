@@ -21,56 +21,30 @@ from __future__ import annotations
 
 import copy
 import inspect
-import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 import transformers
 from torch.nn import functional
 
 from baton.core.errors import BadRequestError
+from baton.evaluation.backends.local import (
+    LocalTextBackend,
+    Scored,
+    chunks,
+    common_prefix,
+    cut_at_stops,
+    length_batches,
+    max_length_of,
+)
 from baton.evaluation.backends.models import ResolvedModel, resolve_model
-from baton.evaluation.types import Request, Response
+from baton.evaluation.types import Request
 
 if TYPE_CHECKING:
     from baton.core.runtime import Runtime
 
-DEFAULT_MAX_LENGTH = 2048
-MAX_LENGTH_ATTRIBUTES = ("n_positions", "max_position_embeddings", "n_ctx", "seq_length", "max_sequence_length")
 DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-@dataclass(frozen=True)
-class _Scored:
-    loglikelihood: float
-    is_greedy: bool
-
-
-def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-_Row = TypeVar("_Row", bound=Sequence[int])
-
-# A batch ends early where the next row would be shorter than this fraction of the batch's width:
-# a padded position costs as much as a real one, and a few long items among short ones would
-# otherwise pad a whole batch to their width.
-FILL_RATIO = 0.8
-
-
-def _length_batches(rows: Sequence[_Row], size: int) -> Iterator[Sequence[_Row]]:
-    """Rows sorted longest first, in batches of at most ``size`` rows of similar lengths."""
-    start = 0
-    while start < len(rows):
-        width = len(rows[start])
-        end = start + 1
-        while end < len(rows) and end - start < size and len(rows[end]) >= FILL_RATIO * width:
-            end += 1
-        yield rows[start:end]
-        start = end
 
 
 class _StopOnStrings(transformers.StoppingCriteria):
@@ -87,7 +61,7 @@ class _StopOnStrings(transformers.StoppingCriteria):
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
-class HuggingFaceBackend:
+class HuggingFaceBackend(LocalTextBackend):
     """Runs a causal LM from a local folder or a hub revision with ``transformers``."""
 
     name = "hf"
@@ -116,22 +90,13 @@ class HuggingFaceBackend:
         self.batch_size = batch_size
         self.device = torch.device(device)
         self.share_context = share_context
-        self.tokenizer: Any = transformers.AutoTokenizer.from_pretrained(
-            self.resolved.path, trust_remote_code=trust_remote_code
-        )
-        self._tokenizer_adds_bos = self._detect_tokenizer_bos()
-        self.add_bos_token = self._tokenizer_adds_bos
-        self.add_bos_token_source = "tokenizer"
-        if add_bos_token is not None:
-            self.set_add_bos_token(add_bos_token, source="backend option")
+        self._load_tokenizer(trust_remote_code=trust_remote_code, add_bos_token=add_bos_token)
         loaded: Any = transformers.AutoModelForCausalLM.from_pretrained(
             self.resolved.path, dtype=DTYPES[dtype], trust_remote_code=trust_remote_code
         )
         self.model: Any = loaded.to(self.device).eval()
         self.dtype = str(self.model.dtype).removeprefix("torch.")
-        self.max_length = max_length or self._default_max_length()
-        prefix = self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else None
-        self.prefix_token_id: int = prefix if prefix is not None else self.tokenizer.eos_token_id
+        self.max_length = max_length or max_length_of(self.model.config, self.tokenizer)
         parameters = inspect.signature(self.model.forward).parameters
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
         self._keeps_logits = "logits_to_keep" in parameters
@@ -140,33 +105,6 @@ class HuggingFaceBackend:
         self.token_positions = 0  # token positions run through the model (padding excluded)
         self.padded_positions = 0  # positions of the padded batches (what the model computed)
         self.model_rows = 0  # rows of the batches run through the model
-
-    # -- the start token ------------------------------------------------------------------------
-
-    def _detect_tokenizer_bos(self) -> bool:
-        """Whether the tokenizer, left to its own default, starts every encoding with its BOS token."""
-        bos = self.tokenizer.bos_token_id
-        if bos is None:
-            return False
-        plain: list[int] = self.tokenizer("a", add_special_tokens=False)["input_ids"]
-        special: list[int] = self.tokenizer("a", add_special_tokens=True)["input_ids"]
-        return special[:1] == [bos] and special[1:] == plain
-
-    def set_add_bos_token(self, value: bool, *, source: str) -> None:
-        """Prepend the BOS token to every encoding (True) or never (False), overriding the tokenizer."""
-        if value and self.tokenizer.bos_token_id is None:
-            raise BadRequestError(
-                f"add_bos_token is true ({source}) but the tokenizer of {self.model_spec} has no BOS token",
-                hint="Drop add_bos_token to follow the tokenizer's default, or set it to false.",
-            )
-        self.add_bos_token = bool(value)
-        self.add_bos_token_source = source
-
-    def apply_task_settings(self, settings: dict[str, Any]) -> None:
-        """A task's ``add_bos_token`` applies unless the backend was given one explicitly."""
-        value = settings.get("add_bos_token")
-        if value is not None and self.add_bos_token_source != "backend option":
-            self.set_add_bos_token(bool(value), source="task")
 
     def compute_stats(self) -> dict[str, int]:
         """What the model computed so far (for the manifest and the benchmark)."""
@@ -179,16 +117,6 @@ class HuggingFaceBackend:
         }
 
     # -- settings -------------------------------------------------------------------------------
-
-    def _default_max_length(self) -> int:
-        for attribute in MAX_LENGTH_ATTRIBUTES:
-            value = getattr(self.model.config, attribute, None)
-            if isinstance(value, int) and value > 0:
-                return value
-        model_max = getattr(self.tokenizer, "model_max_length", None)
-        if isinstance(model_max, int) and 0 < model_max < 1_000_000:
-            return model_max
-        return DEFAULT_MAX_LENGTH
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -211,70 +139,15 @@ class HuggingFaceBackend:
             "operator_controlled": True,  # local weights, run in this process
         }
 
-    # -- tokens ---------------------------------------------------------------------------------
-
-    def encode(self, text: str, *, start_token: bool = True) -> list[int]:
-        """Token ids of ``text``, starting with the BOS token when ``add_bos_token`` (and ``start_token``).
-
-        As the harness does, a text that already starts with the BOS token's text gets no second one.
-        """
-        plain: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        if not (start_token and self.add_bos_token):
-            return plain
-        bos_text = self.tokenizer.bos_token
-        if bos_text and text.startswith(bos_text):
-            return plain
-        if self._tokenizer_adds_bos:  # the tokenizer's own encoding, exactly
-            ids: list[int] = self.tokenizer(text, add_special_tokens=True)["input_ids"]
-            return ids
-        return [int(self.tokenizer.bos_token_id), *plain]
-
-    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        """Context tokens and continuation tokens, located by tokenizing the context alone."""
-        if not context:  # the prefix token stands for the context; the continuation gets no BOS of its own
-            tokens = self.encode(continuation, start_token=False)
-            if tokens and tokens[0] == self.prefix_token_id:
-                return tokens[:1], tokens[1:]
-            return [self.prefix_token_id], tokens
-        spaces = len(context) - len(context.rstrip())
-        if spaces:
-            continuation = context[-spaces:] + continuation
-            context = context[:-spaces]
-        whole = self.encode(context + continuation)
-        context_tokens = self.encode(context)
-        return context_tokens, whole[len(context_tokens) :]
-
-    # -- answering ------------------------------------------------------------------------------
-
-    def answer(self, requests: list[Request]) -> list[Response]:
-        responses: list[Response | None] = [None] * len(requests)
-        pairs: list[tuple[int, list[int], list[int]]] = []
-        rolling: list[int] = []
-        generations: list[int] = []
-        for index, request in enumerate(requests):
-            if request.kind == "loglikelihood":
-                pairs.append((index, *self.encode_pair(request.context, request.continuation)))
-            elif request.kind == "loglikelihood_rolling":
-                rolling.append(index)
-            else:
-                generations.append(index)
-        for index, scored in self.score_pairs([(c, t) for _, c, t in pairs]).items():
-            responses[pairs[index][0]] = Response(loglikelihood=scored.loglikelihood, is_greedy=scored.is_greedy)
-        for index in rolling:
-            responses[index] = self._rolling(requests[index].context)
-        for index, text in zip(generations, self.generate([requests[i] for i in generations]), strict=True):
-            responses[index] = Response(text=text)
-        return [response for response in responses if response is not None]
-
-    def score_pairs(self, pairs: Sequence[tuple[list[int], list[int]]]) -> dict[int, _Scored]:
+    def score_pairs(self, pairs: Sequence[tuple[list[int], list[int]]]) -> dict[int, Scored]:
         """Score (context tokens, continuation tokens) pairs; keys are indices into ``pairs``."""
-        results: dict[int, _Scored] = {}
+        results: dict[int, Scored] = {}
         shared: dict[tuple[int, ...], list[int]] = {}
         plain: list[int] = []
         pairs = list(pairs)
         for index, (context, continuation) in enumerate(pairs):
             if not continuation:
-                results[index] = _Scored(0.0, True)
+                results[index] = Scored(0.0, True)
             elif self.share_context and len(continuation) <= self.max_length:
                 if len(context) + len(continuation) > self.max_length + 1:
                     # Too long for the window: the context keeps its last tokens, exactly the row the
@@ -299,24 +172,12 @@ class HuggingFaceBackend:
         self.padded_positions += rows * width
         self.model_rows += rows
 
-    @staticmethod
-    def _common_prefix(sequences: Sequence[Sequence[int]]) -> list[int]:
-        if not sequences:
-            return []
-        prefix = list(sequences[0])
-        for tokens in sequences[1:]:
-            size = 0
-            while size < min(len(prefix), len(tokens)) and prefix[size] == tokens[size]:
-                size += 1
-            del prefix[size:]
-        return prefix
-
     @torch.inference_mode()
     def _score_shared(
         self,
         pairs: Sequence[tuple[list[int], list[int]]],
         shared: dict[tuple[int, ...], list[int]],
-        results: dict[int, _Scored],
+        results: dict[int, Scored],
     ) -> None:
         """One pass per distinct context (batched), extended by the tokens all its continuations share.
 
@@ -325,9 +186,9 @@ class HuggingFaceBackend:
         continuations run their remaining tokens on top of the row's KV cache (``_score_rest``).
         """
         contexts = sorted(shared, key=len, reverse=True)  # similar lengths together: less padding
-        for batch in _length_batches(contexts, self.batch_size):
+        for batch in length_batches(contexts, self.batch_size):
             # The tokens every continuation of the context shares, except each one's last token.
-            prefixes = [self._common_prefix([pairs[i][1][:-1] for i in shared[context]]) for context in batch]
+            prefixes = [common_prefix([pairs[i][1][:-1] for i in shared[context]]) for context in batch]
             rows_tokens = [list(context) + prefix for context, prefix in zip(batch, prefixes, strict=True)]
             if any(len(tokens) > self.max_length for tokens in rows_tokens):
                 prefixes = [[] for _ in batch]
@@ -382,7 +243,7 @@ class HuggingFaceBackend:
                         number = offsets[(row, start + step)]
                         total += float(logprobs[number, token])
                         greedy = greedy and best[number] == token
-                    results[index] = _Scored(total, greedy)
+                    results[index] = Scored(total, greedy)
                     if len(continuation) > scored_here:
                         rest.append((row, index, scored_here))
             # Continuations that go on alike (all but their last token) share one row of the rest pass.
@@ -391,10 +252,10 @@ class HuggingFaceBackend:
                 inputs = tuple(pairs[index][1][done - 1 : -1])
                 groups.setdefault((row, inputs), []).append((index, done))
             keys = list(groups)
-            chunks = list(_chunks(keys, self.batch_size * 4))
-            for number, chunk in enumerate(chunks):
+            parts = list(chunks(keys, self.batch_size * 4))
+            for number, chunk in enumerate(parts):
                 # Selecting cache rows changes the cache in place: copy it unless this is its last use.
-                rows_cache = cache if number == len(chunks) - 1 else copy.deepcopy(cache)
+                rows_cache = cache if number == len(parts) - 1 else copy.deepcopy(cache)
                 members = [(key, groups[key]) for key in chunk]
                 self._score_rest(pairs, members, rows_cache, context_mask, lengths, results)
 
@@ -405,7 +266,7 @@ class HuggingFaceBackend:
         cache: Any,
         context_mask: torch.Tensor,
         lengths: torch.Tensor,
-        results: dict[int, _Scored],
+        results: dict[int, Scored],
     ) -> None:
         """Run the continuation tokens not scored yet on top of their context row's cache.
 
@@ -440,15 +301,15 @@ class HuggingFaceBackend:
                 head = results[index]
                 total = head.loglikelihood + float(predicted.gather(1, targets.unsqueeze(1)).sum())
                 greedy = head.is_greedy and bool((predicted.argmax(dim=-1) == targets).all())
-                results[index] = _Scored(total, greedy)
+                results[index] = Scored(total, greedy)
 
     @torch.inference_mode()
     def _score_plain(
-        self, pairs: Sequence[tuple[list[int], list[int]]], indices: list[int], results: dict[int, _Scored]
+        self, pairs: Sequence[tuple[list[int], list[int]]], indices: list[int], results: dict[int, Scored]
     ) -> None:
         """Each pair as its own row: ``(context + continuation)[-(max_length + 1):][:-1]``."""
         ordered = sorted(indices, key=lambda i: len(pairs[i][0]) + len(pairs[i][1]), reverse=True)
-        for batch in _chunks(ordered, self.batch_size):
+        for batch in chunks(ordered, self.batch_size):
             rows: list[list[int]] = []
             for index in batch:
                 context, continuation = pairs[index]
@@ -473,32 +334,7 @@ class HuggingFaceBackend:
                 targets = torch.tensor(continuation, device=self.device)
                 total = float(predicted.gather(1, targets.unsqueeze(1)).sum())
                 greedy = bool((predicted.argmax(dim=-1) == targets).all())
-                results[index] = _Scored(total, greedy)
-
-    def rolling_windows(self, tokens: list[int]) -> list[tuple[list[int], list[int]]]:
-        """Disjoint windows over ``tokens`` as the harness makes them (context length 1)."""
-        windows: list[tuple[list[int], list[int]]] = []
-        if not tokens:
-            return windows
-        window = self.max_length
-        first = min(window, len(tokens))
-        windows.append(([self.prefix_token_id], tokens[:first]))
-        predicted = first
-        while predicted < len(tokens):
-            count = min(len(tokens) - predicted, window)
-            end = predicted + count
-            inputs = tokens[max(0, end - window - 1) : end - 1]
-            targets = tokens[end - count : end]
-            windows.append((inputs[: len(inputs) - (len(targets) - 1)], targets))
-            predicted += count
-        return windows
-
-    def _rolling(self, text: str) -> Response:
-        tokens = self.encode(text)
-        windows = self.rolling_windows(tokens)
-        scored = self.score_pairs(windows)
-        total = math.fsum(scored[i].loglikelihood for i in range(len(windows)))
-        return Response(loglikelihood=total, token_count=len(tokens))
+                results[index] = Scored(total, greedy)
 
     # -- generation -----------------------------------------------------------------------------
 
@@ -513,7 +349,7 @@ class HuggingFaceBackend:
         for (until, max_new_tokens), indices in groups.items():
             stops = [*until, *([eos] if eos else [])]
             budget = max(1, self.max_length - max_new_tokens)
-            for batch in _chunks(indices, self.batch_size):
+            for batch in chunks(indices, self.batch_size):
                 encoded = [self.encode(requests[i].context)[-budget:] or [self.prefix_token_id] for i in batch]
                 width = max(len(tokens) for tokens in encoded)
                 input_ids = torch.full((len(batch), width), pad, dtype=torch.long, device=self.device)
@@ -533,9 +369,5 @@ class HuggingFaceBackend:
                     generated = output[row, width:].tolist()
                     while generated and generated[-1] == pad:  # rows that stopped early are padded
                         generated.pop()
-                    text = self.tokenizer.decode(generated)
-                    for stop in stops:
-                        if stop and stop in text:
-                            text = text[: text.index(stop)]
-                    texts[index] = text
+                    texts[index] = cut_at_stops(self.tokenizer.decode(generated), stops)
         return texts

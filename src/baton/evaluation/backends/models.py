@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from baton.hub.commits import FileEntry
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+ONNX_SUFFIXES = (".onnx", ".onnx.data", ".onnx_data")  # a graph and its external weights
 HASH_CHUNK = 1 << 20
 
 
@@ -39,8 +40,12 @@ class ResolvedModel:
     weight_hash: str  # sha256 over the weight files' names and sha256s
 
 
-def _is_weight_file(name: str) -> bool:
-    return name.endswith(WEIGHT_SUFFIXES)
+def _is_weight_file(name: str, suffixes: tuple[str, ...] = WEIGHT_SUFFIXES) -> bool:
+    return name.endswith(suffixes)
+
+
+def _described(suffixes: tuple[str, ...]) -> str:
+    return ", ".join(f"*{suffix}" for suffix in suffixes)
 
 
 def _file_sha256(path: Path) -> str:
@@ -57,20 +62,18 @@ def combined_weight_hash(files: dict[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def check_weights(folder: Path) -> list[Path]:
-    weights = sorted(path for path in folder.rglob("*") if path.is_file() and _is_weight_file(path.name))
+def check_weights(folder: Path, suffixes: tuple[str, ...] = WEIGHT_SUFFIXES) -> list[Path]:
+    weights = sorted(path for path in folder.rglob("*") if path.is_file() and _is_weight_file(path.name, suffixes))
     if not weights:
-        raise ModelWeightsMissingError(
-            f"The model folder {folder} holds no weights (no *.safetensors, *.bin, *.pt or *.gguf file)."
-        )
+        raise ModelWeightsMissingError(f"The model folder {folder} holds no weights (no {_described(suffixes)} file).")
     return weights
 
 
-def resolve_local(folder: Path) -> ResolvedModel:
+def resolve_local(folder: Path, suffixes: tuple[str, ...] = WEIGHT_SUFFIXES) -> ResolvedModel:
     folder = folder.expanduser().resolve()
     if not folder.is_dir():
         raise ModelWeightsMissingError(f"{folder} is a file, not a model folder.")
-    weights = check_weights(folder)
+    weights = check_weights(folder, suffixes)
     hashes = {str(path.relative_to(folder)): _file_sha256(path) for path in weights}
     return ResolvedModel(folder, None, None, None, combined_weight_hash(hashes))
 
@@ -100,7 +103,14 @@ def _snapshot(runtime: Runtime, entries: list[FileEntry], commit_oid: str) -> Pa
     return target
 
 
-def resolve_hub(runtime: Runtime, spec: str, user: str | None = None, *, system: bool = False) -> ResolvedModel:
+def resolve_hub(
+    runtime: Runtime,
+    spec: str,
+    user: str | None = None,
+    *,
+    system: bool = False,
+    suffixes: tuple[str, ...] = WEIGHT_SUFFIXES,
+) -> ResolvedModel:
     """Resolve ``namespace/name[@revision]`` to its commit and a local snapshot of its files.
 
     ``system`` reads as Baton itself (a background job whose submitter's access was checked when
@@ -126,24 +136,34 @@ def resolve_hub(runtime: Runtime, spec: str, user: str | None = None, *, system:
         entries = commits.tree_entries(session, commit.tree_id)
         commit_oid, shown = commit.oid, str(key)
         asked = revision or repo.default_branch
-    weights = {entry.path: entry.sha256 for entry in entries if _is_weight_file(entry.path)}
+    weights = {entry.path: entry.sha256 for entry in entries if _is_weight_file(entry.path, suffixes)}
     if not weights:
-        raise ModelWeightsMissingError(f"The hub repo {shown}@{asked} (commit {commit_oid}) holds no weight files.")
+        raise ModelWeightsMissingError(
+            f"The hub repo {shown}@{asked} (commit {commit_oid}) holds no weight files ({_described(suffixes)})."
+        )
     path = _snapshot(runtime, entries, commit_oid)
     return ResolvedModel(path, shown, asked, commit_oid, combined_weight_hash(weights))
 
 
 def resolve_model(
-    spec: str, runtime: Runtime | None = None, user: str | None = None, *, system: bool = False
+    spec: str,
+    runtime: Runtime | None = None,
+    user: str | None = None,
+    *,
+    system: bool = False,
+    suffixes: tuple[str, ...] = WEIGHT_SUFFIXES,
 ) -> ResolvedModel:
-    """A local folder when one exists, else a hub model repo id with an optional ``@revision``."""
+    """A local folder when one exists, else a hub model repo id with an optional ``@revision``.
+
+    ``suffixes``: the names of the files that are the weights (hashed, and required to be there).
+    """
     local = Path(spec).expanduser()
     if local.exists():
-        return resolve_local(local)
+        return resolve_local(local, suffixes)
     if spec.startswith(("/", ".", "~")) or spec.partition("@")[0].count("/") != 1 or runtime is None:
         raise NotFoundError(
             f"No model folder at {spec!r}, and it is not a hub repo id that can be looked up",
             code="ModelNotFound",
             hint="Give an existing folder, or a hub repo id such as 'namespace/name@revision' with a data dir.",
         )
-    return resolve_hub(runtime, spec, user, system=system)
+    return resolve_hub(runtime, spec, user, system=system, suffixes=suffixes)

@@ -89,6 +89,34 @@ def test_measure_int8_variant_end_to_end(measured_runtime: Runtime, models: tupl
     assert math.isclose(manifest["size_ratio"], row.file_size / row.base_file_size)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_measure_onnx_int8_variant_on_onnxruntime(
+    measured_runtime: Runtime, models: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from baton.variants import produce
+
+    pytest.importorskip("onnxruntime")
+    base, _int8 = models
+    fp32 = produce.export_onnx(base, tmp_path / "onnx-fp32")
+    onnx_int8 = produce.quantize_onnx_int8(fp32, tmp_path / "onnx-int8")
+    card = INT8_CARD | {"variant": {"kind": "onnx", "method": "onnxruntime-dynamic-int8", "runtime": "onnxruntime"}}
+    commit_model(measured_runtime, "alice", "lab/tiny-llama", base, {"license": "apache-2.0"})
+    repo_pk, oid = commit_model(measured_runtime, "alice", "lab/tiny-llama-onnx-int8", onnx_int8, card)
+
+    row = measure.measure(measured_runtime, repo_pk, oid, in_child=False, threads=1)
+
+    assert row.status == "ok", row.error
+    assert (row.runtime, row.kind, row.method) == ("onnxruntime", "onnx", "onnxruntime-dynamic-int8")
+    import onnxruntime
+
+    assert row.runtime_version == onnxruntime.__version__
+    onnx_files = [path for path in onnx_int8.iterdir() if path.name.endswith(measure.WEIGHT_SUFFIXES)]
+    assert row.file_size == sum(path.stat().st_size for path in onnx_files) > 0
+    assert row.difference_low is not None and row.difference_high is not None and row.difference is not None
+    assert row.difference_low <= row.difference <= row.difference_high
+    assert row.manifest["variant"]["backend"]["backend"] == "onnxruntime"
+
+
 def test_measure_job_records_a_variant_without_its_base_as_failed(
     measured_runtime: Runtime, models: tuple[Path, Path]
 ) -> None:

@@ -168,7 +168,10 @@ def measure_in_process(
         torch.set_num_threads(threads)
     rss_before = _rss_now()
     started = time.perf_counter()
-    backend, version = _backend(runtime_name, folder, {"batch_size": batch_size})
+    options: dict[str, Any] = {"batch_size": batch_size}
+    if threads and runtime_name == "onnxruntime":  # the same thread count as torch's
+        options["threads"] = threads
+    backend, version = _backend(runtime_name, folder, options)
     load_seconds = time.perf_counter() - started
     apply = getattr(backend, "apply_task_settings", None)
     if callable(apply) and task_settings:

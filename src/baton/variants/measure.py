@@ -236,7 +236,7 @@ def weight_size(entries: list[commits.FileEntry]) -> int:
     return sum(entry.size for entry in entries if entry.path.endswith(WEIGHT_SUFFIXES))
 
 
-def _read_card(runtime: Runtime, session: Session, commit: Commit) -> cards.CardData:
+def read_card(runtime: Runtime, session: Session, commit: Commit) -> cards.CardData:
     try:
         entry = commits.get_entry(session, commit, "README.md")
     except NotFoundError:
@@ -247,7 +247,8 @@ def _read_card(runtime: Runtime, session: Session, commit: Commit) -> cards.Card
     return cards.parse_card(content.decode("utf-8", errors="replace"))
 
 
-def _snapshot(runtime: Runtime, entries: list[commits.FileEntry], oid: str) -> Path:
+def snapshot(runtime: Runtime, entries: list[commits.FileEntry], oid: str) -> Path:
+    """The files of commit ``oid`` in a folder (the evaluation's snapshot, made once per commit)."""
     from baton.evaluation.backends import models as backend_models
 
     return backend_models._snapshot(runtime, entries, oid)
@@ -260,7 +261,7 @@ def _subjects(runtime: Runtime, repo_pk: int, commit_oid: str) -> tuple[Subject,
         if repo is None or repo.repo_type != "model":
             raise NotFoundError(f"No model repo with id {repo_pk}", code="RepoNotFound")
         commit = commits.resolve_revision(session, repo, commit_oid)
-        card = _read_card(runtime, session, commit)
+        card = read_card(runtime, session, commit)
         declared = card.raw.get("variant")
         variant = declared if isinstance(declared, dict) else {}
         if len(card.base_models) != 1:
@@ -286,10 +287,10 @@ def _subjects(runtime: Runtime, repo_pk: int, commit_oid: str) -> tuple[Subject,
     if weight_size(entries) == 0:
         raise VariantMeasureError(f"{variant_id}@{variant_oid[:12]} holds no weight files to measure.")
     subject = Subject(
-        variant_id, variant_oid, _snapshot(runtime, entries, variant_oid), runtime_name, weight_size(entries)
+        variant_id, variant_oid, snapshot(runtime, entries, variant_oid), runtime_name, weight_size(entries)
     )
     base_subject = Subject(
-        base_repo_id, base_oid, _snapshot(runtime, base_entries, base_oid), "transformers", weight_size(base_entries)
+        base_repo_id, base_oid, snapshot(runtime, base_entries, base_oid), "transformers", weight_size(base_entries)
     )
     return subject, base_subject, meta
 
@@ -388,7 +389,9 @@ def measure(
         "speedup": variant_summary["tokens_per_second"] / base_summary["tokens_per_second"]
         if base_summary["tokens_per_second"]
         else None,
-        "peak_memory_method": "ru_maxrss of a child process running only that model (getrusage RUSAGE_SELF)",
+        "peak_memory_method": "ru_maxrss of a child process running only that model (getrusage RUSAGE_SELF)"
+        if in_child
+        else "ru_maxrss of the measuring process, which ran both models (an upper bound for each)",
         "machine": machine(),
     }
     row = VariantMeasurement(

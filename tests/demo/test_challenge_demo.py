@@ -172,6 +172,14 @@ def test_the_demo_is_served(demo: tuple[Runtime, ChallengeDemoResult]) -> None:
     with TestClient(create_app(runtime=runtime)) as client:
         commons = client.get("/commons?lang=en")
         assert commons.status_code == 200 and "gaon-tech/gaon-lm" in commons.text
+        if variants_demo.available():  # the released model's variants in the catalogue, its page and the API
+            assert "gaon-tech/gaon-lm-int8" in commons.text and "accuracy retained" in commons.text
+            (gaon,) = [team for team in client.get("/api/commons").json()["teams"] if team["team"] == GAON.slug]
+            (model,) = [asset for asset in gaon["assets"] if asset["repo"] == "gaon-tech/gaon-lm"]
+            assert {v["id"] for v in model["variants"]} == {"gaon-tech/gaon-lm-int8", "gaon-tech/gaon-lm-int4"}
+            assert all(v["status"] == "ok" and v["file_size"] < v["base_file_size"] for v in model["variants"])
+            page = client.get("/gaon-tech/gaon-lm/variants?lang=ko")
+            assert page.status_code == 200 and "크기 대비 품질" in page.text and "<svg" in page.text
         report = client.get(f"/challenges/{SLUG}/stages/{STAGE_1}/report?lang=ko")
         assert report.status_code == 200 and "평가 결과 보고서" in report.text
         data = client.get(f"/api/challenges/{SLUG}/stages/{STAGE_1}/report?format=json").json()

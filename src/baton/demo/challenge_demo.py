@@ -1043,6 +1043,7 @@ def urls(base: str, result: ChallengeDemoResult | None = None) -> list[tuple[str
     return [
         ("home", f"{base}/"),
         ("the challenge: stages, teams, appeals, ledger head", f"{base}/challenges/{SLUG}"),
+        ("a released model's variants: size, speed, accuracy retained", f"{base}/gaon-tech/gaon-lm/variants"),
         ("stage 2 standings", f"{base}/challenges/{SLUG}/stages/{STAGE_2}"),
         ("commons catalogue", f"{base}/commons"),
         ("stage 1 decision report", f"{base}/challenges/{SLUG}/stages/{STAGE_1}/report"),

@@ -78,7 +78,15 @@ def make_tiny_gpt2(folder: Path, *, seed: int = 0) -> Path:
 
     tokenizer: object = _tokenizer(bos=False)
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=2)  # type: ignore[arg-type]
+    config = GPT2Config(
+        vocab_size=len(tokenizer),  # type: ignore[arg-type]
+        n_positions=128,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.bos_token_id,  # type: ignore[attr-defined]
+        eos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
+    )
     GPT2LMHeadModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)  # type: ignore[attr-defined]
     return folder

@@ -8,6 +8,7 @@ from baton.cli import challenge as challenge_cli
 from baton.cli import commons as commons_cli
 from baton.cli import evaluation, hub, org, provenance, serve, user, worker
 from baton.cli import talent as talent_cli
+from baton.cli import variants as variants_cli
 
 app = typer.Typer(help="Baton: staged AI challenges and the commons hub.", no_args_is_help=True)
 app.command("serve")(serve.serve)
@@ -23,6 +24,7 @@ app.add_typer(evaluation.app, name="eval")
 app.add_typer(talent_cli.app, name="talent")
 app.add_typer(challenge_cli.app, name="challenge")
 app.add_typer(commons_cli.app, name="commons")
+app.add_typer(variants_cli.app, name="variants")
 
 if __name__ == "__main__":
     app()

@@ -1,7 +1,7 @@
 """variant measurements: each variant measured against its base on the same items
 
 Revision ID: 0023_variant_measurements
-Revises: 0020_standings
+Revises: 0022_variant_checks
 
 One row per measurement (``baton.variants.measure``): accuracy retained as a paired difference
 with its interval, file sizes, peak memory, throughput, latency, runtime and machine.
@@ -15,7 +15,7 @@ from alembic import op
 import baton.core.database
 
 revision: str = "0023_variant_measurements"
-down_revision: str | None = "0020_standings"
+down_revision: str | None = "0022_variant_checks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from baton.accounts import service as accounts
 from baton.core import jobs
 from baton.core.runtime import Runtime
 from baton.evaluation.metrics import paired_difference
+from baton.hub import repos
 from baton.variants import measure
 from baton.variants.models import VariantMeasurement
 
@@ -120,17 +122,21 @@ def test_measure_onnx_int8_variant_on_onnxruntime(
 def test_measure_job_records_a_variant_without_its_base_as_failed(
     measured_runtime: Runtime, models: tuple[Path, Path]
 ) -> None:
-    _base, int8 = models
+    base, int8 = models
+    commit_model(measured_runtime, "alice", "lab/gone", base, {"license": "apache-2.0"})
     repo_pk, oid = commit_model(
-        measured_runtime, "alice", "lab/orphan-int8", int8, INT8_CARD | {"base_model": "lab/missing"}
+        measured_runtime, "alice", "lab/orphan-int8", int8, INT8_CARD | {"base_model": "lab/gone"}
     )
+    with measured_runtime.database.session(write=True) as session:  # the base is deleted after the variant landed
+        alice = accounts.actor_for(accounts.get_account(session, "alice"))
+        repos.delete_repo(session, alice, repos.parse_repo_id("model", "lab/gone"))
     with measured_runtime.database.session(write=True) as session:
         jobs.enqueue(session, measure.JOB_KIND, {"repo_pk": repo_pk, "commit": oid})
     assert jobs.Worker(measured_runtime, kinds=[measure.JOB_KIND]).run_once() is not None
     with measured_runtime.database.session() as session:
         failed = measure.latest(session, repo_pk)
         assert failed is not None and failed.status == "failed"
-        assert failed.error and "lab/missing" in failed.error and "not a model repo" in failed.error
+        assert failed.error and "lab/gone" in failed.error and "not a model repo" in failed.error
         assert failed.base_accuracy is None and failed.file_size is None
 
 

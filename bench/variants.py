@@ -371,7 +371,7 @@ def main() -> None:
     parser.add_argument("--heads", type=int, default=12)
     parser.add_argument("--intermediate", type=int, default=2048)
     parser.add_argument("--vocab", type=int, default=50257)
-    parser.add_argument("--train-steps", type=int, default=600)
+    parser.add_argument("--train-steps", type=int, default=200)
     parser.add_argument("--train-hidden", type=int, default=64)
     parser.add_argument("--train-layers", type=int, default=2)
     parser.add_argument("--no-json", action="store_true")

@@ -159,6 +159,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/api/challenges/{challenge}/stages/{stage}/report"): PUBLIC,
     # --- commons ---
     ("GET", "/api/commons"): PUBLIC,
+    ("GET", "/api/variants/{namespace}/{name}"): PUBLIC,
     # --- web: the models and datasets listing's data ---
     ("GET", "/api/web/models"): PUBLIC,
     ("GET", "/api/web/datasets"): PUBLIC,
@@ -284,6 +285,7 @@ ROUTES: Final[dict[tuple[str, str], str]] = {
     ("GET", "/{namespace:account}/{name:reponame}/commits/{rest:path}"): PAGE,
     ("GET", "/{namespace:account}/{name:reponame}/lineage"): PAGE,
     ("GET", "/{namespace:account}/{name:reponame}/evaluations"): PAGE,
+    ("GET", "/{namespace:account}/{name:reponame}/variants"): PAGE,
     ("GET", "/{namespace:account}/{name:reponame}/settings"): PAGE,
     ("POST", "/{namespace:account}/{name:reponame}/ask-access"): PAGE,
     ("POST", "/{namespace:account}/{name:reponame}/settings/visibility"): PAGE,

@@ -62,6 +62,7 @@ def test_a_populated_database_migrates_forward_keeping_every_row(runtime: Runtim
     assert new.pop("provenance_component_prints") == []  # filled when a revision is next fingerprinted
     assert new.pop("challenge_standings") == []  # issue 18: the standings' snapshots, computed by the job from then on
     assert new.pop("variant_checks") == []  # issue 19: variants' load checks, from commits made from then on
+    assert new.pop("variant_measurements") == []  # issue 19: measured by the job from then on
     # issue 19: repos gain variant_kind (last), NULL here: no card in this world declares a variant
     assert [row[-1] for row in new["repos"]] == [None] * len(old["repos"])
     new["repos"] = sorted((row[:-1] for row in new["repos"]), key=repr)

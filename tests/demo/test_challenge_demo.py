@@ -21,11 +21,12 @@ from baton.cli.main import app as cli
 from baton.commons import catalogue, release
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings
-from baton.demo import challenge_demo
+from baton.demo import challenge_demo, variants_demo
 from baton.demo.challenge_demo import CONTRARIANS, DASOM, GAON, SLUG, STAGE_1, STAGE_2, ChallengeDemoResult
 from baton.demo.seed import seed_demo
 from baton.domains import open_runtime
 from baton.hub import commits, repos
+from baton.variants import catalogue as variants_catalogue
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,18 @@ def _check_outcome(runtime: Runtime, result: ChallengeDemoResult) -> None:
         commons = catalogue.catalogue(session, None, challenge=SLUG)
         gaon = next(team for team in commons["teams"] if team["team"] == GAON.slug)
         model = next(asset for asset in gaon["assets"] if asset["repo"] == "gaon-tech/gaon-lm")
-        assert model["downloads"] == 17 and model["built_on_it_total"] == 2
+        # Two community models and the commons' two weight-only variants are built on it.
+        assert model["downloads"] == 17 and model["built_on_it_total"] == 4
+        if variants_demo.available():  # issue 19: the released model's variants, made and measured
+            variants = variants_catalogue.variants_of(session, None, released)
+            assert [v["id"] for v in variants] == ["gaon-tech/gaon-lm-int4", "gaon-tech/gaon-lm-int8"]
+            for variant in variants:
+                measured = variant["measurement"]
+                assert measured["status"] == "ok", measured["error"]
+                assert measured["file_size"] < measured["base_file_size"]
+                low, high = measured["accuracy_retained"]["ci95"]
+                assert low <= measured["accuracy_retained"]["difference"] <= high
+                assert measured["n_items"] == 20 and measured["task"] == "kobest_copa"
         assert {e["task"] for e in model["evaluations"]} == {"kmmlu", "kobest_copa"}
 
         guest = accounts.act_as(session, challenge_demo.GUEST_VOTER)
@@ -160,6 +172,14 @@ def test_the_demo_is_served(demo: tuple[Runtime, ChallengeDemoResult]) -> None:
     with TestClient(create_app(runtime=runtime)) as client:
         commons = client.get("/commons?lang=en")
         assert commons.status_code == 200 and "gaon-tech/gaon-lm" in commons.text
+        if variants_demo.available():  # the released model's variants in the catalogue, its page and the API
+            assert "gaon-tech/gaon-lm-int8" in commons.text and "accuracy retained" in commons.text
+            (gaon,) = [team for team in client.get("/api/commons").json()["teams"] if team["team"] == GAON.slug]
+            (model,) = [asset for asset in gaon["assets"] if asset["repo"] == "gaon-tech/gaon-lm"]
+            assert {v["id"] for v in model["variants"]} == {"gaon-tech/gaon-lm-int8", "gaon-tech/gaon-lm-int4"}
+            assert all(v["status"] == "ok" and v["file_size"] < v["base_file_size"] for v in model["variants"])
+            page = client.get("/gaon-tech/gaon-lm/variants?lang=ko")
+            assert page.status_code == 200 and "크기 대비 품질" in page.text and "<svg" in page.text
         report = client.get(f"/challenges/{SLUG}/stages/{STAGE_1}/report?lang=ko")
         assert report.status_code == 200 and "평가 결과 보고서" in report.text
         data = client.get(f"/api/challenges/{SLUG}/stages/{STAGE_1}/report?format=json").json()

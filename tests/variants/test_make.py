@@ -74,10 +74,10 @@ def test_weight_only_variants_follow_the_base_and_are_made_once(runtime: Runtime
             "base_revision": head,
         }
         assert (data["license"], data["license_name"], data["license_link"]) == ("other", "gaon-open-1.0", "LICENSE")
-    # Each variant's check is queued; measuring is another helper's job kind, queued only once it exists.
+    # Each variant's check and its measurement against the base are queued.
     with runtime.database.session() as session:
         kinds = [job.kind for job in session.scalars(select(Job))]
-    assert kinds.count(checks.CHECK_JOB) == 2 and make.MEASURE_JOB not in kinds
+    assert kinds.count(checks.CHECK_JOB) == 2 and kinds.count(make.MEASURE_JOB) == 2
     jobs.Worker(runtime, kinds=[checks.CHECK_JOB], poll_seconds=0).run(until_idle=True)
     with runtime.database.session() as session:
         assert [row.status for row in session.scalars(select(VariantCheck))] == ["ok", "ok"]

@@ -110,6 +110,27 @@ class AssetEvaluation(Schema):
     commit: str | None
 
 
+class AssetVariant(Schema):
+    """A variant of a released model, with the numbers of its latest measurement (None: not measured)."""
+
+    id: str
+    url: str
+    kind: str | None
+    method: str | None
+    runtime: str | None
+    status: str | None  # ok | failed | None (not measured yet)
+    file_size: int | None
+    base_file_size: int | None
+    tokens_per_second: float | None
+    speedup: float | None
+    accuracy: float | None
+    base_accuracy: float | None
+    difference: float | None  # accuracy retained: variant - base on the same items
+    ci95: list[float | None]
+    n_items: int | None
+    task: str | None
+
+
 class Asset(ReleaseItemSummary):
     """A release item in the catalogue, with what is public about its repo (a private one sealed)."""
 
@@ -124,6 +145,9 @@ class Asset(ReleaseItemSummary):
     private: bool = False
     url: str = ""
     evaluations: list[AssetEvaluation]
+    # Its lighter builds with their latest measurements (``baton.variants.catalogue.variants_of``):
+    # added by the web layer, which knows the variants domain; the commons itself does not.
+    variants: list[AssetVariant] = []
 
 
 class TeamTotals(Schema):

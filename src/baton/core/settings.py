@@ -57,6 +57,14 @@ class Settings(BaseSettings):
         description="Server folders operators may evaluate over HTTP (separated by the OS path separator, ':')",
     )
 
+    variants_eval_task: str = Field(
+        default="kobest_copa",
+        description="Task a variant and its base are both evaluated on (a built-in task name or a task YAML file)",
+    )
+    variants_eval_limit: int = Field(
+        default=50, ge=1, le=100_000, description="Items of variants_eval_task a variant's measurement uses"
+    )
+
     @field_validator("evaluation_model_dirs", mode="before")
     @classmethod
     def _split_folders(cls, value: Any) -> Any:

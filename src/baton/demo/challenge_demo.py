@@ -51,7 +51,7 @@ from baton.challenge.errors import ConflictOfInterestError
 from baton.commons import release
 from baton.core import clock, events
 from baton.core.runtime import Runtime
-from baton.demo import seed, talent_demo
+from baton.demo import seed, talent_demo, variants_demo
 from baton.hub import cards, commits, repos
 from baton.hub.models import Repo
 
@@ -209,6 +209,33 @@ def gpt2_state(seed_value: int, width: int) -> dict[str, FloatArray]:
     return state | {"transformer.ln_f.weight": ones(width), "transformer.ln_f.bias": zeros(width)}
 
 
+def llama_state(seed_value: int, width: int) -> dict[str, FloatArray]:
+    """Randomly initialised Llama weights (tied embeddings): what torchao can quantize (its Linear layers)."""
+    rng = np.random.default_rng(seed_value)
+
+    def normal(*shape: int) -> FloatArray:
+        return (rng.standard_normal(shape) * 0.02).astype(np.float32)
+
+    def ones(size: int) -> FloatArray:
+        return (1.0 + rng.standard_normal(size) * 0.05).astype(np.float32)
+
+    state = {"model.embed_tokens.weight": normal(VOCABULARY, width)}
+    for layer in range(LAYERS):
+        prefix = f"model.layers.{layer}."
+        state |= {
+            prefix + "input_layernorm.weight": ones(width),
+            prefix + "post_attention_layernorm.weight": ones(width),
+        }
+        for projection in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            state[prefix + f"self_attn.{projection}.weight"] = normal(width, width)
+        state |= {
+            prefix + "mlp.gate_proj.weight": normal(2 * width, width),
+            prefix + "mlp.up_proj.weight": normal(2 * width, width),
+            prefix + "mlp.down_proj.weight": normal(width, 2 * width),
+        }
+    return state | {"model.norm.weight": ones(width)}
+
+
 def vision_tower_state(seed_value: int, width: int = 32, layers: int = 2) -> dict[str, FloatArray]:
     """A small CLIP-style vision encoder (patch embedding, pre-norm blocks, post-norm)."""
     rng = np.random.default_rng(seed_value)
@@ -262,7 +289,7 @@ def model_files(
     if not _TOKENIZER:
         files = seed.tiny_gpt2_files()
         _TOKENIZER.update({name: files[name] for name in ("tokenizer.json", "tokenizer_config.json")})
-    config = {
+    config: dict[str, Any] = {
         "architectures": ["GPT2LMHeadModel"],
         "model_type": "gpt2",
         "vocab_size": VOCABULARY,
@@ -274,6 +301,23 @@ def model_files(
         "eos_token_id": 0,
         "tie_word_embeddings": True,
     }
+    if "model.embed_tokens.weight" in state:  # a Llama (llama_state)
+        config = {
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "vocab_size": VOCABULARY,
+            "max_position_embeddings": POSITIONS,
+            "hidden_size": width,
+            "intermediate_size": 2 * width,
+            "num_hidden_layers": LAYERS,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 2,
+            "rms_norm_eps": 1e-5,
+            "bos_token_id": 0,
+            "eos_token_id": 0,
+            "tie_word_embeddings": True,
+            "torch_dtype": "float32",
+        }
     readme = cards.render_card(
         {"language": ["ko", "en"], "pipeline_tag": "text-generation", "library_name": "transformers"} | card,
         f"# {title}\n\n{body}\n",
@@ -492,7 +536,7 @@ def _hub(session: Session, world: _World) -> None:
             private=False,
             title=f"Add {name}",
         )
-    base = gpt2_state(101, GAON.width)
+    base = llama_state(101, GAON.width)  # Llama: the commons can make int8/int4 variants of what derives from it
     _repo(
         session,
         runtime,
@@ -919,6 +963,7 @@ def _run(
             world.say(f"release: {item.team} {item.repo_name} -> {item.state}")
 
     _ecosystem(world)
+    variants_demo.make_and_measure(runtime, f"{GAON.organization}/gaon-lm", GAON.member, world.say)
     with runtime.database.session(write=True) as session:
         listed, posted = talent_demo.seed_talent_pool(session, talent_demo.PEOPLE, talent_demo.OPENINGS)
     world.say(f"talent: {listed} researchers consented to the pool; {posted} openings posted")
@@ -952,7 +997,7 @@ def _ecosystem(world: _World) -> None:
         released = repos.find_repo(session, repos.parse_repo_id("model", f"{GAON.organization}/gaon-lm"))
         if released is None or released.private:
             return
-        base_state = fine_tuned(gpt2_state(101, GAON.width), 13)
+        base_state = fine_tuned(llama_state(101, GAON.width), 13)
         chat = f"{COMMUNITY}/gaon-lm-chat"
         _repo(
             session,
@@ -998,6 +1043,7 @@ def urls(base: str, result: ChallengeDemoResult | None = None) -> list[tuple[str
     return [
         ("home", f"{base}/"),
         ("the challenge: stages, teams, appeals, ledger head", f"{base}/challenges/{SLUG}"),
+        ("a released model's variants: size, speed, accuracy retained", f"{base}/gaon-tech/gaon-lm/variants"),
         ("stage 2 standings", f"{base}/challenges/{SLUG}/stages/{STAGE_2}"),
         ("commons catalogue", f"{base}/commons"),
         ("stage 1 decision report", f"{base}/challenges/{SLUG}/stages/{STAGE_1}/report"),

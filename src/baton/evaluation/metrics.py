@@ -223,6 +223,66 @@ def bootstrap(
     return float(low), float(high), spread
 
 
+@dataclass(frozen=True)
+class PairedDifference:
+    """Mean of per-item differences ``b - a`` on the same items, with its paired 95 % interval."""
+
+    n: int
+    mean_a: float
+    mean_b: float
+    difference: float  # mean(b - a) = mean_b - mean_a
+    low: float
+    high: float
+    stderr: float  # standard error of the mean difference (n - 1)
+    method: str = "paired bootstrap, percentile"
+
+    def to_json(self) -> dict[str, Any]:
+        def clean(value: float) -> float | None:
+            return value if math.isfinite(value) else None
+
+        return {
+            "n": self.n,
+            "mean_a": clean(self.mean_a),
+            "mean_b": clean(self.mean_b),
+            "difference": clean(self.difference),
+            "ci95": [clean(self.low), clean(self.high)],
+            "stderr": clean(self.stderr),
+            "method": self.method,
+        }
+
+
+def paired_difference(
+    a: Sequence[float | bool],
+    b: Sequence[float | bool],
+    *,
+    seed: int = DEFAULT_BOOTSTRAP_SEED,
+    iterations: int = DEFAULT_BOOTSTRAP_ITERATIONS,
+    confidence: float = 0.95,
+) -> PairedDifference:
+    """``b`` against ``a`` item by item (e.g. a variant's correctness against its base's).
+
+    The items are resampled together (a paired bootstrap over the per-item differences), so what
+    the two share cancels: two models that agree on every item get an interval of width zero.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired values need the same items: {len(a)} against {len(b)}")
+    first = np.asarray(a, dtype=np.float64)
+    second = np.asarray(b, dtype=np.float64)
+    differences = second - first
+    if differences.size == 0:
+        return PairedDifference(0, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
+    low, high, _spread = bootstrap(differences, _mean, seed=seed, iterations=iterations, confidence=confidence)
+    return PairedDifference(
+        n=int(differences.size),
+        mean_a=float(first.mean()),
+        mean_b=float(second.mean()),
+        difference=float(differences.mean()),
+        low=low,
+        high=high,
+        stderr=standard_error(differences),
+    )
+
+
 # --- the metric registry ------------------------------------------------------------------------
 
 

@@ -1,14 +1,16 @@
-"""What the variants domain brings: making variants, checking they load with their runtime."""
+"""What the variants domain brings: making variants, checking they load, measuring them against their bases."""
 
 from __future__ import annotations
 
 from baton.core.registry import Registry
 from baton.hub.events import CommitLanded
-from baton.variants import checks, make, models  # noqa: F401  (models: the domain's tables)
+from baton.variants import api, checks, make, measure, models  # noqa: F401  (models: the domain's tables)
 
 
 def register(registry: Registry) -> None:
+    registry.router(api.router)
     registry.job(checks.CHECK_JOB, checks.check_job)
     registry.job(make.MAKE_JOB, make.make_job)
+    registry.job(measure.JOB_KIND, measure.measure_job)
     # A commit to a variant's default branch: load it with the runtime its card names.
     registry.subscribe(CommitLanded, "check_on_commit", checks.check_on_commit)

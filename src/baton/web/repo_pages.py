@@ -34,7 +34,7 @@ from baton.core.http import RuntimeDep
 from baton.core.runtime import Runtime
 from baton.hub import repos
 from baton.hub.hf_api import base_url, raw_tail
-from baton.web import errors, messages, repo_view, signin, templating
+from baton.web import errors, messages, repo_view, signin, templating, variants_view
 from baton.web.i18n import N_, page_language, translate
 from baton.web.signin import PageUser
 
@@ -291,6 +291,18 @@ def _repo_routes(repo_type: str) -> None:
 
         router.add_api_route(
             base + "/evaluations", evaluations_page, methods=["GET"], name=f"{kind}_evaluations", response_class=page
+        )
+
+        def variants_page(
+            request: Request, runtime: RuntimeDep, user: PageUser, namespace: str, name: str
+        ) -> HTMLResponse:
+            def build(session: Any, repo: Any) -> dict[str, Any]:
+                return variants_view.page_context(session, user, repo, page_language(request))
+
+            return _page(request, runtime, user, kind, namespace, name, "repo/variants.html", "variants", build)
+
+        router.add_api_route(
+            base + "/variants", variants_page, methods=["GET"], name=f"{kind}_variants", response_class=page
         )
     router.add_api_route(
         base + "/settings", settings_page, methods=["GET"], name=f"{kind}_settings", response_class=page

@@ -8,7 +8,7 @@ Three parts (``--only speed|accuracy|all``; ``all`` also runs the wall-time part
   The fp32 model on ``transformers`` (Baton's ``hf`` backend) and the int8 graph on ``onnxruntime``
   (Baton's ``onnxruntime`` backend) score the same multiple-choice items in the same run, runs
   interleaved, each model in a fresh child process (``baton.variants.measure.measure_in_child``,
-  the same code as the ``variants.measure`` job) so each peak memory (``ru_maxrss`` of its child)
+  the same code as the ``variants.measure`` job) so each peak memory (``VmHWM`` of its child)
   is its own. Reports scored tokens/s and items/s (medians of ``--runs``), the ratio, latency of
   single requests, peak memory. Target: ratio >= 1.5.
 - **accuracy**: a small Llama is trained here on a generated 4-choice pattern-completion task (a

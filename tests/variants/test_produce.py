@@ -40,8 +40,23 @@ def onnx_logits(folder: Path, ids: list[list[int]] = IDS) -> np.ndarray:
 
     session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
     array = np.array(ids, dtype=np.int64)
-    (logits,) = session.run(["logits"], {"input_ids": array, "attention_mask": np.ones_like(array)})
+    feed = {"input_ids": array, "attention_mask": np.ones_like(array)}
+    assert "logit_positions" in {item.name for item in session.get_inputs()}  # a Llama takes logits_to_keep
+    feed["logit_positions"] = np.arange(array.shape[1], dtype=np.int64)
+    (logits,) = session.run(["logits"], feed)
     return np.asarray(logits)
+
+
+def test_onnx_export_returns_only_the_asked_positions(onnx_fp32: Path, llama: Path) -> None:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_fp32 / "model.onnx"), providers=["CPUExecutionProvider"])
+    array = np.array(IDS, dtype=np.int64)
+    positions = np.array([len(IDS[0]) - 2, len(IDS[0]) - 1], dtype=np.int64)
+    feed = {"input_ids": array, "attention_mask": np.ones_like(array), "logit_positions": positions}
+    (logits,) = session.run(["logits"], feed)
+    assert logits.shape[:2] == (len(IDS), 2)
+    assert np.abs(logits - base_logits(llama)[:, positions]).max() < 1e-4
 
 
 def test_onnx_export_computes_the_base_s_logits_with_parameter_names(llama: Path, onnx_fp32: Path) -> None:

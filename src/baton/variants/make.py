@@ -78,7 +78,9 @@ METHODS: dict[str, Method] = {
         "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
         "session = onnxruntime.InferenceSession(f'{folder}/model.onnx')\n"
         "ids = np.array([tokenizer('안녕하세요')['input_ids']])\n"
-        "logits, = session.run(['logits'], {'input_ids': ids, 'attention_mask': np.ones_like(ids)})",
+        "# logit_positions: the positions whose logits you want (here every one)\n"
+        "feed = {'input_ids': ids, 'attention_mask': np.ones_like(ids), 'logit_positions': np.arange(ids.shape[1])}\n"
+        "logits, = session.run(['logits'], feed)",
     ),
     "int8": Method(
         "int8",

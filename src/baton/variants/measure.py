@@ -11,9 +11,10 @@ name or a task YAML file, whose data may sit in hub dataset repos) limited to it
 the task says otherwise.
 
 Each model runs in a fresh child process, one after the other, so one model's memory never counts
-towards another's: peak memory is that process's ``ru_maxrss`` (``resource.getrusage(RUSAGE_SELF)``
-read in the child at the end, in bytes), and the manifest also gives its resident size before the
-model was loaded (Python, torch and the runtime imported). Throughput is scored tokens per second
+towards another's: peak memory is that process's peak resident size (``VmHWM``; not
+``ru_maxrss``, which Linux carries over from the parent; read in the child at the end, in bytes),
+and the manifest also gives its resident size before the model was loaded
+(Python, torch and the runtime imported). Throughput is scored tokens per second
 (context and continuation tokens of each distinct request, counted with the model's tokenizer, the
 same count for base and variant) and items per second over the whole batched scoring; latency is
 the median and 95th percentile of single requests sent one at a time (batch of 1), after one
@@ -143,6 +144,22 @@ def _rss_now() -> int | None:
         return None
 
 
+def _peak_rss() -> int | None:
+    """This process's peak resident size since it started its program (``VmHWM``), where Linux says.
+
+    Not ``ru_maxrss``: Linux carries that across ``fork`` and ``execve``, so a child spawned by a
+    parent that once held 2.8 GB reports 2.8 GB whatever it loads itself (seen in bench/variants.py:
+    every child of the benchmark reported the exporting parent's peak).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def measure_in_process(
     runtime_name: str,
     folder: str,
@@ -192,7 +209,7 @@ def measure_in_process(
             begin = time.perf_counter()
             backend.answer([request])
             latencies.append((time.perf_counter() - begin) * 1000)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    peak = _peak_rss() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     described = backend.describe()
     return {
         "answers": [answers[request.key()] for request in requests],
@@ -389,9 +406,9 @@ def measure(
         "speedup": variant_summary["tokens_per_second"] / base_summary["tokens_per_second"]
         if base_summary["tokens_per_second"]
         else None,
-        "peak_memory_method": "ru_maxrss of a child process running only that model (getrusage RUSAGE_SELF)"
+        "peak_memory_method": "peak resident size (VmHWM) of a child process running only that model"
         if in_child
-        else "ru_maxrss of the measuring process, which ran both models (an upper bound for each)",
+        else "peak resident size of the measuring process, which ran both models (an upper bound for each)",
         "machine": machine(),
     }
     row = VariantMeasurement(

@@ -21,6 +21,7 @@ Formats (see docs/variants.md):
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import shutil
 from pathlib import Path
@@ -156,6 +157,9 @@ def _rename_initializers(graph: Any, model: Any) -> int:
     return renamed
 
 
+LOGIT_POSITIONS = "logit_positions"  # the graph input naming the positions whose logits are returned
+
+
 def export_onnx(src: Path, out: Path) -> Path:
     """Export the causal LM in ``src`` to ``out/model.onnx`` (fp32); returns ``out``."""
     import torch
@@ -171,18 +175,43 @@ def export_onnx(src: Path, out: Path) -> Path:
             logits: torch.Tensor = self.m(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
             return logits
 
+    class _LogitsAt(_Logits):
+        """Logits at the given positions only (``logits_to_keep``): the output layer runs on those."""
+
+        def forward(  # type: ignore[override]
+            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, logit_positions: torch.Tensor
+        ) -> torch.Tensor:
+            output = self.m(
+                input_ids=input_ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=logit_positions
+            )
+            logits: torch.Tensor = output.logits
+            return logits
+
     vocab = int(getattr(model.config, "vocab_size", 2) or 2)
     input_ids = torch.arange(16, dtype=torch.long).reshape(2, 8) % vocab
     attention_mask = torch.ones_like(input_ids)
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    shapes: dict[str, Any] = {"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}}
+    # Scoring needs the logits of a few positions per row, and the output layer (vocabulary x hidden)
+    # is a large part of a small model's work: graphs of models that take ``logits_to_keep`` get an
+    # input ``logit_positions`` (int64 [k], the same positions for every row) and return [batch, k,
+    # vocabulary]. Other models' graphs return every position.
+    keeps = "logits_to_keep" in inspect.signature(model.forward).parameters
+    wrapper: torch.nn.Module = _LogitsAt(model) if keeps else _Logits(model)
+    arguments: tuple[torch.Tensor, ...] = (input_ids, attention_mask)
+    names = ["input_ids", "attention_mask"]
+    if keeps:
+        arguments = (*arguments, torch.arange(3, 8, dtype=torch.long))
+        names.append(LOGIT_POSITIONS)
+        shapes[LOGIT_POSITIONS] = {0: torch.export.Dim("positions")}
     try:
         program = torch.onnx.export(
-            _Logits(model).eval(),
-            (input_ids, attention_mask),
+            wrapper.eval(),
+            arguments,
             None,
-            input_names=["input_ids", "attention_mask"],
+            input_names=names,
             output_names=["logits"],
-            dynamic_shapes={"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}},
+            dynamic_shapes=shapes,
             dynamo=True,
             verbose=False,
         )

@@ -9,7 +9,7 @@ Built in: ``transformers`` (safetensors checkpoints, torchao quantized ones incl
 ``onnxruntime`` (``model.onnx``). Others come from installed packages through the entry-point group
 ``baton.runtimes``: each entry's value is ``"module:attr"``, a factory called with no arguments that
 returns a runtime. Listing the names (``runtime_names``) imports nothing; a plug-in's module is
-imported the first time its runtime is asked for. See docs/variants-runtimes.md.
+imported the first time its runtime is asked for. See docs/variants.md ("Runtimes are plug-ins").
 """
 
 from __future__ import annotations
@@ -192,7 +192,10 @@ class OnnxRuntimeRuntime:
         array = np.array([ids], dtype=np.int64)
         started = time.perf_counter()
         try:
-            (logits,) = session.run(["logits"], {"input_ids": array, "attention_mask": np.ones_like(array)})
+            feed = {"input_ids": array, "attention_mask": np.ones_like(array)}
+            if "logit_positions" in {item.name for item in session.get_inputs()}:
+                feed["logit_positions"] = np.arange(array.shape[1], dtype=np.int64)
+            (logits,) = session.run(["logits"], feed)
         except Exception as error:
             raise VariantLoadError(
                 f"{self.graph} loads but running it on {len(ids)} tokens failed: {first_line(error)}",

@@ -1,8 +1,11 @@
 """Local ``onnxruntime`` backend (CPU): scores and generates with an ONNX graph of a causal LM.
 
 The graph is the one ``baton.variants.produce.export_onnx`` writes (fp32 or quantized): inputs
-``input_ids`` and ``attention_mask`` (int64, [batch, sequence]), output ``logits`` ([batch,
-sequence, vocab]), no KV cache. The model is a local folder or a hub revision holding
+``input_ids`` and ``attention_mask`` (int64, [batch, sequence]) and, when the model takes
+``logits_to_keep``, ``logit_positions`` (int64 [k]); output ``logits`` ([batch, k, vocab], or every
+position for a graph without ``logit_positions``), no KV cache. Only the positions from the first one
+a batch scores run through the output layer (a large part of a small model's work).
+The model is a local folder or a hub revision holding
 ``model.onnx``, ``config.json`` and the tokenizer, resolved as the ``hf`` backend resolves its
 models; tokenization and the start token follow the same rules (``backends/local.py``).
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from baton.core.runtime import Runtime
 
 ONNX_FILE = "model.onnx"
+LOGIT_POSITIONS = "logit_positions"  # optional graph input: the positions whose logits to return
 # The logits one batch returns stay under this many bytes (float32 [rows, width, vocab]).
 LOGITS_BUDGET_BYTES = 256 << 20
 
@@ -88,6 +92,7 @@ class OnnxRuntimeBackend(LocalTextBackend):
         self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         self.runtime_version = onnxruntime.__version__
         inputs = {item.name for item in self.session.get_inputs()}
+        self._takes_positions = LOGIT_POSITIONS in inputs
         if not {"input_ids", "attention_mask"} <= inputs:
             raise BadRequestError(
                 f"{graph} takes inputs {sorted(inputs)}, not input_ids and attention_mask",
@@ -137,8 +142,11 @@ class OnnxRuntimeBackend(LocalTextBackend):
         by_memory = LOGITS_BUDGET_BYTES // max(1, width * self.vocab_size * 4)
         return max(1, min(self.batch_size, by_memory))
 
-    def logits(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
-        """float32 logits [rows, width, vocab] of right-padded rows (padding positions are meaningless)."""
+    def logits(self, rows: Sequence[Sequence[int]], first: int = 0) -> np.ndarray:
+        """float32 logits [rows, width - first, vocab] of right-padded rows at positions ``first`` on.
+
+        Index ``j`` is position ``first + j``; padding positions are meaningless.
+        """
         width = max(len(row) for row in rows)
         input_ids = np.zeros((len(rows), width), dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -148,8 +156,13 @@ class OnnxRuntimeBackend(LocalTextBackend):
         self.token_positions += int(mask.sum())
         self.padded_positions += len(rows) * width
         self.model_rows += len(rows)
-        (logits,) = self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": mask})
-        return np.asarray(logits)
+        feed: dict[str, np.ndarray[Any, Any]] = {"input_ids": input_ids, "attention_mask": mask}
+        if self._takes_positions:  # only the positions from ``first`` on run through the output layer
+            feed[LOGIT_POSITIONS] = np.arange(first, width, dtype=np.int64)
+            (logits,) = self.session.run(["logits"], feed)
+            return np.asarray(logits)
+        (logits,) = self.session.run(["logits"], feed)
+        return np.asarray(logits)[:, first:]
 
     # -- scoring ----------------------------------------------------------------------------------
 
@@ -171,9 +184,11 @@ class OnnxRuntimeBackend(LocalTextBackend):
             size = self._rows_per_batch(len(rows[start]))
             batch = next(iter(length_batches(rows[start:], size)))
             start += len(batch)
-            logits = self.logits(batch)
+            # The first position any row of the batch scores a token at: logits from there on only.
+            first = min(len(row) - max(len(pairs[index][1]) for index in by_row[row]) for row in batch)
+            logits = self.logits(batch, max(first, 0))
             for number, row in enumerate(batch):
-                end = len(row)
+                end = len(row) - max(first, 0)
                 for index in by_row[row]:
                     continuation = pairs[index][1]
                     logprobs = _logsoftmax64(logits[number, end - len(continuation) : end])
@@ -201,10 +216,11 @@ class OnnxRuntimeBackend(LocalTextBackend):
             active = [index for index in batch if requests[index].max_new_tokens > 0]
             while active:
                 windows = [(prompts[i] + generated[i])[-self.max_length :] for i in active]
-                logits = self.logits(windows)
+                first = min(len(window) for window in windows) - 1
+                logits = self.logits(windows, first)
                 still = []
                 for row, index in enumerate(active):
-                    token = int(np.argmax(logits[row, len(windows[row]) - 1]))
+                    token = int(np.argmax(logits[row, len(windows[row]) - 1 - first]))
                     generated[index].append(token)
                     request = requests[index]
                     done = token == eos_id or len(generated[index]) >= request.max_new_tokens

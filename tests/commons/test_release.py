@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from baton.accounts import service as accounts
 from baton.cli.main import app as cli
 from baton.commons import checks, release
+from baton.commons.events import ItemReleased
 from baton.commons.release import PlannedRepo
+from baton.core import events
 from baton.core.errors import BadRequestError, ConflictError, PermissionDeniedError
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings
@@ -55,6 +57,11 @@ def test_a_clear_model_is_opened_licensed_and_tagged(runtime: Runtime, users: To
         actions = [row["action"] for row in release.actions_of(session, "demo-2026", "team-lab")]
     assert actions[0] == "plan_started"
     assert actions.count("released") == 2 and "card_updated" in actions and "checked" in actions
+    with runtime.database.session() as session:  # each opened repo is announced once, at what was released
+        announced = [stored.payload for stored in events.published(session, ItemReleased)]
+    assert sorted((a["repo"], a["commit"]) for a in announced) == sorted(
+        [("lab/tiny", public["released_commit"]), ("lab/tiny-gated", gated["released_commit"])]
+    )
 
 
 def test_personal_data_holds_a_dataset_until_an_operator_resolves_it(runtime: Runtime, users: Tokens) -> None:

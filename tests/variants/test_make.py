@@ -12,6 +12,7 @@ from variant_fixtures import make_tiny_gpt2, make_tiny_llama
 
 from baton.accounts import service as accounts
 from baton.cli.main import app as cli
+from baton.commons.events import ItemReleased
 from baton.core import jobs
 from baton.core.job_models import Job
 from baton.core.runtime import Runtime
@@ -154,3 +155,28 @@ def test_make_and_check_from_the_cli(
     assert again.exit_code == 0 and "unchanged" in again.stdout
     listed = runner.invoke(cli, ["variants", "runtimes"])
     assert "onnxruntime" in listed.stdout and "transformers" in listed.stdout
+
+
+def _released(runtime: Runtime, repo_id: str, commit: str) -> ItemReleased:
+    with runtime.database.session() as session:
+        repo = repos.find_repo(session, repos.parse_repo_id("model", repo_id))
+        assert repo is not None
+        return ItemReleased(repo_pk=repo.id, repo=repo_id, repo_type="model", commit=commit, challenge="c", team="t")
+
+
+def test_a_released_causal_lm_gets_its_variants_queued_once(runtime: Runtime, llama: Path, tmp_path: Path) -> None:
+    head = put_base(runtime, "gaon/released", llama)
+    event = _released(runtime, "gaon/released", head)
+    first = make.make_on_release(runtime, event)
+    assert first["queued"] is True
+    assert make.make_on_release(runtime, event)["job"] == first["job"]  # the same release: the same job
+    with runtime.database.session() as session:
+        job = session.get(Job, first["job"])
+        assert job is not None and job.kind == make.MAKE_JOB and job.payload["repo"] == "gaon/released"
+    # Not a causal LM (no architectures): nothing is queued, and the reason says so.
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
+    other = put_base(runtime, "gaon/encoder", tmp_path)
+    assert make.make_on_release(runtime, _released(runtime, "gaon/encoder", other)) == {
+        "queued": False,
+        "reason": "not a causal LM",
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from baton.challenge.events import TeamLeft
 from baton.commons import api, models, release  # noqa: F401  (models: the domain's tables)
+from baton.commons.events import ItemReleased
 from baton.core.registry import Registry
 from baton.hub.events import CommitLanded
 from baton.provenance.events import ScanFinished
@@ -13,6 +14,7 @@ RELEASE_DUE_SECONDS = 3600  # embargo dates are days; an hour's delay in opening
 
 def register(registry: Registry) -> None:
     registry.router(api.router)
+    registry.publishes(ItemReleased)
     # A team that left for good: its release plan runs (checks first, then opening the repos).
     registry.subscribe(TeamLeft, "run_release_plan", release.run_release_plan)
     # A new commit to a repo whose release is held re-checks its findings.

@@ -38,8 +38,9 @@ from baton.commons.checks import (
     read_blob,
     run_checks,
 )
+from baton.commons.events import ItemReleased
 from baton.commons.models import ReleaseAction, ReleaseFinding, ReleaseItem
-from baton.core import clock
+from baton.core import clock, events
 from baton.core.errors import BadRequestError, ConflictError, NotFoundError
 from baton.core.runtime import Runtime
 from baton.hub import cards, commits, repos
@@ -329,6 +330,17 @@ def _release(session: Session, runtime: Runtime, item: ReleaseItem, repo: Repo, 
         "baton",
         {"commit": head, "access": item.access, "gated": gated or None, "tag": tag, "license": item.license},
         now=now,
+    )
+    events.publish(
+        session,
+        ItemReleased(
+            repo_pk=repo.id,
+            repo=f"{repo.namespace}/{repo.name}",
+            repo_type=repo.repo_type,
+            commit=head,
+            challenge=item.challenge,
+            team=item.team,
+        ),
     )
 
 

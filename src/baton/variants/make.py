@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from baton.accounts import service as accounts
 from baton.accounts.models import Account
+from baton.commons.events import ItemReleased
 from baton.core import jobs
 from baton.core.errors import BadRequestError, BatonError, RepoNotFoundError
 from baton.hub import cards, commits, repos
@@ -321,3 +322,37 @@ def make_job(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
 def enqueue_make(runtime: Runtime, repo_id: str, methods: Sequence[str] | None = None) -> jobs.Job:
     with runtime.database.session(write=True) as session:
         return jobs.enqueue(session, MAKE_JOB, {"repo": repo_id, "methods": list(methods or [])})
+
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def make_on_release(runtime: Runtime, event: ItemReleased) -> dict[str, Any]:
+    """A released model whose config.json names a causal LM gets its variants made (one job per commit).
+
+    Only config.json is read here (at most 1 MiB); the job itself checks the rest and says why it
+    makes nothing (e.g. a GPT-2, whose Conv1D layers torchao does not quantize).
+    """
+    if event.repo_type != "model":
+        return {"queued": False, "reason": "not a model"}
+    with runtime.database.session(write=True) as session:
+        repo = session.get(Repo, event.repo_pk)
+        if repo is None:
+            return {"queued": False, "reason": "deleted"}
+        card, entries = card_at(session, runtime, repo, event.commit)
+        if declared_variant(card) is not None:
+            return {"queued": False, "reason": "itself a variant"}
+        config = next((entry for entry in entries if entry.path == "config.json"), None)
+        if config is None or config.size > MAX_CONFIG_BYTES:
+            return {"queued": False, "reason": "no config.json"}
+        try:
+            document = json.loads(b"".join(runtime.store.open_range(config.sha256)))
+        except ValueError:
+            return {"queued": False, "reason": "config.json is not JSON"}
+        architectures = document.get("architectures") if isinstance(document, dict) else None
+        if not isinstance(architectures, list) or not any(
+            isinstance(name, str) and name.endswith(CAUSAL_LM_SUFFIXES) for name in architectures
+        ):
+            return {"queued": False, "reason": "not a causal LM"}
+        job = jobs.enqueue(session, MAKE_JOB, {"repo": event.repo, "methods": []}, dedupe_key=f"release:{event.key()}")
+        return {"queued": True, "job": job.id}

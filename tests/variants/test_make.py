@@ -14,6 +14,7 @@ from baton.accounts import service as accounts
 from baton.cli.main import app as cli
 from baton.commons.events import ItemReleased
 from baton.core import jobs
+from baton.core.errors import ConfigurationError
 from baton.core.job_models import Job
 from baton.core.runtime import Runtime
 from baton.core.settings import Settings
@@ -180,3 +181,17 @@ def test_a_released_causal_lm_gets_its_variants_queued_once(runtime: Runtime, ll
         "queued": False,
         "reason": "not a causal LM",
     }
+
+
+def test_without_the_ml_extras_nothing_is_queued_and_make_says_what_to_install(
+    runtime: Runtime, llama: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = put_base(runtime, "gaon/no-ml", llama)
+    monkeypatch.setattr(make, "missing_packages", lambda: ["torchao", "onnxruntime"])
+    assert make.make_on_release(runtime, _released(runtime, "gaon/no-ml", head)) == {
+        "queued": False,
+        "reason": "not installed: torchao, onnxruntime",
+    }
+    with pytest.raises(ConfigurationError, match="torchao, onnxruntime") as raised:
+        make.make_variants(runtime, "gaon/no-ml")
+    assert "baton[ml]" in (raised.value.hint or "")

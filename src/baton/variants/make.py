@@ -13,6 +13,7 @@ is left alone; one made from an older head gets a new commit.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from baton.accounts import service as accounts
 from baton.accounts.models import Account
 from baton.commons.events import ItemReleased
 from baton.core import jobs
-from baton.core.errors import BadRequestError, BatonError, RepoNotFoundError
+from baton.core.errors import BadRequestError, BatonError, ConfigurationError, RepoNotFoundError
 from baton.hub import cards, commits, repos
 from baton.hub.models import Repo
 from baton.variants import produce
@@ -257,6 +258,15 @@ def _publish(runtime: Runtime, base: _Base, method: Method, key: repos.RepoKey, 
         }
 
 
+# What producing variants imports (the ``ml`` extra); the server runs without them.
+ML_PACKAGES = ("torch", "transformers", "torchao", "onnx", "onnxscript", "onnxruntime")
+
+
+def missing_packages() -> list[str]:
+    """The packages variants need that this installation lacks (none: variants can be made)."""
+    return [name for name in ML_PACKAGES if importlib.util.find_spec(name) is None]
+
+
 def make_variants(runtime: Runtime, repo_id: str, *, methods: Sequence[str] | None = None) -> dict[str, Any]:
     """Make (or bring up to date) the variants ``methods`` (default: all) of the model ``repo_id``."""
     wanted = list(methods) if methods else list(METHODS)
@@ -264,6 +274,12 @@ def make_variants(runtime: Runtime, repo_id: str, *, methods: Sequence[str] | No
     if unknown:
         raise BadRequestError(
             f"Unknown variant method(s): {', '.join(unknown)}", hint=f"Use some of: {', '.join(METHODS)}."
+        )
+    missing = missing_packages()
+    if missing:
+        raise ConfigurationError(
+            f"Making variants needs packages that are not installed: {', '.join(missing)}",
+            hint="Install Baton's ML extras: pip install 'baton[ml]'.",
         )
     root = Path(tempfile.mkdtemp(prefix="variants-make-"))
     try:
@@ -335,6 +351,9 @@ def make_on_release(runtime: Runtime, event: ItemReleased) -> dict[str, Any]:
     """
     if event.repo_type != "model":
         return {"queued": False, "reason": "not a model"}
+    missing = missing_packages()
+    if missing:  # a server installed without the ML extras: nothing could make them
+        return {"queued": False, "reason": f"not installed: {', '.join(missing)}"}
     with runtime.database.session(write=True) as session:
         repo = session.get(Repo, event.repo_pk)
         if repo is None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from baton.accounts import service as accounts
+from baton.core.errors import BatonError
 from baton.core.runtime import Runtime
 from baton.hub import cards, commits, repos
 
@@ -25,13 +26,15 @@ WEIGHT_ONLY = ((8, "int8", "torchao-int8-weight-only"), (4, "int4", "torchao-int
 
 
 def available() -> bool:
-    return all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers", "torchao"))
+    return all(
+        importlib.util.find_spec(name) is not None for name in ("torch", "transformers", "accelerate", "torchao")
+    )
 
 
 def make_and_measure(runtime: Runtime, base_id: str, maker: str, say: Callable[[str], None]) -> list[str]:
     """Variants of the released model ``base_id``, committed by ``maker`` (a member of its owner) and measured."""
     if not available():
-        say("variants: skipped (torch, transformers and torchao are not installed: install Baton's ml extra)")
+        say("variants: skipped (torch, transformers, accelerate and torchao are not all installed: install Baton's ml extra)")
         return []
     from baton.variants import measure, produce
 
@@ -46,7 +49,11 @@ def make_and_measure(runtime: Runtime, base_id: str, maker: str, say: Callable[[
     with tempfile.TemporaryDirectory(prefix="baton-demo-variants-") as scratch:
         source = measure.snapshot(runtime, entries, head.oid)
         for bits, suffix, method in WEIGHT_ONLY:
-            out = produce.quantize_weight_only(source, Path(scratch) / suffix, bits)
+            try:
+                out = produce.quantize_weight_only(source, Path(scratch) / suffix, bits)
+            except BatonError as error:  # the demo goes on without this variant, saying why
+                say(f"variants: {base_id}-{suffix} not made: {error.message}")
+                continue
             front = {
                 "license": card.license or "other",
                 "base_model": base_id,

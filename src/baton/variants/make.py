@@ -259,7 +259,7 @@ def _publish(runtime: Runtime, base: _Base, method: Method, key: repos.RepoKey, 
 
 
 # What producing variants imports (the ``ml`` extra); the server runs without them.
-ML_PACKAGES = ("torch", "transformers", "torchao", "onnx", "onnxscript", "onnxruntime")
+ML_PACKAGES = ("torch", "transformers", "accelerate", "torchao", "onnx", "onnxscript", "onnxruntime")
 
 
 def missing_packages() -> list[str]:

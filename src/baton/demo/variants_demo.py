@@ -34,7 +34,10 @@ def available() -> bool:
 def make_and_measure(runtime: Runtime, base_id: str, maker: str, say: Callable[[str], None]) -> list[str]:
     """Variants of the released model ``base_id``, committed by ``maker`` (a member of its owner) and measured."""
     if not available():
-        say("variants: skipped (torch, transformers, accelerate and torchao are not all installed: install Baton's ml extra)")
+        say(
+            "variants: skipped (torch, transformers, accelerate and torchao are not all installed: "
+            "install Baton's ml extra)"
+        )
         return []
     from baton.variants import measure, produce
 

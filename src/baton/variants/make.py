@@ -165,16 +165,22 @@ def variant_card(method: Method, base: _Base, repo_id: str) -> bytes:
     return cards.render_card(data, body).encode()
 
 
+def names_causal_lm(config: object) -> bool:
+    """Whether a parsed config.json names a causal LM architecture."""
+    architectures = config.get("architectures") if isinstance(config, dict) else None
+    return isinstance(architectures, list) and any(
+        isinstance(name, str) and name.endswith(CAUSAL_LM_SUFFIXES) for name in architectures
+    )
+
+
 def _is_causal_lm(folder: Path, repo_id: str) -> None:
     path = folder / "config.json"
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise NotCausalLMError(f"{repo_id} has no readable config.json at its head: {error}") from error
-    architectures = config.get("architectures") if isinstance(config, dict) else None
-    if not isinstance(architectures, list) or not any(
-        isinstance(name, str) and name.endswith(CAUSAL_LM_SUFFIXES) for name in architectures
-    ):
+    if not names_causal_lm(config):
+        architectures = config.get("architectures") if isinstance(config, dict) else None
         raise NotCausalLMError(
             f"{repo_id} is not a causal LM: its config.json architectures are {architectures!r}, none ends in "
             f"{' or '.join(CAUSAL_LM_SUFFIXES)}"
@@ -368,10 +374,7 @@ def make_on_release(runtime: Runtime, event: ItemReleased) -> dict[str, Any]:
             document = json.loads(b"".join(runtime.store.open_range(config.sha256)))
         except ValueError:
             return {"queued": False, "reason": "config.json is not JSON"}
-        architectures = document.get("architectures") if isinstance(document, dict) else None
-        if not isinstance(architectures, list) or not any(
-            isinstance(name, str) and name.endswith(CAUSAL_LM_SUFFIXES) for name in architectures
-        ):
+        if not names_causal_lm(document):
             return {"queued": False, "reason": "not a causal LM"}
         job = jobs.enqueue(session, MAKE_JOB, {"repo": event.repo, "methods": []}, dedupe_key=f"release:{event.key()}")
         return {"queued": True, "job": job.id}
